@@ -1,0 +1,475 @@
+package state
+
+import (
+	"encoding/binary"
+	"fmt"
+)
+
+// valueCore is the write-back cache shared by the value-like states: one
+// decoded value per (key, namespace).
+type valueCore[V any] struct {
+	b      *Backend
+	name   string
+	prefix []byte
+	enc    func(dst []byte, v V) []byte
+	dec    func(src []byte) (V, error)
+	ttl    TTL
+	ns     []byte
+
+	m     map[string]*entry[V]
+	dirty []dirtyRef[V]
+	ck    []byte // scratch: cache key
+	sk    []byte // scratch: store key
+	vb    []byte // scratch: encoded value
+}
+
+type entry[V any] struct {
+	v       V
+	present bool
+	dirty   bool
+	kg      uint16
+	touched int64 // TTL: last write (or read) time in ms
+}
+
+type dirtyRef[V any] struct {
+	key string
+	e   *entry[V]
+}
+
+func newValueCore[V any](b *Backend, name string, enc func([]byte, V) []byte, dec func([]byte) (V, error), ttl TTL) (*valueCore[V], error) {
+	c := &valueCore[V]{
+		b: b, name: name, prefix: statePrefix(b.opts.OperatorID, name),
+		enc: enc, dec: dec, ttl: ttl, m: map[string]*entry[V]{},
+	}
+	if err := b.register(name, c); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+func (c *valueCore[V]) setNamespace(ns []byte) { c.ns = append(c.ns[:0], ns...) }
+
+// lookup returns the cache entry of the current key and namespace, loading
+// it from the store on a miss. An entry that is not present has the zero V.
+func (c *valueCore[V]) lookup() (*entry[V], error) {
+	b := c.b
+	if !b.hasKey {
+		return nil, ErrNoCurrentKey
+	}
+	c.ck = appendCacheKey(c.ck[:0], b.key, c.ns)
+	if e, ok := c.m[string(c.ck)]; ok {
+		if c.ttl.enabled() && e.present {
+			c.checkExpiry(e)
+		}
+		return e, nil
+	}
+	e := &entry[V]{kg: uint16(b.kg)}
+	c.sk = appendStoreKey(c.sk[:0], b.kg, c.prefix, c.ck)
+	raw, found, err := b.store.Get(c.sk)
+	if err != nil {
+		return nil, fmt.Errorf("state: read %q: %w", c.name, err)
+	}
+	if found {
+		if c.ttl.enabled() {
+			if len(raw) < ttlHeader {
+				return nil, fmt.Errorf("state: read %q: %w: value shorter than its TTL header", c.name, ErrCorrupt)
+			}
+			e.touched = int64(binary.BigEndian.Uint64(raw))
+			raw = raw[ttlHeader:]
+		}
+		v, err := c.dec(raw)
+		if err != nil {
+			return nil, fmt.Errorf("state: decode %q: %w", c.name, err)
+		}
+		e.v, e.present = v, true
+		if c.ttl.enabled() {
+			c.checkExpiry(e)
+		}
+	}
+	// Make room before inserting, so that eviction never removes the entry
+	// being returned.
+	if err := b.entryAdded(); err != nil {
+		return nil, err
+	}
+	c.m[string(c.ck)] = e
+	return e, nil
+}
+
+func (c *valueCore[V]) checkExpiry(e *entry[V]) {
+	now := c.b.opts.Clock.Now().UnixMilli()
+	if now-e.touched >= c.ttl.TTL.Milliseconds() {
+		var zero V
+		e.v, e.present = zero, false
+		c.markDirty(e)
+	} else if c.ttl.UpdateOnRead {
+		e.touched = now
+		c.markDirty(e)
+	}
+}
+
+func (c *valueCore[V]) markDirty(e *entry[V]) {
+	if e.dirty {
+		return
+	}
+	e.dirty = true
+	if len(c.dirty) >= 2*c.b.opts.CacheEntries+1024 {
+		// Without snapshots, flush never runs; entries evicted since the last
+		// flush leave clean refs behind. Drop them to keep the list bounded.
+		live := c.dirty[:0]
+		for _, d := range c.dirty {
+			if d.e.dirty {
+				live = append(live, d)
+			}
+		}
+		clear(c.dirty[len(live):])
+		c.dirty = live
+	}
+	c.dirty = append(c.dirty, dirtyRef[V]{key: string(c.ck), e: e})
+}
+
+func (c *valueCore[V]) get() (V, bool, error) {
+	e, err := c.lookup()
+	if err != nil {
+		var zero V
+		return zero, false, err
+	}
+	return e.v, e.present, nil
+}
+
+func (c *valueCore[V]) set(e *entry[V], v V) {
+	e.v, e.present = v, true
+	if c.ttl.enabled() {
+		e.touched = c.b.opts.Clock.Now().UnixMilli()
+	}
+	c.markDirty(e)
+}
+
+func (c *valueCore[V]) clear() error {
+	e, err := c.lookup()
+	if err != nil {
+		return err
+	}
+	if e.present {
+		var zero V
+		e.v, e.present = zero, false
+		c.markDirty(e)
+	}
+	return nil
+}
+
+// write stores one entry (or deletes it) and marks it clean.
+func (c *valueCore[V]) write(ck string, e *entry[V]) error {
+	c.sk = appendStoreKey(c.sk[:0], int(e.kg), c.prefix, []byte(ck))
+	var err error
+	if e.present {
+		c.vb = c.vb[:0]
+		if c.ttl.enabled() {
+			c.vb = binary.BigEndian.AppendUint64(c.vb, uint64(e.touched))
+		}
+		c.vb = c.enc(c.vb, e.v)
+		err = c.b.store.Set(c.sk, c.vb)
+	} else {
+		err = c.b.store.Delete(c.sk)
+	}
+	if err != nil {
+		return fmt.Errorf("state: write %q: %w", c.name, err)
+	}
+	e.dirty = false
+	return nil
+}
+
+func (c *valueCore[V]) flush() error {
+	for _, d := range c.dirty {
+		if d.e.dirty {
+			if err := c.write(d.key, d.e); err != nil {
+				return err
+			}
+		}
+	}
+	clear(c.dirty)
+	c.dirty = c.dirty[:0]
+	return nil
+}
+
+func (c *valueCore[V]) evict(n int) (int, error) {
+	removed := 0
+	for k, e := range c.m {
+		if removed >= n {
+			break
+		}
+		if e.dirty {
+			if err := c.write(k, e); err != nil {
+				return removed, err
+			}
+		}
+		delete(c.m, k)
+		removed++
+	}
+	return removed, nil
+}
+
+func (c *valueCore[V]) drop() {
+	clear(c.m)
+	clear(c.dirty)
+	c.dirty = c.dirty[:0]
+}
+
+// Option configures a state handle.
+type Option func(*stateOptions)
+
+type stateOptions struct{ ttl TTL }
+
+// WithTTL makes the state's values expire.
+func WithTTL(ttl TTL) Option { return func(o *stateOptions) { o.ttl = ttl } }
+
+func applyOptions(opts []Option) stateOptions {
+	var o stateOptions
+	for _, f := range opts {
+		f(&o)
+	}
+	return o
+}
+
+// ValueState is one value per key (and namespace).
+type ValueState[V any] struct{ c *valueCore[V] }
+
+// NewValueState registers a value state named name in b.
+func NewValueState[V any](b *Backend, name string, codec Codec[V], opts ...Option) (*ValueState[V], error) {
+	o := applyOptions(opts)
+	c, err := newValueCore(b, name, codec.Append, codec.Decode, o.ttl)
+	if err != nil {
+		return nil, err
+	}
+	return &ValueState[V]{c}, nil
+}
+
+// Value returns the current key's value and whether it is set.
+func (s *ValueState[V]) Value() (V, bool, error) { return s.c.get() }
+
+// Update sets the current key's value.
+func (s *ValueState[V]) Update(v V) error {
+	e, err := s.c.lookup()
+	if err != nil {
+		return err
+	}
+	s.c.set(e, v)
+	return nil
+}
+
+// Clear removes the current key's value.
+func (s *ValueState[V]) Clear() error { return s.c.clear() }
+
+// SetNamespace scopes later accesses to namespace ns (e.g. a window). The
+// default namespace is empty.
+func (s *ValueState[V]) SetNamespace(ns []byte) { s.c.setNamespace(ns) }
+
+// ReducingState keeps one value per key that Add folds new values into.
+type ReducingState[V any] struct {
+	c      *valueCore[V]
+	reduce func(acc, v V) V
+}
+
+// NewReducingState registers a reducing state: Add(v) stores reduce(old, v),
+// or v when there is no old value.
+func NewReducingState[V any](b *Backend, name string, codec Codec[V], reduce func(acc, v V) V, opts ...Option) (*ReducingState[V], error) {
+	if reduce == nil {
+		return nil, fmt.Errorf("state: reducing state %q: nil reduce function", name)
+	}
+	o := applyOptions(opts)
+	c, err := newValueCore(b, name, codec.Append, codec.Decode, o.ttl)
+	if err != nil {
+		return nil, err
+	}
+	return &ReducingState[V]{c: c, reduce: reduce}, nil
+}
+
+// Add folds v into the current key's value.
+func (s *ReducingState[V]) Add(v V) error {
+	e, err := s.c.lookup()
+	if err != nil {
+		return err
+	}
+	if e.present {
+		v = s.reduce(e.v, v)
+	}
+	s.c.set(e, v)
+	return nil
+}
+
+// Get returns the current key's value and whether it is set.
+func (s *ReducingState[V]) Get() (V, bool, error) { return s.c.get() }
+
+// Clear removes the current key's value.
+func (s *ReducingState[V]) Clear() error { return s.c.clear() }
+
+// SetNamespace scopes later accesses to namespace ns.
+func (s *ReducingState[V]) SetNamespace(ns []byte) { s.c.setNamespace(ns) }
+
+// Aggregator is an incremental aggregation with an accumulator, as Flink's
+// AggregateFunction. Add and Merge may modify and return their accumulator
+// argument.
+type Aggregator[In, Acc, Out any] interface {
+	CreateAccumulator() Acc
+	Add(in In, acc Acc) Acc
+	Result(acc Acc) Out
+	Merge(a, b Acc) Acc
+}
+
+// AggregatingState keeps one accumulator per key that Add folds inputs into.
+type AggregatingState[In, Acc, Out any] struct {
+	c   *valueCore[Acc]
+	agg Aggregator[In, Acc, Out]
+}
+
+// NewAggregatingState registers an aggregating state; accCodec encodes the
+// accumulator.
+func NewAggregatingState[In, Acc, Out any](b *Backend, name string, agg Aggregator[In, Acc, Out], accCodec Codec[Acc], opts ...Option) (*AggregatingState[In, Acc, Out], error) {
+	if agg == nil {
+		return nil, fmt.Errorf("state: aggregating state %q: nil aggregator", name)
+	}
+	o := applyOptions(opts)
+	c, err := newValueCore(b, name, accCodec.Append, accCodec.Decode, o.ttl)
+	if err != nil {
+		return nil, err
+	}
+	return &AggregatingState[In, Acc, Out]{c: c, agg: agg}, nil
+}
+
+// Add folds in into the current key's accumulator.
+func (s *AggregatingState[In, Acc, Out]) Add(in In) error {
+	e, err := s.c.lookup()
+	if err != nil {
+		return err
+	}
+	acc := e.v
+	if !e.present {
+		acc = s.agg.CreateAccumulator()
+	}
+	s.c.set(e, s.agg.Add(in, acc))
+	return nil
+}
+
+// MergeAccumulator folds acc into the current key's accumulator (used when
+// windows merge).
+func (s *AggregatingState[In, Acc, Out]) MergeAccumulator(acc Acc) error {
+	e, err := s.c.lookup()
+	if err != nil {
+		return err
+	}
+	if e.present {
+		acc = s.agg.Merge(e.v, acc)
+	}
+	s.c.set(e, acc)
+	return nil
+}
+
+// Get returns the aggregate of the current key and whether any input was
+// added.
+func (s *AggregatingState[In, Acc, Out]) Get() (Out, bool, error) {
+	acc, ok, err := s.c.get()
+	if err != nil || !ok {
+		var zero Out
+		return zero, false, err
+	}
+	return s.agg.Result(acc), true, nil
+}
+
+// Accumulator returns the current key's raw accumulator.
+func (s *AggregatingState[In, Acc, Out]) Accumulator() (Acc, bool, error) { return s.c.get() }
+
+// Clear removes the current key's accumulator.
+func (s *AggregatingState[In, Acc, Out]) Clear() error { return s.c.clear() }
+
+// SetNamespace scopes later accesses to namespace ns.
+func (s *AggregatingState[In, Acc, Out]) SetNamespace(ns []byte) { s.c.setNamespace(ns) }
+
+// ListState keeps a list of values per key.
+type ListState[E any] struct{ c *valueCore[[]E] }
+
+// NewListState registers a list state.
+func NewListState[E any](b *Backend, name string, codec Codec[E], opts ...Option) (*ListState[E], error) {
+	o := applyOptions(opts)
+	enc := func(dst []byte, l []E) []byte {
+		dst = binary.AppendUvarint(dst, uint64(len(l)))
+		var tmp []byte
+		for _, e := range l {
+			tmp = codec.Append(tmp[:0], e)
+			dst = binary.AppendUvarint(dst, uint64(len(tmp)))
+			dst = append(dst, tmp...)
+		}
+		return dst
+	}
+	dec := func(src []byte) ([]E, error) {
+		n, k := binary.Uvarint(src)
+		if k <= 0 || n > uint64(len(src)) {
+			return nil, fmt.Errorf("%w: list header", ErrCorrupt)
+		}
+		src = src[k:]
+		l := make([]E, 0, n)
+		for i := uint64(0); i < n; i++ {
+			sz, k := binary.Uvarint(src)
+			if k <= 0 || sz > uint64(len(src)-k) {
+				return nil, fmt.Errorf("%w: list element %d", ErrCorrupt, i)
+			}
+			e, err := codec.Decode(src[k : k+int(sz)])
+			if err != nil {
+				return nil, err
+			}
+			l = append(l, e)
+			src = src[k+int(sz):]
+		}
+		return l, nil
+	}
+	c, err := newValueCore(b, name, enc, dec, o.ttl)
+	if err != nil {
+		return nil, err
+	}
+	return &ListState[E]{c}, nil
+}
+
+// Get returns the current key's list. The slice belongs to the state: it is
+// valid until the next write and must not be modified.
+func (s *ListState[E]) Get() ([]E, error) {
+	l, _, err := s.c.get()
+	return l, err
+}
+
+// Add appends v to the current key's list.
+func (s *ListState[E]) Add(v E) error {
+	e, err := s.c.lookup()
+	if err != nil {
+		return err
+	}
+	s.c.set(e, append(e.v, v))
+	return nil
+}
+
+// AddAll appends vs to the current key's list.
+func (s *ListState[E]) AddAll(vs []E) error {
+	e, err := s.c.lookup()
+	if err != nil {
+		return err
+	}
+	s.c.set(e, append(e.v, vs...))
+	return nil
+}
+
+// Update replaces the current key's list with a copy of vs; an empty vs
+// clears it.
+func (s *ListState[E]) Update(vs []E) error {
+	if len(vs) == 0 {
+		return s.c.clear()
+	}
+	e, err := s.c.lookup()
+	if err != nil {
+		return err
+	}
+	s.c.set(e, append([]E(nil), vs...))
+	return nil
+}
+
+// Clear removes the current key's list.
+func (s *ListState[E]) Clear() error { return s.c.clear() }
+
+// SetNamespace scopes later accesses to namespace ns.
+func (s *ListState[E]) SetNamespace(ns []byte) { s.c.setNamespace(ns) }
