@@ -82,14 +82,14 @@ func TestJSONToParquetReadByArrow(t *testing.T) {
 		[]byte(`{"id": 1, "name": "a", "score": 1.5, "small": -3, "count": 7, "ok": true, "at": 1518033528}`),
 		[]byte(`{"ID": 2, "NAME": "b\u00e9\n", "score": null, "small": 127, "count": "8", "ok": "false", "at": "2018-02-07T19:58:48.123Z", "extra": {"x": [1, "}"]}}`),
 		[]byte(`{"id": 3, "name": 42, "small": 0, "count": 0, "ok": false, "at": 1518033528123, "payload": "raw"}` + "\n" + `{"id": 4, "name": true, "small": 1, "count": 1, "ok": true, "at": "2018-02-07 19:58:48.5"}`),
-		[]byte(`{"id": 5, "name": "x", "small": 128, "count": 1, "ok": true, "at": 0}`),     // int8 overflow
-		[]byte(`{"id": 6.5, "name": "x", "small": 1, "count": 1, "ok": true, "at": 0}`),     // fraction in int
-		[]byte(`{"id": 7, "small": 1, "count": 1, "ok": true, "at": 0}`),                     // missing non-nullable
-		[]byte(`[{"id": 8, "name": "x", "small": 1, "count": 1, "ok": true, "at": 0}]`),      // array
-		[]byte(`{"id": 9, "name": "x", "small": 1, "count": 1, "ok": true, "at": "noon"}`),   // bad timestamp
-		[]byte(`{"id": 10, "name": "x", "small": 1, "count": -1, "ok": true, "at": 0}`),      // negative uint
-		[]byte(`{"id": 11, "name": "x", "small": 1, "count": 1, "ok": {}, "at": 0}`),         // object for bool
-		[]byte(`{"id": 12, "name": "x" "small": 1}`),                                         // malformed
+		[]byte(`{"id": 5, "name": "x", "small": 128, "count": 1, "ok": true, "at": 0}`),    // int8 overflow
+		[]byte(`{"id": 6.5, "name": "x", "small": 1, "count": 1, "ok": true, "at": 0}`),    // fraction in int
+		[]byte(`{"id": 7, "small": 1, "count": 1, "ok": true, "at": 0}`),                   // missing non-nullable
+		[]byte(`[{"id": 8, "name": "x", "small": 1, "count": 1, "ok": true, "at": 0}]`),    // array
+		[]byte(`{"id": 9, "name": "x", "small": 1, "count": 1, "ok": true, "at": "noon"}`), // bad timestamp
+		[]byte(`{"id": 10, "name": "x", "small": 1, "count": -1, "ok": true, "at": 0}`),    // negative uint
+		[]byte(`{"id": 11, "name": "x", "small": 1, "count": 1, "ok": {}, "at": 0}`),       // object for bool
+		[]byte(`{"id": 12, "name": "x" "small": 1}`),                                       // malformed
 		[]byte(`not json`),
 	}
 	var failed []int

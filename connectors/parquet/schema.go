@@ -180,13 +180,13 @@ func (f *orderedField) Value(base reflect.Value) reflect.Value {
 	return reflect.Value{}
 }
 
-func (g orderedGroup) ID() int         { return 0 }
-func (g orderedGroup) String() string  { return "group" }
-func (g orderedGroup) Type() pq.Type   { return pq.Group{}.Type() }
-func (g orderedGroup) Optional() bool  { return false }
-func (g orderedGroup) Repeated() bool  { return false }
-func (g orderedGroup) Required() bool  { return true }
-func (g orderedGroup) Leaf() bool      { return false }
+func (g orderedGroup) ID() int                     { return 0 }
+func (g orderedGroup) String() string              { return "group" }
+func (g orderedGroup) Type() pq.Type               { return pq.Group{}.Type() }
+func (g orderedGroup) Optional() bool              { return false }
+func (g orderedGroup) Repeated() bool              { return false }
+func (g orderedGroup) Required() bool              { return true }
+func (g orderedGroup) Leaf() bool                  { return false }
 func (g orderedGroup) Encoding() encoding.Encoding { return nil }
 func (g orderedGroup) Compression() compress.Codec { return nil }
 func (g orderedGroup) GoType() reflect.Type        { return reflect.TypeOf(map[string]any{}) }
