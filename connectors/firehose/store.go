@@ -1,0 +1,250 @@
+package firehose
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/sluicehq/sluice/connectors/s3"
+)
+
+// ObjectStore is an object destination with a two-phase write: Stage
+// writes an object invisibly, Commit makes it visible under its key, Abort
+// discards it. A staged object survives the process: its Staged handle is
+// serialisable (checkpoints store it) and a new process can Commit or
+// Abort it, or find it with ListStaged. Commit and Abort are idempotent.
+// Put is stage and commit at once (Firehose's at-least-once path).
+//
+// Implementations are safe for concurrent use; every method blocks until
+// the store answers or ctx is done.
+type ObjectStore interface {
+	Put(ctx context.Context, key string, body []byte) error
+	Stage(ctx context.Context, key string, body []byte) (Staged, error)
+	Commit(ctx context.Context, s Staged) error
+	Abort(ctx context.Context, s Staged) error
+	// ListStaged returns the staged, uncommitted objects whose key starts
+	// with prefix.
+	ListStaged(ctx context.Context, prefix string) ([]Staged, error)
+}
+
+// StagedVersion is the current version of the Staged encoding.
+const StagedVersion = 1
+
+// Staged is a handle to a staged object. Its JSON form (Marshal) is a
+// durable, versioned format.
+type Staged struct {
+	Version int    `json:"v"`
+	Store   string `json:"store"` // "s3" or "dir"
+	Key     string `json:"key"`
+	// S3: the multipart upload.
+	UploadID string    `json:"upload_id,omitempty"`
+	Parts    []s3.Part `json:"parts,omitempty"`
+	// Directory: the hidden temporary file, relative to the root.
+	Temp string `json:"temp,omitempty"`
+}
+
+// Marshal encodes s.
+func (s Staged) Marshal() ([]byte, error) { return json.Marshal(s) }
+
+// UnmarshalStaged decodes a handle written by Marshal.
+func UnmarshalStaged(b []byte) (Staged, error) {
+	var s Staged
+	if err := json.Unmarshal(b, &s); err != nil {
+		return Staged{}, fmt.Errorf("firehose: staged handle: %w", err)
+	}
+	if s.Version != StagedVersion {
+		return Staged{}, fmt.Errorf("firehose: staged handle version %d is not supported (want %d)", s.Version, StagedVersion)
+	}
+	return s, nil
+}
+
+// DirStore is a local-directory ObjectStore. Keys are slash-separated
+// paths under the root. Staging writes and fsyncs a hidden temporary file
+// in the object's directory (".<name>.sluice-staged-<random>"); Commit
+// renames it over the final name (atomic on POSIX file systems).
+type DirStore struct {
+	root string
+}
+
+const stagedMarker = ".sluice-staged-"
+
+// NewDirStore returns a store rooted at dir (created if missing).
+func NewDirStore(dir string) (*DirStore, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("firehose: directory destination: %w", err)
+	}
+	return &DirStore{root: dir}, nil
+}
+
+func (d *DirStore) path(key string) (string, error) {
+	if key == "" || strings.HasPrefix(key, "/") || strings.Contains(key, "\\") {
+		return "", fmt.Errorf("firehose: invalid object key %q", key)
+	}
+	for _, el := range strings.Split(key, "/") {
+		if el == ".." {
+			return "", fmt.Errorf("firehose: object key %q escapes the directory", key)
+		}
+	}
+	return filepath.Join(d.root, filepath.FromSlash(key)), nil
+}
+
+// Put writes key atomically.
+func (d *DirStore) Put(ctx context.Context, key string, body []byte) error {
+	s, err := d.Stage(ctx, key, body)
+	if err != nil {
+		return err
+	}
+	return d.Commit(ctx, s)
+}
+
+// Stage writes body to a hidden file beside key's final path.
+func (d *DirStore) Stage(ctx context.Context, key string, body []byte) (Staged, error) {
+	final, err := d.path(key)
+	if err != nil {
+		return Staged{}, err
+	}
+	if err := os.MkdirAll(filepath.Dir(final), 0o755); err != nil {
+		return Staged{}, fmt.Errorf("firehose: stage %s: %w", key, err)
+	}
+	var rnd [8]byte
+	rand.Read(rnd[:])
+	tmp := filepath.Join(filepath.Dir(final), "."+filepath.Base(final)+stagedMarker+hex.EncodeToString(rnd[:]))
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return Staged{}, fmt.Errorf("firehose: stage %s: %w", key, err)
+	}
+	_, werr := f.Write(body)
+	if werr == nil {
+		werr = f.Sync()
+	}
+	if cerr := f.Close(); werr == nil {
+		werr = cerr
+	}
+	if werr != nil {
+		os.Remove(tmp)
+		return Staged{}, fmt.Errorf("firehose: stage %s: %w", key, werr)
+	}
+	rel, _ := filepath.Rel(d.root, tmp)
+	return Staged{Version: StagedVersion, Store: "dir", Key: key, Temp: filepath.ToSlash(rel)}, nil
+}
+
+// Commit renames the staged file to its key. Committing a handle whose
+// file is gone while the key exists succeeds (it was committed before).
+func (d *DirStore) Commit(ctx context.Context, s Staged) error {
+	final, err := d.path(s.Key)
+	if err != nil {
+		return err
+	}
+	tmp, err := d.path(s.Temp)
+	if err != nil || s.Store != "dir" {
+		return fmt.Errorf("firehose: not a directory staged handle: %+v", s)
+	}
+	if err := os.Rename(tmp, final); err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			if _, serr := os.Stat(final); serr == nil {
+				return nil
+			}
+		}
+		return fmt.Errorf("firehose: commit %s: %w", s.Key, err)
+	}
+	if dir, err := os.Open(filepath.Dir(final)); err == nil {
+		dir.Sync() // make the rename durable; best effort on file systems that refuse
+		dir.Close()
+	}
+	return nil
+}
+
+// Abort removes the staged file.
+func (d *DirStore) Abort(ctx context.Context, s Staged) error {
+	tmp, err := d.path(s.Temp)
+	if err != nil {
+		return err
+	}
+	if err := os.Remove(tmp); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("firehose: abort %s: %w", s.Key, err)
+	}
+	return nil
+}
+
+// ListStaged walks the directory for staged files under prefix.
+func (d *DirStore) ListStaged(ctx context.Context, prefix string) ([]Staged, error) {
+	var out []Staged
+	err := filepath.WalkDir(d.root, func(p string, de fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		name := de.Name()
+		i := strings.Index(name, stagedMarker)
+		if de.IsDir() || !strings.HasPrefix(name, ".") || i < 0 {
+			return nil
+		}
+		rel, _ := filepath.Rel(d.root, p)
+		relDir := filepath.ToSlash(filepath.Dir(rel))
+		key := name[1:i]
+		if relDir != "." {
+			key = relDir + "/" + key
+		}
+		if strings.HasPrefix(key, prefix) {
+			out = append(out, Staged{Version: StagedVersion, Store: "dir", Key: key, Temp: filepath.ToSlash(rel)})
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("firehose: list staged: %w", err)
+	}
+	return out, nil
+}
+
+// S3Store is an ObjectStore on an S3 bucket. Stage leaves an uncompleted
+// multipart upload; Commit completes it. Put uses one PUT for small
+// objects and a multipart upload for large ones.
+type S3Store struct {
+	B *s3.Bucket
+}
+
+// Put implements ObjectStore.
+func (s *S3Store) Put(ctx context.Context, key string, body []byte) error {
+	return s.B.Put(ctx, key, body)
+}
+
+// Stage implements ObjectStore.
+func (s *S3Store) Stage(ctx context.Context, key string, body []byte) (Staged, error) {
+	u, err := s.B.Stage(ctx, key, body)
+	if err != nil {
+		return Staged{}, err
+	}
+	return Staged{Version: StagedVersion, Store: "s3", Key: u.Key, UploadID: u.UploadID, Parts: u.Parts}, nil
+}
+
+// Commit implements ObjectStore.
+func (s *S3Store) Commit(ctx context.Context, st Staged) error {
+	if st.Store != "s3" {
+		return fmt.Errorf("firehose: not an S3 staged handle: %+v", st)
+	}
+	return s.B.Complete(ctx, s3.Upload{Key: st.Key, UploadID: st.UploadID, Parts: st.Parts})
+}
+
+// Abort implements ObjectStore.
+func (s *S3Store) Abort(ctx context.Context, st Staged) error {
+	return s.B.Abort(ctx, s3.Upload{Key: st.Key, UploadID: st.UploadID})
+}
+
+// ListStaged implements ObjectStore (parts are listed at Commit).
+func (s *S3Store) ListStaged(ctx context.Context, prefix string) ([]Staged, error) {
+	ups, err := s.B.ListUploads(ctx, prefix)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Staged, len(ups))
+	for i, u := range ups {
+		out[i] = Staged{Version: StagedVersion, Store: "s3", Key: u.Key, UploadID: u.UploadID}
+	}
+	return out, nil
+}
