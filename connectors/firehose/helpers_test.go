@@ -1,0 +1,103 @@
+package firehose
+
+import (
+	"context"
+	"encoding/json"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+var t0 = time.Date(2024, 3, 9, 14, 5, 6, 0, time.UTC)
+
+// fakeClock is the stream clock; Sleep advances it instead of waiting.
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *fakeClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+func (c *fakeClock) Sleep(ctx context.Context, d time.Duration) error { c.Advance(d); return ctx.Err() }
+
+func newTestStream(t *testing.T, cfg Config, deps Deps) (*Stream, *fakeClock, string) {
+	t.Helper()
+	dir := t.TempDir()
+	if cfg.Name == "" {
+		cfg.Name = "orders"
+	}
+	if cfg.S3 == nil && cfg.HTTPEndpoint == nil && cfg.Directory == nil {
+		cfg.Directory = &DirectoryConfig{Path: filepath.Join(dir, "out")}
+	}
+	clk := &fakeClock{t: t0}
+	deps.Now, deps.Sleep = clk.Now, clk.Sleep
+	s, err := New(context.Background(), cfg, deps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, clk, filepath.Join(dir, "out")
+}
+
+// files returns the visible files under root, keyed by slash path.
+func files(t *testing.T, root string) map[string][]byte {
+	t.Helper()
+	out := map[string][]byte{}
+	filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || strings.HasPrefix(d.Name(), ".") {
+			return nil
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rel, _ := filepath.Rel(root, p)
+		out[filepath.ToSlash(rel)] = b
+		return nil
+	})
+	return out
+}
+
+func keysOf(m map[string][]byte) []string {
+	var ks []string
+	for k := range m {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	return ks
+}
+
+// withPrefix returns the files whose key starts with p.
+func withPrefix(m map[string][]byte, p string) map[string][]byte {
+	out := map[string][]byte{}
+	for k, v := range m {
+		if strings.HasPrefix(k, p) {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+// docs parses newline-delimited JSON error documents.
+func docs(t *testing.T, b []byte) []map[string]any {
+	t.Helper()
+	var out []map[string]any
+	for _, line := range strings.Split(strings.TrimRight(string(b), "\n"), "\n") {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			t.Fatalf("error document %q: %v", line, err)
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+func rec(s string) Record { return Record{Data: []byte(s)} }
