@@ -98,6 +98,9 @@ func Open(ctx context.Context, cfg Config) (*Bucket, error) {
 			o.BaseEndpoint = aws.String(cfg.Endpoint)
 		}
 		o.UsePathStyle = cfg.UsePathStyle
+		// Servers that return no checksum (MinIO on plain GETs) would log
+		// a warning per read.
+		o.DisableLogOutputChecksumValidationSkipped = true
 	})
 	return &Bucket{cfg: cfg, Client: client}, nil
 }
@@ -225,6 +228,9 @@ func (b *Bucket) Abort(ctx context.Context, u Upload) error {
 }
 
 // ListUploads returns the uncompleted multipart uploads under prefix.
+// MinIO lists uploads only for an exact object key, so with MinIO pass the
+// full key (AWS S3 accepts any prefix); staged handles recorded in
+// checkpoints do not depend on listing.
 func (b *Bucket) ListUploads(ctx context.Context, prefix string) ([]Upload, error) {
 	var out []Upload
 	in := &s3.ListMultipartUploadsInput{Bucket: aws.String(b.cfg.Bucket), Prefix: aws.String(prefix)}
