@@ -1,0 +1,90 @@
+package engine
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/sluicehq/sluice/engine/clock"
+	"github.com/sluicehq/sluice/state"
+)
+
+// Config configures a job. The zero value is usable: EnsureDefaults fills in
+// every unset field with the default documented on it.
+type Config struct {
+	// Parallelism is the default parallelism of operators that do not set
+	// their own. Default 1.
+	Parallelism int
+	// MaxParallelism is the number of key groups, the upper bound of any
+	// keyed operator's parallelism and the unit of state redistribution.
+	// Default 128. It cannot change between a checkpoint and its restore.
+	MaxParallelism int
+	// BatchSize is the number of records in a batch passed between chained
+	// operators and across exchanges. Default 512.
+	BatchSize int
+	// ChannelCapacity is the number of batches an exchange channel between
+	// two subtasks buffers before its sender blocks (backpressure). Default 4.
+	ChannelCapacity int
+	// BufferTimeout bounds how long a partly filled exchange batch waits
+	// before it is sent anyway. Batches are also sent as soon as the sending
+	// task has no more input to process. Default 5ms.
+	BufferTimeout time.Duration
+	// WatermarkInterval is how often sources emit watermarks (by the job's
+	// clock). A negative value means after every batch read, which tests
+	// driven by a manual clock use. Default 200ms.
+	WatermarkInterval time.Duration
+	// Clock is the processing-time clock of the job: processing-time timers,
+	// watermark intervals, idleness and state TTL read it. Default clock.Real.
+	Clock clock.Clock
+	// StateCacheEntries bounds each keyed operator's state cache. Default
+	// 1<<18 (see package state).
+	StateCacheEntries int
+	// DisableChaining runs every operator in its own task.
+	DisableChaining bool
+}
+
+// EnsureDefaults fills in unset fields.
+func (c *Config) EnsureDefaults() {
+	if c.Parallelism == 0 {
+		c.Parallelism = 1
+	}
+	if c.MaxParallelism == 0 {
+		c.MaxParallelism = state.DefaultMaxParallelism
+	}
+	if c.BatchSize == 0 {
+		c.BatchSize = 512
+	}
+	if c.ChannelCapacity == 0 {
+		c.ChannelCapacity = 4
+	}
+	if c.BufferTimeout == 0 {
+		c.BufferTimeout = 5 * time.Millisecond
+	}
+	if c.WatermarkInterval == 0 {
+		c.WatermarkInterval = 200 * time.Millisecond
+	}
+	if c.Clock == nil {
+		c.Clock = clock.Real
+	}
+	if c.StateCacheEntries == 0 {
+		c.StateCacheEntries = 1 << 18
+	}
+}
+
+// Validate reports the first unusable setting.
+func (c *Config) Validate() error {
+	switch {
+	case c.Parallelism < 1:
+		return fmt.Errorf("%w: parallelism %d must be at least 1", ErrInvalidJob, c.Parallelism)
+	case c.MaxParallelism < 1 || c.MaxParallelism > state.MaxMaxParallelism:
+		return fmt.Errorf("%w: max parallelism %d out of range [1, %d]", ErrInvalidJob, c.MaxParallelism, state.MaxMaxParallelism)
+	case c.Parallelism > c.MaxParallelism:
+		return fmt.Errorf("%w: parallelism %d exceeds max parallelism %d", ErrInvalidJob, c.Parallelism, c.MaxParallelism)
+	case c.BatchSize < 1:
+		return fmt.Errorf("%w: batch size %d must be at least 1", ErrInvalidJob, c.BatchSize)
+	case c.ChannelCapacity < 1:
+		return fmt.Errorf("%w: channel capacity %d must be at least 1", ErrInvalidJob, c.ChannelCapacity)
+	case c.BufferTimeout < 0:
+		return fmt.Errorf("%w: negative buffer timeout", ErrInvalidJob)
+	}
+	return nil
+}

@@ -1,0 +1,520 @@
+package engine
+
+import (
+	"container/heap"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/sluicehq/sluice/engine/clock"
+	"github.com/sluicehq/sluice/state"
+)
+
+// task runs one subtask of an operator chain in one goroutine: either a
+// source reader followed by its chained operators, or an input gate
+// followed by its chained operators.
+type task struct {
+	exec        *execution
+	ctx         context.Context
+	cfg         Config
+	name        string // e.g. "map -> filter (2/4)"
+	subtask     int
+	parallelism int
+	batchSize   int
+
+	insts   []*opInstance // the chain's operators, head first
+	head    *opInstance
+	src     sourceDriver // source tasks
+	gate    *inputGate   // other tasks
+	writers []exchangeOut
+
+	lastWm   int64
+	idle     bool // the task told downstream it is idle
+	nextWmAt time.Time
+
+	pendingSince time.Time // when an exchange buffer became non-empty
+
+	callbacks callbackHeap
+	procTimer clock.Timer
+	procAt    int64 // when procTimer fires; MaxTime if not armed
+
+	store    state.Store
+	backends []backendRef
+}
+
+// sourceDriver is the untyped face of a source subtask.
+type sourceDriver interface {
+	open(ctx context.Context) error
+	// read calls the reader once; eof reports the end of a bounded input.
+	read(ctx context.Context) (eof bool, emitted bool, err error)
+	watermark(now time.Time) (int64, bool)
+	none() bool
+	snapshotPosition() ([]byte, bool, error)
+	close() error
+}
+
+func (t *task) String() string { return t.name }
+
+// run executes the task to the end of its input, a failure, or cancellation.
+func (t *task) run() (err error) {
+	defer func() {
+		if cerr := t.closeAll(); err == nil {
+			err = cerr
+		}
+	}()
+	if err := t.openAll(); err != nil {
+		return err
+	}
+	if t.src != nil {
+		err = t.runSource()
+	} else {
+		err = t.runInput()
+	}
+	if err != nil {
+		return err
+	}
+	return t.finish()
+}
+
+func (t *task) openAll() error {
+	// Open downstream operators first, so that an operator can emit from
+	// Open (and the source reader is opened last).
+	for i := len(t.insts) - 1; i >= 0; i-- {
+		inst := t.insts[i]
+		if inst.opener != nil {
+			if err := inst.call(inst.opener); err != nil {
+				return err
+			}
+		}
+		inst.opened = true
+	}
+	if t.src != nil {
+		if err := t.src.open(t.ctx); err != nil {
+			return t.head.wrap(err)
+		}
+	}
+	t.procAt = MaxTime
+	return t.armProcessingTimer()
+}
+
+func (t *task) closeAll() error {
+	var errs []error
+	if t.src != nil {
+		if err := t.src.close(); err != nil {
+			errs = append(errs, t.head.wrap(err))
+		}
+	}
+	for _, inst := range t.insts {
+		if inst.opened && inst.closer != nil {
+			if err := inst.callNoFlush(inst.closer); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	if t.procTimer != nil {
+		t.procTimer.Stop()
+	}
+	return errors.Join(errs...)
+}
+
+// callNoFlush calls into the operator without flushing its outputs (Close:
+// downstream operators may already be closed).
+func (inst *opInstance) callNoFlush(fn func() error) (err error) {
+	defer inst.recoverAs(&err)
+	return inst.wrap(fn())
+}
+
+// finish ends a task whose input is exhausted: the final watermark, then end
+// of input, travel down the chain and to downstream tasks.
+func (t *task) finish() error {
+	if err := t.emitWatermark(MaxTime); err != nil {
+		return err
+	}
+	if err := t.head.control(control{kind: ctlEndOfInput}); err != nil {
+		return err
+	}
+	return t.flushWriters()
+}
+
+// emitWatermark sends wm down the chain if it advances the task's
+// watermark.
+func (t *task) emitWatermark(wm int64) error {
+	if wm <= t.lastWm {
+		return nil
+	}
+	t.lastWm = wm
+	return t.head.control(control{kind: ctlWatermark, wm: wm})
+}
+
+func (t *task) setIdle(idle bool) error {
+	if idle == t.idle {
+		return nil
+	}
+	t.idle = idle
+	kind := ctlActive
+	if idle {
+		kind = ctlIdle
+	}
+	return t.head.control(control{kind: kind})
+}
+
+func (t *task) flushWriters() error {
+	t.pendingSince = time.Time{}
+	for _, w := range t.writers {
+		if err := w.flush(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// onPending is called by exchange writers when a buffer becomes non-empty.
+func (t *task) onPending() {
+	if t.pendingSince.IsZero() {
+		t.pendingSince = time.Now()
+	}
+}
+
+// maybeFlush sends partly filled exchange batches older than the buffer
+// timeout. The buffer timeout is a transport detail measured on the real
+// clock, not the job's processing-time clock.
+func (t *task) maybeFlush() error {
+	if !t.pendingSince.IsZero() && time.Since(t.pendingSince) >= t.cfg.BufferTimeout {
+		return t.flushWriters()
+	}
+	return nil
+}
+
+func (t *task) runSource() error {
+	clk := t.cfg.Clock
+	ctx := t.ctx
+	for {
+		if err := ctx.Err(); err != nil {
+			return context.Cause(ctx)
+		}
+		if err := t.checkControl(); err != nil {
+			return err
+		}
+		if err := t.fireProcessingTime(); err != nil {
+			return err
+		}
+		eof, emitted, err := t.src.read(ctx)
+		if err != nil {
+			return err
+		}
+		if eof {
+			return nil
+		}
+		if !t.src.none() {
+			now := clk.Now()
+			if t.cfg.WatermarkInterval < 0 || !now.Before(t.nextWmAt) {
+				t.nextWmAt = now.Add(t.cfg.WatermarkInterval)
+				wm, active := t.src.watermark(now)
+				if err := t.setIdle(!active); err != nil {
+					return err
+				}
+				if active {
+					if err := t.emitWatermark(wm); err != nil {
+						return err
+					}
+				}
+			}
+		}
+		if !emitted {
+			err = t.flushWriters()
+		} else {
+			err = t.maybeFlush()
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+func (t *task) runInput() error {
+	g := t.gate
+	ctx := t.ctx
+	n := len(g.channels)
+	for g.nEnded < n {
+		progressed := false
+		for k := 0; k < n; k++ {
+			i := g.next + k
+			if i >= n {
+				i -= n
+			}
+			if g.ended[i] || g.blocked[i] {
+				continue
+			}
+			c, ok, err := g.channels[i].poll()
+			if err != nil {
+				return err
+			}
+			if !ok {
+				continue
+			}
+			progressed = true
+			if c.kind != ctlNone {
+				if err := t.onChannelControl(i, c); err != nil {
+					return err
+				}
+			}
+		}
+		if g.next++; g.next >= n {
+			g.next = 0
+		}
+		if progressed {
+			if err := t.maybeFlush(); err != nil {
+				return err
+			}
+			continue
+		}
+		// Nothing to read: send what is buffered, then sleep until a
+		// sender pokes the gate, a timer is due, or the job stops.
+		if err := t.flushWriters(); err != nil {
+			return err
+		}
+		var procC <-chan time.Time
+		if t.procTimer != nil && t.procAt != MaxTime {
+			procC = t.procTimer.C()
+		}
+		select {
+		case <-g.ready:
+		case <-procC:
+			t.procAt = MaxTime
+			if err := t.fireProcessingTime(); err != nil {
+				return err
+			}
+		case <-t.exec.controlC(t):
+			if err := t.checkControl(); err != nil {
+				return err
+			}
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		}
+	}
+	return nil
+}
+
+// onChannelControl handles a control event from input channel i.
+func (t *task) onChannelControl(i int, c control) error {
+	g := t.gate
+	switch c.kind {
+	case ctlWatermark:
+		if c.wm > g.wm[i] {
+			g.wm[i] = c.wm
+		}
+	case ctlIdle:
+		g.idle[i] = true
+	case ctlActive:
+		g.idle[i] = false
+	case ctlEndOfInput:
+		g.ended[i] = true
+		g.nEnded++
+		if g.nEnded == len(g.channels) {
+			return nil // finish() sends the final watermark and end of input
+		}
+	case ctlBarrier:
+		return t.onBarrier(i, c.cp)
+	}
+	wm, active := g.minWatermark()
+	if err := t.setIdle(!active); err != nil {
+		return err
+	}
+	if active {
+		return t.emitWatermark(wm)
+	}
+	return nil
+}
+
+// registerCallback schedules a processing-time callback.
+func (t *task) registerCallback(at int64, inst *opInstance, fn func(int64) error) {
+	heap.Push(&t.callbacks, callback{at: at, inst: inst, fn: fn, seq: t.callbacks.seq()})
+	t.scheduleProcessingTime(at)
+}
+
+// scheduleProcessingTime makes sure the task wakes up at `at`.
+func (t *task) scheduleProcessingTime(at int64) {
+	if at >= t.procAt {
+		return
+	}
+	t.procAt = at
+	d := time.Duration(at-t.cfg.Clock.Now().UnixMilli()) * time.Millisecond
+	if t.procTimer == nil {
+		t.procTimer = t.cfg.Clock.NewTimer(d)
+	} else {
+		t.procTimer.Stop()
+		select { // drain a stale fire
+		case <-t.procTimer.C():
+		default:
+		}
+		t.procTimer.Reset(d)
+	}
+}
+
+// armProcessingTimer schedules the wake-up for the earliest pending
+// processing-time timer or callback.
+func (t *task) armProcessingTimer() error {
+	next := MaxTime
+	if len(t.callbacks.items) > 0 {
+		next = t.callbacks.items[0].at
+	}
+	for _, inst := range t.insts {
+		if inst.keyed != nil {
+			next = min(next, inst.keyed.nextProcessingTimer())
+		}
+	}
+	if next != MaxTime {
+		t.scheduleProcessingTime(next)
+	}
+	return nil
+}
+
+// fireProcessingTime runs the callbacks and keyed processing-time timers
+// that are due.
+func (t *task) fireProcessingTime() error {
+	if len(t.callbacks.items) == 0 && !t.hasKeyed() {
+		return nil
+	}
+	now := t.cfg.Clock.Now().UnixMilli()
+	for len(t.callbacks.items) > 0 && t.callbacks.items[0].at <= now {
+		cb := heap.Pop(&t.callbacks).(callback)
+		if err := cb.inst.call(func() error { return cb.fn(now) }); err != nil {
+			return err
+		}
+	}
+	for _, inst := range t.insts {
+		if inst.keyed == nil {
+			continue
+		}
+		if err := inst.call(func() error {
+			_, err := inst.keyed.fireProcessingTimers(now)
+			return err
+		}); err != nil {
+			return err
+		}
+	}
+	t.procAt = MaxTime
+	return t.armProcessingTimer()
+}
+
+func (t *task) hasKeyed() bool {
+	for _, inst := range t.insts {
+		if inst.keyed != nil {
+			return true
+		}
+	}
+	return false
+}
+
+type callback struct {
+	at   int64
+	seq  uint64
+	inst *opInstance
+	fn   func(int64) error
+}
+
+type callbackHeap struct {
+	items []callback
+	n     uint64
+}
+
+func (h *callbackHeap) seq() uint64 { h.n++; return h.n }
+func (h *callbackHeap) Len() int    { return len(h.items) }
+func (h *callbackHeap) Less(i, j int) bool {
+	a, b := h.items[i], h.items[j]
+	return a.at < b.at || (a.at == b.at && a.seq < b.seq)
+}
+func (h *callbackHeap) Swap(i, j int) { h.items[i], h.items[j] = h.items[j], h.items[i] }
+func (h *callbackHeap) Push(x any)    { h.items = append(h.items, x.(callback)) }
+func (h *callbackHeap) Pop() any {
+	x := h.items[len(h.items)-1]
+	h.items = h.items[:len(h.items)-1]
+	return x
+}
+
+// typedSourceDriver drives one subtask's SourceReader.
+type typedSourceDriver[T any] struct {
+	t      *task
+	inst   *opInstance
+	src    Source[T]
+	info   SourceInfo
+	ws     WatermarkStrategy[T]
+	reader SourceReader[T]
+	out    *SourceOutput[T]
+}
+
+func (d *typedSourceDriver[T]) open(ctx context.Context) error {
+	r, err := d.src.Open(ctx, d.info)
+	if err != nil {
+		return err
+	}
+	d.reader = r
+	return nil
+}
+
+func (d *typedSourceDriver[T]) read(ctx context.Context) (eof, emitted bool, err error) {
+	inst := d.inst
+	d.out.emitted = false
+	func() {
+		defer inst.recoverAs(&err)
+		err = d.reader.Read(ctx, d.out)
+	}()
+	if errors.Is(err, io.EOF) {
+		eof, err = true, nil
+	}
+	if err != nil {
+		return false, false, inst.wrap(err)
+	}
+	if err := inst.flushOutputs(); err != nil {
+		return false, false, err
+	}
+	if d.out.emitted && d.ws.IdleTimeout > 0 {
+		now := d.info.Clock.Now()
+		for _, s := range d.out.splits {
+			if s.sawRecord {
+				s.lastActive, s.sawRecord = now, false
+			}
+		}
+		if d.out.def.sawRecord {
+			d.out.def.lastActive, d.out.def.sawRecord = now, false
+		}
+	}
+	return eof, d.out.emitted, nil
+}
+
+func (d *typedSourceDriver[T]) watermark(now time.Time) (int64, bool) { return d.out.watermark(now) }
+func (d *typedSourceDriver[T]) none() bool                            { return d.ws.None }
+
+func (d *typedSourceDriver[T]) snapshotPosition() ([]byte, bool, error) {
+	cr, ok := d.reader.(CheckpointedReader)
+	if !ok {
+		return nil, false, nil
+	}
+	pos, err := cr.SnapshotPosition()
+	return pos, true, err
+}
+
+func (d *typedSourceDriver[T]) close() error {
+	if d.reader == nil {
+		return nil
+	}
+	return d.reader.Close()
+}
+
+// instantiateSource builds a source subtask: its driver and the instance
+// that carries its output collector.
+func instantiateSource[T any](t *task, n *node, subtask int, src Source[T], ws WatermarkStrategy[T], outs [][]any) (*opInstance, []any, error) {
+	inst, ctx := newInstance[T](t, n, subtask, outs)
+	d := &typedSourceDriver[T]{
+		t: t, inst: inst, src: src, ws: ws,
+		info: SourceInfo{Name: n.name, Subtask: subtask, Parallelism: inst.parallelism, Clock: t.cfg.Clock, Restored: t.restoredPosition(n)},
+		out:  newSourceOutput(ctx.out, ws, t.cfg.Clock),
+	}
+	if t.src != nil {
+		return nil, nil, fmt.Errorf("engine: task %s has two sources", t.name)
+	}
+	t.src = d
+	return inst, nil, nil
+}
