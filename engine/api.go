@@ -171,7 +171,7 @@ func (c *Context[Out]) ProcessingTime() int64 { return c.op.ProcessingTime() }
 // Operator returns the operator's context.
 func (c *Context[Out]) Operator() *OperatorContext[Out] { return c.op }
 
-func (c *Context[Out]) sideOutputs() sideTable { return c.op }
+func (c *Context[Out]) sideOutputs() sideTable  { return c.op }
 func (c *Context[Out]) currentTimestamp() int64 { return c.ts }
 
 // SideOutputs is implemented by the contexts that can emit to side outputs.

@@ -130,7 +130,9 @@ func TestPanicBecomesOperatorError(t *testing.T) {
 
 type keyedFunc[K comparable, In, Out any] func(v In, ctx *KeyedContext[K, Out]) error
 
-func (f keyedFunc[K, In, Out]) ProcessElement(v In, ctx *KeyedContext[K, Out]) error { return f(v, ctx) }
+func (f keyedFunc[K, In, Out]) ProcessElement(v In, ctx *KeyedContext[K, Out]) error {
+	return f(v, ctx)
+}
 
 func TestEventTimeTimersFireAtFinalWatermark(t *testing.T) {
 	var in []Record[string]
@@ -214,7 +216,9 @@ func TestCancelStopsUnboundedJob(t *testing.T) {
 
 type endless struct{}
 
-func (endless) Open(context.Context, SourceInfo) (SourceReader[int], error) { return &endlessReader{}, nil }
+func (endless) Open(context.Context, SourceInfo) (SourceReader[int], error) {
+	return &endlessReader{}, nil
+}
 
 type endlessReader struct{ n int }
 
