@@ -1,0 +1,237 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	pq "github.com/parquet-go/parquet-go"
+
+	"github.com/sluicehq/sluice/connectors/firehose"
+	"github.com/sluicehq/sluice/connectors/parquet"
+	"github.com/sluicehq/sluice/connectors/s3"
+	"github.com/sluicehq/sluice/internal/benchfmt"
+)
+
+// benchEvent is the row shape of `sluice bench firehose`. The parquet tags
+// give the hand-written baseline the same columns, encodings and codec as
+// the converter's (dictionary on every non-boolean column, Snappy).
+type benchEvent struct {
+	ID       int64     `json:"id" parquet:"id,dict"`
+	User     string    `json:"user" parquet:"user,dict"`
+	Event    string    `json:"event" parquet:"event,dict"`
+	Amount   float64   `json:"amount" parquet:"amount,dict"`
+	OK       bool      `json:"ok" parquet:"ok"`
+	Quantity int32     `json:"quantity" parquet:"quantity,dict"`
+	At       time.Time `json:"at" parquet:"at,timestamp(millisecond),dict"`
+}
+
+func init() {
+	registerBench("firehose", "JSON→Parquet conversion vs a hand-written parquet-go loop; end-to-end delivery to MinIO", benchFirehose)
+}
+
+func benchFirehose(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("bench firehose", stderr)
+	asJSON := fs.Bool("json", false, "print one JSON object per case")
+	runs := fs.Int("runs", 5, "runs per case (medians are reported)")
+	n := fs.Int("records", 200000, "records per run")
+	endpoint := fs.String("s3-endpoint", os.Getenv("SLUICE_S3_ENDPOINT"), "S3 endpoint for the delivery case (default: $SLUICE_S3_ENDPOINT, else a MinIO started from the CI cache)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *runs < 1 || *n < 1 {
+		return usageError("--runs and --records must be positive")
+	}
+	recs, total := benchRecords(*n)
+	as, err := parquet.SchemaFromStruct(benchEvent{})
+	if err != nil {
+		return err
+	}
+	schema, err := parquet.NewSchema(as)
+	if err != nil {
+		return err
+	}
+
+	// Case and baseline interleaved: both see the same machine conditions.
+	var conv, base []benchfmt.Sample
+	var outBytes int64
+	for r := 0; r < *runs; r++ {
+		s, err := benchfmt.Measure(func() (int64, int64, error) {
+			var buf bytes.Buffer
+			w, err := parquet.NewWriter(&buf, schema, parquet.Options{})
+			if err != nil {
+				return 0, 0, err
+			}
+			rows, err := w.WriteJSON(recs, func(i int, err error) {})
+			if err != nil {
+				return 0, 0, err
+			}
+			if err := w.Close(); err != nil {
+				return 0, 0, err
+			}
+			outBytes = int64(buf.Len())
+			if rows != len(recs) {
+				return 0, 0, fmt.Errorf("converted %d of %d records", rows, len(recs))
+			}
+			return int64(rows), total, nil
+		})
+		if err != nil {
+			return err
+		}
+		conv = append(conv, s)
+		b, err := benchfmt.Measure(func() (int64, int64, error) { return handwrittenParquet(recs, total) })
+		if err != nil {
+			return err
+		}
+		base = append(base, b)
+	}
+	res := benchfmt.FromSamples("firehose_json_to_parquet", conv).WithBaseline(base).
+		Set("baseline", "json.Unmarshal into a struct + parquet-go GenericWriter[T], same columns/codec").
+		Set("baseline_records_per_sec", benchfmt.Median(base, benchfmt.Sample.RecordsPerSec)).
+		Set("mb_per_cpu_sec", benchfmt.Median(conv, func(s benchfmt.Sample) float64 { return float64(s.Bytes) / s.CPU.Seconds() / 1e6 })).
+		Set("parquet_bytes", outBytes)
+	if err := benchfmt.Print(stdout, res, *asJSON); err != nil {
+		return err
+	}
+	return benchFirehoseMinIO(ctx, stdout, stderr, *endpoint, *runs, recs, total, *asJSON)
+}
+
+func benchRecords(n int) ([][]byte, int64) {
+	events := []string{"view", "click", "purchase", "refund"}
+	recs := make([][]byte, n)
+	var total int64
+	at := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+	for i := range recs {
+		recs[i] = fmt.Appendf(nil, `{"id":%d,"user":"user-%d","event":"%s","amount":%d.%02d,"ok":%t,"quantity":%d,"at":%d}`,
+			i, i%5000, events[i%len(events)], i%1000, i%100, i%3 == 0, i%17, at.Add(time.Duration(i)*time.Millisecond).UnixMilli())
+		total += int64(len(recs[i]))
+	}
+	return recs, total
+}
+
+// handwrittenParquet is what a user would write by hand for the same job:
+// decode each JSON record into a struct, write with parquet-go.
+func handwrittenParquet(recs [][]byte, total int64) (int64, int64, error) {
+	type row struct {
+		ID       int64   `parquet:"id,dict"`
+		User     string  `parquet:"user,dict"`
+		Event    string  `parquet:"event,dict"`
+		Amount   float64 `parquet:"amount,dict"`
+		OK       bool    `parquet:"ok"`
+		Quantity int32   `parquet:"quantity,dict"`
+		At       int64   `parquet:"at,timestamp(millisecond),dict"`
+	}
+	var in struct {
+		ID       int64   `json:"id"`
+		User     string  `json:"user"`
+		Event    string  `json:"event"`
+		Amount   float64 `json:"amount"`
+		OK       bool    `json:"ok"`
+		Quantity int32   `json:"quantity"`
+		At       int64   `json:"at"`
+	}
+	var buf bytes.Buffer
+	w := pq.NewGenericWriter[row](&buf, pq.Compression(&pq.Snappy), pq.PageBufferSize(parquet.DefaultPageSizeBytes))
+	batch := make([]row, 0, 1024)
+	for _, r := range recs {
+		in = struct {
+			ID       int64   `json:"id"`
+			User     string  `json:"user"`
+			Event    string  `json:"event"`
+			Amount   float64 `json:"amount"`
+			OK       bool    `json:"ok"`
+			Quantity int32   `json:"quantity"`
+			At       int64   `json:"at"`
+		}{}
+		if err := json.Unmarshal(r, &in); err != nil {
+			return 0, 0, err
+		}
+		batch = append(batch, row{in.ID, in.User, in.Event, in.Amount, in.OK, in.Quantity, in.At})
+		if len(batch) == cap(batch) {
+			if _, err := w.Write(batch); err != nil {
+				return 0, 0, err
+			}
+			batch = batch[:0]
+		}
+	}
+	if _, err := w.Write(batch); err != nil {
+		return 0, 0, err
+	}
+	if err := w.Close(); err != nil {
+		return 0, 0, err
+	}
+	return int64(len(recs)), total, nil
+}
+
+// benchFirehoseMinIO runs the whole delivery stream (buffering, Parquet
+// conversion, S3 upload through the SDK) against a real MinIO.
+func benchFirehoseMinIO(ctx context.Context, stdout, stderr io.Writer, endpoint string, runs int, recs [][]byte, total int64, asJSON bool) error {
+	access, secret := os.Getenv("SLUICE_S3_ACCESS_KEY"), os.Getenv("SLUICE_S3_SECRET_KEY")
+	if endpoint == "" {
+		bin := s3.FindMinIO()
+		if bin == "" {
+			fmt.Fprintln(stderr, "firehose_delivery_minio: skipped (no MinIO: set SLUICE_S3_ENDPOINT or run .ci/setup.d/40-minio.sh)")
+			return nil
+		}
+		m, err := s3.StartMinIO(ctx, bin)
+		if err != nil {
+			return err
+		}
+		defer m.Stop()
+		endpoint, access, secret = m.Endpoint, m.AccessKey, m.SecretKey
+	}
+	schema, err := parquet.SchemaFromStruct(benchEvent{})
+	if err != nil {
+		return err
+	}
+	var samples []benchfmt.Sample
+	var objects int64
+	for r := 0; r < runs; r++ {
+		sc := s3.Config{Bucket: fmt.Sprintf("sluice-bench-%d-%d", time.Now().UnixNano(), r), Endpoint: endpoint, Region: "us-east-1",
+			UsePathStyle: true, AccessKeyID: access, SecretAccessKey: secret}
+		b, err := s3.Open(ctx, sc)
+		if err != nil {
+			return err
+		}
+		if err := b.CreateBucket(ctx); err != nil {
+			return err
+		}
+		cfg := firehose.Config{
+			Name: "bench", S3: &sc,
+			Format:    firehose.Format{Type: firehose.FormatParquet, Parquet: &firehose.ParquetFormat{Schema: schema}},
+			Buffering: firehose.BufferingHints{SizeInMBs: 8},
+		}
+		st, err := firehose.New(ctx, cfg, firehose.Deps{})
+		if err != nil {
+			return err
+		}
+		s, err := benchfmt.Measure(func() (int64, int64, error) {
+			const batch = 500 // Firehose's PutRecordBatch limit
+			rb := make([]firehose.Record, 0, batch)
+			for i, d := range recs {
+				rb = append(rb, firehose.Record{Data: d})
+				if len(rb) == batch || i == len(recs)-1 {
+					if err := st.Put(ctx, rb...); err != nil {
+						return 0, 0, err
+					}
+					rb = rb[:0]
+				}
+			}
+			if err := st.Flush(ctx); err != nil {
+				return 0, 0, err
+			}
+			return st.Stats().RecordsDelivered, total, nil
+		})
+		if err != nil {
+			return err
+		}
+		objects = st.Stats().Objects
+		samples = append(samples, s)
+	}
+	res := benchfmt.FromSamples("firehose_delivery_minio", samples).Set("objects", objects).Set("buffer_mib", 8)
+	return benchfmt.Print(stdout, res, asJSON)
+}
