@@ -126,7 +126,7 @@ func (w *Writer) WriteJSON(records [][]byte, onError func(i int, err error)) (ro
 	ncol := len(w.schema.cols)
 	w.rows, w.vals = w.rows[:0], w.vals[:0]
 	for i, rec := range records {
-		mark, vmark := len(w.rows), len(w.vals)
+		vmark := len(w.vals)
 		n, size, cerr := w.conv.appendRows(&w.vals, rec)
 		if cerr != nil {
 			w.vals = w.vals[:vmark]
@@ -139,7 +139,6 @@ func (w *Writer) WriteJSON(records [][]byte, onError func(i int, err error)) (ro
 			start := vmark + r*ncol
 			w.rows = append(w.rows, w.vals[start:start+ncol:start+ncol])
 		}
-		_ = mark
 		w.pending += size
 		// Row slices alias w.vals: write them before vals can move.
 		if len(w.vals)+ncol*64 > cap(w.vals) || w.pending >= w.opts.BlockSizeBytes {
@@ -161,7 +160,7 @@ func (w *Writer) writeRows() error {
 	}
 	w.rows, w.vals = w.rows[:0], w.vals[:0]
 	if cap(w.vals) == 0 {
-		w.vals = make([]pq.Value, 0, 64*1024)
+		w.vals = make([]pq.Value, 0, 1024*len(w.schema.cols))
 	}
 	if w.pending >= w.opts.BlockSizeBytes {
 		w.pending = 0
