@@ -208,6 +208,7 @@ func (s *Stream) Put(ctx context.Context, recs ...Record) error {
 	now := s.now()
 	var failures []failure
 	var errs []error
+	recs = append([]Record(nil), recs...) // the caller's slice is not modified
 	for i := range recs {
 		if recs[i].ArrivalTime.IsZero() {
 			recs[i].ArrivalTime = now
@@ -338,7 +339,8 @@ func (s *Stream) flushLocked(ctx context.Context) error {
 // sink commits them when the checkpoint that covers them completes).
 // Error and backup documents are staged too. A record that cannot be
 // staged within the retry duration makes StageAll fail with the records
-// kept buffered for the next attempt.
+// kept for the next attempt; the handles staged before the failure are
+// returned with the error, for the caller to abort or keep.
 func (s *Stream) StageAll(ctx context.Context) ([]Staged, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
