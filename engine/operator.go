@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"reflect"
 	"sync/atomic"
 
 	"github.com/sluicehq/sluice/engine/clock"
@@ -109,29 +110,32 @@ func (c *OperatorContext[Out]) RegisterProcessingTimeCallback(at int64, fn func(
 // If a downstream operator fails, the collector keeps the error, drops
 // further records, and the engine reports the error when the call returns.
 type Collector[T any] struct {
-	buf   []Record[T]
-	size  int
-	next  Input[T] // nil: output discarded (no consumer)
+	buf   []Record[T] // fixed length: the batch size
+	n     int         // records buffered
+	next  Input[T]    // nil: output discarded (no consumer)
 	err   error
 	count atomic.Int64 // records passed on (or dropped, when next is nil)
+	// clearOnFlush is set when T holds pointers: flushed slots are zeroed
+	// so the garbage collector can free what they referenced.
+	clearOnFlush bool
 }
 
 func newCollector[T any](size int, next Input[T]) *Collector[T] {
-	return &Collector[T]{buf: make([]Record[T], 0, size), size: size, next: next}
+	return &Collector[T]{buf: make([]Record[T], size), next: next, clearOnFlush: hasPointers[T]()}
 }
 
 // Collect emits v with event time ts.
 func (c *Collector[T]) Collect(v T, ts int64) {
-	c.buf = append(c.buf, Record[T]{Value: v, Time: ts})
-	if len(c.buf) >= c.size {
+	c.buf[c.n] = Record[T]{Value: v, Time: ts}
+	if c.n++; c.n == len(c.buf) {
 		c.flush()
 	}
 }
 
 // CollectRecord emits r.
 func (c *Collector[T]) CollectRecord(r Record[T]) {
-	c.buf = append(c.buf, r)
-	if len(c.buf) >= c.size {
+	c.buf[c.n] = r
+	if c.n++; c.n == len(c.buf) {
 		c.flush()
 	}
 }
@@ -141,22 +145,28 @@ func (c *Collector[T]) Err() error { return c.err }
 
 // flush passes the buffered records downstream.
 func (c *Collector[T]) flush() error {
-	if len(c.buf) == 0 {
+	if c.n == 0 {
 		return c.err
 	}
+	b := c.buf[:c.n]
 	if c.err == nil {
-		c.count.Add(int64(len(c.buf)))
+		c.count.Add(int64(c.n))
 		if c.next != nil {
-			c.err = c.next.ProcessBatch(c.buf)
+			c.err = c.next.ProcessBatch(b)
 		}
 	}
-	clear(c.buf) // drop references so the garbage collector can free them
-	c.buf = c.buf[:0]
+	if c.clearOnFlush {
+		clear(b)
+	}
+	c.n = 0
 	return c.err
 }
 
 // pending reports whether records wait in the buffer.
-func (c *Collector[T]) pending() bool { return len(c.buf) > 0 }
+func (c *Collector[T]) pending() bool { return c.n > 0 }
+
+// room returns how many records fit before the buffer is passed on.
+func (c *Collector[T]) room() int { return len(c.buf) - c.n }
 
 // OutputTag names a side output of type T, as Flink's OutputTag.
 type OutputTag[T any] struct{ id string }
@@ -180,3 +190,27 @@ func (c *OperatorContext[Out]) addSide(id string, col any, f flusher) {
 	c.inst.addSide(id, f)
 }
 func (c *OperatorContext[Out]) batchSize() int { return c.inst.task.batchSize }
+
+// hasPointers reports whether values of T can hold pointers.
+func hasPointers[T any]() bool {
+	return typeHasPointers(reflect.TypeFor[T]())
+}
+
+func typeHasPointers(t reflect.Type) bool {
+	switch t.Kind() {
+	case reflect.Bool, reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr,
+		reflect.Float32, reflect.Float64, reflect.Complex64, reflect.Complex128:
+		return false
+	case reflect.Array:
+		return t.Len() > 0 && typeHasPointers(t.Elem())
+	case reflect.Struct:
+		for i := range t.NumField() {
+			if typeHasPointers(t.Field(i).Type) {
+				return true
+			}
+		}
+		return false
+	}
+	return true
+}

@@ -57,22 +57,41 @@ type SourceOutput[T any] struct {
 	splits    map[string]*SplitOutput[T]
 	emitted   bool // a record was emitted in this Read call
 	usedSplit bool // Split was called: the default split does not count
+	plain     bool // no timestamp function, no watermarks: Collect skips them
 }
 
 func newSourceOutput[T any](c *Collector[T], ws WatermarkStrategy[T], clk clock.Clock) *SourceOutput[T] {
 	o := &SourceOutput[T]{c: c, strategy: ws, clk: clk, splits: map[string]*SplitOutput[T]{}}
 	o.def = o.newSplit("")
+	o.plain = ws.None && ws.Timestamp == nil
 	return o
 }
 
 func (o *SourceOutput[T]) newSplit(id string) *SplitOutput[T] {
-	s := &SplitOutput[T]{o: o, id: id, gen: o.strategy.newGenerator(), lastActive: o.clk.Now()}
+	s := &SplitOutput[T]{o: o, id: id, maxTs: MinTime, delay: o.strategy.MaxOutOfOrderness.Milliseconds(), lastActive: o.clk.Now()}
+	if o.strategy.Generator != nil {
+		s.custom = o.strategy.Generator()
+	}
 	return s
 }
 
 // Collect emits v. Its event time is the strategy's timestamp of v (or
 // NoTimestamp without a timestamp function).
-func (o *SourceOutput[T]) Collect(v T) { o.def.CollectAt(v, NoTimestamp) }
+func (o *SourceOutput[T]) Collect(v T) {
+	if o.plain {
+		// No timestamps to assign or watch: the common case of generators
+		// and processing-time jobs, written out for speed.
+		c := o.c
+		r := &c.buf[c.n]
+		r.Value, r.Time = v, NoTimestamp
+		if c.n++; c.n == len(c.buf) {
+			c.flush()
+		}
+		o.emitted = true
+		return
+	}
+	o.def.CollectAt(v, NoTimestamp)
+}
 
 // CollectAt emits v with a source-given timestamp ts (e.g. an arrival
 // time), which the strategy's timestamp function may override.
@@ -80,7 +99,7 @@ func (o *SourceOutput[T]) CollectAt(v T, ts int64) { o.def.CollectAt(v, ts) }
 
 // Room returns how many more records fit in the current batch; a reader
 // that can emit in bulk uses it to size its reads.
-func (o *SourceOutput[T]) Room() int { return o.c.size - len(o.c.buf) }
+func (o *SourceOutput[T]) Room() int { return o.c.room() }
 
 // Err returns the error of a downstream operator, if one failed; a reader
 // may stop early when it is set.
@@ -110,7 +129,7 @@ func (o *SourceOutput[T]) watermark(now time.Time) (int64, bool) {
 			return
 		}
 		active = true
-		wm = min(wm, s.gen.CurrentWatermark())
+		wm = min(wm, s.currentWatermark())
 	}
 	if !o.usedSplit {
 		visit(o.def)
@@ -126,11 +145,24 @@ func (o *SourceOutput[T]) watermark(now time.Time) (int64, bool) {
 
 // SplitOutput emits the records of one split.
 type SplitOutput[T any] struct {
-	o          *SourceOutput[T]
-	id         string
-	gen        WatermarkGenerator
+	o      *SourceOutput[T]
+	id     string
+	custom WatermarkGenerator // nil: the bounded out-of-orderness generator
+	maxTs  int64              // largest timestamp seen (built-in generator)
+	delay  int64              // out-of-orderness in ms (built-in generator)
+
 	lastActive time.Time
 	sawRecord  bool
+}
+
+func (s *SplitOutput[T]) currentWatermark() int64 {
+	if s.custom != nil {
+		return s.custom.CurrentWatermark()
+	}
+	if s.maxTs == MinTime {
+		return MinTime
+	}
+	return s.maxTs - s.delay - 1
 }
 
 // Collect emits v, timestamped by the strategy.
@@ -142,8 +174,12 @@ func (s *SplitOutput[T]) CollectAt(v T, ts int64) {
 	if o.strategy.Timestamp != nil {
 		ts = o.strategy.Timestamp(v, ts)
 	}
-	if ts != NoTimestamp {
-		s.gen.OnEvent(ts)
+	if s.custom != nil {
+		if ts != NoTimestamp {
+			s.custom.OnEvent(ts)
+		}
+	} else if ts > s.maxTs {
+		s.maxTs = ts
 	}
 	s.sawRecord = true
 	o.emitted = true
@@ -206,13 +242,8 @@ func (s WatermarkStrategy[T]) WithIdleness(d time.Duration) WatermarkStrategy[T]
 	return s
 }
 
-func (s WatermarkStrategy[T]) newGenerator() WatermarkGenerator {
-	if s.Generator != nil {
-		return s.Generator()
-	}
-	return &boundedGenerator{delay: s.MaxOutOfOrderness.Milliseconds(), max: MinTime}
-}
-
+// boundedGenerator is the bounded-out-of-orderness generator as a
+// WatermarkGenerator, for FromRecords.
 type boundedGenerator struct {
 	delay int64
 	max   int64
@@ -229,4 +260,43 @@ func (g *boundedGenerator) CurrentWatermark() int64 {
 		return MinTime
 	}
 	return g.max - g.delay - 1
+}
+
+// Reserve returns space for up to n records (at most Room()) in the current
+// batch, for readers that produce records in bulk: fill a prefix of it and
+// pass its length to Commit before any other call on the output. The
+// records then go through the same timestamp assignment as Collect.
+func (o *SourceOutput[T]) Reserve(n int) []Record[T] {
+	c := o.c
+	return c.buf[c.n : c.n+min(n, len(c.buf)-c.n)]
+}
+
+// Commit emits the first n records written into the slice Reserve
+// returned. Records without a timestamp function keep the Time written.
+func (o *SourceOutput[T]) Commit(n int) {
+	if n <= 0 {
+		return
+	}
+	c := o.c
+	if !o.plain {
+		s := o.def
+		for i := c.n; i < c.n+n; i++ {
+			r := &c.buf[i]
+			if o.strategy.Timestamp != nil {
+				r.Time = o.strategy.Timestamp(r.Value, r.Time)
+			}
+			if s.custom != nil {
+				if r.Time != NoTimestamp {
+					s.custom.OnEvent(r.Time)
+				}
+			} else if r.Time > s.maxTs {
+				s.maxTs = r.Time
+			}
+		}
+		s.sawRecord = true
+	}
+	o.emitted = true
+	if c.n += n; c.n == len(c.buf) {
+		c.flush()
+	}
 }

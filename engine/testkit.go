@@ -5,6 +5,8 @@ import (
 	"io"
 	"slices"
 	"sync"
+
+	"github.com/sluicehq/sluice/engine/clock"
 )
 
 // FromSlice is a bounded source of values. Subtask i of p emits values i,
@@ -94,3 +96,27 @@ func (c *CollectSink[T]) Values() []T {
 	}
 	return vs
 }
+
+// NewTestSourceOutput returns a SourceOutput that gathers records in memory,
+// for testing a SourceReader without a job, and a function returning the
+// values emitted so far. Records carry no watermark strategy.
+func NewTestSourceOutput[T any](batchSize int) (*SourceOutput[T], func() []T) {
+	var got []T
+	sink := inputFunc[T](func(b []Record[T]) error {
+		for _, r := range b {
+			got = append(got, r.Value)
+		}
+		return nil
+	})
+	c := newCollector[T](batchSize, sink)
+	out := newSourceOutput(c, WatermarkStrategy[T]{}, clock.Real)
+	return out, func() []T {
+		c.flush()
+		return got
+	}
+}
+
+// inputFunc adapts a function to Input.
+type inputFunc[T any] func([]Record[T]) error
+
+func (f inputFunc[T]) ProcessBatch(b []Record[T]) error { return f(b) }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/cespare/xxhash/v2"
 	"github.com/sluicehq/sluice/engine/clock"
 )
 
@@ -67,6 +68,8 @@ type Backend struct {
 	key    []byte // encoded current key
 	kg     int
 	hasKey bool
+	keyGen uint64 // bumped by every SetCurrentKey
+	keyHash uint64 // xxhash of key: the caches' hash of the current key
 
 	cached  int // entries in all caches
 	caches  []cache
@@ -109,6 +112,8 @@ func (b *Backend) SetCurrentKey(kg int, key []byte) {
 	b.key = append(b.key[:0], key...)
 	b.kg = kg
 	b.hasKey = true
+	b.keyGen++
+	b.keyHash = xxhash.Sum64(key)
 }
 
 // CurrentKey returns the encoded current key and its key group. The slice is

@@ -3,6 +3,8 @@ package state
 import (
 	"encoding/binary"
 	"fmt"
+
+	"github.com/cespare/xxhash/v2"
 )
 
 // valueCore is the write-back cache shared by the value-like states: one
@@ -15,9 +17,19 @@ type valueCore[V any] struct {
 	dec    func(src []byte) (V, error)
 	ttl    TTL
 	ns     []byte
+	nsHash uint64
 
-	m     map[string]*entry[V]
-	dirty []dirtyRef[V]
+	// m maps the hash of (key, namespace) to the entries with that hash
+	// (a chain, for the rare collision). A uint64-keyed map is markedly
+	// faster than one keyed by the byte strings.
+	m     map[uint64]*entry[V]
+	dirty []*entry[V]
+	// last is the entry of the previous lookup, valid while the backend's
+	// key generation is lastGen and no eviction or namespace change
+	// happened since: a read followed by a write of the same key (the
+	// common pattern) looks the cache up once.
+	last    *entry[V]
+	lastGen uint64
 	ck    []byte // scratch: cache key
 	sk    []byte // scratch: store key
 	vb    []byte // scratch: encoded value
@@ -28,18 +40,15 @@ type entry[V any] struct {
 	present bool
 	dirty   bool
 	kg      uint16
-	touched int64 // TTL: last write (or read) time in ms
-}
-
-type dirtyRef[V any] struct {
-	key string
-	e   *entry[V]
+	touched int64  // TTL: last write (or read) time in ms
+	ck      string // cache key: uvarint(len key) key uvarint(len ns) ns
+	next    *entry[V]
 }
 
 func newValueCore[V any](b *Backend, name string, enc func([]byte, V) []byte, dec func([]byte) (V, error), ttl TTL) (*valueCore[V], error) {
 	c := &valueCore[V]{
 		b: b, name: name, prefix: statePrefix(b.opts.OperatorID, name),
-		enc: enc, dec: dec, ttl: ttl, m: map[string]*entry[V]{},
+		enc: enc, dec: dec, ttl: ttl, m: map[uint64]*entry[V]{},
 	}
 	if err := b.register(name, c); err != nil {
 		return nil, err
@@ -47,7 +56,14 @@ func newValueCore[V any](b *Backend, name string, enc func([]byte, V) []byte, de
 	return c, nil
 }
 
-func (c *valueCore[V]) setNamespace(ns []byte) { c.ns = append(c.ns[:0], ns...) }
+func (c *valueCore[V]) setNamespace(ns []byte) {
+	c.ns = append(c.ns[:0], ns...)
+	c.nsHash = 0
+	if len(ns) > 0 {
+		c.nsHash = xxhash.Sum64(ns) * 0x9e3779b97f4a7c15
+	}
+	c.last = nil
+}
 
 // lookup returns the cache entry of the current key and namespace, loading
 // it from the store on a miss. An entry that is not present has the zero V.
@@ -56,14 +72,22 @@ func (c *valueCore[V]) lookup() (*entry[V], error) {
 	if !b.hasKey {
 		return nil, ErrNoCurrentKey
 	}
-	c.ck = appendCacheKey(c.ck[:0], b.key, c.ns)
-	if e, ok := c.m[string(c.ck)]; ok {
-		if c.ttl.enabled() && e.present {
-			c.checkExpiry(e)
-		}
-		return e, nil
+	if c.last != nil && c.lastGen == b.keyGen && !c.ttl.enabled() {
+		return c.last, nil
 	}
-	e := &entry[V]{kg: uint16(b.kg)}
+	c.ck = appendCacheKey(c.ck[:0], b.key, c.ns)
+	h := b.keyHash ^ c.nsHash
+	head := c.m[h]
+	for e := head; e != nil; e = e.next {
+		if e.ck == string(c.ck) {
+			if c.ttl.enabled() && e.present {
+				c.checkExpiry(e)
+			}
+			c.last, c.lastGen = e, b.keyGen
+			return e, nil
+		}
+	}
+	e := &entry[V]{kg: uint16(b.kg), ck: string(c.ck)}
 	c.sk = appendStoreKey(c.sk[:0], b.kg, c.prefix, c.ck)
 	raw, found, err := b.store.Get(c.sk)
 	if err != nil {
@@ -91,7 +115,9 @@ func (c *valueCore[V]) lookup() (*entry[V], error) {
 	if err := b.entryAdded(); err != nil {
 		return nil, err
 	}
-	c.m[string(c.ck)] = e
+	e.next = c.m[h] // eviction may have removed head
+	c.m[h] = e
+	c.last, c.lastGen = e, b.keyGen
 	return e, nil
 }
 
@@ -117,14 +143,14 @@ func (c *valueCore[V]) markDirty(e *entry[V]) {
 		// flush leave clean refs behind. Drop them to keep the list bounded.
 		live := c.dirty[:0]
 		for _, d := range c.dirty {
-			if d.e.dirty {
+			if d.dirty {
 				live = append(live, d)
 			}
 		}
 		clear(c.dirty[len(live):])
 		c.dirty = live
 	}
-	c.dirty = append(c.dirty, dirtyRef[V]{key: string(c.ck), e: e})
+	c.dirty = append(c.dirty, e)
 }
 
 func (c *valueCore[V]) get() (V, bool, error) {
@@ -158,8 +184,9 @@ func (c *valueCore[V]) clear() error {
 }
 
 // write stores one entry (or deletes it) and marks it clean.
-func (c *valueCore[V]) write(ck string, e *entry[V]) error {
-	c.sk = appendStoreKey(c.sk[:0], int(e.kg), c.prefix, []byte(ck))
+func (c *valueCore[V]) write(e *entry[V]) error {
+	c.sk = appendStoreKey(c.sk[:0], int(e.kg), c.prefix, nil)
+	c.sk = append(c.sk, e.ck...)
 	var err error
 	if e.present {
 		c.vb = c.vb[:0]
@@ -179,9 +206,9 @@ func (c *valueCore[V]) write(ck string, e *entry[V]) error {
 }
 
 func (c *valueCore[V]) flush() error {
-	for _, d := range c.dirty {
-		if d.e.dirty {
-			if err := c.write(d.key, d.e); err != nil {
+	for _, e := range c.dirty {
+		if e.dirty {
+			if err := c.write(e); err != nil {
 				return err
 			}
 		}
@@ -192,23 +219,27 @@ func (c *valueCore[V]) flush() error {
 }
 
 func (c *valueCore[V]) evict(n int) (int, error) {
+	c.last = nil
 	removed := 0
-	for k, e := range c.m {
+	for h, head := range c.m {
 		if removed >= n {
 			break
 		}
-		if e.dirty {
-			if err := c.write(k, e); err != nil {
-				return removed, err
+		for e := head; e != nil; e = e.next {
+			if e.dirty {
+				if err := c.write(e); err != nil {
+					return removed, err
+				}
 			}
+			removed++
 		}
-		delete(c.m, k)
-		removed++
+		delete(c.m, h)
 	}
 	return removed, nil
 }
 
 func (c *valueCore[V]) drop() {
+	c.last = nil
 	clear(c.m)
 	clear(c.dirty)
 	c.dirty = c.dirty[:0]
