@@ -65,10 +65,10 @@ type Backend struct {
 	opts  Options
 	store Store
 
-	key    []byte // encoded current key
-	kg     int
-	hasKey bool
-	keyGen uint64 // bumped by every SetCurrentKey
+	key     []byte // encoded current key
+	kg      int
+	hasKey  bool
+	keyGen  uint64 // bumped by every SetCurrentKey
 	keyHash uint64 // xxhash of key: the caches' hash of the current key
 
 	cached  int // entries in all caches

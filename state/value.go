@@ -30,9 +30,9 @@ type valueCore[V any] struct {
 	// common pattern) looks the cache up once.
 	last    *entry[V]
 	lastGen uint64
-	ck    []byte // scratch: cache key
-	sk    []byte // scratch: store key
-	vb    []byte // scratch: encoded value
+	ck      []byte // scratch: cache key
+	sk      []byte // scratch: store key
+	vb      []byte // scratch: encoded value
 }
 
 type entry[V any] struct {
