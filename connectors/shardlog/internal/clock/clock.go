@@ -76,6 +76,13 @@ func (f *Fake) After(d time.Duration) (<-chan time.Time, func()) {
 	}
 }
 
+// Pending returns how many timers are waiting to fire.
+func (f *Fake) Pending() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.waiters)
+}
+
 // Advance moves the clock forward by d and fires due timers.
 func (f *Fake) Advance(d time.Duration) {
 	f.mu.Lock()

@@ -1,0 +1,373 @@
+package shardlog
+
+import (
+	"context"
+	"regexp"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+)
+
+// ConsumerStatus values.
+const (
+	ConsumerCreating = "CREATING"
+	ConsumerActive   = "ACTIVE"
+	ConsumerDeleting = "DELETING"
+)
+
+var consumerNameRE = regexp.MustCompile(`^[a-zA-Z0-9_.-]+$`)
+
+// Consumer describes a registered enhanced fan-out consumer.
+type Consumer struct {
+	Name      string
+	ARN       string
+	Status    string
+	Created   time.Time
+	StreamARN string
+}
+
+// statusAt is the consumer's status at now, "" once deregistration is done.
+func (c *consumer) statusAt(now time.Time) string {
+	switch c.status {
+	case ConsumerCreating:
+		if !now.Before(c.until) {
+			return ConsumerActive
+		}
+	case ConsumerDeleting:
+		if !now.Before(c.until) {
+			return ""
+		}
+	}
+	return c.status
+}
+
+func (st *stream) describeConsumer(c *consumer, now time.Time) Consumer {
+	return Consumer{Name: c.name, ARN: c.arn, Status: c.statusAt(now), Created: c.created, StreamARN: st.arn}
+}
+
+// pruneConsumersLocked drops consumers whose deregistration is complete.
+func (st *stream) pruneConsumersLocked(now time.Time) bool {
+	kept := st.consumers[:0]
+	for _, c := range st.consumers {
+		if c.statusAt(now) != "" {
+			kept = append(kept, c)
+		}
+	}
+	changed := len(kept) != len(st.consumers)
+	st.consumers = kept
+	return changed
+}
+
+// RegisterStreamConsumer registers an enhanced fan-out consumer (at most 20
+// per stream). It is CREATING for Options.StatusDelay, then ACTIVE.
+func (l *Log) RegisterStreamConsumer(streamARN, name string) (Consumer, error) {
+	if n := len(name); n < 1 || n > 128 || !consumerNameRE.MatchString(name) {
+		return Consumer{}, errorf(CodeValidation, "1 validation error detected: Value '%s' at 'consumerName' failed to satisfy constraint: Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+", name)
+	}
+	st, err := l.streamRef(StreamRef{ARN: streamARN})
+	if err != nil {
+		return Consumer{}, err
+	}
+	now := l.clock.Now()
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if err := st.readableLocked(now); err != nil {
+		return Consumer{}, err
+	}
+	st.pruneConsumersLocked(now)
+	for _, c := range st.consumers {
+		if c.name == name {
+			return Consumer{}, errorf(CodeResourceInUse, "Consumer %s under stream %s already exists for account %s.", c.arn, st.name, l.opts.AccountID)
+		}
+	}
+	if len(st.consumers) >= MaxConsumers {
+		return Consumer{}, errorf(CodeLimitExceeded, "Consumer limit of %d has been reached for stream %s under account %s.", MaxConsumers, st.name, l.opts.AccountID)
+	}
+	// Kinesis ARNs carry the creation time in seconds; the stored time is
+	// truncated to match so the ARN is stable across restarts.
+	created := now.Truncate(time.Millisecond)
+	c := &consumer{name: name, created: created, status: ConsumerActive}
+	if l.opts.StatusDelay > 0 {
+		c.status, c.until = ConsumerCreating, now.Add(l.opts.StatusDelay)
+	}
+	c.arn = consumerARN(st.arn, name, created)
+	st.consumers = append(st.consumers, c)
+	if err := st.saveLocked(); err != nil {
+		return Consumer{}, err
+	}
+	out := st.describeConsumer(c, now)
+	out.Status = ConsumerCreating // Kinesis always answers CREATING
+	return out, nil
+}
+
+// consumerByARN finds a consumer from its ARN.
+func (l *Log) consumerByARN(arn string) (*stream, *consumer, error) {
+	i := strings.Index(arn, "/consumer/")
+	if i < 0 {
+		return nil, nil, errorf(CodeInvalidArgument, "Invalid ConsumerARN %s.", arn)
+	}
+	st, err := l.streamRef(StreamRef{ARN: arn[:i]})
+	if err != nil {
+		return nil, nil, err
+	}
+	now := l.clock.Now()
+	st.mu.RLock()
+	defer st.mu.RUnlock()
+	for _, c := range st.consumers {
+		if c.arn == arn && c.statusAt(now) != "" {
+			return st, c, nil
+		}
+	}
+	return nil, nil, errorf(CodeResourceNotFound, "Consumer %s under account %s not found.", arn, l.opts.AccountID)
+}
+
+func (l *Log) findConsumer(streamARN, name, arn string) (*stream, *consumer, error) {
+	if arn != "" {
+		return l.consumerByARN(arn)
+	}
+	if streamARN == "" || name == "" {
+		return nil, nil, errorf(CodeInvalidArgument, "Either ConsumerARN or both StreamARN and ConsumerName must be provided.")
+	}
+	st, err := l.streamRef(StreamRef{ARN: streamARN})
+	if err != nil {
+		return nil, nil, err
+	}
+	now := l.clock.Now()
+	st.mu.RLock()
+	defer st.mu.RUnlock()
+	for _, c := range st.consumers {
+		if c.name == name && c.statusAt(now) != "" {
+			return st, c, nil
+		}
+	}
+	return nil, nil, errorf(CodeResourceNotFound, "Consumer %s under stream %s under account %s not found.", name, st.name, l.opts.AccountID)
+}
+
+// DescribeStreamConsumer describes a consumer given its ARN, or its stream
+// ARN and name.
+func (l *Log) DescribeStreamConsumer(streamARN, name, arn string) (Consumer, error) {
+	st, c, err := l.findConsumer(streamARN, name, arn)
+	if err != nil {
+		return Consumer{}, err
+	}
+	st.mu.RLock()
+	defer st.mu.RUnlock()
+	return st.describeConsumer(c, l.clock.Now()), nil
+}
+
+// DeregisterStreamConsumer deregisters a consumer; it is DELETING for
+// Options.StatusDelay, then gone, and its subscriptions end.
+func (l *Log) DeregisterStreamConsumer(streamARN, name, arn string) error {
+	st, c, err := l.findConsumer(streamARN, name, arn)
+	if err != nil {
+		return err
+	}
+	now := l.clock.Now()
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	c.status, c.until = ConsumerDeleting, now.Add(l.opts.StatusDelay)
+	st.pruneConsumersLocked(now)
+	return st.saveLocked()
+}
+
+// ListStreamConsumers lists a stream's consumers in registration order.
+func (l *Log) ListStreamConsumers(streamARN string) ([]Consumer, error) {
+	st, err := l.streamRef(StreamRef{ARN: streamARN})
+	if err != nil {
+		return nil, err
+	}
+	now := l.clock.Now()
+	st.mu.RLock()
+	defer st.mu.RUnlock()
+	var out []Consumer
+	for _, c := range st.consumers {
+		if c.statusAt(now) != "" {
+			out = append(out, st.describeConsumer(c, now))
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Created.Before(out[j].Created) })
+	return out, nil
+}
+
+// --- SubscribeToShard ---
+
+// SubscribeEvent is one event pushed to a subscription.
+type SubscribeEvent struct {
+	Records []Record
+	// ContinuationSequenceNumber resumes the subscription with
+	// AFTER_SEQUENCE_NUMBER.
+	ContinuationSequenceNumber SequenceNumber
+	MillisBehindLatest         int64
+	// ChildShards is set on the last event of a closed shard.
+	ChildShards []ChildShard
+}
+
+// Subscription pushes a shard's records to an enhanced fan-out consumer. It
+// lasts Options.SubscriptionTTL (5 minutes); then Next returns
+// ErrSubscriptionCompleted and the consumer subscribes again from the last
+// continuation sequence number. Not safe for concurrent use.
+type Subscription struct {
+	l        *Log
+	st       *stream
+	sh       *shard
+	c        *consumer
+	next     uint64
+	deadline time.Time
+	done     bool
+	buf      RecordBuffer
+	ev       SubscribeEvent
+	closeMu  sync.Mutex
+	closed   chan struct{}
+	first    bool
+}
+
+// SubscribeToShard starts pushing shardID's records to the consumer from
+// start (AT_/AFTER_SEQUENCE_NUMBER, TRIM_HORIZON, LATEST, AT_TIMESTAMP). A
+// second subscription of the same consumer to the same shard within 5
+// seconds is refused with ResourceInUseException; a later one ends the
+// earlier one.
+func (l *Log) SubscribeToShard(consumerARN, shardID string, start StartPosition) (*Subscription, error) {
+	st, c, err := l.consumerByARN(consumerARN)
+	if err != nil {
+		return nil, err
+	}
+	now := l.clock.Now()
+	st.mu.RLock()
+	defer st.mu.RUnlock()
+	if err := st.readableLocked(now); err != nil {
+		return nil, err
+	}
+	if s := c.statusAt(now); s != ConsumerActive {
+		return nil, errorf(CodeResourceInUse, "Consumer %s under account %s is not ACTIVE, instead in state %s.", c.arn, l.opts.AccountID, s)
+	}
+	sh, err := st.shardLocked(shardID)
+	if err != nil {
+		return nil, err
+	}
+	sh.lim.mu.Lock()
+	if sh.lim.subscribeTimes == nil {
+		sh.lim.subscribeTimes = map[string]time.Time{}
+	}
+	last, seen := sh.lim.subscribeTimes[c.arn]
+	if seen && now.Sub(last) < subscribeCooldown {
+		sh.lim.mu.Unlock()
+		return nil, errorf(CodeResourceInUse, "Another active subscription exists for consumer %s on shard %s, or a subscription was made less than 5 seconds ago.", c.arn, sh.id)
+	}
+	off, err := st.startOffset(sh, start, "SubscribeToShard", now)
+	if err != nil {
+		sh.lim.mu.Unlock()
+		return nil, err
+	}
+	sub := &Subscription{l: l, st: st, sh: sh, c: c, next: off, deadline: now.Add(l.opts.SubscriptionTTL), closed: make(chan struct{}), first: true}
+	sh.lim.subscribeTimes[c.arn] = now
+	if sh.lim.subs == nil {
+		sh.lim.subs = map[string]*Subscription{}
+	}
+	if old := sh.lim.subs[c.arn]; old != nil {
+		old.end()
+	}
+	sh.lim.subs[c.arn] = sub
+	sh.lim.mu.Unlock()
+	return sub, nil
+}
+
+// Close ends the subscription; a blocked Next returns
+// ErrSubscriptionCompleted.
+func (s *Subscription) Close() {
+	s.sh.lim.mu.Lock()
+	if s.sh.lim.subs[s.c.arn] == s {
+		delete(s.sh.lim.subs, s.c.arn)
+	}
+	s.sh.lim.mu.Unlock()
+	s.end()
+}
+
+// end wakes and ends the subscription (without touching the shard's
+// registry, so it may be called with the limiter's mutex held).
+func (s *Subscription) end() {
+	s.closeMu.Lock()
+	defer s.closeMu.Unlock()
+	select {
+	case <-s.closed:
+	default:
+		close(s.closed)
+	}
+}
+
+// Next blocks until records arrive (returned at once), a heartbeat interval
+// passes with none (an event without records), the shard ends (a last event
+// with ChildShards), the subscription's lifetime ends or it is closed
+// (ErrSubscriptionCompleted), or ctx ends. The event and its records stay
+// valid until the next call.
+func (s *Subscription) Next(ctx context.Context) (*SubscribeEvent, error) {
+	var heartbeat <-chan time.Time
+	var stopHB func()
+	defer func() {
+		if stopHB != nil {
+			stopHB()
+		}
+	}()
+	for {
+		if s.done {
+			return nil, ErrSubscriptionCompleted
+		}
+		select {
+		case <-s.closed:
+			s.done = true
+			return nil, ErrSubscriptionCompleted
+		default:
+		}
+		now := s.l.clock.Now()
+		if !now.Before(s.deadline) {
+			s.done = true
+			return nil, ErrSubscriptionCompleted
+		}
+		s.st.mu.RLock()
+		if s.st.deleted || s.c.statusAt(now) != ConsumerActive {
+			s.st.mu.RUnlock()
+			s.done = true
+			return nil, ErrSubscriptionCompleted
+		}
+		res, err := s.st.readLocked(s.sh, s.next, MaxGetRecords, MaxGetRecordsBytes, now, &s.buf)
+		closedCh := s.sh.closedCh
+		s.st.mu.RUnlock()
+		if err != nil {
+			return nil, err
+		}
+		s.next = res.Next.Pos
+		if len(res.Records) > 0 || res.ShardEnded || s.first {
+			// The first event goes out at once, so a client learns where
+			// it stands without waiting for a record or a heartbeat.
+			s.first = false
+			s.ev = SubscribeEvent{Records: res.Records, ContinuationSequenceNumber: res.Next, MillisBehindLatest: res.MillisBehindLatest, ChildShards: res.ChildShards}
+			if res.ShardEnded {
+				s.done = true
+			}
+			return &s.ev, nil
+		}
+		if heartbeat == nil {
+			heartbeat, stopHB = s.l.clock.After(s.l.opts.HeartbeatInterval)
+		}
+		lifetime, stopLT := s.l.clock.After(s.deadline.Sub(now))
+		notify := s.sh.log.Notify()
+		if s.sh.log.Next() > s.next {
+			stopLT()
+			continue
+		}
+		select {
+		case <-notify:
+		case <-closedCh:
+		case <-lifetime:
+		case <-s.closed:
+		case <-heartbeat:
+			stopLT()
+			s.ev = SubscribeEvent{ContinuationSequenceNumber: res.Next, MillisBehindLatest: res.MillisBehindLatest}
+			return &s.ev, nil
+		case <-ctx.Done():
+			stopLT()
+			return nil, ctx.Err()
+		}
+		stopLT()
+	}
+}

@@ -1,0 +1,747 @@
+package shardlog
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+	"unsafe"
+
+	"github.com/sluicehq/sluice/connectors/shardlog/internal/storage"
+)
+
+// PutEntry is one record to put.
+type PutEntry struct {
+	PartitionKey string
+	// ExplicitHashKey, a decimal in [0, 2^128-1], overrides the MD5 of the
+	// partition key when set.
+	ExplicitHashKey string
+	Data            []byte
+}
+
+// PutResult is the outcome of one record of PutRecords: a sequence number
+// and shard, or an error code and message (ProvisionedThroughputExceeded-
+// Exception or InternalFailure) for a record that was not stored.
+type PutResult struct {
+	SequenceNumber SequenceNumber
+	ShardID        string
+	ErrorCode      ErrorCode
+	ErrorMessage   string
+}
+
+// putScratch is reused across PutRecords calls so that the put path does
+// not allocate per record.
+type putScratch struct {
+	shardOf []int32      // per entry: index into shards, or -1 (throttled)
+	shards  []*shard     // distinct shards touched
+	batches [][]storage.Entry
+	offs    [][]int32 // per shard: entry indexes in batch order
+	bases   []uint64
+	errs    []error
+	hot     []*shard
+}
+
+var scratchPool = sync.Pool{New: func() any { return new(putScratch) }}
+
+func bytesOf(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }
+
+// validatePut checks one record as Kinesis validates PutRecord and each
+// member of PutRecords (member is its 1-based index there, 0 for PutRecord).
+func validatePut(e *PutEntry, member int) error {
+	if n := len(e.PartitionKey); n >= 1 && n <= MaxPartitionKeyLen && len(e.Data) <= MaxRecordBytes {
+		return nil
+	}
+	prefix := ""
+	if member > 0 {
+		prefix = fmt.Sprintf("records.%d.member.", member)
+	}
+	if n := len(e.PartitionKey); n < 1 || n > MaxPartitionKeyLen {
+		cmp := "greater than or equal to 1"
+		if n > MaxPartitionKeyLen {
+			cmp = "less than or equal to 256"
+		}
+		return errorf(CodeValidation, "1 validation error detected: Value '%s' at '%spartitionKey' failed to satisfy constraint: Member must have length %s", e.PartitionKey, prefix, cmp)
+	}
+	if len(e.Data) > MaxRecordBytes {
+		return errorf(CodeValidation, "1 validation error detected: Value 'java.nio.HeapByteBuffer[pos=0 lim=%d cap=%d]' at '%sdata' failed to satisfy constraint: Member must have length less than or equal to %d", len(e.Data), len(e.Data), prefix, MaxRecordBytes)
+	}
+	return nil
+}
+
+func hashOf(e *PutEntry) (HashKey, error) {
+	if e.ExplicitHashKey == "" {
+		return PartitionHash(bytesOf(e.PartitionKey)), nil
+	}
+	k, ok := ParseHashKey(e.ExplicitHashKey)
+	if !ok {
+		return HashKey{}, errorf(CodeInvalidArgument, "Invalid ExplicitHashKey. ExplicitHashKey must be in the range: [0, 2^128-1]. Specified value was %s", e.ExplicitHashKey)
+	}
+	return k, nil
+}
+
+func (st *stream) route(k HashKey) *shard {
+	i := sort.Search(len(st.open), func(i int) bool { return st.open[i].rng.Start.Cmp(k) > 0 }) - 1
+	if i < 0 {
+		return nil
+	}
+	return st.open[i]
+}
+
+// PutRecord stores one record and returns its sequence number and shard.
+// It blocks until the record is durable (see SyncMode). A throttled record
+// fails with ProvisionedThroughputExceededException.
+func (l *Log) PutRecord(ctx context.Context, ref StreamRef, e PutEntry, sequenceNumberForOrdering string) (PutResult, error) {
+	if sequenceNumberForOrdering != "" && !validSeqSyntax(sequenceNumberForOrdering) {
+		return PutResult{}, errorf(CodeValidation, "1 validation error detected: Value '%s' at 'sequenceNumberForOrdering' failed to satisfy constraint: Member must satisfy regular expression pattern: 0|([1-9]\\d{0,128})", sequenceNumberForOrdering)
+	}
+	if err := validatePut(&e, 0); err != nil {
+		return PutResult{}, err
+	}
+	var res [1]PutResult
+	out, err := l.put(ctx, ref, []PutEntry{e}, res[:0], true)
+	if err != nil {
+		return PutResult{}, err
+	}
+	if out[0].ErrorCode != "" {
+		return PutResult{}, &Error{Code: out[0].ErrorCode, Message: out[0].ErrorMessage}
+	}
+	return out[0], nil
+}
+
+// PutRecords stores up to 500 records (5 MiB in all) and appends one
+// result per entry to results, in order. Records for the same shard are
+// stored in request order; each shard's records are one batch with one
+// fsync. A record refused by the throughput limits gets an error code in
+// its result while the others are stored; the count of failed records is
+// the number of results with an ErrorCode. The returned slice aliases
+// results' array when it is large enough, so a caller that reuses it puts
+// without allocating.
+func (l *Log) PutRecords(ctx context.Context, ref StreamRef, entries []PutEntry, results []PutResult) ([]PutResult, error) {
+	if len(entries) < 1 {
+		return results, errorf(CodeValidation, "1 validation error detected: Value '[]' at 'records' failed to satisfy constraint: Member must have length greater than or equal to 1")
+	}
+	if len(entries) > MaxPutRecords {
+		return results, errorf(CodeValidation, "1 validation error detected: Value '[...]' at 'records' failed to satisfy constraint: Member must have length less than or equal to %d", MaxPutRecords)
+	}
+	total := 0
+	for i := range entries {
+		if err := validatePut(&entries[i], i+1); err != nil {
+			return results, err
+		}
+		total += len(entries[i].Data) + len(entries[i].PartitionKey)
+	}
+	if total > MaxPutRecordsBytes {
+		return results, errorf(CodeInvalidArgument, "Records size exceeds 5 MB limit")
+	}
+	return l.put(ctx, ref, entries, results, false)
+}
+
+func (l *Log) put(ctx context.Context, ref StreamRef, entries []PutEntry, results []PutResult, single bool) ([]PutResult, error) {
+	if err := ctx.Err(); err != nil {
+		return results, err
+	}
+	st, err := l.streamRef(ref)
+	if err != nil {
+		return results, err
+	}
+	sc := scratchPool.Get().(*putScratch)
+	defer scratchPool.Put(sc)
+	now := l.clock.Now()
+	nowMs := now.UnixMilli()
+	limits := l.opts.Limits
+	ondemand := false
+
+	st.mu.RLock()
+	if err := st.readableLocked(now); err != nil {
+		st.mu.RUnlock()
+		return results, err
+	}
+	ondemand = st.mode == ModeOnDemand
+	sc.shardOf = sc.shardOf[:0]
+	sc.shards = sc.shards[:0]
+	sc.hot = sc.hot[:0]
+	for i := range entries {
+		e := &entries[i]
+		k, err := hashOf(e)
+		if err != nil {
+			st.mu.RUnlock()
+			return results, err
+		}
+		sh := st.route(k)
+		if sh == nil {
+			st.mu.RUnlock()
+			return results, errorf(CodeInternalFailure, "no open shard covers hash key %s", k)
+		}
+		si := -1
+		for j, s := range sc.shards {
+			if s == sh {
+				si = j
+				break
+			}
+		}
+		if si < 0 {
+			si = len(sc.shards)
+			sc.shards = append(sc.shards, sh)
+		}
+		sc.shardOf = append(sc.shardOf, int32(si))
+	}
+	// Throttle and observe load per record, in request order.
+	for i := range entries {
+		sh := sc.shards[sc.shardOf[i]]
+		size := int64(len(entries[i].Data) + len(entries[i].PartitionKey))
+		sh.lim.mu.Lock()
+		ok := true
+		if limits != nil {
+			ok = sh.lim.inRecs.take(now, 1)
+			if ok && !sh.lim.inBytes.take(now, float64(size)) {
+				sh.lim.inRecs.tokens++ // give the record token back
+				ok = false
+			}
+		}
+		if ok && ondemand {
+			sec := now.Unix()
+			if sec != sh.lim.winStart {
+				hot := sh.lim.winStart == sec-1 && (sh.lim.winRecs > l.opts.OnDemand.SplitRecordsPerSec || sh.lim.winBytes > l.opts.OnDemand.SplitBytesPerSec)
+				sh.lim.winStart, sh.lim.winRecs, sh.lim.winBytes = sec, 0, 0
+				if hot {
+					sc.hot = append(sc.hot, sh)
+				}
+			}
+			sh.lim.winRecs++
+			sh.lim.winBytes += size
+		}
+		sh.lim.mu.Unlock()
+		if !ok {
+			sc.shardOf[i] = -1 - sc.shardOf[i]
+		}
+	}
+	// One batch per shard.
+	n := len(sc.shards)
+	sc.batches = growBatches(sc.batches, n)
+	sc.offs = growOffs(sc.offs, n)
+	sc.bases = append(sc.bases[:0], make([]uint64, n)...)
+	sc.errs = append(sc.errs[:0], make([]error, n)...)
+	for i := range entries {
+		si := sc.shardOf[i]
+		if si < 0 {
+			continue
+		}
+		sc.batches[si] = append(sc.batches[si], storage.Entry{Key: bytesOf(entries[i].PartitionKey), Data: entries[i].Data})
+		sc.offs[si] = append(sc.offs[si], int32(i))
+	}
+	var wg sync.WaitGroup
+	for si := 0; si < n; si++ {
+		if len(sc.batches[si]) == 0 {
+			continue
+		}
+		// Shards fsync in parallel; the last batch runs on this goroutine.
+		run := func(si int) {
+			sc.bases[si], sc.errs[si] = sc.shards[si].log.Append(nowMs, sc.batches[si])
+		}
+		if si == n-1 {
+			run(si)
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			run(si)
+		}()
+	}
+	wg.Wait()
+	st.mu.RUnlock()
+
+	// Results in request order.
+	start := len(results)
+	results = growResults(results, len(entries))
+	out := results[start:]
+	for si := 0; si < n; si++ {
+		for j, i := range sc.offs[si] {
+			r := &out[i]
+			r.ShardID = sc.shards[si].id
+			if err := sc.errs[si]; err != nil {
+				if single {
+					return results[:start], fmt.Errorf("shardlog: put to %s: %w", r.ShardID, err)
+				}
+				r.ErrorCode, r.ErrorMessage = CodeInternalFailure, "Internal service failure."
+				continue
+			}
+			r.SequenceNumber = seqForOffset(sc.shards[si].idx, sc.bases[si]+uint64(j))
+		}
+	}
+	for i := range entries {
+		if si := sc.shardOf[i]; si < 0 {
+			sh := sc.shards[-1-si]
+			out[i] = PutResult{ErrorCode: CodeProvisionedThroughput, ErrorMessage: fmt.Sprintf("Rate exceeded for shard %s in stream %s under account %s.", sh.id, st.name, l.opts.AccountID)}
+		}
+	}
+	for si := range sc.batches {
+		clear(sc.batches[si])
+		sc.batches[si] = sc.batches[si][:0]
+		sc.offs[si] = sc.offs[si][:0]
+	}
+	if len(sc.hot) > 0 {
+		st.maybeScale(sc.hot)
+	}
+	return results, nil
+}
+
+func growBatches(b [][]storage.Entry, n int) [][]storage.Entry {
+	for len(b) < n {
+		b = append(b, nil)
+	}
+	return b
+}
+
+func growOffs(b [][]int32, n int) [][]int32 {
+	for len(b) < n {
+		b = append(b, nil)
+	}
+	return b
+}
+
+func growResults(r []PutResult, n int) []PutResult {
+	start := len(r)
+	if cap(r)-start >= n {
+		r = r[:start+n]
+		clear(r[start:])
+		return r
+	}
+	return append(r, make([]PutResult, n)...)
+}
+
+// --- reading ---
+
+// IteratorType is where reading starts.
+type IteratorType string
+
+// Iterator types.
+const (
+	AtSequenceNumber    IteratorType = "AT_SEQUENCE_NUMBER"
+	AfterSequenceNumber IteratorType = "AFTER_SEQUENCE_NUMBER"
+	TrimHorizon         IteratorType = "TRIM_HORIZON"
+	Latest              IteratorType = "LATEST"
+	AtTimestamp         IteratorType = "AT_TIMESTAMP"
+)
+
+// StartPosition says where to start reading a shard.
+type StartPosition struct {
+	Type           IteratorType
+	SequenceNumber string    // AT_/AFTER_SEQUENCE_NUMBER
+	Timestamp      time.Time // AT_TIMESTAMP
+}
+
+// Record is one record read back. PartitionKey and Data alias the reader's
+// buffer and stay valid until its next read.
+type Record struct {
+	SequenceNumber SequenceNumber
+	ArrivalTime    time.Time // millisecond precision
+	PartitionKey   []byte
+	Data           []byte
+}
+
+// ChildShard names a shard that took over (part of) a closed shard's range.
+type ChildShard struct {
+	ShardID      string
+	ParentShards []string
+	HashKeyRange HashKeyRange
+}
+
+// ReadResult is one batch read from a shard.
+type ReadResult struct {
+	Records []Record
+	// Next is where the next read starts: AFTER_SEQUENCE_NUMBER Next
+	// resumes just after the last record returned (what a checkpoint
+	// stores).
+	Next SequenceNumber
+	// MillisBehindLatest is how far the read is behind the tip of the
+	// shard: 0 when caught up.
+	MillisBehindLatest int64
+	// ShardEnded is set when the shard is closed and every record of it has
+	// been read; ChildShards then lists the shards to read next.
+	ShardEnded  bool
+	ChildShards []ChildShard
+}
+
+// RecordBuffer holds the records of one read; reuse it to read without
+// allocating. The zero value is ready to use.
+type RecordBuffer struct {
+	rb   storage.ReadBuf
+	recs []Record
+	res  ReadResult
+}
+
+// startOffset turns a start position into a storage offset. The stream's
+// mu is held for reading.
+func (st *stream) startOffset(sh *shard, p StartPosition, op string, now time.Time) (uint64, error) {
+	switch p.Type {
+	case TrimHorizon:
+		return st.trimHorizon(sh, now)
+	case Latest:
+		if sh.closed {
+			return sh.end, nil
+		}
+		return sh.log.Next(), nil
+	case AtSequenceNumber, AfterSequenceNumber:
+		if p.SequenceNumber == "" {
+			return 0, errorf(CodeInvalidArgument, "StartingSequenceNumber must be specified for ShardIteratorType %s.", p.Type)
+		}
+		seq, ok := ParseSequenceNumber(p.SequenceNumber)
+		if !ok {
+			return 0, errorf(CodeInvalidArgument, "StartingSequenceNumber %s used in %s on shard %s in stream %s under account %s is invalid.", p.SequenceNumber, op, sh.id, st.name, st.l.opts.AccountID)
+		}
+		if seq.Shard != sh.idx {
+			return 0, errorf(CodeInvalidArgument, "Invalid StartingSequenceNumber. It encodes %s, while it was used in a call to a shard with %s", ShardID(seq.Shard), sh.id)
+		}
+		off := seq.Offset()
+		if p.Type == AfterSequenceNumber {
+			off = seq.Pos
+		}
+		if off < sh.log.First() {
+			return st.trimHorizon(sh, now)
+		}
+		return off, nil
+	case AtTimestamp:
+		if p.Timestamp.IsZero() {
+			return 0, errorf(CodeInvalidArgument, "Timestamp must be specified for ShardIteratorType AT_TIMESTAMP.")
+		}
+		if p.Timestamp.After(now) {
+			return 0, errorf(CodeInvalidArgument, "The timestampInMillis parameter cannot be greater than the currentTimestampInMillis. timestampInMillis: %d, currentTimestampInMillis: %d", p.Timestamp.UnixMilli(), now.UnixMilli())
+		}
+		horizon := now.Add(-time.Duration(st.retention) * time.Hour)
+		t := p.Timestamp
+		if t.Before(horizon) {
+			t = horizon
+		}
+		off, err := sh.log.SeekTime(t.UnixMilli())
+		if err != nil {
+			return 0, fmt.Errorf("shardlog: %w", err)
+		}
+		return off, nil
+	case "":
+		return 0, errorf(CodeValidation, "1 validation error detected: Value null at 'shardIteratorType' failed to satisfy constraint: Member must not be null")
+	}
+	return 0, errorf(CodeValidation, "1 validation error detected: Value '%s' at 'shardIteratorType' failed to satisfy constraint: Member must satisfy enum value set: [AFTER_SEQUENCE_NUMBER, AT_SEQUENCE_NUMBER, AT_TIMESTAMP, TRIM_HORIZON, LATEST]", p.Type)
+}
+
+func (st *stream) trimHorizon(sh *shard, now time.Time) (uint64, error) {
+	cutoff := now.Add(-time.Duration(st.retention) * time.Hour).UnixMilli()
+	off, err := sh.log.SeekTime(cutoff)
+	if err != nil {
+		return 0, fmt.Errorf("shardlog: %w", err)
+	}
+	return off, nil
+}
+
+// readLocked reads from offset from of sh into buf. The stream's mu is held
+// for reading.
+func (st *stream) readLocked(sh *shard, from uint64, maxRecords, maxBytes int, now time.Time, buf *RecordBuffer) (*ReadResult, error) {
+	minTs := now.Add(-time.Duration(st.retention) * time.Hour).UnixMilli()
+	end := sh.log.Next()
+	if sh.closed {
+		end = sh.end
+	}
+	next := from
+	if from < end {
+		var err error
+		next, err = sh.log.Read(from, maxRecords, maxBytes, minTs, &buf.rb)
+		if err != nil {
+			return nil, fmt.Errorf("shardlog: read %s/%s: %w", st.name, sh.id, err)
+		}
+	} else {
+		buf.rb.Records = buf.rb.Records[:0]
+	}
+	if next > end {
+		next = end
+	}
+	buf.recs = buf.recs[:0]
+	for _, r := range buf.rb.Records {
+		if r.Offset >= end {
+			break
+		}
+		buf.recs = append(buf.recs, Record{
+			SequenceNumber: seqForOffset(sh.idx, r.Offset),
+			ArrivalTime:    time.UnixMilli(r.Timestamp),
+			PartitionKey:   r.Key,
+			Data:           r.Data,
+		})
+	}
+	res := &buf.res
+	*res = ReadResult{Records: buf.recs, Next: SequenceNumber{Shard: sh.idx, Pos: next}, ChildShards: res.ChildShards[:0]}
+	if next < end {
+		last := sh.log.LastTimestamp()
+		if n := len(buf.recs); n > 0 {
+			res.MillisBehindLatest = max(0, now.UnixMilli()-buf.recs[n-1].ArrivalTime.UnixMilli())
+		} else if last != 0 {
+			res.MillisBehindLatest = max(0, now.UnixMilli()-last)
+		}
+	}
+	if sh.closed && next >= end {
+		res.ShardEnded = true
+		res.ChildShards = st.childShardsLocked(sh, res.ChildShards)
+	}
+	return res, nil
+}
+
+func (st *stream) childShardsLocked(sh *shard, dst []ChildShard) []ChildShard {
+	for _, cid := range sh.children {
+		c, err := st.shardLocked(cid)
+		if err != nil {
+			continue
+		}
+		ps := []string{c.parent}
+		if c.adjParent != "" {
+			ps = append(ps, c.adjParent)
+		}
+		dst = append(dst, ChildShard{ShardID: c.id, ParentShards: ps, HashKeyRange: c.rng})
+	}
+	return dst
+}
+
+// ShardReader reads one shard in order, for Go programs and the engine's
+// source. It is not safe for concurrent use; use one per shard.
+type ShardReader struct {
+	l    *Log
+	st   *stream
+	sh   *shard
+	next uint64
+	buf  RecordBuffer
+}
+
+// NewShardReader starts reading shardID of the stream at start.
+func (l *Log) NewShardReader(ref StreamRef, shardID string, start StartPosition) (*ShardReader, error) {
+	st, err := l.streamRef(ref)
+	if err != nil {
+		return nil, err
+	}
+	now := l.clock.Now()
+	st.mu.RLock()
+	defer st.mu.RUnlock()
+	if err := st.readableLocked(now); err != nil {
+		return nil, err
+	}
+	sh, err := st.shardLocked(shardID)
+	if err != nil {
+		return nil, err
+	}
+	off, err := st.startOffset(sh, start, "NewShardReader", now)
+	if err != nil {
+		return nil, err
+	}
+	return &ShardReader{l: l, st: st, sh: sh, next: off}, nil
+}
+
+// ShardID is the shard being read.
+func (r *ShardReader) ShardID() string { return r.sh.id }
+
+// Position is where the next read starts; give it back as
+// AFTER_SEQUENCE_NUMBER to resume (it is the last record read, or the
+// shard's starting sequence number before any).
+func (r *ShardReader) Position() SequenceNumber { return SequenceNumber{Shard: r.sh.idx, Pos: r.next} }
+
+// Read returns the next records, at most maxRecords and about maxBytes
+// (at least one record when any is available). With wait set and nothing
+// to read, it blocks until a record arrives, the shard is closed, or ctx
+// ends (returning ctx.Err()). Once the shard is closed and read to its end,
+// the result has ShardEnded and ChildShards. Records stay valid until the
+// next Read.
+func (r *ShardReader) Read(ctx context.Context, maxRecords, maxBytes int, wait bool) (*ReadResult, error) {
+	if maxRecords <= 0 || maxRecords > MaxGetRecords {
+		maxRecords = MaxGetRecords
+	}
+	if maxBytes <= 0 {
+		maxBytes = MaxGetRecordsBytes
+	}
+	for {
+		now := r.l.clock.Now()
+		r.st.mu.RLock()
+		if r.st.deleted {
+			r.st.mu.RUnlock()
+			return nil, r.l.notFound(r.st.name)
+		}
+		res, err := r.st.readLocked(r.sh, r.next, maxRecords, maxBytes, now, &r.buf)
+		closedCh := r.sh.closedCh
+		r.st.mu.RUnlock()
+		if err != nil {
+			return nil, err
+		}
+		r.next = res.Next.Pos
+		if len(res.Records) > 0 || res.ShardEnded || !wait {
+			return res, nil
+		}
+		notify := r.sh.log.Notify()
+		if r.sh.log.Next() > r.next {
+			continue
+		}
+		select {
+		case <-notify:
+		case <-closedCh:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+}
+
+// --- shard iterators ---
+
+const iterVersion = 1
+
+// iterator is the content of a shard iterator token.
+type iterator struct {
+	streamCreated int64 // ms: an iterator of a deleted and recreated stream is refused
+	shard         uint32
+	offset        uint64
+	issued        int64 // ms
+	stream        string
+}
+
+func (l *Log) encodeIterator(it iterator) string {
+	b := make([]byte, 0, 48+len(it.stream)+16)
+	b = append(b, iterVersion)
+	b = binary.BigEndian.AppendUint64(b, uint64(it.streamCreated))
+	b = binary.BigEndian.AppendUint32(b, it.shard)
+	b = binary.BigEndian.AppendUint64(b, it.offset)
+	b = binary.BigEndian.AppendUint64(b, uint64(it.issued))
+	b = append(b, byte(len(it.stream)))
+	b = append(b, it.stream...)
+	m := hmac.New(sha256.New, l.key)
+	m.Write(b)
+	b = m.Sum(b)[:len(b)+16]
+	return base64.StdEncoding.EncodeToString(b)
+}
+
+var errBadIterator = &Error{Code: CodeInvalidArgument, Message: "Invalid ShardIterator."}
+
+func (l *Log) decodeIterator(s string) (iterator, error) {
+	b, err := base64.StdEncoding.DecodeString(s)
+	if err != nil || len(b) < 1+8+4+8+8+1+16 || b[0] != iterVersion {
+		return iterator{}, errBadIterator
+	}
+	body, mac := b[:len(b)-16], b[len(b)-16:]
+	m := hmac.New(sha256.New, l.key)
+	m.Write(body)
+	if !hmac.Equal(m.Sum(nil)[:16], mac) {
+		return iterator{}, errBadIterator
+	}
+	it := iterator{
+		streamCreated: int64(binary.BigEndian.Uint64(body[1:])),
+		shard:         binary.BigEndian.Uint32(body[9:]),
+		offset:        binary.BigEndian.Uint64(body[13:]),
+		issued:        int64(binary.BigEndian.Uint64(body[21:])),
+	}
+	n := int(body[29])
+	if len(body) != 30+n {
+		return iterator{}, errBadIterator
+	}
+	it.stream = string(body[30:])
+	return it, nil
+}
+
+// GetShardIterator returns an iterator for reading shardID from p. It
+// expires after Options.IteratorTTL (5 minutes).
+func (l *Log) GetShardIterator(ref StreamRef, shardID string, p StartPosition) (string, error) {
+	st, err := l.streamRef(ref)
+	if err != nil {
+		return "", err
+	}
+	now := l.clock.Now()
+	st.mu.RLock()
+	defer st.mu.RUnlock()
+	if err := st.readableLocked(now); err != nil {
+		return "", err
+	}
+	sh, err := st.shardLocked(shardID)
+	if err != nil {
+		return "", err
+	}
+	off, err := st.startOffset(sh, p, "GetShardIterator", now)
+	if err != nil {
+		return "", err
+	}
+	return l.encodeIterator(iterator{streamCreated: st.created.UnixMilli(), shard: sh.idx, offset: off, issued: now.UnixMilli(), stream: st.name}), nil
+}
+
+// GetRecordsOutput is what GetRecords returns. Records alias the
+// RecordBuffer passed in.
+type GetRecordsOutput struct {
+	ReadResult
+	// NextShardIterator is empty once a closed shard has been read to its
+	// end (then ChildShards is set).
+	NextShardIterator string
+}
+
+const javaDate = "Mon Jan 02 15:04:05 MST 2006"
+
+// GetRecords reads up to limit records (default and maximum 10,000; at most
+// 10 MiB) at a shard iterator. It does not block: an empty result with a
+// next iterator means there is nothing new yet.
+func (l *Log) GetRecords(ctx context.Context, shardIterator string, limit int, buf *RecordBuffer) (GetRecordsOutput, error) {
+	if err := ctx.Err(); err != nil {
+		return GetRecordsOutput{}, err
+	}
+	if limit == 0 {
+		limit = MaxGetRecords
+	}
+	if limit < 1 || limit > MaxGetRecords {
+		return GetRecordsOutput{}, errorf(CodeValidation, "1 validation error detected: Value '%d' at 'limit' failed to satisfy constraint: Member must have value less than or equal to %d", limit, MaxGetRecords)
+	}
+	it, err := l.decodeIterator(shardIterator)
+	if err != nil {
+		return GetRecordsOutput{}, err
+	}
+	now := l.clock.Now()
+	if d := now.UnixMilli() - it.issued; d > l.opts.IteratorTTL.Milliseconds() {
+		return GetRecordsOutput{}, errorf(CodeExpiredIterator, "Iterator expired. The iterator was created at time %s while right now it is %s which is further in the future than the tolerated delay of %d milliseconds.",
+			time.UnixMilli(it.issued).UTC().Format(javaDate), now.UTC().Format(javaDate), l.opts.IteratorTTL.Milliseconds())
+	}
+	st, err := l.stream(it.stream)
+	if err != nil {
+		return GetRecordsOutput{}, err
+	}
+	st.mu.RLock()
+	defer st.mu.RUnlock()
+	if st.created.UnixMilli() != it.streamCreated {
+		return GetRecordsOutput{}, l.notFound(st.name)
+	}
+	if err := st.readableLocked(now); err != nil {
+		return GetRecordsOutput{}, err
+	}
+	sh, err := st.shardLocked(ShardID(it.shard))
+	if err != nil {
+		return GetRecordsOutput{}, err
+	}
+	if l.opts.Limits != nil {
+		sh.lim.mu.Lock()
+		ok := sh.lim.outCalls.take(now, 1) && sh.lim.outBytes.allowDebt(now)
+		sh.lim.mu.Unlock()
+		if !ok {
+			return GetRecordsOutput{}, errorf(CodeProvisionedThroughput, "Rate exceeded for Shard - %s/%s/%s", l.opts.AccountID, st.name, sh.id)
+		}
+	}
+	res, err := st.readLocked(sh, it.offset, limit, MaxGetRecordsBytes, now, buf)
+	if err != nil {
+		return GetRecordsOutput{}, err
+	}
+	if l.opts.Limits != nil {
+		sh.lim.mu.Lock()
+		sh.lim.outBytes.spend(float64(buf.rb.Bytes))
+		sh.lim.mu.Unlock()
+	}
+	out := GetRecordsOutput{ReadResult: *res}
+	if !res.ShardEnded {
+		out.NextShardIterator = l.encodeIterator(iterator{streamCreated: it.streamCreated, shard: it.shard, offset: res.Next.Pos, issued: now.UnixMilli(), stream: it.stream})
+	}
+	return out, nil
+}
+
+// IsRetryable reports whether err is a throttling or transient error that a
+// client should retry with backoff.
+func IsRetryable(err error) bool {
+	return errors.Is(err, ErrThroughputExceeded) || errors.Is(err, ErrLimitExceeded) || CodeOf(err) == CodeInternalFailure && !errors.Is(err, ErrClosed)
+}
