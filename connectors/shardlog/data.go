@@ -38,8 +38,8 @@ type PutResult struct {
 // putScratch is reused across PutRecords calls so that the put path does
 // not allocate per record.
 type putScratch struct {
-	shardOf []int32      // per entry: index into shards, or -1 (throttled)
-	shards  []*shard     // distinct shards touched
+	shardOf []int32  // per entry: index into shards, or -1 (throttled)
+	shards  []*shard // distinct shards touched
 	batches [][]storage.Entry
 	offs    [][]int32 // per shard: entry indexes in batch order
 	bases   []uint64

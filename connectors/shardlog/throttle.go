@@ -69,7 +69,7 @@ type limiter struct {
 	winRecs        int64
 	winBytes       int64
 	hot            bool
-	subscribeTimes map[string]time.Time      // consumer ARN -> last SubscribeToShard
+	subscribeTimes map[string]time.Time     // consumer ARN -> last SubscribeToShard
 	subs           map[string]*Subscription // consumer ARN -> live subscription
 }
 
