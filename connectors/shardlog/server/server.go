@@ -1,0 +1,324 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/big"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/sluicehq/sluice/connectors/shardlog"
+)
+
+// Options configure a Server.
+type Options struct {
+	// AllowAnonymous accepts requests without an Authorization header.
+	// Default false: such requests get MissingAuthenticationTokenException,
+	// as from Kinesis.
+	AllowAnonymous bool
+	// MaxBodyBytes bounds a request body. Default 16 MiB (a 5 MiB
+	// PutRecords in base64 JSON fits).
+	MaxBodyBytes int64
+	// ErrorLog receives internal errors (nil: discarded).
+	ErrorLog func(format string, args ...any)
+}
+
+// Server answers Kinesis API requests from a Log.
+type Server struct {
+	log  *shardlog.Log
+	opts Options
+	reqs atomic.Uint64
+
+	mu struct {
+		sync.Mutex
+		subs map[*shardlog.Subscription]struct{}
+	}
+	stopSubs chan struct{}
+	stopOnce sync.Once
+}
+
+// New returns a server for l. The caller keeps ownership of l.
+func New(l *shardlog.Log, opts Options) *Server {
+	if opts.MaxBodyBytes == 0 {
+		opts.MaxBodyBytes = 16 << 20
+	}
+	s := &Server{log: l, opts: opts, stopSubs: make(chan struct{})}
+	s.mu.subs = map[*shardlog.Subscription]struct{}{}
+	return s
+}
+
+// HTTPServer returns an http.Server serving s on HTTP/1.1, HTTP/2 with
+// prior knowledge over cleartext and, with tlsConfig, HTTP/2 over TLS.
+func (s *Server) HTTPServer(tlsConfig *tls.Config) *http.Server {
+	p := new(http.Protocols)
+	p.SetHTTP1(true)
+	p.SetUnencryptedHTTP2(true)
+	p.SetHTTP2(true)
+	return &http.Server{
+		Handler:           s,
+		Protocols:         p,
+		TLSConfig:         tlsConfig,
+		ReadHeaderTimeout: 30 * time.Second,
+		IdleTimeout:       5 * time.Minute,
+	}
+}
+
+// Serve accepts connections on ln until ctx ends, then shuts down: open
+// subscriptions end and in-flight requests get up to 5 s to finish.
+func (s *Server) Serve(ctx context.Context, ln net.Listener, tlsConfig *tls.Config) error {
+	hs := s.HTTPServer(tlsConfig)
+	errc := make(chan error, 1)
+	go func() {
+		if tlsConfig != nil {
+			errc <- hs.ServeTLS(ln, "", "")
+			return
+		}
+		errc <- hs.Serve(ln)
+	}()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	s.stopOnce.Do(func() { close(s.stopSubs) })
+	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := hs.Shutdown(sctx); err != nil {
+		hs.Close()
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// SelfSignedTLS returns a TLS config with a fresh self-signed certificate
+// for the given host names and IPs (for tests and local use).
+func SelfSignedTLS(hosts ...string) (*tls.Config, []byte, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, nil, err
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(time.Now().UnixNano()),
+		Subject:      pkix.Name{CommonName: "sluice log"},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(365 * 24 * time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		IsCA:         true, BasicConstraintsValid: true,
+	}
+	for _, h := range hosts {
+		if ip := net.ParseIP(h); ip != nil {
+			tmpl.IPAddresses = append(tmpl.IPAddresses, ip)
+		} else {
+			tmpl.DNSNames = append(tmpl.DNSNames, h)
+		}
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		return nil, nil, err
+	}
+	cert := tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
+	return &tls.Config{Certificates: []tls.Certificate{cert}, NextProtos: []string{"h2", "http/1.1"}}, der, nil
+}
+
+const (
+	targetPrefix = "Kinesis_20131202."
+	ctJSON       = "application/x-amz-json-1.1"
+	ctCBOR       = "application/x-amz-cbor-1.1"
+	ctEvents     = "application/vnd.amazon.eventstream"
+)
+
+// request is one decoded API call.
+type request struct {
+	ctx  context.Context
+	op   string
+	cbor bool
+	body []byte
+}
+
+// decode reads the body into v, answering SerializationException for a
+// body that is not well-formed or has a field of the wrong type.
+func (r *request) decode(v any) error {
+	body := bytes.TrimSpace(r.body)
+	if len(body) == 0 {
+		if r.cbor {
+			return nil
+		}
+		body = []byte("{}")
+	}
+	var err error
+	if r.cbor {
+		err = cborDec.Unmarshal(body, v)
+	} else {
+		dec := json.NewDecoder(bytes.NewReader(body))
+		if err = dec.Decode(v); err == nil && dec.More() {
+			err = errors.New("unexpected data after the request object")
+		}
+	}
+	if err != nil {
+		return &shardlog.Error{Code: shardlog.CodeSerialization, Message: serializationMessage(err)}
+	}
+	return nil
+}
+
+func serializationMessage(err error) string {
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		if te.Field != "" {
+			return fmt.Sprintf("Unexpected %s for field %s: expected %s", te.Value, te.Field, te.Type)
+		}
+		return fmt.Sprintf("Unexpected %s: expected %s", te.Value, te.Type)
+	}
+	var se *json.SyntaxError
+	if errors.As(err, &se) {
+		return fmt.Sprintf("Malformed request body at offset %d: %v", se.Offset, err)
+	}
+	msg := err.Error()
+	msg = strings.TrimPrefix(msg, "json: ")
+	msg = strings.TrimPrefix(msg, "cbor: ")
+	return "Malformed request body: " + msg
+}
+
+// ServeHTTP answers one Kinesis API request.
+func (s *Server) ServeHTTP(w http.ResponseWriter, hr *http.Request) {
+	id := s.requestID()
+	w.Header().Set("x-amzn-RequestId", id)
+	w.Header().Set("x-amz-id-2", id)
+	ct := hr.Header.Get("Content-Type")
+	isCBOR := strings.HasPrefix(ct, "application/x-amz-cbor")
+	if hr.Method != http.MethodPost {
+		if hr.Method == http.MethodGet && hr.URL.Path == "/healthz" {
+			w.WriteHeader(http.StatusOK)
+			io.WriteString(w, "ok\n")
+			return
+		}
+		s.writeError(w, isCBOR, &shardlog.Error{Code: shardlog.CodeMissingAuthToken, Message: "Missing Authentication Token"})
+		return
+	}
+	target := hr.Header.Get("X-Amz-Target")
+	if !s.opts.AllowAnonymous && hr.Header.Get("Authorization") == "" && hr.URL.Query().Get("X-Amz-Algorithm") == "" {
+		s.writeError(w, isCBOR, &shardlog.Error{Code: shardlog.CodeMissingAuthToken, Message: "Missing Authentication Token"})
+		return
+	}
+	op, ok := strings.CutPrefix(target, targetPrefix)
+	h := handlers[op]
+	if !ok || h == nil {
+		s.writeError(w, isCBOR, &shardlog.Error{Code: shardlog.CodeUnknownOperation, Message: fmt.Sprintf("Unknown operation %q", target)})
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, hr.Body, s.opts.MaxBodyBytes))
+	if err != nil {
+		s.writeError(w, isCBOR, &shardlog.Error{Code: shardlog.CodeSerialization, Message: "Request body could not be read: " + err.Error()})
+		return
+	}
+	r := &request{ctx: hr.Context(), op: op, cbor: isCBOR, body: body}
+	if op == "SubscribeToShard" {
+		s.subscribeToShard(w, r)
+		return
+	}
+	out, err := h(s, r)
+	if err != nil {
+		s.writeError(w, isCBOR, err)
+		return
+	}
+	s.writeResult(w, isCBOR, out)
+	if rel, ok := out.(interface{ release() }); ok {
+		rel.release()
+	}
+}
+
+func (s *Server) requestID() string {
+	var b [16]byte
+	n := s.reqs.Add(1)
+	rand.Read(b[:8])
+	for i := 0; i < 8; i++ {
+		b[8+i] = byte(n >> (8 * i))
+	}
+	h := hex.EncodeToString(b[:])
+	return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
+}
+
+// fastJSON is a result that encodes itself to JSON without reflection.
+type fastJSON interface {
+	appendJSON(b []byte) []byte
+}
+
+var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 64<<10); return &b }}
+
+func (s *Server) writeResult(w http.ResponseWriter, isCBOR bool, out any) {
+	if isCBOR {
+		b, err := cborEnc.Marshal(out)
+		if err != nil {
+			s.writeError(w, true, fmt.Errorf("encode response: %w", err))
+			return
+		}
+		w.Header().Set("Content-Type", ctCBOR)
+		w.Write(b)
+		return
+	}
+	w.Header().Set("Content-Type", ctJSON)
+	if f, ok := out.(fastJSON); ok {
+		bp := bufPool.Get().(*[]byte)
+		b := f.appendJSON((*bp)[:0])
+		w.Header().Set("Content-Length", fmt.Sprint(len(b)))
+		w.Write(b)
+		if cap(b) <= 16<<20 {
+			*bp = b[:0]
+		}
+		bufPool.Put(bp)
+		return
+	}
+	b, err := json.Marshal(out)
+	if err != nil {
+		s.writeError(w, false, fmt.Errorf("encode response: %w", err))
+		return
+	}
+	w.Write(b)
+}
+
+type errorBody struct {
+	Type    string `json:"__type"`
+	Message string `json:"message,omitempty"`
+}
+
+func (s *Server) writeError(w http.ResponseWriter, isCBOR bool, err error) {
+	var e *shardlog.Error
+	if !errors.As(err, &e) {
+		if s.opts.ErrorLog != nil {
+			s.opts.ErrorLog("shardlog server: internal error: %v", err)
+		}
+		e = &shardlog.Error{Code: shardlog.CodeInternalFailure, Message: "Internal service failure."}
+		if errors.Is(err, shardlog.ErrClosed) {
+			e = &shardlog.Error{Code: shardlog.CodeServiceUnavailable, Message: "Service is shutting down."}
+		}
+	}
+	body := errorBody{Type: string(e.Code), Message: e.Message}
+	var b []byte
+	if isCBOR {
+		w.Header().Set("Content-Type", ctCBOR)
+		b, _ = cborEnc.Marshal(body)
+	} else {
+		w.Header().Set("Content-Type", ctJSON)
+		b, _ = json.Marshal(body)
+	}
+	w.Header().Set("X-Amzn-ErrorType", string(e.Code))
+	w.WriteHeader(e.Code.HTTPStatus())
+	w.Write(b)
+}
