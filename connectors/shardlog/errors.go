@@ -39,7 +39,9 @@ func (c ErrorCode) HTTPStatus() int {
 		return 500
 	case CodeServiceUnavailable:
 		return 503
-	case CodeMissingAuthToken, CodeAccessDenied, CodeInvalidSignatureToken, CodeIncompleteSignature:
+	case CodeMissingAuthToken, CodeInvalidSignatureToken:
+		// As in the Common Errors of the AWS API references;
+		// AccessDeniedException and IncompleteSignature are 400.
 		return 403
 	}
 	return 400
