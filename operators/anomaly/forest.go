@@ -1,0 +1,316 @@
+package anomaly
+
+import (
+	"errors"
+	"fmt"
+	"math"
+)
+
+// Defaults and limits of the forest parameters. The defaults and ranges are
+// those of Kinesis Data Analytics' RANDOM_CUT_FOREST.
+const (
+	DefaultNumberOfTrees = 100
+	DefaultSampleSize    = 256
+	DefaultTimeDecay     = 100000
+	DefaultShingleSize   = 1
+
+	MinNumberOfTrees = 1
+	MaxNumberOfTrees = 1000
+	MinSampleSize    = 10
+	MaxSampleSize    = 1000
+	MinShingleSize   = 1
+	MaxShingleSize   = 30
+	// MaxDimensions is the most numeric input columns a forest takes.
+	MaxDimensions = 30
+)
+
+// ErrBadRecord marks a record the detector refuses (wrong arity, NaN,
+// infinity, a value that is not a number). The model is untouched; the
+// caller routes the record to an error output.
+var ErrBadRecord = errors.New("anomaly: bad record")
+
+// ForestConfig configures a Forest. The zero value of every field but
+// Dimensions means its default.
+type ForestConfig struct {
+	// Dimensions is the number of numeric values per record (1..30).
+	Dimensions int
+	// NumberOfTrees (1..1000, default 100).
+	NumberOfTrees int
+	// SampleSize is the number of points each tree keeps (10..1000,
+	// default 256); KDA's subSampleSize. It must be below TimeDecay.
+	SampleSize int
+	// TimeDecay is the horizon, in records, of the sample: a point's chance
+	// of staying in a tree's sample decays like exp(-age/TimeDecay)
+	// (lambda = 1/TimeDecay). Default 100000, as KDA.
+	TimeDecay float64
+	// ShingleSize is how many consecutive records form one point (1..30,
+	// default 1): the forest sees the concatenation of the last ShingleSize
+	// records, oldest first, so that it can score shapes in time.
+	ShingleSize int
+	// OutputAfter is how many points the forest must have taken in before
+	// scores are reported (they are 0 until then). Default SampleSize/4, the
+	// rule of AWS's library.
+	OutputAfter int
+	// Seed fixes every random choice: a forest is a deterministic function
+	// of its configuration and its input.
+	Seed uint64
+}
+
+// withDefaults returns c with zero fields set to their defaults.
+func (c ForestConfig) withDefaults() ForestConfig {
+	if c.NumberOfTrees == 0 {
+		c.NumberOfTrees = DefaultNumberOfTrees
+	}
+	if c.SampleSize == 0 {
+		c.SampleSize = DefaultSampleSize
+	}
+	if c.TimeDecay == 0 {
+		c.TimeDecay = DefaultTimeDecay
+	}
+	if c.ShingleSize == 0 {
+		c.ShingleSize = DefaultShingleSize
+	}
+	if c.OutputAfter == 0 {
+		c.OutputAfter = max(1, c.SampleSize/4)
+	}
+	return c
+}
+
+// Validate reports the first out-of-range field, after defaults.
+func (c ForestConfig) Validate() error {
+	c = c.withDefaults()
+	switch {
+	case c.Dimensions < 1 || c.Dimensions > MaxDimensions:
+		return fmt.Errorf("anomaly: %d numeric dimensions, want 1..%d", c.Dimensions, MaxDimensions)
+	case c.NumberOfTrees < MinNumberOfTrees || c.NumberOfTrees > MaxNumberOfTrees:
+		return fmt.Errorf("anomaly: numberOfTrees %d out of range %d..%d", c.NumberOfTrees, MinNumberOfTrees, MaxNumberOfTrees)
+	case c.SampleSize < MinSampleSize || c.SampleSize > MaxSampleSize:
+		return fmt.Errorf("anomaly: subSampleSize %d out of range %d..%d", c.SampleSize, MinSampleSize, MaxSampleSize)
+	case math.IsNaN(c.TimeDecay) || math.IsInf(c.TimeDecay, 0) || c.TimeDecay <= float64(c.SampleSize):
+		return fmt.Errorf("anomaly: timeDecay %v must be a finite number above subSampleSize %d", c.TimeDecay, c.SampleSize)
+	case c.ShingleSize < MinShingleSize || c.ShingleSize > MaxShingleSize:
+		return fmt.Errorf("anomaly: shingleSize %d out of range %d..%d", c.ShingleSize, MinShingleSize, MaxShingleSize)
+	case c.OutputAfter < 1 || c.OutputAfter > c.SampleSize:
+		return fmt.Errorf("anomaly: outputAfter %d out of range 1..subSampleSize (%d)", c.OutputAfter, c.SampleSize)
+	}
+	return nil
+}
+
+// rebaseAt is how far lambda*(t-base) may grow before the samplers'
+// priorities are shifted back; exp(64) is far from overflow.
+const rebaseAt = 64
+
+// Forest is a streaming robust random cut forest (Guha et al., ICML 2016)
+// scored as AWS's random-cut-forest library scores: per tree a time-decayed
+// reservoir sample and a random cut tree over it, with insertion and
+// deletion as points enter and leave the sample.
+//
+// A Forest is a deterministic core: no goroutines, no clock, no I/O. Given
+// the same configuration (including Seed) and the same records it produces
+// the same scores, bit for bit, and MarshalBinary/UnmarshalBinary carry that
+// over a restart. It is not safe for concurrent use.
+type Forest struct {
+	cfg    ForestConfig
+	dim    int     // dimensions of a tree point: Dimensions*ShingleSize
+	lambda float64 // 1/TimeDecay
+
+	store    *pointStore
+	trees    []*tree
+	samplers []*sampler
+	sc       *scratch
+	gs       *groupScratch
+
+	updates int64 // points taken in (shingles complete)
+	base    int64 // rebase point for sampler priorities
+
+	shingle []float64 // ring of the last ShingleSize records
+	records int64     // records seen (accepted), for the shingle ring
+	point   []float64 // the current shingled point, oldest record first
+	attr    []float64 // per tree-dimension high, then low, accumulators
+}
+
+// NewForest returns an empty forest.
+func NewForest(cfg ForestConfig) (*Forest, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDefaults()
+	f := &Forest{cfg: cfg}
+	f.init()
+	master := splitMix64{state: cfg.Seed}
+	for i := range f.trees {
+		f.trees[i] = newTree(f.dim, cfg.SampleSize, master.next(), f.store)
+		f.samplers[i] = newSampler(cfg.SampleSize, master.next())
+	}
+	return f, nil
+}
+
+// init sets up everything but the trees and samplers.
+func (f *Forest) init() {
+	cfg := f.cfg
+	f.dim = cfg.Dimensions * cfg.ShingleSize
+	f.lambda = 1 / cfg.TimeDecay
+	f.store = newPointStore(f.dim)
+	f.trees = make([]*tree, cfg.NumberOfTrees)
+	f.samplers = make([]*sampler, cfg.NumberOfTrees)
+	f.sc = newScratch(f.dim, cfg.SampleSize)
+	f.gs = newGroupScratch(f.dim, cfg.SampleSize)
+	f.shingle = make([]float64, f.dim)
+	f.point = make([]float64, f.dim)
+	f.attr = make([]float64, 2*f.dim)
+}
+
+// Config returns the forest's configuration with defaults filled in.
+func (f *Forest) Config() ForestConfig { return f.cfg }
+
+// Updates is the number of points the forest has taken in.
+func (f *Forest) Updates() int64 { return f.updates }
+
+// Ready reports whether scores are being reported (OutputAfter points in).
+func (f *Forest) Ready() bool { return f.updates >= int64(f.cfg.OutputAfter) }
+
+// Attribution is the explanation of a score: for each input dimension how
+// much of the score comes from the value being above (High) or below (Low)
+// what the forest has seen. Over all dimensions both parts sum to the
+// score. With shingling, a dimension's parts are summed over the shingle.
+type Attribution struct {
+	High, Low []float64
+}
+
+// checkRecord rejects records the model must not see.
+func (f *Forest) checkRecord(rec []float64) error {
+	if len(rec) != f.cfg.Dimensions {
+		return fmt.Errorf("%w: %d values, want %d", ErrBadRecord, len(rec), f.cfg.Dimensions)
+	}
+	for i, v := range rec {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return fmt.Errorf("%w: value %d is %v", ErrBadRecord, i, v)
+		}
+	}
+	return nil
+}
+
+// Process scores one record against the forest as it stands and then takes
+// it in. It returns 0 until the shingle is full and OutputAfter points are
+// in. If attr is not nil, its High and Low (resized to Dimensions) receive
+// the explanation. A bad record (see ErrBadRecord) changes nothing.
+func (f *Forest) Process(rec []float64, attr *Attribution) (float64, error) {
+	if err := f.checkRecord(rec); err != nil {
+		return 0, err
+	}
+	if attr != nil {
+		attr.High = resize(attr.High, f.cfg.Dimensions)
+		attr.Low = resize(attr.Low, f.cfg.Dimensions)
+	}
+	// Push the record into the shingle ring.
+	dims := f.cfg.Dimensions
+	slot := int(f.records % int64(f.cfg.ShingleSize))
+	copy(f.shingle[slot*dims:], rec)
+	f.records++
+	if f.records < int64(f.cfg.ShingleSize) {
+		return 0, nil
+	}
+	// Lay the shingle out oldest first.
+	for k := 0; k < f.cfg.ShingleSize; k++ {
+		src := int((f.records + int64(k)) % int64(f.cfg.ShingleSize))
+		copy(f.point[k*dims:(k+1)*dims], f.shingle[src*dims:(src+1)*dims])
+	}
+	var score float64
+	if f.Ready() {
+		if attr != nil {
+			score = f.attribution(f.point, attr)
+		} else {
+			score = f.score(f.point)
+		}
+	}
+	if err := f.update(f.point); err != nil {
+		return 0, err
+	}
+	return score, nil
+}
+
+func resize(s []float64, n int) []float64 {
+	if cap(s) < n {
+		return make([]float64, n)
+	}
+	s = s[:n]
+	clear(s)
+	return s
+}
+
+// score is the mean of the trees' scores for the tree point q.
+func (f *Forest) score(q []float64) float64 {
+	h := hashPoint(q)
+	sum := 0.0
+	for i := 0; i < len(f.trees); i += groupSize {
+		grp := f.trees[i:min(i+groupSize, len(f.trees))]
+		scoreGroup(grp, q, h, f.gs)
+		for k := range grp {
+			sum += f.gs.out[k]
+		}
+	}
+	return sum / float64(len(f.trees))
+}
+
+// attribution fills attr (per input dimension) and returns the score.
+func (f *Forest) attribution(q []float64, attr *Attribution) float64 {
+	acc := f.attr
+	clear(acc)
+	h := hashPoint(q)
+	d := f.dim
+	sum := 0.0
+	for _, t := range f.trees {
+		if t.root == noNode {
+			continue
+		}
+		sum += t.attribution(q, h, f.sc)
+		for j := 0; j < d; j++ {
+			acc[j] += f.sc.high[j]
+			acc[d+j] += f.sc.low[j]
+		}
+	}
+	scale := 1 / float64(len(f.trees))
+	dims := f.cfg.Dimensions
+	for j := 0; j < d; j++ {
+		attr.High[j%dims] += acc[j] * scale
+		attr.Low[j%dims] += acc[d+j] * scale
+	}
+	return sum / float64(len(f.trees))
+}
+
+// update offers the point to every tree's sampler and inserts it where
+// accepted, deleting the points the samplers evict.
+func (f *Forest) update(q []float64) error {
+	f.updates++
+	t := f.updates
+	if f.lambda*float64(t-f.base) > rebaseAt {
+		delta := f.lambda * float64(t-f.base)
+		for _, s := range f.samplers {
+			s.shift(delta)
+		}
+		f.base = t
+	}
+	decayed := f.lambda * float64(t-f.base)
+	growth := math.Exp(decayed)
+	h := hashPoint(q)
+	ref := f.store.add(q, h)
+	for i, s := range f.samplers {
+		w, ok := s.offer(decayed, growth)
+		if !ok {
+			continue
+		}
+		tr := f.trees[i]
+		if s.full() {
+			old := s.evictMax()
+			if err := tr.remove(f.store.point(old), f.store.hash[old]); err != nil {
+				return err
+			}
+			f.store.release(old)
+		}
+		kept := tr.insert(ref, q, h, f.sc)
+		f.store.retain(kept)
+		s.push(w, kept)
+	}
+	f.store.releaseIfUnused(ref)
+	return nil
+}

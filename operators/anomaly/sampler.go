@@ -1,0 +1,133 @@
+package anomaly
+
+import "math"
+
+// sampler is one tree's time-decayed reservoir sample, as in AWS's
+// CompactSampler and Guha et al.: point number t gets the priority
+//
+//	w = -lambda*t + log(-log u),  u uniform in (0, 1),
+//
+// and the sample is the capacity points with the smallest priorities seen
+// so far. With lambda = 0 that is a uniform reservoir sample; with lambda > 0
+// a point's chance of being in the sample decays like exp(-lambda*age).
+// Until the sample is full every point is taken (as in the library KDA ran).
+//
+// The heap is a max-heap on w so that the point to evict is at the top.
+// Priorities are stored relative to the forest's rebase point (see Forest):
+// stored w = -lambda*(t-base) + log(-log u), which keeps exp of them finite
+// over arbitrarily long streams.
+type sampler struct {
+	capacity int
+	rng      splitMix64
+	weight   []float64 // max-heap
+	ref      []int32   // point-store slot of each sampled point
+	// expMax caches exp(weight[0]), the admission bar, recomputed whenever
+	// the top changes.
+	expMax float64
+}
+
+func newSampler(capacity int, seed uint64) *sampler {
+	return &sampler{
+		capacity: capacity,
+		rng:      splitMix64{state: seed},
+		weight:   make([]float64, 0, capacity),
+		ref:      make([]int32, 0, capacity),
+	}
+}
+
+func (s *sampler) full() bool { return len(s.weight) >= s.capacity }
+
+// offer draws this point's random priority and decides whether it enters
+// the sample. decayed is lambda*(t-base) and growth is exp(decayed) (the
+// same for every tree, so the forest computes it once per record). When it
+// returns true the caller must evict the top if the sample is full and then
+// push the point with the returned priority.
+//
+// The test w < top is rewritten so that the common case, a rejection, costs
+// one comparison instead of two logarithms: with E = -log u,
+//
+//	w < top  <=>  log E < top + decayed  <=>  E < X := exp(top)*growth
+//	         <=>  u > exp(-X),
+//
+// and since exp(-X) >= 1-X, any u <= 1-X is rejected without a logarithm.
+func (s *sampler) offer(decayed, growth float64) (float64, bool) {
+	u := s.rng.openFloat64()
+	if !s.full() {
+		return math.Log(-math.Log(u)) - decayed, true
+	}
+	x := s.expMax * growth
+	if x < 1 && u <= 1-x {
+		return 0, false
+	}
+	e := -math.Log(u)
+	if !(e < x) {
+		return 0, false
+	}
+	return math.Log(e) - decayed, true
+}
+
+// evictMax removes the top of the heap and returns its point slot.
+func (s *sampler) evictMax() int32 {
+	top := s.ref[0]
+	n := len(s.weight) - 1
+	s.weight[0], s.ref[0] = s.weight[n], s.ref[n]
+	s.weight, s.ref = s.weight[:n], s.ref[:n]
+	s.siftDown(0)
+	s.refreshMax()
+	return top
+}
+
+// push adds a point with priority w.
+func (s *sampler) push(w float64, ref int32) {
+	s.weight = append(s.weight, w)
+	s.ref = append(s.ref, ref)
+	i := len(s.weight) - 1
+	for i > 0 {
+		p := (i - 1) / 2
+		if s.weight[p] >= s.weight[i] {
+			break
+		}
+		s.swap(i, p)
+		i = p
+	}
+	s.refreshMax()
+}
+
+func (s *sampler) siftDown(i int) {
+	n := len(s.weight)
+	for {
+		c := 2*i + 1
+		if c >= n {
+			return
+		}
+		if c+1 < n && s.weight[c+1] > s.weight[c] {
+			c++
+		}
+		if s.weight[c] <= s.weight[i] {
+			return
+		}
+		s.swap(i, c)
+		i = c
+	}
+}
+
+func (s *sampler) swap(i, j int) {
+	s.weight[i], s.weight[j] = s.weight[j], s.weight[i]
+	s.ref[i], s.ref[j] = s.ref[j], s.ref[i]
+}
+
+func (s *sampler) refreshMax() {
+	if len(s.weight) == 0 {
+		s.expMax = 0
+		return
+	}
+	s.expMax = math.Exp(s.weight[0])
+}
+
+// shift adds delta to every priority (a rebase); order is unchanged.
+func (s *sampler) shift(delta float64) {
+	for i := range s.weight {
+		s.weight[i] += delta
+	}
+	s.refreshMax()
+}

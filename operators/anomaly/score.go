@@ -1,0 +1,276 @@
+package anomaly
+
+import "math"
+
+// scratch holds the buffers one scoring or update pass needs, owned by a
+// forest and reused for every tree and record, so that the steady state
+// allocates nothing.
+type scratch struct {
+	path       []int32
+	inside     []bool // per dimension: the query lies inside the current box
+	attrInside []bool
+	savedBox   []float64
+	mergedBox  []float64
+	shadow     []float64
+	sibling    []float64
+	gapHi      []float64
+	gapLo      []float64
+	high, low  []float64 // one tree's attribution
+}
+
+func newScratch(dim, capacity int) *scratch {
+	return &scratch{
+		path:       make([]int32, 0, capacity),
+		inside:     make([]bool, dim),
+		attrInside: make([]bool, dim),
+		savedBox:   make([]float64, 2*dim),
+		mergedBox:  make([]float64, 2*dim),
+		shadow:     make([]float64, 2*dim),
+		sibling:    make([]float64, 2*dim),
+		gapHi:      make([]float64, dim),
+		gapLo:      make([]float64, dim),
+		high:       make([]float64, dim),
+		low:        make([]float64, dim),
+	}
+}
+
+// The scoring functions of AWS's random-cut-forest library
+// (CommonUtils.defaultScoreSeenFunction and friends), which KDA's
+// RANDOM_CUT_FOREST used. depth is the depth of the node (the root is 0),
+// mass the number of points below it.
+
+// scoreSeen is the contribution of a leaf equal to the query point.
+func scoreSeen(depth int, mass int32) float64 {
+	return 1 / (float64(depth) + log2Plus1[mass])
+}
+
+// scoreUnseen is the contribution of a node the query is cut off at.
+func scoreUnseen(depth int) float64 { return 1 / (float64(depth) + 1) }
+
+// damp discounts a duplicate by how much of the tree it makes up.
+func damp(leafMass, treeMass int32) float64 {
+	return 1 - float64(leafMass)/(2*float64(treeMass))
+}
+
+// normaliser scales a tree's score by log2(mass+1), the expected depth scale
+// of a tree of that mass, so that scores of trees of different masses are
+// comparable and an ordinary point scores about 1.
+func normaliser(treeMass int32) float64 { return log2Plus1[treeMass] }
+
+// log2Plus1[m] is log2(m+1) for every mass a tree can have, so that scoring
+// takes no logarithm.
+var log2Plus1 = func() (t [MaxSampleSize + 1]float64) {
+	for m := range t {
+		t[m] = log2(float64(m) + 1)
+	}
+	return t
+}()
+
+// descend records the path from the root to q's leaf in sc.path and returns
+// the leaf.
+func (t *tree) descend(q []float64, sc *scratch) int32 {
+	path := sc.path[:0]
+	n := t.root
+	for n >= 0 {
+		path = append(path, n)
+		n = t.next(n, q)
+	}
+	sc.path = path
+	return ^n
+}
+
+// score computes the tree's anomaly score for q as AWS's AnomalyScoreVisitor
+// does: a base score at q's leaf, then, from the leaf's parent up to the
+// root, a blend of the current score with scoreUnseen weighted by the
+// probability that a random cut of the node's box grown by q separates q;
+// the walk stops where q falls inside a box. The tree must not be empty.
+func (t *tree) score(q []float64, h uint32, sc *scratch) float64 {
+	d := t.dim
+	leaf := t.descend(q, sc)
+	path := sc.path
+	treeMass := t.totalMass()
+	depth := len(path)
+	if t.isLeafPoint(leaf, q, h) {
+		m := t.leafMass[leaf]
+		return damp(m, treeMass) * scoreSeen(depth, m) * normaliser(treeMass)
+	}
+	s := scoreUnseen(depth)
+	for i := depth - 1; i >= 0; i-- {
+		p, ok := separation(t.nodeBox(path[i]), q, d)
+		if !ok {
+			break
+		}
+		s = p*scoreUnseen(i) + (1-p)*s
+	}
+	return s * normaliser(treeMass)
+}
+
+// attribution computes the tree's score for q and splits it over the
+// dimensions and the two directions (high: q above the box, low: below) as
+// AWS's AnomalyAttributionVisitor does, writing the parts into sc.high and
+// sc.low; they sum to the score up to rounding. The returned score is
+// computed exactly as score computes it, so that ANOMALY_SCORE does not
+// depend on whether an explanation was asked for.
+func (t *tree) attribution(q []float64, h uint32, sc *scratch) float64 {
+	d := t.dim
+	leaf := t.descend(q, sc)
+	path := sc.path
+	treeMass := t.totalMass()
+	depth := len(path)
+	lp := t.store.point(t.leafPoint[leaf])
+	high, low := sc.high[:d], sc.low[:d]
+	gapHi, gapLo := sc.gapHi[:d], sc.gapLo[:d]
+	inside, attrInside := sc.inside[:d], sc.attrInside[:d]
+	clear(inside)
+	clear(attrInside)
+
+	// The leaf: its box is the point lp.
+	sumNew := 0.0
+	for j := 0; j < d; j++ {
+		sumNew += math.Max(q[j], lp[j]) - math.Min(q[j], lp[j])
+		gh, gl := math.Max(q[j]-lp[j], 0), math.Max(lp[j]-q[j], 0)
+		if gh+gl > 0 {
+			gapHi[j], gapLo[j] = gh, gl
+		} else {
+			gapHi[j], gapLo[j] = 0, 0
+			attrInside[j] = true
+		}
+	}
+	dup := t.isLeafPoint(leaf, q, h)
+	var saved, scalar float64
+	scalarDone, attrDone := false, false
+	if dup {
+		m := t.leafMass[leaf]
+		saved = damp(m, treeMass) * scoreSeen(depth, m)
+		for j := 0; j < d; j++ {
+			high[j] = saved / float64(2*d)
+			low[j] = high[j]
+		}
+		// A duplicate is explained as if it were absent: the walk below uses
+		// the boxes of the siblings along the path (the "shadow" box).
+		clear(attrInside)
+		scalar, scalarDone = saved, true
+	} else {
+		saved = scoreUnseen(depth)
+		for j := 0; j < d; j++ {
+			high[j] = saved * gapHi[j] / sumNew
+			low[j] = saved * gapLo[j] / sumNew
+		}
+		scalar = saved
+	}
+
+	shadow, sib := sc.shadow[:2*d], sc.sibling[:2*d]
+	for i := depth - 1; i >= 0 && !(scalarDone && attrDone); i-- {
+		node := path[i]
+		b := t.nodeBox(node)
+		if !scalarDone {
+			lo, hi := b[:d], b[d:2*d]
+			sn, sd := 0.0, 0.0
+			for j := 0; j < d; j++ {
+				if inside[j] {
+					sn += hi[j] - lo[j]
+					continue
+				}
+				old := hi[j] - lo[j]
+				switch x := q[j]; {
+				case hi[j] < x:
+					nr := x - lo[j]
+					sn += nr
+					sd += nr - old
+				case lo[j] > x:
+					nr := hi[j] - x
+					sn += nr
+					sd += nr - old
+				default:
+					sn += old
+					inside[j] = true
+				}
+			}
+			if p := sd / sn; sn <= 0 || p <= 0 {
+				scalarDone = true
+			} else {
+				scalar = p*scoreUnseen(i) + (1-p)*scalar
+			}
+		}
+		if attrDone {
+			continue
+		}
+		small := b
+		if dup {
+			// The sibling of the path's child at this node.
+			child := t.left(node)
+			if i+1 < depth {
+				if child == path[i+1] {
+					child = t.right(node)
+				}
+			} else if child == ^leaf {
+				child = t.right(node)
+			}
+			t.childBounds(child, sib)
+			if i == depth-1 {
+				copy(shadow, sib)
+			} else {
+				for j := 0; j < d; j++ {
+					shadow[j] = math.Min(shadow[j], sib[j])
+					shadow[d+j] = math.Max(shadow[d+j], sib[d+j])
+				}
+			}
+			small = shadow
+		}
+		lo, hi := small[:d], small[d:2*d]
+		sn, sd := 0.0, 0.0
+		for j := 0; j < d; j++ {
+			lmax, lmin := math.Max(hi[j], q[j]), math.Min(lo[j], q[j])
+			sn += lmax - lmin
+			gapHi[j], gapLo[j] = 0, 0
+			if attrInside[j] {
+				continue
+			}
+			gh, gl := math.Max(lmax-hi[j], 0), math.Max(lo[j]-lmin, 0)
+			if gh+gl > 0 {
+				sd += gh + gl
+				gapHi[j], gapLo[j] = gh, gl
+			} else {
+				attrInside[j] = true
+			}
+		}
+		var pc float64
+		if sn > 0 {
+			pc = sd / sn
+		}
+		if pc <= 0 {
+			attrDone = true
+		} else {
+			ns := scoreUnseen(i)
+			for j := 0; j < d; j++ {
+				high[j] = gapHi[j]/sn*ns + (1-pc)*high[j]
+				low[j] = gapLo[j]/sn*ns + (1-pc)*low[j]
+			}
+		}
+		if dup && (attrDone || i == 0) {
+			renormalize(high, low, saved)
+		}
+	}
+	norm := normaliser(treeMass)
+	for j := 0; j < d; j++ {
+		high[j] *= norm
+		low[j] *= norm
+	}
+	return scalar * norm
+}
+
+// renormalize scales high and low so that together they sum to total.
+func renormalize(high, low []float64, total float64) {
+	sum := 0.0
+	for j := range high {
+		sum += high[j] + low[j]
+	}
+	if sum <= 0 {
+		return
+	}
+	f := total / sum
+	for j := range high {
+		high[j] *= f
+		low[j] *= f
+	}
+}
