@@ -11,6 +11,7 @@ import (
 	"slices"
 	"sort"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/sluicehq/sluice/connectors/shardlog/internal/storage"
@@ -79,6 +80,8 @@ type Log struct {
 		streams map[string]*stream
 		closed  bool
 	}
+
+	lock *os.File // flock on DIR/LOCK: one process per directory
 
 	stop chan struct{}
 	wg   sync.WaitGroup
@@ -150,12 +153,23 @@ func Open(opts Options) (*Log, error) {
 	if err := os.MkdirAll(filepath.Join(opts.Dir, "streams"), 0o755); err != nil {
 		return nil, fmt.Errorf("shardlog: %w", err)
 	}
+	lock, err := os.OpenFile(filepath.Join(opts.Dir, "LOCK"), os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("shardlog: %w", err)
+	}
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		lock.Close()
+		return nil, fmt.Errorf("shardlog: %s is in use by another process: %w", opts.Dir, err)
+	}
+	l.lock = lock
 	if err := l.loadOrInitMeta(); err != nil {
+		lock.Close()
 		return nil, err
 	}
 	os.RemoveAll(filepath.Join(opts.Dir, "trash"))
 	ents, err := os.ReadDir(filepath.Join(opts.Dir, "streams"))
 	if err != nil {
+		lock.Close()
 		return nil, fmt.Errorf("shardlog: %w", err)
 	}
 	for _, e := range ents {
@@ -165,6 +179,7 @@ func Open(opts Options) (*Log, error) {
 		st, err := l.loadStream(filepath.Join(opts.Dir, "streams", e.Name()))
 		if err != nil {
 			l.closeStreams()
+			lock.Close()
 			return nil, err
 		}
 		if st != nil {
@@ -263,7 +278,9 @@ func (l *Log) Close() error {
 	l.mu.Unlock()
 	close(l.stop)
 	l.wg.Wait()
-	return l.closeStreams()
+	err := l.closeStreams()
+	l.lock.Close() // releases the flock
+	return err
 }
 
 func (l *Log) closeStreams() error {

@@ -881,3 +881,20 @@ func TestPutRecordsDoesNotAllocatePerRecord(t *testing.T) {
 		t.Fatalf("reading 500 records allocated %.0f times", allocs)
 	}
 }
+
+func TestDirectoryLock(t *testing.T) {
+	dir := t.TempDir()
+	l, err := Open(Options{Dir: dir, RetentionInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(Options{Dir: dir, RetentionInterval: -1}); err == nil || !strings.Contains(err.Error(), "in use") {
+		t.Fatalf("second open: %v", err)
+	}
+	l.Close()
+	l2, err := Open(Options{Dir: dir, RetentionInterval: -1})
+	if err != nil {
+		t.Fatalf("open after close: %v", err)
+	}
+	l2.Close()
+}

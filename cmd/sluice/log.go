@@ -1,0 +1,582 @@
+package main
+
+// `sluice log ...`: serve the built-in sharded log over the Kinesis API, and
+// small client commands that talk to such a server through the AWS SDK (so
+// they work against Kinesis itself too).
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math/big"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
+
+	"github.com/sluicehq/sluice/connectors/shardlog"
+	"github.com/sluicehq/sluice/connectors/shardlog/server"
+)
+
+var logCommands = map[string]*command{}
+
+func init() {
+	for _, c := range []*command{
+		{"serve", "serve the sharded log over the Kinesis API (HTTP/1.1, h2c, TLS)", logServe},
+		{"create", "create a stream: sluice log create STREAM --shards N", logCreate},
+		{"put", "put records: sluice log put STREAM [--key K] [DATA ...] (else lines of stdin)", logPut},
+		{"get", "read one shard once: sluice log get STREAM [--shard ID] [--from POS]", logGet},
+		{"describe", "describe a stream and its shards", logDescribe},
+		{"split", "split a shard: sluice log split STREAM SHARD [--hash-key K]", logSplit},
+		{"merge", "merge two adjacent shards: sluice log merge STREAM SHARD ADJACENT", logMerge},
+		{"tail", "follow every shard of a stream, across resharding", logTail},
+	} {
+		logCommands[c.name] = c
+	}
+	register(&command{
+		name:    "log",
+		summary: "the built-in sharded log: serve, create, put, get, describe, split, merge, tail",
+		run: func(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+			return subcommands(ctx, "log", logCommands, args, stdout, stderr)
+		},
+	})
+}
+
+func logServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("log serve", stderr)
+	addr := fs.String("addr", "127.0.0.1:4567", "listen address")
+	dir := fs.String("data", "", "data directory (required)")
+	certFile := fs.String("tls-cert", "", "TLS certificate (PEM); with --tls-key serves HTTPS")
+	keyFile := fs.String("tls-key", "", "TLS private key (PEM)")
+	selfSigned := fs.Bool("tls-self-signed", false, "serve HTTPS with a fresh self-signed certificate")
+	limits := fs.String("limits", "kinesis", "per-shard throughput limits: kinesis or off")
+	sync := fs.String("sync", "always", "acknowledge puts after fsync (always) or after write (none)")
+	statusDelay := fs.Duration("status-delay", 0, "how long streams stay CREATING/UPDATING/DELETING")
+	anonymous := fs.Bool("allow-anonymous", false, "accept requests without an Authorization header")
+	segment := fs.Int64("segment-bytes", 64<<20, "segment file size")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *dir == "" {
+		return usageError("--data DIR is required")
+	}
+	opts := shardlog.Options{Dir: *dir, StatusDelay: *statusDelay, SegmentBytes: *segment}
+	switch *limits {
+	case "kinesis":
+		l := shardlog.KinesisLimits
+		opts.Limits = &l
+	case "off":
+	default:
+		return usageError("--limits must be kinesis or off")
+	}
+	switch *sync {
+	case "always":
+	case "none":
+		opts.Sync = shardlog.SyncNone
+	default:
+		return usageError("--sync must be always or none")
+	}
+	var tlsConf *tls.Config
+	switch {
+	case *certFile != "" || *keyFile != "":
+		cert, err := tls.LoadX509KeyPair(*certFile, *keyFile)
+		if err != nil {
+			return fmt.Errorf("load TLS key pair: %w", err)
+		}
+		tlsConf = &tls.Config{Certificates: []tls.Certificate{cert}, NextProtos: []string{"h2", "http/1.1"}}
+	case *selfSigned:
+		host, _, _ := net.SplitHostPort(*addr)
+		var err error
+		if tlsConf, _, err = server.SelfSignedTLS(host, "localhost"); err != nil {
+			return err
+		}
+	}
+	l, err := shardlog.Open(opts)
+	if err != nil {
+		return err
+	}
+	defer l.Close()
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return err
+	}
+	scheme := "http"
+	if tlsConf != nil {
+		scheme = "https"
+	}
+	fmt.Fprintf(stdout, "sluice log: serving %s on %s://%s (HTTP/1.1, HTTP/2)\n", *dir, scheme, ln.Addr())
+	srv := server.New(l, server.Options{AllowAnonymous: *anonymous, ErrorLog: func(f string, a ...any) { fmt.Fprintf(stderr, f+"\n", a...) }})
+	return srv.Serve(ctx, ln, tlsConf)
+}
+
+// logClient returns a Kinesis client for --endpoint (default
+// $SLUICE_LOG_ENDPOINT or http://127.0.0.1:4567).
+func logClientFlags(fs *flag.FlagSet) func() *kinesis.Client {
+	def := os.Getenv("SLUICE_LOG_ENDPOINT")
+	if def == "" {
+		def = "http://127.0.0.1:4567"
+	}
+	endpoint := fs.String("endpoint", def, "Kinesis API endpoint ($SLUICE_LOG_ENDPOINT)")
+	region := fs.String("region", "us-east-1", "region")
+	insecure := fs.Bool("insecure", false, "skip TLS certificate verification")
+	return func() *kinesis.Client {
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		if *insecure {
+			tr.TLSClientConfig = &tls.Config{InsecureSkipVerify: true}
+		}
+		return kinesis.New(kinesis.Options{
+			Region:       *region,
+			BaseEndpoint: aws.String(*endpoint),
+			Credentials:  credentials.NewStaticCredentialsProvider("sluice", "sluice", ""),
+			HTTPClient:   &http.Client{Transport: tr},
+		})
+	}
+}
+
+func streamArg(fs *flag.FlagSet, n int) ([]string, error) {
+	if fs.NArg() < n {
+		return nil, usageError("expected %d argument(s), got %d", n, fs.NArg())
+	}
+	return fs.Args(), nil
+}
+
+// parseInterleaved parses flags that may come after positional arguments.
+func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := parseFlags(fs, args); err != nil {
+			return nil, err
+		}
+		if fs.NArg() == 0 {
+			return pos, nil
+		}
+		pos = append(pos, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+}
+
+func logCreate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("log create", stderr)
+	client := logClientFlags(fs)
+	shards := fs.Int("shards", 1, "shard count (provisioned mode)")
+	onDemand := fs.Bool("on-demand", false, "ON_DEMAND capacity mode")
+	pos, err := parseInterleaved(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usageError("usage: sluice log create STREAM --shards N")
+	}
+	in := &kinesis.CreateStreamInput{StreamName: aws.String(pos[0])}
+	if *onDemand {
+		in.StreamModeDetails = &types.StreamModeDetails{StreamMode: types.StreamModeOnDemand}
+	} else {
+		in.ShardCount = aws.Int32(int32(*shards))
+	}
+	c := client()
+	if _, err := c.CreateStream(ctx, in); err != nil {
+		return err
+	}
+	w := kinesis.NewStreamExistsWaiter(c, func(o *kinesis.StreamExistsWaiterOptions) { o.MinDelay = 100 * time.Millisecond; o.MaxDelay = time.Second })
+	if err := w.Wait(ctx, &kinesis.DescribeStreamInput{StreamName: in.StreamName}, time.Minute); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "created %s\n", pos[0])
+	return nil
+}
+
+func logPut(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("log put", stderr)
+	client := logClientFlags(fs)
+	key := fs.String("key", "", "partition key (default: a counter per record)")
+	hashKey := fs.String("hash-key", "", "explicit hash key")
+	pos, err := parseInterleaved(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) < 1 {
+		return usageError("usage: sluice log put STREAM [--key K] [DATA ...]")
+	}
+	stream, data := pos[0], pos[1:]
+	c := client()
+	var batch []types.PutRecordsRequestEntry
+	n := 0
+	flush := func() error {
+		for len(batch) > 0 {
+			out, err := c.PutRecords(ctx, &kinesis.PutRecordsInput{StreamName: aws.String(stream), Records: batch})
+			if err != nil {
+				return err
+			}
+			var retry []types.PutRecordsRequestEntry
+			for i, r := range out.Records {
+				if r.ErrorCode != nil {
+					retry = append(retry, batch[i])
+					continue
+				}
+				fmt.Fprintf(stdout, "%s %s\n", *r.ShardId, *r.SequenceNumber)
+			}
+			batch = retry
+			if len(retry) > 0 {
+				// Throttled: back off and send the rest again.
+				select {
+				case <-time.After(200 * time.Millisecond):
+				case <-ctx.Done():
+					return ctx.Err()
+				}
+			}
+		}
+		return nil
+	}
+	add := func(d []byte) error {
+		k := *key
+		if k == "" {
+			k = fmt.Sprint(n)
+		}
+		n++
+		e := types.PutRecordsRequestEntry{PartitionKey: aws.String(k), Data: d}
+		if *hashKey != "" {
+			e.ExplicitHashKey = hashKey
+		}
+		batch = append(batch, e)
+		if len(batch) == 500 {
+			return flush()
+		}
+		return nil
+	}
+	if len(data) > 0 {
+		for _, d := range data {
+			if err := add([]byte(d)); err != nil {
+				return err
+			}
+		}
+	} else {
+		sc := bufio.NewScanner(os.Stdin)
+		sc.Buffer(make([]byte, 64<<10), 1<<20+1)
+		for sc.Scan() {
+			if err := add(append([]byte(nil), sc.Bytes()...)); err != nil {
+				return err
+			}
+		}
+		if err := sc.Err(); err != nil {
+			return err
+		}
+	}
+	return flush()
+}
+
+// parseFrom turns --from into a shard iterator position: trim_horizon,
+// latest, at:SEQ, after:SEQ or ts:RFC3339.
+func parseFrom(s string) (*kinesis.GetShardIteratorInput, error) {
+	in := &kinesis.GetShardIteratorInput{}
+	low := strings.ToLower(s)
+	switch {
+	case low == "trim_horizon" || low == "trim-horizon" || low == "earliest":
+		in.ShardIteratorType = types.ShardIteratorTypeTrimHorizon
+	case low == "latest":
+		in.ShardIteratorType = types.ShardIteratorTypeLatest
+	case strings.HasPrefix(low, "at:"):
+		in.ShardIteratorType, in.StartingSequenceNumber = types.ShardIteratorTypeAtSequenceNumber, aws.String(s[3:])
+	case strings.HasPrefix(low, "after:"):
+		in.ShardIteratorType, in.StartingSequenceNumber = types.ShardIteratorTypeAfterSequenceNumber, aws.String(s[6:])
+	case strings.HasPrefix(low, "ts:"):
+		t, err := time.Parse(time.RFC3339Nano, s[3:])
+		if err != nil {
+			return nil, usageError("--from ts: wants RFC 3339: %v", err)
+		}
+		in.ShardIteratorType, in.Timestamp = types.ShardIteratorTypeAtTimestamp, aws.Time(t)
+	default:
+		return nil, usageError("--from must be trim_horizon, latest, at:SEQ, after:SEQ or ts:RFC3339")
+	}
+	return in, nil
+}
+
+type printedRecord struct {
+	Shard        string    `json:"shard"`
+	Sequence     string    `json:"sequence_number"`
+	PartitionKey string    `json:"partition_key"`
+	Arrival      time.Time `json:"arrival"`
+	Data         string    `json:"data"`
+	Base64       bool      `json:"base64,omitempty"`
+}
+
+func printRecord(w io.Writer, shard string, r types.Record, asJSON bool) {
+	p := printedRecord{Shard: shard, Sequence: aws.ToString(r.SequenceNumber), PartitionKey: aws.ToString(r.PartitionKey), Arrival: aws.ToTime(r.ApproximateArrivalTimestamp).UTC()}
+	if utf8.Valid(r.Data) {
+		p.Data = string(r.Data)
+	} else {
+		p.Data, p.Base64 = base64.StdEncoding.EncodeToString(r.Data), true
+	}
+	if asJSON {
+		b, _ := json.Marshal(p)
+		fmt.Fprintf(w, "%s\n", b)
+		return
+	}
+	fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", p.Shard, p.Sequence, p.PartitionKey, p.Data)
+}
+
+func logGet(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("log get", stderr)
+	client := logClientFlags(fs)
+	shard := fs.String("shard", "shardId-000000000000", "shard id")
+	from := fs.String("from", "trim_horizon", "trim_horizon, latest, at:SEQ, after:SEQ or ts:RFC3339")
+	limit := fs.Int("limit", 1000, "records at most")
+	asJSON := fs.Bool("json", false, "print JSON lines")
+	pos, err := parseInterleaved(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usageError("usage: sluice log get STREAM [--shard ID] [--from POS]")
+	}
+	in, err := parseFrom(*from)
+	if err != nil {
+		return err
+	}
+	in.StreamName, in.ShardId = aws.String(pos[0]), shard
+	c := client()
+	it, err := c.GetShardIterator(ctx, in)
+	if err != nil {
+		return err
+	}
+	iter, left := it.ShardIterator, *limit
+	for iter != nil && left > 0 {
+		out, err := c.GetRecords(ctx, &kinesis.GetRecordsInput{ShardIterator: iter, Limit: aws.Int32(int32(min(left, 10000)))})
+		if err != nil {
+			return err
+		}
+		for _, r := range out.Records {
+			printRecord(stdout, *shard, r, *asJSON)
+		}
+		left -= len(out.Records)
+		if len(out.Records) == 0 {
+			break
+		}
+		iter = out.NextShardIterator
+	}
+	return nil
+}
+
+func logDescribe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("log describe", stderr)
+	client := logClientFlags(fs)
+	pos, err := parseInterleaved(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usageError("usage: sluice log describe STREAM")
+	}
+	c := client()
+	sum, err := c.DescribeStreamSummary(ctx, &kinesis.DescribeStreamSummaryInput{StreamName: aws.String(pos[0])})
+	if err != nil {
+		return err
+	}
+	s := sum.StreamDescriptionSummary
+	fmt.Fprintf(stdout, "stream %s  %s  %s  retention %dh  open shards %d  consumers %d\n  %s\n",
+		*s.StreamName, s.StreamStatus, s.StreamModeDetails.StreamMode, *s.RetentionPeriodHours, *s.OpenShardCount, aws.ToInt32(s.ConsumerCount), *s.StreamARN)
+	in := &kinesis.ListShardsInput{StreamName: aws.String(pos[0])}
+	for in != nil {
+		out, err := c.ListShards(ctx, in)
+		if err != nil {
+			return err
+		}
+		in = nil
+		if out.NextToken != nil {
+			in = &kinesis.ListShardsInput{NextToken: out.NextToken}
+		}
+		for _, sh := range out.Shards {
+			state := "open"
+			if sh.SequenceNumberRange.EndingSequenceNumber != nil {
+				state = "closed"
+			}
+			parents := ""
+			if sh.ParentShardId != nil {
+				parents = " parent " + *sh.ParentShardId
+			}
+			if sh.AdjacentParentShardId != nil {
+				parents += " + " + *sh.AdjacentParentShardId
+			}
+			fmt.Fprintf(stdout, "  %s %-6s hash [%s, %s]%s\n", *sh.ShardId, state, *sh.HashKeyRange.StartingHashKey, *sh.HashKeyRange.EndingHashKey, parents)
+		}
+	}
+	return nil
+}
+
+func logSplit(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("log split", stderr)
+	client := logClientFlags(fs)
+	hashKey := fs.String("hash-key", "", "new starting hash key (default: the middle of the shard's range)")
+	pos, err := parseInterleaved(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 2 {
+		return usageError("usage: sluice log split STREAM SHARD [--hash-key K]")
+	}
+	c := client()
+	k := *hashKey
+	if k == "" {
+		out, err := c.ListShards(ctx, &kinesis.ListShardsInput{StreamName: aws.String(pos[0])})
+		if err != nil {
+			return err
+		}
+		for _, sh := range out.Shards {
+			if *sh.ShardId == pos[1] {
+				a, _ := new(big.Int).SetString(*sh.HashKeyRange.StartingHashKey, 10)
+				b, _ := new(big.Int).SetString(*sh.HashKeyRange.EndingHashKey, 10)
+				k = a.Add(a, b).Add(a, big.NewInt(1)).Rsh(a, 1).String()
+			}
+		}
+		if k == "" {
+			return fmt.Errorf("shard %s not found in %s", pos[1], pos[0])
+		}
+	}
+	if _, err := c.SplitShard(ctx, &kinesis.SplitShardInput{StreamName: aws.String(pos[0]), ShardToSplit: aws.String(pos[1]), NewStartingHashKey: aws.String(k)}); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "split %s at %s\n", pos[1], k)
+	return nil
+}
+
+func logMerge(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("log merge", stderr)
+	client := logClientFlags(fs)
+	pos, err := parseInterleaved(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 3 {
+		return usageError("usage: sluice log merge STREAM SHARD ADJACENT")
+	}
+	if _, err := client().MergeShards(ctx, &kinesis.MergeShardsInput{StreamName: aws.String(pos[0]), ShardToMerge: aws.String(pos[1]), AdjacentShardToMerge: aws.String(pos[2])}); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "merged %s and %s\n", pos[1], pos[2])
+	return nil
+}
+
+// logTail follows every shard: it starts on the open shards (or, with
+// --from trim_horizon, on every shard, parents first), polls each with
+// GetRecords, and moves to a closed shard's children once it is read to
+// its end. It runs until interrupted (or --max records).
+func logTail(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("log tail", stderr)
+	client := logClientFlags(fs)
+	from := fs.String("from", "latest", "where to start each initial shard: latest, trim_horizon or ts:RFC3339")
+	poll := fs.Duration("poll", 200*time.Millisecond, "poll interval when a shard has nothing new")
+	maxRecs := fs.Int("max", 0, "stop after this many records (0: run until interrupted)")
+	asJSON := fs.Bool("json", false, "print JSON lines")
+	pos, err := parseInterleaved(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usageError("usage: sluice log tail STREAM")
+	}
+	startIn, err := parseFrom(*from)
+	if err != nil {
+		return err
+	}
+	stream := aws.String(pos[0])
+	c := client()
+	filter := &types.ShardFilter{Type: types.ShardFilterTypeAtLatest}
+	if startIn.ShardIteratorType == types.ShardIteratorTypeTrimHorizon {
+		filter.Type = types.ShardFilterTypeAtTrimHorizon
+	} else if startIn.ShardIteratorType == types.ShardIteratorTypeAtTimestamp {
+		filter = &types.ShardFilter{Type: types.ShardFilterTypeAtTimestamp, Timestamp: startIn.Timestamp}
+	}
+	ls, err := c.ListShards(ctx, &kinesis.ListShardsInput{StreamName: stream, ShardFilter: filter})
+	if err != nil {
+		return err
+	}
+	type cursor struct {
+		shard string
+		iter  *string
+	}
+	var cursors []*cursor
+	started := map[string]bool{}
+	for _, sh := range ls.Shards {
+		in := *startIn
+		in.StreamName, in.ShardId = stream, sh.ShardId
+		it, err := c.GetShardIterator(ctx, &in)
+		if err != nil {
+			return err
+		}
+		cursors = append(cursors, &cursor{*sh.ShardId, it.ShardIterator})
+		started[*sh.ShardId] = true
+	}
+	// A child with two parents waits until both are done.
+	parentsLeft := map[string]int{}
+	seen := 0
+	for len(cursors) > 0 {
+		idle := true
+		var next []*cursor
+		for _, cur := range cursors {
+			out, err := c.GetRecords(ctx, &kinesis.GetRecordsInput{ShardIterator: cur.iter})
+			if err != nil {
+				var te *types.ProvisionedThroughputExceededException
+				if errors.As(err, &te) {
+					next = append(next, cur)
+					continue
+				}
+				return err
+			}
+			for _, r := range out.Records {
+				printRecord(stdout, cur.shard, r, *asJSON)
+				seen++
+				if *maxRecs > 0 && seen >= *maxRecs {
+					return nil
+				}
+			}
+			if len(out.Records) > 0 {
+				idle = false
+			}
+			if out.NextShardIterator == nil {
+				for _, ch := range out.ChildShards {
+					if started[*ch.ShardId] {
+						continue
+					}
+					if _, ok := parentsLeft[*ch.ShardId]; !ok {
+						parentsLeft[*ch.ShardId] = len(ch.ParentShards)
+					}
+					parentsLeft[*ch.ShardId]--
+					if parentsLeft[*ch.ShardId] > 0 {
+						continue
+					}
+					it, err := c.GetShardIterator(ctx, &kinesis.GetShardIteratorInput{StreamName: stream, ShardId: ch.ShardId, ShardIteratorType: types.ShardIteratorTypeTrimHorizon})
+					if err != nil {
+						return err
+					}
+					started[*ch.ShardId] = true
+					next = append(next, &cursor{*ch.ShardId, it.ShardIterator})
+				}
+				idle = false
+				continue
+			}
+			cur.iter = out.NextShardIterator
+			next = append(next, cur)
+		}
+		cursors = next
+		if idle {
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(*poll):
+			}
+		}
+	}
+	return nil
+}
