@@ -190,7 +190,10 @@ func logCreate(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if _, err := c.CreateStream(ctx, in); err != nil {
 		return err
 	}
-	w := kinesis.NewStreamExistsWaiter(c, func(o *kinesis.StreamExistsWaiterOptions) { o.MinDelay = 100 * time.Millisecond; o.MaxDelay = time.Second })
+	w := kinesis.NewStreamExistsWaiter(c, func(o *kinesis.StreamExistsWaiterOptions) {
+		o.MinDelay = 100 * time.Millisecond
+		o.MaxDelay = time.Second
+	})
 	if err := w.Wait(ctx, &kinesis.DescribeStreamInput{StreamName: in.StreamName}, time.Minute); err != nil {
 		return err
 	}
