@@ -205,6 +205,7 @@ type sideTable interface {
 	side(id string) any
 	addSide(id string, c any, f flusher)
 	batchSize() int
+	harnessCapture() func(id string, rs []Record[any])
 }
 
 // Emit emits v to the side output t with the current record's timestamp.
@@ -218,7 +219,18 @@ func sideCollectorOf[T any](st sideTable, id string) *Collector[T] {
 	if c, ok := st.side(id).(*Collector[T]); ok {
 		return c
 	}
-	c := newCollector[T](st.batchSize(), nil)
+	var next Input[T]
+	if capture := st.harnessCapture(); capture != nil {
+		next = inputFunc[T](func(b []Record[T]) error {
+			rs := make([]Record[any], len(b))
+			for i, r := range b {
+				rs[i] = Record[any]{Value: r.Value, Time: r.Time}
+			}
+			capture(id, rs)
+			return nil
+		})
+	}
+	c := newCollector[T](st.batchSize(), next)
 	st.addSide(id, c, c)
 	return c
 }
@@ -236,7 +248,11 @@ type RuntimeContext struct {
 // ProcessingTime returns the current processing time in milliseconds.
 func (rc *RuntimeContext) ProcessingTime() int64 { return rc.clockNow() }
 
-// Process applies a ProcessFunction.
+// Process applies a ProcessFunction. Each parallel instance uses its own
+// shallow copy of fn when fn is a pointer to a struct (so fields set in Open
+// are per instance, as Flink gives each instance its own copy of a
+// function); maps, slices and pointers inside it are shared. The same holds
+// for the functions of KeyedProcess, CoProcess and KeyedCoProcess.
 func Process[In, Out any](s *Stream[In], name string, fn ProcessFunction[In, Out]) *Stream[Out] {
 	n, out := oneInput(s, name, func() OneInputOperator[In, Out] { return &processOp[In, Out]{fn: perInstance(fn)} })
 	if fn == nil {

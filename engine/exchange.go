@@ -373,4 +373,16 @@ func (g *inputGate) minWatermark() (int64, bool) {
 	return wm, any
 }
 
+// maxWatermark returns the largest watermark over channels that have not
+// ended.
+func (g *inputGate) maxWatermark() int64 {
+	wm := MinTime
+	for i := range g.wm {
+		if !g.ended[i] {
+			wm = max(wm, g.wm[i])
+		}
+	}
+	return wm
+}
+
 func (g *inputGate) String() string { return fmt.Sprintf("gate(%d channels)", len(g.channels)) }

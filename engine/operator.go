@@ -190,6 +190,9 @@ func (c *OperatorContext[Out]) addSide(id string, col any, f flusher) {
 	c.inst.addSide(id, f)
 }
 func (c *OperatorContext[Out]) batchSize() int { return c.inst.task.batchSize }
+func (c *OperatorContext[Out]) harnessCapture() func(string, []Record[any]) {
+	return c.inst.task.harnessSides
+}
 
 // hasPointers reports whether values of T can hold pointers.
 func hasPointers[T any]() bool {

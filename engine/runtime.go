@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime/debug"
+	"sync"
 	"sync/atomic"
 )
 
@@ -23,8 +24,10 @@ type opInstance struct {
 	endHook EndInputHook
 	keyed   keyedRuntime // nil unless the operator is keyed
 
+	mu        sync.Mutex      // guards outs, sideNames and counters against Metrics
 	outs      []flusher       // output slot collectors, main first
 	sideNames []string        // side output tag of outs[i+1]
+	counters  map[string]*Counter
 	downs     []controlTarget // chained operators and exchange writers
 	opened    bool
 
@@ -52,8 +55,10 @@ type keyedRuntime interface {
 }
 
 func (inst *opInstance) addSide(tag string, f flusher) {
+	inst.mu.Lock()
 	inst.outs = append(inst.outs, f)
 	inst.sideNames = append(inst.sideNames, tag)
+	inst.mu.Unlock()
 }
 
 // recoverAs turns a panic in an operator into an *OperatorError.
@@ -82,7 +87,8 @@ func (inst *opInstance) wrap(err error) error {
 	return &OperatorError{Operator: inst.node.name, Subtask: inst.subtask, Parallelism: inst.parallelism, Err: err}
 }
 
-// flushOutputs passes every collector's buffered records downstream.
+// flushOutputs passes every collector's buffered records downstream. Only
+// the task's goroutine appends to outs, so reading it here needs no lock.
 func (inst *opInstance) flushOutputs() error {
 	for _, f := range inst.outs {
 		if err := f.flush(); err != nil {

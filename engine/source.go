@@ -121,15 +121,19 @@ func (o *SourceOutput[T]) Split(id string) *SplitOutput[T] {
 func (o *SourceOutput[T]) ReleaseSplit(id string) { delete(o.splits, id) }
 
 // watermark returns the subtask's current watermark and whether any split
-// is active (not idle).
+// is active (not idle): the minimum over the active splits, or, when every
+// split is idle, the maximum over all of them (progress made before they
+// went quiet is kept, as the downstream watermark valve does).
 func (o *SourceOutput[T]) watermark(now time.Time) (int64, bool) {
-	wm, active := MaxTime, false
+	minActive, maxAll, active := MaxTime, MinTime, false
 	visit := func(s *SplitOutput[T]) {
+		wm := s.currentWatermark()
+		maxAll = max(maxAll, wm)
 		if o.strategy.IdleTimeout > 0 && now.Sub(s.lastActive) >= o.strategy.IdleTimeout {
 			return
 		}
 		active = true
-		wm = min(wm, s.currentWatermark())
+		minActive = min(minActive, wm)
 	}
 	if !o.usedSplit {
 		visit(o.def)
@@ -138,9 +142,9 @@ func (o *SourceOutput[T]) watermark(now time.Time) (int64, bool) {
 		visit(s)
 	}
 	if !active {
-		return MinTime, false
+		return maxAll, false
 	}
-	return wm, true
+	return minActive, true
 }
 
 // SplitOutput emits the records of one split.

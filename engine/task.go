@@ -42,6 +42,10 @@ type task struct {
 
 	store    state.Store
 	backends []backendRef
+
+	// harnessSides, set in an operator test harness, receives the records
+	// of side outputs that no stream consumes.
+	harnessSides func(id string, rs []Record[any])
 }
 
 // sourceDriver is the untyped face of a source subtask.
@@ -212,13 +216,17 @@ func (t *task) runSource() error {
 			if t.cfg.WatermarkInterval < 0 || !now.Before(t.nextWmAt) {
 				t.nextWmAt = now.Add(t.cfg.WatermarkInterval)
 				wm, active := t.src.watermark(now)
-				if err := t.setIdle(!active); err != nil {
-					return err
-				}
 				if active {
-					if err := t.emitWatermark(wm); err != nil {
-						return err
-					}
+					err = t.setIdle(false)
+				}
+				if err == nil {
+					err = t.emitWatermark(wm)
+				}
+				if err == nil && !active {
+					err = t.setIdle(true)
+				}
+				if err != nil {
+					return err
 				}
 			}
 		}
@@ -319,13 +327,19 @@ func (t *task) onChannelControl(i int, c control) error {
 		return t.onBarrier(i, c.cp)
 	}
 	wm, active := g.minWatermark()
-	if err := t.setIdle(!active); err != nil {
+	if !active {
+		// Every live channel is idle. As Flink's watermark valve does, let
+		// event time reach the largest watermark any channel got to, so the
+		// progress made before everything went quiet is not lost.
+		if err := t.emitWatermark(g.maxWatermark()); err != nil {
+			return err
+		}
+		return t.setIdle(true)
+	}
+	if err := t.setIdle(false); err != nil {
 		return err
 	}
-	if active {
-		return t.emitWatermark(wm)
-	}
-	return nil
+	return t.emitWatermark(wm)
 }
 
 // registerCallback schedules a processing-time callback.

@@ -1,0 +1,70 @@
+// Package engine is Sluice's stream-processing runtime: a typed DataStream
+// API, the planner that turns a job's logical graph into tasks, the task
+// runtime with its exchanges, event time, and (see checkpoint.go)
+// checkpoints and recovery.
+//
+// # Building a job
+//
+// A Job is built with generic functions that carry the record type end to
+// end — SourceOf, Map, FlatMap, Stream.Filter, Process, KeyBy,
+// KeyedProcess, Union, Connect/CoProcess, KeyedCoProcess, SideOutput,
+// SinkTo — and low-level Transform/TransformKeyed for custom operators.
+// Nothing on the data path is typed `any`: records travel as []Record[T].
+// Building records problems; Validate (called by Execute) reports all of
+// them, each naming its operator: nil functions, parallelism above the
+// maximum, keyed operators on unkeyed inputs, operators without input,
+// streams mixed across jobs, cycles, duplicate uids, key types without a
+// codec.
+//
+// # Plan
+//
+// Every operator has a parallelism (the job's default or its own). An edge
+// between operators is forward (subtask i to subtask i), hash (by key group,
+// after KeyBy), rebalance (round robin), or broadcast. A forward edge into an
+// operator with a single input and the same parallelism is chained: both
+// run in one task and records pass by plain method calls. All other edges
+// are exchanges: one goroutine per task, and between each sending and each
+// receiving subtask a bounded channel that carries batches of records
+// (Config.BatchSize) and in-band control events. A full channel blocks its
+// sender (backpressure); partly filled batches go out when the sending task
+// runs out of input or after Config.BufferTimeout.
+//
+// # Event time
+//
+// Each source split has a watermark generator (WatermarkStrategy: bounded
+// out-of-orderness, monotonous, custom; an idle timeout). A source subtask's
+// watermark is the minimum over its active splits; a task's watermark is
+// the minimum over its input channels that are neither idle nor ended (and,
+// when all are idle, the largest they reached, as Flink does). Watermarks,
+// idleness and end of input travel in-band, in order with the records. A
+// bounded source ends with a watermark of MaxTime, so every event-time timer
+// fires before the job finishes.
+//
+// # Keyed state and time
+//
+// Keys hash to key groups (Config.MaxParallelism, default 128) and key
+// groups to subtasks in contiguous ranges. A keyed operator's state lives
+// in package state (typed handles over a Store, with a bounded cache) and
+// its timers in state's timer queues, per key group, so that both can be
+// restored at another parallelism. Operators read processing time from
+// Config.Clock, never from time.Now, so tests drive it with clock.Manual.
+//
+// # Failure
+//
+// A function's error or panic fails the job with an *OperatorError naming
+// the operator and subtask; the first failure cancels every task, and every
+// goroutine of the job has stopped when Execute returns.
+//
+// # Testing
+//
+// Harness drives a single operator instance with records, watermarks and
+// processing time, with no goroutines; FromSlice, FromRecords and Collect
+// are a bounded source and a collecting sink for job-level tests.
+//
+// # Concurrency
+//
+// A Job is built by one goroutine. Operators and user functions are called
+// from their task's goroutine only; each parallel instance gets its own copy
+// of a function value (see Process). Running.Metrics may be called from any
+// goroutine.
+package engine

@@ -1,0 +1,198 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/sluicehq/sluice/engine/clock"
+	"github.com/sluicehq/sluice/state"
+)
+
+// HarnessOptions configure a Harness.
+type HarnessOptions struct {
+	// Clock drives processing time. Default: a manual clock at the Unix
+	// epoch.
+	Clock *clock.Manual
+	// Subtask and Parallelism place the operator instance. Default 0 of 1.
+	Subtask, Parallelism int
+	// MaxParallelism is the number of key groups. Default 128.
+	MaxParallelism int
+	// BatchSize is the collector batch size. Default 1, so that every
+	// emitted record reaches the output at once.
+	BatchSize int
+}
+
+// Harness drives one operator instance deterministically, with no
+// goroutines: a test feeds records, watermarks and processing time, and reads
+// what the operator emitted, as Flink's operator test harnesses do.
+type Harness[In, Out any] struct {
+	t       *task
+	inst    *opInstance
+	in      Input[In]
+	clk     *clock.Manual
+	out     []Record[Out]
+	wms     []int64
+	sides   map[string][]Record[any]
+	closed  bool
+	cancel  context.CancelFunc
+	outputs []string
+}
+
+// NewHarness opens op in a harness.
+func NewHarness[In, Out any](op OneInputOperator[In, Out], opts HarnessOptions) (*Harness[In, Out], error) {
+	return newHarness[In, Out](opts, func(t *task, n *node, outs [][]any) (*opInstance, []any, error) {
+		return instantiateOneInput(t, n, opts.Subtask, op, outs)
+	})
+}
+
+// NewKeyedHarness opens a keyed operator in a harness.
+func NewKeyedHarness[In any, K comparable, Out any](op KeyedOperator[In, K, Out], opts HarnessOptions) (*Harness[In, Out], error) {
+	return newHarness[In, Out](opts, func(t *task, n *node, outs [][]any) (*opInstance, []any, error) {
+		codec, err := state.CodecFor[K]()
+		if err != nil {
+			return nil, nil, fmt.Errorf("engine: harness: %w", err)
+		}
+		n.keyed = true
+		inst, ctx := newInstance[Out](t, n, opts.Subtask, outs)
+		keys, err := newKeys(t, n, inst, codec)
+		if err != nil {
+			return nil, nil, err
+		}
+		keys.onTimer = op.OnTimer
+		inst.keyed = keys
+		inst.opener = func() error { return op.Open(ctx, keys) }
+		inst.closer = op.Close
+		inst.wmHook, _ = op.(WatermarkHook)
+		inst.endHook, _ = op.(EndInputHook)
+		return inst, []any{Input[In](&oneInputAdapter[In]{inst: inst, fn: op.ProcessBatch})}, nil
+	})
+}
+
+// NewProcessHarness opens a ProcessFunction in a harness.
+func NewProcessHarness[In, Out any](fn ProcessFunction[In, Out], opts HarnessOptions) (*Harness[In, Out], error) {
+	return NewHarness[In, Out](&processOp[In, Out]{fn: fn}, opts)
+}
+
+// NewKeyedProcessHarness opens a KeyedProcessFunction in a harness.
+func NewKeyedProcessHarness[In any, K comparable, Out any](keyOf func(In) K, fn KeyedProcessFunction[K, In, Out], opts HarnessOptions) (*Harness[In, Out], error) {
+	return NewKeyedHarness[In, K, Out](&keyedProcessOp[In, K, Out]{fn: fn, keyOf: keyOf}, opts)
+}
+
+func newHarness[In, Out any](opts HarnessOptions, build func(t *task, n *node, outs [][]any) (*opInstance, []any, error)) (*Harness[In, Out], error) {
+	if opts.Clock == nil {
+		opts.Clock = clock.NewManual(time.UnixMilli(0))
+	}
+	if opts.Parallelism == 0 {
+		opts.Parallelism = 1
+	}
+	if opts.BatchSize == 0 {
+		opts.BatchSize = 1
+	}
+	cfg := Config{Parallelism: opts.Parallelism, MaxParallelism: opts.MaxParallelism, BatchSize: opts.BatchSize, Clock: opts.Clock}
+	cfg.EnsureDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	h := &Harness[In, Out]{clk: opts.Clock, sides: map[string][]Record[any]{}}
+	j := NewJob("harness", cfg)
+	n := j.addNode("operator", kindOneInput)
+	n.parallelism = opts.Parallelism
+	n.slots = []*slot{{kit: typedKit[Out]{}}}
+	ctx, cancel := context.WithCancel(context.Background())
+	h.cancel = cancel
+	t := &task{cfg: cfg, ctx: ctx, name: "harness", subtask: opts.Subtask, parallelism: opts.Parallelism,
+		batchSize: cfg.BatchSize, lastWm: MinTime, procAt: MaxTime, harnessSides: h.captureSide}
+	h.t = t
+	outs := [][]any{{Input[Out](inputFunc[Out](func(b []Record[Out]) error {
+		h.out = append(h.out, b...)
+		return nil
+	}))}}
+	inst, ins, err := build(t, n, outs)
+	if err != nil {
+		return nil, err
+	}
+	inst.downs = append(inst.downs, controlFunc(func(c control) error {
+		if c.kind == ctlWatermark {
+			h.wms = append(h.wms, c.wm)
+		}
+		return nil
+	}))
+	t.insts, t.head = []*opInstance{inst}, inst
+	h.inst, h.in = inst, ins[0].(Input[In])
+	if err := t.openAll(); err != nil {
+		return nil, err
+	}
+	return h, nil
+}
+
+// captureSide records a side output's records in the harness.
+func (h *Harness[In, Out]) captureSide(id string, rs []Record[any]) {
+	if !slices.Contains(h.outputs, id) {
+		h.outputs = append(h.outputs, id)
+	}
+	h.sides[id] = append(h.sides[id], rs...)
+}
+
+type controlFunc func(control) error
+
+func (f controlFunc) control(c control) error { return f(c) }
+
+// ProcessElement feeds one record.
+func (h *Harness[In, Out]) ProcessElement(v In, ts int64) error {
+	return h.in.ProcessBatch([]Record[In]{{Value: v, Time: ts}})
+}
+
+// ProcessBatch feeds a batch of records.
+func (h *Harness[In, Out]) ProcessBatch(b []Record[In]) error { return h.in.ProcessBatch(b) }
+
+// ProcessWatermark feeds a watermark: due event-time timers fire.
+func (h *Harness[In, Out]) ProcessWatermark(wm int64) error {
+	return h.t.emitWatermark(wm)
+}
+
+// SetProcessingTime moves the manual clock to ms (milliseconds since the
+// epoch) and fires the processing-time timers and callbacks that are due.
+func (h *Harness[In, Out]) SetProcessingTime(ms int64) error {
+	h.clk.Set(time.UnixMilli(ms))
+	return h.t.fireProcessingTime()
+}
+
+// EndInput signals the end of a bounded input: the final watermark, then
+// end of input.
+func (h *Harness[In, Out]) EndInput() error { return h.t.finish() }
+
+// Output returns the main output so far.
+func (h *Harness[In, Out]) Output() []Record[Out] { return slices.Clone(h.out) }
+
+// OutputValues returns the values of the main output so far.
+func (h *Harness[In, Out]) OutputValues() []Out {
+	vs := make([]Out, len(h.out))
+	for i, r := range h.out {
+		vs[i] = r.Value
+	}
+	return vs
+}
+
+// Watermarks returns the watermarks the operator forwarded so far.
+func (h *Harness[In, Out]) Watermarks() []int64 { return slices.Clone(h.wms) }
+
+// SideOutput returns the records emitted to side output tag so far.
+func (h *Harness[In, Out]) SideOutput(tag string) []Record[any] { return slices.Clone(h.sides[tag]) }
+
+// ClearOutput forgets the output gathered so far.
+func (h *Harness[In, Out]) ClearOutput() {
+	h.out, h.wms = nil, nil
+	clear(h.sides)
+}
+
+// Close closes the operator.
+func (h *Harness[In, Out]) Close() error {
+	if h.closed {
+		return nil
+	}
+	h.closed = true
+	defer h.cancel()
+	return h.t.closeAll()
+}
