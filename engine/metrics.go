@@ -127,4 +127,3 @@ func (om OperatorMetrics) Clone() OperatorMetrics {
 	om.Counters = maps.Clone(om.Counters)
 	return om
 }
-

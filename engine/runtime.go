@@ -24,9 +24,9 @@ type opInstance struct {
 	endHook EndInputHook
 	keyed   keyedRuntime // nil unless the operator is keyed
 
-	mu        sync.Mutex      // guards outs, sideNames and counters against Metrics
-	outs      []flusher       // output slot collectors, main first
-	sideNames []string        // side output tag of outs[i+1]
+	mu        sync.Mutex // guards outs, sideNames and counters against Metrics
+	outs      []flusher  // output slot collectors, main first
+	sideNames []string   // side output tag of outs[i+1]
 	counters  map[string]*Counter
 	downs     []controlTarget // chained operators and exchange writers
 	opened    bool

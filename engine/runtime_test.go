@@ -277,8 +277,16 @@ func TestKeyedCoProcessJoin(t *testing.T) {
 
 // pairJoin keeps the unmatched side in keyed state.
 type pairJoin struct {
-	item   interface{ Value() (string, bool, error); Update(string) error; Clear() error }
-	amount interface{ Value() (int64, bool, error); Update(int64) error; Clear() error }
+	item interface {
+		Value() (string, bool, error)
+		Update(string) error
+		Clear() error
+	}
+	amount interface {
+		Value() (int64, bool, error)
+		Update(int64) error
+		Clear() error
+	}
 }
 
 func (p *pairJoin) Open(rc *RuntimeContext) error {

@@ -25,7 +25,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	out := fs.String("out", "out", "directory for the results")
 	events := fs.Int64("events", 2_000_000, "clicks to generate (0: run until interrupted)")
 	rate := fs.Float64("rate", 0, "clicks per second (0: as fast as possible)")
-	users := fs.Int("users", 1000, "distinct users")
+	users := fs.Int("users", 200, "distinct users")
 	par := fs.Int("parallelism", 2, "parallelism of the job")
 	if err := parseFlags(fs, args); err != nil {
 		return err

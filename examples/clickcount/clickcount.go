@@ -37,7 +37,7 @@ type Count struct {
 type Options struct {
 	Events      int64         // clicks to generate; 0: unbounded
 	Rate        float64       // clicks per second; 0: as fast as possible
-	Users       int           // distinct users; default 1000
+	Users       int           // distinct users; default 200
 	Window      time.Duration // default one minute
 	Lateness    time.Duration // out-of-orderness of the events; default 5s
 	Start       time.Time     // event time of the first click; default 2026-01-01
@@ -47,7 +47,7 @@ type Options struct {
 
 func (o *Options) defaults() {
 	if o.Users == 0 {
-		o.Users = 1000
+		o.Users = 200
 	}
 	if o.Window == 0 {
 		o.Window = time.Minute
@@ -66,7 +66,7 @@ func (o *Options) defaults() {
 	}
 }
 
-// Gen returns click i: ten clicks per second of event time, each up to
+// Gen returns click i: a hundred clicks per second of event time, each up to
 // lateness late.
 func Gen(o Options) func(i int64) Click {
 	start := o.Start.UnixMilli()
@@ -77,7 +77,7 @@ func Gen(o Options) func(i int64) Click {
 		return Click{
 			User: fmt.Sprintf("user-%04d", x%users),
 			Page: fmt.Sprintf("/page/%d", (x>>20)%50),
-			Time: start + i*100 - int64((x>>40)%uint64(late+1)),
+			Time: start + i*10 - int64((x>>40)%uint64(late+1)),
 		}
 	}
 }
