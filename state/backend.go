@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"reflect"
 	"time"
 
 	"github.com/cespare/xxhash/v2"
@@ -74,6 +75,7 @@ type Backend struct {
 	cached  int // entries in all caches
 	caches  []cache
 	names   map[string]bool
+	descs   []StateDesc
 	evictAt int // next cache to evict from, round robin
 
 	scratch []byte
@@ -143,20 +145,35 @@ func (b *Backend) DropCaches() {
 	b.cached = 0
 }
 
+// StateDesc describes a registered state: checkpoints record them, and a
+// restore refuses a job whose states changed kind or type.
+type StateDesc struct {
+	Name string `json:"name"`
+	Kind string `json:"kind"` // value, list, map, reducing, aggregating, timers
+	Type string `json:"type"` // the Go types of the values (and user keys)
+}
+
+// Registered returns the states registered so far, in order.
+func (b *Backend) Registered() []StateDesc { return append([]StateDesc(nil), b.descs...) }
+
 // register claims a state name for this backend.
-func (b *Backend) register(name string, c cache) error {
-	if name == "" {
+func (b *Backend) register(d StateDesc, c cache) error {
+	if d.Name == "" {
 		return errors.New("state: state name must not be empty")
 	}
-	if b.names[name] {
-		return fmt.Errorf("state: state %q registered twice in operator %q", name, b.opts.OperatorID)
+	if b.names[d.Name] {
+		return fmt.Errorf("state: state %q registered twice in operator %q", d.Name, b.opts.OperatorID)
 	}
-	b.names[name] = true
+	b.names[d.Name] = true
+	b.descs = append(b.descs, d)
 	if c != nil {
 		b.caches = append(b.caches, c)
 	}
 	return nil
 }
+
+// typeName names T for StateDesc.
+func typeName[T any]() string { return reflect.TypeFor[T]().String() }
 
 // entryAdded accounts for a new cache entry and evicts when over budget.
 func (b *Backend) entryAdded() error {

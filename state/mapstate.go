@@ -26,7 +26,7 @@ type MapState[UK, UV any] struct {
 // NewMapState registers a map state.
 func NewMapState[UK, UV any](b *Backend, name string, keyCodec Codec[UK], valueCodec Codec[UV], opts ...Option) (*MapState[UK, UV], error) {
 	o := applyOptions(opts)
-	if err := b.register(name, nil); err != nil {
+	if err := b.register(StateDesc{Name: name, Kind: "map", Type: typeName[UK]() + " -> " + typeName[UV]()}, nil); err != nil {
 		return nil, err
 	}
 	return &MapState[UK, UV]{b: b, name: name, prefix: statePrefix(b.opts.OperatorID, name), ukc: keyCodec, uvc: valueCodec, ttl: o.ttl}, nil

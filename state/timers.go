@@ -64,7 +64,7 @@ const timerBufferLimit = 64
 // "processing") in b and loads the earliest timers of each key group.
 func NewTimerQueue(b *Backend, name string) (*TimerQueue, error) {
 	full := "\x00timers/" + name
-	if err := b.register(full, nil); err != nil {
+	if err := b.register(StateDesc{Name: full, Kind: "timers"}, nil); err != nil {
 		return nil, err
 	}
 	q := &TimerQueue{b: b, name: name, prefix: statePrefix(b.opts.OperatorID, full)}

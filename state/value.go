@@ -45,12 +45,12 @@ type entry[V any] struct {
 	next    *entry[V]
 }
 
-func newValueCore[V any](b *Backend, name string, enc func([]byte, V) []byte, dec func([]byte) (V, error), ttl TTL) (*valueCore[V], error) {
+func newValueCore[V any](b *Backend, name, kind, typ string, enc func([]byte, V) []byte, dec func([]byte) (V, error), ttl TTL) (*valueCore[V], error) {
 	c := &valueCore[V]{
 		b: b, name: name, prefix: statePrefix(b.opts.OperatorID, name),
 		enc: enc, dec: dec, ttl: ttl, m: map[uint64]*entry[V]{},
 	}
-	if err := b.register(name, c); err != nil {
+	if err := b.register(StateDesc{Name: name, Kind: kind, Type: typ}, c); err != nil {
 		return nil, err
 	}
 	return c, nil
@@ -267,7 +267,7 @@ type ValueState[V any] struct{ c *valueCore[V] }
 // NewValueState registers a value state named name in b.
 func NewValueState[V any](b *Backend, name string, codec Codec[V], opts ...Option) (*ValueState[V], error) {
 	o := applyOptions(opts)
-	c, err := newValueCore(b, name, codec.Append, codec.Decode, o.ttl)
+	c, err := newValueCore(b, name, "value", typeName[V](), codec.Append, codec.Decode, o.ttl)
 	if err != nil {
 		return nil, err
 	}
@@ -307,7 +307,7 @@ func NewReducingState[V any](b *Backend, name string, codec Codec[V], reduce fun
 		return nil, fmt.Errorf("state: reducing state %q: nil reduce function", name)
 	}
 	o := applyOptions(opts)
-	c, err := newValueCore(b, name, codec.Append, codec.Decode, o.ttl)
+	c, err := newValueCore(b, name, "reducing", typeName[V](), codec.Append, codec.Decode, o.ttl)
 	if err != nil {
 		return nil, err
 	}
@@ -359,7 +359,7 @@ func NewAggregatingState[In, Acc, Out any](b *Backend, name string, agg Aggregat
 		return nil, fmt.Errorf("state: aggregating state %q: nil aggregator", name)
 	}
 	o := applyOptions(opts)
-	c, err := newValueCore(b, name, accCodec.Append, accCodec.Decode, o.ttl)
+	c, err := newValueCore(b, name, "aggregating", typeName[In]()+" -> "+typeName[Acc](), accCodec.Append, accCodec.Decode, o.ttl)
 	if err != nil {
 		return nil, err
 	}
@@ -451,7 +451,7 @@ func NewListState[E any](b *Backend, name string, codec Codec[E], opts ...Option
 		}
 		return l, nil
 	}
-	c, err := newValueCore(b, name, enc, dec, o.ttl)
+	c, err := newValueCore(b, name, "list", typeName[E](), enc, dec, o.ttl)
 	if err != nil {
 		return nil, err
 	}
