@@ -1,0 +1,333 @@
+package state
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+
+	"github.com/cockroachdb/pebble/v2"
+)
+
+// PebbleOptions configure a PebbleStore.
+type PebbleOptions struct {
+	// CacheBytes is the size of Pebble's block cache. Default 64 MiB. The
+	// Backend's write-back cache of decoded values sits in front of it, so
+	// this cache only serves the misses of that one.
+	CacheBytes int64
+	// MemTableBytes is the size of one memtable. Default 16 MiB. It bounds
+	// the unflushed write-ahead log that every snapshot copies in its
+	// synchronous part (see Snapshot), so it trades the snapshot pause
+	// against the number of small L0 files that flushes produce.
+	MemTableBytes int64
+	// BatchBytes bounds the indexed batch that buffers writes: once the
+	// batch grows past it, it is committed to the database. Default 1 MiB.
+	// Reads and scans see the batch merged with the database, so the bound
+	// only trades commit overhead against the cost of reads in a large
+	// batch.
+	BatchBytes int
+	// Logger receives Pebble's log messages. Default: informational
+	// messages are dropped, errors go to the standard library's log
+	// package, and fatal errors (a corrupt database) end the process, as
+	// Pebble's default logger does.
+	Logger pebble.Logger
+}
+
+// EnsureDefaults fills in the defaults of unset fields.
+func (o *PebbleOptions) EnsureDefaults() {
+	if o.CacheBytes == 0 {
+		o.CacheBytes = 64 << 20
+	}
+	if o.MemTableBytes == 0 {
+		o.MemTableBytes = 16 << 20
+	}
+	if o.BatchBytes == 0 {
+		o.BatchBytes = 1 << 20
+	}
+	if o.Logger == nil {
+		o.Logger = quietLogger{}
+	}
+}
+
+// Validate reports whether the options are usable.
+func (o *PebbleOptions) Validate() error {
+	switch {
+	case o.CacheBytes < 0:
+		return fmt.Errorf("state: PebbleOptions.CacheBytes %d is negative", o.CacheBytes)
+	case o.MemTableBytes < 1<<20 || o.MemTableBytes > 1<<30:
+		return fmt.Errorf("state: PebbleOptions.MemTableBytes %d out of range [1 MiB, 1 GiB]", o.MemTableBytes)
+	case o.BatchBytes < 1 || o.BatchBytes > 1<<30:
+		return fmt.Errorf("state: PebbleOptions.BatchBytes %d out of range [1, 1 GiB]", o.BatchBytes)
+	}
+	return nil
+}
+
+// quietLogger drops Pebble's informational messages (one per flush and
+// compaction) and keeps its errors.
+type quietLogger struct{}
+
+func (quietLogger) Infof(string, ...any)              {}
+func (quietLogger) Errorf(format string, args ...any) { pebble.DefaultLogger.Errorf(format, args...) }
+func (quietLogger) Fatalf(format string, args ...any) { pebble.DefaultLogger.Fatalf(format, args...) }
+func (o *PebbleOptions) pebbleOptions() *pebble.Options {
+	po := &pebble.Options{
+		CacheSize:          o.CacheBytes,
+		MemTableSize:       uint64(o.MemTableBytes),
+		FormatMajorVersion: pebble.FormatNewest,
+		Logger:             o.Logger,
+		// The WAL stays on, without a sync per write: a Pebble checkpoint
+		// captures the memtables only through the WAL, so without it every
+		// snapshot would have to flush the memtable inside the task's pause.
+		// Durability comes from checkpoints, not from the working directory,
+		// so nothing is fsynced per write; WALBytesPerSync makes the kernel
+		// write the log back gradually, so that the one WAL sync a snapshot
+		// does (see Snapshot) finds little left to write.
+		WALBytesPerSync: 1 << 20,
+		BytesPerSync:    1 << 20,
+		// A checkpoint copies the manifest; keep it small.
+		MaxManifestFileSize: 8 << 20,
+	}
+	po.EnsureDefaults()
+	return po
+}
+
+// noSync commits without waiting for the WAL to reach the disk.
+var noSync = pebble.NoSync
+
+// PebbleStore is a Store on a Pebble database in a local directory.
+//
+// Writes go to an indexed batch that reads and scans see merged with the
+// database (read-your-writes); the batch is committed when it grows past
+// PebbleOptions.BatchBytes and on Flush. Nothing is synced to disk per
+// write: a PebbleStore's working directory is not a durable copy of the
+// state, its snapshots are. After a crash, restore from a snapshot
+// (OpenPebbleFrom) rather than reopening the working directory.
+//
+// A PebbleStore belongs to one goroutine, the task that owns it, and is not
+// safe for concurrent use; the only exception is the write function that
+// Snapshot returns, which may run on another goroutine while the store is
+// used. Pebble itself runs background goroutines (flushes, compactions),
+// which Close stops.
+type PebbleStore struct {
+	dir   string // the store's root: db/ and staging/ inside it
+	opts  PebbleOptions
+	popts *pebble.Options
+	db    *pebble.DB
+	batch *pebble.Batch
+
+	closed bool
+	seq    int // staging directory counter
+
+	// snaps tracks the snapshots whose write function has not finished:
+	// their staging directories are removed on Close if the write function
+	// was never called, and Close waits for those being written.
+	snaps struct {
+		sync.Mutex
+		pending map[string]*pendingSnapshot
+		closed  bool
+		wg      sync.WaitGroup
+	}
+	// sums memoises the checksums of immutable files (sstables, blob
+	// files) by name, so that each checkpoint reads only the files that
+	// are new since the previous one. Guarded by its own mutex: write
+	// functions run on other goroutines.
+	sums struct {
+		sync.Mutex
+		m map[string]fileSum
+	}
+}
+
+type pendingSnapshot struct {
+	staging string
+	state   int // 0 pending, 1 being written, 2 done
+}
+
+const (
+	pebbleDBDir      = "db"
+	pebbleStagingDir = "staging"
+)
+
+// OpenPebble opens the PebbleStore in dir, creating it if it does not
+// exist. A store reopened after Close holds what was written before Close.
+func OpenPebble(dir string, opts PebbleOptions) (*PebbleStore, error) {
+	opts.EnsureDefaults()
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	// Snapshots of an earlier process that were never written are garbage.
+	if err := os.RemoveAll(filepath.Join(dir, pebbleStagingDir)); err != nil {
+		return nil, fmt.Errorf("state: open pebble store %s: %w", dir, err)
+	}
+	return openPebbleDB(dir, opts)
+}
+
+func openPebbleDB(dir string, opts PebbleOptions) (*PebbleStore, error) {
+	if err := os.MkdirAll(filepath.Join(dir, pebbleStagingDir), 0o755); err != nil {
+		return nil, fmt.Errorf("state: open pebble store %s: %w", dir, err)
+	}
+	po := opts.pebbleOptions()
+	db, err := pebble.Open(filepath.Join(dir, pebbleDBDir), po)
+	if err != nil {
+		return nil, fmt.Errorf("state: open pebble store %s: %w", dir, err)
+	}
+	s := &PebbleStore{dir: dir, opts: opts, popts: po, db: db, batch: db.NewIndexedBatch()}
+	s.snaps.pending = map[string]*pendingSnapshot{}
+	s.sums.m = map[string]fileSum{}
+	return s, nil
+}
+
+// Dir returns the directory the store was opened in.
+func (s *PebbleStore) Dir() string { return s.dir }
+
+// Get implements Store.
+func (s *PebbleStore) Get(key []byte) ([]byte, bool, error) {
+	if s.closed {
+		return nil, false, ErrClosed
+	}
+	v, closer, err := s.batch.Get(key)
+	if err != nil {
+		if errors.Is(err, pebble.ErrNotFound) {
+			return nil, false, nil
+		}
+		return nil, false, fmt.Errorf("state: pebble get: %w", err)
+	}
+	out := append(make([]byte, 0, len(v)), v...)
+	if err := closer.Close(); err != nil {
+		return nil, false, fmt.Errorf("state: pebble get: %w", err)
+	}
+	return out, true, nil
+}
+
+// Set implements Store.
+func (s *PebbleStore) Set(key, value []byte) error {
+	if s.closed {
+		return ErrClosed
+	}
+	if err := s.batch.Set(key, value, nil); err != nil {
+		return fmt.Errorf("state: pebble set: %w", err)
+	}
+	return s.maybeCommit()
+}
+
+// Delete implements Store.
+func (s *PebbleStore) Delete(key []byte) error {
+	if s.closed {
+		return ErrClosed
+	}
+	if err := s.batch.Delete(key, nil); err != nil {
+		return fmt.Errorf("state: pebble delete: %w", err)
+	}
+	return s.maybeCommit()
+}
+
+// DeleteRange implements Store.
+func (s *PebbleStore) DeleteRange(start, end []byte) error {
+	if s.closed {
+		return ErrClosed
+	}
+	if bytes.Compare(start, end) >= 0 {
+		return nil // an empty range; Pebble would reject it
+	}
+	if err := s.batch.DeleteRange(start, end, nil); err != nil {
+		return fmt.Errorf("state: pebble delete range: %w", err)
+	}
+	return s.maybeCommit()
+}
+
+// Scan implements Store. A nil upper bound scans to the end.
+func (s *PebbleStore) Scan(lower, upper []byte, fn func(key, value []byte) bool) error {
+	if s.closed {
+		return ErrClosed
+	}
+	if upper != nil && bytes.Compare(lower, upper) >= 0 {
+		return nil
+	}
+	it, err := s.batch.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upper})
+	if err != nil {
+		return fmt.Errorf("state: pebble scan: %w", err)
+	}
+	for ok := it.First(); ok; ok = it.Next() {
+		v, err := it.ValueAndErr()
+		if err != nil {
+			_ = it.Close()
+			return fmt.Errorf("state: pebble scan: %w", err)
+		}
+		if !fn(it.Key(), v) {
+			break
+		}
+	}
+	if err := it.Close(); err != nil {
+		return fmt.Errorf("state: pebble scan: %w", err)
+	}
+	return nil
+}
+
+func (s *PebbleStore) maybeCommit() error {
+	if s.batch.Len() < s.opts.BatchBytes {
+		return nil
+	}
+	return s.commit()
+}
+
+// commit applies the batch to the database, without syncing, and starts a
+// new one.
+func (s *PebbleStore) commit() error {
+	if s.batch.Empty() {
+		return nil
+	}
+	if err := s.db.Apply(s.batch, noSync); err != nil {
+		return fmt.Errorf("state: pebble commit: %w", err)
+	}
+	s.batch.Reset()
+	return nil
+}
+
+// Flush implements Store: it commits the batch to the database. It does not
+// sync: a snapshot taken next includes every write so far.
+func (s *PebbleStore) Flush() error {
+	if s.closed {
+		return ErrClosed
+	}
+	return s.commit()
+}
+
+// Close implements Store. It commits the pending batch, removes the staging
+// directories of snapshots whose write function was never called (calling
+// one later fails), waits for write functions in progress, and closes the
+// database. Closing twice is a no-op.
+func (s *PebbleStore) Close() error {
+	if s.closed {
+		return nil
+	}
+	s.closed = true
+	err := s.commit()
+	s.snaps.Lock()
+	s.snaps.closed = true
+	for _, p := range s.snaps.pending {
+		if p.state == 0 {
+			if rerr := os.RemoveAll(p.staging); rerr != nil && err == nil {
+				err = fmt.Errorf("state: close pebble store: %w", rerr)
+			}
+		}
+	}
+	s.snaps.Unlock()
+	s.snaps.wg.Wait()
+	if cerr := s.batch.Close(); cerr != nil && err == nil {
+		err = fmt.Errorf("state: close pebble store: %w", cerr)
+	}
+	if cerr := s.db.Close(); cerr != nil && err == nil {
+		err = fmt.Errorf("state: close pebble store: %w", cerr)
+	}
+	return err
+}
+
+// Metrics returns Pebble's metrics of the database, for diagnostics.
+func (s *PebbleStore) Metrics() *pebble.Metrics { return s.db.Metrics() }
+
+// DiskUsage returns an estimate of the bytes the database's files take.
+func (s *PebbleStore) DiskUsage() uint64 { return s.db.Metrics().DiskSpaceUsage() }
+
+// String describes the store for debugging.
+func (s *PebbleStore) String() string { return fmt.Sprintf("PebbleStore(%s)", s.dir) }
