@@ -672,8 +672,17 @@ func (s *Shard) readSegment(seg *segment, pos int64, next, end uint64, maxRecord
 		// Read a chunk appended to rb.data; records alias it, so the
 		// buffer only ever grows within one Read (a reallocation leaves
 		// earlier records pointing at the old, unchanged array).
+		// Read what the remaining record budget probably needs (by the
+		// average record size so far), at least a chunk, at most the
+		// byte budget: a small read must not pull in megabytes.
 		want := int64(readChunk)
-		if rem := int64(maxBytes - rb.Bytes + 4096); rem > want {
+		if n := len(rb.Records); n > 0 {
+			avg := int64(len(rb.data)/n) + 1
+			if est := avg * int64(maxRecords-n); est > want {
+				want = est
+			}
+		}
+		if rem := int64(maxBytes-rb.Bytes) + 4096; want > rem && rem > readChunk {
 			want = rem
 		}
 		if want > limit-pos {

@@ -1,0 +1,812 @@
+package main
+
+// `sluice bench log`: the built-in sharded log's headline figures.
+//
+//	log/embedded-append        PutRecords in process, 500 x 100 B, 4 shards, acknowledged after write
+//	log/embedded-append-fsync  the same, 4 concurrent producers, acknowledged after fsync (group commit)
+//	log/embedded-read          ShardReader over what was appended, 10,000-record batches
+//	log/sdk-put                AWS SDK for Go PutRecords over loopback (4 clients, 500 x 100 B), durable
+//	log/sdk-get                AWS SDK for Go GetRecords of what sdk-put wrote
+//	log/put-get-latency        PutRecord -> GetRecords (tight polling) latency, p50/p99, durable
+//	log/put-get-latency-nosync the same against a log that acknowledges after write
+//
+// The embedded cases have a hand-written Go baseline (the same bytes written
+// or read with plain file I/O). The SDK cases run the same client workload
+// side by side against kinesalite (started on 127.0.0.1) and kinesis-local
+// (which binds every interface, so it and its client half run in a private
+// network namespace: this command re-executes itself under `unshare -n`),
+// both installed from npm into a cache directory when missing.
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
+
+	"github.com/sluicehq/sluice/connectors/shardlog"
+	"github.com/sluicehq/sluice/connectors/shardlog/server"
+	"github.com/sluicehq/sluice/internal/benchfmt"
+)
+
+func init() {
+	registerBench("log", "built-in sharded log: embedded append/read, SDK put/get vs kinesalite and kinesis-local, put->get latency", benchLog)
+}
+
+type logBenchConfig struct {
+	runs     int
+	duration time.Duration
+	clients  int
+	shards   int
+	batch    int
+	size     int
+	peers    string
+	peersDir string
+}
+
+func benchLog(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("bench log", stderr)
+	asJSON := fs.Bool("json", false, "print one JSON object per case")
+	var cfg logBenchConfig
+	fs.IntVar(&cfg.runs, "runs", 5, "runs per case (medians are reported)")
+	fs.DurationVar(&cfg.duration, "duration", time.Second, "length of each timed SDK phase")
+	fs.IntVar(&cfg.clients, "clients", 4, "concurrent SDK clients")
+	fs.IntVar(&cfg.shards, "shards", 4, "shards per stream")
+	fs.IntVar(&cfg.batch, "batch", 500, "records per PutRecords")
+	fs.IntVar(&cfg.size, "size", 100, "record data bytes")
+	fs.StringVar(&cfg.peers, "peers", "auto", "kinesalite and kinesis-local: auto (install with npm if missing), installed (only if present), off")
+	defDir := os.Getenv("SLUICE_LOG_PEERS_DIR")
+	if defDir == "" {
+		home, _ := os.UserHomeDir()
+		defDir = filepath.Join(home, ".cache", "sluice-ci", "npm-peers")
+	}
+	fs.StringVar(&cfg.peersDir, "peers-dir", defDir, "npm prefix of the peers ($SLUICE_LOG_PEERS_DIR)")
+	child := fs.String("peer-child", "", "internal: run the client half against a peer and answer on stdout")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if cfg.runs < 1 || cfg.clients < 1 || cfg.shards < 1 || cfg.batch < 1 || cfg.batch > 500 || cfg.size < 1 {
+		return usageError("--runs, --clients, --shards, --batch (1..500) and --size must be positive")
+	}
+	if *child != "" {
+		return logPeerChild(ctx, *child, cfg, os.Stdin, stdout)
+	}
+	dir, err := os.MkdirTemp("", "sluice-bench-log-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+
+	results, err := benchLogEmbedded(ctx, dir, cfg)
+	if err != nil {
+		return err
+	}
+	for _, r := range results {
+		if err := benchfmt.Print(stdout, r, *asJSON); err != nil {
+			return err
+		}
+	}
+	results, err = benchLogSDK(ctx, dir, cfg, stderr)
+	if err != nil {
+		return err
+	}
+	for _, r := range results {
+		if err := benchfmt.Print(stdout, r, *asJSON); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func benchEntries(n, size int, seed int64) []shardlog.PutEntry {
+	rng := rand.New(rand.NewSource(seed))
+	es := make([]shardlog.PutEntry, n)
+	for i := range es {
+		d := make([]byte, size)
+		rng.Read(d)
+		es[i] = shardlog.PutEntry{PartitionKey: fmt.Sprintf("user-%08d", rng.Intn(1e8)), Data: d}
+	}
+	return es
+}
+
+// benchLogEmbedded measures the in-process API against a hand-written
+// baseline that writes and reads the same payload with plain file I/O.
+func benchLogEmbedded(ctx context.Context, dir string, cfg logBenchConfig) ([]benchfmt.Result, error) {
+	const perRun = 400_000
+	es := benchEntries(cfg.batch, cfg.size, 1)
+	payload := int64(cfg.size * cfg.batch)
+	var appendS, appendBase, fsyncS, readS, readBase []benchfmt.Sample
+	for run := 0; run < cfg.runs; run++ {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		rdir := filepath.Join(dir, fmt.Sprint("emb", run))
+		l, err := shardlog.Open(shardlog.Options{Dir: rdir, Sync: shardlog.SyncNone, RetentionInterval: -1})
+		if err != nil {
+			return nil, err
+		}
+		if err := l.CreateStream(shardlog.CreateStreamInput{Name: "b", ShardCount: cfg.shards}); err != nil {
+			return nil, err
+		}
+		ref := shardlog.StreamRef{Name: "b"}
+		res := make([]shardlog.PutResult, 0, cfg.batch)
+		s, err := benchfmt.Measure(func() (int64, int64, error) {
+			var n, b int64
+			for n < perRun {
+				if _, err := l.PutRecords(ctx, ref, es, res[:0]); err != nil {
+					return n, b, err
+				}
+				n += int64(len(es))
+				b += payload
+			}
+			return n, b, nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		appendS = append(appendS, s)
+		// Baseline: the same bytes (length-prefixed key and data), one
+		// write per batch, to a plain file.
+		s, err = benchfmt.Measure(func() (int64, int64, error) {
+			f, err := os.Create(filepath.Join(rdir, "baseline"))
+			if err != nil {
+				return 0, 0, err
+			}
+			defer f.Close()
+			var buf []byte
+			var n, b int64
+			for n < perRun {
+				buf = buf[:0]
+				for _, e := range es {
+					buf = binary.AppendUvarint(buf, uint64(len(e.PartitionKey)))
+					buf = append(buf, e.PartitionKey...)
+					buf = binary.AppendUvarint(buf, uint64(len(e.Data)))
+					buf = append(buf, e.Data...)
+				}
+				if _, err := f.Write(buf); err != nil {
+					return n, b, err
+				}
+				n += int64(len(es))
+				b += payload
+			}
+			return n, b, nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		appendBase = append(appendBase, s)
+		// Read back every shard.
+		s, err = benchfmt.Measure(func() (int64, int64, error) {
+			var n, b int64
+			for i := 0; i < cfg.shards; i++ {
+				r, err := l.NewShardReader(ref, shardlog.ShardID(uint32(i)), shardlog.StartPosition{Type: shardlog.TrimHorizon})
+				if err != nil {
+					return n, b, err
+				}
+				for {
+					rr, err := r.Read(ctx, 10000, 0, false)
+					if err != nil {
+						return n, b, err
+					}
+					if len(rr.Records) == 0 {
+						break
+					}
+					for _, rec := range rr.Records {
+						b += int64(len(rec.Data))
+					}
+					n += int64(len(rr.Records))
+				}
+			}
+			return n, b, nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		readS = append(readS, s)
+		s, err = benchfmt.Measure(func() (int64, int64, error) {
+			f, err := os.Open(filepath.Join(rdir, "baseline"))
+			if err != nil {
+				return 0, 0, err
+			}
+			defer f.Close()
+			br := bufio.NewReaderSize(f, 1<<20)
+			var n, b int64
+			var data []byte
+			for {
+				kl, err := binary.ReadUvarint(br)
+				if errors.Is(err, io.EOF) {
+					return n, b, nil
+				}
+				if err != nil {
+					return n, b, err
+				}
+				if _, err := br.Discard(int(kl)); err != nil {
+					return n, b, err
+				}
+				dl, err := binary.ReadUvarint(br)
+				if err != nil {
+					return n, b, err
+				}
+				if cap(data) < int(dl) {
+					data = make([]byte, dl)
+				}
+				if _, err := io.ReadFull(br, data[:dl]); err != nil {
+					return n, b, err
+				}
+				n++
+				b += int64(dl)
+			}
+		})
+		if err != nil {
+			return nil, err
+		}
+		readBase = append(readBase, s)
+		l.Close()
+		os.RemoveAll(rdir)
+
+		// Durable appends: 4 producers on 4 shards share fsyncs.
+		l, err = shardlog.Open(shardlog.Options{Dir: rdir, RetentionInterval: -1})
+		if err != nil {
+			return nil, err
+		}
+		l.CreateStream(shardlog.CreateStreamInput{Name: "b", ShardCount: cfg.shards})
+		s, err = benchfmt.Measure(func() (int64, int64, error) {
+			var n atomic.Int64
+			var wg sync.WaitGroup
+			errc := make(chan error, 4)
+			deadline := time.Now().Add(cfg.duration)
+			for p := 0; p < 4; p++ {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					es := benchEntries(cfg.batch, cfg.size, int64(p+10))
+					res := make([]shardlog.PutResult, 0, cfg.batch)
+					for time.Now().Before(deadline) {
+						if _, err := l.PutRecords(ctx, ref, es, res[:0]); err != nil {
+							errc <- err
+							return
+						}
+						n.Add(int64(len(es)))
+					}
+				}()
+			}
+			wg.Wait()
+			close(errc)
+			return n.Load(), n.Load() * int64(cfg.size), <-errc
+		})
+		if err != nil {
+			return nil, err
+		}
+		fsyncS = append(fsyncS, s)
+		l.Close()
+		os.RemoveAll(rdir)
+	}
+	return []benchfmt.Result{
+		benchfmt.FromSamples("log/embedded-append", appendS).WithBaseline(appendBase).Set("record_bytes", cfg.size).Set("batch", cfg.batch).Set("baseline", "plain file write of the same bytes, one write per batch"),
+		benchfmt.FromSamples("log/embedded-append-fsync", fsyncS).Set("record_bytes", cfg.size).Set("batch", cfg.batch).Set("producers", 4),
+		benchfmt.FromSamples("log/embedded-read", readS).WithBaseline(readBase).Set("record_bytes", cfg.size).Set("baseline", "buffered plain file read of the same bytes"),
+	}, nil
+}
+
+// sdkSample is one run of the SDK workload against one system.
+type sdkSample struct {
+	PutRecords int64         `json:"put_records"`
+	PutBytes   int64         `json:"put_bytes"`
+	PutWall    time.Duration `json:"put_wall"`
+	PutCPU     time.Duration `json:"put_cpu"`
+	GetRecords int64         `json:"get_records"`
+	GetBytes   int64         `json:"get_bytes"`
+	GetWall    time.Duration `json:"get_wall"`
+	GetCPU     time.Duration `json:"get_cpu"`
+}
+
+func benchClient(endpoint string, conns int) *kinesis.Client {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConnsPerHost = conns * 2
+	return kinesis.New(kinesis.Options{
+		Region:           "us-east-1",
+		BaseEndpoint:     aws.String(endpoint),
+		Credentials:      credentials.NewStaticCredentialsProvider("bench", "bench", ""),
+		HTTPClient:       &http.Client{Transport: tr, Timeout: time.Minute},
+		RetryMaxAttempts: 1,
+	})
+}
+
+// sdkWorkload is the client workload every system gets: create a stream,
+// PutRecords from cfg.clients goroutines for cfg.duration, then read it all
+// back with GetRecords (one goroutine per shard), then delete the stream.
+func sdkWorkload(ctx context.Context, endpoint, stream string, cfg logBenchConfig) (sdkSample, error) {
+	var out sdkSample
+	c := benchClient(endpoint, cfg.clients)
+	if _, err := c.CreateStream(ctx, &kinesis.CreateStreamInput{StreamName: aws.String(stream), ShardCount: aws.Int32(int32(cfg.shards))}); err != nil {
+		return out, fmt.Errorf("create stream: %w", err)
+	}
+	for i := 0; ; i++ {
+		d, err := c.DescribeStreamSummary(ctx, &kinesis.DescribeStreamSummaryInput{StreamName: aws.String(stream)})
+		if err == nil && d.StreamDescriptionSummary.StreamStatus == types.StreamStatusActive {
+			break
+		}
+		if i > 200 {
+			return out, fmt.Errorf("stream %s not ACTIVE: %v", stream, err)
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+	defer c.DeleteStream(context.WithoutCancel(ctx), &kinesis.DeleteStreamInput{StreamName: aws.String(stream)})
+	// Put phase.
+	var n atomic.Int64
+	var firstErr atomic.Value
+	cpu0, t0 := benchfmt.CPUTime(), time.Now()
+	deadline := t0.Add(cfg.duration)
+	var wg sync.WaitGroup
+	for w := 0; w < cfg.clients; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			es := benchEntries(cfg.batch, cfg.size, int64(w+100))
+			recs := make([]types.PutRecordsRequestEntry, len(es))
+			for i, e := range es {
+				recs[i] = types.PutRecordsRequestEntry{PartitionKey: aws.String(e.PartitionKey), Data: e.Data}
+			}
+			for time.Now().Before(deadline) && ctx.Err() == nil {
+				res, err := c.PutRecords(ctx, &kinesis.PutRecordsInput{StreamName: aws.String(stream), Records: recs})
+				if err != nil {
+					firstErr.CompareAndSwap(nil, err)
+					return
+				}
+				n.Add(int64(len(recs)) - int64(aws.ToInt32(res.FailedRecordCount)))
+			}
+		}()
+	}
+	wg.Wait()
+	out.PutWall, out.PutCPU = time.Since(t0), benchfmt.CPUTime()-cpu0
+	out.PutRecords = n.Load()
+	out.PutBytes = out.PutRecords * int64(cfg.size)
+	if e, _ := firstErr.Load().(error); e != nil {
+		return out, fmt.Errorf("put records: %w", e)
+	}
+	// Get phase.
+	ls, err := c.ListShards(ctx, &kinesis.ListShardsInput{StreamName: aws.String(stream)})
+	if err != nil {
+		return out, fmt.Errorf("list shards: %w", err)
+	}
+	var got, gotBytes atomic.Int64
+	cpu0, t0 = benchfmt.CPUTime(), time.Now()
+	for _, sh := range ls.Shards {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			it, err := c.GetShardIterator(ctx, &kinesis.GetShardIteratorInput{StreamName: aws.String(stream), ShardId: sh.ShardId, ShardIteratorType: types.ShardIteratorTypeTrimHorizon})
+			if err != nil {
+				firstErr.CompareAndSwap(nil, err)
+				return
+			}
+			iter := it.ShardIterator
+			for iter != nil && ctx.Err() == nil {
+				res, err := c.GetRecords(ctx, &kinesis.GetRecordsInput{ShardIterator: iter, Limit: aws.Int32(10000)})
+				if err != nil {
+					firstErr.CompareAndSwap(nil, err)
+					return
+				}
+				for _, r := range res.Records {
+					gotBytes.Add(int64(len(r.Data)))
+				}
+				got.Add(int64(len(res.Records)))
+				if len(res.Records) == 0 {
+					return
+				}
+				iter = res.NextShardIterator
+			}
+		}()
+	}
+	wg.Wait()
+	out.GetWall, out.GetCPU = time.Since(t0), benchfmt.CPUTime()-cpu0
+	out.GetRecords, out.GetBytes = got.Load(), gotBytes.Load()
+	if e, _ := firstErr.Load().(error); e != nil {
+		return out, fmt.Errorf("get records: %w", e)
+	}
+	return out, nil
+}
+
+func (s sdkSample) put() benchfmt.Sample {
+	return benchfmt.Sample{Records: s.PutRecords, Bytes: s.PutBytes, Wall: s.PutWall, CPU: s.PutCPU}
+}
+
+func (s sdkSample) get() benchfmt.Sample {
+	return benchfmt.Sample{Records: s.GetRecords, Bytes: s.GetBytes, Wall: s.GetWall, CPU: s.GetCPU}
+}
+
+// peer is a system the SDK workload runs against besides Sluice.
+type peer struct {
+	name string
+	run  func(ctx context.Context, stream string) (sdkSample, error)
+	stop func()
+}
+
+func benchLogSDK(ctx context.Context, dir string, cfg logBenchConfig, stderr io.Writer) ([]benchfmt.Result, error) {
+	l, err := shardlog.Open(shardlog.Options{Dir: filepath.Join(dir, "server"), RetentionInterval: -1})
+	if err != nil {
+		return nil, err
+	}
+	defer l.Close()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	sctx, stop := context.WithCancel(ctx)
+	srv := server.New(l, server.Options{})
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(sctx, ln, nil) }()
+	defer func() { stop(); <-done }()
+	endpoint := "http://" + ln.Addr().String()
+
+	var peers []*peer
+	if cfg.peers != "off" {
+		if err := ensurePeers(ctx, cfg, stderr); err != nil {
+			fmt.Fprintf(stderr, "bench log: peers unavailable, running without them: %v\n", err)
+		} else {
+			if p, err := startKinesalite(ctx, cfg); err != nil {
+				fmt.Fprintf(stderr, "bench log: kinesalite: %v\n", err)
+			} else {
+				peers = append(peers, p)
+			}
+			if p, err := startKinesisLocal(ctx, cfg, stderr); err != nil {
+				fmt.Fprintf(stderr, "bench log: kinesis-local: %v\n", err)
+			} else {
+				peers = append(peers, p)
+			}
+		}
+	}
+	defer func() {
+		for _, p := range peers {
+			p.stop()
+		}
+	}()
+	var mine []sdkSample
+	theirs := make([][]sdkSample, len(peers))
+	for run := 0; run < cfg.runs; run++ {
+		s, err := sdkWorkload(ctx, endpoint, fmt.Sprint("bench-", run), cfg)
+		if err != nil {
+			return nil, fmt.Errorf("sluice: %w", err)
+		}
+		mine = append(mine, s)
+		for i, p := range peers {
+			s, err := p.run(ctx, fmt.Sprint("bench-", run))
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", p.name, err)
+			}
+			theirs[i] = append(theirs[i], s)
+		}
+	}
+	samples := func(ss []sdkSample, f func(sdkSample) benchfmt.Sample) []benchfmt.Sample {
+		out := make([]benchfmt.Sample, len(ss))
+		for i, s := range ss {
+			out[i] = f(s)
+		}
+		return out
+	}
+	put := benchfmt.FromSamples("log/sdk-put", samples(mine, sdkSample.put)).
+		Set("clients", cfg.clients).Set("batch", cfg.batch).Set("record_bytes", cfg.size).Set("shards", cfg.shards).Set("durable", true)
+	get := benchfmt.FromSamples("log/sdk-get", samples(mine, sdkSample.get)).Set("shards", cfg.shards)
+	for i, p := range peers {
+		key := strings.ReplaceAll(p.name, "-", "_")
+		ps := samples(theirs[i], sdkSample.put)
+		gs := samples(theirs[i], sdkSample.get)
+		pr := benchfmt.Median(ps, benchfmt.Sample.RecordsPerSec)
+		gr := benchfmt.Median(gs, benchfmt.Sample.RecordsPerSec)
+		put = put.Set(key+"_records_per_sec", pr)
+		get = get.Set(key+"_records_per_sec", gr)
+		if pr > 0 {
+			put = put.Set("ratio_vs_"+key, put.RecordsPerSec/pr)
+		}
+		if gr > 0 {
+			get = get.Set("ratio_vs_"+key, get.RecordsPerSec/gr)
+		}
+		if i == 0 {
+			put = put.WithBaseline(ps).Set("baseline", p.name)
+			get = get.WithBaseline(gs).Set("baseline", p.name)
+		}
+	}
+	lat, err := benchLatency(ctx, endpoint, cfg, "log/put-get-latency", true)
+	if err != nil {
+		return nil, err
+	}
+	// The same against a log that acknowledges after write (no fsync):
+	// what the latency is without the disk's flush time.
+	l2, err := shardlog.Open(shardlog.Options{Dir: filepath.Join(dir, "server-nosync"), Sync: shardlog.SyncNone, RetentionInterval: -1})
+	if err != nil {
+		return nil, err
+	}
+	defer l2.Close()
+	ln2, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	done2 := make(chan error, 1)
+	go func() { done2 <- server.New(l2, server.Options{}).Serve(sctx, ln2, nil) }()
+	defer func() { stop(); <-done2 }()
+	lat2, err := benchLatency(ctx, "http://"+ln2.Addr().String(), cfg, "log/put-get-latency-nosync", false)
+	if err != nil {
+		return nil, err
+	}
+	return []benchfmt.Result{put, get, lat, lat2}, nil
+}
+
+// benchLatency puts one record at a time while a reader polls GetRecords
+// without pause, and records how long each record took to be read.
+func benchLatency(ctx context.Context, endpoint string, cfg logBenchConfig, name string, durable bool) (benchfmt.Result, error) {
+	c := benchClient(endpoint, 2)
+	stream := aws.String("latency")
+	if _, err := c.CreateStream(ctx, &kinesis.CreateStreamInput{StreamName: stream, ShardCount: aws.Int32(1)}); err != nil {
+		return benchfmt.Result{}, err
+	}
+	it, err := c.GetShardIterator(ctx, &kinesis.GetShardIteratorInput{StreamName: stream, ShardId: aws.String("shardId-000000000000"), ShardIteratorType: types.ShardIteratorTypeLatest})
+	if err != nil {
+		return benchfmt.Result{}, err
+	}
+	n := 200 * cfg.runs
+	var lats []time.Duration
+	readerErr := make(chan error, 1)
+	rctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		iter := it.ShardIterator
+		for len(lats) < n {
+			res, err := c.GetRecords(rctx, &kinesis.GetRecordsInput{ShardIterator: iter})
+			if err != nil {
+				readerErr <- err
+				return
+			}
+			now := time.Now()
+			for _, r := range res.Records {
+				var ns int64
+				if len(r.Data) >= 8 {
+					ns = int64(binary.BigEndian.Uint64(r.Data))
+				}
+				lats = append(lats, now.Sub(time.Unix(0, ns)))
+			}
+			iter = res.NextShardIterator
+		}
+		readerErr <- nil
+	}()
+	s, err := benchfmt.Measure(func() (int64, int64, error) {
+		data := make([]byte, cfg.size)
+		for i := 0; i < n; i++ {
+			binary.BigEndian.PutUint64(data, uint64(time.Now().UnixNano()))
+			if _, err := c.PutRecord(ctx, &kinesis.PutRecordInput{StreamName: stream, PartitionKey: aws.String("k"), Data: data}); err != nil {
+				return int64(i), 0, err
+			}
+			time.Sleep(2 * time.Millisecond)
+		}
+		select {
+		case err := <-readerErr:
+			return int64(n), int64(n * cfg.size), err
+		case <-time.After(10 * time.Second):
+			return int64(n), 0, errors.New("reader did not see every record")
+		}
+	})
+	if err != nil {
+		return benchfmt.Result{}, err
+	}
+	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+	return benchfmt.FromSamples(name, []benchfmt.Sample{s}).
+		Set("p50_ms", ms(benchfmt.Percentile(lats, 50))).
+		Set("p99_ms", ms(benchfmt.Percentile(lats, 99))).
+		Set("max_ms", ms(benchfmt.Percentile(lats, 100))).
+		Set("durable", durable), nil
+}
+
+// --- peers ---
+
+const (
+	kinesaliteVersion   = "3.3.3"
+	kinesisLocalVersion = "0.6.2"
+)
+
+func peersInstalled(dir string) bool {
+	for _, p := range []string{"node_modules/kinesalite/package.json", "node_modules/kinesis-local/main.js"} {
+		if _, err := os.Stat(filepath.Join(dir, p)); err != nil {
+			return false
+		}
+	}
+	return true
+}
+
+// ensurePeers installs kinesalite and kinesis-local with npm into
+// cfg.peersDir when they are missing.
+func ensurePeers(ctx context.Context, cfg logBenchConfig, stderr io.Writer) error {
+	if peersInstalled(cfg.peersDir) {
+		return nil
+	}
+	if cfg.peers != "auto" {
+		return fmt.Errorf("not installed in %s", cfg.peersDir)
+	}
+	if _, err := exec.LookPath("npm"); err != nil {
+		return errors.New("npm not found")
+	}
+	if err := os.MkdirAll(cfg.peersDir, 0o755); err != nil {
+		return err
+	}
+	pj := filepath.Join(cfg.peersDir, "package.json")
+	if _, err := os.Stat(pj); err != nil {
+		os.WriteFile(pj, []byte(`{"private":true}`+"\n"), 0o644)
+	}
+	fmt.Fprintf(stderr, "bench log: installing kinesalite@%s and kinesis-local@%s into %s\n", kinesaliteVersion, kinesisLocalVersion, cfg.peersDir)
+	cmd := exec.CommandContext(ctx, "npm", "install", "--no-audit", "--no-fund", "--prefix", cfg.peersDir,
+		"kinesalite@"+kinesaliteVersion, "kinesis-local@"+kinesisLocalVersion)
+	cmd.Stdout, cmd.Stderr = stderr, stderr
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("npm install: %w", err)
+	}
+	if !peersInstalled(cfg.peersDir) {
+		return errors.New("npm install finished but the packages are missing")
+	}
+	return nil
+}
+
+func freePort() (int, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port, nil
+}
+
+func waitHTTP(ctx context.Context, url string, d time.Duration) error {
+	deadline := time.Now().Add(d)
+	for time.Now().Before(deadline) {
+		req, _ := http.NewRequestWithContext(ctx, "POST", url, strings.NewReader("{}"))
+		req.Header.Set("X-Amz-Target", "Kinesis_20131202.ListStreams")
+		req.Header.Set("Content-Type", "application/x-amz-json-1.1")
+		if resp, err := http.DefaultClient.Do(req); err == nil {
+			resp.Body.Close()
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	return fmt.Errorf("%s did not come up in %v", url, d)
+}
+
+// startKinesalite runs kinesalite in memory on 127.0.0.1 (its command line
+// has no host option, so it is started through its module API).
+func startKinesalite(ctx context.Context, cfg logBenchConfig) (*peer, error) {
+	port, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	script := fmt.Sprintf(`require(%q)({createStreamMs:0,deleteStreamMs:0,updateStreamMs:0,shardLimit:1000}).listen(%d, "127.0.0.1")`,
+		filepath.Join(cfg.peersDir, "node_modules", "kinesalite"), port)
+	cmd := exec.Command("node", "-e", script)
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	stop := func() { cmd.Process.Kill(); cmd.Wait() }
+	endpoint := fmt.Sprintf("http://127.0.0.1:%d", port)
+	if err := waitHTTP(ctx, endpoint, 20*time.Second); err != nil {
+		stop()
+		return nil, err
+	}
+	return &peer{name: "kinesalite", stop: stop, run: func(ctx context.Context, stream string) (sdkSample, error) {
+		return sdkWorkload(ctx, endpoint, stream, cfg)
+	}}, nil
+}
+
+// startKinesisLocal re-executes this command under `unshare -n` (a private
+// network namespace with only loopback up), where it starts kinesis-local
+// and runs the client half on request: kinesis-local binds every interface,
+// which must never be reachable from outside.
+func startKinesisLocal(ctx context.Context, cfg logBenchConfig, stderr io.Writer) (*peer, error) {
+	if _, err := exec.LookPath("unshare"); err != nil {
+		return nil, errors.New("unshare not found")
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	args := []string{"-n", "sh", "-c", `ip link set lo up && exec "$0" "$@"`, self, "bench", "log",
+		"--peer-child", "kinesis-local", "--peers-dir", cfg.peersDir,
+		"--duration", cfg.duration.String(), "--clients", fmt.Sprint(cfg.clients), "--shards", fmt.Sprint(cfg.shards),
+		"--batch", fmt.Sprint(cfg.batch), "--size", fmt.Sprint(cfg.size)}
+	cmd := exec.Command("unshare", args...)
+	cmd.Stderr = stderr
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, err
+	}
+	outPipe, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	out := bufio.NewScanner(outPipe)
+	stop := func() { in.Close(); cmd.Wait() }
+	if !out.Scan() || out.Text() != "ready" {
+		cmd.Process.Kill()
+		cmd.Wait()
+		return nil, fmt.Errorf("child did not start (is unshare -n permitted here?)")
+	}
+	var mu sync.Mutex
+	return &peer{name: "kinesis-local", stop: stop, run: func(ctx context.Context, stream string) (sdkSample, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		var s sdkSample
+		if _, err := fmt.Fprintf(in, "%s\n", stream); err != nil {
+			return s, err
+		}
+		if !out.Scan() {
+			return s, errors.New("child exited")
+		}
+		line := out.Bytes()
+		if bytes.HasPrefix(line, []byte("error ")) {
+			return s, errors.New(string(line[6:]))
+		}
+		return s, json.Unmarshal(line, &s)
+	}}, nil
+}
+
+// logPeerChild runs inside the network namespace: it starts the peer on
+// 127.0.0.1, says "ready", then runs the workload once per stream name read
+// from stdin and answers each with a JSON sdkSample line.
+func logPeerChild(ctx context.Context, name string, cfg logBenchConfig, stdin io.Reader, stdout io.Writer) error {
+	if name != "kinesis-local" {
+		return usageError("unknown peer %q", name)
+	}
+	port, err := freePort()
+	if err != nil {
+		return err
+	}
+	tlsPort, err := freePort()
+	if err != nil {
+		return err
+	}
+	dir := filepath.Join(cfg.peersDir, "node_modules", "kinesis-local")
+	cmd := exec.Command("node", "main.js")
+	cmd.Dir = dir // it reads server.json from the working directory
+	cmd.Env = append(os.Environ(),
+		fmt.Sprint("KINESIS_MOCK_PLAIN_PORT=", port), fmt.Sprint("KINESIS_MOCK_TLS_PORT=", tlsPort),
+		"LOG_LEVEL=ERROR", "CREATE_STREAM_DURATION=0ms", "DELETE_STREAM_DURATION=0ms", "SHARD_LIMIT=1000")
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	endpoint := fmt.Sprintf("http://127.0.0.1:%d", port)
+	if err := waitHTTP(ctx, endpoint, 30*time.Second); err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, "ready")
+	sc := bufio.NewScanner(stdin)
+	for sc.Scan() {
+		s, err := sdkWorkload(ctx, endpoint, sc.Text(), cfg)
+		if err != nil {
+			fmt.Fprintf(stdout, "error %s\n", strings.ReplaceAll(err.Error(), "\n", " "))
+			continue
+		}
+		b, _ := json.Marshal(s)
+		fmt.Fprintf(stdout, "%s\n", b)
+	}
+	return nil
+}
