@@ -6,10 +6,10 @@ import (
 )
 
 // checkTree verifies the invariants of a tree: every node and leaf that is
-// not free is reachable exactly once from the root, parents point back,
-// internal masses are the sums of their children's, cached boxes are the
-// unions of the children's, every point lies on the side of each cut that
-// leads to it, and leaves refer to live store slots. It is used on every
+// not free is reachable exactly once from the root, the leaves' masses add
+// up to the tree's size, cached boxes are the unions of the children's,
+// every cut separates its children, and leaves refer to live store slots
+// with the right hashes. It is used on every
 // restored snapshot (so that a corrupt one is refused rather than crash the
 // operator later) and by the tests.
 func (t *tree) checkTree() error {
@@ -28,15 +28,15 @@ func (t *tree) checkTree() error {
 		leafSeen[l] = true
 	}
 	if t.root == noNode {
-		if len(t.freeLeaves) != t.capacity || len(t.freeNodes) != t.capacity-1 {
+		if len(t.freeLeaves) != t.capacity || len(t.freeNodes) != t.capacity-1 || t.size != 0 {
 			return fmt.Errorf("empty tree with nodes in use")
 		}
 		return nil
 	}
 	d := t.dim
 	tl, tr := make([]float64, 2*d), make([]float64, 2*d)
-	var walk func(ref, parent int32, depth int) (int32, error)
-	walk = func(ref, parent int32, depth int) (int32, error) {
+	var walk func(ref int32, depth int) (int32, error)
+	walk = func(ref int32, depth int) (int32, error) {
 		if depth > t.capacity {
 			return 0, fmt.Errorf("tree deeper than its capacity (cycle?)")
 		}
@@ -46,12 +46,6 @@ func (t *tree) checkTree() error {
 				return 0, fmt.Errorf("leaf %d invalid, free or reached twice", l)
 			}
 			leafSeen[l] = true
-			if t.leafParent[l] != parent {
-				return 0, fmt.Errorf("leaf %d parent %d, want %d", l, t.leafParent[l], parent)
-			}
-			if t.leafHash[l] != hashPoint(t.store.point(t.leafPoint[l])) {
-				return 0, fmt.Errorf("leaf %d hash is stale", l)
-			}
 			if t.leafMass[l] < 1 {
 				return 0, fmt.Errorf("leaf %d mass %d", l, t.leafMass[l])
 			}
@@ -59,28 +53,25 @@ func (t *tree) checkTree() error {
 			if p < 0 || int(p) >= len(t.store.refs) || t.store.refs[p] < 1 {
 				return 0, fmt.Errorf("leaf %d refers to dead point slot %d", l, p)
 			}
+			if t.leafHash[l] != hashPoint(t.store.point(p)) {
+				return 0, fmt.Errorf("leaf %d hash is stale", l)
+			}
 			return t.leafMass[l], nil
 		}
 		if int(ref) >= t.capacity-1 || nodeSeen[ref] {
 			return 0, fmt.Errorf("node %d invalid, free or reached twice", ref)
 		}
 		nodeSeen[ref] = true
-		if t.parent[ref] != parent {
-			return 0, fmt.Errorf("node %d parent %d, want %d", ref, t.parent[ref], parent)
-		}
 		if int(t.cut[ref].cutDim) >= d || math.IsNaN(t.cut[ref].cutVal) {
 			return 0, fmt.Errorf("node %d has a bad cut", ref)
 		}
-		ml, err := walk(t.left(ref), ref, depth+1)
+		ml, err := walk(t.left(ref), depth+1)
 		if err != nil {
 			return 0, err
 		}
-		mr, err := walk(t.right(ref), ref, depth+1)
+		mr, err := walk(t.right(ref), depth+1)
 		if err != nil {
 			return 0, err
-		}
-		if t.mass[ref] != ml+mr {
-			return 0, fmt.Errorf("node %d mass %d, children %d+%d", ref, t.mass[ref], ml, mr)
 		}
 		// The box must be the union of the children's, and the cut must
 		// separate them.
@@ -98,8 +89,12 @@ func (t *tree) checkTree() error {
 		}
 		return ml + mr, nil
 	}
-	if _, err := walk(t.root, -1, 0); err != nil {
+	size, err := walk(t.root, 0)
+	if err != nil {
 		return err
+	}
+	if size != t.size {
+		return fmt.Errorf("tree size %d, leaves hold %d", t.size, size)
 	}
 	for i, ok := range nodeSeen {
 		if !ok {

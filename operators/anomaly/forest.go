@@ -302,7 +302,7 @@ func (f *Forest) update(q []float64) error {
 		tr := f.trees[i]
 		if s.full() {
 			old := s.evictMax()
-			if err := tr.remove(f.store.point(old), f.store.hash[old]); err != nil {
+			if err := tr.remove(f.store.point(old), f.store.hash[old], f.sc); err != nil {
 				return err
 			}
 			f.store.release(old)

@@ -16,6 +16,7 @@ type groupScratch struct {
 	s     [groupSize]float64
 	done  [groupSize]bool
 	out   [groupSize]float64
+	sink  float64
 }
 
 func newGroupScratch(dim, capacity int) *groupScratch {
@@ -52,6 +53,11 @@ func descendGroup(grp []*tree, q []float64, g *groupScratch) {
 // empty tree).
 func scoreGroup(grp []*tree, q []float64, h uint32, g *groupScratch) {
 	descendGroup(grp, q, g)
+	if grp[0].dim >= 4 {
+		// Boxes of a few dimensions share cache lines and are cheap to
+		// reach; wide ones span several lines each.
+		touchBoxes(grp, g)
+	}
 	pending := 0
 	for k, t := range grp {
 		g.done[k] = true
@@ -120,4 +126,23 @@ func separation(b, q []float64, d int) (p float64, ok bool) {
 	}
 	p = sumDiff / sumNew
 	return p, p > 0
+}
+
+// touchBoxes loads the boxes of the lowest levels of every path of the
+// group, one independent load per cache line, before the walk up needs
+// them: the walk itself is a chain of dependent steps per tree, while these
+// loads overlap freely.
+func touchBoxes(grp []*tree, g *groupScratch) {
+	sink := 0.0
+	for k, t := range grp {
+		path := g.paths[k]
+		w := 2 * t.dim
+		for i := len(path) - 1; i >= max(0, len(path)-8); i-- {
+			b := t.box[int(path[i])*w : int(path[i]+1)*w]
+			for j := 0; j < len(b); j += 8 {
+				sink += b[j]
+			}
+		}
+	}
+	g.sink = sink
 }

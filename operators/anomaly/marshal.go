@@ -13,10 +13,9 @@ import (
 //	i64 updates, i64 rebase point, i64 records seen
 //	f64s shingle ring
 //	point store: f64s values, i32s reference counts, i32s free list
-//	per tree: u64 rng state, i32 root,
+//	per tree: u64 rng state, i32 root, i32 size (points, counting copies),
 //	          per internal node: f64 cut value, i16 left, i16 right, u16 cut dimension,
-//	          i32s parents, i32s masses, i32s free nodes,
-//	          i32s leaf parents, i32s leaf points, i32s leaf masses, i32s free leaves
+//	          i32s free nodes, i32s leaf points, i32s leaf masses, i32s free leaves
 //	per sampler: u64 rng state, f64s priorities, i32s point slots
 //
 // (f64s and i32s are a u32 count followed by the values.) Bounding boxes and
@@ -56,16 +55,14 @@ func (f *Forest) encode(e *enc) {
 	for _, t := range f.trees {
 		e.u64(t.rng.state)
 		e.i32(t.root)
+		e.i32(t.size)
 		for _, n := range t.cut {
 			e.f64(n.cutVal)
 			e.u16(uint16(n.child[0]))
 			e.u16(uint16(n.child[1]))
 			e.u16(n.cutDim)
 		}
-		e.i32s(t.parent)
-		e.i32s(t.mass)
 		e.i32s(t.freeNodes)
-		e.i32s(t.leafParent)
 		e.i32s(t.leafPoint)
 		e.i32s(t.leafMass)
 		e.i32s(t.freeLeaves)
@@ -160,16 +157,14 @@ func decodeForest(d *dec) (*Forest, error) {
 		t := newTree(f.dim, c.SampleSize, master.next(), st)
 		t.rng.state = d.u64()
 		t.root = d.i32()
+		t.size = d.i32()
 		for n := range t.cut {
 			t.cut[n].cutVal = d.f64()
 			t.cut[n].child[0] = int16(d.u16())
 			t.cut[n].child[1] = int16(d.u16())
 			t.cut[n].cutDim = d.u16()
 		}
-		t.parent = fixedInt32s(d, c.SampleSize-1)
-		t.mass = fixedInt32s(d, c.SampleSize-1)
 		t.freeNodes = d.i32s(c.SampleSize - 1)
-		t.leafParent = fixedInt32s(d, c.SampleSize)
 		t.leafPoint = fixedInt32s(d, c.SampleSize)
 		t.leafMass = fixedInt32s(d, c.SampleSize)
 		t.freeLeaves = d.i32s(c.SampleSize)

@@ -1,7 +1,5 @@
 package anomaly
 
-import "math"
-
 // scratch holds the buffers one scoring or update pass needs, owned by a
 // forest and reused for every tree and record, so that the steady state
 // allocates nothing.
@@ -127,8 +125,8 @@ func (t *tree) attribution(q []float64, h uint32, sc *scratch) float64 {
 	// The leaf: its box is the point lp.
 	sumNew := 0.0
 	for j := 0; j < d; j++ {
-		sumNew += math.Max(q[j], lp[j]) - math.Min(q[j], lp[j])
-		gh, gl := math.Max(q[j]-lp[j], 0), math.Max(lp[j]-q[j], 0)
+		sumNew += max(q[j], lp[j]) - min(q[j], lp[j])
+		gh, gl := max(q[j]-lp[j], 0), max(lp[j]-q[j], 0)
 		if gh+gl > 0 {
 			gapHi[j], gapLo[j] = gh, gl
 		} else {
@@ -211,8 +209,8 @@ func (t *tree) attribution(q []float64, h uint32, sc *scratch) float64 {
 				copy(shadow, sib)
 			} else {
 				for j := 0; j < d; j++ {
-					shadow[j] = math.Min(shadow[j], sib[j])
-					shadow[d+j] = math.Max(shadow[d+j], sib[d+j])
+					shadow[j] = min(shadow[j], sib[j])
+					shadow[d+j] = max(shadow[d+j], sib[d+j])
 				}
 			}
 			small = shadow
@@ -220,13 +218,13 @@ func (t *tree) attribution(q []float64, h uint32, sc *scratch) float64 {
 		lo, hi := small[:d], small[d:2*d]
 		sn, sd := 0.0, 0.0
 		for j := 0; j < d; j++ {
-			lmax, lmin := math.Max(hi[j], q[j]), math.Min(lo[j], q[j])
+			lmax, lmin := max(hi[j], q[j]), min(lo[j], q[j])
 			sn += lmax - lmin
 			gapHi[j], gapLo[j] = 0, 0
 			if attrInside[j] {
 				continue
 			}
-			gh, gl := math.Max(lmax-hi[j], 0), math.Max(lo[j]-lmin, 0)
+			gh, gl := max(lmax-hi[j], 0), max(lo[j]-lmin, 0)
 			if gh+gl > 0 {
 				sd += gh + gl
 				gapHi[j], gapLo[j] = gh, gl

@@ -17,7 +17,7 @@ var errTreeCorrupt = errors.New("anomaly: random cut tree is inconsistent")
 // cutNode is what a descent reads of an internal node: 16 bytes, four to a
 // cache line. Scoring a record descends every tree of the forest, so the
 // descent data of all trees (100 trees × 255 nodes × 16 bytes = 400 KiB at
-// the defaults) must stay in the core's L2 cache; boxes, parents and masses
+// the defaults) must stay in the core's L2 cache; boxes and leaves
 // live in other arrays because a descent does not read them. Children fit in
 // 16 bits since a tree has at most MaxSampleSize leaves.
 type cutNode struct {
@@ -39,18 +39,20 @@ type tree struct {
 	store    *pointStore
 	root     int32
 
-	// Internal nodes: at most capacity-1.
+	size     int32 // points in the tree, counting copies
+
+	// Internal nodes: at most capacity-1. There are no parent pointers and
+	// no per-node masses: updates walk back up the path their descent
+	// recorded, and scoring needs only the tree's total mass, so neither
+	// would pay for its upkeep.
 	cut       []cutNode
 	box       []float64 // node i: box[2*dim*i : 2*dim*(i+1)] = min..., max...
-	parent    []int32   // -1 at the root
-	mass      []int32
 	freeNodes []int32
 
 	// Leaves: at most capacity, each a distinct point (store slot) and how
 	// many copies of it the tree holds. leafHash lets a descent decide that
 	// the query differs from the leaf's point without reading the point.
 	leafHash   []uint32
-	leafParent []int32 // -1 when the leaf is the root
 	leafPoint  []int32
 	leafMass   []int32
 	freeLeaves []int32
@@ -63,14 +65,11 @@ func newTree(dim, capacity int, seed uint64, store *pointStore) *tree {
 		rng:        splitMix64{state: seed},
 		store:      store,
 		root:       noNode,
-		cut:        make([]cutNode, capacity-1),
-		box:        make([]float64, 2*dim*(capacity-1)),
-		parent:     make([]int32, capacity-1),
-		mass:       make([]int32, capacity-1),
-		leafHash:   make([]uint32, capacity),
-		leafParent: make([]int32, capacity),
-		leafPoint:  make([]int32, capacity),
-		leafMass:   make([]int32, capacity),
+		cut:       make([]cutNode, capacity-1),
+		box:       make([]float64, 2*dim*(capacity-1)),
+		leafHash:  make([]uint32, capacity),
+		leafPoint: make([]int32, capacity),
+		leafMass:  make([]int32, capacity),
 	}
 	t.resetFreeLists()
 	return t
@@ -123,38 +122,7 @@ func (t *tree) nodeBox(n int32) []float64 {
 }
 
 // totalMass is the number of points (with multiplicity) in the tree.
-func (t *tree) totalMass() int32 {
-	switch {
-	case t.root == noNode:
-		return 0
-	case t.root >= 0:
-		return t.mass[t.root]
-	default:
-		return t.leafMass[^t.root]
-	}
-}
-
-func (t *tree) massOf(ref int32) int32 {
-	if ref >= 0 {
-		return t.mass[ref]
-	}
-	return t.leafMass[^ref]
-}
-
-func (t *tree) parentOf(ref int32) int32 {
-	if ref >= 0 {
-		return t.parent[ref]
-	}
-	return t.leafParent[^ref]
-}
-
-func (t *tree) setParent(ref, p int32) {
-	if ref >= 0 {
-		t.parent[ref] = p
-	} else {
-		t.leafParent[^ref] = p
-	}
-}
+func (t *tree) totalMass() int32 { return t.size }
 
 // findLeaf follows the cuts from the root to the leaf that p falls in.
 func (t *tree) findLeaf(p []float64) int32 {
@@ -236,18 +204,15 @@ func (t *tree) randomCut(b []float64) (int32, float64) {
 // separates p from the box is where p's new leaf is attached. This has the
 // same distribution as the top-down construction of Guha et al.
 func (t *tree) insert(ref int32, p []float64, h uint32, sc *scratch) int32 {
+	t.size++
 	if t.root == noNode {
-		l := t.allocLeaf(ref, h)
-		t.leafParent[l] = -1
-		t.root = ^l
+		t.root = ^t.allocLeaf(ref, h)
 		return ref
 	}
-	leaf := t.findLeaf(p)
+	leaf := t.descend(p, sc)
+	path := sc.path
 	if t.isLeafPoint(leaf, p, h) {
 		t.leafMass[leaf]++
-		for a := t.leafParent[leaf]; a >= 0; a = t.parent[a] {
-			t.mass[a]++
-		}
 		return t.leafPoint[leaf]
 	}
 	lp := t.store.point(t.leafPoint[leaf])
@@ -255,31 +220,29 @@ func (t *tree) insert(ref int32, p []float64, h uint32, sc *scratch) int32 {
 	d := t.dim
 	saved := sc.savedBox[:2*d]
 	for i := 0; i < d; i++ {
-		saved[i] = math.Min(p[i], lp[i])
-		saved[d+i] = math.Max(p[i], lp[i])
+		saved[i] = min(p[i], lp[i])
+		saved[d+i] = max(p[i], lp[i])
 	}
 	cutDim, cutVal := t.randomCut(saved)
-	sibling := ^leaf
-	node := t.leafParent[leaf]
+	sibling, at := ^leaf, len(path) // the subtree p is cut off from, and its place in the path
+	stop := -1                      // path index of the lowest ancestor whose box holds p
 	merged := sc.mergedBox[:2*d]
-	for node >= 0 {
-		b := t.nodeBox(node)
+	for i := len(path) - 1; i >= 0; i-- {
+		b := t.nodeBox(path[i])
 		if boxContains(b, p, d) {
+			stop = i
 			break
 		}
 		mergePoint(merged, b, p, d)
 		cd, cv := t.randomCut(merged)
 		if b[cd] > cv || b[d+int(cd)] <= cv {
-			sibling, cutDim, cutVal = node, cd, cv
+			sibling, at, cutDim, cutVal = path[i], i, cd, cv
 			copy(saved, merged)
 		}
-		node = t.parent[node]
 	}
-	stop := node // the first ancestor whose box already contains p, or -1
 
 	l := t.allocLeaf(ref, h)
 	m := t.allocNode()
-	oldParent := t.parentOf(sibling)
 	c := &t.cut[m]
 	c.cutVal, c.cutDim = cutVal, uint16(cutDim)
 	if p[cutDim] <= cutVal {
@@ -287,31 +250,22 @@ func (t *tree) insert(ref int32, p []float64, h uint32, sc *scratch) int32 {
 	} else {
 		c.child = [2]int16{int16(sibling), int16(^l)}
 	}
-	t.mass[m] = t.massOf(sibling) + 1
 	copy(t.nodeBox(m), saved)
-	t.parent[m] = oldParent
-	t.leafParent[l] = m
-	t.setParent(sibling, m)
-	if oldParent < 0 {
+	if at == 0 {
 		t.root = m
 	} else {
-		t.replaceChild(oldParent, sibling, m)
+		t.replaceChild(path[at-1], sibling, m)
 	}
-	expand := true
-	for a := oldParent; a >= 0; a = t.parent[a] {
-		t.mass[a]++
-		if a == stop {
-			expand = false
-		}
-		if expand {
-			b := t.nodeBox(a)
-			for i := 0; i < d; i++ {
-				if p[i] < b[i] {
-					b[i] = p[i]
-				}
-				if p[i] > b[d+i] {
-					b[d+i] = p[i]
-				}
+	// The ancestors between the new node and the lowest box that held p
+	// grow to hold it.
+	for i := at - 1; i > stop; i-- {
+		b := t.nodeBox(path[i])
+		for j := 0; j < d; j++ {
+			if p[j] < b[j] {
+				b[j] = p[j]
+			}
+			if p[j] > b[d+j] {
+				b[d+j] = p[j]
 			}
 		}
 	}
@@ -319,45 +273,43 @@ func (t *tree) insert(ref int32, p []float64, h uint32, sc *scratch) int32 {
 }
 
 // remove deletes one copy of p (hash h), which must be in the tree.
-func (t *tree) remove(p []float64, h uint32) error {
+func (t *tree) remove(p []float64, h uint32, sc *scratch) error {
 	if t.root == noNode {
 		return errTreeCorrupt
 	}
-	leaf := t.findLeaf(p)
+	leaf := t.descend(p, sc)
+	path := sc.path
 	if !t.isLeafPoint(leaf, p, h) {
 		return errTreeCorrupt
 	}
-	for a := t.leafParent[leaf]; a >= 0; a = t.parent[a] {
-		t.mass[a]--
-	}
+	t.size--
 	t.leafMass[leaf]--
 	if t.leafMass[leaf] > 0 {
 		return nil
 	}
-	par := t.leafParent[leaf]
 	t.freeLeaves = append(t.freeLeaves, leaf)
-	if par < 0 {
+	n := len(path)
+	if n == 0 {
 		t.root = noNode
 		return nil
 	}
+	par := path[n-1]
 	sib := t.left(par)
 	if sib == ^leaf {
 		sib = t.right(par)
 	}
-	gp := t.parent[par]
-	t.setParent(sib, gp)
 	t.freeNodes = append(t.freeNodes, par)
-	if gp < 0 {
+	if n == 1 {
 		t.root = sib
 		return nil
 	}
-	t.replaceChild(gp, par, sib)
+	t.replaceChild(path[n-2], par, sib)
 	// Shrink boxes upwards until one still contains p: above it nothing
 	// changes, since every box there contains that one.
 	d := t.dim
-	for a := gp; a >= 0; a = t.parent[a] {
-		t.recomputeBox(a)
-		if boxContains(t.nodeBox(a), p, d) {
+	for i := n - 2; i >= 0; i-- {
+		t.recomputeBox(path[i])
+		if boxContains(t.nodeBox(path[i]), p, d) {
 			break
 		}
 	}
@@ -372,14 +324,14 @@ func (t *tree) recomputeBox(n int32) {
 	if r := t.right(n); r >= 0 {
 		cb := t.nodeBox(r)
 		for i := 0; i < d; i++ {
-			b[i] = math.Min(b[i], cb[i])
-			b[d+i] = math.Max(b[d+i], cb[d+i])
+			b[i] = min(b[i], cb[i])
+			b[d+i] = max(b[d+i], cb[d+i])
 		}
 	} else {
 		pt := t.store.point(t.leafPoint[^r])
 		for i := 0; i < d; i++ {
-			b[i] = math.Min(b[i], pt[i])
-			b[d+i] = math.Max(b[d+i], pt[i])
+			b[i] = min(b[i], pt[i])
+			b[d+i] = max(b[d+i], pt[i])
 		}
 	}
 }
@@ -425,7 +377,7 @@ func boxContains(b, p []float64, d int) bool {
 // mergePoint writes box b grown to contain p into dst.
 func mergePoint(dst, b, p []float64, d int) {
 	for i := 0; i < d; i++ {
-		dst[i] = math.Min(b[i], p[i])
-		dst[d+i] = math.Max(b[d+i], p[i])
+		dst[i] = min(b[i], p[i])
+		dst[d+i] = max(b[d+i], p[i])
 	}
 }

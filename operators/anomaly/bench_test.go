@@ -1,0 +1,68 @@
+package anomaly
+
+import (
+	"fmt"
+	"testing"
+)
+
+// BenchmarkForest feeds a fresh forest (100 trees, 256 samples, time decay
+// 2560: AWS's RandomCutForestBenchmark setup) 20,000 records of the normal
+// mixture, scoring then updating each, and reports µs per record.
+func BenchmarkForest(b *testing.B) {
+	for _, dims := range []int{1, 4, 10} {
+		data := mixture(20000, dims, 5)
+		for _, explain := range []bool{false, true} {
+			b.Run(fmt.Sprintf("dims=%02d/explain=%v", dims, explain), func(b *testing.B) {
+				var attr *Attribution
+				if explain {
+					attr = &Attribution{}
+				}
+				for i := 0; i < b.N; i++ {
+					f, err := NewForest(ForestConfig{Dimensions: dims, TimeDecay: 2560, Seed: uint64(i + 1)})
+					if err != nil {
+						b.Fatal(err)
+					}
+					for _, rec := range data {
+						if _, err := f.Process(rec, attr); err != nil {
+							b.Fatal(err)
+						}
+					}
+				}
+				recs := float64(b.N * len(data))
+				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/recs/1000, "µs/record")
+				b.ReportMetric(recs/b.Elapsed().Seconds(), "records/s")
+				b.ReportMetric(recs*float64(dims*8)/b.Elapsed().Seconds(), "bytes/s")
+			})
+		}
+	}
+}
+
+// BenchmarkHotspots adds 2-d points to a window of 1000 (radius 0.2, 17
+// points) and renders HOTSPOTS_RESULT for each.
+func BenchmarkHotspots(b *testing.B) {
+	p := HotspotsParams{WindowSize: 1000, ScanRadius: 0.2, MinimumNumberOfPointsInAHotspot: 17}
+	r := splitMix64{state: 1}
+	pts := make([][]float64, 5000)
+	for i := range pts {
+		if i%10 < 2 {
+			c := float64(2 + 5*(i%10))
+			pts[i] = []float64{c + 0.3*r.float64(), c + 0.3*r.float64()}
+		} else {
+			pts[i] = []float64{10 * r.float64(), 10 * r.float64()}
+		}
+	}
+	h, _ := NewHotspotDetector(2, p)
+	for _, pt := range pts[:1000] {
+		h.Add(pt)
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		hs, err := h.Add(pts[i%len(pts)])
+		if err != nil {
+			b.Fatal(err)
+		}
+		_ = HotspotsJSON(hs)
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "records/s")
+	b.ReportMetric(float64(b.N*16)/b.Elapsed().Seconds(), "bytes/s")
+}
