@@ -36,20 +36,19 @@ type Limits struct {
 	InBytesPerSec   int64
 	InRecordsPerSec int64
 	// Out: GetRecords bytes and calls per second per shard.
-	OutBytesPerSec  int64
-	OutCallsPerSec  int64
-	SubscribePerSec int64 // SubscribeToShard calls per consumer per shard
+	OutBytesPerSec int64
+	OutCallsPerSec int64
 }
 
 // KinesisLimits are Kinesis's provisioned per-shard limits: 1 MiB/s or 1,000
-// records/s in, 2 MiB/s and 5 GetRecords calls/s out, one SubscribeToShard
-// call per second per consumer and shard.
+// records/s in, 2 MiB/s and 5 GetRecords calls/s out. (SubscribeToShard's
+// rule, one subscription per consumer and shard every 5 seconds, always
+// applies.)
 var KinesisLimits = Limits{
 	InBytesPerSec:   1 << 20,
 	InRecordsPerSec: 1000,
 	OutBytesPerSec:  2 << 20,
 	OutCallsPerSec:  5,
-	SubscribePerSec: 1,
 }
 
 // OnDemand configures how an ON_DEMAND stream grows.
@@ -175,7 +174,7 @@ func (o *Options) Validate() error {
 	case len(o.AccountID) != 12:
 		return fmt.Errorf("shardlog: AccountID %q must be 12 digits", o.AccountID)
 	}
-	if l := o.Limits; l != nil && (l.InBytesPerSec < 0 || l.InRecordsPerSec < 0 || l.OutBytesPerSec < 0 || l.OutCallsPerSec < 0 || l.SubscribePerSec < 0) {
+	if l := o.Limits; l != nil && (l.InBytesPerSec < 0 || l.InRecordsPerSec < 0 || l.OutBytesPerSec < 0 || l.OutCallsPerSec < 0) {
 		return fmt.Errorf("shardlog: negative limit")
 	}
 	return nil

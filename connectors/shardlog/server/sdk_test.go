@@ -404,6 +404,14 @@ func TestSDKRecords(t *testing.T) {
 			t.Fatalf("%s: got %q want %q", in.ShardIteratorType, g, c2.want)
 		}
 	}
+	// ListShards next tokens expire after 300 seconds.
+	ls, err := c.ListShards(ctx, &kinesis.ListShardsInput{StreamName: aws.String("s"), MaxResults: aws.Int32(1)})
+	if err != nil || ls.NextToken == nil {
+		t.Fatalf("list shards: %v", err)
+	}
+	e.clock.Advance(301 * time.Second)
+	_, err = c.ListShards(ctx, &kinesis.ListShardsInput{NextToken: ls.NextToken})
+	apiCode(t, err, "ExpiredNextTokenException")
 	// Iterator errors.
 	_, err = c.GetShardIterator(ctx, &kinesis.GetShardIteratorInput{StreamName: aws.String("s"), ShardId: aws.String("shardId-000000000001"), ShardIteratorType: types.ShardIteratorTypeAtSequenceNumber, StartingSequenceNumber: got[0].SequenceNumber})
 	if msg := apiCode(t, err, "InvalidArgumentException"); !strings.Contains(msg, "Invalid StartingSequenceNumber") {
