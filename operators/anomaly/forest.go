@@ -259,14 +259,18 @@ func (f *Forest) attribution(q []float64, attr *Attribution) float64 {
 	h := hashPoint(q)
 	d := f.dim
 	sum := 0.0
-	for _, t := range f.trees {
-		if t.root == noNode {
-			continue
-		}
-		sum += t.attribution(q, h, f.sc)
-		for j := 0; j < d; j++ {
-			acc[j] += f.sc.high[j]
-			acc[d+j] += f.sc.low[j]
+	for i := 0; i < len(f.trees); i += groupSize {
+		grp := f.trees[i:min(i+groupSize, len(f.trees))]
+		descendGroup(grp, q, f.gs)
+		for k, t := range grp {
+			if f.gs.cur[k] == noNode {
+				continue
+			}
+			sum += t.attributionAlong(q, h, ^f.gs.cur[k], f.gs.paths[k], f.sc)
+			for j := 0; j < d; j++ {
+				acc[j] += f.sc.high[j]
+				acc[d+j] += f.sc.low[j]
+			}
 		}
 	}
 	scale := 1 / float64(len(f.trees))

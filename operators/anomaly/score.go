@@ -110,29 +110,28 @@ func (t *tree) score(q []float64, h uint32, sc *scratch) float64 {
 // computed exactly as score computes it, so that ANOMALY_SCORE does not
 // depend on whether an explanation was asked for.
 func (t *tree) attribution(q []float64, h uint32, sc *scratch) float64 {
-	d := t.dim
 	leaf := t.descend(q, sc)
-	path := sc.path
+	return t.attributionAlong(q, h, leaf, sc.path, sc)
+}
+
+// attributionAlong is attribution given q's leaf and the path to it.
+func (t *tree) attributionAlong(q []float64, h uint32, leaf int32, path []int32, sc *scratch) float64 {
+	d := t.dim
 	treeMass := t.totalMass()
 	depth := len(path)
 	lp := t.store.point(t.leafPoint[leaf])
 	high, low := sc.high[:d], sc.low[:d]
 	gapHi, gapLo := sc.gapHi[:d], sc.gapLo[:d]
-	inside, attrInside := sc.inside[:d], sc.attrInside[:d]
-	clear(inside)
-	clear(attrInside)
+	attrInside := sc.attrInside[:d]
+	q = q[:d]
 
 	// The leaf: its box is the point lp.
 	sumNew := 0.0
-	for j := 0; j < d; j++ {
+	for j := range q {
 		sumNew += max(q[j], lp[j]) - min(q[j], lp[j])
 		gh, gl := max(q[j]-lp[j], 0), max(lp[j]-q[j], 0)
-		if gh+gl > 0 {
-			gapHi[j], gapLo[j] = gh, gl
-		} else {
-			gapHi[j], gapLo[j] = 0, 0
-			attrInside[j] = true
-		}
+		gapHi[j], gapLo[j] = gh, gl
+		attrInside[j] = gh+gl <= 0
 	}
 	dup := t.isLeafPoint(leaf, q, h)
 	var saved, scalar float64
@@ -140,7 +139,7 @@ func (t *tree) attribution(q []float64, h uint32, sc *scratch) float64 {
 	if dup {
 		m := t.leafMass[leaf]
 		saved = damp(m, treeMass) * scoreSeen(depth, m)
-		for j := 0; j < d; j++ {
+		for j := range q {
 			high[j] = saved / float64(2*d)
 			low[j] = high[j]
 		}
@@ -150,7 +149,7 @@ func (t *tree) attribution(q []float64, h uint32, sc *scratch) float64 {
 		scalar, scalarDone = saved, true
 	} else {
 		saved = scoreUnseen(depth)
-		for j := 0; j < d; j++ {
+		for j := range q {
 			high[j] = saved * gapHi[j] / sumNew
 			low[j] = saved * gapLo[j] / sumNew
 		}
@@ -161,36 +160,14 @@ func (t *tree) attribution(q []float64, h uint32, sc *scratch) float64 {
 	for i := depth - 1; i >= 0 && !(scalarDone && attrDone); i-- {
 		node := path[i]
 		b := t.nodeBox(node)
-		if !scalarDone {
-			lo, hi := b[:d], b[d:2*d]
-			sn, sd := 0.0, 0.0
-			for j := 0; j < d; j++ {
-				if inside[j] {
-					sn += hi[j] - lo[j]
-					continue
-				}
-				old := hi[j] - lo[j]
-				switch x := q[j]; {
-				case hi[j] < x:
-					nr := x - lo[j]
-					sn += nr
-					sd += nr - old
-				case lo[j] > x:
-					nr := hi[j] - x
-					sn += nr
-					sd += nr - old
-				default:
-					sn += old
-					inside[j] = true
-				}
-			}
-			if p := sd / sn; sn <= 0 || p <= 0 {
-				scalarDone = true
-			} else {
-				scalar = p*scoreUnseen(i) + (1-p)*scalar
-			}
-		}
 		if attrDone {
+			// Only the scalar walk goes on (a rounding corner: the scalar
+			// and the attribution walks stop on different tests).
+			if p, ok := separation(b, q, d); ok {
+				scalar = p*scoreUnseen(i) + (1-p)*scalar
+			} else {
+				scalarDone = true
+			}
 			continue
 		}
 		small := b
@@ -208,39 +185,71 @@ func (t *tree) attribution(q []float64, h uint32, sc *scratch) float64 {
 			if i == depth-1 {
 				copy(shadow, sib)
 			} else {
-				for j := 0; j < d; j++ {
+				for j := range q {
 					shadow[j] = min(shadow[j], sib[j])
 					shadow[d+j] = max(shadow[d+j], sib[d+j])
 				}
 			}
 			small = shadow
 		}
-		lo, hi := small[:d], small[d:2*d]
-		sn, sd := 0.0, 0.0
-		for j := 0; j < d; j++ {
-			lmax, lmin := max(hi[j], q[j]), min(lo[j], q[j])
-			sn += lmax - lmin
-			gapHi[j], gapLo[j] = 0, 0
-			if attrInside[j] {
-				continue
-			}
-			gh, gl := max(lmax-hi[j], 0), max(lo[j]-lmin, 0)
-			if gh+gl > 0 {
-				sd += gh + gl
+		// One pass over the box serves both walks when they read the same
+		// box (no duplicate): sn is the same sum for both; sd is the
+		// scalar's growth, sg the attribution's.
+		lo, hi := small[:d:d], small[d:2*d:2*d]
+		sn, sg := 0.0, 0.0
+		if !dup && !scalarDone {
+			sd := 0.0
+			for j := range q {
+				l, u, x := lo[j], hi[j], q[j]
+				lmax, lmin := max(u, x), min(l, x)
+				nr := lmax - lmin
+				sn += nr
+				sd += nr - (u - l)
+				gh, gl := max(lmax-u, 0), max(l-lmin, 0)
+				if attrInside[j] {
+					gh, gl = 0, 0
+				} else if gh+gl <= 0 {
+					attrInside[j] = true
+				}
 				gapHi[j], gapLo[j] = gh, gl
+				sg += gh + gl
+			}
+			if p := sd / sn; sn <= 0 || p <= 0 {
+				scalarDone = true
 			} else {
-				attrInside[j] = true
+				scalar = p*scoreUnseen(i) + (1-p)*scalar
+			}
+		} else {
+			if !scalarDone {
+				if p, ok := separation(b, q, d); ok {
+					scalar = p*scoreUnseen(i) + (1-p)*scalar
+				} else {
+					scalarDone = true
+				}
+			}
+			for j := range q {
+				l, u, x := lo[j], hi[j], q[j]
+				lmax, lmin := max(u, x), min(l, x)
+				sn += lmax - lmin
+				gh, gl := max(lmax-u, 0), max(l-lmin, 0)
+				if attrInside[j] {
+					gh, gl = 0, 0
+				} else if gh+gl <= 0 {
+					attrInside[j] = true
+				}
+				gapHi[j], gapLo[j] = gh, gl
+				sg += gh + gl
 			}
 		}
 		var pc float64
 		if sn > 0 {
-			pc = sd / sn
+			pc = sg / sn
 		}
 		if pc <= 0 {
 			attrDone = true
 		} else {
 			ns := scoreUnseen(i)
-			for j := 0; j < d; j++ {
+			for j := range q {
 				high[j] = gapHi[j]/sn*ns + (1-pc)*high[j]
 				low[j] = gapLo[j]/sn*ns + (1-pc)*low[j]
 			}
@@ -250,7 +259,7 @@ func (t *tree) attribution(q []float64, h uint32, sc *scratch) float64 {
 		}
 	}
 	norm := normaliser(treeMass)
-	for j := 0; j < d; j++ {
+	for j := range q {
 		high[j] *= norm
 		low[j] *= norm
 	}
