@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -220,6 +221,10 @@ type Subscription struct {
 	closeMu  sync.Mutex
 	closed   chan struct{}
 	first    bool
+	// takenOver is set when a later SubscribeToShard of the same consumer
+	// and shard took this subscription over: it then ends with
+	// ResourceInUseException, as in Kinesis.
+	takenOver atomic.Bool
 }
 
 // SubscribeToShard starts pushing shardID's records to the consumer from
@@ -265,6 +270,7 @@ func (l *Log) SubscribeToShard(consumerARN, shardID string, start StartPosition)
 		sh.lim.subs = map[string]*Subscription{}
 	}
 	if old := sh.lim.subs[c.arn]; old != nil {
+		old.takenOver.Store(true)
 		old.end()
 	}
 	sh.lim.subs[c.arn] = sub
@@ -298,7 +304,8 @@ func (s *Subscription) end() {
 // Next blocks until records arrive (returned at once), a heartbeat interval
 // passes with none (an event without records), the shard ends (a last event
 // with ChildShards), the subscription's lifetime ends or it is closed
-// (ErrSubscriptionCompleted), or ctx ends. The event and its records stay
+// (ErrSubscriptionCompleted), a newer subscription takes it over
+// (ResourceInUseException), or ctx ends. The event and its records stay
 // valid until the next call.
 func (s *Subscription) Next(ctx context.Context) (*SubscribeEvent, error) {
 	var heartbeat <-chan time.Time
@@ -315,6 +322,9 @@ func (s *Subscription) Next(ctx context.Context) (*SubscribeEvent, error) {
 		select {
 		case <-s.closed:
 			s.done = true
+			if s.takenOver.Load() {
+				return nil, errorf(CodeResourceInUse, "Subscription for consumer %s on shard %s was taken over by a newer SubscribeToShard call.", s.c.arn, s.sh.id)
+			}
 			return nil, ErrSubscriptionCompleted
 		default:
 		}

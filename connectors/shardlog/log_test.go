@@ -611,6 +611,20 @@ done:
 	if _, err := sub2.Next(ctx); !errors.Is(err, ErrSubscriptionCompleted) {
 		t.Fatal(err)
 	}
+	// 5 s later, a new subscription takes over: the old one ends with
+	// ResourceInUseException.
+	clk.Advance(5 * time.Second)
+	sub3, err := l.SubscribeToShard(c.ARN, "shardId-000000000001", StartPosition{Type: Latest})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub3.Next(ctx)
+	clk.Advance(5 * time.Second)
+	if _, err := l.SubscribeToShard(c.ARN, "shardId-000000000001", StartPosition{Type: Latest}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = sub3.Next(ctx)
+	mustCode(t, err, CodeResourceInUse)
 	cs, _ := l.ListStreamConsumers(d.ARN)
 	if len(cs) != 1 {
 		t.Fatalf("consumers: %+v", cs)
