@@ -54,7 +54,7 @@ func bytesOf(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)
 // validatePut checks one record as Kinesis validates PutRecord and each
 // member of PutRecords (member is its 1-based index there, 0 for PutRecord).
 func validatePut(e *PutEntry, member int) error {
-	if n := len(e.PartitionKey); n >= 1 && n <= MaxPartitionKeyLen && len(e.Data) <= MaxRecordBytes {
+	if n := len(e.PartitionKey); n >= 1 && n <= MaxPartitionKeyLen && len(e.Data)+n <= MaxRecordBytes {
 		return nil
 	}
 	prefix := ""
@@ -71,7 +71,9 @@ func validatePut(e *PutEntry, member int) error {
 	if len(e.Data) > MaxRecordBytes {
 		return errorf(CodeValidation, "1 validation error detected: Value 'java.nio.HeapByteBuffer[pos=0 lim=%d cap=%d]' at '%sdata' failed to satisfy constraint: Member must have length less than or equal to %d", len(e.Data), len(e.Data), prefix, MaxRecordBytes)
 	}
-	return nil
+	// The 1 MiB record limit covers the partition key and the data blob
+	// together.
+	return errorf(CodeInvalidArgument, "Record size (partition key plus data) of %d bytes exceeds the limit of %d bytes.", len(e.Data)+len(e.PartitionKey), MaxRecordBytes)
 }
 
 func hashOf(e *PutEntry) (HashKey, error) {

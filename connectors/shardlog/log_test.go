@@ -231,12 +231,14 @@ func TestPutRecordsValidation(t *testing.T) {
 	// 6 records of 1 MiB: over the 5 MiB request limit.
 	es := make([]PutEntry, 6)
 	for i := range es {
-		es[i] = PutEntry{PartitionKey: "k", Data: make([]byte, MaxRecordBytes)}
+		es[i] = PutEntry{PartitionKey: "k", Data: make([]byte, MaxRecordBytes-1)}
 	}
 	_, err = l.PutRecords(ctx, ref("s"), es, nil)
 	mustCode(t, err, CodeInvalidArgument)
-	// Exactly 1 MiB of data is fine.
-	if _, err := l.PutRecord(ctx, ref("s"), PutEntry{PartitionKey: "k", Data: make([]byte, MaxRecordBytes)}, "1"); err != nil {
+	// The 1 MiB limit is of key and data together.
+	_, err = l.PutRecord(ctx, ref("s"), PutEntry{PartitionKey: "k", Data: make([]byte, MaxRecordBytes)}, "")
+	mustCode(t, err, CodeInvalidArgument)
+	if _, err := l.PutRecord(ctx, ref("s"), PutEntry{PartitionKey: "k", Data: make([]byte, MaxRecordBytes-1)}, "1"); err != nil {
 		t.Fatal(err)
 	}
 	mustCode(t, l.CreateStream(CreateStreamInput{Name: "bad name"}), CodeValidation)

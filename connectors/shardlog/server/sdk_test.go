@@ -338,7 +338,7 @@ func TestSDKRecords(t *testing.T) {
 	apiCode(t, err, "ValidationException")
 	big := make([]types.PutRecordsRequestEntry, 6)
 	for i := range big {
-		big[i] = types.PutRecordsRequestEntry{PartitionKey: aws.String("k"), Data: make([]byte, 1<<20)}
+		big[i] = types.PutRecordsRequestEntry{PartitionKey: aws.String("k"), Data: make([]byte, 1<<20-1)}
 	}
 	_, err = c.PutRecords(ctx, &kinesis.PutRecordsInput{StreamName: aws.String("s"), Records: big})
 	apiCode(t, err, "InvalidArgumentException")
