@@ -126,7 +126,11 @@ type Forest struct {
 	shingle []float64 // ring of the last ShingleSize records
 	records int64     // records seen (accepted), for the shingle ring
 	point   []float64 // the current shingled point, oldest record first
-	attr    []float64 // per tree-dimension high, then low, accumulators
+	// accepted and weights hold, during an update, the trees whose
+	// samplers took the point and the priorities they drew.
+	accepted []int32
+	weights  []float64
+	attr     []float64 // per tree-dimension high, then low, accumulators
 }
 
 // NewForest returns an empty forest.
@@ -298,22 +302,58 @@ func (f *Forest) update(q []float64) error {
 	growth := math.Exp(decayed)
 	h := hashPoint(q)
 	ref := f.store.add(q, h)
+	// Which samplers take the point: each draws from its own generator, so
+	// the verdicts do not depend on the order of the tree work below.
+	acc, ws := f.accepted[:0], f.weights[:0]
 	for i, s := range f.samplers {
-		w, ok := s.offer(decayed, growth)
-		if !ok {
-			continue
+		if w, ok := s.offer(decayed, growth); ok {
+			acc, ws = append(acc, int32(i)), append(ws, w)
 		}
-		tr := f.trees[i]
-		if s.full() {
-			old := s.evictMax()
-			if err := tr.remove(f.store.point(old), f.store.hash[old], f.sc); err != nil {
-				return err
+	}
+	f.accepted, f.weights = acc, ws
+	// The accepted trees are updated groupSize at a time, each step's
+	// descents in lockstep (see group.go). Per tree the order is the
+	// library's, evict then insert; store references are released in tree
+	// order as a tree-at-a-time loop would, so slots are reused alike.
+	g := f.gs
+	for start := 0; start < len(acc); start += groupSize {
+		batch := acc[start:min(start+groupSize, len(acc))]
+		grp := g.trees[:len(batch)]
+		removing := false
+		for k, i := range batch {
+			grp[k] = f.trees[i]
+			g.evicted[k] = -1
+			g.queries[k] = q
+			if s := f.samplers[i]; s.full() {
+				old := s.evictMax()
+				g.evicted[k] = old
+				g.queries[k] = f.store.point(old)
+				removing = true
 			}
-			f.store.release(old)
 		}
-		kept := tr.insert(ref, q, h, f.sc)
-		f.store.retain(kept)
-		s.push(w, kept)
+		if removing {
+			descendGroupEach(grp, g.queries[:len(batch)], g)
+			for k, tr := range grp {
+				old := g.evicted[k]
+				if old < 0 {
+					continue
+				}
+				if err := tr.removeAlong(g.queries[k], f.store.hash[old], ^g.cur[k], g.paths[k]); err != nil {
+					return err
+				}
+				f.store.release(old)
+			}
+		}
+		descendGroup(grp, q, g)
+		for k, tr := range grp {
+			leaf := g.cur[k]
+			if leaf != noNode {
+				leaf = ^leaf
+			}
+			kept := tr.insertAlong(ref, q, h, leaf, g.paths[k], f.sc)
+			f.store.retain(kept)
+			f.samplers[batch[k]].push(ws[start+k], kept)
+		}
 	}
 	f.store.releaseIfUnused(ref)
 	return nil

@@ -17,6 +17,11 @@ type groupScratch struct {
 	done  [groupSize]bool
 	out   [groupSize]float64
 	sink  float64
+
+	// Update batches: the trees, their samplers' verdicts and points.
+	trees   [groupSize]*tree
+	evicted [groupSize]int32
+	queries [groupSize][]float64
 }
 
 func newGroupScratch(dim, capacity int) *groupScratch {
@@ -43,6 +48,27 @@ func descendGroup(grp []*tree, q []float64, g *groupScratch) {
 			}
 			g.paths[k] = append(g.paths[k], n)
 			n = t.next(n, q)
+			g.cur[k] = n
+			active = active || n >= 0
+		}
+	}
+}
+
+// descendGroupEach is descendGroup with a query point per tree.
+func descendGroupEach(grp []*tree, qs [][]float64, g *groupScratch) {
+	for k, t := range grp {
+		g.cur[k] = t.root
+		g.paths[k] = g.paths[k][:0]
+	}
+	for active := true; active; {
+		active = false
+		for k, t := range grp {
+			n := g.cur[k]
+			if n < 0 {
+				continue
+			}
+			g.paths[k] = append(g.paths[k], n)
+			n = t.next(n, qs[k])
 			g.cur[k] = n
 			active = active || n >= 0
 		}

@@ -39,7 +39,7 @@ type tree struct {
 	store    *pointStore
 	root     int32
 
-	size     int32 // points in the tree, counting copies
+	size int32 // points in the tree, counting copies
 
 	// Internal nodes: at most capacity-1. There are no parent pointers and
 	// no per-node masses: updates walk back up the path their descent
@@ -60,11 +60,11 @@ type tree struct {
 
 func newTree(dim, capacity int, seed uint64, store *pointStore) *tree {
 	t := &tree{
-		dim:        dim,
-		capacity:   capacity,
-		rng:        splitMix64{state: seed},
-		store:      store,
-		root:       noNode,
+		dim:       dim,
+		capacity:  capacity,
+		rng:       splitMix64{state: seed},
+		store:     store,
+		root:      noNode,
 		cut:       make([]cutNode, capacity-1),
 		box:       make([]float64, 2*dim*(capacity-1)),
 		leafHash:  make([]uint32, capacity),
@@ -204,13 +204,21 @@ func (t *tree) randomCut(b []float64) (int32, float64) {
 // separates p from the box is where p's new leaf is attached. This has the
 // same distribution as the top-down construction of Guha et al.
 func (t *tree) insert(ref int32, p []float64, h uint32, sc *scratch) int32 {
+	if t.root == noNode {
+		return t.insertAlong(ref, p, h, noNode, nil, sc)
+	}
+	leaf := t.descend(p, sc)
+	return t.insertAlong(ref, p, h, leaf, sc.path, sc)
+}
+
+// insertAlong is insert given the leaf p falls into and the path to it
+// (leaf is noNode for an empty tree).
+func (t *tree) insertAlong(ref int32, p []float64, h uint32, leaf int32, path []int32, sc *scratch) int32 {
 	t.size++
 	if t.root == noNode {
 		t.root = ^t.allocLeaf(ref, h)
 		return ref
 	}
-	leaf := t.descend(p, sc)
-	path := sc.path
 	if t.isLeafPoint(leaf, p, h) {
 		t.leafMass[leaf]++
 		return t.leafPoint[leaf]
@@ -278,7 +286,14 @@ func (t *tree) remove(p []float64, h uint32, sc *scratch) error {
 		return errTreeCorrupt
 	}
 	leaf := t.descend(p, sc)
-	path := sc.path
+	return t.removeAlong(p, h, leaf, sc.path)
+}
+
+// removeAlong is remove given the leaf p falls into and the path to it.
+func (t *tree) removeAlong(p []float64, h uint32, leaf int32, path []int32) error {
+	if t.root == noNode {
+		return errTreeCorrupt
+	}
 	if !t.isLeafPoint(leaf, p, h) {
 		return errTreeCorrupt
 	}
