@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/big"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -981,4 +982,81 @@ func BenchmarkShardReader(b *testing.B) {
 	sec := b.Elapsed().Seconds()
 	b.ReportMetric(float64(n)/sec, "records/s")
 	b.ReportMetric(float64(n*100)/sec, "bytes/s")
+}
+
+// TestConcurrentPutsAndReads runs producers, a resharder and readers at
+// once (meant for -race): every acknowledged record is read back once.
+func TestConcurrentPutsAndReads(t *testing.T) {
+	l, _ := openTest(t, nil)
+	ctx := context.Background()
+	l.CreateStream(CreateStreamInput{Name: "s", ShardCount: 4})
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	acked := map[string]bool{}
+	for p := 0; p < 4; p++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 40; i++ {
+				es := make([]PutEntry, 25)
+				for j := range es {
+					es[j] = PutEntry{PartitionKey: fmt.Sprint(p, j), Data: []byte(fmt.Sprintf("%d-%d-%d", p, i, j))}
+				}
+				res, err := l.PutRecords(ctx, ref("s"), es, nil)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				mu.Lock()
+				for k, r := range res {
+					if r.ErrorCode != "" {
+						t.Errorf("record failed: %s %s", r.ErrorCode, r.ErrorMessage)
+					}
+					acked[string(es[k].Data)] = true
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for i := 0; i < 3; i++ {
+			open, _ := l.ListShards(ref("s"), "", ShardFilter{Type: FilterAtLatest})
+			sh := open[0]
+			if err := l.SplitShard(ref("s"), sh.ShardID, midpoint(sh.HashKeyRange).String()); err != nil {
+				t.Error(err)
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}()
+	wg.Wait()
+	shards, _ := l.ListShards(ref("s"), "", ShardFilter{})
+	seen := map[string]int{}
+	for _, sh := range shards {
+		r, err := l.NewShardReader(ref("s"), sh.ShardID, StartPosition{Type: TrimHorizon})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for {
+			res, err := r.Read(ctx, 100, 0, false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, rec := range res.Records {
+				seen[string(rec.Data)]++
+			}
+			if len(res.Records) == 0 {
+				break
+			}
+		}
+	}
+	for k := range acked {
+		if seen[k] != 1 {
+			t.Fatalf("record %s read %d times", k, seen[k])
+		}
+	}
+	if len(seen) != len(acked) {
+		t.Fatalf("read %d records, acknowledged %d", len(seen), len(acked))
+	}
 }

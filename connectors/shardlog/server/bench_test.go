@@ -24,8 +24,17 @@ func BenchmarkSDKPutRecords(b *testing.B) {
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			out, err := e.client.PutRecords(e.ctx, &kinesis.PutRecordsInput{StreamName: aws.String("b"), Records: recs})
-			if err != nil || *out.FailedRecordCount != 0 {
-				b.Error(err)
+			if err != nil {
+				b.Errorf("PutRecords: %v", err)
+				return
+			}
+			if n := *out.FailedRecordCount; n != 0 {
+				for _, r := range out.Records {
+					if r.ErrorCode != nil {
+						b.Errorf("%d records failed, first: %s %s", n, *r.ErrorCode, *r.ErrorMessage)
+						break
+					}
+				}
 				return
 			}
 		}

@@ -444,9 +444,6 @@ func (s *Server) listShards(r *request) (any, error) {
 	} else if in.StreamName == nil && in.StreamARN == nil {
 		return nil, &shardlog.Error{Code: shardlog.CodeInvalidArgument, Message: "Either NextToken or StreamName must be provided."}
 	}
-	if in.ExclusiveStartShardId != nil && in.ShardFilter != nil {
-		return nil, &shardlog.Error{Code: shardlog.CodeInvalidArgument, Message: "ExclusiveStartShardId and ShardFilter cannot be provided together."}
-	}
 	shards, err := s.log.ListShards(ref, after, filter)
 	if err != nil {
 		return nil, err
