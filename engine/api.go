@@ -2,6 +2,9 @@ package engine
 
 import (
 	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
 	"reflect"
 
 	"github.com/sluicehq/sluice/state"
@@ -316,8 +319,16 @@ type Sink[T any] interface {
 // SinkInfo tells a sink writer which subtask it is.
 type SinkInfo struct {
 	Name        string
+	UID         string
 	Subtask     int
 	Parallelism int
+	// Attempt counts the job's restarts; a writer can use it to name what
+	// it stages so that attempts never collide.
+	Attempt int
+	// Checkpointing reports whether the job takes checkpoints. Without
+	// them, a CommittingWriter's output is committed only when a bounded
+	// input ends.
+	Checkpointing bool
 }
 
 // SinkWriter writes one subtask's records. Write must not keep the batch
@@ -326,6 +337,24 @@ type SinkInfo struct {
 type SinkWriter[T any] interface {
 	Write(batch []Record[T]) error
 	Close() error
+}
+
+// CommittingWriter is a SinkWriter with exactly-once output by two-phase
+// commit: it stages what it writes, and staged output becomes visible only
+// once the checkpoint that covers it has completed.
+type CommittingWriter interface {
+	// Prepare stages everything written since the previous Prepare and
+	// returns a description of it (a committable; nil if nothing was
+	// written). It is called at every checkpoint barrier, and the
+	// committable is recorded in the checkpoint.
+	Prepare(checkpointID int64) ([]byte, error)
+	// Commit makes staged output visible. It is called once the checkpoint
+	// that recorded the committables has completed, and again, after a
+	// restore, with the committables of the checkpoint restored from: it
+	// must be idempotent, and must succeed for output it already made
+	// visible. Output staged after the last completed checkpoint is never
+	// committed; the writer may remove it when it opens.
+	Commit(committables [][]byte) error
 }
 
 // SinkTo writes s to sink.
@@ -338,24 +367,125 @@ func SinkTo[T any](s *Stream[T], name string, sink Sink[T]) *Stream[struct{}] {
 	return out
 }
 
+// sinkOp drives a SinkWriter; for a CommittingWriter it keeps the
+// committables prepared but not yet committed in operator state.
 type sinkOp[T any] struct {
-	sink Sink[T]
-	w    SinkWriter[T]
-	ctx  *OperatorContext[struct{}]
+	sink     Sink[T]
+	w        SinkWriter[T]
+	cw       CommittingWriter
+	ctx      *OperatorContext[struct{}]
+	pending  []committable // prepared, not yet committed, oldest first
+	restored []committable
+}
+
+type committable struct {
+	id   int64
+	data []byte
 }
 
 func (k *sinkOp[T]) Open(ctx *OperatorContext[struct{}]) error {
 	k.ctx = ctx
-	w, err := k.sink.Open(ctx.inst.task.ctx, SinkInfo{Name: ctx.name, Subtask: ctx.subtask, Parallelism: ctx.parallelism})
+	t := ctx.inst.task
+	info := SinkInfo{Name: ctx.name, UID: ctx.uid, Subtask: ctx.subtask, Parallelism: ctx.parallelism,
+		Checkpointing: t.cfg.Checkpoint.storage() != nil}
+	if t.exec != nil {
+		info.Attempt = t.exec.attempt
+	}
+	w, err := k.sink.Open(t.ctx, info)
+	if err != nil {
+		return err
+	}
 	k.w = w
-	return err
+	k.cw, _ = w.(CommittingWriter)
+	if len(k.restored) > 0 {
+		if k.cw == nil {
+			return errors.New("restored committables for a sink writer that does not commit")
+		}
+		// The checkpoint restored from completed: what it staged is to be
+		// committed (again, if the commit happened before the failure).
+		if err := k.cw.Commit(datas(k.restored)); err != nil {
+			return fmt.Errorf("commit restored output: %w", err)
+		}
+		k.restored = nil
+	}
+	return nil
+}
+
+func datas(cs []committable) [][]byte {
+	out := make([][]byte, len(cs))
+	for i, c := range cs {
+		out[i] = c.data
+	}
+	return out
+}
+
+// InitializeState implements OperatorStateHook: restored committables.
+func (k *sinkOp[T]) InitializeState(restored [][]byte) error {
+	for _, e := range restored {
+		if len(e) < 8 {
+			return errors.New("corrupt committable in restored sink state")
+		}
+		k.restored = append(k.restored, committable{id: int64(binary.BigEndian.Uint64(e)), data: e[8:]})
+	}
+	return nil
+}
+
+// SnapshotState implements OperatorStateHook: prepare, and record every
+// committable not yet committed.
+func (k *sinkOp[T]) SnapshotState(id int64) ([][]byte, error) {
+	if k.cw == nil {
+		return nil, nil
+	}
+	c, err := k.cw.Prepare(id)
+	if err != nil {
+		return nil, err
+	}
+	if c != nil {
+		k.pending = append(k.pending, committable{id: id, data: c})
+	}
+	out := make([][]byte, len(k.pending))
+	for i, p := range k.pending {
+		out[i] = append(binary.BigEndian.AppendUint64(nil, uint64(p.id)), p.data...)
+	}
+	return out, nil
+}
+
+// NotifyCheckpointComplete implements CheckpointListener: commit what the
+// checkpoint (and earlier ones) staged.
+func (k *sinkOp[T]) NotifyCheckpointComplete(id int64) error {
+	if k.cw == nil {
+		return nil
+	}
+	n := 0
+	for n < len(k.pending) && k.pending[n].id <= id {
+		n++
+	}
+	if n == 0 {
+		return nil
+	}
+	if err := k.cw.Commit(datas(k.pending[:n])); err != nil {
+		return err
+	}
+	k.pending = k.pending[n:]
+	return nil
 }
 
 func (k *sinkOp[T]) ProcessBatch(b []Record[T]) error { return k.w.Write(b) }
 
 func (k *sinkOp[T]) EndInput() error {
 	if h, ok := k.w.(EndInputHook); ok {
-		return h.EndInput()
+		if err := h.EndInput(); err != nil {
+			return err
+		}
+	}
+	if k.cw != nil && k.ctx.inst.task.cfg.Checkpoint.storage() == nil {
+		// No checkpoints: the end of a bounded input is the only point
+		// where the output is known to be complete.
+		c, err := k.cw.Prepare(0)
+		if err != nil || c == nil {
+			return err
+		}
+		return k.cw.Commit([][]byte{c})
 	}
 	return nil
 }

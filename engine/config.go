@@ -40,6 +40,61 @@ type Config struct {
 	StateCacheEntries int
 	// DisableChaining runs every operator in its own task.
 	DisableChaining bool
+
+	// StateBackend is where keyed state lives: "pebble" (default), on disk
+	// under StateDir behind the bounded state cache, or "memory".
+	StateBackend string
+	// StateDir is the working directory of Pebble state. Default: a new
+	// temporary directory, removed when the job ends.
+	StateDir string
+	// Checkpoint configures checkpoints, savepoints and restores.
+	Checkpoint CheckpointConfig
+	// Restart says whether and when a failed job restarts from its latest
+	// checkpoint. Default: no restart without checkpoints; with periodic
+	// checkpoints, a fixed delay of 1s for up to 10 attempts.
+	Restart *RestartStrategy
+	// Events, if set, receives notable events: checkpoints completed or
+	// failed, restarts, fallbacks to older checkpoints. It is called from the
+	// job's goroutines and must not block.
+	Events func(Event)
+}
+
+// CheckpointConfig configures checkpoints.
+type CheckpointConfig struct {
+	// Interval between periodic checkpoints; zero disables them.
+	Interval time.Duration
+	// Dir is the local directory of checkpoints (LocalStorage). Required
+	// for periodic checkpoints unless Storage is set.
+	Dir string
+	// Storage overrides Dir with another CheckpointStorage.
+	Storage CheckpointStorage
+	// Retain is how many completed checkpoints to keep. Default 3.
+	Retain int
+	// Timeout aborts a checkpoint that has not completed in time.
+	// Default 10 minutes.
+	Timeout time.Duration
+	// Resume starts the job from the latest complete checkpoint in the
+	// storage, if there is one; a corrupt one is reported and the one
+	// before it is tried.
+	Resume bool
+	// RestoreFrom starts the job from this checkpoint or savepoint
+	// directory (it takes precedence over Resume).
+	RestoreFrom string
+	// AllowNonRestoredState lets a job start from a checkpoint or savepoint
+	// that holds state no operator of the job claims; that state is
+	// dropped. Without it, such a restore is refused.
+	AllowNonRestoredState bool
+}
+
+// storage returns the configured checkpoint storage, or nil.
+func (c *CheckpointConfig) storage() CheckpointStorage {
+	if c.Storage != nil {
+		return c.Storage
+	}
+	if c.Dir != "" {
+		return LocalStorage{Dir: c.Dir}
+	}
+	return nil
 }
 
 // EnsureDefaults fills in unset fields.
@@ -68,6 +123,22 @@ func (c *Config) EnsureDefaults() {
 	if c.StateCacheEntries == 0 {
 		c.StateCacheEntries = 1 << 18
 	}
+	if c.StateBackend == "" {
+		c.StateBackend = "pebble"
+	}
+	if c.Checkpoint.Retain == 0 {
+		c.Checkpoint.Retain = 3
+	}
+	if c.Checkpoint.Timeout == 0 {
+		c.Checkpoint.Timeout = 10 * time.Minute
+	}
+	if c.Restart == nil {
+		if c.Checkpoint.Interval > 0 {
+			c.Restart = &RestartStrategy{MaxAttempts: 10, Delay: time.Second}
+		} else {
+			c.Restart = &RestartStrategy{}
+		}
+	}
 }
 
 // Validate reports the first unusable setting.
@@ -85,6 +156,16 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("%w: channel capacity %d must be at least 1", ErrInvalidJob, c.ChannelCapacity)
 	case c.BufferTimeout < 0:
 		return fmt.Errorf("%w: negative buffer timeout", ErrInvalidJob)
+	case c.StateBackend != "pebble" && c.StateBackend != "memory":
+		return fmt.Errorf("%w: state backend %q: want \"pebble\" or \"memory\"", ErrInvalidJob, c.StateBackend)
+	case c.Checkpoint.Interval < 0:
+		return fmt.Errorf("%w: negative checkpoint interval", ErrInvalidJob)
+	case c.Checkpoint.Interval > 0 && c.Checkpoint.storage() == nil:
+		return fmt.Errorf("%w: periodic checkpoints need Checkpoint.Dir or Checkpoint.Storage", ErrInvalidJob)
+	case c.Checkpoint.Resume && c.Checkpoint.storage() == nil:
+		return fmt.Errorf("%w: Checkpoint.Resume needs Checkpoint.Dir or Checkpoint.Storage", ErrInvalidJob)
+	case c.Checkpoint.Retain < 1:
+		return fmt.Errorf("%w: Checkpoint.Retain %d must be at least 1", ErrInvalidJob, c.Checkpoint.Retain)
 	}
-	return nil
+	return c.Restart.validate()
 }

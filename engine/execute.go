@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -13,16 +16,17 @@ import (
 
 // execution is one run of a job: its tasks and their channels.
 type execution struct {
-	job    *Job
-	cfg    Config
-	ctx    context.Context
-	cancel context.CancelCauseFunc
-	chains []*chain
-	tasks  []*task
-	ctrl   map[*task]chan struct{}
-	start  time.Time
-	mu     sync.Mutex
-	done   bool
+	job      *Job
+	cfg      Config
+	ctx      context.Context
+	cancel   context.CancelCauseFunc
+	chains   []*chain
+	tasks    []*task
+	start    time.Time
+	restore  *restorePlan
+	attempt  int
+	stateDir string
+	coord    *coordinator
 }
 
 // chain is a tree of operators that run in one task per subtask, calling
@@ -80,11 +84,12 @@ func (j *Job) plan() []*chain {
 }
 
 // Execute validates, plans and runs the job until its bounded inputs end,
-// an operator fails, or ctx is cancelled. It returns nil when every input
-// ended and every operator finished; an *OperatorError (wrapped) when an
-// operator failed; and an error wrapping ErrJobCancelled when ctx was
-// cancelled first. Every goroutine of the job has stopped when Execute
-// returns. A job can be executed once.
+// an operator fails (and the restart strategy gives up), or ctx is
+// cancelled. It returns nil when every input ended and every operator
+// finished; an error wrapping an *OperatorError when an operator failed; and
+// an error wrapping ErrJobCancelled when ctx was cancelled first. Every
+// goroutine of the job has stopped when Execute returns. A job can be
+// executed once.
 func (j *Job) Execute(ctx context.Context) error {
 	r, err := j.Start(ctx)
 	if err != nil {
@@ -93,14 +98,29 @@ func (j *Job) Execute(ctx context.Context) error {
 	return r.Wait()
 }
 
-// Running is a job that Start started.
+// Running is a job that Start started. Its methods are safe for concurrent
+// use.
 type Running struct {
-	exec *execution
-	done chan struct{}
-	err  error
+	job   *Job
+	cfg   Config
+	done  chan struct{}
+	err   error
+	start time.Time
+
+	mu        sync.Mutex
+	cur       *execution // the current attempt
+	attempt   int
+	nextID    int64   // last checkpoint id used
+	completed []int64 // retained complete checkpoints, oldest first
+	latestDir string
+	initial   *restorePlan
+	events    []Event
+	stateRoot string
+	ownRoot   bool
 }
 
-// Start validates, plans and starts the job, and returns at once.
+// Start validates and plans the job, restores it if configured, starts it
+// and returns at once.
 func (j *Job) Start(ctx context.Context) (*Running, error) {
 	if err := j.Validate(); err != nil {
 		return nil, err
@@ -112,47 +132,229 @@ func (j *Job) Start(ctx context.Context) (*Running, error) {
 	}
 	j.ran = true
 	j.mu.Unlock()
-
-	jctx, cancel := context.WithCancelCause(ctx)
-	ex := &execution{job: j, cfg: j.cfg, ctx: jctx, cancel: cancel, ctrl: map[*task]chan struct{}{}, start: time.Now()}
-	ex.chains = j.plan()
-	if err := ex.wire(); err != nil {
-		cancel(err)
+	j.plan() // fixes every operator's parallelism
+	r := &Running{job: j, cfg: j.cfg, done: make(chan struct{}), start: time.Now()}
+	if err := r.prepareRestore(); err != nil {
 		return nil, err
 	}
-	r := &Running{exec: ex, done: make(chan struct{})}
+	r.stateRoot = j.cfg.StateDir
+	if r.stateRoot == "" && j.cfg.StateBackend == "pebble" {
+		dir, err := os.MkdirTemp("", "sluice-state-")
+		if err != nil {
+			return nil, fmt.Errorf("engine: state directory: %w", err)
+		}
+		r.stateRoot, r.ownRoot = dir, true
+	}
 	go r.run(ctx)
 	return r, nil
 }
 
-func (r *Running) run(parent context.Context) {
-	ex := r.exec
+// prepareRestore finds what the job starts from: Checkpoint.RestoreFrom,
+// or with Checkpoint.Resume the newest checkpoint in the storage that is
+// intact (corrupt ones are reported and skipped).
+func (r *Running) prepareRestore() error {
+	cc := r.cfg.Checkpoint
+	storage := cc.storage()
+	if storage != nil {
+		ids, err := storage.List()
+		if err != nil {
+			return err
+		}
+		if len(ids) > 0 {
+			r.nextID = ids[0]
+		}
+		if cc.Resume && cc.RestoreFrom == "" {
+			for _, id := range ids {
+				dir, err := storage.Open(id)
+				if err == nil {
+					var p *restorePlan
+					if p, err = loadRestorePlan(dir); err == nil {
+						r.initial = p
+						r.completed = []int64{id}
+						break
+					}
+				}
+				r.emit(Event{Kind: EventFallback, CheckpointID: id, Err: err,
+					Message: "checkpoint is not usable; trying the one before it"})
+			}
+		}
+	}
+	if cc.RestoreFrom != "" {
+		p, err := loadRestorePlan(cc.RestoreFrom)
+		if err != nil {
+			return err
+		}
+		r.initial = p
+	}
+	if r.initial != nil {
+		if err := r.initial.checkJob(r.job, cc.AllowNonRestoredState); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (r *Running) emit(e Event) {
+	if e.Time.IsZero() {
+		e.Time = time.Now()
+	}
+	r.mu.Lock()
+	e.Attempt = r.attempt
+	r.events = append(r.events, e)
+	if len(r.events) > 1000 {
+		r.events = r.events[len(r.events)-1000:]
+	}
+	r.mu.Unlock()
+	if r.cfg.Events != nil {
+		r.cfg.Events(e)
+	}
+}
+
+// Events returns the job's notable events so far (at most the last 1000).
+func (r *Running) Events() []Event {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.events)
+}
+
+// Attempt returns how many times the job has restarted.
+func (r *Running) Attempt() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.attempt
+}
+
+// LatestCheckpoint returns the id and directory of the newest completed
+// checkpoint, or 0 if there is none.
+func (r *Running) LatestCheckpoint() (int64, string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.completed) == 0 {
+		return 0, ""
+	}
+	return r.completed[len(r.completed)-1], r.latestDir
+}
+
+// run executes attempts until one succeeds, the restart strategy gives up,
+// or ctx is cancelled.
+func (r *Running) run(ctx context.Context) {
+	defer close(r.done)
+	defer func() {
+		if r.ownRoot {
+			os.RemoveAll(r.stateRoot)
+		}
+	}()
+	restore := r.initial
+	if restore != nil {
+		r.emit(Event{Kind: EventRestored, CheckpointID: restore.m.CheckpointID, Message: restore.dir})
+	}
+	failures := 0
+	for {
+		attemptStart := time.Now()
+		err := r.runAttempt(ctx, restore)
+		if err == nil {
+			return
+		}
+		if ctx.Err() != nil {
+			r.err = fmt.Errorf("%w: %w", ErrJobCancelled, context.Cause(ctx))
+			return
+		}
+		if errors.Is(err, ErrJobCancelled) || errors.Is(err, ErrIncompatibleState) || errors.Is(err, ErrInvalidJob) {
+			r.err = err
+			return
+		}
+		if rs := r.cfg.Restart; rs.ResetAfter > 0 && time.Since(attemptStart) >= rs.ResetAfter {
+			failures = 0
+		}
+		failures++
+		delay, ok := r.cfg.Restart.delay(failures)
+		if !ok {
+			r.err = err
+			return
+		}
+		r.emit(Event{Kind: EventRestarting, Err: err, Message: fmt.Sprintf("restart %d in %s", failures, delay)})
+		select {
+		case <-time.After(delay):
+		case <-ctx.Done():
+			r.err = fmt.Errorf("%w: %w", ErrJobCancelled, context.Cause(ctx))
+			return
+		}
+		restore = r.latestRestore()
+		r.mu.Lock()
+		r.attempt++
+		r.mu.Unlock()
+	}
+}
+
+// latestRestore returns the newest intact completed checkpoint, falling
+// back to older ones (and finally to what the job started from).
+func (r *Running) latestRestore() *restorePlan {
+	storage := r.cfg.Checkpoint.storage()
+	r.mu.Lock()
+	ids := slices.Clone(r.completed)
+	r.mu.Unlock()
+	for i := len(ids) - 1; i >= 0 && storage != nil; i-- {
+		dir, err := storage.Open(ids[i])
+		if err == nil {
+			var p *restorePlan
+			if p, err = loadRestorePlan(dir); err == nil {
+				r.emit(Event{Kind: EventRestored, CheckpointID: ids[i], Message: dir})
+				return p
+			}
+		}
+		r.emit(Event{Kind: EventFallback, CheckpointID: ids[i], Err: err, Message: "checkpoint is not usable; trying the one before it"})
+	}
+	return r.initial
+}
+
+// runAttempt wires and runs one attempt of the job.
+func (r *Running) runAttempt(parent context.Context, restore *restorePlan) error {
+	j := r.job
+	jctx, cancel := context.WithCancelCause(parent)
+	defer cancel(errJobFinished)
+	r.mu.Lock()
+	attempt := r.attempt
+	r.mu.Unlock()
+	ex := &execution{job: j, cfg: j.cfg, ctx: jctx, cancel: cancel, start: time.Now(), restore: restore, attempt: attempt}
+	if r.stateRoot != "" {
+		ex.stateDir = filepath.Join(r.stateRoot, fmt.Sprintf("attempt-%d", attempt))
+		defer os.RemoveAll(ex.stateDir)
+	}
+	ex.chains = j.plan()
+	if err := ex.wire(); err != nil {
+		return err
+	}
+	ex.coord = newCoordinator(ex, r)
+	r.mu.Lock()
+	r.cur = ex
+	r.mu.Unlock()
+	coordCtx, stopCoord := context.WithCancelCause(jctx)
+	coordDone := make(chan struct{})
+	go func() {
+		defer close(coordDone)
+		ex.coord.loop(coordCtx)
+	}()
 	var g errgroup.Group
 	for _, t := range ex.tasks {
 		g.Go(func() error {
 			err := t.run()
 			if err != nil {
-				ex.cancel(err)
+				cancel(err)
 			}
 			return err
 		})
 	}
 	err := g.Wait()
+	stopCoord(errJobFinished)
+	<-coordDone
+	ex.coord.wg.Wait()
 	if err != nil {
 		// The first failure is the cause; the others are its echoes.
-		if cause := context.Cause(ex.ctx); cause != nil {
+		if cause := context.Cause(jctx); cause != nil && !errors.Is(cause, errJobFinished) {
 			err = cause
 		}
-		if parent.Err() != nil && errors.Is(err, parent.Err()) {
-			err = fmt.Errorf("%w: %w", ErrJobCancelled, err)
-		}
 	}
-	ex.cancel(errJobFinished)
-	ex.mu.Lock()
-	ex.done = true
-	ex.mu.Unlock()
-	r.err = err
-	close(r.done)
+	return err
 }
 
 var errJobFinished = errors.New("engine: job finished")
@@ -168,7 +370,12 @@ func (r *Running) Done() <-chan struct{} { return r.done }
 
 // Cancel stops the job; Wait then returns an error wrapping ErrJobCancelled.
 func (r *Running) Cancel() {
-	r.exec.cancel(fmt.Errorf("%w: cancelled", ErrJobCancelled))
+	r.mu.Lock()
+	ex := r.cur
+	r.mu.Unlock()
+	if ex != nil {
+		ex.cancel(fmt.Errorf("%w: cancelled", ErrJobCancelled))
+	}
 }
 
 // wire instantiates every task and connects them with channels.
@@ -214,7 +421,7 @@ func (ex *execution) wire() error {
 		for sub := 0; sub < c.parallelism; sub++ {
 			t := &task{
 				exec: ex, ctx: ex.ctx, cfg: cfg, subtask: sub, parallelism: c.parallelism,
-				batchSize: cfg.BatchSize, lastWm: MinTime, procAt: MaxTime,
+				batchSize: cfg.BatchSize, lastWm: MinTime, procAt: MaxTime, mbox: newMailbox(),
 				name: fmt.Sprintf("%s (%d/%d)", c.name(), sub+1, c.parallelism),
 			}
 			inputs := map[*node][]any{}
@@ -283,5 +490,3 @@ func (ex *execution) wire() error {
 	return nil
 }
 
-// controlC returns the channel on which the coordinator wakes task t.
-func (ex *execution) controlC(t *task) <-chan struct{} { return ex.ctrl[t] }

@@ -3,6 +3,8 @@ package engine
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"time"
 
@@ -22,6 +24,12 @@ type HarnessOptions struct {
 	// BatchSize is the collector batch size. Default 1, so that every
 	// emitted record reaches the output at once.
 	BatchSize int
+	// StateBackend is "memory" (default) or "pebble".
+	StateBackend string
+	// RestoreFrom restores the operator from a snapshot that Harness.Snapshot
+	// wrote (or a job's checkpoint or savepoint holding an operator named
+	// "operator").
+	RestoreFrom string
 }
 
 // Harness drives one operator instance deterministically, with no
@@ -36,8 +44,10 @@ type Harness[In, Out any] struct {
 	wms     []int64
 	sides   map[string][]Record[any]
 	closed  bool
-	cancel  context.CancelFunc
+	cancel  func()
 	outputs []string
+	tmp     string // Pebble working directory
+	nextCP  int64
 }
 
 // NewHarness opens op in a harness.
@@ -64,8 +74,7 @@ func NewKeyedHarness[In any, K comparable, Out any](op KeyedOperator[In, K, Out]
 		inst.keyed = keys
 		inst.opener = func() error { return op.Open(ctx, keys) }
 		inst.closer = op.Close
-		inst.wmHook, _ = op.(WatermarkHook)
-		inst.endHook, _ = op.(EndInputHook)
+		inst.setHooks(op)
 		return inst, []any{Input[In](&oneInputAdapter[In]{inst: inst, fn: op.ProcessBatch})}, nil
 	})
 }
@@ -90,7 +99,10 @@ func newHarness[In, Out any](opts HarnessOptions, build func(t *task, n *node, o
 	if opts.BatchSize == 0 {
 		opts.BatchSize = 1
 	}
-	cfg := Config{Parallelism: opts.Parallelism, MaxParallelism: opts.MaxParallelism, BatchSize: opts.BatchSize, Clock: opts.Clock}
+	if opts.StateBackend == "" {
+		opts.StateBackend = "memory"
+	}
+	cfg := Config{Parallelism: opts.Parallelism, MaxParallelism: opts.MaxParallelism, BatchSize: opts.BatchSize, Clock: opts.Clock, StateBackend: opts.StateBackend}
 	cfg.EnsureDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -100,9 +112,24 @@ func newHarness[In, Out any](opts HarnessOptions, build func(t *task, n *node, o
 	n := j.addNode("operator", kindOneInput)
 	n.parallelism = opts.Parallelism
 	n.slots = []*slot{{kit: typedKit[Out]{}}}
-	ctx, cancel := context.WithCancel(context.Background())
-	h.cancel = cancel
-	t := &task{cfg: cfg, ctx: ctx, name: "harness", subtask: opts.Subtask, parallelism: opts.Parallelism,
+	ctx, cancel := context.WithCancelCause(context.Background())
+	h.cancel = func() { cancel(errJobFinished) }
+	ex := &execution{job: j, cfg: cfg, ctx: ctx, cancel: cancel}
+	if cfg.StateBackend == "pebble" {
+		dir, err := os.MkdirTemp("", "sluice-harness-")
+		if err != nil {
+			return nil, err
+		}
+		ex.stateDir, h.tmp = dir, dir
+	}
+	if opts.RestoreFrom != "" {
+		p, err := loadRestorePlan(opts.RestoreFrom)
+		if err != nil {
+			return nil, err
+		}
+		ex.restore = p
+	}
+	t := &task{exec: ex, cfg: cfg, ctx: ctx, name: "harness", subtask: opts.Subtask, parallelism: opts.Parallelism,
 		batchSize: cfg.BatchSize, lastWm: MinTime, procAt: MaxTime, harnessSides: h.captureSide}
 	h.t = t
 	outs := [][]any{{Input[Out](inputFunc[Out](func(b []Record[Out]) error {
@@ -187,6 +214,48 @@ func (h *Harness[In, Out]) ClearOutput() {
 	clear(h.sides)
 }
 
+// Snapshot writes the operator's state — keyed state, timers, operator
+// state — into dir as a checkpoint that HarnessOptions.RestoreFrom (or a
+// job's Checkpoint.RestoreFrom) can start from.
+func (h *Harness[In, Out]) Snapshot(dir string) error {
+	h.nextCP++
+	cp := checkpointBarrier{id: h.nextCP}
+	if err := h.t.snapshot(cp, dir, false); err != nil {
+		return err
+	}
+	m := &Manifest{Version: ManifestVersion, Job: "harness", CheckpointID: cp.id, Time: time.Now().UTC(),
+		MaxParallelism: h.t.cfg.MaxParallelism, LayoutVersion: state.LayoutVersion}
+	for _, p := range h.t.lastOps {
+		n := p.inst.node
+		snap := p.snap
+		if p.write != nil {
+			rel := filepath.Join(sanitize(n.uid), fmt.Sprint(p.inst.subtask))
+			if err := writeStateSnapshot(p.write, filepath.Join(dir, rel), false, snap.StateFormat, snap.KeyGroups); err != nil {
+				return err
+			}
+			snap.StateDir = rel
+		}
+		m.Operators = append(m.Operators, ManifestOperator{UID: n.uid, Name: n.name, Parallelism: p.inst.parallelism, Subtasks: []SubtaskSnap{snap}})
+	}
+	b, err := encodeManifest(m)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	return writeFileAtomic(filepath.Join(dir, ManifestFile), b)
+}
+
+// NotifyCheckpointComplete tells the operator that the snapshot with the
+// given id (the n-th Snapshot of this harness) completed.
+func (h *Harness[In, Out]) NotifyCheckpointComplete(id int64) error {
+	if l, ok := h.inst.checkpointListener(); ok {
+		return h.inst.call(func() error { return l.NotifyCheckpointComplete(id) })
+	}
+	return nil
+}
+
 // Close closes the operator.
 func (h *Harness[In, Out]) Close() error {
 	if h.closed {
@@ -194,5 +263,9 @@ func (h *Harness[In, Out]) Close() error {
 	}
 	h.closed = true
 	defer h.cancel()
-	return h.t.closeAll()
+	err := h.t.closeAll()
+	if h.tmp != "" {
+		os.RemoveAll(h.tmp)
+	}
+	return err
 }

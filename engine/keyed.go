@@ -48,17 +48,19 @@ type Keys[K comparable] struct {
 
 func newKeys[K comparable](t *task, n *node, inst *opInstance, codec state.Codec[K]) (*Keys[K], error) {
 	kgs := state.KeyGroupRangeFor(t.cfg.MaxParallelism, inst.parallelism, inst.subtask)
-	store, err := t.stateStore()
+	store, dir, err := t.newKeyedStore(inst, kgs)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("engine: operator %q: open state: %w", n.name, err)
 	}
 	b, err := state.NewBackend(store, state.Options{
 		OperatorID: n.uid, MaxParallelism: t.cfg.MaxParallelism, KeyGroups: kgs,
 		CacheEntries: t.cfg.StateCacheEntries, Clock: t.cfg.Clock,
 	})
 	if err != nil {
+		store.Close()
 		return nil, err
 	}
+	inst.keyedStore = &keyedStore{store: store, backend: b, dir: dir}
 	k := &Keys[K]{codec: codec, hasher: state.KeyHasher(codec), maxPar: t.cfg.MaxParallelism, backend: b, task: t}
 	if k.events, err = state.NewTimerQueue(b, "event"); err != nil {
 		return nil, err
@@ -66,7 +68,6 @@ func newKeys[K comparable](t *task, n *node, inst *opInstance, codec state.Codec
 	if k.procs, err = state.NewTimerQueue(b, "processing"); err != nil {
 		return nil, err
 	}
-	t.addBackend(b, []*state.TimerQueue{k.events, k.procs})
 	return k, nil
 }
 
@@ -191,8 +192,7 @@ func TransformKeyed[In any, K comparable, Out any](ks *KeyedStream[In, K], name 
 		inst.keyed = keys
 		inst.opener = func() error { return op.Open(ctx, keys) }
 		inst.closer = op.Close
-		inst.wmHook, _ = op.(WatermarkHook)
-		inst.endHook, _ = op.(EndInputHook)
+		inst.setHooks(op)
 		return inst, []any{Input[In](&oneInputAdapter[In]{inst: inst, fn: op.ProcessBatch})}, nil
 	}
 	return newStream[Out](n, 0)
@@ -220,8 +220,7 @@ func TransformKeyed2[In1, In2 any, K comparable, Out any](a *KeyedStream[In1, K]
 		inst.keyed = keys
 		inst.opener = func() error { return op.Open(ctx, keys) }
 		inst.closer = op.Close
-		inst.wmHook, _ = op.(WatermarkHook)
-		inst.endHook, _ = op.(EndInputHook)
+		inst.setHooks(op)
 		return inst, []any{
 			Input[In1](&oneInputAdapter[In1]{inst: inst, fn: op.ProcessBatch1}),
 			Input[In2](&oneInputAdapter[In2]{inst: inst, fn: op.ProcessBatch2}),

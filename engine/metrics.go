@@ -66,11 +66,18 @@ func (c *OperatorContext[Out]) Counter(name string) *Counter {
 	return ctr
 }
 
-// Metrics returns a snapshot of the job's counters. It is safe to call
-// from any goroutine while the job runs and after it ended.
+// Metrics returns a snapshot of the job's counters, for the current attempt
+// (they restart from zero when the job restarts). It is safe to call from
+// any goroutine while the job runs and after it ended.
 func (r *Running) Metrics() Metrics {
-	ex := r.exec
-	m := Metrics{Elapsed: time.Since(ex.start), Watermark: MaxTime}
+	r.mu.Lock()
+	ex := r.cur
+	r.mu.Unlock()
+	m := Metrics{Elapsed: time.Since(r.start), Watermark: MaxTime}
+	if ex == nil {
+		m.Watermark = MinTime
+		return m
+	}
 	byNode := map[*node]*OperatorMetrics{}
 	var order []*node
 	for _, t := range ex.tasks {

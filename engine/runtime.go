@@ -18,11 +18,14 @@ type opInstance struct {
 	subtask     int
 	parallelism int
 
-	opener  func() error
-	closer  func() error
-	wmHook  WatermarkHook
-	endHook EndInputHook
-	keyed   keyedRuntime // nil unless the operator is keyed
+	opener     func() error
+	closer     func() error
+	wmHook     WatermarkHook
+	endHook    EndInputHook
+	stateHook  OperatorStateHook
+	listener   CheckpointListener
+	keyed      keyedRuntime // nil unless the operator is keyed
+	keyedStore *keyedStore  // the keyed operator's state
 
 	mu        sync.Mutex // guards outs, sideNames and counters against Metrics
 	outs      []flusher  // output slot collectors, main first
@@ -59,6 +62,18 @@ func (inst *opInstance) addSide(tag string, f flusher) {
 	inst.outs = append(inst.outs, f)
 	inst.sideNames = append(inst.sideNames, tag)
 	inst.mu.Unlock()
+}
+
+// setHooks records which optional interfaces the operator implements.
+func (inst *opInstance) setHooks(op any) {
+	inst.wmHook, _ = op.(WatermarkHook)
+	inst.endHook, _ = op.(EndInputHook)
+	inst.stateHook, _ = op.(OperatorStateHook)
+	inst.listener, _ = op.(CheckpointListener)
+}
+
+func (inst *opInstance) checkpointListener() (CheckpointListener, bool) {
+	return inst.listener, inst.listener != nil
 }
 
 // recoverAs turns a panic in an operator into an *OperatorError.
@@ -172,8 +187,7 @@ func instantiateOneInput[In, Out any](t *task, n *node, subtask int, op OneInput
 	inst, ctx := newInstance[Out](t, n, subtask, outs)
 	inst.opener = func() error { return op.Open(ctx) }
 	inst.closer = op.Close
-	inst.wmHook, _ = op.(WatermarkHook)
-	inst.endHook, _ = op.(EndInputHook)
+	inst.setHooks(op)
 	return inst, []any{Input[In](&oneInputAdapter[In]{inst: inst, fn: op.ProcessBatch})}, nil
 }
 
@@ -182,8 +196,7 @@ func instantiateTwoInput[In1, In2, Out any](t *task, n *node, subtask int, op Tw
 	inst, ctx := newInstance[Out](t, n, subtask, outs)
 	inst.opener = func() error { return op.Open(ctx) }
 	inst.closer = op.Close
-	inst.wmHook, _ = op.(WatermarkHook)
-	inst.endHook, _ = op.(EndInputHook)
+	inst.setHooks(op)
 	return inst, []any{
 		Input[In1](&oneInputAdapter[In1]{inst: inst, fn: op.ProcessBatch1}),
 		Input[In2](&oneInputAdapter[In2]{inst: inst, fn: op.ProcessBatch2}),

@@ -21,9 +21,23 @@ type SourceInfo struct {
 	Subtask     int
 	Parallelism int
 	Clock       clock.Clock
-	// Restored is the position the reader snapshotted in the checkpoint the
-	// job restarts from (see CheckpointedReader), or nil on a fresh start.
-	Restored []byte
+	// Restored holds the positions that every subtask of the previous run
+	// snapshotted (see CheckpointedReader) in the checkpoint the job starts
+	// from, or nil on a fresh start. At the same parallelism a reader takes
+	// its own subtask's; after a change of parallelism it decides which
+	// positions (e.g. of which shards) are now its own, or refuses.
+	Restored []SourcePosition
+}
+
+// RestoredFor returns the position snapshotted by the same subtask at the
+// same parallelism, if there is one.
+func (i SourceInfo) RestoredFor() ([]byte, bool) {
+	for _, p := range i.Restored {
+		if p.Subtask == i.Subtask && p.Parallelism == i.Parallelism {
+			return p.Data, true
+		}
+	}
+	return nil, false
 }
 
 // SourceReader reads one subtask's share of a source.

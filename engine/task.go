@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/sluicehq/sluice/engine/clock"
-	"github.com/sluicehq/sluice/state"
 )
 
 // task runs one subtask of an operator chain in one goroutine: either a
@@ -40,8 +39,13 @@ type task struct {
 	procTimer clock.Timer
 	procAt    int64 // when procTimer fires; MaxTime if not armed
 
-	store    state.Store
-	backends []backendRef
+	mbox          *mailbox
+	inputEnded    bool // finish() ran: waiting for the final checkpoint
+	exitRequested bool
+	lastSnapshot  int64 // id of the last checkpoint this task took
+	align         *alignment
+	pendingOps    []*pendingOp
+	lastOps       []*pendingOp // a harness's last snapshot
 
 	// harnessSides, set in an operator test harness, receives the records
 	// of side outputs that no stream consumes.
@@ -79,7 +83,32 @@ func (t *task) run() (err error) {
 	if err != nil {
 		return err
 	}
-	return t.finish()
+	if err := t.finish(); err != nil {
+		return err
+	}
+	return t.awaitFinalCheckpoint()
+}
+
+// awaitFinalCheckpoint keeps a task whose input has ended alive, when the
+// job takes checkpoints, until the final checkpoint has completed and its
+// operators were told, so that staged sink output is committed.
+func (t *task) awaitFinalCheckpoint() error {
+	if t.exec == nil || t.exec.coord == nil || t.cfg.Checkpoint.storage() == nil {
+		return nil
+	}
+	t.inputEnded = true
+	t.exec.coord.inputEnded(t)
+	for !t.exitRequested {
+		select {
+		case <-t.mbox.wake:
+			if err := t.checkControl(); err != nil {
+				return err
+			}
+		case <-t.ctx.Done():
+			return context.Cause(t.ctx)
+		}
+	}
+	return nil
 }
 
 func (t *task) openAll() error {
@@ -87,12 +116,18 @@ func (t *task) openAll() error {
 	// Open (and the source reader is opened last).
 	for i := len(t.insts) - 1; i >= 0; i-- {
 		inst := t.insts[i]
+		if err := t.initializeState(inst); err != nil {
+			return err
+		}
 		if inst.opener != nil {
 			if err := inst.call(inst.opener); err != nil {
 				return err
 			}
 		}
 		inst.opened = true
+		if err := t.checkRestoredStates(inst); err != nil {
+			return err
+		}
 	}
 	if t.src != nil {
 		if err := t.src.open(t.ctx); err != nil {
@@ -116,11 +151,39 @@ func (t *task) closeAll() error {
 				errs = append(errs, err)
 			}
 		}
+		if ks := inst.keyedStore; ks != nil {
+			if err := ks.store.Close(); err != nil {
+				errs = append(errs, inst.wrap(fmt.Errorf("close state: %w", err)))
+			}
+		}
 	}
 	if t.procTimer != nil {
 		t.procTimer.Stop()
 	}
 	return errors.Join(errs...)
+}
+
+// initializeState gives an operator with operator state its restored
+// entries before Open.
+func (t *task) initializeState(inst *opInstance) error {
+	h := inst.stateHook
+	if h == nil {
+		return nil
+	}
+	var restored [][]byte
+	if t.exec != nil && t.exec.restore != nil {
+		restored = t.exec.restore.operatorState(inst.node.uid, inst.subtask, inst.parallelism)
+	}
+	return inst.callNoFlush(func() error { return h.InitializeState(restored) })
+}
+
+// checkRestoredStates refuses a restored keyed operator whose states
+// changed since the checkpoint.
+func (t *task) checkRestoredStates(inst *opInstance) error {
+	if inst.keyedStore == nil || t.exec == nil || t.exec.restore == nil {
+		return nil
+	}
+	return t.exec.restore.checkStates(inst, inst.keyedStore.backend.Registered(), t.cfg.Checkpoint.AllowNonRestoredState)
 }
 
 // callNoFlush calls into the operator without flushing its outputs (Close:
@@ -294,7 +357,7 @@ func (t *task) runInput() error {
 			if err := t.fireProcessingTime(); err != nil {
 				return err
 			}
-		case <-t.exec.controlC(t):
+		case <-t.mbox.wake:
 			if err := t.checkControl(); err != nil {
 				return err
 			}
@@ -320,6 +383,9 @@ func (t *task) onChannelControl(i int, c control) error {
 	case ctlEndOfInput:
 		g.ended[i] = true
 		g.nEnded++
+		if err := t.maybeAligned(); err != nil {
+			return err
+		}
 		if g.nEnded == len(g.channels) {
 			return nil // finish() sends the final watermark and end of input
 		}

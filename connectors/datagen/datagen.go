@@ -61,10 +61,17 @@ func (s *source[T]) Open(_ context.Context, info engine.SourceInfo) (engine.Sour
 	}
 	r := &reader[T]{s: s, next: int64(info.Subtask), step: int64(info.Parallelism), info: info}
 	if info.Restored != nil {
-		if len(info.Restored) != 8 {
-			return nil, fmt.Errorf("datagen: restored position of %d bytes, want 8", len(info.Restored))
+		pos, ok := info.RestoredFor()
+		if !ok {
+			// Subtask s of p emits s, s+p, ...: positions taken at another
+			// parallelism do not say which indexes the new subtasks have
+			// emitted.
+			return nil, fmt.Errorf("datagen: cannot restore at parallelism %d from positions taken at another parallelism", info.Parallelism)
 		}
-		r.next = int64(binary.BigEndian.Uint64(info.Restored))
+		if len(pos) != 8 {
+			return nil, fmt.Errorf("datagen: restored position of %d bytes, want 8", len(pos))
+		}
+		r.next = int64(binary.BigEndian.Uint64(pos))
 	}
 	if s.opts.RatePerSecond > 0 {
 		r.perSub = s.opts.RatePerSecond / float64(info.Parallelism)

@@ -65,7 +65,7 @@ func TestRateLimitFollowsTheClock(t *testing.T) {
 		t.Fatalf("after 1.5s: %d records", n)
 	}
 	pos, _ := r.(engine.CheckpointedReader).SnapshotPosition()
-	r2, _ := src.Open(ctx, engine.SourceInfo{Parallelism: 1, Clock: clk, Restored: pos})
+	r2, _ := src.Open(ctx, engine.SourceInfo{Parallelism: 1, Clock: clk, Restored: []engine.SourcePosition{{Subtask: 0, Parallelism: 1, Data: pos}}})
 	out2, got2 := engine.NewTestSourceOutput[int64](1024)
 	clk.Advance(time.Second)
 	if err := r2.Read(ctx, out2); err != nil {

@@ -1,0 +1,170 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/sluicehq/sluice/state"
+)
+
+// restorePlan is a checkpoint or savepoint a job (attempt) starts from.
+type restorePlan struct {
+	dir string
+	m   *Manifest
+	ops map[string]*ManifestOperator
+}
+
+func newRestorePlan(dir string, m *Manifest) *restorePlan {
+	p := &restorePlan{dir: dir, m: m, ops: map[string]*ManifestOperator{}}
+	for i := range m.Operators {
+		p.ops[m.Operators[i].UID] = &m.Operators[i]
+	}
+	return p
+}
+
+// loadRestorePlan reads and verifies the checkpoint or savepoint in dir.
+func loadRestorePlan(dir string) (*restorePlan, error) {
+	m, err := VerifyCheckpoint(dir)
+	if err != nil {
+		return nil, err
+	}
+	return newRestorePlan(dir, m), nil
+}
+
+// keyedParts returns the snapshots of uid's subtasks that hold key groups in
+// want.
+func (p *restorePlan) keyedParts(uid string, want state.KeyGroupRange) []state.SnapshotPart {
+	op := p.ops[uid]
+	if op == nil {
+		return nil
+	}
+	var parts []state.SnapshotPart
+	for _, st := range op.Subtasks {
+		if !st.Keyed || st.StateDir == "" || st.KeyGroups.Intersect(want).Len() == 0 {
+			continue
+		}
+		parts = append(parts, state.SnapshotPart{Dir: filepath.Join(p.dir, st.StateDir), Format: st.StateFormat, KeyGroups: st.KeyGroups})
+	}
+	return parts
+}
+
+// operatorState returns subtask's share of uid's operator state: the old
+// subtask's entries at the same parallelism, else all entries dealt round
+// robin.
+func (p *restorePlan) operatorState(uid string, subtask, parallelism int) [][]byte {
+	op := p.ops[uid]
+	if op == nil {
+		return nil
+	}
+	if op.Parallelism == parallelism {
+		for _, st := range op.Subtasks {
+			if st.Subtask == subtask {
+				return st.OperatorState
+			}
+		}
+		return nil
+	}
+	var out [][]byte
+	i := 0
+	for _, st := range op.Subtasks {
+		for _, e := range st.OperatorState {
+			if i%parallelism == subtask {
+				out = append(out, e)
+			}
+			i++
+		}
+	}
+	return out
+}
+
+// positions returns every old subtask's position in source uid.
+func (p *restorePlan) positions(uid string) []SourcePosition {
+	op := p.ops[uid]
+	if op == nil {
+		return nil
+	}
+	var out []SourcePosition
+	for _, st := range op.Subtasks {
+		if st.HasPosition {
+			out = append(out, SourcePosition{Subtask: st.Subtask, Parallelism: op.Parallelism, Data: st.Position})
+		}
+	}
+	return out
+}
+
+// states returns the union of the keyed states uid had.
+func (p *restorePlan) states(uid string) []state.StateDesc {
+	op := p.ops[uid]
+	if op == nil {
+		return nil
+	}
+	var out []state.StateDesc
+	for _, st := range op.Subtasks {
+		for _, d := range st.States {
+			if !slices.Contains(out, d) {
+				out = append(out, d)
+			}
+		}
+	}
+	return out
+}
+
+// ErrIncompatibleState wraps every reason a checkpoint or savepoint cannot
+// be restored into a job.
+var ErrIncompatibleState = errors.New("engine: incompatible state")
+
+// checkJob refuses a restore into a job that cannot take the state:
+// another number of key groups, or state of operators the job lacks (unless
+// allowed).
+func (p *restorePlan) checkJob(j *Job, allowNonRestored bool) error {
+	if p.m.MaxParallelism != j.cfg.MaxParallelism {
+		return fmt.Errorf("%w: %s was taken with max parallelism %d, the job has %d (it cannot change)", ErrIncompatibleState, p.dir, p.m.MaxParallelism, j.cfg.MaxParallelism)
+	}
+	if allowNonRestored {
+		return nil
+	}
+	uids := map[string]bool{}
+	for _, n := range j.nodes {
+		uids[n.uid] = true
+	}
+	var missing []string
+	for _, op := range p.m.Operators {
+		if uids[op.UID] {
+			continue
+		}
+		has := false
+		for _, st := range op.Subtasks {
+			has = has || st.Keyed || len(st.OperatorState) > 0 || st.HasPosition
+		}
+		if has {
+			missing = append(missing, fmt.Sprintf("%q", op.Name))
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("%w: %s holds state of operator(s) %s that the job does not have; set Checkpoint.AllowNonRestoredState to drop it", ErrIncompatibleState, p.dir, strings.Join(missing, ", "))
+	}
+	return nil
+}
+
+// checkStates compares the keyed states an operator registered in Open with
+// the ones it had in the checkpoint.
+func (p *restorePlan) checkStates(inst *opInstance, registered []state.StateDesc, allowNonRestored bool) error {
+	for _, old := range p.states(inst.node.uid) {
+		i := slices.IndexFunc(registered, func(d state.StateDesc) bool { return d.Name == old.Name })
+		if i < 0 {
+			if allowNonRestored {
+				continue
+			}
+			return fmt.Errorf("%w: operator %q: %s holds state %q (%s %s) that the operator no longer registers; set Checkpoint.AllowNonRestoredState to drop it",
+				ErrIncompatibleState, inst.node.name, p.dir, old.Name, old.Kind, old.Type)
+		}
+		if d := registered[i]; d.Kind != old.Kind || d.Type != old.Type {
+			return fmt.Errorf("%w: operator %q: state %q was %s of %s in %s, is now %s of %s",
+				ErrIncompatibleState, inst.node.name, old.Name, old.Kind, old.Type, p.dir, d.Kind, d.Type)
+		}
+	}
+	return nil
+}
