@@ -355,8 +355,8 @@ type coordinator struct {
 	dirs      map[int64]string
 	completeC chan *pendingCheckpoint
 	requests  chan checkpointRequest
-	endedC    chan struct{} // every task's input has ended
-	stopped   chan struct{} // closed when loop returns
+	endedC    chan struct{}  // every task's input has ended
+	stopped   chan struct{}  // closed when loop returns
 	wg        sync.WaitGroup // async snapshot writers
 }
 

@@ -489,4 +489,3 @@ func (ex *execution) wire() error {
 	}
 	return nil
 }
-
