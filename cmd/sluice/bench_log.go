@@ -325,7 +325,7 @@ func benchClient(endpoint string, conns int) *kinesis.Client {
 		Region:           "us-east-1",
 		BaseEndpoint:     aws.String(endpoint),
 		Credentials:      credentials.NewStaticCredentialsProvider("bench", "bench", ""),
-		HTTPClient:       &http.Client{Transport: tr, Timeout: time.Minute},
+		HTTPClient:       &http.Client{Transport: tr},
 		RetryMaxAttempts: 1,
 	})
 }

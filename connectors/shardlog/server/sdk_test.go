@@ -83,7 +83,7 @@ func newClient(endpoint string, hc *http.Client) *kinesis.Client {
 
 func httpClientOrDefault(hc *http.Client) kinesis.HTTPClient {
 	if hc == nil {
-		return &http.Client{Timeout: time.Minute}
+		return &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
 	}
 	return hc
 }
@@ -570,7 +570,7 @@ func TestSDKConsumersAndSubscribe(t *testing.T) {
 	for _, proto := range []string{"http1", "h2c", "tls"} {
 		t.Run(proto, func(t *testing.T) {
 			var tlsConf *tls.Config
-			hc := &http.Client{Timeout: time.Minute}
+			hc := &http.Client{}
 			switch proto {
 			case "h2c":
 				tr := &http.Transport{Protocols: new(http.Protocols)}
