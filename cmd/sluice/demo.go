@@ -47,7 +47,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	fmt.Fprintf(stdout, "done: %s\n", progressLine(last))
-	files, _ := filepath.Glob(filepath.Join(*out, "counts-*.jsonl"))
+	files, _ := filepath.Glob(filepath.Join(*out, "part-*.jsonl"))
 	for _, f := range files {
 		fmt.Fprintf(stdout, "  %s\n", f)
 	}

@@ -105,7 +105,7 @@ func Run(ctx context.Context, o Options, progress func(engine.Metrics)) error {
 	ws := engine.BoundedOutOfOrderness(o.Lateness, func(c Click) int64 { return c.Time })
 	src := engine.SourceOf(j, "clicks", datagen.Source(datagen.Options{Count: o.Events, RatePerSecond: o.Rate}, Gen(o)), ws)
 	counts := Build(j, src, o)
-	engine.SinkTo(counts, "out", file.JSONLines[Count](o.OutDir, "counts"))
+	engine.SinkTo(counts, "out", file.JSONLines[Count](o.OutDir))
 	r, err := j.Start(ctx)
 	if err != nil {
 		return err

@@ -28,7 +28,7 @@ func TestRunCountsEveryClick(t *testing.T) {
 		want[[2]string{c.User, time.UnixMilli(start).UTC().Format(time.RFC3339)}]++
 	}
 	got := map[[2]string]int64{}
-	files, _ := filepath.Glob(filepath.Join(dir, "counts-*.jsonl"))
+	files, _ := filepath.Glob(filepath.Join(dir, "part-*.jsonl"))
 	if len(files) != 3 {
 		t.Fatalf("%d part files, want 3", len(files))
 	}
