@@ -172,8 +172,10 @@ func TestExactlyOnceWithRandomFailures(t *testing.T) {
 		if got := int(in.fired.Load()); got == 0 {
 			t.Logf("round %d: no failure fired", round)
 		}
-		if r.Attempt() != int(in.fired.Load()) {
-			t.Fatalf("seed %d: %d restarts for %d failures", seed, r.Attempt(), in.fired.Load())
+		// Parallel subtasks may hit two failure points before the job
+		// stops, so one restart can follow several failures.
+		if fired := int(in.fired.Load()); r.Attempt() > fired || (fired > 0 && r.Attempt() == 0) {
+			t.Fatalf("seed %d: %d restarts for %d failures", seed, r.Attempt(), fired)
 		}
 		checkExactlyOnce(t, seed, out.CommittedValues(), want)
 	}
