@@ -119,6 +119,13 @@ func (j *Job) addNode(name string, kind nodeKind) *node {
 	return n
 }
 
+// ReportError records a problem found while building the job (by a
+// library of operators, say an invalid window size), so that Validate and
+// Execute report it, naming operator op.
+func (j *Job) ReportError(op string, err error) {
+	j.errs = append(j.errs, validationError(op, "%v", err))
+}
+
 func (j *Job) errorf(op, format string, args ...any) {
 	j.errs = append(j.errs, validationError(op, format, args...))
 }
