@@ -229,6 +229,7 @@ func (t *task) snapshotOperator(inst *opInstance, cp checkpointBarrier) error {
 // operator snapshots as it passes); otherwise (the task's input has ended)
 // each operator snapshots in place.
 func (t *task) snapshot(cp checkpointBarrier, dir string, viaBarrier bool) error {
+	began := time.Now()
 	t.lastSnapshot = cp.id
 	t.pendingOps = t.pendingOps[:0]
 	if viaBarrier {
@@ -281,11 +282,12 @@ func (t *task) snapshot(cp checkpointBarrier, dir string, viaBarrier bool) error
 			p.snap.StateFormat = format
 		}
 	}
+	pause := time.Since(began)
 	if t.exec.coord == nil {
 		t.lastOps = ops // a harness writes them itself
 		return nil
 	}
-	t.exec.coord.asyncWrite(t, cp, dir, ops)
+	t.exec.coord.asyncWrite(t, cp, dir, ops, pause)
 	return nil
 }
 
@@ -368,6 +370,7 @@ type pendingCheckpoint struct {
 	started   time.Time
 	acks      map[*task][]SubtaskSnapOf
 	waiting   int
+	maxPause  time.Duration // longest synchronous part over the tasks
 	err       error
 	done      []chan checkpointResult
 }
@@ -572,7 +575,7 @@ func (c *coordinator) allEnded() bool {
 
 // asyncWrite writes a task's keyed state snapshots on another goroutine and
 // then acknowledges the checkpoint.
-func (c *coordinator) asyncWrite(t *task, cp checkpointBarrier, dir string, ops []*pendingOp) {
+func (c *coordinator) asyncWrite(t *task, cp checkpointBarrier, dir string, ops []*pendingOp, pause time.Duration) {
 	c.wg.Add(1)
 	go func() {
 		defer c.wg.Done()
@@ -594,7 +597,7 @@ func (c *coordinator) asyncWrite(t *task, cp checkpointBarrier, dir string, ops 
 			}
 			snaps = append(snaps, SubtaskSnapOf{UID: n.uid, Name: n.name, Parallelism: p.inst.parallelism, Snap: snap})
 		}
-		c.ack(t, cp.id, snaps, err)
+		c.ack(t, cp.id, snaps, pause, err)
 	}()
 }
 
@@ -625,13 +628,14 @@ func writeStateSnapshot(write func(string) ([]string, error), dir string, savepo
 }
 
 // ack records task t's part of checkpoint id.
-func (c *coordinator) ack(t *task, id int64, snaps []SubtaskSnapOf, err error) {
+func (c *coordinator) ack(t *task, id int64, snaps []SubtaskSnapOf, pause time.Duration, err error) {
 	c.mu.Lock()
 	p := c.pending
 	if p == nil || p.id != id || p.acks[t] != nil {
 		c.mu.Unlock()
 		return
 	}
+	p.maxPause = max(p.maxPause, pause)
 	if snaps == nil {
 		snaps = []SubtaskSnapOf{}
 	}
@@ -720,6 +724,7 @@ func (c *coordinator) finish(p *pendingCheckpoint) {
 		r.mu.Lock()
 		r.completed = append(r.completed, p.id)
 		r.latestDir = p.dir
+		r.lastStats = CheckpointStats{ID: p.id, Dir: p.dir, Duration: time.Since(p.started), MaxSyncPause: p.maxPause}
 		var drop []int64
 		for len(r.completed) > cfg.Checkpoint.Retain {
 			drop = append(drop, r.completed[0])
@@ -729,7 +734,8 @@ func (c *coordinator) finish(p *pendingCheckpoint) {
 		for _, id := range drop {
 			storage.Remove(id)
 		}
-		r.emit(Event{Kind: EventCheckpointCompleted, CheckpointID: p.id, Message: fmt.Sprintf("%s in %s", p.dir, time.Since(p.started).Round(time.Millisecond))})
+		r.emit(Event{Kind: EventCheckpointCompleted, CheckpointID: p.id, Message: fmt.Sprintf("%s in %s (longest synchronous pause %s)",
+			p.dir, time.Since(p.started).Round(time.Millisecond), p.maxPause.Round(time.Microsecond))})
 	}
 	for _, t := range c.ex.tasks {
 		t.mbox.post(taskMsg{kind: msgComplete, id: p.id})
@@ -747,6 +753,27 @@ func (c *coordinator) finishFinal() {
 	for _, t := range c.ex.tasks {
 		t.mbox.post(taskMsg{kind: msgExit})
 	}
+}
+
+// CheckpointStats describe a completed checkpoint.
+type CheckpointStats struct {
+	ID  int64
+	Dir string
+	// Duration from trigger to completion (including the files written in
+	// the background).
+	Duration time.Duration
+	// MaxSyncPause is the longest time a task stopped processing for its
+	// part of the checkpoint (operator snapshots, state cache flush, store
+	// snapshot).
+	MaxSyncPause time.Duration
+}
+
+// LastCheckpointStats returns the stats of the newest completed checkpoint
+// (zero if none).
+func (r *Running) LastCheckpointStats() CheckpointStats {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.lastStats
 }
 
 // TriggerCheckpoint takes a checkpoint now and waits for it to complete.

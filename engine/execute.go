@@ -27,6 +27,7 @@ type execution struct {
 	attempt  int
 	stateDir string
 	coord    *coordinator
+	opened   sync.WaitGroup // tasks that have not finished opening
 }
 
 // chain is a tree of operators that run in one task per subtask, calling
@@ -113,6 +114,8 @@ type Running struct {
 	nextID    int64   // last checkpoint id used
 	completed []int64 // retained complete checkpoints, oldest first
 	latestDir string
+	lastStats    CheckpointStats
+	lastRecovery time.Duration
 	initial   *restorePlan
 	events    []Event
 	stateRoot string
@@ -249,9 +252,10 @@ func (r *Running) run(ctx context.Context) {
 		r.emit(Event{Kind: EventRestored, CheckpointID: restore.m.CheckpointID, Message: restore.dir})
 	}
 	failures := 0
+	var failedAt time.Time
 	for {
 		attemptStart := time.Now()
-		err := r.runAttempt(ctx, restore)
+		err := r.runAttempt(ctx, restore, failedAt)
 		if err == nil {
 			return
 		}
@@ -263,6 +267,7 @@ func (r *Running) run(ctx context.Context) {
 			r.err = err
 			return
 		}
+		failedAt = time.Now()
 		if rs := r.cfg.Restart; rs.ResetAfter > 0 && time.Since(attemptStart) >= rs.ResetAfter {
 			failures = 0
 		}
@@ -308,7 +313,7 @@ func (r *Running) latestRestore() *restorePlan {
 }
 
 // runAttempt wires and runs one attempt of the job.
-func (r *Running) runAttempt(parent context.Context, restore *restorePlan) error {
+func (r *Running) runAttempt(parent context.Context, restore *restorePlan, failedAt time.Time) error {
 	j := r.job
 	jctx, cancel := context.WithCancelCause(parent)
 	defer cancel(errJobFinished)
@@ -334,6 +339,17 @@ func (r *Running) runAttempt(parent context.Context, restore *restorePlan) error
 		defer close(coordDone)
 		ex.coord.loop(coordCtx)
 	}()
+	ex.opened.Add(len(ex.tasks))
+	if !failedAt.IsZero() {
+		go func() {
+			ex.opened.Wait()
+			if jctx.Err() == nil {
+				r.mu.Lock()
+				r.lastRecovery = time.Since(failedAt)
+				r.mu.Unlock()
+			}
+		}()
+	}
 	var g errgroup.Group
 	for _, t := range ex.tasks {
 		g.Go(func() error {
@@ -358,6 +374,15 @@ func (r *Running) runAttempt(parent context.Context, restore *restorePlan) error
 }
 
 var errJobFinished = errors.New("engine: job finished")
+
+// LastRecovery returns how long the latest restart took, from the failure
+// to every task running again with its state restored (including the
+// restart delay); zero if the job never restarted.
+func (r *Running) LastRecovery() time.Duration {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.lastRecovery
+}
 
 // Wait blocks until the job ends and returns its result (see Execute).
 func (r *Running) Wait() error {

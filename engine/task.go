@@ -72,7 +72,11 @@ func (t *task) run() (err error) {
 			err = cerr
 		}
 	}()
-	if err := t.openAll(); err != nil {
+	err = t.openAll()
+	if t.exec != nil && t.exec.coord != nil {
+		t.exec.opened.Done()
+	}
+	if err != nil {
 		return err
 	}
 	if t.src != nil {
