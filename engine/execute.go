@@ -108,18 +108,18 @@ type Running struct {
 	err   error
 	start time.Time
 
-	mu        sync.Mutex
-	cur       *execution // the current attempt
-	attempt   int
-	nextID    int64   // last checkpoint id used
-	completed []int64 // retained complete checkpoints, oldest first
-	latestDir string
+	mu           sync.Mutex
+	cur          *execution // the current attempt
+	attempt      int
+	nextID       int64   // last checkpoint id used
+	completed    []int64 // retained complete checkpoints, oldest first
+	latestDir    string
 	lastStats    CheckpointStats
 	lastRecovery time.Duration
-	initial   *restorePlan
-	events    []Event
-	stateRoot string
-	ownRoot   bool
+	initial      *restorePlan
+	events       []Event
+	stateRoot    string
+	ownRoot      bool
 }
 
 // Start validates and plans the job, restores it if configured, starts it
