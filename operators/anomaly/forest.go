@@ -266,11 +266,14 @@ func (f *Forest) attribution(q []float64, attr *Attribution) float64 {
 	for i := 0; i < len(f.trees); i += groupSize {
 		grp := f.trees[i:min(i+groupSize, len(f.trees))]
 		descendGroup(grp, q, f.gs)
+		if f.dim >= 4 {
+			touchBoxes(grp, f.gs)
+		}
 		for k, t := range grp {
 			if f.gs.cur[k] == noNode {
 				continue
 			}
-			sum += t.attributionAlong(q, h, ^f.gs.cur[k], f.gs.paths[k], f.sc)
+			sum += t.attributionAlong(q, h, ^f.gs.cur[k], f.gs.path(k), f.sc)
 			for j := 0; j < d; j++ {
 				acc[j] += f.sc.high[j]
 				acc[d+j] += f.sc.low[j]
@@ -338,7 +341,7 @@ func (f *Forest) update(q []float64) error {
 				if old < 0 {
 					continue
 				}
-				if err := tr.removeAlong(g.queries[k], f.store.hash[old], ^g.cur[k], g.paths[k]); err != nil {
+				if err := tr.removeAlong(g.queries[k], f.store.hash[old], ^g.cur[k], g.path(k)); err != nil {
 					return err
 				}
 				f.store.release(old)
@@ -350,7 +353,7 @@ func (f *Forest) update(q []float64) error {
 			if leaf != noNode {
 				leaf = ^leaf
 			}
-			kept := tr.insertAlong(ref, q, h, leaf, g.paths[k], f.sc)
+			kept := tr.insertAlong(ref, q, h, leaf, g.path(k), f.sc)
 			f.store.retain(kept)
 			f.samplers[batch[k]].push(ws[start+k], kept)
 		}

@@ -10,13 +10,15 @@ const groupSize = 8
 
 // groupScratch holds the per-tree state of a lockstep pass.
 type groupScratch struct {
-	cur   [groupSize]int32
-	paths [groupSize][]int32
-	level [groupSize]int
-	s     [groupSize]float64
-	done  [groupSize]bool
-	out   [groupSize]float64
-	sink  float64
+	cur     [groupSize]int32
+	pathBuf []int32 // groupSize paths of up to capacity nodes each
+	depth   [groupSize]int32
+	stride  int
+	level   [groupSize]int
+	s       [groupSize]float64
+	done    [groupSize]bool
+	out     [groupSize]float64
+	sink    float64
 
 	// Update batches: the trees, their samplers' verdicts and points.
 	trees   [groupSize]*tree
@@ -26,51 +28,70 @@ type groupScratch struct {
 
 func newGroupScratch(dim, capacity int) *groupScratch {
 	g := &groupScratch{}
-	for k := range g.paths {
-		g.paths[k] = make([]int32, 0, capacity)
-	}
+	g.pathBuf = make([]int32, groupSize*capacity)
+	g.stride = capacity
 	return g
 }
 
-// descendGroup records each tree's path to q's leaf in g.paths and leaves
+// path is tree k's recorded path, root first.
+func (g *groupScratch) path(k int) []int32 {
+	o := k * g.stride
+	return g.pathBuf[o : o+int(g.depth[k])]
+}
+
+// descendGroup records each tree's path to q's leaf (see path) and leaves
 // the leaf reference (or noNode for an empty tree) in g.cur.
 func descendGroup(grp []*tree, q []float64, g *groupScratch) {
+	active := 0
 	for k, t := range grp {
 		g.cur[k] = t.root
-		g.paths[k] = g.paths[k][:0]
+		g.depth[k] = 0
+		if t.root >= 0 {
+			active++
+		}
 	}
-	for active := true; active; {
-		active = false
+	buf, stride := g.pathBuf, g.stride
+	for active > 0 {
 		for k, t := range grp {
 			n := g.cur[k]
 			if n < 0 {
 				continue
 			}
-			g.paths[k] = append(g.paths[k], n)
+			buf[k*stride+int(g.depth[k])] = n
+			g.depth[k]++
 			n = t.next(n, q)
 			g.cur[k] = n
-			active = active || n >= 0
+			if n < 0 {
+				active--
+			}
 		}
 	}
 }
 
 // descendGroupEach is descendGroup with a query point per tree.
 func descendGroupEach(grp []*tree, qs [][]float64, g *groupScratch) {
+	active := 0
 	for k, t := range grp {
 		g.cur[k] = t.root
-		g.paths[k] = g.paths[k][:0]
+		g.depth[k] = 0
+		if t.root >= 0 {
+			active++
+		}
 	}
-	for active := true; active; {
-		active = false
+	buf, stride := g.pathBuf, g.stride
+	for active > 0 {
 		for k, t := range grp {
 			n := g.cur[k]
 			if n < 0 {
 				continue
 			}
-			g.paths[k] = append(g.paths[k], n)
+			buf[k*stride+int(g.depth[k])] = n
+			g.depth[k]++
 			n = t.next(n, qs[k])
 			g.cur[k] = n
-			active = active || n >= 0
+			if n < 0 {
+				active--
+			}
 		}
 	}
 }
@@ -92,7 +113,7 @@ func scoreGroup(grp []*tree, q []float64, h uint32, g *groupScratch) {
 			continue
 		}
 		leaf := ^g.cur[k]
-		depth := len(g.paths[k])
+		depth := int(g.depth[k])
 		if t.isLeafPoint(leaf, q, h) {
 			m, tm := t.leafMass[leaf], t.totalMass()
 			g.out[k] = damp(m, tm) * scoreSeen(depth, m) * normaliser(tm)
@@ -111,7 +132,7 @@ func scoreGroup(grp []*tree, q []float64, h uint32, g *groupScratch) {
 			i := g.level[k]
 			stop := i < 0
 			if !stop {
-				p, ok := separation(t.nodeBox(g.paths[k][i]), q, t.dim)
+				p, ok := separation(t.nodeBox(g.pathBuf[k*g.stride+i]), q, t.dim)
 				if ok {
 					g.s[k] = p*scoreUnseen(i) + (1-p)*g.s[k]
 					g.level[k] = i - 1
@@ -161,7 +182,7 @@ func separation(b, q []float64, d int) (p float64, ok bool) {
 func touchBoxes(grp []*tree, g *groupScratch) {
 	sink := 0.0
 	for k, t := range grp {
-		path := g.paths[k]
+		path := g.path(k)
 		w := 2 * t.dim
 		for i := len(path) - 1; i >= max(0, len(path)-8); i-- {
 			b := t.box[int(path[i])*w : int(path[i]+1)*w]
