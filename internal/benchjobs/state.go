@@ -1,0 +1,147 @@
+package benchjobs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	"github.com/sluicehq/sluice/connectors/datagen"
+	"github.com/sluicehq/sluice/engine"
+	"github.com/sluicehq/sluice/state"
+)
+
+// KeyEvent is the record of the state workloads: a key and a payload.
+type KeyEvent struct {
+	Key uint64
+	Val int64
+}
+
+// GenKeys returns a generator of events over keys distinct keys in a
+// pseudo-random order; with keys <= 0, record i has key i (every key once).
+func GenKeys(keys int64) func(int64) KeyEvent {
+	return func(i int64) KeyEvent {
+		x := splitmix(uint64(i))
+		k := uint64(i)
+		if keys > 0 {
+			k = x % uint64(keys)
+		}
+		return KeyEvent{Key: k, Val: int64(x >> 48)}
+	}
+}
+
+// counter counts records per key in a ValueState[int64].
+type counter struct {
+	n    *state.ValueState[int64]
+	fail func() error
+}
+
+func (c *counter) Open(rc *engine.RuntimeContext) error {
+	var err error
+	c.n, err = engine.GetValueState[int64](rc, "count")
+	return err
+}
+
+func (c *counter) ProcessElement(e KeyEvent, ctx *engine.KeyedContext[uint64, int64]) error {
+	if c.fail != nil {
+		if err := c.fail(); err != nil {
+			return err
+		}
+	}
+	n, _, err := c.n.Value()
+	if err != nil {
+		return err
+	}
+	return c.n.Update(n + 1)
+}
+
+// KeyedCountResult is what a KeyedCount run measured.
+type KeyedCountResult struct {
+	Checkpoints  int
+	MaxSyncPause time.Duration
+	Recovery     time.Duration
+	Restarts     int
+}
+
+// KeyedCount runs datagen(n records over keys keys) → keyBy → count per key
+// in keyed state, with the given config (checkpoints, parallelism, state
+// backend). failAfter > 0 fails the counter once, after that many records
+// and after a checkpoint has completed, so the run measures recovery.
+func KeyedCount(ctx context.Context, n, keys int64, cfg engine.Config, failAfter int64) (KeyedCountResult, error) {
+	j := engine.NewJob("keyed-count", cfg)
+	src := engine.SourceOf(j, "datagen", datagen.Source(datagen.Options{Count: n}, GenKeys(keys)), engine.NoWatermarks[KeyEvent]())
+	ks := engine.KeyBy(src, func(e KeyEvent) uint64 { return e.Key })
+	var seen atomic.Int64
+	var failed atomic.Bool
+	var r *engine.Running
+	c := &counter{}
+	if failAfter > 0 {
+		c.fail = func() error {
+			if seen.Add(1) >= failAfter && !failed.Load() {
+				if id, _ := r.LatestCheckpoint(); id > 0 && failed.CompareAndSwap(false, true) {
+					return errors.New("injected failure")
+				}
+			}
+			return nil
+		}
+	}
+	engine.KeyedProcess(ks, "count", engine.KeyedProcessFunction[uint64, KeyEvent, int64](c))
+	var err error
+	r, err = j.Start(ctx)
+	if err != nil {
+		return KeyedCountResult{}, err
+	}
+	err = r.Wait()
+	res := KeyedCountResult{Restarts: r.Attempt(), Recovery: r.LastRecovery()}
+	for _, e := range r.Events() {
+		if e.Kind == engine.EventCheckpointCompleted {
+			res.Checkpoints++
+		}
+	}
+	res.MaxSyncPause = r.LastCheckpointStats().MaxSyncPause
+	if failAfter > 0 && !failed.Load() && err == nil {
+		err = fmt.Errorf("keyed count: the injected failure never happened (no checkpoint before %d records)", failAfter)
+	}
+	return res, err
+}
+
+// FillAndCheckpoint builds keyed state of about bytes bytes (keys of 8
+// bytes, values of valueSize bytes), then takes a checkpoint and returns
+// its longest synchronous pause.
+func FillAndCheckpoint(ctx context.Context, keys int64, valueSize int, cfg engine.Config) (engine.CheckpointStats, error) {
+	j := engine.NewJob("fill", cfg)
+	src := engine.SourceOf(j, "datagen", datagen.Source(datagen.Options{Count: keys}, GenKeys(0)), engine.NoWatermarks[KeyEvent]())
+	ks := engine.KeyBy(src, func(e KeyEvent) uint64 { return e.Key })
+	engine.KeyedProcess(ks, "fill", engine.KeyedProcessFunction[uint64, KeyEvent, int64](&filler{size: valueSize}))
+	r, err := j.Start(ctx)
+	if err != nil {
+		return engine.CheckpointStats{}, err
+	}
+	// The job ends with its final checkpoint, taken when all input has been
+	// processed: the state is complete then.
+	if err := r.Wait(); err != nil {
+		return engine.CheckpointStats{}, err
+	}
+	return r.LastCheckpointStats(), nil
+}
+
+type filler struct {
+	size int
+	v    *state.ValueState[[]byte]
+	buf  []byte
+}
+
+func (f *filler) Open(rc *engine.RuntimeContext) error {
+	var err error
+	f.v, err = engine.GetValueState[[]byte](rc, "blob")
+	f.buf = make([]byte, f.size)
+	return err
+}
+
+func (f *filler) ProcessElement(e KeyEvent, ctx *engine.KeyedContext[uint64, int64]) error {
+	b := make([]byte, f.size)
+	copy(b, f.buf)
+	b[0] = byte(e.Val)
+	return f.v.Update(b)
+}
