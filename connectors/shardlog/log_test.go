@@ -646,7 +646,8 @@ done:
 // waitTimers waits until n timers are pending on the fake clock, so that
 // Advance fires the ones a goroutine is about to wait on.
 func waitTimers(c *FakeClock, n int) {
-	for i := 0; i < 2000 && c.Pending() < n; i++ {
+	deadline := time.Now().Add(20 * time.Second)
+	for c.Pending() < n && time.Now().Before(deadline) {
 		time.Sleep(time.Millisecond)
 	}
 }

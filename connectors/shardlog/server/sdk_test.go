@@ -726,13 +726,20 @@ func TestSDKSubscriptionLifetime(t *testing.T) {
 		}
 		close(done)
 	}()
-	for i := 0; i < 1000 && e.clock.Pending() < 2; i++ {
-		time.Sleep(time.Millisecond)
+	// Wait until the subscription waits on its heartbeat and lifetime
+	// timers before moving the clock (generously: the machine is shared).
+	waitPending := func() {
+		deadline := time.Now().Add(20 * time.Second)
+		for e.clock.Pending() < 2 {
+			if time.Now().After(deadline) {
+				t.Fatalf("subscription never waited on its timers (%d pending)", e.clock.Pending())
+			}
+			time.Sleep(time.Millisecond)
+		}
 	}
+	waitPending()
 	e.clock.Advance(5 * time.Second) // heartbeat
-	for i := 0; i < 1000 && e.clock.Pending() < 2; i++ {
-		time.Sleep(time.Millisecond)
-	}
+	waitPending()
 	e.clock.Advance(5 * time.Minute)
 	select {
 	case <-done:
