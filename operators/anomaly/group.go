@@ -132,7 +132,20 @@ func scoreGroup(grp []*tree, q []float64, h uint32, g *groupScratch) {
 			i := g.level[k]
 			stop := i < 0
 			if !stop {
-				p, ok := separation(t.nodeBox(g.pathBuf[k*g.stride+i]), q, t.dim)
+				var p float64
+				var ok bool
+				if t.dim == 1 {
+					// The common one-column case, inlined (same arithmetic).
+					o := 2 * int(g.pathBuf[k*g.stride+i])
+					l, h, x := t.box[o], t.box[o+1], q[0]
+					nr := max(h, x) - min(l, x)
+					if nr > 0 {
+						p = (nr - (h - l)) / nr
+						ok = p > 0
+					}
+				} else {
+					p, ok = separation(t.nodeBox(g.pathBuf[k*g.stride+i]), q, t.dim)
+				}
 				if ok {
 					g.s[k] = p*scoreUnseen(i) + (1-p)*g.s[k]
 					g.level[k] = i - 1

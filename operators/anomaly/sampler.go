@@ -21,9 +21,11 @@ type sampler struct {
 	rng      splitMix64
 	weight   []float64 // max-heap
 	ref      []int32   // point-store slot of each sampled point
-	// expMax caches exp(weight[0]), the admission bar, recomputed whenever
-	// the top changes.
+	// expMax caches exp(weight[0]), the admission bar; stale marks it for
+	// recomputation at the next offer (the top changes twice per accepted
+	// point, the bar is needed once).
 	expMax float64
+	stale  bool
 }
 
 func newSampler(capacity int, seed uint64) *sampler {
@@ -54,6 +56,10 @@ func (s *sampler) offer(decayed, growth float64) (float64, bool) {
 	u := s.rng.openFloat64()
 	if !s.full() {
 		return math.Log(-math.Log(u)) - decayed, true
+	}
+	if s.stale {
+		s.expMax = math.Exp(s.weight[0])
+		s.stale = false
 	}
 	x := s.expMax * growth
 	if x < 1 && u <= 1-x {
@@ -116,13 +122,7 @@ func (s *sampler) swap(i, j int) {
 	s.ref[i], s.ref[j] = s.ref[j], s.ref[i]
 }
 
-func (s *sampler) refreshMax() {
-	if len(s.weight) == 0 {
-		s.expMax = 0
-		return
-	}
-	s.expMax = math.Exp(s.weight[0])
-}
+func (s *sampler) refreshMax() { s.stale = true }
 
 // shift adds delta to every priority (a rebase); order is unchanged.
 func (s *sampler) shift(delta float64) {
