@@ -56,12 +56,12 @@ func (s *PebbleStore) SnapshotFormat() string { return SnapshotFormatPebble }
 // Snapshot implements Snapshotter.
 //
 // The synchronous part commits the batch, then makes a Pebble checkpoint
-// in a staging directory inside the store's directory: it syncs the WAL
-// (which WALBytesPerSync keeps mostly written back already), hard-links the
-// sstables, and copies the manifest, the OPTIONS file and the WAL of the
-// memtables not yet flushed (at most about two memtables, see
-// PebbleOptions.MemTableBytes). Its cost therefore does not grow with the
-// amount of state beyond one link per sstable.
+// in a staging directory inside the store's directory: it pushes the WAL's
+// buffer into its file, hard-links the sstables, and copies the manifest,
+// the OPTIONS file and the WAL of the memtables not yet flushed (at most
+// about two memtables, see PebbleOptions.MemTableBytes), without syncing
+// anything (see stateFS). Its cost therefore does not grow with the amount
+// of state beyond one link per sstable.
 //
 // The write function moves the staging directory to dir (a rename on the
 // same file system, a copy otherwise), checksums and syncs the files that
