@@ -266,7 +266,7 @@ func (f *Forest) attribution(q []float64, attr *Attribution) float64 {
 	for i := 0; i < len(f.trees); i += groupSize {
 		grp := f.trees[i:min(i+groupSize, len(f.trees))]
 		descendGroup(grp, q, f.gs)
-		if f.dim >= 4 {
+		if f.dim >= 8 {
 			touchBoxes(grp, f.gs)
 		}
 		for k, t := range grp {

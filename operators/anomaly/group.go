@@ -100,7 +100,7 @@ func descendGroupEach(grp []*tree, qs [][]float64, g *groupScratch) {
 // empty tree).
 func scoreGroup(grp []*tree, q []float64, h uint32, g *groupScratch) {
 	descendGroup(grp, q, g)
-	if grp[0].dim >= 4 {
+	if grp[0].dim >= 8 {
 		// Boxes of a few dimensions share cache lines and are cheap to
 		// reach; wide ones span several lines each.
 		touchBoxes(grp, g)

@@ -6,7 +6,7 @@ package anomaly
 type scratch struct {
 	path       []int32
 	inside     []bool // per dimension: the query lies inside the current box
-	attrInside []bool
+	open       []float64 // per dimension: 1 while the query is outside the boxes, then 0
 	savedBox   []float64
 	mergedBox  []float64
 	shadow     []float64
@@ -20,7 +20,7 @@ func newScratch(dim, capacity int) *scratch {
 	return &scratch{
 		path:       make([]int32, 0, capacity),
 		inside:     make([]bool, dim),
-		attrInside: make([]bool, dim),
+		open:       make([]float64, dim),
 		savedBox:   make([]float64, 2*dim),
 		mergedBox:  make([]float64, 2*dim),
 		shadow:     make([]float64, 2*dim),
@@ -122,7 +122,7 @@ func (t *tree) attributionAlong(q []float64, h uint32, leaf int32, path []int32,
 	lp := t.store.point(t.leafPoint[leaf])
 	high, low := sc.high[:d], sc.low[:d]
 	gapHi, gapLo := sc.gapHi[:d], sc.gapLo[:d]
-	attrInside := sc.attrInside[:d]
+	open := sc.open[:d]
 	q = q[:d]
 
 	// The leaf: its box is the point lp.
@@ -131,7 +131,7 @@ func (t *tree) attributionAlong(q []float64, h uint32, leaf int32, path []int32,
 		sumNew += max(q[j], lp[j]) - min(q[j], lp[j])
 		gh, gl := max(q[j]-lp[j], 0), max(lp[j]-q[j], 0)
 		gapHi[j], gapLo[j] = gh, gl
-		attrInside[j] = gh+gl <= 0
+		open[j] = float64(b2i(gh+gl > 0))
 	}
 	dup := t.isLeafPoint(leaf, q, h)
 	var saved, scalar float64
@@ -145,7 +145,9 @@ func (t *tree) attributionAlong(q []float64, h uint32, leaf int32, path []int32,
 		}
 		// A duplicate is explained as if it were absent: the walk below uses
 		// the boxes of the siblings along the path (the "shadow" box).
-		clear(attrInside)
+		for j := range open {
+			open[j] = 1
+		}
 		scalar, scalarDone = saved, true
 	} else {
 		saved = scoreUnseen(depth)
@@ -205,12 +207,13 @@ func (t *tree) attributionAlong(q []float64, h uint32, leaf int32, path []int32,
 				nr := lmax - lmin
 				sn += nr
 				sd += nr - (u - l)
-				gh, gl := max(lmax-u, 0), max(l-lmin, 0)
-				if attrInside[j] {
-					gh, gl = 0, 0
-				} else if gh+gl <= 0 {
-					attrInside[j] = true
-				}
+				// The library's max(gap, 0) and its skipping of dimensions
+				// found inside, without branches: the gaps are never
+				// negative, and open[j] drops to 0 for good once a
+				// dimension holds q.
+				o := open[j]
+				gh, gl := (lmax-u)*o, (l-lmin)*o
+				open[j] = float64(b2i(gh+gl > 0))
 				gapHi[j], gapLo[j] = gh, gl
 				sg += gh + gl
 			}
@@ -231,12 +234,13 @@ func (t *tree) attributionAlong(q []float64, h uint32, leaf int32, path []int32,
 				l, u, x := lo[j], hi[j], q[j]
 				lmax, lmin := max(u, x), min(l, x)
 				sn += lmax - lmin
-				gh, gl := max(lmax-u, 0), max(l-lmin, 0)
-				if attrInside[j] {
-					gh, gl = 0, 0
-				} else if gh+gl <= 0 {
-					attrInside[j] = true
-				}
+				// The library's max(gap, 0) and its skipping of dimensions
+				// found inside, without branches: the gaps are never
+				// negative, and open[j] drops to 0 for good once a
+				// dimension holds q.
+				o := open[j]
+				gh, gl := (lmax-u)*o, (l-lmin)*o
+				open[j] = float64(b2i(gh+gl > 0))
 				gapHi[j], gapLo[j] = gh, gl
 				sg += gh + gl
 			}
@@ -248,10 +252,13 @@ func (t *tree) attributionAlong(q []float64, h uint32, leaf int32, path []int32,
 		if pc <= 0 {
 			attrDone = true
 		} else {
-			ns := scoreUnseen(i)
+			// The library divides each gap by sn; one division and a
+			// multiplication per part is cheaper and differs only in the
+			// last bits of the parts (the score is computed apart).
+			ns, inv, keep := scoreUnseen(i), 1/sn, 1-pc
 			for j := range q {
-				high[j] = gapHi[j]/sn*ns + (1-pc)*high[j]
-				low[j] = gapLo[j]/sn*ns + (1-pc)*low[j]
+				high[j] = gapHi[j]*inv*ns + keep*high[j]
+				low[j] = gapLo[j]*inv*ns + keep*low[j]
 			}
 		}
 		if dup && (attrDone || i == 0) {
