@@ -4,31 +4,31 @@ package anomaly
 // forest and reused for every tree and record, so that the steady state
 // allocates nothing.
 type scratch struct {
-	path       []int32
-	inside     []bool // per dimension: the query lies inside the current box
-	open       []float64 // per dimension: 1 while the query is outside the boxes, then 0
-	savedBox   []float64
-	mergedBox  []float64
-	shadow     []float64
-	sibling    []float64
-	gapHi      []float64
-	gapLo      []float64
-	high, low  []float64 // one tree's attribution
+	path      []int32
+	inside    []bool    // per dimension: the query lies inside the current box
+	open      []float64 // per dimension: 1 while the query is outside the boxes, then 0
+	savedBox  []float64
+	mergedBox []float64
+	shadow    []float64
+	sibling   []float64
+	gapHi     []float64
+	gapLo     []float64
+	high, low []float64 // one tree's attribution
 }
 
 func newScratch(dim, capacity int) *scratch {
 	return &scratch{
-		path:       make([]int32, 0, capacity),
-		inside:     make([]bool, dim),
-		open:       make([]float64, dim),
-		savedBox:   make([]float64, 2*dim),
-		mergedBox:  make([]float64, 2*dim),
-		shadow:     make([]float64, 2*dim),
-		sibling:    make([]float64, 2*dim),
-		gapHi:      make([]float64, dim),
-		gapLo:      make([]float64, dim),
-		high:       make([]float64, dim),
-		low:        make([]float64, dim),
+		path:      make([]int32, 0, capacity),
+		inside:    make([]bool, dim),
+		open:      make([]float64, dim),
+		savedBox:  make([]float64, 2*dim),
+		mergedBox: make([]float64, 2*dim),
+		shadow:    make([]float64, 2*dim),
+		sibling:   make([]float64, 2*dim),
+		gapHi:     make([]float64, dim),
+		gapLo:     make([]float64, dim),
+		high:      make([]float64, dim),
+		low:       make([]float64, dim),
 	}
 }
 
