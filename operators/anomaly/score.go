@@ -5,7 +5,6 @@ package anomaly
 // allocates nothing.
 type scratch struct {
 	path      []int32
-	inside    []bool    // per dimension: the query lies inside the current box
 	open      []float64 // per dimension: 1 while the query is outside the boxes, then 0
 	savedBox  []float64
 	mergedBox []float64
@@ -19,7 +18,6 @@ type scratch struct {
 func newScratch(dim, capacity int) *scratch {
 	return &scratch{
 		path:      make([]int32, 0, capacity),
-		inside:    make([]bool, dim),
 		open:      make([]float64, dim),
 		savedBox:  make([]float64, 2*dim),
 		mergedBox: make([]float64, 2*dim),
