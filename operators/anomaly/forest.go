@@ -158,7 +158,7 @@ func (f *Forest) init() {
 	f.trees = make([]*tree, cfg.NumberOfTrees)
 	f.samplers = make([]*sampler, cfg.NumberOfTrees)
 	f.sc = newScratch(f.dim, cfg.SampleSize)
-	f.gs = newGroupScratch(f.dim, cfg.SampleSize)
+	f.gs = newGroupScratch(cfg.SampleSize)
 	f.shingle = make([]float64, f.dim)
 	f.point = make([]float64, f.dim)
 	f.attr = make([]float64, 2*f.dim)

@@ -26,7 +26,7 @@ type groupScratch struct {
 	queries [groupSize][]float64
 }
 
-func newGroupScratch(dim, capacity int) *groupScratch {
+func newGroupScratch(capacity int) *groupScratch {
 	g := &groupScratch{}
 	g.pathBuf = make([]int32, groupSize*capacity)
 	g.stride = capacity
