@@ -38,6 +38,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
@@ -322,11 +324,20 @@ func benchClient(endpoint string, conns int) *kinesis.Client {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.MaxIdleConnsPerHost = conns * 2
 	return kinesis.New(kinesis.Options{
-		Region:           "us-east-1",
-		BaseEndpoint:     aws.String(endpoint),
-		Credentials:      credentials.NewStaticCredentialsProvider("bench", "bench", ""),
-		HTTPClient:       &http.Client{Transport: tr},
-		RetryMaxAttempts: 1,
+		Region:       "us-east-1",
+		BaseEndpoint: aws.String(endpoint),
+		Credentials:  credentials.NewStaticCredentialsProvider("bench", "bench", ""),
+		HTTPClient:   &http.Client{Transport: tr},
+		// Retry connection errors only (the Go SDK's HTTP/1.1 transport
+		// can drop a connection whose response arrives before its write
+		// loop is done, aws/aws-sdk-go-v2#2737), never throttling: the
+		// workload has no limits to hit, and a refusal must show.
+		Retryer: retry.NewStandard(func(o *retry.StandardOptions) {
+			o.MaxAttempts = 5
+			o.MaxBackoff = 50 * time.Millisecond
+			o.Retryables = []retry.IsErrorRetryable{retry.RetryableConnectionError{}}
+			o.RateLimiter = ratelimit.None
+		}),
 	})
 }
 

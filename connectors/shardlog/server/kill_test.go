@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 
@@ -199,16 +198,7 @@ func TestSIGKILLKeepsAcknowledgedRecords(t *testing.T) {
 	}
 	cmd, addr := serveProcess(t, bin, dir)
 	defer func() { cmd.Process.Kill(); cmd.Wait() }()
-	// Reads are idempotent: the verifying client retries them, so that a
-	// transient client-side connection error (seen rarely on a loaded
-	// machine: "use of closed network connection" while reading a large
-	// body) cannot fail the durability check.
-	c := kinesis.New(kinesis.Options{
-		Region: "us-east-1", BaseEndpoint: aws.String("http://" + addr),
-		Credentials:      credentials.NewStaticCredentialsProvider("AKIDEXAMPLE", "secret", ""),
-		RetryMaxAttempts: 5,
-		HTTPClient:       &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()},
-	})
+	c := newClient("http://"+addr, nil)
 	found := map[string]acked{}
 	seqs := map[string]bool{}
 	for s := 0; s < 4; s++ {
