@@ -11,6 +11,7 @@ import (
 	"slices"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -82,6 +83,9 @@ type Log struct {
 	}
 
 	lock *os.File // flock on DIR/LOCK: one process per directory
+
+	// openShards counts open shards of live streams (the account quota).
+	openShards atomic.Int64
 
 	stop chan struct{}
 	wg   sync.WaitGroup
@@ -184,6 +188,7 @@ func Open(opts Options) (*Log, error) {
 		}
 		if st != nil {
 			l.mu.streams[st.name] = st
+			l.openShards.Add(int64(len(st.open)))
 		}
 	}
 	if opts.RetentionInterval > 0 {
@@ -708,10 +713,9 @@ func (l *Log) CreateStream(in CreateStreamInput) error {
 		}
 		delete(l.mu.streams, in.Name)
 	}
-	open, ondemand := 0, 0
+	open, ondemand := int(l.openShards.Load()), 0
 	for _, st := range l.mu.streams {
 		st.mu.RLock()
-		open += len(st.open)
 		if st.mode == ModeOnDemand && !st.deleted {
 			ondemand++
 		}
@@ -752,6 +756,9 @@ func (l *Log) CreateStream(in CreateStreamInput) error {
 
 func (st *stream) removeFiles() {
 	for _, sh := range st.shards {
+		if !sh.closed {
+			st.l.openShards.Add(-1)
+		}
 		sh.log.Close()
 	}
 	os.RemoveAll(st.dir)
@@ -782,6 +789,7 @@ func (st *stream) addShardLocked(r HashKeyRange, now time.Time, parents []*shard
 	}
 	st.nextIndex++
 	st.shards = append(st.shards, sh)
+	st.l.openShards.Add(1)
 	return sh, nil
 }
 
@@ -809,6 +817,7 @@ func (l *Log) DeleteStream(ref StreamRef, enforceConsumerDeletion bool) error {
 		if !sh.closed {
 			close(sh.closedCh)
 			sh.closed = true
+			l.openShards.Add(-1)
 		}
 		sh.log.Close()
 	}
@@ -954,13 +963,12 @@ type AccountLimits struct {
 
 // DescribeLimits reports the shard quota and how much of it is used.
 func (l *Log) DescribeLimits() AccountLimits {
-	out := AccountLimits{ShardLimit: l.opts.ShardLimit, OnDemandStreamCountLimit: l.opts.OnDemandStreamLimit}
+	out := AccountLimits{ShardLimit: l.opts.ShardLimit, OnDemandStreamCountLimit: l.opts.OnDemandStreamLimit, OpenShardCount: int(l.openShards.Load())}
 	l.mu.RLock()
 	defer l.mu.RUnlock()
 	for _, st := range l.mu.streams {
 		st.mu.RLock()
 		if !st.deleted {
-			out.OpenShardCount += len(st.open)
 			if st.mode == ModeOnDemand {
 				out.OnDemandStreamCount++
 			}

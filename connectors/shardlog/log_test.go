@@ -843,6 +843,15 @@ func TestTagsLimitsAndStreams(t *testing.T) {
 	if lim.OpenShardCount != 5 || lim.ShardLimit != 500 {
 		t.Fatalf("%+v", lim)
 	}
+	l.SplitShard(ref("b"), "shardId-000000000000", "1000")
+	if lim := l.DescribeLimits(); lim.OpenShardCount != 6 {
+		t.Fatalf("after split: %+v", lim)
+	}
+	l.CreateStream(CreateStreamInput{Name: "c", ShardCount: 1})
+	l.DeleteStream(ref("c"), false)
+	if lim := l.DescribeLimits(); lim.OpenShardCount != 6 {
+		t.Fatalf("after create+delete: %+v", lim)
+	}
 	tags := map[string]string{}
 	for i := 0; i < 50; i++ {
 		tags[fmt.Sprint("k", i)] = "v"
@@ -1059,5 +1068,44 @@ func TestConcurrentPutsAndReads(t *testing.T) {
 	}
 	if len(seen) != len(acked) {
 		t.Fatalf("read %d records, acknowledged %d", len(seen), len(acked))
+	}
+}
+
+// TestQuotaAndNoLockInversion splits shards in one stream while streams are
+// created and deleted: the shard quota holds, and nothing deadlocks (a
+// reshard used to take the log's lock while holding its stream's).
+func TestQuotaAndNoLockInversion(t *testing.T) {
+	l, _ := openTest(t, func(o *Options) { o.ShardLimit = 40 })
+	l.CreateStream(CreateStreamInput{Name: "s", ShardCount: 1})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := 0; i < 30; i++ {
+			name := fmt.Sprint("t", i)
+			if err := l.CreateStream(CreateStreamInput{Name: name, ShardCount: 2}); err != nil && CodeOf(err) != CodeLimitExceeded {
+				t.Error(err)
+			}
+			l.DeleteStream(ref(name), false)
+		}
+	}()
+	splits := 0
+	for i := 0; i < 60; i++ {
+		open, _ := l.ListShards(ref("s"), "", ShardFilter{Type: FilterAtLatest})
+		err := l.SplitShard(ref("s"), open[0].ShardID, midpoint(open[0].HashKeyRange).String())
+		if err == nil {
+			splits++
+			continue
+		}
+		if CodeOf(err) != CodeLimitExceeded {
+			t.Fatal(err)
+		}
+	}
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("deadlock between resharding and CreateStream")
+	}
+	if lim := l.DescribeLimits(); lim.OpenShardCount > 40 || lim.OpenShardCount != splits+1 {
+		t.Fatalf("open shards %d after %d splits (limit 40)", lim.OpenShardCount, splits)
 	}
 }

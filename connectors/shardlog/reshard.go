@@ -9,28 +9,20 @@ import (
 // closeShardLocked closes sh at its current end. The stream's mu is held
 // for writing, so no append is in flight.
 func (st *stream) closeShardLocked(sh *shard, now time.Time) {
+	st.l.openShards.Add(-1)
 	sh.closed = true
 	sh.closedAt = now
 	sh.end = sh.log.Next()
 	close(sh.closedCh)
 }
 
+// checkShardQuotaLocked refuses a change that would take the account's
+// open shards over Options.ShardLimit. It reads the log-wide atomic count,
+// not the other streams: taking the log's lock while holding a stream's
+// would invert the lock order CreateStream uses (log, then stream).
 func (st *stream) checkShardQuotaLocked(extra int) error {
 	l := st.l
-	open := 0
-	l.mu.RLock()
-	for _, o := range l.mu.streams {
-		if o == st {
-			open += len(st.open)
-			continue
-		}
-		o.mu.RLock()
-		if !o.deleted {
-			open += len(o.open)
-		}
-		o.mu.RUnlock()
-	}
-	l.mu.RUnlock()
+	open := int(l.openShards.Load())
 	if open+extra > l.opts.ShardLimit {
 		return errorf(CodeLimitExceeded, "This request would exceed the shard limit for the account %s in %s. Current shard count for the account: %d. Limit: %d. Number of additional shards that would have resulted from this request: %d. Refer to the AWS Service Limits page (https://docs.aws.amazon.com/general/latest/gr/aws_service_limits.html) for current limits and how to request higher limits.", l.opts.AccountID, l.opts.Region, open, l.opts.ShardLimit, extra)
 	}
