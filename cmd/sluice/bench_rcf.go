@@ -75,6 +75,7 @@ func benchRCF(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			res := benchfmt.FromSamples(name, samples).
 				Set("us_per_record", 1e6/benchfmt.Median(samples, benchfmt.Sample.RecordsPerSec)).
 				Set("us_per_record_cpu", 1e6/benchfmt.Median(samples, benchfmt.Sample.RecordsPerCPUSec)).
+				Set("us_per_record_best", 1e6/bestRate(samples)).
 				Set("dims", dims).Set("trees", 100).Set("sample_size", 256).Set("time_decay", *decay).
 				Set("explanation", explain)
 			if err := benchfmt.Print(stdout, res, *asJSON); err != nil {
@@ -119,6 +120,16 @@ func benchRCF(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		Set("window", p.WindowSize).Set("scan_radius", p.ScanRadius).
 		Set("min_points", p.MinimumNumberOfPointsInAHotspot).Set("hotspots_in_last_window", found)
 	return benchfmt.Print(stdout, res, *asJSON)
+}
+
+// bestRate is the fastest run's records/s: on a shared machine the least
+// disturbed run is the closest to what the code costs.
+func bestRate(samples []benchfmt.Sample) float64 {
+	best := 0.0
+	for _, s := range samples {
+		best = max(best, s.RecordsPerSec())
+	}
+	return best
 }
 
 // normalMixture is AWS's NormalMixtureTestData: N(0,1) per dimension, with
