@@ -2,7 +2,6 @@ package state
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -176,6 +175,12 @@ type PebbleStore struct {
 	db    *pebble.DB
 	batch *pebble.Batch
 
+	// pit is the point-read iterator (see Get); pitCount is the batch's
+	// count when pit last saw it, pitReads the reads it has served.
+	pit      *pebble.Iterator
+	pitCount uint32
+	pitReads int
+
 	closed bool
 	seq    int // staging directory counter
 
@@ -241,22 +246,68 @@ func openPebbleDB(dir string, opts PebbleOptions) (*PebbleStore, error) {
 func (s *PebbleStore) Dir() string { return s.dir }
 
 // Get implements Store.
+//
+// Point reads go through one long-lived iterator over the batch and the
+// database, rather than Batch.Get, so that they can use the bloom filters
+// of the last level, where most keys live: Pebble's Get skips those
+// filters, and a keyed operator's reads often ask for keys that do not
+// exist yet. The iterator's view of the database is fixed when it is
+// created, which is right because every write to the database goes
+// through this store's batch: the iterator is refreshed when the batch
+// changes and recreated when the batch is committed.
 func (s *PebbleStore) Get(key []byte) ([]byte, bool, error) {
 	if s.closed {
 		return nil, false, ErrClosed
 	}
-	v, closer, err := s.batch.Get(key)
+	it, err := s.pointIter()
 	if err != nil {
-		if errors.Is(err, pebble.ErrNotFound) {
-			return nil, false, nil
+		return nil, false, fmt.Errorf("state: pebble get: %w", err)
+	}
+	if !it.SeekPrefixGE(key) || !bytes.Equal(it.Key(), key) {
+		if err := it.Error(); err != nil {
+			return nil, false, fmt.Errorf("state: pebble get: %w", err)
 		}
+		return nil, false, nil
+	}
+	v, err := it.ValueAndErr()
+	if err != nil {
 		return nil, false, fmt.Errorf("state: pebble get: %w", err)
 	}
-	out := append(make([]byte, 0, len(v)), v...)
-	if err := closer.Close(); err != nil {
-		return nil, false, fmt.Errorf("state: pebble get: %w", err)
+	return append(make([]byte, 0, len(v)), v...), true, nil
+}
+
+// pointIterOptions are the options of the point-read iterator.
+var pointIterOptions = pebble.IterOptions{UseL6Filters: true}
+
+// pointIterReads bounds the reads one point iterator serves, so that a
+// store that is only read does not pin flushed memtables and compacted
+// sstables for ever.
+const pointIterReads = 1 << 16
+
+// pointIter returns the point-read iterator, current with the batch.
+func (s *PebbleStore) pointIter() (*pebble.Iterator, error) {
+	if s.pit != nil && s.pitReads >= pointIterReads {
+		s.closePointIter()
 	}
-	return out, true, nil
+	if s.pit == nil {
+		it, err := s.batch.NewIter(&pointIterOptions)
+		if err != nil {
+			return nil, err
+		}
+		s.pit, s.pitCount, s.pitReads = it, s.batch.Count(), 0
+	} else if c := s.batch.Count(); c != s.pitCount {
+		s.pit.SetOptions(&pointIterOptions) // refreshes the view of the batch
+		s.pitCount = c
+	}
+	s.pitReads++
+	return s.pit, nil
+}
+
+func (s *PebbleStore) closePointIter() {
+	if s.pit != nil {
+		_ = s.pit.Close()
+		s.pit = nil
+	}
 }
 
 // Set implements Store.
@@ -336,6 +387,7 @@ func (s *PebbleStore) commit() error {
 	if s.batch.Empty() {
 		return nil
 	}
+	s.closePointIter() // its view of the database is now stale
 	if err := s.db.Apply(s.batch, pebble.NoSync); err != nil {
 		return fmt.Errorf("state: pebble commit: %w", err)
 	}
@@ -373,6 +425,7 @@ func (s *PebbleStore) Close() error {
 	}
 	s.snaps.Unlock()
 	s.snaps.wg.Wait()
+	s.closePointIter()
 	if cerr := s.batch.Close(); cerr != nil && err == nil {
 		err = fmt.Errorf("state: close pebble store: %w", cerr)
 	}
