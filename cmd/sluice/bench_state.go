@@ -61,7 +61,9 @@ type stateBenchEnv struct {
 	dir string
 }
 
-func (env *stateBenchEnv) print(r benchfmt.Result) error { return benchfmt.Print(env.stdout, r, env.asJSON) }
+func (env *stateBenchEnv) print(r benchfmt.Result) error {
+	return benchfmt.Print(env.stdout, r, env.asJSON)
+}
 
 // logf writes progress to stderr (the heavy cases take minutes).
 func (env *stateBenchEnv) logf(format string, args ...any) {
