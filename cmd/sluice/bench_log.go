@@ -5,7 +5,8 @@ package main
 //	log/embedded-append        PutRecords in process, 500 x 100 B, 4 shards, acknowledged after write
 //	log/embedded-append-fsync  the same, 4 concurrent producers, acknowledged after fsync (group commit)
 //	log/embedded-read          ShardReader over what was appended, 10,000-record batches
-//	log/sdk-put                AWS SDK for Go PutRecords over loopback (4 clients, 500 x 100 B), durable
+//	log/sdk-put                AWS SDK for Go PutRecords over loopback (4 clients, 500 x 100 B) to
+//	                           `sluice log serve` in its own process, durable (fsync)
 //	log/sdk-get                AWS SDK for Go GetRecords of what sdk-put wrote
 //	log/put-get-latency        PutRecord -> GetRecords (tight polling) latency, p50/p99, durable
 //	log/put-get-latency-nosync the same against a log that acknowledges after write
@@ -45,7 +46,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 
 	"github.com/sluicehq/sluice/connectors/shardlog"
-	"github.com/sluicehq/sluice/connectors/shardlog/server"
 	"github.com/sluicehq/sluice/internal/benchfmt"
 )
 
@@ -452,21 +452,14 @@ type peer struct {
 }
 
 func benchLogSDK(ctx context.Context, dir string, cfg logBenchConfig, stderr io.Writer) ([]benchfmt.Result, error) {
-	l, err := shardlog.Open(shardlog.Options{Dir: filepath.Join(dir, "server"), RetentionInterval: -1})
+	// Sluice serves from its own process, `sluice log serve`, as the
+	// peers do: the client half of the workload runs in this process
+	// against each server alike.
+	endpoint, stopServer, err := startLogServer(ctx, filepath.Join(dir, "server"), "always", stderr)
 	if err != nil {
 		return nil, err
 	}
-	defer l.Close()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, err
-	}
-	sctx, stop := context.WithCancel(ctx)
-	srv := server.New(l, server.Options{})
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(sctx, ln, nil) }()
-	defer func() { stop(); <-done }()
-	endpoint := "http://" + ln.Addr().String()
+	defer stopServer()
 
 	var peers []*peer
 	if cfg.peers != "off" {
@@ -541,19 +534,12 @@ func benchLogSDK(ctx context.Context, dir string, cfg logBenchConfig, stderr io.
 	}
 	// The same against a log that acknowledges after write (no fsync):
 	// what the latency is without the disk's flush time.
-	l2, err := shardlog.Open(shardlog.Options{Dir: filepath.Join(dir, "server-nosync"), Sync: shardlog.SyncNone, RetentionInterval: -1})
+	endpoint2, stopServer2, err := startLogServer(ctx, filepath.Join(dir, "server-nosync"), "none", stderr)
 	if err != nil {
 		return nil, err
 	}
-	defer l2.Close()
-	ln2, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, err
-	}
-	done2 := make(chan error, 1)
-	go func() { done2 <- server.New(l2, server.Options{}).Serve(sctx, ln2, nil) }()
-	defer func() { stop(); <-done2 }()
-	lat2, err := benchLatency(ctx, "http://"+ln2.Addr().String(), cfg, "log/put-get-latency-nosync", false)
+	defer stopServer2()
+	lat2, err := benchLatency(ctx, endpoint2, cfg, "log/put-get-latency-nosync", false)
 	if err != nil {
 		return nil, err
 	}
@@ -622,6 +608,42 @@ func benchLatency(ctx context.Context, endpoint string, cfg logBenchConfig, name
 		Set("p99_ms", ms(benchfmt.Percentile(lats, 99))).
 		Set("max_ms", ms(benchfmt.Percentile(lats, 100))).
 		Set("durable", durable), nil
+}
+
+// startLogServer runs `sluice log serve` (this binary) on a free
+// 127.0.0.1 port with limits off and waits until it answers.
+func startLogServer(ctx context.Context, dir, sync string, stderr io.Writer) (string, func(), error) {
+	self, err := os.Executable()
+	if err != nil {
+		return "", nil, err
+	}
+	port, err := freePort()
+	if err != nil {
+		return "", nil, err
+	}
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	cmd := exec.Command(self, "log", "serve", "--addr", addr, "--data", dir, "--limits", "off", "--sync", sync)
+	cmd.Stderr = stderr
+	if err := cmd.Start(); err != nil {
+		return "", nil, err
+	}
+	stop := func() {
+		cmd.Process.Signal(os.Interrupt)
+		done := make(chan struct{})
+		go func() { cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			cmd.Process.Kill()
+			<-done
+		}
+	}
+	endpoint := "http://" + addr
+	if err := waitHTTP(ctx, endpoint, 20*time.Second); err != nil {
+		stop()
+		return "", nil, err
+	}
+	return endpoint, stop, nil
 }
 
 // --- peers ---

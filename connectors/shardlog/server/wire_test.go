@@ -341,3 +341,41 @@ func TestHealthAndMethod(t *testing.T) {
 		t.Fatal(w.Code)
 	}
 }
+
+// FuzzFastPutRecords checks the PutRecords fast decoder against
+// encoding/json: whenever the fast path accepts a body, both must agree.
+func FuzzFastPutRecords(f *testing.F) {
+	for _, s := range []string{
+		`{"StreamName":"s","Records":[{"Data":"aGVsbG8=","PartitionKey":"k"},{"PartitionKey":"k2","Data":"","ExplicitHashKey":"5"}]}`,
+		`{"Records":[],"StreamARN":"arn:aws:kinesis:us-east-1:000000000000:stream/s"}`,
+		` { "Records" : [ { "Data" : "AA==" , "PartitionKey" : "a" } ] , "StreamName" : "x" } `,
+		`{"StreamName":"s","Records":[{"Data":"A","PartitionKey":"k"}]}`,
+		`{"StreamName":"s\u0041","Records":null}`,
+		`{"StreamName":"s","StreamName":"t"}`,
+		`{"Records":[{"Data":"aGk=","Data":"aGk="}]}`,
+		`{"StreamName":"é"}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		fast, ok := fastPutRecords(body)
+		if !ok {
+			return
+		}
+		var slow putRecordsIn
+		if err := json.Unmarshal(body, &slow); err != nil {
+			t.Fatalf("fast path accepted what encoding/json refuses (%v): %q", err, body)
+		}
+		eq := func(a, b *string) bool { return (a == nil) == (b == nil) && (a == nil || *a == *b) }
+		if !eq(fast.StreamName, slow.StreamName) || !eq(fast.StreamARN, slow.StreamARN) || len(fast.Records) != len(slow.Records) ||
+			(fast.Records == nil) != (slow.Records == nil) {
+			t.Fatalf("disagree on %q: %+v vs %+v", body, fast, slow)
+		}
+		for i := range fast.Records {
+			a, b := fast.Records[i], slow.Records[i]
+			if !bytes.Equal(a.Data, b.Data) || (a.Data == nil) != (b.Data == nil) || !eq(a.PartitionKey, b.PartitionKey) || !eq(a.ExplicitHashKey, b.ExplicitHashKey) {
+				t.Fatalf("record %d disagrees on %q: %+v vs %+v", i, body, a, b)
+			}
+		}
+	})
+}
