@@ -5,7 +5,7 @@ package main
 //	log/embedded-append        PutRecords in process, 500 x 100 B, 4 shards, acknowledged after write
 //	log/embedded-append-fsync  the same, 4 concurrent producers, acknowledged after fsync (group commit)
 //	log/embedded-read          ShardReader over what was appended, 10,000-record batches
-//	log/sdk-put                AWS SDK for Go PutRecords over loopback (4 clients, 500 x 100 B) to
+//	log/sdk-put                AWS SDK for Go PutRecords over loopback (16 clients, 500 x 100 B) to
 //	                           `sluice log serve` in its own process, durable (fsync)
 //	log/sdk-get                AWS SDK for Go GetRecords of what sdk-put wrote
 //	log/put-get-latency        PutRecord -> GetRecords (tight polling) latency, p50/p99, durable
@@ -70,7 +70,7 @@ func benchLog(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	var cfg logBenchConfig
 	fs.IntVar(&cfg.runs, "runs", 5, "runs per case (medians are reported)")
 	fs.DurationVar(&cfg.duration, "duration", time.Second, "length of each timed SDK phase")
-	fs.IntVar(&cfg.clients, "clients", 4, "concurrent SDK clients")
+	fs.IntVar(&cfg.clients, "clients", 16, "concurrent SDK clients")
 	fs.IntVar(&cfg.shards, "shards", 4, "shards per stream")
 	fs.IntVar(&cfg.batch, "batch", 500, "records per PutRecords")
 	fs.IntVar(&cfg.size, "size", 100, "record data bytes")
