@@ -271,6 +271,22 @@ func writeJSONAtomic(p string, v any) error {
 	return nil
 }
 
+// syncDirs fsyncs each directory.
+func syncDirs(dirs ...string) error {
+	for _, d := range dirs {
+		f, err := os.Open(d)
+		if err != nil {
+			return fmt.Errorf("shardlog: %w", err)
+		}
+		err = f.Sync()
+		f.Close()
+		if err != nil {
+			return fmt.Errorf("shardlog: sync %s: %w", d, err)
+		}
+	}
+	return nil
+}
+
 // Close stops the janitor, ends waiting reads and subscriptions and closes
 // every file. Every acknowledged put is already durable.
 func (l *Log) Close() error {
@@ -747,6 +763,12 @@ func (l *Log) CreateStream(in CreateStreamInput) error {
 	}
 	st.rebuildOpenLocked()
 	if err := st.saveLocked(); err != nil {
+		st.removeFiles()
+		return err
+	}
+	// The stream's directory entry in streams/ (and shards/ in it) must
+	// survive a crash too.
+	if err := syncDirs(filepath.Join(st.dir, "shards"), l.opts.Dir, filepath.Join(l.opts.Dir, "streams")); err != nil {
 		st.removeFiles()
 		return err
 	}

@@ -170,8 +170,16 @@ func Open(dir string, opts Options) (*Shard, error) {
 	if err := opts.Validate(); err != nil {
 		return nil, err
 	}
+	_, statErr := os.Stat(dir)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("storage: %w", err)
+	}
+	if os.IsNotExist(statErr) {
+		// Make the new directory's own entry durable, not just the files
+		// that will go in it.
+		if err := syncDir(filepath.Dir(dir)); err != nil {
+			return nil, err
+		}
 	}
 	s := &Shard{dir: dir, opts: opts, notify: make(chan struct{})}
 	names, err := os.ReadDir(dir)
