@@ -57,8 +57,10 @@ type Options struct {
 	// SegmentBytes is the size at which the active segment is sealed and a
 	// new one begun. Default 64 MiB.
 	SegmentBytes int64
-	// IndexInterval is the number of bytes between sparse index entries.
-	// Default 4 KiB.
+	// IndexInterval is the number of bytes between sparse index entries:
+	// a read from an arbitrary offset or time scans at most this much
+	// before it finds its record, and the index of a 64 MiB segment takes
+	// 24 B per interval in memory. Default 64 KiB.
 	IndexInterval int64
 	// Sync says when appends are acknowledged. Default SyncAlways.
 	Sync SyncMode
@@ -70,7 +72,7 @@ func (o *Options) EnsureDefaults() {
 		o.SegmentBytes = 64 << 20
 	}
 	if o.IndexInterval == 0 {
-		o.IndexInterval = 4 << 10
+		o.IndexInterval = 64 << 10
 	}
 }
 
