@@ -107,3 +107,30 @@ func sortedLines(s []string) []string {
 }
 
 func joinLines(s []string) string { return strings.Join(s, "\n") }
+
+var clickCodec = state.FuncCodec[click]{
+	AppendFunc: func(dst []byte, c click) []byte {
+		dst = binary.AppendUvarint(dst, uint64(len(c.User)))
+		dst = append(dst, c.User...)
+		dst = binary.AppendVarint(dst, c.TS)
+		return binary.AppendVarint(dst, c.Val)
+	},
+	DecodeFunc: func(src []byte) (click, error) {
+		n, k := binary.Uvarint(src)
+		if k <= 0 || uint64(len(src)-k) < n {
+			return click{}, state.ErrCorrupt
+		}
+		c := click{User: string(src[k : k+int(n)])}
+		src = src[k+int(n):]
+		ts, k := binary.Varint(src)
+		if k <= 0 {
+			return click{}, state.ErrCorrupt
+		}
+		v, k2 := binary.Varint(src[k:])
+		if k2 <= 0 || len(src) != k+k2 {
+			return click{}, state.ErrCorrupt
+		}
+		c.TS, c.Val = ts, v
+		return c, nil
+	},
+}
