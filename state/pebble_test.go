@@ -251,3 +251,52 @@ func TestPebbleSnapshotAcrossFileSystems(t *testing.T) {
 		t.Fatalf("restored across file systems: key 17 = %.10q", got)
 	}
 }
+
+// TestPebblePointReads checks reads through the point iterator (see Get)
+// across its refreshes (batch writes, range deletions), its renewal after
+// pointIterReads reads, and commits, against a map.
+func TestPebblePointReads(t *testing.T) {
+	s, err := OpenPebble(t.TempDir(), PebbleOptions{BatchBytes: 256 << 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	model := map[string]string{}
+	key := func(i int) []byte { return append(kgKey(i%5), fmt.Sprintf("%04d", i)...) }
+	for i := 0; i < 3*pointIterReads; i++ { // half are reads: more than pointIterReads
+		j := (i * 7919) % 3000
+		switch i % 10 {
+		case 0, 1, 2:
+			v := fmt.Sprint(i)
+			if err := s.Set(key(j), []byte(v)); err != nil {
+				t.Fatal(err)
+			}
+			model[string(key(j))] = v
+		case 3:
+			if err := s.Delete(key(j)); err != nil {
+				t.Fatal(err)
+			}
+			delete(model, string(key(j)))
+		case 4:
+			if i%1000 == 4 {
+				lo, hi := key(j), key(j+40)
+				if err := s.DeleteRange(lo, hi); err != nil {
+					t.Fatal(err)
+				}
+				for k := range model {
+					if k >= string(lo) && k < string(hi) {
+						delete(model, k)
+					}
+				}
+			}
+		default:
+			v, ok, err := s.Get(key(j))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if w, wok := model[string(key(j))]; ok != wok || string(v) != w {
+				t.Fatalf("step %d: Get(%x) = %q,%v, want %q,%v", i, key(j), v, ok, w, wok)
+			}
+		}
+	}
+}
