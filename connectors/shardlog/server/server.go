@@ -52,9 +52,28 @@ type Server struct {
 	stopOnce sync.Once
 }
 
-// New returns a server for l. The caller keeps ownership of l.
+// EnsureDefaults fills zero fields with their defaults.
+func (o *Options) EnsureDefaults() {
+	if o.MaxBodyBytes == 0 {
+		o.MaxBodyBytes = 16 << 20
+	}
+}
+
+// Validate reports options that cannot work: a body limit too small for a
+// full PutRecords (5 MiB of data, in base64 JSON).
+func (o *Options) Validate() error {
+	if o.MaxBodyBytes < 8<<20 {
+		return fmt.Errorf("server: MaxBodyBytes %d is below 8 MiB, too small for a full PutRecords", o.MaxBodyBytes)
+	}
+	return nil
+}
+
+// New returns a server for l. The caller keeps ownership of l. Options
+// that fail Validate after defaults are filled are replaced by the
+// defaults (New does not fail; call Validate to check a configuration).
 func New(l *shardlog.Log, opts Options) *Server {
-	if opts.MaxBodyBytes == 0 {
+	opts.EnsureDefaults()
+	if opts.Validate() != nil {
 		opts.MaxBodyBytes = 16 << 20
 	}
 	s := &Server{log: l, opts: opts, stopSubs: make(chan struct{})}
