@@ -255,3 +255,28 @@ func TestCodecsRoundTripAndOrder(t *testing.T) {
 		t.Fatal("short int64 should fail to decode")
 	}
 }
+
+func TestWithMaxCachedBoundsOneState(t *testing.T) {
+	b := newTestBackend(t, 1<<16)
+	big, _ := NewValueState(b, "big", MustCodecFor[string](), WithMaxCached(10))
+	small, _ := NewValueState(b, "small", MustCodecFor[int64]())
+	for k := int64(0); k < 500; k++ {
+		setKey(b, k)
+		if err := big.Update(fmt.Sprint("model-", k)); err != nil {
+			t.Fatal(err)
+		}
+		_ = small.Update(k)
+		if n := len(big.c.m); n > 10 {
+			t.Fatalf("big state caches %d entries, cap 10", n)
+		}
+	}
+	for k := int64(0); k < 500; k++ {
+		setKey(b, k)
+		if v, ok, _ := big.Value(); !ok || v != fmt.Sprint("model-", k) {
+			t.Fatalf("key %d: %q %v", k, v, ok)
+		}
+	}
+	if len(small.c.m) < 400 {
+		t.Fatalf("the uncapped state was evicted too: %d entries", len(small.c.m))
+	}
+}

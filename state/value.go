@@ -24,6 +24,8 @@ type valueCore[V any] struct {
 	// faster than one keyed by the byte strings.
 	m     map[uint64]*entry[V]
 	dirty []*entry[V]
+	maxCached int // 0: only the backend's budget applies
+
 	// last is the entry of the previous lookup, valid while the backend's
 	// key generation is lastGen and no eviction or namespace change
 	// happened since: a read followed by a write of the same key (the
@@ -112,6 +114,13 @@ func (c *valueCore[V]) lookup() (*entry[V], error) {
 	}
 	// Make room before inserting, so that eviction never removes the entry
 	// being returned.
+	if c.maxCached > 0 && len(c.m) >= c.maxCached {
+		n, err := c.evict(max(1, c.maxCached/8))
+		b.cached -= n
+		if err != nil {
+			return nil, err
+		}
+	}
 	if err := b.entryAdded(); err != nil {
 		return nil, err
 	}
@@ -248,7 +257,16 @@ func (c *valueCore[V]) drop() {
 // Option configures a state handle.
 type Option func(*stateOptions)
 
-type stateOptions struct{ ttl TTL }
+type stateOptions struct {
+	ttl       TTL
+	maxCached int
+}
+
+// WithMaxCached caps how many of this state's values the cache holds,
+// below the backend's overall budget: for states whose values are large
+// (a model per key, say), so that the cache's memory stays bounded.
+// Evicted values are written to the store and decoded again when next read.
+func WithMaxCached(n int) Option { return func(o *stateOptions) { o.maxCached = n } }
 
 // WithTTL makes the state's values expire.
 func WithTTL(ttl TTL) Option { return func(o *stateOptions) { o.ttl = ttl } }
@@ -271,6 +289,7 @@ func NewValueState[V any](b *Backend, name string, codec Codec[V], opts ...Optio
 	if err != nil {
 		return nil, err
 	}
+	c.maxCached = o.maxCached
 	return &ValueState[V]{c}, nil
 }
 
@@ -311,6 +330,7 @@ func NewReducingState[V any](b *Backend, name string, codec Codec[V], reduce fun
 	if err != nil {
 		return nil, err
 	}
+	c.maxCached = o.maxCached
 	return &ReducingState[V]{c: c, reduce: reduce}, nil
 }
 
@@ -363,6 +383,7 @@ func NewAggregatingState[In, Acc, Out any](b *Backend, name string, agg Aggregat
 	if err != nil {
 		return nil, err
 	}
+	c.maxCached = o.maxCached
 	return &AggregatingState[In, Acc, Out]{c: c, agg: agg}, nil
 }
 
@@ -455,6 +476,7 @@ func NewListState[E any](b *Backend, name string, codec Codec[E], opts ...Option
 	if err != nil {
 		return nil, err
 	}
+	c.maxCached = o.maxCached
 	return &ListState[E]{c}, nil
 }
 
