@@ -22,8 +22,8 @@ type valueCore[V any] struct {
 	// m maps the hash of (key, namespace) to the entries with that hash
 	// (a chain, for the rare collision). A uint64-keyed map is markedly
 	// faster than one keyed by the byte strings.
-	m     map[uint64]*entry[V]
-	dirty []*entry[V]
+	m         map[uint64]*entry[V]
+	dirty     []*entry[V]
 	maxCached int // 0: only the backend's budget applies
 
 	// last is the entry of the previous lookup, valid while the backend's
