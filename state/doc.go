@@ -29,10 +29,26 @@
 // writes every dirty entry before a snapshot. Memory therefore stays bounded
 // whatever the number of keys. MapState writes through to the store.
 //
+// # Stores, snapshots and restore
+//
+// MemStore keeps state in memory; PebbleStore (OpenPebble) in a Pebble
+// database whose working directory is not durable: durability comes from
+// snapshots. A store that implements Snapshotter (see SnapshotterFor)
+// captures its contents while the task is paused and writes them out on
+// another goroutine: a Pebble checkpoint (SnapshotFormatPebble) or a
+// portable snapshot file (SnapshotFormatFile, WriteSnapshotFile). Every
+// snapshot is checksummed; a damaged one fails with ErrCorruptSnapshot
+// naming the file. OpenPebbleFrom and NewMemStoreFrom restore the key
+// groups a subtask owns from the snapshots of any earlier parallelism.
+// Package statetest is the conformance suite every store passes; the
+// design notes are in docs/state.md.
+//
 // # Concurrency
 //
 // A Backend and everything created from it belong to one goroutine (the
-// task that runs the operator). Nothing here is safe for concurrent use.
+// task that runs the operator), as do stores. Nothing here is safe for
+// concurrent use, with one exception: the write function a Snapshotter
+// returns may run on another goroutine while the store is used.
 package state
 
 // LayoutVersion is the version of the store key layout and value encodings.

@@ -25,7 +25,8 @@ type Store interface {
 	// DeleteRange removes the keys in [start, end).
 	DeleteRange(start, end []byte) error
 	// Scan calls fn for each key in [lower, upper) in byte order until fn
-	// returns false. fn must not retain key or value, nor write to the store.
+	// returns false; a nil upper bound means no bound. fn must not retain
+	// key or value, nor write to the store.
 	Scan(lower, upper []byte, fn func(key, value []byte) bool) error
 	// Flush makes all writes so far durable in the store's working state,
 	// so that a snapshot taken next includes them.
