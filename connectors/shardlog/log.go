@@ -954,7 +954,7 @@ type StreamSummary struct {
 	Created time.Time
 }
 
-// ListStreams lists streams in name order, starting after exclusiveStart.
+// ListStreams lists every stream in name order.
 func (l *Log) ListStreams() []StreamSummary {
 	now := l.clock.Now()
 	l.mu.RLock()
@@ -975,7 +975,7 @@ func (l *Log) ListStreams() []StreamSummary {
 	return out
 }
 
-// Limits is the account's shard quota and usage (DescribeLimits).
+// AccountLimits is the account's shard quota and usage (DescribeLimits).
 type AccountLimits struct {
 	ShardLimit               int
 	OpenShardCount           int
