@@ -54,7 +54,9 @@ type SourceReader[T any] interface {
 
 // CheckpointedReader is a SourceReader whose position can be checkpointed,
 // so that a restored job resumes where the checkpoint was taken. The engine
-// calls SnapshotPosition between Read calls.
+// calls SnapshotPosition between Read calls. A reader may also implement
+// CheckpointListener to learn when a checkpoint holding its position has
+// completed.
 type CheckpointedReader interface {
 	SnapshotPosition() ([]byte, error)
 }

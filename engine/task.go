@@ -535,6 +535,11 @@ func (d *typedSourceDriver[T]) open(ctx context.Context) error {
 		return err
 	}
 	d.reader = r
+	if l, ok := r.(CheckpointListener); ok && d.inst.listener == nil {
+		// A reader that acts on completed checkpoints (to trim, or to let
+		// a next split start only once a finished one is checkpointed).
+		d.inst.listener = l
+	}
 	return nil
 }
 
