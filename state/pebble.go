@@ -220,9 +220,17 @@ func OpenPebble(dir string, opts PebbleOptions) (*PebbleStore, error) {
 	if err := opts.Validate(); err != nil {
 		return nil, err
 	}
-	// Snapshots of an earlier process that were never written are garbage.
+	// Snapshots of an earlier process that were never written, and the
+	// sstables of a restore it did not finish, are garbage.
 	if err := os.RemoveAll(filepath.Join(dir, pebbleStagingDir)); err != nil {
 		return nil, fmt.Errorf("state: open pebble store %s: %w", dir, err)
+	}
+	if stale, err := filepath.Glob(filepath.Join(dir, "ingest-*")); err == nil {
+		for _, d := range stale {
+			if err := os.RemoveAll(d); err != nil {
+				return nil, fmt.Errorf("state: open pebble store %s: %w", dir, err)
+			}
+		}
 	}
 	return openPebbleDB(dir, opts)
 }

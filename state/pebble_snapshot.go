@@ -466,9 +466,9 @@ func OpenPebbleFrom(dir string, opts PebbleOptions, parts []SnapshotPart, want K
 		_ = os.RemoveAll(dbDir)
 		return nil, err
 	}
+	var man *pebbleManifest
 	if base >= 0 {
-		man, err := readPebbleManifest(rel[base].Dir, true)
-		if err != nil {
+		if man, err = readPebbleManifest(rel[base].Dir, true); err != nil {
 			return nil, fmt.Errorf("state: restore: %w", err)
 		}
 		if err := linkPebbleSnapshot(rel[base].Dir, man, dbDir); err != nil {
@@ -478,6 +478,15 @@ func OpenPebbleFrom(dir string, opts PebbleOptions, parts []SnapshotPart, want K
 	s, err := openPebbleDB(dir, opts)
 	if err != nil {
 		return fail(err)
+	}
+	if man != nil {
+		// The linked sstables were just verified: the next snapshot need
+		// not read them again.
+		for _, f := range man.Files {
+			if immutableFile(f.Name) {
+				s.sums.m[f.Name] = f
+			}
+		}
 	}
 	if err := s.restoreInto(rel, base, want); err != nil {
 		_ = s.Close()

@@ -186,11 +186,18 @@ func snapPointInTime(t *testing.T, newStore NewStore, restore Restorer) {
 	r2 := restoreOK(t, restore, []state.SnapshotPart{{Dir: p2.Dir, KeyGroups: all}}, all) // format detected
 	sameContents(t, "second snapshot", contents(t, r2), model)
 	must(t, state.VerifySnapshot(dir))
-	// The restored store is a working store.
+	// The restored store is a working store, and can be snapshotted and
+	// restored in turn (recovery after recovery).
 	must(t, r.Set(k(9, "new"), []byte("x")))
 	must(t, r.Flush())
 	if v, ok := get(t, r, k(9, "new")); !ok || string(v) != "x" {
 		t.Fatalf("write to restored store: %q, %v", v, ok)
+	}
+	if _, _, err := state.SnapshotterFor(r); err == nil {
+		at[string(k(9, "new"))] = "x"
+		p3 := take(t, r)
+		r3 := restoreOK(t, restore, []state.SnapshotPart{p3}, all)
+		sameContents(t, "snapshot of a restored store", contents(t, r3), at)
 	}
 }
 
