@@ -1,8 +1,10 @@
 package operators
 
 import (
+	"cmp"
 	"encoding/binary"
 	"fmt"
+	"slices"
 
 	"github.com/sluicehq/sluice/engine"
 	"github.com/sluicehq/sluice/state"
@@ -80,39 +82,173 @@ const (
 	nsCleanup = 'C'
 )
 
-// sliceOp is the window operator of tumbling, sliding and cumulating
-// windows with the default trigger: state holds one accumulator (or record
-// list) per key and slice, never per window, so a record costs one state
-// update however many windows it belongs to.
+// sliceSet is what sliceOp keeps per key: the key's live slices, in order
+// of end, each with its accumulator, and the firing timers it has
+// registered. One state entry per key (not per slice) keeps the state
+// cache small and free of the dead entries that expired slices would
+// leave, and lets the operator register each firing timer once.
+type sliceSet[Acc any] struct {
+	slots []slot[Acc] // ascending end
+	fires []int64     // max timestamps of the registered firing timers, ascending
+}
+
+// slot is one slice of a key: its end and accumulator, side by side so that
+// a record touches one array.
+type slot[Acc any] struct {
+	end int64
+	acc Acc
+}
+
+// find returns the index of the slice ending at se, inserting an empty one
+// (new reports it) if there is none. Slices usually arrive in order, so
+// the search starts at the end.
+func (s *sliceSet[Acc]) find(se int64) (i int, isNew bool) {
+	i = len(s.slots)
+	for i > 0 && s.slots[i-1].end >= se {
+		if s.slots[i-1].end == se {
+			return i - 1, false
+		}
+		i--
+	}
+	s.slots = slices.Insert(s.slots, i, slot[Acc]{end: se})
+	return i, true
+}
+
+// remove drops the slices [i, j).
+func (s *sliceSet[Acc]) remove(i, j int) { s.slots = slices.Delete(s.slots, i, j) }
+
+// addFire records a firing timer at t and reports whether it is new.
+func (s *sliceSet[Acc]) addFire(t int64) bool {
+	i, found := slices.BinarySearch(s.fires, t)
+	if found {
+		return false
+	}
+	s.fires = slices.Insert(s.fires, i, t)
+	return true
+}
+
+func (s *sliceSet[Acc]) removeFire(t int64) {
+	if i, found := slices.BinarySearch(s.fires, t); found {
+		s.fires = slices.Delete(s.fires, i, i+1)
+	}
+}
+
+func (s *sliceSet[Acc]) empty() bool { return len(s.slots) == 0 && len(s.fires) == 0 }
+
+// sliceSetCodec encodes a sliceSet, format version 1:
 //
-// State, per key: "window-slices" (namespace: the slice's end, 8 bytes).
-// Timers: "F" at a window's max timestamp fires it; with allowed lateness,
-// "C"+slice end at the max timestamp of the slice's last window plus the
+//	byte 1, uvarint(n), n times: varint(end) uvarint(len) acc,
+//	uvarint(m), m times: varint(fire)
+type sliceSetCodec[Acc any] struct{ c state.Codec[Acc] }
+
+const sliceSetVersion = 1
+
+func (sc sliceSetCodec[Acc]) Append(dst []byte, s sliceSet[Acc]) []byte {
+	dst = append(dst, sliceSetVersion)
+	dst = binary.AppendUvarint(dst, uint64(len(s.slots)))
+	for i := range s.slots {
+		dst = binary.AppendVarint(dst, s.slots[i].end)
+		at := len(dst)
+		dst = append(dst, 0, 0, 0, 0, 0)
+		dst = sc.c.Append(dst, s.slots[i].acc)
+		// The length goes in a fixed 5-byte uvarint (values up to 32 GiB),
+		// so that the accumulator is encoded in place.
+		putUvarint5(dst[at:at+5], uint64(len(dst)-at-5))
+	}
+	dst = binary.AppendUvarint(dst, uint64(len(s.fires)))
+	for _, f := range s.fires {
+		dst = binary.AppendVarint(dst, f)
+	}
+	return dst
+}
+
+// putUvarint5 writes v as a uvarint of exactly 5 bytes.
+func putUvarint5(b []byte, v uint64) {
+	for i := 0; i < 4; i++ {
+		b[i] = byte(v) | 0x80
+		v >>= 7
+	}
+	b[4] = byte(v)
+}
+
+func (sc sliceSetCodec[Acc]) Decode(src []byte) (sliceSet[Acc], error) {
+	var s sliceSet[Acc]
+	if len(src) == 0 || src[0] != sliceSetVersion {
+		return s, fmt.Errorf("operators: slice set format version %d, this build reads %d: %w", firstByte(src), sliceSetVersion, state.ErrCorrupt)
+	}
+	src = src[1:]
+	n, k := binary.Uvarint(src)
+	if k <= 0 || n > uint64(len(src)) {
+		return s, fmt.Errorf("operators: slice set: %w", state.ErrCorrupt)
+	}
+	src = src[k:]
+	s.slots = make([]slot[Acc], 0, n)
+	for i := uint64(0); i < n; i++ {
+		e, k := binary.Varint(src)
+		if k <= 0 {
+			return s, fmt.Errorf("operators: slice set: slice %d: %w", i, state.ErrCorrupt)
+		}
+		src = src[k:]
+		sz, k := binary.Uvarint(src)
+		if k <= 0 || sz > uint64(len(src)-k) {
+			return s, fmt.Errorf("operators: slice set: slice %d: %w", i, state.ErrCorrupt)
+		}
+		acc, err := sc.c.Decode(src[k : k+int(sz)])
+		if err != nil {
+			return s, fmt.Errorf("operators: slice set: slice %d: %w", i, err)
+		}
+		s.slots = append(s.slots, slot[Acc]{end: e, acc: acc})
+		src = src[k+int(sz):]
+	}
+	m, k := binary.Uvarint(src)
+	if k <= 0 || m > uint64(len(src)) {
+		return s, fmt.Errorf("operators: slice set timers: %w", state.ErrCorrupt)
+	}
+	src = src[k:]
+	for i := uint64(0); i < m; i++ {
+		f, k := binary.Varint(src)
+		if k <= 0 {
+			return s, fmt.Errorf("operators: slice set timer %d: %w", i, state.ErrCorrupt)
+		}
+		s.fires = append(s.fires, f)
+		src = src[k:]
+	}
+	if len(src) != 0 {
+		return s, fmt.Errorf("operators: %d bytes after the slice set: %w", len(src), state.ErrCorrupt)
+	}
+	return s, nil
+}
+
+// sliceOp is the window operator of tumbling, sliding and cumulating
+// windows with the default trigger: a record updates the accumulator (or
+// record list) of the one slice it falls in, never one per window, and a
+// window merges its slices when it fires.
+//
+// State, per key: "window-slices", the key's sliceSet. Timers: "F" at a
+// window's max timestamp fires it; with allowed lateness, "C"+slice end
+// (8 bytes) at the max timestamp of the slice's last window plus the
 // lateness drops the slice. Without lateness, a firing drops the slices
 // that no later window needs.
 //
-// A window's firing timer is set when its first slice gets its first
-// record, or, when the window shares slices with the one before, by that
-// window's firing: every window with records fires, and none without.
+// A window's firing timer is set when the first record of one of its
+// slices arrives and no earlier window of that slice is still to fire, or
+// by the firing of the window before it when the two share slices with
+// records: every window with records fires, and none without.
 type sliceOp[T any, K comparable, Acc, Out any] struct {
 	cfg windowConfig[T, K]
 	fn  windowFn[T, K, Acc, Out]
 	sl  slicer
 	watermarkState
 
-	ctx      *engine.OperatorContext[Out]
-	keys     *engine.Keys[K]
-	contents *state.ValueState[Acc]
-	wctx     WindowContext[Out]
-	late     *engine.Counter
-	errs     *engine.Counter
-	lateOut  *engine.Collector[T]
-	errOut   *engine.Collector[T]
-	cur      int64 // the slice contents point at
-	hasCur   bool
-	nsbuf    []byte
-	tbuf     []byte
-	present  []int64 // scratch: the non-empty slices of a firing window
+	ctx     *engine.OperatorContext[Out]
+	keys    *engine.Keys[K]
+	slices  *state.ValueState[sliceSet[Acc]]
+	wctx    WindowContext[Out]
+	late    *engine.Counter
+	errs    *engine.Counter
+	lateOut *engine.Collector[T]
+	errOut  *engine.Collector[T]
+	tbuf    []byte
 }
 
 func newSliceOp[T any, K comparable, Acc, Out any](cfg windowConfig[T, K], fn windowFn[T, K, Acc, Out]) *sliceOp[T, K, Acc, Out] {
@@ -123,7 +259,7 @@ func (o *sliceOp[T, K, Acc, Out]) Open(ctx *engine.OperatorContext[Out], keys *e
 	o.ctx, o.keys = ctx, keys
 	o.watermarkState.open(ctx.MaxParallelism(), ctx.CurrentWatermark)
 	var err error
-	if o.contents, err = state.NewValueState(keys.Backend(), "window-slices", o.fn.codec); err != nil {
+	if o.slices, err = state.NewValueState(keys.Backend(), "window-slices", state.Codec[sliceSet[Acc]](sliceSetCodec[Acc]{o.fn.codec})); err != nil {
 		return err
 	}
 	o.wctx.op = ctx
@@ -135,22 +271,23 @@ func (o *sliceOp[T, K, Acc, Out]) Open(ctx *engine.OperatorContext[Out], keys *e
 
 func (o *sliceOp[T, K, Acc, Out]) Close() error { return nil }
 
-// useSlice points the contents at the slice ending at se.
-func (o *sliceOp[T, K, Acc, Out]) useSlice(se int64) {
-	if o.hasCur && o.cur == se {
-		return
+// registerFire sets the firing timer at maxTs unless set already has it.
+func (o *sliceOp[T, K, Acc, Out]) registerFire(set *sliceSet[Acc], maxTs int64) error {
+	if !set.addFire(maxTs) {
+		return nil
 	}
-	o.nsbuf = binary.BigEndian.AppendUint64(o.nsbuf[:0], uint64(se)^signBit)
-	o.contents.SetNamespace(o.nsbuf)
-	o.cur, o.hasCur = se, true
-}
-
-func (o *sliceOp[T, K, Acc, Out]) registerFire(maxTs int64) error {
 	o.tbuf = append(o.tbuf[:0], nsFire)
 	if o.cfg.spec.procTime {
 		return o.keys.RegisterProcessingTimer(maxTs, o.tbuf)
 	}
 	return o.keys.RegisterEventTimer(maxTs, o.tbuf)
+}
+
+func (o *sliceOp[T, K, Acc, Out]) save(set sliceSet[Acc]) error {
+	if set.empty() {
+		return o.slices.Clear()
+	}
+	return o.slices.Update(set)
 }
 
 func (o *sliceOp[T, K, Acc, Out]) ProcessBatch(b []engine.Record[T]) error {
@@ -177,127 +314,137 @@ func (o *sliceOp[T, K, Acc, Out]) ProcessBatch(b []engine.Record[T]) error {
 			continue
 		}
 		o.keys.SetCurrentKey(o.cfg.keyOf(v))
-		o.useSlice(se)
-		acc, present, err := o.contents.Value()
+		set, _, err := o.slices.Value()
 		if err != nil {
 			return err
 		}
-		if err := o.contents.Update(o.fn.add(v, ts, acc, present)); err != nil {
-			return err
-		}
-		if procTime {
-			if !present {
-				if err := o.registerFire(first - 1); err != nil {
-					return err
-				}
-			}
-			continue
-		}
-		if !present {
-			// The first window of this slice that has not fired yet fires
-			// by timer; the later ones follow from its firing.
-			for e := first; e <= last; e += o.sl.period {
-				if e-1 > wm {
-					if err := o.registerFire(e - 1); err != nil {
-						return err
-					}
-					break
-				}
-			}
-			if L > 0 {
-				o.tbuf = binary.BigEndian.AppendUint64(append(o.tbuf[:0], nsCleanup), uint64(se)^signBit)
-				if err := o.keys.RegisterEventTimer(addSat(last-1, L), o.tbuf); err != nil {
-					return err
-				}
+		at, isNew := set.find(se)
+		sl := &set.slots[at]
+		sl.acc = o.fn.add(v, ts, sl.acc, !isNew)
+		if isNew {
+			if err := o.newSlice(&set, se, first, last, wm); err != nil {
+				return err
 			}
 		}
-		if first-1 <= wm {
+		if !procTime && first-1 <= wm {
 			// Windows that fired already but are within the allowed
 			// lateness fire again with this record (Flink's EventTimeTrigger
 			// fires on a record for a window behind the watermark).
 			for e := first; e <= last && e-1 <= wm; e += o.sl.period {
 				if addSat(e-1, L) > wm {
-					if _, err := o.fire(e, wm); err != nil {
+					if err := o.emit(&set, e, wm); err != nil {
 						return err
 					}
 				}
 			}
 		}
+		if err := o.slices.Update(set); err != nil {
+			return err
+		}
 	}
 	return nil
 }
 
-// fire emits the result of the window ending at e, if it has records, and
-// returns whether any of its slices that the next window shares has
-// records. It leaves o.present holding the window's non-empty slices.
-func (o *sliceOp[T, K, Acc, Out]) fire(e, wm int64) (sharedLive bool, err error) {
-	st := o.sl.windowStart(e)
-	keepAfter := e
-	if n, ok := o.sl.next(e); ok {
-		keepAfter = o.sl.windowStart(n)
+// newSlice sets the timers of a slice that just got its first record.
+// Its first window that has not fired yet needs a firing timer, unless an
+// earlier firing of the key is pending: that firing goes on to the next
+// window that holds records, and so reaches this one. With allowed
+// lateness the slice also gets its cleanup timer.
+func (o *sliceOp[T, K, Acc, Out]) newSlice(set *sliceSet[Acc], se, first, last, wm int64) error {
+	e := first
+	if !o.cfg.spec.procTime {
+		for e <= last && e-1 <= wm {
+			e += o.sl.period
+		}
 	}
+	if e <= last && (len(set.fires) == 0 || set.fires[0] >= e-1) {
+		if err := o.registerFire(set, e-1); err != nil {
+			return err
+		}
+	}
+	if o.cfg.lateness > 0 {
+		o.tbuf = binary.BigEndian.AppendUint64(append(o.tbuf[:0], nsCleanup), uint64(se)^signBit)
+		return o.keys.RegisterEventTimer(addSat(last-1, o.cfg.lateness), o.tbuf)
+	}
+	return nil
+}
+
+// emit emits the result of the window ending at e from the slices in set,
+// if it has any.
+func (o *sliceOp[T, K, Acc, Out]) emit(set *sliceSet[Acc], e, wm int64) error {
+	st := o.sl.windowStart(e)
 	var merged Acc
 	has := false
-	o.present = o.present[:0]
-	for se := st + o.sl.slice; se <= e; se += o.sl.slice {
-		o.useSlice(se)
-		acc, ok, err := o.contents.Value()
-		if err != nil {
-			return false, err
-		}
-		if !ok {
-			continue
-		}
-		merged, has = o.fn.merge(merged, has, acc), true
-		o.present = append(o.present, se)
-		if se > keepAfter {
-			sharedLive = true
+	for i := range set.slots {
+		if se := set.slots[i].end; se > st && se <= e {
+			merged, has = o.fn.merge(merged, has, set.slots[i].acc), true
 		}
 	}
 	if !has {
-		return false, nil
+		return nil
 	}
 	o.wctx.window, o.wctx.wm = TimeWindow{Start: st, End: e}, wm
-	if _, _, err := o.fn.emit(o.keys.CurrentKey(), merged, &o.wctx); err != nil {
-		return false, err
-	}
-	return sharedLive, nil
+	_, _, err := o.fn.emit(o.keys.CurrentKey(), merged, &o.wctx)
+	return err
 }
 
 func (o *sliceOp[T, K, Acc, Out]) OnTimer(t engine.TimerFiring) error {
 	ns := t.Namespace
+	set, _, err := o.slices.Value()
+	if err != nil {
+		return err
+	}
 	switch {
 	case len(ns) == 1 && ns[0] == nsFire:
-		e := t.Time + 1
+		set.removeFire(t.Time)
 		wm := o.effective()
-		shared, err := o.fire(e, wm)
-		if err != nil {
-			return err
+		due := wm // windows up to here are due now
+		if o.cfg.spec.procTime {
+			due = max(t.Time, o.ctx.ProcessingTime())
 		}
-		n, hasNext := o.sl.next(e)
-		if o.cfg.lateness == 0 {
-			// Drop the slices no later window needs.
-			keepAfter := e
-			if hasNext {
-				keepAfter = o.sl.windowStart(n)
+		for e := t.Time + 1; ; {
+			if err := o.emit(&set, e, wm); err != nil {
+				return err
 			}
-			for _, se := range o.present {
-				if se > keepAfter {
-					break
+			// The next window to fire is the earliest after e that holds
+			// records; slices whose windows have all fired are dropped
+			// (with allowed lateness, their cleanup timers drop them).
+			next, dead := engine.MaxTime, 0
+			for i := range set.slots {
+				first, last := o.sl.windowEnds(set.slots[i].end)
+				if last <= e {
+					dead = i + 1 // windows' ends grow with slices': a prefix
+					continue
 				}
-				o.useSlice(se)
-				if err := o.contents.Clear(); err != nil {
+				if first <= e {
+					first = e + o.sl.period
+				}
+				next = min(next, first)
+			}
+			if o.cfg.lateness == 0 {
+				set.remove(0, dead)
+			}
+			if next == engine.MaxTime {
+				break
+			}
+			// When time has passed the next window too (watermarks move in
+			// jumps), fire it now rather than through a timer, unless it
+			// has a timer of its own already.
+			if _, found := slices.BinarySearch(set.fires, next-1); next-1 > due || found {
+				if err := o.registerFire(&set, next-1); err != nil {
 					return err
 				}
+				break
 			}
+			e = next
 		}
-		if hasNext && shared {
-			return o.registerFire(n - 1)
-		}
-		return nil
 	case len(ns) == 9 && ns[0] == nsCleanup:
-		o.useSlice(int64(binary.BigEndian.Uint64(ns[1:]) ^ signBit))
-		return o.contents.Clear()
+		se := int64(binary.BigEndian.Uint64(ns[1:]) ^ signBit)
+		if i, found := slices.BinarySearchFunc(set.slots, se, func(s slot[Acc], se int64) int { return cmp.Compare(s.end, se) }); found {
+			set.remove(i, i+1)
+		}
+	default:
+		return fmt.Errorf("operators: unknown timer namespace %x", ns)
 	}
-	return fmt.Errorf("operators: unknown timer namespace %x", ns)
+	return o.save(set)
 }
