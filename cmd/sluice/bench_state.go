@@ -187,7 +187,7 @@ func init() {
 		name:    "updates",
 		summary: "keyed ValueState read-modify-write through a Backend on Pebble (default cache) beside raw Pebble batch writes of the same keys",
 		flags: func(fs *flag.FlagSet) {
-			fs.IntVar(&benchUpdates.keys, "keys", 1_000_000, "updates: distinct keys (the Backend's default cache holds 262144)")
+			fs.IntVar(&benchUpdates.keys, "keys", 2_000_000, "updates: size of the key space (the Backend's default cache holds 262144 entries)")
 			fs.IntVar(&benchUpdates.records, "records", 2_000_000, "updates: updates per run")
 		},
 		run: runBenchUpdates,

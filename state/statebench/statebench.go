@@ -32,8 +32,10 @@ type Distribution string
 const (
 	// Uniform draws every key with equal probability.
 	Uniform Distribution = "uniform"
-	// Skewed draws keys from a Zipf distribution (s = 1.1): a few hot keys
-	// take most updates, as user or device ids do in practice.
+	// Skewed draws keys from a Zipf distribution (s = 1.01): a few hot keys
+	// take most updates, as user or device ids do in practice. Over 2 M
+	// keys, 2 M draws touch about 450 000 distinct keys, the 262 144
+	// hottest taking about 85% of the updates.
 	Skewed Distribution = "skewed"
 )
 
@@ -49,7 +51,7 @@ func KeySequence(d Distribution, keys uint64, n int, seed uint64) ([]int64, erro
 			seq[i] = int64(mix(rng.Uint64N(keys)))
 		}
 	case Skewed:
-		z := rand.NewZipf(rng, 1.1, 1, keys-1)
+		z := rand.NewZipf(rng, 1.01, 1, keys-1)
 		for i := range seq {
 			seq[i] = int64(mix(z.Uint64()))
 		}
