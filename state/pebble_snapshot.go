@@ -390,9 +390,16 @@ func scanPebblePart(dir string, r KeyGroupRange, tmpParent string, fn func(k, v 
 	if err != nil {
 		return fmt.Errorf("state: restore: %w", err)
 	}
+	if tmpParent == "" {
+		// Beside the snapshot, where hard links work; else the system's
+		// temporary directory (where they may not, and files are copied).
+		tmpParent = filepath.Dir(filepath.Clean(dir))
+	}
 	tmp, err := os.MkdirTemp(tmpParent, "sluice-restore-*")
 	if err != nil {
-		return fmt.Errorf("state: restore: %w", err)
+		if tmp, err = os.MkdirTemp("", "sluice-restore-*"); err != nil {
+			return fmt.Errorf("state: restore: %w", err)
+		}
 	}
 	defer os.RemoveAll(tmp)
 	if err := linkPebbleSnapshot(dir, man, tmp); err != nil {

@@ -260,7 +260,15 @@ func snapRescale(t *testing.T, newStore NewStore, restore Restorer) {
 			for j := 0; j < pNew; j++ {
 				want := state.KeyGroupRangeFor(maxP, pNew, j)
 				r := restoreOK(t, restore, parts, want)
-				for kk, v := range contents(t, r) {
+				got := contents(t, r)
+				// The same key groups exported to a portable file and
+				// restored from it hold the same state.
+				exp := filepath.Join(t.TempDir(), "export")
+				files, err := state.ExportSnapshot(parts, want, exp)
+				must(t, err)
+				checkFiles(t, exp, files)
+				sameContents(t, "restore of an exported snapshot", contents(t, restoreOK(t, restore, []state.SnapshotPart{{Dir: exp, Format: state.SnapshotFormatFile, KeyGroups: want}}, want)), got)
+				for kk, v := range got {
 					kg := int(kk[0])<<8 | int(kk[1])
 					if !want.Contains(kg) {
 						t.Fatalf("subtask %d of %d (key groups %v) holds a key of key group %d", j, pNew, want, kg)
