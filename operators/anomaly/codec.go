@@ -33,6 +33,15 @@ func (e *enc) bool(v bool) {
 func (e *enc) bytes(v []byte) { e.u32(uint32(len(v))); e.b = append(e.b, v...) }
 func (e *enc) str(v string)   { e.u32(uint32(len(v))); e.b = append(e.b, v...) }
 
+// nested writes what fn encodes as a bytes field (u32 length, then the
+// bytes) without an intermediate buffer.
+func (e *enc) nested(fn func(*enc)) {
+	at := len(e.b)
+	e.u32(0)
+	fn(e)
+	binary.LittleEndian.PutUint32(e.b[at:], uint32(len(e.b)-at-4))
+}
+
 func (e *enc) f64s(v []float64) {
 	e.u32(uint32(len(v)))
 	for _, x := range v {

@@ -6,8 +6,9 @@
 //
 // # Contract
 //
-// Everything here is a deterministic core: no goroutines, no clock, no I/O,
-// nothing blocks. A model's output is a function of its configuration
+// The detectors are deterministic cores: no goroutines, no clock, no I/O,
+// nothing blocks; the engine operators (see "Operators in jobs") are thin
+// wrappers that keep the models in keyed state. A model's output is a function of its configuration
 // (including its seed) and the records it has seen, bit for bit. Every
 // model has a versioned binary snapshot (MarshalBinary/UnmarshalBinary;
 // each format is documented beside its encoder): restoring a snapshot and
@@ -152,6 +153,57 @@
 // snapshot of all keys in sorted order; KeyedRCF routes rows by a key
 // column. A key's model is seeded with KeySeed(seed, key), so its outputs
 // depend on that key's records alone, whatever the interleaving of keys and
-// however keys are spread over tasks. The engine wrapper will keep each
-// key's snapshot in keyed state instead of the map.
+// however keys are spread over tasks. The engine operators below keep each
+// key's model in keyed state instead of the map.
+//
+// # Operators in jobs
+//
+// PlanRandomCutForest, PlanRandomCutForestWithExplanation and PlanHotspots
+// plan a function over a Schema (validating parameters and columns, as a
+// SQL planner must at planning time) and give its OutputSchema; the plan is
+// added to a job over a stream of Row with
+//
+//   - ApplyByKey (or RandomCutForestByKey, RandomCutForestWithExplanationByKey,
+//     HotspotsByKey): one model per key of a keyed stream, e.g. per device
+//     (KeyByColumn keys rows by a column). A key's model is created on its
+//     first good row and seeded with KeySeed(Seed, key bytes), so its
+//     output depends on that key's rows alone.
+//   - Operator.Apply: one model for the whole stream, as KDA ran it. A
+//     single model must see every record in order, so it runs at
+//     parallelism 1; its input order is the order records reach it, which
+//     is deterministic when they come from one source partition (or a
+//     chain at parallelism 1) and otherwise depends on how upstream
+//     subtasks interleave. Its model is keyed state under one constant key,
+//     so it is checkpointed, savepointed and restored exactly like a keyed
+//     model (no separate operator-state path to get wrong).
+//
+// Each model lives in a state.ValueState ("anomaly-model") whose codec is
+// the model's versioned snapshot (the RCF and Hotspots formats above, plan
+// included). After a model scores a row the operator marks it dirty, so
+// the next checkpoint writes it; restoring a checkpoint or a savepoint (at
+// any parallelism: key groups carry their models) continues every model
+// bit for bit. A restored model made by a different plan (parameters,
+// schema, function; the seed may differ per key) is refused with an error
+// naming the function. Changing Seed affects only keys created after the
+// restore.
+//
+// Memory against throughput: decoded models stay in the state cache, at
+// most OperatorOptions.MaxCachedModels per subtask (default 32,
+// state.WithMaxCached); the rest are kept encoded in the state store. A
+// record whose model is not cached costs a decode of the model and, for
+// the model it displaces, an encode: milliseconds (see the model sizes
+// below), against microseconds for a cached one. So a subtask serving more
+// active keys than the cap holds runs at the speed of the codec, not of
+// the forest: raise the cap to the number of keys each subtask serves
+// (memory is about cap × model size) or add subtasks. Each checkpoint
+// encodes every model that changed since the last one, which makes
+// checkpoints of many busy models heavy; the unkeyed form has one.
+//
+// Bad input: a row with a missing, NULL, non-numeric, NaN or infinite
+// value in a scored column, a wrong number of values, or a NULL in one of
+// OperatorOptions.KeyColumns (key columns are never scored) is not given
+// to any model: it goes to the side output ErrorTag() as a RejectedRow
+// (the row and the reason) and is counted in the operator's
+// CounterErrors ("error_records"); CounterModels counts models created.
+// A bad first row of a key creates no model.
 package anomaly

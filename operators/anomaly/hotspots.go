@@ -316,6 +316,11 @@ const (
 // MarshalBinary encodes the detector's window.
 func (h *HotspotDetector) MarshalBinary() ([]byte, error) {
 	e := &enc{}
+	h.encode(e)
+	return e.b, nil
+}
+
+func (h *HotspotDetector) encode(e *enc) {
 	e.header(hotspotsMagic, hotspotsVersion)
 	e.u32(uint32(h.dim))
 	e.u32(uint32(h.p.WindowSize))
@@ -326,7 +331,6 @@ func (h *HotspotDetector) MarshalBinary() ([]byte, error) {
 		vals = append(vals, h.point((h.head+k)%h.p.WindowSize)...)
 	}
 	e.f64s(vals)
-	return e.b, nil
 }
 
 // UnmarshalBinary replaces h with the detector encoded in b; on error h is
@@ -417,13 +421,15 @@ func (h *Hotspots) Process(in Row) (Row, error) {
 }
 
 // MarshalBinary encodes the operator's schema and window.
-func (h *Hotspots) MarshalBinary() ([]byte, error) {
-	e := &enc{}
+func (h *Hotspots) MarshalBinary() ([]byte, error) { return h.appendBinary(nil), nil }
+
+// appendBinary appends MarshalBinary's encoding to b.
+func (h *Hotspots) appendBinary(b []byte) []byte {
+	e := &enc{b: b}
 	e.header("SHOO", 1)
 	encodeSchema(e, h.in)
-	db, _ := h.det.MarshalBinary()
-	e.bytes(db)
-	return e.b, nil
+	e.nested(h.det.encode)
+	return e.b
 }
 
 // UnmarshalBinary restores the operator; into a planned one it also checks

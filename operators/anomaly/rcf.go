@@ -156,6 +156,24 @@ func NewRandomCutForestWithExplanation(in Schema, p RCFParams) (*RCF, error) {
 }
 
 func newRCF(in Schema, p RCFParams, explain bool) (*RCF, error) {
+	r, err := planRCF(in, p, explain)
+	if err != nil {
+		return nil, err
+	}
+	if r.forest, err = NewForest(r.params.forestConfig(len(r.dims))); err != nil {
+		return nil, err
+	}
+	if r.params.Probability {
+		if r.cal, err = NewCalibrator(r.params.calibratorConfig()); err != nil {
+			return nil, err
+		}
+	}
+	return r, nil
+}
+
+// planRCF validates a plan and sets up everything but the models, which
+// newRCF creates and UnmarshalBinary decodes.
+func planRCF(in Schema, p RCFParams, explain bool) (*RCF, error) {
 	if err := p.Validate(); err != nil {
 		return nil, err
 	}
@@ -174,30 +192,16 @@ func newRCF(in Schema, p RCFParams, explain bool) (*RCF, error) {
 		return nil, err
 	}
 	p = p.withDefaults()
-	f, err := NewForest(p.forestConfig(len(dims)))
-	if err != nil {
-		return nil, err
-	}
-	r := &RCF{in: append(Schema(nil), in...), dims: dims, params: p, explain: explain, forest: f}
-	if p.Probability {
-		if r.cal, err = NewCalibrator(p.calibratorConfig()); err != nil {
-			return nil, err
-		}
-	}
-	r.setup()
-	return r, nil
-}
-
-// setup derives the output schema and buffers.
-func (r *RCF) setup() {
+	r := &RCF{in: append(Schema(nil), in...), dims: dims, params: p, explain: explain}
 	r.out = append(append(Schema(nil), r.in...), Column{ColAnomalyScore, TypeDouble})
 	if r.explain {
 		r.out = append(r.out, Column{ColAnomalyExplanation, TypeVarchar})
 	}
-	if r.cal != nil {
+	if p.Probability {
 		r.out = append(r.out, Column{ColAnomalyProbability, TypeDouble})
 	}
 	r.vals = make([]float64, len(r.dims))
+	return r, nil
 }
 
 // InputSchema is the schema the operator was planned for.
@@ -288,8 +292,11 @@ const (
 )
 
 // MarshalBinary encodes the operator: its plan and its model.
-func (r *RCF) MarshalBinary() ([]byte, error) {
-	e := &enc{}
+func (r *RCF) MarshalBinary() ([]byte, error) { return r.appendBinary(nil), nil }
+
+// appendBinary appends MarshalBinary's encoding to b.
+func (r *RCF) appendBinary(b []byte) []byte {
+	e := &enc{b: b}
 	e.header(rcfMagic, rcfVersion)
 	encodeSchema(e, r.in)
 	p := r.params
@@ -305,13 +312,11 @@ func (r *RCF) MarshalBinary() ([]byte, error) {
 	e.u32(uint32(p.Calibration.OnsetWindow))
 	e.f64(p.Calibration.PriorWeight)
 	e.bool(r.explain)
-	fb, _ := r.forest.MarshalBinary()
-	e.bytes(fb)
+	e.nested(r.forest.encode)
 	if r.cal != nil {
-		cb, _ := r.cal.MarshalBinary()
-		e.bytes(cb)
+		e.nested(r.cal.encode)
 	}
-	return e.b, nil
+	return e.b
 }
 
 // UnmarshalBinary restores an operator. Into a zero RCF it restores plan and
@@ -347,20 +352,22 @@ func (r *RCF) UnmarshalBinary(b []byte) error {
 	if d.err != nil {
 		return d.err
 	}
-	g, err := newRCF(in, p, explain)
+	g, err := planRCF(in, p, explain)
 	if err != nil {
 		return fmt.Errorf("%w: %v", ErrCorruptSnapshot, err)
 	}
-	if r.in != nil && !r.samePlan(g) {
+	if r.in != nil && !r.samePlan(g, true) {
 		return fmt.Errorf("anomaly: snapshot is of a different RANDOM_CUT_FOREST plan (schema, parameters or variant differ)")
 	}
+	g.forest = &Forest{}
 	if err := g.forest.UnmarshalBinary(fb); err != nil {
 		return err
 	}
 	if g.forest.cfg != p.forestConfig(len(g.dims)).withDefaults() {
 		return fmt.Errorf("%w: forest configuration disagrees with the operator's", ErrCorruptSnapshot)
 	}
-	if g.cal != nil {
+	if p.Probability {
+		g.cal = &Calibrator{}
 		if err := g.cal.UnmarshalBinary(cb); err != nil {
 			return err
 		}
@@ -372,9 +379,15 @@ func (r *RCF) UnmarshalBinary(b []byte) error {
 	return nil
 }
 
-// samePlan reports whether g was planned like r.
-func (r *RCF) samePlan(g *RCF) bool {
-	if r.explain != g.explain || r.params != g.params || len(r.in) != len(g.in) {
+// samePlan reports whether g was planned like r: same schema, variant and
+// parameters, the seed compared only if withSeed (keyed operators derive
+// one seed per key).
+func (r *RCF) samePlan(g *RCF, withSeed bool) bool {
+	a, b := r.params, g.params
+	if !withSeed {
+		a.Seed, b.Seed = 0, 0
+	}
+	if r.explain != g.explain || a != b || len(r.in) != len(g.in) {
 		return false
 	}
 	for i := range r.in {
