@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/sluicehq/sluice/engine"
+	"github.com/sluicehq/sluice/state"
 )
 
 // click is the record of the job tests.
@@ -339,5 +340,152 @@ func TestWindowRescale(t *testing.T) {
 		if want := refSums(a, parts); !slices.Equal(got, want) {
 			t.Fatalf("seed %d %v: %d results, want %d\n%s", seed, a, len(got), len(want), diffLines(got, want))
 		}
+	}
+}
+
+// TestLateDataSideOutputAndCounter: records too late for their windows
+// reach the late-data side output and the late_records counter; records
+// without a timestamp reach the error output and its counter.
+func TestLateDataSideOutputAndCounter(t *testing.T) {
+	in := []click{
+		{"a", 1_000, 1}, {"a", 5_000, 1}, {"a", 12_000, 1},
+		{"a", 3_000, 1},  // late: [0,10000) fired at watermark 11999
+		{"a", 25_000, 1}, // watermark 24999: [10000,20000) fires
+		{"a", 11_000, 1}, // late
+		{"a", engine.NoTimestamp, 1},
+		{"b", 26_000, 1},
+	}
+	j := engine.NewJob("late", engine.Config{StateBackend: "memory", BatchSize: 1, WatermarkInterval: -1})
+	src := engine.FromSlice(j, "src", in, engine.Monotonous(func(c click) int64 { return c.TS }))
+	ks := engine.KeyBy(src, func(c click) string { return c.User })
+	counts := AggregateWindowed(Window(ks, "count", Tumbling(10*time.Second)), Count[click]())
+	results := engine.Collect(counts, "results")
+	late := engine.Collect(engine.SideOutput(counts, LateDataTag[click]()), "late")
+	bad := engine.Collect(engine.SideOutput(counts, ErrorTag[click]()), "bad")
+	r, err := j.Start(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, w := range results.Values() {
+		got = append(got, fmt.Sprintf("%s %v %d", w.Key, w.Window, w.Value))
+	}
+	slices.Sort(got)
+	want := []string{"a [0,10000) 2", "a [10000,20000) 1", "a [20000,30000) 1", "b [20000,30000) 1"}
+	if !slices.Equal(got, want) {
+		t.Fatalf("results %q, want %q", got, want)
+	}
+	if l := late.Values(); len(l) != 2 || l[0].TS != 3_000 || l[1].TS != 11_000 {
+		t.Fatalf("late records %v", l)
+	}
+	if b := bad.Values(); len(b) != 1 || b[0].TS != engine.NoTimestamp {
+		t.Fatalf("error records %v", b)
+	}
+	for _, om := range r.Metrics().Operators {
+		if om.Name == "count" {
+			if om.Counters[CounterLate] != 2 || om.Counters[CounterErrors] != 1 {
+				t.Fatalf("counters %v", om.Counters)
+			}
+			return
+		}
+	}
+	t.Fatal("no metrics for the window operator")
+}
+
+// checkoutTrigger is a user-defined trigger: a session fires (and purges)
+// as soon as it sees a checkout, else at its end; it keeps per-window
+// state (the pages seen), which must merge with the sessions.
+type checkoutTrigger struct {
+	seen *state.ValueState[int64]
+}
+
+func (t *checkoutTrigger) Open(ti *TriggerInit) error {
+	var err error
+	t.seen, err = TriggerValueState[int64](ti, "seen", nil)
+	return err
+}
+
+func (t *checkoutTrigger) OnElement(c click, _ int64, w TimeWindow, ctx *TriggerContext) (TriggerResult, error) {
+	n, _, err := t.seen.Value()
+	if err != nil {
+		return Continue, err
+	}
+	if err := t.seen.Update(n + 1); err != nil {
+		return Continue, err
+	}
+	if c.Val == 0 { // a checkout
+		return FireAndPurge, nil
+	}
+	return Continue, ctx.RegisterEventTimeTimer(w.MaxTimestamp())
+}
+
+func (t *checkoutTrigger) OnEventTime(at int64, w TimeWindow, _ *TriggerContext) (TriggerResult, error) {
+	if at == w.MaxTimestamp() {
+		return Fire, nil
+	}
+	return Continue, nil
+}
+
+func (t *checkoutTrigger) OnProcessingTime(int64, TimeWindow, *TriggerContext) (TriggerResult, error) {
+	return Continue, nil
+}
+
+func (t *checkoutTrigger) Clear(w TimeWindow, ctx *TriggerContext) error {
+	if err := t.seen.Clear(); err != nil {
+		return err
+	}
+	return ctx.DeleteEventTimeTimer(w.MaxTimestamp())
+}
+
+func (t *checkoutTrigger) OnMerge(w TimeWindow, merged []TimeWindow, ctx *TriggerContext) error {
+	var sum int64
+	for _, m := range merged {
+		ctx.UseWindow(m)
+		n, _, err := t.seen.Value()
+		if err != nil {
+			return err
+		}
+		sum += n
+	}
+	ctx.UseWindow(w)
+	if err := t.seen.Update(sum); err != nil {
+		return err
+	}
+	return ctx.RegisterEventTimeTimer(w.MaxTimestamp())
+}
+
+// TestUserDefinedTrigger runs a stateful user-defined trigger on session
+// windows in a job: early firing with purge on a record, merging of its
+// state, the final firing at the session's end.
+func TestUserDefinedTrigger(t *testing.T) {
+	in := []click{
+		{"a", 1_000, 5}, {"a", 2_000, 7}, {"a", 3_000, 0}, // checkout: fires [1,2,3 values] and purges
+		{"a", 3_500, 4}, {"b", 4_000, 1}, {"a", 20_000, 9}, // session ends at 8500 with 4
+	}
+	j := engine.NewJob("trigger", engine.Config{StateBackend: "memory", BatchSize: 1, WatermarkInterval: -1})
+	src := engine.FromSlice(j, "src", in, engine.Monotonous(func(c click) int64 { return c.TS }))
+	ks := engine.KeyBy(src, func(c click) string { return c.User })
+	w := Window(ks, "sessions", Session(5*time.Second)).Trigger(&checkoutTrigger{})
+	sums := AggregateWindowed(w, Sum(func(c click) int64 { return c.Val }))
+	out := engine.Collect(sums, "out")
+	if err := j.Execute(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, r := range out.Records() {
+		got = append(got, fmt.Sprintf("%s %v %d @%d", r.Value.Key, r.Value.Window, r.Value.Value, r.Time))
+	}
+	slices.Sort(got)
+	want := []string{
+		"a [1000,8000) 12 @7999", // the checkout's firing: sum 5+7+0
+		"a [1000,8500) 4 @8499",  // the session's end: only what came after the purge
+		"a [20000,25000) 9 @24999",
+		"b [4000,9000) 1 @8999",
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("got %q\nwant %q", got, want)
 	}
 }

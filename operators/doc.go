@@ -1,0 +1,124 @@
+// Package operators holds Sluice's built-in keyed operators: windows
+// (assigners, triggers, evictors, allowed lateness), time-based joins,
+// deduplication and top-N. They are built on package engine's keyed
+// operators (engine.TransformKeyed) and keep everything in keyed state and
+// keyed timers, so that the engine's checkpoints cover them and a restore
+// mid-window — at the same or another parallelism — yields exactly the
+// results of an uninterrupted run. Sub-package anomaly holds the anomaly
+// detectors.
+//
+// # Windows
+//
+// The API follows Flink's DataStream windows. A keyed stream is cut into
+// windows by an Assigner; a window function computes each window's
+// result when its Trigger fires:
+//
+//	clicks := engine.KeyBy(events, func(e Event) string { return e.User })
+//	w := operators.Window(clicks, "clicks-per-minute", operators.Tumbling(time.Minute)).
+//		AllowedLateness(30 * time.Second)
+//	counts := operators.AggregateWindowed(w, operators.Count[Event]())
+//	late := engine.SideOutput(counts, operators.LateDataTag[Event]())
+//
+// Assigners: Tumbling (SQL TUMBLE), Sliding (HOP), Session and
+// DynamicSession (a gap per record), Cumulate (CUMULATE: windows that grow
+// by a step up to a maximum), Global. Each is in event time by default;
+// InProcessingTime switches to the job's processing-time clock, WithOffset
+// shifts the boundaries (time zones).
+//
+// Window functions: Aggregate, AggregateWindowed (with key and window),
+// AggregateProcess (the incremental result handed to a
+// ProcessWindowFunction with the window's metadata), Reduce,
+// ReduceProcess, and Process (the full window's records). Incremental
+// functions keep one accumulator per key and window; Process and
+// evictors keep the records. Go's generic methods cannot add type
+// parameters, so these are functions of the WindowedStream rather than
+// methods.
+//
+// Triggers: EventTimeTrigger, ProcessingTimeTrigger, CountTrigger,
+// ContinuousEventTimeTrigger and ContinuousProcessingTimeTrigger (early
+// firings every interval), PurgingTrigger, NeverTrigger, or any
+// implementation of Trigger. Evictors (CountEvictor, TimeEvictor,
+// DeltaEvictor, or an implementation of Evictor) work on the full-window
+// path, as in Flink.
+//
+// Results carry the window's max timestamp (end - 1) as their event time.
+//
+// # Sliding windows on slices
+//
+// Tumbling, sliding and cumulating windows with the default trigger and no
+// evictor run on shared slices, as Flink SQL's window operators do: time
+// is cut into slices (the size for tumbling windows, gcd(size, slide) for
+// sliding ones, the step for cumulating ones), a record updates the
+// accumulator of the one slice it falls in, and a window merges its
+// slices' accumulators when it fires. A 10 s window sliding every 2 s thus
+// costs one state update per record, like a tumbling window, plus a merge
+// of five small accumulators per key and slide. Each key's live slices
+// are one state entry (see sliceOp), and a key has at most one pending
+// firing timer in the steady state. With any explicit trigger or an
+// evictor, windows use the general operator (windowOp), which keeps one
+// state entry per key and window, as Flink's WindowOperator. Both give the
+// same results; the package's tests check both against naive references.
+//
+// Merge(a, b) of an Aggregator used on slices may modify and return a but
+// must neither modify nor keep b, which stays in state.
+//
+// # Lateness and bad records
+//
+// An event-time window stays open for AllowedLateness after the watermark
+// passed its end: a record that arrives meanwhile is added and the window
+// fires again with the updated result (Flink's semantics). A record too
+// late for every window it belongs to goes to the late-data side output
+// (LateDataTag, or the tag given to SideOutputLateData) and is counted in
+// the operator's CounterLate counter (engine.OperatorMetrics.Counters),
+// whether or not a stream consumes the side output: late records are never
+// dropped silently. Records without a timestamp (engine.NoTimestamp: the
+// source had none, or its timestamp function could not parse one) and
+// records whose dynamic session gap is not positive go to ErrorTag and
+// are counted in CounterErrors.
+//
+// The operators keep their watermark in operator state: a restored
+// operator judges lateness as the one that took the checkpoint did, not by
+// the minimum watermark a restarted job starts from.
+//
+// Processing-time windows have no lateness. Processing-time timers still
+// pending when a bounded input ends do not fire (as in Flink).
+//
+// # Joins, deduplication, top-N
+//
+// IntervalJoin joins two keyed streams on a.ts + lower <= b.ts <= a.ts +
+// upper, buffering each side in keyed map state until the watermark says
+// no match can come; records behind the watermark go to per-side late
+// outputs. WindowJoin pairs the records of two streams that share a key
+// and a window (any assigner; sliced for tumbling, sliding and cumulating
+// windows).
+//
+// Dedup emits a changelog (Change: Insert, UpdateBefore, UpdateAfter), as
+// Flink SQL's deduplication does: "keep last" cannot be an append-only
+// stream without waiting for the end of the input, and retracting the
+// previous row is the only way to say which result a new one replaces.
+// DedupFirst is the append-only special case (first by arrival), and
+// DedupWindow keeps one record per key and window (its first or last in
+// event time) as a plain stream. TopN ranks the records of each key and
+// window.
+//
+// # State layout
+//
+// Everything is keyed state of the operator (under its uid), versioned as
+// noted on each encoding: "window-slices" (sliced windows: one slice set
+// per key), "window-contents" (general windows: per key and window, the
+// window encoded as 16 bytes in the namespace), "window-merging"
+// (sessions: per key, each window and the window whose namespace holds its
+// contents), "trigger/<name>" (trigger state per window), "join-left" and
+// "join-right" (interval join buffers: timestamp → records),
+// "dedup-kept"/"dedup-seen"; timers namespaced by window ("F"/"C" on
+// sliced windows, "L"/"R" for the interval join); and in operator state
+// the watermark.
+//
+// # Concurrency
+//
+// Building (Window, Aggregate, ...) happens on the goroutine that builds
+// the job. Operators run on their task's goroutine. User functions,
+// triggers and evictors passed to several parallel instances must be safe
+// to share; pointers to structs are copied shallowly per instance (as
+// engine.Process does), so fields set at run time belong to one instance.
+package operators
