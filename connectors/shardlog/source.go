@@ -263,8 +263,8 @@ const noBound = math.MaxUint64
 type split struct {
 	idx   uint32
 	id    string
-	pos   uint64 // start offset while pending
-	bound uint64 // offset where reading stops (Bounded), or noBound
+	pos   uint64       // start offset while pending
+	bound uint64       // offset where reading stops (Bounded), or noBound
 	rd    *ShardReader // nil while pending
 }
 
