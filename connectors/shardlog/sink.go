@@ -271,11 +271,14 @@ func (w *sinkWriter[T]) newBatchLocked() *putBatch {
 // sealLocked queues the current batch, waiting while the queue is full.
 func (w *sinkWriter[T]) sealLocked() error {
 	b := w.cur
-	for len(w.queue) >= w.s.opts.MaxInFlight && w.err == nil && w.cur == b {
+	for len(w.queue) >= w.s.opts.MaxInFlight && w.err == nil && !w.closing && w.cur == b {
 		w.cond.Wait()
 	}
 	if w.err != nil {
 		return w.err
+	}
+	if w.closing {
+		return fmt.Errorf("shardlog: sink %s: writer closed", w.name)
 	}
 	if w.cur == b {
 		// Not taken by an idle sender while we waited.
