@@ -602,7 +602,8 @@ func (c *coordinator) asyncWrite(t *task, cp checkpointBarrier, dir string, ops 
 }
 
 // writeStateSnapshot writes a store snapshot into dir; for a savepoint, in
-// the portable file format whatever the store.
+// the portable file format whatever the store (the native snapshot is
+// exported after the pause, in the background).
 func writeStateSnapshot(write func(string) ([]string, error), dir string, savepoint bool, format string, kgs state.KeyGroupRange) error {
 	if !savepoint || format == state.SnapshotFormatFile {
 		_, err := write(dir)
@@ -613,17 +614,7 @@ func writeStateSnapshot(write func(string) ([]string, error), dir string, savepo
 	if _, err := write(tmp); err != nil {
 		return err
 	}
-	work := dir + ".work"
-	defer os.RemoveAll(work)
-	s, err := state.OpenPebbleFrom(work, state.PebbleOptions{}, []state.SnapshotPart{{Dir: tmp, Format: format, KeyGroups: kgs}}, kgs)
-	if err != nil {
-		return err
-	}
-	defer s.Close()
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	_, err = state.WriteSnapshotFile(filepath.Join(dir, state.SnapshotFileName), s, kgs)
+	_, err := state.ExportSnapshot([]state.SnapshotPart{{Dir: tmp, Format: format, KeyGroups: kgs}}, kgs, dir)
 	return err
 }
 
