@@ -725,3 +725,147 @@ func FuzzDecodePositions(f *testing.F) {
 		}
 	})
 }
+
+// ev is the decoding test's event: key, sequence and its own event time.
+type ev struct {
+	Key string
+	Seq int
+	TS  int64
+}
+
+func decodeEv(r *Record) (ev, error) {
+	parts := strings.Split(string(r.Data), "/")
+	if len(parts) != 3 {
+		return ev{}, fmt.Errorf("want key/seq/ts, got %q", r.Data)
+	}
+	seq, err := strconv.Atoi(parts[1])
+	if err != nil {
+		return ev{}, err
+	}
+	ts, err := strconv.ParseInt(parts[2], 10, 64)
+	if err != nil {
+		return ev{}, err
+	}
+	return ev{parts[0], seq, ts}, nil
+}
+
+// TestDecodingSource: decoded values carry the event time of their own
+// field; records that do not decode go to the DecodeErrors side output,
+// counted, without a timestamp; FailOnDecodeError fails the job instead.
+func TestDecodingSource(t *testing.T) {
+	l := openTestLog(t, Options{})
+	ref := StreamRef{Name: "s"}
+	if err := l.CreateStream(CreateStreamInput{Name: "s", ShardCount: 2}); err != nil {
+		t.Fatal(err)
+	}
+	var es []PutEntry
+	bad := map[string]bool{}
+	for i := 0; i < 400; i++ {
+		k := "k" + strconv.Itoa(i%7)
+		d := fmt.Sprintf("%s/%d/%d", k, i, 1_000_000+int64(i)*10)
+		if i%37 == 5 {
+			d = "garbage-" + strconv.Itoa(i)
+			bad[d] = true
+		}
+		es = append(es, PutEntry{PartitionKey: k, Data: []byte(d)})
+		if len(es) == 100 {
+			if _, err := l.PutRecords(context.Background(), ref, es, nil); err != nil {
+				t.Fatal(err)
+			}
+			es = es[:0]
+		}
+	}
+	src, err := NewDecodingSource(l, SourceOptions{Stream: ref, Bounded: true}, decodeEv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	j := engine.NewJob("decode", engine.Config{Parallelism: 2})
+	s := SourceOfDecoded(j, "log", src, engine.BoundedOutOfOrderness(time.Second, func(e ev) int64 { return e.TS }))
+	good := engine.Collect(s, "good")
+	errs := engine.Collect(engine.SideOutput(s, DecodeErrors), "errors")
+	r, err := j.Start(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	for _, rec := range good.Records() {
+		if rec.Time != rec.Value.TS {
+			t.Fatalf("%+v has timestamp %d", rec.Value, rec.Time)
+		}
+	}
+	if n := len(good.Records()); n != 400-len(bad) {
+		t.Fatalf("%d decoded, want %d", n, 400-len(bad))
+	}
+	if n := len(errs.Records()); n != len(bad) || src.Failures() != int64(len(bad)) {
+		t.Fatalf("%d errors emitted, %d counted, want %d", n, src.Failures(), len(bad))
+	}
+	for _, rec := range errs.Records() {
+		e := rec.Value
+		if !bad[string(e.Data)] || e.Err == nil || rec.Time != engine.NoTimestamp || e.ShardID != ShardID(e.SequenceNumber.Shard) || e.PartitionKey == "" {
+			t.Fatalf("error record %+v at %d", e, rec.Time)
+		}
+	}
+	var ctr int64
+	for _, om := range r.Metrics().Operators {
+		ctr += om.Counters[DecodeErrorCounter]
+	}
+	if ctr != int64(len(bad)) {
+		t.Fatalf("counter %s = %d, want %d", DecodeErrorCounter, ctr, len(bad))
+	}
+
+	strict, _ := NewDecodingSource(l, SourceOptions{Stream: ref, Bounded: true, FailOnDecodeError: true}, decodeEv)
+	j2 := engine.NewJob("strict", engine.Config{})
+	engine.Collect(SourceOfDecoded(j2, "log", strict, engine.NoWatermarks[ev]()), "good")
+	if err := j2.Execute(context.Background()); err == nil || !strings.Contains(err.Error(), "want key/seq/ts") {
+		t.Fatalf("FailOnDecodeError: %v", err)
+	}
+}
+
+// TestSourceIdleSubtasks: at parallelism 3 a 1-shard stream leaves two
+// subtasks without shards; they are idle, so the watermark (and the
+// windows) of an unbounded job move with the one shard.
+func TestSourceIdleSubtasks(t *testing.T) {
+	start := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	clk := NewFakeClock(start)
+	l := openTestLog(t, Options{Clock: clk})
+	ref := StreamRef{Name: "s"}
+	if err := l.CreateStream(CreateStreamInput{Name: "s", ShardCount: 1}); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 50; i++ {
+		clk.Advance(100 * time.Millisecond)
+		if _, err := l.PutRecord(context.Background(), ref, PutEntry{PartitionKey: "k", Data: []byte("x")}, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	src, err := NewSource(l, SourceOptions{Stream: ref})
+	if err != nil {
+		t.Fatal(err)
+	}
+	j := engine.NewJob("idle", engine.Config{Parallelism: 3, StateBackend: "memory", WatermarkInterval: 5 * time.Millisecond})
+	s := engine.SourceOf(j, "log", src, engine.SourceTimestamps[SourceRecord](0))
+	out := engine.Collect(engine.KeyedProcess(engine.KeyBy(s, func(r SourceRecord) string { return r.PartitionKey }), "count",
+		engine.KeyedProcessFunction[string, SourceRecord, winOut](&windowCount{size: 1000})), "out")
+	r, err := j.Start(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { r.Cancel(); r.Wait() }()
+	// 5 s of arrivals: windows [0,1) .. [3,4) s are complete once the
+	// watermark passes 4 s.
+	deadline := time.Now().Add(10 * time.Second)
+	for len(out.Values()) < 4 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	got := out.Values()
+	if len(got) < 4 {
+		t.Fatalf("%d windows fired while the job runs: idle subtasks hold the watermark back", len(got))
+	}
+	for i, w := range got[:4] {
+		if want := 10 - 1/(i+1); i == 0 && w.Count != 9 || i > 0 && w.Count != 10 {
+			t.Fatalf("window %d %+v, want %d records", i, w, want)
+		}
+	}
+}
