@@ -497,7 +497,11 @@ func runBenchRSS(env *stateBenchEnv) error {
 		disk = res.DiskBytes
 		env.logf("rss run %d: %d keys in %v, max RSS %.0f MiB", r+1, res.Records, time.Duration(res.WallNs).Round(time.Millisecond), float64(ru.Maxrss)/1024)
 	}
-	res := benchfmt.FromSamples(fmt.Sprintf("state/rss/%dM-keys", benchRSS.keys/1_000_000), samples).
+	name := fmt.Sprintf("state/rss/%dM-keys", benchRSS.keys/1_000_000)
+	if benchRSS.keys%1_000_000 != 0 {
+		name = fmt.Sprintf("state/rss/%d-keys", benchRSS.keys)
+	}
+	res := benchfmt.FromSamples(name, samples).
 		Set("max_rss_mb", benchfmt.MedianOf(rss)).
 		Set("disk_bytes", disk).
 		Set("cache_entries", 1<<18)
