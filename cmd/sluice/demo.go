@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/sluicehq/sluice/engine"
@@ -15,7 +14,7 @@ import (
 func init() {
 	register(&command{
 		name:    "demo",
-		summary: "run the main example job: clicks per user per minute in event time, into ./out",
+		summary: "run the main example job: clicks through the built-in log, counted per user per minute of event time, into ./out",
 		run:     runDemo,
 	})
 }
@@ -23,21 +22,35 @@ func init() {
 func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("demo", stderr)
 	out := fs.String("out", "out", "directory for the results")
+	logDir := fs.String("log-dir", "", "data directory of the embedded log (default: a temporary directory, removed at the end)")
 	events := fs.Int64("events", 2_000_000, "clicks to generate (0: run until interrupted)")
 	rate := fs.Float64("rate", 0, "clicks per second (0: as fast as possible)")
 	users := fs.Int("users", 200, "distinct users")
-	par := fs.Int("parallelism", 2, "parallelism of the job")
+	shards := fs.Int("shards", 4, "shards of the clicks stream")
+	par := fs.Int("parallelism", 2, "parallelism of the counting job")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	o := clickcount.Options{Events: *events, Rate: *rate, Users: *users, Parallelism: *par, OutDir: *out}
-	fmt.Fprintf(stdout, "clickcount: counting clicks per user per minute of event time into %s/\n", *out)
+	// Results of an earlier run would mix with this run's.
+	old, _ := clickcount.OutputFiles(*out)
+	for _, f := range old {
+		if err := os.Remove(f); err != nil {
+			return err
+		}
+	}
+	o := clickcount.Options{Events: *events, Rate: *rate, Users: *users, Parallelism: *par, OutDir: *out, LogDir: *logDir, Shards: *shards}
+	where := "a temporary embedded log"
+	if *logDir != "" {
+		where = "the embedded log in " + *logDir
+	}
+	fmt.Fprintf(stdout, "clickcount: clicks into stream %q of %s (%d shards), counted per user per minute of event time into %s/\n",
+		clickcount.Stream, where, *shards, *out)
 	live := isTerminal(stderr)
-	var last engine.Metrics
-	err := clickcount.Run(ctx, o, func(m engine.Metrics) {
-		last = m
+	var last clickcount.Progress
+	err := clickcount.Run(ctx, o, func(p clickcount.Progress) {
+		last = p
 		if live {
-			fmt.Fprintf(stderr, "\r%s", progressLine(m))
+			fmt.Fprintf(stderr, "\r%s", progressLine(p))
 		}
 	})
 	if live {
@@ -47,35 +60,27 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	fmt.Fprintf(stdout, "done: %s\n", progressLine(last))
-	files, _ := filepath.Glob(filepath.Join(*out, "part-*.jsonl"))
+	files, _ := clickcount.OutputFiles(*out)
 	for _, f := range files {
 		fmt.Fprintf(stdout, "  %s\n", f)
 	}
 	return nil
 }
 
-// progressLine summarises a job's metrics: records in at the sources, out
-// at the sinks, late records, and the event time reached.
-func progressLine(m engine.Metrics) string {
-	var in, out, late int64
-	for _, om := range m.Operators {
-		if om.IsSource {
-			in += om.RecordsOut
-		}
-		if om.IsSink {
-			out += om.RecordsIn
-		}
-		late += om.Counters[clickcount.LateCounter]
-	}
+// progressLine summarises the example's progress: clicks put into the log,
+// read from it by the counting job, counts written, late clicks, and the
+// event time the counting job has reached.
+func progressLine(p clickcount.Progress) string {
 	wm := "-"
 	switch {
-	case m.Watermark == engine.MaxTime:
+	case p.Watermark == engine.MaxTime:
 		wm = "end of input"
-	case m.Watermark > engine.MinTime:
-		wm = time.UnixMilli(m.Watermark).UTC().Format(time.RFC3339)
+	case p.Watermark > engine.MinTime:
+		wm = time.UnixMilli(p.Watermark).UTC().Format(time.RFC3339)
 	}
-	rate := float64(in) / max(m.Elapsed.Seconds(), 1e-9)
-	return fmt.Sprintf("[%5.1fs] in %d (%.0f/s)  out %d  late %d  watermark %s   ", m.Elapsed.Seconds(), in, rate, out, late, wm)
+	sec := max(p.Elapsed.Seconds(), 1e-9)
+	return fmt.Sprintf("[%5.1fs] %-5s put %d (%.0f/s)  read %d  counts %d  late %d  watermark %s   ",
+		p.Elapsed.Seconds(), p.Phase, p.Put, float64(p.Put)/sec, p.Read, p.Counts, p.Late, wm)
 }
 
 // isTerminal reports whether w is a character device (a terminal).

@@ -1,19 +1,36 @@
 // Package clickcount is Sluice's main example job: it counts clicks per
-// user in one-minute event-time windows.
+// user in one-minute event-time windows, on the built-in log.
 //
 // Click events come from a generator (deterministic, with out-of-order
-// arrival), are keyed by user, counted in keyed state with event-time timers,
-// and the per-window counts land as JSON lines in a local directory. Run it
-// with `go run ./cmd/sluice demo`.
+// event times) and are put, as JSON with the user as partition key, into a
+// stream of an embedded shardlog.Log by a small producer job (datagen into
+// the shardlog sink). The counting job reads that stream with the shardlog
+// source, one split per shard, taking event time from each click's own
+// timestamp; it keys the clicks by user, counts them in keyed state with
+// event-time timers, and writes the per-window counts as JSON lines into a
+// local directory with the exactly-once file sink, committed at every
+// checkpoint. Run it with `go run ./cmd/sluice demo`.
+//
+// A bounded run (Options.Events > 0) puts every click first and then counts
+// what the stream holds, ending with the final windows. An unbounded run
+// produces and counts at the same time until its context ends; the counts
+// of every completed checkpoint are in the output directory.
 package clickcount
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
 	"time"
 
 	"github.com/sluicehq/sluice/connectors/datagen"
 	"github.com/sluicehq/sluice/connectors/file"
+	"github.com/sluicehq/sluice/connectors/shardlog"
 	"github.com/sluicehq/sluice/engine"
 	"github.com/sluicehq/sluice/state"
 )
@@ -33,6 +50,9 @@ type Count struct {
 	Clicks      int64  `json:"clicks"`
 }
 
+// Stream is the name of the log stream the clicks go through.
+const Stream = "clicks"
+
 // Options configure the job.
 type Options struct {
 	Events      int64         // clicks to generate; 0: unbounded
@@ -41,8 +61,17 @@ type Options struct {
 	Window      time.Duration // default one minute
 	Lateness    time.Duration // out-of-orderness of the events; default 5s
 	Start       time.Time     // event time of the first click; default 2026-01-01
-	Parallelism int           // default 2
+	Parallelism int           // of the counting job; default 2
 	OutDir      string        // default "out"
+	// LogDir is the embedded log's data directory. Default: a new
+	// temporary directory, removed when Run returns. The stream Stream in
+	// it is created afresh (deleted first if it exists).
+	LogDir string
+	// Shards is the number of shards of the stream. Default 4.
+	Shards int
+	// CheckpointInterval is the counting job's checkpoint interval; the
+	// output is committed at every checkpoint. Default 1s.
+	CheckpointInterval time.Duration
 }
 
 func (o *Options) defaults() {
@@ -63,6 +92,12 @@ func (o *Options) defaults() {
 	}
 	if o.OutDir == "" {
 		o.OutDir = "out"
+	}
+	if o.Shards == 0 {
+		o.Shards = 4
+	}
+	if o.CheckpointInterval == 0 {
+		o.CheckpointInterval = time.Second
 	}
 }
 
@@ -89,6 +124,94 @@ func mix(x uint64) uint64 {
 	return x ^ (x >> 31)
 }
 
+// AppendJSON appends c as a JSON object, the clicks' format in the log.
+func AppendJSON(b []byte, c Click) []byte {
+	b = append(b, `{"user":`...)
+	b = appendJSONString(b, c.User)
+	b = append(b, `,"page":`...)
+	b = appendJSONString(b, c.Page)
+	b = append(b, `,"time":`...)
+	b = strconv.AppendInt(b, c.Time, 10)
+	return append(b, '}')
+}
+
+func appendJSONString(b []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	b = append(b, '"')
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '"' || c == '\\':
+			b = append(b, '\\', c)
+		case c < 0x20:
+			b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&15])
+		default:
+			b = append(b, c)
+		}
+	}
+	return append(b, '"')
+}
+
+// DecodeJSON decodes a click as AppendJSON writes it, and any other JSON
+// object of the same fields.
+func DecodeJSON(b []byte) (Click, error) {
+	if c, ok := decodeFast(b); ok {
+		return c, nil
+	}
+	var c Click
+	if err := json.Unmarshal(b, &c); err != nil {
+		return Click{}, fmt.Errorf("clickcount: bad click %q: %w", b, err)
+	}
+	return c, nil
+}
+
+// decodeFast parses exactly AppendJSON's layout with unescaped strings.
+func decodeFast(b []byte) (Click, bool) {
+	var c Click
+	rest, ok := cutPrefix(b, `{"user":"`)
+	if !ok {
+		return c, false
+	}
+	c.User, rest, ok = cutString(rest)
+	if !ok {
+		return c, false
+	}
+	if rest, ok = cutPrefix(rest, `,"page":"`); !ok {
+		return c, false
+	}
+	if c.Page, rest, ok = cutString(rest); !ok {
+		return c, false
+	}
+	if rest, ok = cutPrefix(rest, `,"time":`); !ok || len(rest) < 2 || rest[len(rest)-1] != '}' {
+		return c, false
+	}
+	t, err := strconv.ParseInt(string(rest[:len(rest)-1]), 10, 64)
+	if err != nil {
+		return c, false
+	}
+	c.Time = t
+	return c, true
+}
+
+func cutPrefix(b []byte, p string) ([]byte, bool) {
+	if len(b) < len(p) || string(b[:len(p)]) != p {
+		return b, false
+	}
+	return b[len(p):], true
+}
+
+// cutString returns the string up to the closing quote; it refuses escapes.
+func cutString(b []byte) (string, []byte, bool) {
+	for i, c := range b {
+		switch {
+		case c == '"':
+			return string(b[:i]), b[i+1:], true
+		case c == '\\' || c < 0x20:
+			return "", b, false
+		}
+	}
+	return "", b, false
+}
+
 // Build adds the click-count pipeline to j, reading clicks from src.
 func Build(j *engine.Job, src *engine.Stream[Click], o Options) *engine.Stream[Count] {
 	o.defaults()
@@ -96,34 +219,171 @@ func Build(j *engine.Job, src *engine.Stream[Click], o Options) *engine.Stream[C
 	return engine.KeyedProcess(byUser, "count-per-window", engine.KeyedProcessFunction[string, Click, Count](&windowCount{size: o.Window.Milliseconds()}))
 }
 
-// Run runs the job to the end of its input (or until ctx is done), writing
-// counts under o.OutDir. progress, if not nil, is called about once a second
-// with the job's metrics.
-func Run(ctx context.Context, o Options, progress func(engine.Metrics)) error {
+// Progress is what Run reports about once a second.
+type Progress struct {
+	Phase   string        // "put" (bounded: producing), "count", or "live" (unbounded: both)
+	Elapsed time.Duration // since Run started
+	Put     int64         // clicks acknowledged by the log
+	Read    int64         // clicks the counting job read from the log
+	Counts  int64         // window counts written
+	Late    int64         // clicks that arrived after their window fired
+	// Watermark is how far event time has progressed through the counting
+	// job (engine.MinTime before it starts, engine.MaxTime at its end).
+	Watermark int64
+}
+
+// Run puts o.Events generated clicks into the log and counts them (or, with
+// o.Events 0, does both until ctx is done), writing counts under o.OutDir.
+// progress, if not nil, is called about once a second and at the end.
+func Run(ctx context.Context, o Options, progress func(Progress)) error {
 	o.defaults()
-	j := engine.NewJob("clickcount", engine.Config{Parallelism: o.Parallelism})
-	ws := engine.BoundedOutOfOrderness(o.Lateness, func(c Click) int64 { return c.Time })
-	src := engine.SourceOf(j, "clicks", datagen.Source(datagen.Options{Count: o.Events, RatePerSecond: o.Rate}, Gen(o)), ws)
-	counts := Build(j, src, o)
-	engine.SinkTo(counts, "out", file.JSONLines[Count](o.OutDir))
-	r, err := j.Start(ctx)
+	began := time.Now()
+	logDir := o.LogDir
+	if logDir == "" {
+		d, err := os.MkdirTemp("", "sluice-clickcount-log-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(d)
+		logDir = d
+	}
+	ckptDir, err := os.MkdirTemp("", "sluice-clickcount-checkpoints-")
 	if err != nil {
 		return err
 	}
-	if progress == nil {
-		return r.Wait()
+	defer os.RemoveAll(ckptDir)
+	// The demo's clicks can be generated again: acknowledging puts once
+	// written to the OS (not fsynced) is enough, and keeps the put phase
+	// short.
+	l, err := shardlog.Open(shardlog.Options{Dir: logDir, Sync: shardlog.SyncNone})
+	if err != nil {
+		return err
 	}
-	tick := time.NewTicker(time.Second)
-	defer tick.Stop()
-	for {
-		select {
-		case <-r.Done():
-			progress(r.Metrics())
-			return r.Wait()
-		case <-tick.C:
-			progress(r.Metrics())
+	defer l.Close()
+	ref := shardlog.StreamRef{Name: Stream}
+	if err := l.DeleteStream(ref, true); err != nil && !errors.Is(err, shardlog.ErrResourceNotFound) {
+		return err
+	}
+	if err := l.CreateStream(shardlog.CreateStreamInput{Name: Stream, ShardCount: o.Shards}); err != nil {
+		return err
+	}
+
+	// The producer: generated clicks, keyed by user, into the stream. One
+	// subtask puts them in generation order, so each shard holds its
+	// clicks at most o.Lateness out of event-time order.
+	sink, err := shardlog.NewSink(l, shardlog.SinkOptions{Stream: ref}, func(c Click, buf []byte) (shardlog.PutEntry, error) {
+		return shardlog.PutEntry{PartitionKey: c.User, Data: AppendJSON(buf, c)}, nil
+	})
+	if err != nil {
+		return err
+	}
+	pj := engine.NewJob("clickcount-producer", engine.Config{Parallelism: 1})
+	engine.SinkTo(engine.SourceOf(pj, "generate", datagen.Source(datagen.Options{Count: o.Events, RatePerSecond: o.Rate}, Gen(o)), engine.NoWatermarks[Click]()), "put", sink)
+
+	// The counting job.
+	src, err := shardlog.NewDecodingSource(l, shardlog.SourceOptions{Stream: ref, Bounded: o.Events > 0, Checkpointed: true},
+		func(r *shardlog.Record) (Click, error) { return DecodeJSON(r.Data) })
+	if err != nil {
+		return err
+	}
+	cj := engine.NewJob("clickcount", engine.Config{Parallelism: o.Parallelism,
+		Checkpoint: engine.CheckpointConfig{Interval: o.CheckpointInterval, Dir: ckptDir}})
+	ws := engine.BoundedOutOfOrderness(o.Lateness, func(c Click) int64 { return c.Time })
+	clicks := shardlog.SourceOfDecoded(cj, "clicks", src, ws)
+	engine.SinkTo(Build(cj, clicks, o), "out", file.JSONLines[Count](o.OutDir))
+
+	var mu sync.Mutex
+	var counting *engine.Running
+	report := func(phase string) {
+		if progress == nil {
+			return
+		}
+		p := Progress{Phase: phase, Elapsed: time.Since(began), Put: sink.Stats().Records, Watermark: engine.MinTime}
+		mu.Lock()
+		r := counting
+		mu.Unlock()
+		if r != nil {
+			m := r.Metrics()
+			for _, om := range m.Operators {
+				if om.IsSource {
+					p.Read += om.RecordsOut
+				}
+				if om.IsSink {
+					p.Counts += om.RecordsIn
+				}
+				p.Late += om.Counters[LateCounter]
+			}
+			p.Watermark = m.Watermark
+		}
+		progress(p)
+	}
+	wait := func(phase string, r *engine.Running) error {
+		tick := time.NewTicker(time.Second)
+		defer tick.Stop()
+		for {
+			select {
+			case <-r.Done():
+				report(phase)
+				return r.Wait()
+			case <-tick.C:
+				report(phase)
+			}
 		}
 	}
+
+	if o.Events > 0 {
+		pr, err := pj.Start(ctx)
+		if err != nil {
+			return err
+		}
+		if err := wait("put", pr); err != nil {
+			return fmt.Errorf("clickcount: producer: %w", err)
+		}
+		cr, err := cj.Start(ctx)
+		if err != nil {
+			return err
+		}
+		mu.Lock()
+		counting = cr
+		mu.Unlock()
+		return wait("count", cr)
+	}
+
+	// Unbounded: produce and count at once until ctx ends.
+	pr, err := pj.Start(ctx)
+	if err != nil {
+		return err
+	}
+	cr, err := cj.Start(ctx)
+	if err != nil {
+		pr.Cancel()
+		pr.Wait()
+		return err
+	}
+	mu.Lock()
+	counting = cr
+	mu.Unlock()
+	go func() {
+		// A producer failure stops the counting job too.
+		if err := pr.Wait(); err != nil && !errors.Is(err, engine.ErrJobCancelled) {
+			cr.Cancel()
+		}
+	}()
+	err = wait("live", cr)
+	pr.Cancel()
+	perr := pr.Wait()
+	if errors.Is(err, engine.ErrJobCancelled) && ctx.Err() != nil {
+		err = nil // interrupted, as asked
+	}
+	if perr != nil && !errors.Is(perr, engine.ErrJobCancelled) {
+		return errors.Join(fmt.Errorf("clickcount: producer: %w", perr), err)
+	}
+	return err
+}
+
+// OutputFiles returns the committed count files in dir.
+func OutputFiles(dir string) ([]string, error) {
+	return filepath.Glob(filepath.Join(dir, "part-*.jsonl"))
 }
 
 // windowCount counts a user's clicks per tumbling window in keyed state; an

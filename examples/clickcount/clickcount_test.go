@@ -8,30 +8,34 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/sluicehq/sluice/engine"
 )
 
-// TestRunCountsEveryClick runs the example job and checks its output files
-// against counts computed directly from the generator.
-func TestRunCountsEveryClick(t *testing.T) {
-	dir := t.TempDir()
-	o := Options{Events: 50_000, Users: 37, Window: 10 * time.Second, OutDir: dir, Parallelism: 3}
-	if err := Run(context.Background(), o, nil); err != nil {
-		t.Fatal(err)
-	}
+// want computes the counts per (user, window start) of clicks 0..n-1
+// directly from the generator.
+func want(o Options, n int64) map[[2]string]int64 {
 	o.defaults()
 	gen := Gen(o)
-	want := map[[2]string]int64{}
-	for i := int64(0); i < o.Events; i++ {
+	w := o.Window.Milliseconds()
+	out := map[[2]string]int64{}
+	for i := int64(0); i < n; i++ {
 		c := gen(i)
-		w := o.Window.Milliseconds()
 		start := c.Time - mod(c.Time, w)
-		want[[2]string{c.User, time.UnixMilli(start).UTC().Format(time.RFC3339)}]++
+		out[[2]string{c.User, time.UnixMilli(start).UTC().Format(time.RFC3339)}]++
+	}
+	return out
+}
+
+// readCounts reads every committed count file, refusing a window emitted
+// twice.
+func readCounts(t *testing.T, dir string) map[[2]string]int64 {
+	t.Helper()
+	files, err := OutputFiles(dir)
+	if err != nil {
+		t.Fatal(err)
 	}
 	got := map[[2]string]int64{}
-	files, _ := filepath.Glob(filepath.Join(dir, "part-*.jsonl"))
-	if len(files) != 3 {
-		t.Fatalf("%d part files, want 3", len(files))
-	}
 	for _, f := range files {
 		fh, err := os.Open(f)
 		if err != nil {
@@ -51,12 +55,86 @@ func TestRunCountsEveryClick(t *testing.T) {
 		}
 		fh.Close()
 	}
-	if len(got) != len(want) {
-		t.Fatalf("%d windows, want %d", len(got), len(want))
+	return got
+}
+
+// TestRunCountsEveryClick runs the example (clicks put into the built-in
+// log, counted by a job reading it) and checks its output files against
+// counts computed directly from the generator.
+func TestRunCountsEveryClick(t *testing.T) {
+	dir := t.TempDir()
+	logDir := filepath.Join(t.TempDir(), "log")
+	o := Options{Events: 50_000, Users: 37, Window: 10 * time.Second, OutDir: dir, Parallelism: 3, LogDir: logDir, Shards: 5, CheckpointInterval: 50 * time.Millisecond}
+	var last Progress
+	phases := map[string]bool{}
+	if err := Run(context.Background(), o, func(p Progress) { last = p; phases[p.Phase] = true }); err != nil {
+		t.Fatal(err)
 	}
-	for k, n := range want {
+	if last.Put != o.Events || last.Read != o.Events || last.Late != 0 || last.Watermark != engine.MaxTime || !phases["put"] || !phases["count"] {
+		t.Fatalf("last progress %+v, phases %v", last, phases)
+	}
+	wantCounts := want(o, o.Events)
+	got := readCounts(t, dir)
+	if last.Counts != int64(len(wantCounts)) {
+		t.Fatalf("progress reports %d counts, want %d", last.Counts, len(wantCounts))
+	}
+	if len(got) != len(wantCounts) {
+		t.Fatalf("%d windows, want %d", len(got), len(wantCounts))
+	}
+	for k, n := range wantCounts {
 		if got[k] != n {
 			t.Fatalf("window %v: %d clicks, want %d", k, got[k], n)
 		}
+	}
+	// The log directory was kept, with the stream in it.
+	if _, err := os.Stat(filepath.Join(logDir, "streams")); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestRunUnbounded produces and counts at once until the context ends: every
+// window committed by then holds exactly its clicks.
+func TestRunUnbounded(t *testing.T) {
+	dir := t.TempDir()
+	o := Options{Rate: 40_000, Users: 11, Window: 2 * time.Second, Lateness: time.Second, OutDir: dir, CheckpointInterval: 100 * time.Millisecond}
+	ctx, cancel := context.WithTimeout(context.Background(), 2500*time.Millisecond)
+	defer cancel()
+	var last Progress
+	if err := Run(ctx, o, func(p Progress) { last = p }); err != nil {
+		t.Fatal(err)
+	}
+	got := readCounts(t, dir)
+	if len(got) == 0 {
+		t.Fatalf("no window committed (progress %+v)", last)
+	}
+	// Every committed window is complete: its clicks all come before the
+	// last one put.
+	wantCounts := want(o, last.Put)
+	for k, n := range got {
+		if wantCounts[k] != n {
+			t.Fatalf("window %v: %d clicks, want %d", k, n, wantCounts[k])
+		}
+	}
+	t.Logf("%d clicks put, %d read, %d windows committed", last.Put, last.Read, len(got))
+}
+
+func TestJSONRoundTrip(t *testing.T) {
+	for _, c := range []Click{
+		{User: "user-0001", Page: "/page/3", Time: 1767225600000},
+		{User: `we"ird\`, Page: "tab\there", Time: -5},
+		{User: "ünïcode", Page: "", Time: 0},
+	} {
+		b := AppendJSON(nil, c)
+		var viaStd Click
+		if err := json.Unmarshal(b, &viaStd); err != nil || viaStd != c {
+			t.Fatalf("%s: encoding/json reads %+v, %v", b, viaStd, err)
+		}
+		got, err := DecodeJSON(b)
+		if err != nil || got != c {
+			t.Fatalf("%s: decoded %+v, %v", b, got, err)
+		}
+	}
+	if _, err := DecodeJSON([]byte("not json")); err == nil {
+		t.Fatal("garbage decoded")
 	}
 }
