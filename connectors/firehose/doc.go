@@ -22,10 +22,15 @@
 //   - ObjectStore is two-phase: Stage (an uncompleted S3 multipart upload,
 //     or a hidden temporary file beside the final one), then Commit or
 //     Abort. Staged handles are serialisable, survive the process and are
-//     idempotent to commit or abort: an exactly-once sink stages at a
-//     checkpoint barrier (StageAll) and commits when the checkpoint
-//     completes. The Firehose path (Put, Tick, Flush) is at-least-once, as
-//     AWS's is, and stages and commits at once.
+//     idempotent to commit or abort. The Firehose path (Put, Tick, Flush)
+//     is at-least-once, as AWS's is, and stages and commits at once.
+//   - Sink is an engine sink (one Stream per subtask) that is exactly once
+//     in a job with checkpoints: objects are staged as their buffers come
+//     due, committed when the checkpoint after them completes, and what an
+//     earlier attempt staged after its last completed checkpoint is found
+//     through a staging journal and aborted. Sink's doc states the
+//     latency this implies (one checkpoint interval) and how to tune it.
+//     Without checkpoints it delivers at least once, as Firehose does.
 //
 // Where Firehose is vague, Sluice's choices are documented on the
 // fields: object names use the oldest record's arrival time (as the

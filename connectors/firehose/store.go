@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 
 	"github.com/sluicehq/sluice/connectors/s3"
@@ -34,6 +35,22 @@ type ObjectStore interface {
 	ListStaged(ctx context.Context, prefix string) ([]Staged, error)
 }
 
+// JournalStore is an ObjectStore that can also list, read and delete
+// visible objects. The exactly-once Sink keeps its staging journal (one
+// small object per staged object, see Sink) in one; DirStore and S3Store
+// implement it.
+type JournalStore interface {
+	ObjectStore
+	// List returns the keys of the visible objects under prefix, in
+	// order.
+	List(ctx context.Context, prefix string) ([]string, error)
+	// Get reads an object; a missing one gives an error wrapping
+	// fs.ErrNotExist.
+	Get(ctx context.Context, key string) ([]byte, error)
+	// Delete removes an object; deleting a missing one succeeds.
+	Delete(ctx context.Context, key string) error
+}
+
 // StagedVersion is the current version of the Staged encoding.
 const StagedVersion = 1
 
@@ -48,7 +65,14 @@ type Staged struct {
 	Parts    []s3.Part `json:"parts,omitempty"`
 	// Directory: the hidden temporary file, relative to the root.
 	Temp string `json:"temp,omitempty"`
+	// Dest is "backup" for an object staged in a stream's backup
+	// destination, empty for its main destination (Stream.Commit and
+	// Abort pick the store by it).
+	Dest string `json:"dest,omitempty"`
 }
+
+// DestBackup is Staged.Dest for objects of the backup destination.
+const DestBackup = "backup"
 
 // Marshal encodes s.
 func (s Staged) Marshal() ([]byte, error) { return json.Marshal(s) }
@@ -173,11 +197,29 @@ func (d *DirStore) Abort(ctx context.Context, s Staged) error {
 	return nil
 }
 
-// ListStaged walks the directory for staged files under prefix.
+// walkRoot returns the deepest directory that holds every key under
+// prefix, so that a listing walks only that part of the tree.
+func (d *DirStore) walkRoot(prefix string) (string, error) {
+	i := strings.LastIndex(prefix, "/")
+	if i <= 0 {
+		return d.root, nil
+	}
+	return d.path(prefix[:i])
+}
+
+// ListStaged walks the directory for staged files under prefix (only the
+// part of the tree that prefix's directories name).
 func (d *DirStore) ListStaged(ctx context.Context, prefix string) ([]Staged, error) {
 	var out []Staged
-	err := filepath.WalkDir(d.root, func(p string, de fs.DirEntry, err error) error {
+	start, err := d.walkRoot(prefix)
+	if err != nil {
+		return nil, err
+	}
+	err = filepath.WalkDir(start, func(p string, de fs.DirEntry, err error) error {
 		if err != nil {
+			if p == start && errors.Is(err, fs.ErrNotExist) {
+				return fs.SkipAll
+			}
 			return err
 		}
 		name := de.Name()
@@ -200,6 +242,62 @@ func (d *DirStore) ListStaged(ctx context.Context, prefix string) ([]Staged, err
 		return nil, fmt.Errorf("firehose: list staged: %w", err)
 	}
 	return out, nil
+}
+
+// List implements JournalStore: the visible files under prefix (staged
+// temporary files are not listed).
+func (d *DirStore) List(ctx context.Context, prefix string) ([]string, error) {
+	var out []string
+	start, err := d.walkRoot(prefix)
+	if err != nil {
+		return nil, err
+	}
+	err = filepath.WalkDir(start, func(p string, de fs.DirEntry, err error) error {
+		if err != nil {
+			if p == start && errors.Is(err, fs.ErrNotExist) {
+				return fs.SkipAll
+			}
+			return err
+		}
+		if de.IsDir() || strings.Contains(de.Name(), stagedMarker) {
+			return nil
+		}
+		rel, _ := filepath.Rel(d.root, p)
+		if key := filepath.ToSlash(rel); strings.HasPrefix(key, prefix) {
+			out = append(out, key)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("firehose: list %s: %w", prefix, err)
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+// Get implements JournalStore.
+func (d *DirStore) Get(ctx context.Context, key string) ([]byte, error) {
+	p, err := d.path(key)
+	if err != nil {
+		return nil, err
+	}
+	b, err := os.ReadFile(p)
+	if err != nil {
+		return nil, fmt.Errorf("firehose: get %s: %w", key, err)
+	}
+	return b, nil
+}
+
+// Delete implements JournalStore.
+func (d *DirStore) Delete(ctx context.Context, key string) error {
+	p, err := d.path(key)
+	if err != nil {
+		return err
+	}
+	if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("firehose: delete %s: %w", key, err)
+	}
+	return nil
 }
 
 // S3Store is an ObjectStore on an S3 bucket. Stage leaves an uncompleted
@@ -235,6 +333,23 @@ func (s *S3Store) Commit(ctx context.Context, st Staged) error {
 func (s *S3Store) Abort(ctx context.Context, st Staged) error {
 	return s.B.Abort(ctx, s3.Upload{Key: st.Key, UploadID: st.UploadID})
 }
+
+// List implements JournalStore.
+func (s *S3Store) List(ctx context.Context, prefix string) ([]string, error) {
+	return s.B.List(ctx, prefix)
+}
+
+// Get implements JournalStore.
+func (s *S3Store) Get(ctx context.Context, key string) ([]byte, error) {
+	b, err := s.B.Get(ctx, key)
+	if errors.Is(err, s3.ErrNoSuchKey) {
+		return nil, fmt.Errorf("%w: %w", fs.ErrNotExist, err)
+	}
+	return b, err
+}
+
+// Delete implements JournalStore.
+func (s *S3Store) Delete(ctx context.Context, key string) error { return s.B.Delete(ctx, key) }
 
 // ListStaged implements ObjectStore (parts are listed at Commit).
 func (s *S3Store) ListStaged(ctx context.Context, prefix string) ([]Staged, error) {

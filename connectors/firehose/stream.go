@@ -85,6 +85,16 @@ type Stream struct {
 	stats      Stats
 	// staging collects handles instead of committing (StageAll).
 	staging *[]Staged
+	// stageHook, when set, makes every object write stage through it
+	// instead (the exactly-once Sink's writer, which journals and
+	// collects what is staged).
+	stageHook func(ctx context.Context, store ObjectStore, st stageReq) error
+}
+
+// stageReq is one object to stage.
+type stageReq struct {
+	dest, key string
+	body      []byte
 }
 
 type pendingDelivery struct {
@@ -370,10 +380,18 @@ func (s *Stream) Abort(ctx context.Context, staged []Staged) error {
 }
 
 func (s *Stream) storeFor(st Staged) ObjectStore {
-	if s.store != nil {
-		return s.store
+	if st.Dest == DestBackup || s.store == nil {
+		return s.backupStore
 	}
-	return s.backupStore
+	return s.store
+}
+
+// destOf names the destination store is (see Staged.Dest).
+func (s *Stream) destOf(store ObjectStore) string {
+	if store == s.backupStore && store != s.store {
+		return DestBackup
+	}
+	return ""
 }
 
 // Close flushes every buffer. The stream stays usable.
@@ -653,6 +671,9 @@ func (s *Stream) writeDocs(ctx context.Context, store ObjectStore, pfx *prefix.E
 
 // write puts or, while staging, stages an object.
 func (s *Stream) write(ctx context.Context, store ObjectStore, key string, body []byte) error {
+	if s.stageHook != nil {
+		return s.stageHook(ctx, store, stageReq{dest: s.destOf(store), key: key, body: body})
+	}
 	if s.staging == nil {
 		return store.Put(ctx, key, body)
 	}
@@ -660,6 +681,7 @@ func (s *Stream) write(ctx context.Context, store ObjectStore, key string, body 
 	if err != nil {
 		return err
 	}
+	st.Dest = s.destOf(store)
 	*s.staging = append(*s.staging, st)
 	return nil
 }

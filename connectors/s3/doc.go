@@ -9,4 +9,10 @@
 // A Bucket is safe for concurrent use (the SDK client is). Every method
 // blocks until S3 answers or ctx is done; request bodies are seekable
 // (bytes.Reader) so that the SDK can retry and sign them.
+//
+// Complete is idempotent: completing an upload again succeeds when its
+// object exists. Do not cancel a Complete midway if you can help it:
+// MinIO (checked with the pinned CI version) can leave an upload whose
+// completion was cancelled by its client without its parts and without
+// the object, and that upload can then neither be completed nor read.
 package s3

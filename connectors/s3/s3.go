@@ -207,13 +207,23 @@ func (b *Bucket) Complete(ctx context.Context, u Upload) error {
 		Bucket: aws.String(b.cfg.Bucket), Key: aws.String(u.Key), UploadId: aws.String(u.UploadID),
 		MultipartUpload: &types.CompletedMultipartUpload{Parts: cp},
 	})
-	if err != nil {
-		if isNoSuchUpload(err) && b.exists(ctx, u.Key) {
-			return nil
-		}
-		return fmt.Errorf("s3: complete %s: %w", u.Key, err)
+	if err == nil {
+		return nil
 	}
-	return nil
+	// The parts are ours, so a server that no longer finds the upload or
+	// one of its parts may have completed it already.
+	if (isNoSuchUpload(err) || apiErrorCode(err) == "InvalidPart") && b.exists(ctx, u.Key) {
+		return nil
+	}
+	return fmt.Errorf("s3: complete %s: %w", u.Key, err)
+}
+
+func apiErrorCode(err error) string {
+	var ae smithy.APIError
+	if errors.As(err, &ae) {
+		return ae.ErrorCode()
+	}
+	return ""
 }
 
 // Abort discards a staged upload; aborting one that is gone succeeds.
@@ -285,10 +295,18 @@ func (b *Bucket) List(ctx context.Context, prefix string) ([]string, error) {
 	return keys, nil
 }
 
-// Get reads a whole object.
+// ErrNoSuchKey is wrapped by Get when the object does not exist.
+var ErrNoSuchKey = errors.New("s3: no such key")
+
+// Get reads a whole object. A missing object gives an error wrapping
+// ErrNoSuchKey.
 func (b *Bucket) Get(ctx context.Context, key string) ([]byte, error) {
 	out, err := b.Client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(b.cfg.Bucket), Key: aws.String(key)})
 	if err != nil {
+		var nsk *types.NoSuchKey
+		if errors.As(err, &nsk) {
+			return nil, fmt.Errorf("s3: get %s: %w: %w", key, ErrNoSuchKey, err)
+		}
 		return nil, fmt.Errorf("s3: get %s: %w", key, err)
 	}
 	defer out.Body.Close()
@@ -297,6 +315,16 @@ func (b *Bucket) Get(ctx context.Context, key string) ([]byte, error) {
 		return nil, fmt.Errorf("s3: read %s: %w", key, err)
 	}
 	return data, nil
+}
+
+// Delete removes an object; deleting a missing object succeeds (S3's
+// DeleteObject is idempotent).
+func (b *Bucket) Delete(ctx context.Context, key string) error {
+	_, err := b.Client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(b.cfg.Bucket), Key: aws.String(key)})
+	if err != nil {
+		return fmt.Errorf("s3: delete %s: %w", key, err)
+	}
+	return nil
 }
 
 func (b *Bucket) exists(ctx context.Context, key string) bool {

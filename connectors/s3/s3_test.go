@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"errors"
 	"slices"
 	"testing"
 
@@ -107,5 +108,28 @@ func TestStageCompleteFromAnotherClient(t *testing.T) {
 	}
 	if ups, _ := b.ListUploads(ctx, "staged/y"); len(ups) != 0 {
 		t.Errorf("uploads left: %v", ups)
+	}
+}
+
+// TestGetMissingAndDelete: a missing key is reported as ErrNoSuchKey, and
+// Delete is idempotent.
+func TestGetMissingAndDelete(t *testing.T) {
+	b, err := s3.Open(ctx, s3test.Config(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Get(ctx, "nope"); !errors.Is(err, s3.ErrNoSuchKey) {
+		t.Fatalf("get of a missing key: %v", err)
+	}
+	if err := b.Put(ctx, "k", []byte("v")); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 2; i++ {
+		if err := b.Delete(ctx, "k"); err != nil {
+			t.Fatalf("delete %d: %v", i, err)
+		}
+	}
+	if keys, _ := b.List(ctx, ""); len(keys) != 0 {
+		t.Fatalf("keys after delete: %v", keys)
 	}
 }

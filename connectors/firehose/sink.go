@@ -1,0 +1,601 @@
+package firehose
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"maps"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/sluicehq/sluice/engine"
+)
+
+// Sink is an engine sink that delivers a job's stream through one
+// delivery stream (Stream) per subtask, exactly once when the job takes
+// checkpoints.
+//
+// # Exactly once
+//
+// Each subtask's writer buffers records by the buffering hints as a
+// Stream does; an object that is due (size, or the interval checked at
+// every Write) is staged — an uncompleted S3 multipart upload, or a hidden
+// temporary file beside its final name — never written visibly. At every
+// checkpoint barrier the writer stages what it still buffers and hands
+// the handles of everything staged since the previous barrier to the
+// engine as the checkpoint's committable; when the checkpoint completes
+// the objects are completed (S3) or renamed (directory), and after a
+// restore the engine commits the restored checkpoint's objects again
+// (idempotent). Error documents (processing-failed,
+// format-conversion-failed, partitioning-failed) and backup objects are
+// staged and committed the same way, so they are exactly once too.
+//
+// Objects staged after the last completed checkpoint belong to no
+// checkpoint and must be removed after a failure. S3 servers differ in
+// how they list multipart uploads (MinIO lists them only for an exact
+// key), so the writer does not rely on listing uploads by prefix: before
+// it stages an object it writes an intent (a small JSON object naming the
+// key) under SinkOptions.StagingPrefix in the main destination, and
+// deletes it once the object is committed. At the first completed
+// checkpoint of every attempt (when every writer of the attempt is open,
+// so every restored commit is done) one writer lists the intents, and for
+// each intent of a writer that is not part of the attempt it aborts the
+// uploads or temporary files of that exact key and deletes the intent.
+// Writers of one Sink value share this bookkeeping in memory; a new
+// process resuming the job starts with no live writers and cleans every
+// intent of the previous one. Two running jobs must not share a staging
+// prefix. An S3 lifecycle rule that aborts incomplete multipart uploads
+// after a few days is still a good safety net.
+//
+// # Latency and object sizes
+//
+// Objects become visible when the first checkpoint after they were
+// staged completes, and a checkpoint barrier stages everything buffered:
+// a record is visible at most one checkpoint interval (plus the time to
+// complete and commit the checkpoint) after it reached the sink, and a
+// checkpoint cuts every open buffer. The buffering hints then only split
+// the output between two checkpoints: an interval shorter than the
+// checkpoint interval makes more, smaller objects without making them
+// visible sooner, a longer one is capped by the checkpoint interval, and
+// SizeInMBs still bounds each object. To get Firehose-sized objects, set
+// the job's checkpoint interval to the buffering interval you want (that
+// is what `sluice firehose run` does by default); for lower latency,
+// checkpoint more often and accept more objects.
+//
+// # Without checkpoints
+//
+// When the job takes no checkpoints (SinkInfo.Checkpointing is false), or
+// with SinkOptions.AtLeastOnce, the writer delivers as Firehose does, at
+// least once: objects are written visibly as soon as their buffer is due
+// (a goroutine per writer delivers by interval), every buffer is flushed
+// at a checkpoint barrier (so a restore loses nothing) and at the end of
+// a bounded input; records after the last checkpoint, or all records
+// without checkpoints, are delivered again after a restart. An HTTP
+// endpoint destination cannot stage, so it needs AtLeastOnce in a job
+// that checkpoints.
+//
+// Sink is safe for concurrent use by the engine (one writer per subtask);
+// Stats may be called from any goroutine.
+type Sink[T any] struct {
+	cfg  Config
+	opts SinkOptions
+	conv func(T) Record
+
+	mu struct {
+		sync.Mutex
+		gens  map[string]*generation // by operator uid
+		stats SinkStats
+	}
+}
+
+// SinkOptions configure a Sink. The zero value is usable.
+type SinkOptions struct {
+	// Deps are the dependencies of every subtask's Stream. A Store,
+	// BackupStore or Rand given here is shared by all subtasks and must
+	// be safe for concurrent use (DirStore and S3Store are). In
+	// exactly-once mode the main store must implement JournalStore.
+	Deps Deps
+	// AtLeastOnce delivers as Firehose does even when the job takes
+	// checkpoints (see Sink).
+	AtLeastOnce bool
+	// StagingPrefix is the key prefix of the staging journal in the main
+	// destination. Default ".sluice-staging/<Config.Name>/<operator uid>/".
+	// Keep it outside the prefixes that readers of the destination scan,
+	// and distinct for every running job.
+	StagingPrefix string
+	// CloseFlushTimeout bounds the final flush of an at-least-once writer
+	// when it is closed (default 30 s).
+	CloseFlushTimeout time.Duration
+}
+
+// Validate checks o.
+func (o *SinkOptions) Validate() error {
+	if p := o.StagingPrefix; p != "" && (strings.HasPrefix(p, "/") || strings.Contains(p, "..") || !strings.HasSuffix(p, "/")) {
+		return fmt.Errorf("%w: StagingPrefix %q must be relative, without '..', and end with '/'", ErrConfig, p)
+	}
+	if o.CloseFlushTimeout < 0 {
+		return fmt.Errorf("%w: negative CloseFlushTimeout", ErrConfig)
+	}
+	return nil
+}
+
+// SinkStats are a Sink's counters in this process.
+type SinkStats struct {
+	// Stream sums the stream counters of the current attempt's writers
+	// (in exactly-once mode "delivered" means staged).
+	Stream Stats
+	// Committed counts what commits made visible: records and bytes of
+	// data objects, error-document records, and objects of every kind.
+	// Commits repeated after a restore are not counted again.
+	CommittedRecords, CommittedBytes, CommittedFailed, CommittedObjects int64
+	// AbortedObjects counts the staged objects of earlier attempts that
+	// were aborted (at most one per intent).
+	AbortedObjects int64
+}
+
+// NewSink returns a sink that delivers each record as toRecord makes it.
+// toRecord may be nil when T is Record, []byte or string. cfg is checked
+// now (with defaults applied) so that a bad configuration fails the job
+// build, not every restart.
+func NewSink[T any](cfg Config, opts SinkOptions, toRecord func(T) Record) (*Sink[T], error) {
+	cfg.EnsureDefaults()
+	if _, err := cfg.compile(); err != nil {
+		return nil, err
+	}
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	if opts.CloseFlushTimeout == 0 {
+		opts.CloseFlushTimeout = 30 * time.Second
+	}
+	if toRecord == nil {
+		var zero T
+		switch any(zero).(type) {
+		case Record:
+			toRecord = func(v T) Record { return any(v).(Record) }
+		case []byte:
+			toRecord = func(v T) Record { return Record{Data: any(v).([]byte)} }
+		case string:
+			toRecord = func(v T) Record { return Record{Data: []byte(any(v).(string))} }
+		default:
+			return nil, fmt.Errorf("%w: a Sink of %T needs a toRecord function", ErrConfig, zero)
+		}
+	}
+	k := &Sink[T]{cfg: cfg, opts: opts, conv: toRecord}
+	k.mu.gens = map[string]*generation{}
+	return k, nil
+}
+
+// Stats returns the sink's counters.
+func (k *Sink[T]) Stats() SinkStats {
+	k.mu.Lock()
+	st := k.mu.stats
+	var streams []*Stream
+	for _, g := range k.mu.gens {
+		streams = append(streams, g.streams...)
+	}
+	k.mu.Unlock()
+	for _, s := range streams {
+		x := s.Stats()
+		st.Stream.RecordsIn += x.RecordsIn
+		st.Stream.RecordsDelivered += x.RecordsDelivered
+		st.Stream.RecordsFailed += x.RecordsFailed
+		st.Stream.RecordsDropped += x.RecordsDropped
+		st.Stream.BytesIn += x.BytesIn
+		st.Stream.BytesDelivered += x.BytesDelivered
+		st.Stream.Objects += x.Objects
+		st.Stream.ErrorObjects += x.ErrorObjects
+		st.Stream.BackupObjects += x.BackupObjects
+	}
+	return st
+}
+
+// generation is the set of writers of one attempt of one sink operator.
+type generation struct {
+	uid     string
+	attempt int
+	writers map[string]bool // writer id -> still open
+	streams []*Stream
+	cleaned bool // the intents of other generations were handled
+}
+
+func (g *generation) allClosed() bool {
+	if len(g.writers) == 0 {
+		return false
+	}
+	for _, open := range g.writers {
+		if open {
+			return false
+		}
+	}
+	return true
+}
+
+// join registers a writer. A writer of another attempt than the current
+// generation's, or one that opens after every writer of the generation
+// has closed (the Sink value reused by a new job), starts a new
+// generation.
+func (k *Sink[T]) join(uid string, attempt int, id string, s *Stream) *generation {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	g := k.mu.gens[uid]
+	if g == nil || g.attempt != attempt || g.allClosed() {
+		g = &generation{uid: uid, attempt: attempt, writers: map[string]bool{}}
+		k.mu.gens[uid] = g
+	}
+	g.writers[id] = true
+	g.streams = append(g.streams, s)
+	return g
+}
+
+func (k *Sink[T]) leave(g *generation, id string) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if _, ok := g.writers[id]; ok {
+		g.writers[id] = false
+	}
+}
+
+// stagingPrefix returns the journal prefix of the operator uid.
+func (k *Sink[T]) stagingPrefix(uid string) string {
+	if k.opts.StagingPrefix != "" {
+		return k.opts.StagingPrefix
+	}
+	return ".sluice-staging/" + safeName(k.cfg.Name) + "/" + safeName(uid) + "/"
+}
+
+func safeName(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-') {
+			b[i] = '_'
+		}
+	}
+	if len(b) == 0 || b[0] == '.' {
+		return "_" + string(b)
+	}
+	return string(b)
+}
+
+// Open implements engine.Sink.
+func (k *Sink[T]) Open(ctx context.Context, info engine.SinkInfo) (engine.SinkWriter[T], error) {
+	s, err := New(ctx, k.cfg, k.opts.Deps)
+	if err != nil {
+		return nil, err
+	}
+	var rnd [8]byte
+	if _, err := rand.Read(rnd[:]); err != nil {
+		return nil, fmt.Errorf("firehose: writer id: %w", err)
+	}
+	w := &sinkWriter[T]{k: k, s: s, ctx: ctx, id: hex.EncodeToString(rnd[:]), exactly: info.Checkpointing && !k.opts.AtLeastOnce}
+	if w.exactly {
+		if s.http != nil {
+			return nil, fmt.Errorf("%w: an HTTP endpoint destination cannot stage output for exactly-once delivery; set SinkOptions.AtLeastOnce", ErrConfig)
+		}
+		j, ok := s.store.(JournalStore)
+		if !ok {
+			return nil, fmt.Errorf("%w: exactly-once delivery needs a destination store that keeps a staging journal (%T does not implement JournalStore)", ErrConfig, s.store)
+		}
+		w.journal = j
+		w.prefix = k.stagingPrefix(info.UID)
+		w.intents = map[string]string{}
+		s.stageHook = w.stage
+	} else {
+		if j, ok := s.store.(JournalStore); ok {
+			w.journal = j // for restored committables of an exactly-once run
+		}
+		runCtx, cancel := context.WithCancel(ctx)
+		w.cancel, w.done = cancel, make(chan struct{})
+		go func() {
+			defer close(w.done)
+			if err := s.Run(runCtx); err != nil {
+				w.bgMu.Lock()
+				w.bgErr = err
+				w.bgMu.Unlock()
+			}
+		}()
+	}
+	w.gen = k.join(info.UID, info.Attempt, w.id, s)
+	return w, nil
+}
+
+// intentVersion is the version of the intent and committable encodings.
+const intentVersion = 1
+
+// intent is the journal entry written before an object is staged.
+type intent struct {
+	V    int    `json:"v"`
+	Dest string `json:"dest,omitempty"`
+	Key  string `json:"key"`
+}
+
+// sinkCommittable is what a writer prepares at a checkpoint barrier (a
+// durable, versioned format: checkpoints hold it).
+type sinkCommittable struct {
+	V          int            `json:"v"`
+	Writer     string         `json:"writer"`
+	Checkpoint int64          `json:"checkpoint"`
+	Objects    []stagedObject `json:"objects,omitempty"`
+	// Counters of what the objects hold (for statistics only).
+	Records int64 `json:"records,omitempty"`
+	Failed  int64 `json:"failed,omitempty"`
+	Bytes   int64 `json:"bytes,omitempty"`
+}
+
+type stagedObject struct {
+	Staged Staged `json:"staged"`
+	Intent string `json:"intent,omitempty"`
+}
+
+func decodeCommittable(b []byte) (sinkCommittable, error) {
+	var c sinkCommittable
+	if err := json.Unmarshal(b, &c); err != nil {
+		return c, fmt.Errorf("firehose: corrupt committable: %w", err)
+	}
+	if c.V != intentVersion {
+		return c, fmt.Errorf("firehose: committable version %d is not supported (want %d)", c.V, intentVersion)
+	}
+	return c, nil
+}
+
+// sinkWriter is one subtask's writer. In exactly-once mode every method
+// runs on the task's goroutine; in at-least-once mode a Run goroutine
+// delivers by interval beside it (Stream serialises them).
+type sinkWriter[T any] struct {
+	k       *Sink[T]
+	s       *Stream
+	ctx     context.Context
+	id      string
+	exactly bool
+	gen     *generation
+	recs    []Record // scratch
+
+	// Exactly once.
+	journal    JournalStore
+	prefix     string
+	seq        int
+	intents    map[string]string // key -> intent written, for retries of one key
+	unprepared []stagedObject    // staged since the last Prepare
+	last       Stats             // stream counters at the last Prepare
+
+	// At least once.
+	cancel context.CancelFunc
+	done   chan struct{}
+	bgMu   sync.Mutex
+	bgErr  error
+}
+
+// stage is the stream's stage hook: journal the intent, then stage.
+func (w *sinkWriter[T]) stage(ctx context.Context, store ObjectStore, r stageReq) error {
+	name, ok := w.intents[r.key]
+	if !ok {
+		w.seq++
+		name = fmt.Sprintf("%s%s-%010d", w.prefix, w.id, w.seq)
+		b, err := json.Marshal(intent{V: intentVersion, Dest: r.dest, Key: r.key})
+		if err != nil {
+			return err
+		}
+		if err := w.journal.Put(ctx, name, b); err != nil {
+			return fmt.Errorf("firehose: staging journal: %w", err)
+		}
+		w.intents[r.key] = name
+	}
+	st, err := store.Stage(ctx, r.key, r.body)
+	if err != nil {
+		return err
+	}
+	st.Dest = r.dest
+	delete(w.intents, r.key)
+	w.unprepared = append(w.unprepared, stagedObject{Staged: st, Intent: name})
+	return nil
+}
+
+func (w *sinkWriter[T]) bgError() error {
+	if w.exactly {
+		return nil
+	}
+	w.bgMu.Lock()
+	defer w.bgMu.Unlock()
+	return w.bgErr
+}
+
+// Write implements engine.SinkWriter: it buffers the records, staging (or,
+// at least once, delivering) the buffers that become due.
+func (w *sinkWriter[T]) Write(batch []engine.Record[T]) error {
+	if err := w.bgError(); err != nil {
+		return err
+	}
+	recs := w.recs[:0]
+	for i := range batch {
+		recs = append(recs, w.k.conv(batch[i].Value))
+	}
+	err := w.s.Put(w.ctx, recs...)
+	clear(recs) // Put copied them; drop the references to the data
+	w.recs = recs[:0]
+	return err
+}
+
+// EndInput implements engine.EndInputHook: at least once, deliver
+// everything; exactly once, the final checkpoint's Prepare stages it.
+func (w *sinkWriter[T]) EndInput() error {
+	if w.exactly {
+		return nil
+	}
+	return w.s.Flush(w.ctx)
+}
+
+// Prepare implements engine.CommittingWriter.
+func (w *sinkWriter[T]) Prepare(checkpointID int64) ([]byte, error) {
+	if err := w.s.Flush(w.ctx); err != nil {
+		return nil, err
+	}
+	if !w.exactly {
+		return nil, nil // delivered before the checkpoint completes: at least once
+	}
+	objs := w.unprepared
+	w.unprepared = nil
+	clear(w.intents) // keys that failed for good: their intents are orphans
+	st := w.s.Stats()
+	c := sinkCommittable{V: intentVersion, Writer: w.id, Checkpoint: checkpointID, Objects: objs,
+		Records: st.RecordsDelivered - w.last.RecordsDelivered, Failed: st.RecordsFailed - w.last.RecordsFailed,
+		Bytes: st.BytesDelivered - w.last.BytesDelivered}
+	w.last = st
+	if len(objs) == 0 && w.cleaned() {
+		return nil, nil
+	}
+	// An empty committable still comes back through Commit, which is
+	// where the attempt's cleanup runs.
+	return json.Marshal(c)
+}
+
+func (w *sinkWriter[T]) cleaned() bool {
+	w.k.mu.Lock()
+	defer w.k.mu.Unlock()
+	return w.gen.cleaned
+}
+
+// Commit implements engine.CommittingWriter: complete or rename every
+// staged object, then delete its intent. Both steps are idempotent.
+func (w *sinkWriter[T]) Commit(cs [][]byte) error {
+	// A commit is not interrupted when the job is cancelled: a server may
+	// not complete an upload atomically when its client goes away (MinIO
+	// can leave the upload without its parts and without the object).
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(w.ctx), commitTimeout)
+	defer cancel()
+	own := false
+	for _, b := range cs {
+		c, err := decodeCommittable(b)
+		if err != nil {
+			return err
+		}
+		for _, o := range c.Objects {
+			store := w.s.storeFor(o.Staged)
+			if store == nil {
+				return fmt.Errorf("firehose: commit %s: the stream has no %q destination", o.Staged.Key, o.Staged.Dest)
+			}
+			if _, err := w.s.withRetry(ctx, func() error { return store.Commit(ctx, o.Staged) }); err != nil {
+				return err
+			}
+			if o.Intent != "" {
+				if w.journal == nil {
+					return fmt.Errorf("%w: restored staged objects but the destination keeps no staging journal", ErrConfig)
+				}
+				if _, err := w.s.withRetry(ctx, func() error { return w.journal.Delete(ctx, o.Intent) }); err != nil {
+					return err
+				}
+			}
+		}
+		if c.Writer == w.id {
+			own = true
+			w.k.mu.Lock()
+			w.k.mu.stats.CommittedRecords += c.Records
+			w.k.mu.stats.CommittedFailed += c.Failed
+			w.k.mu.stats.CommittedBytes += c.Bytes
+			w.k.mu.stats.CommittedObjects += int64(len(c.Objects))
+			w.k.mu.Unlock()
+		}
+	}
+	if own && w.exactly {
+		return w.cleanup(ctx)
+	}
+	return nil
+}
+
+// commitTimeout bounds one Commit call (it is not cancelled with the job).
+const commitTimeout = 5 * time.Minute
+
+// cleanup aborts what writers of other generations staged and nobody
+// committed. It runs once per generation, in the first writer to commit
+// a checkpoint of its own: that checkpoint completed, so every writer of
+// the generation has opened and committed its restored objects.
+func (w *sinkWriter[T]) cleanup(ctx context.Context) error {
+	k := w.k
+	k.mu.Lock()
+	g := w.gen
+	if g.cleaned || k.mu.gens[g.uid] != g {
+		k.mu.Unlock()
+		return nil
+	}
+	g.cleaned = true
+	live := maps.Clone(g.writers)
+	k.mu.Unlock()
+	names, err := w.journal.List(ctx, w.prefix)
+	if err != nil {
+		return fmt.Errorf("firehose: staging journal: %w", err)
+	}
+	var aborted int64
+	for _, name := range names {
+		id, _, ok := strings.Cut(name[len(w.prefix):], "-")
+		if !ok || strings.Contains(id, "/") {
+			continue // not an intent
+		}
+		if _, isLive := live[id]; isLive {
+			continue
+		}
+		n, err := w.abortIntent(ctx, name)
+		if err != nil {
+			return err
+		}
+		aborted += n
+	}
+	k.mu.Lock()
+	k.mu.stats.AbortedObjects += aborted
+	k.mu.Unlock()
+	return nil
+}
+
+// abortIntent aborts every staged object of the intent's key and deletes
+// the intent.
+func (w *sinkWriter[T]) abortIntent(ctx context.Context, name string) (int64, error) {
+	body, err := w.journal.Get(ctx, name)
+	if errors.Is(err, fs.ErrNotExist) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("firehose: staging journal: %w", err)
+	}
+	var in intent
+	if err := json.Unmarshal(body, &in); err != nil || in.V != intentVersion || in.Key == "" {
+		return 0, fmt.Errorf("firehose: staging journal entry %s is not a version %d intent: %q", name, intentVersion, body)
+	}
+	store := w.s.storeFor(Staged{Dest: in.Dest})
+	if store == nil {
+		return 0, fmt.Errorf("firehose: staging journal entry %s names a %q destination the stream lacks", name, in.Dest)
+	}
+	staged, err := store.ListStaged(ctx, in.Key)
+	if err != nil {
+		return 0, err
+	}
+	var n int64
+	for _, st := range staged {
+		if st.Key != in.Key {
+			continue
+		}
+		if err := store.Abort(ctx, st); err != nil {
+			return n, err
+		}
+		n++
+	}
+	return n, w.journal.Delete(ctx, name)
+}
+
+// Close implements engine.SinkWriter. Exactly once, what was staged and
+// not committed stays for the next attempt's cleanup (the checkpoint
+// holding it may have completed); at least once, the Run goroutine is
+// stopped and the buffers are flushed (bounded by CloseFlushTimeout).
+func (w *sinkWriter[T]) Close() error {
+	w.k.leave(w.gen, w.id)
+	if w.exactly {
+		return nil
+	}
+	w.cancel()
+	<-w.done
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(w.ctx), w.k.opts.CloseFlushTimeout)
+	defer cancel()
+	return errors.Join(w.bgError(), w.s.Flush(ctx))
+}
