@@ -30,3 +30,5 @@ func BenchmarkWindowTumbling(b *testing.B)         { benchJob(b, windowbench.Tum
 func BenchmarkWindowHop(b *testing.B)              { benchJob(b, windowbench.Hop10s2s) }
 func BenchmarkWindowTumblingBaseline(b *testing.B) { benchBaseline(b, windowbench.Tumbling10s) }
 func BenchmarkWindowHopBaseline(b *testing.B)      { benchBaseline(b, windowbench.Hop10s2s) }
+func BenchmarkWindowSession(b *testing.B)          { benchJob(b, windowbench.Session500ms) }
+func BenchmarkWindowSessionBaseline(b *testing.B)  { benchBaseline(b, windowbench.Session500ms) }

@@ -299,13 +299,18 @@ func TestSessionEquivalence(t *testing.T) {
 		a := Session(time.Duration(gap) * time.Millisecond)
 		spec, _ := a.spec()
 		lateness := []int64{0, 0, 3, 20}[rng.IntN(4)]
-		factory, err := sumOp(Window(testKeyed(), "operator", a).AllowedLateness(time.Duration(lateness) * time.Millisecond))
+		w := Window(testKeyed(), "operator", a).AllowedLateness(time.Duration(lateness) * time.Millisecond)
+		general := rng.IntN(3) == 0 // windowOp with its merging set, else sessionOp
+		if general {
+			w.Trigger(EventTimeTrigger[ev]())
+		}
+		factory, err := sumOp(w)
 		if err != nil {
 			t.Fatal(err)
 		}
 		// Sparse keys so that sessions both merge and close.
 		steps := randomSteps(rng, 300+rng.IntN(700), 1+rng.IntN(12), rng.Int64N(15))
-		desc := fmt.Sprintf("round %d: %v lateness %d", round, a, lateness)
+		desc := fmt.Sprintf("round %d: %v lateness %d general %v", round, a, lateness, general)
 		runEquivalence(t, seed, desc, steps, rng.IntN(8) == 0, factory, newRefModel(spec, lateness))
 	}
 }

@@ -70,10 +70,11 @@ func (w *WindowedStream[T, K]) ElementCodec(c state.Codec[T]) *WindowedStream[T,
 
 // built is a validated WindowedStream, ready to add its operator.
 type built[T any, K comparable] struct {
-	w     *WindowedStream[T, K]
-	cfg   windowConfig[T, K]
-	slice bool // use sliceOp
-	errs  []error
+	w       *WindowedStream[T, K]
+	cfg     windowConfig[T, K]
+	slice   bool // use sliceOp
+	session bool // use sessionOp
+	errs    []error
 }
 
 func (w *WindowedStream[T, K]) build() *built[T, K] {
@@ -108,6 +109,7 @@ func (w *WindowedStream[T, K]) build() *built[T, K] {
 			cfg.trigger = EventTimeTrigger[T]()
 		}
 		b.slice = w.evictor == nil && (spec.kind == kindTumbling || spec.kind == kindSliding || spec.kind == kindCumulate)
+		b.session = w.evictor == nil && spec.isMerging()
 	} else if err := validateTrigger(cfg.trigger); err != nil {
 		b.errs = append(b.errs, err)
 	}
@@ -147,10 +149,13 @@ type opSpec[T any, K comparable, Out any] struct {
 // parallel instance, so that each has its own copy of user functions and
 // scratch buffers) into the operator factory.
 func newOpSpec[T any, K comparable, Acc, Out any](b *built[T, K], newFn func() windowFn[T, K, Acc, Out]) opSpec[T, K, Out] {
-	cfg, slice := b.cfg, b.slice
+	cfg, slice, session := b.cfg, b.slice, b.session
 	return opSpec[T, K, Out]{name: b.w.name, errs: b.errs, newOp: func() engine.KeyedOperator[T, K, Out] {
-		if slice {
+		switch {
+		case slice:
 			return newSliceOp(cfg, newFn())
+		case session:
+			return newSessionOp(cfg, newFn())
 		}
 		return newWindowOp(cfg, newFn())
 	}}

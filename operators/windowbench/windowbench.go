@@ -66,19 +66,26 @@ func (r *Result) add(user uint64, windowEnd, count int64) {
 	r.Checksum += splitmix(user ^ uint64(windowEnd)*0x9e3779b97f4a7c15 ^ uint64(count)<<40)
 }
 
-// Spec is a workload: tumbling windows when Slide equals Size, else
-// sliding ones.
+// Spec is a workload: session windows when Gap is set, else tumbling
+// windows when Slide equals Size, else sliding ones.
 type Spec struct {
 	Size, Slide time.Duration
+	Gap         time.Duration
 }
 
 // Tumbling10s and Hop10s2s are the headline workloads.
 var (
 	Tumbling10s = Spec{Size: 10 * time.Second, Slide: 10 * time.Second}
 	Hop10s2s    = Spec{Size: 10 * time.Second, Slide: 2 * time.Second}
+	// Session500ms: a user's clicks come about 100 ms apart, so sessions
+	// close after a gap of 500 ms about once every 150 clicks.
+	Session500ms = Spec{Gap: 500 * time.Millisecond}
 )
 
 func (s Spec) assigner() operators.Assigner {
+	if s.Gap > 0 {
+		return operators.Session(s.Gap)
+	}
 	if s.Slide == s.Size {
 		return operators.Tumbling(s.Size)
 	}
@@ -87,6 +94,9 @@ func (s Spec) assigner() operators.Assigner {
 
 // Name names the workload.
 func (s Spec) Name() string {
+	if s.Gap > 0 {
+		return fmt.Sprintf("session-%v-count", s.Gap)
+	}
 	if s.Slide == s.Size {
 		return fmt.Sprintf("tumbling-%v-count", s.Size)
 	}
@@ -152,6 +162,9 @@ func (w *checksumWriter) Close() error {
 // count per user per slice (gcd of size and slide) in a ring of maps, and
 // at every window end the per-user sums of the window's slices.
 func Baseline(s Spec, n int64) Result {
+	if s.Gap > 0 {
+		return sessionBaseline(s.Gap.Milliseconds(), n)
+	}
 	size, slide := s.Size.Milliseconds(), s.Slide.Milliseconds()
 	slice := gcd(size, slide)
 	k := size / slice
@@ -212,4 +225,31 @@ func floorMod(x, m int64) int64 {
 		r += m
 	}
 	return r
+}
+
+// sessionBaseline counts clicks per user session: records come in time
+// order, so a user's session closes when the next click comes more than
+// gap after the last one (session windows [t, t+gap) that touch merge).
+func sessionBaseline(gap, n int64) Result {
+	type session struct{ last, count int64 }
+	open := make(map[uint64]*session, Users)
+	var res Result
+	for i := int64(0); i < n; i++ {
+		c := Gen(i)
+		s := open[c.User]
+		if s == nil {
+			open[c.User] = &session{last: c.Time, count: 1}
+			continue
+		}
+		if c.Time-s.last > gap { // windows [t, t+gap) that touch merge
+			res.add(c.User, s.last+gap, s.count)
+			s.count = 0
+		}
+		s.last = c.Time
+		s.count++
+	}
+	for u, s := range open {
+		res.add(u, s.last+gap, s.count)
+	}
+	return res
 }

@@ -12,7 +12,7 @@ import (
 // enough for several windows.
 func TestJobMatchesBaseline(t *testing.T) {
 	const n = 1_500_000 // 15 s of event time
-	for _, s := range []Spec{Tumbling10s, Hop10s2s} {
+	for _, s := range []Spec{Tumbling10s, Hop10s2s, Session500ms} {
 		for _, backend := range []string{"memory", "pebble"} {
 			want := Baseline(s, n)
 			got, _, err := Job(context.Background(), s, n, 2, engine.Config{StateBackend: backend})
