@@ -1,6 +1,8 @@
 package firehose
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/url"
@@ -15,7 +17,8 @@ import (
 )
 
 // Config describes one delivery stream. It is plain data (JSON-serialisable
-// except Format.Parquet.Schema, which is an Arrow schema) so that
+// except Format.Parquet.Schema, an Arrow schema: Format.Parquet.Columns is
+// its serialisable form; see ParseConfig) so that
 // checkpoints can record it; run-time dependencies that are not data (a Go
 // transform function, a clock, fakes) go in Deps.
 type Config struct {
@@ -103,8 +106,11 @@ type Format struct {
 
 // ParquetFormat configures record format conversion.
 type ParquetFormat struct {
-	Schema  *arrow.Schema   `json:"-"`
-	Options parquet.Options `json:"options"`
+	// Schema is the table's Arrow schema. When nil, Columns declares it
+	// (the form configuration files use).
+	Schema  *arrow.Schema    `json:"-"`
+	Columns []parquet.Column `json:"columns,omitempty"`
+	Options parquet.Options  `json:"options"`
 	// Table names the schema's table in format-conversion-failed
 	// documents (dataCatalogTable.tableName).
 	Table string `json:"table,omitempty"`
@@ -349,8 +355,16 @@ func (c *Config) compile() (*compiled, error) {
 			return nil, cfgErr("Format.Parquet is set but Format.Type is %q", c.Format.Type)
 		}
 	case FormatParquet:
-		if c.Format.Parquet == nil || c.Format.Parquet.Schema == nil {
-			return nil, cfgErr("Parquet conversion needs Format.Parquet.Schema")
+		pf := c.Format.Parquet
+		if pf == nil || (pf.Schema == nil && len(pf.Columns) == 0) {
+			return nil, cfgErr("Parquet conversion needs Format.Parquet.Schema or Columns")
+		}
+		as := pf.Schema
+		if as == nil {
+			var err error
+			if as, err = parquet.SchemaFromColumns(pf.Columns); err != nil {
+				return nil, fmt.Errorf("%w: %w", ErrConfig, err)
+			}
 		}
 		if c.Compression != Uncompressed {
 			return nil, cfgErr("Compression must be UNCOMPRESSED with Parquet conversion (set Format.Parquet.Options.Compression)")
@@ -358,7 +372,7 @@ func (c *Config) compile() (*compiled, error) {
 		if err := c.Format.Parquet.Options.Validate(); err != nil {
 			return nil, fmt.Errorf("%w: %w", ErrConfig, err)
 		}
-		s, err := parquet.NewSchema(c.Format.Parquet.Schema)
+		s, err := parquet.NewSchema(as)
 		if err != nil {
 			return nil, fmt.Errorf("%w: %w", ErrConfig, err)
 		}
@@ -470,4 +484,63 @@ func extension(format, compression string) string {
 		return ".hsnappy"
 	}
 	return ""
+}
+
+// ParseConfig reads a Config from its JSON form, the form of `sluice
+// firehose run --config` files: the field names are the json tags of
+// Config and the structs it holds, unknown fields are refused, and a
+// Parquet schema is declared as format.parquet.columns (see
+// parquet.Column). The result is validated (with defaults applied to a
+// copy) and returned as written. An example:
+//
+//	{
+//	  "name": "orders",
+//	  "buffering": {"size_in_mbs": 64, "interval_in_seconds": 60},
+//	  "prefix": "orders/customer=!{partitionKeyFromQuery:customer}/dt=!{timestamp:yyyy-MM-dd}/",
+//	  "error_output_prefix": "errors/!{firehose:error-output-type}/!{timestamp:yyyy/MM/dd}/",
+//	  "partitioning": {"keys": {"customer": "customer_id"}},
+//	  "format": {
+//	    "type": "parquet",
+//	    "parquet": {
+//	      "columns": [
+//	        {"name": "order_id", "type": "bigint"},
+//	        {"name": "customer_id", "type": "string"},
+//	        {"name": "amount", "type": "double", "nullable": true},
+//	        {"name": "at", "type": "timestamp"}
+//	      ],
+//	      "options": {"compression": "SNAPPY"}
+//	    }
+//	  },
+//	  "s3": {"bucket": "lake", "endpoint": "http://127.0.0.1:9000", "use_path_style": true}
+//	}
+//
+// A transform in a file is an HTTP endpoint (processing.lambda_url); S3
+// credentials come from the file or, when access_key_id is absent, from
+// the usual AWS chain (environment, shared config, instance role).
+func ParseConfig(data []byte) (Config, error) {
+	parse := func() (Config, error) {
+		var c Config
+		dec := json.NewDecoder(bytes.NewReader(data))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&c); err != nil {
+			return Config{}, fmt.Errorf("%w: %w", ErrConfig, err)
+		}
+		if dec.More() {
+			return Config{}, cfgErr("trailing data after the JSON object")
+		}
+		return c, nil
+	}
+	c, err := parse()
+	if err != nil {
+		return Config{}, err
+	}
+	check, _ := parse() // a deep copy, for defaults
+	check.EnsureDefaults()
+	if err := check.Validate(); err != nil {
+		return Config{}, err
+	}
+	if p := check.Processing; p != nil && p.LambdaURL == "" {
+		return Config{}, cfgErr("processing in a configuration file needs a lambda_url")
+	}
+	return c, nil
 }

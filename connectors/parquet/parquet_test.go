@@ -259,3 +259,31 @@ func TestDateAndTimestampUnits(t *testing.T) {
 		t.Errorf("fractional epoch seconds: %d", us.Value(1))
 	}
 }
+
+func TestSchemaFromColumns(t *testing.T) {
+	as, err := SchemaFromColumns([]Column{
+		{Name: "id", Type: "BIGINT"}, {Name: "ok", Type: "boolean"}, {Name: "q", Type: "int"},
+		{Name: "amount", Type: "double", Nullable: true}, {Name: "user", Type: "string"},
+		{Name: "day", Type: "date"}, {Name: "at", Type: "timestamp(us)"}, {Name: "raw", Type: "binary"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"int64", "bool", "int32", "float64", "utf8", "date32", "timestamp[us, tz=UTC]", "binary"}
+	for i, f := range as.Fields() {
+		if f.Type.String() != want[i] {
+			t.Errorf("column %s: %s, want %s", f.Name, f.Type, want[i])
+		}
+	}
+	if !as.Field(3).Nullable || as.Field(0).Nullable {
+		t.Error("nullability not kept")
+	}
+	if _, err := NewSchema(as); err != nil {
+		t.Fatal(err)
+	}
+	for _, bad := range [][]Column{nil, {{Name: "", Type: "int"}}, {{Name: "x", Type: "decimal(10,2)"}}} {
+		if _, err := SchemaFromColumns(bad); err == nil {
+			t.Errorf("%v accepted", bad)
+		}
+	}
+}

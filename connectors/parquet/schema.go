@@ -276,3 +276,77 @@ func arrowType(t reflect.Type) (arrow.DataType, error) {
 	}
 	return nil, fmt.Errorf("%w: Go type %s", ErrUnsupportedType, t)
 }
+
+// Column declares one column in a serialisable form (configuration files,
+// table definitions). Type names are case-insensitive and accept the Glue
+// (Hive) names Firehose uses as well as Arrow's: boolean|bool,
+// tinyint|int8, smallint|int16, int|integer|int32, bigint|int64,
+// uint8, uint16, uint32, uint64, float|float32, double|float64,
+// string|varchar, binary, date, timestamp (milliseconds) and
+// timestamp(s|ms|us|ns).
+type Column struct {
+	Name     string `json:"name"`
+	Type     string `json:"type"`
+	Nullable bool   `json:"nullable,omitempty"`
+}
+
+// SchemaFromColumns builds an Arrow schema from declared columns.
+func SchemaFromColumns(cols []Column) (*arrow.Schema, error) {
+	if len(cols) == 0 {
+		return nil, errors.New("parquet: no columns declared")
+	}
+	fields := make([]arrow.Field, len(cols))
+	for i, c := range cols {
+		if c.Name == "" {
+			return nil, fmt.Errorf("parquet: column %d has no name", i)
+		}
+		t, err := columnType(c.Type)
+		if err != nil {
+			return nil, fmt.Errorf("parquet: column %q: %w", c.Name, err)
+		}
+		fields[i] = arrow.Field{Name: c.Name, Type: t, Nullable: c.Nullable}
+	}
+	return arrow.NewSchema(fields, nil), nil
+}
+
+func columnType(name string) (arrow.DataType, error) {
+	switch strings.ToLower(strings.ReplaceAll(name, " ", "")) {
+	case "boolean", "bool":
+		return arrow.FixedWidthTypes.Boolean, nil
+	case "tinyint", "int8":
+		return arrow.PrimitiveTypes.Int8, nil
+	case "smallint", "int16":
+		return arrow.PrimitiveTypes.Int16, nil
+	case "int", "integer", "int32":
+		return arrow.PrimitiveTypes.Int32, nil
+	case "bigint", "int64":
+		return arrow.PrimitiveTypes.Int64, nil
+	case "uint8":
+		return arrow.PrimitiveTypes.Uint8, nil
+	case "uint16":
+		return arrow.PrimitiveTypes.Uint16, nil
+	case "uint32":
+		return arrow.PrimitiveTypes.Uint32, nil
+	case "uint64":
+		return arrow.PrimitiveTypes.Uint64, nil
+	case "float", "float32":
+		return arrow.PrimitiveTypes.Float32, nil
+	case "double", "float64":
+		return arrow.PrimitiveTypes.Float64, nil
+	case "string", "varchar":
+		return arrow.BinaryTypes.String, nil
+	case "binary":
+		return arrow.BinaryTypes.Binary, nil
+	case "date":
+		return arrow.FixedWidthTypes.Date32, nil
+	case "timestamp", "timestamp(ms)":
+		return &arrow.TimestampType{Unit: arrow.Millisecond, TimeZone: "UTC"}, nil
+	case "timestamp(s)":
+		return &arrow.TimestampType{Unit: arrow.Second, TimeZone: "UTC"}, nil
+	case "timestamp(us)":
+		return &arrow.TimestampType{Unit: arrow.Microsecond, TimeZone: "UTC"}, nil
+	case "timestamp(ns)":
+		return &arrow.TimestampType{Unit: arrow.Nanosecond, TimeZone: "UTC"}, nil
+	}
+	return nil, fmt.Errorf("%w: type %q", ErrUnsupportedType, name)
+}

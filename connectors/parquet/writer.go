@@ -21,17 +21,17 @@ const (
 // defaults.
 type Options struct {
 	// Compression is SNAPPY (default), GZIP or UNCOMPRESSED.
-	Compression string
+	Compression string `json:"compression,omitempty"`
 	// DisableDictionary turns off dictionary encoding (on by default, as
 	// Firehose's EnableDictionaryCompression).
-	DisableDictionary bool
+	DisableDictionary bool `json:"disable_dictionary,omitempty"`
 	// BlockSizeBytes is the target row-group size in uncompressed bytes
 	// (default 256 MiB, minimum 64 MiB in Firehose; any positive value is
 	// accepted here so that tests can produce several row groups).
-	BlockSizeBytes int64
+	BlockSizeBytes int64 `json:"block_size_bytes,omitempty"`
 	// PageSizeBytes is the page buffer size (default 1 MiB; Firehose's
 	// minimum is 64 KiB).
-	PageSizeBytes int
+	PageSizeBytes int `json:"page_size_bytes,omitempty"`
 }
 
 // Defaults used when an Options field is zero.
