@@ -94,6 +94,10 @@ type TriggerContext struct {
 	wm     int64
 	now    func() int64
 	states []namespaced
+	// fresh is set during OnElement when the window got its first record
+	// (or changed by merging): the built-in triggers set their end-of-window
+	// timer only then, instead of again for every record.
+	fresh bool
 }
 
 // Window returns the window the call is about.
@@ -201,6 +205,9 @@ func (eventTimeTrigger[T]) OnElement(_ T, _ int64, w TimeWindow, ctx *TriggerCon
 	if w.MaxTimestamp() <= ctx.wm {
 		return Fire, nil
 	}
+	if !ctx.fresh {
+		return Continue, nil // set with the window's first record
+	}
 	return Continue, ctx.RegisterEventTimeTimer(w.MaxTimestamp())
 }
 
@@ -235,6 +242,9 @@ func ProcessingTimeTrigger[T any]() Trigger[T] { return processingTimeTrigger[T]
 type processingTimeTrigger[T any] struct{}
 
 func (processingTimeTrigger[T]) OnElement(_ T, _ int64, w TimeWindow, ctx *TriggerContext) (TriggerResult, error) {
+	if !ctx.fresh {
+		return Continue, nil // set with the window's first record
+	}
 	return Continue, ctx.RegisterProcessingTimeTimer(w.MaxTimestamp())
 }
 
@@ -423,8 +433,10 @@ func (t *continuousTrigger[T]) OnElement(_ T, ts int64, w TimeWindow, ctx *Trigg
 	if w.MaxTimestamp() <= ctx.wm {
 		return Fire, nil // a late record within the allowed lateness
 	}
-	if err := ctx.RegisterEventTimeTimer(w.MaxTimestamp()); err != nil {
-		return Continue, err
+	if ctx.fresh {
+		if err := ctx.RegisterEventTimeTimer(w.MaxTimestamp()); err != nil {
+			return Continue, err
+		}
 	}
 	if _, ok, err := t.next.Value(); err != nil || ok {
 		return Continue, err

@@ -196,7 +196,7 @@ func (o *windowOp[T, K, Acc, Out]) processElement(v T, ts, wm, now int64) error 
 		if err := o.contents.Update(acc); err != nil {
 			return err
 		}
-		if err := o.onElement(v, ts, w, acc, wm); err != nil {
+		if err := o.onElement(v, ts, w, acc, wm, !present); err != nil {
 			return err
 		}
 		if !present {
@@ -214,9 +214,11 @@ func (o *windowOp[T, K, Acc, Out]) processElement(v T, ts, wm, now int64) error 
 
 // onElement asks the trigger about window w (whose state is current and
 // holds acc) and fires or purges.
-func (o *windowOp[T, K, Acc, Out]) onElement(v T, ts int64, w TimeWindow, acc Acc, wm int64) error {
+func (o *windowOp[T, K, Acc, Out]) onElement(v T, ts int64, w TimeWindow, acc Acc, wm int64, fresh bool) error {
 	o.tctx.set(w, wm)
+	o.tctx.fresh = fresh
 	res, err := o.trigger.OnElement(v, ts, w, &o.tctx)
+	o.tctx.fresh = false
 	if err != nil {
 		return err
 	}
@@ -261,9 +263,11 @@ func (o *windowOp[T, K, Acc, Out]) processMerging(v T, ts, wm int64) error {
 		}
 	}
 	stateW := nw
+	fresh := true // the window is new or changed
 	if len(hit) > 0 {
 		stateW = set[hit[0]].State
-		if len(hit) > 1 || set[hit[0]].Window != result {
+		fresh = len(hit) > 1 || set[hit[0]].Window != result
+		if fresh {
 			if o.isWindowLate(result, wm) {
 				return fmt.Errorf("operators: merging windows into %v made it late at watermark %d", result, wm)
 			}
@@ -304,8 +308,11 @@ func (o *windowOp[T, K, Acc, Out]) processMerging(v T, ts, wm int64) error {
 	if err := o.contents.Update(acc); err != nil {
 		return err
 	}
-	if err := o.onElement(v, ts, result, acc, wm); err != nil {
+	if err := o.onElement(v, ts, result, acc, wm, fresh || !present); err != nil {
 		return err
+	}
+	if !fresh && present {
+		return nil // its cleanup timer is set
 	}
 	return o.registerCleanup(result)
 }
