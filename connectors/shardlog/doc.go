@@ -45,14 +45,26 @@
 // ErrInvalidArgument, ErrThroughputExceeded, ... CodeOf maps any error to
 // its Kinesis name (InternalFailure for I/O errors).
 //
-// # For the engine's source and sink
+// # Engine connectors
 //
-// ListShards gives every shard with its lineage (ParentShardID,
-// AdjacentParentShardID, Parents) and hash range; NewShardReader reads one
-// shard from any start position in batches, blocking for new data under a
-// context, and reports ShardEnded with ChildShards when a closed shard is
-// exhausted; ShardReader.Position is the checkpointable position;
-// PutRecords returns per-record results (throttled records carry
-// ProvisionedThroughputExceededException, see IsRetryable). Throughput
-// limits are off unless Options.Limits is set.
+// Source (NewSource, or NewDecodingSource with SourceOfDecoded for typed
+// records) reads a stream in a job: every shard is a split with its own
+// watermark, shard i is read by subtask i mod parallelism, each shard's
+// position is checkpointed and restored at any parallelism, new shards are
+// discovered, and a shard starts only after its parents have been read to
+// their end (across subtasks, once a completed checkpoint records that
+// end), so each partition key's records stay in order across splits and
+// merges and across restores. It starts from any iterator type and has a
+// bounded mode. Sink writes a stream with batched PutRecords, retrying
+// throttled records with backoff; it flushes at every checkpoint barrier
+// and is at-least-once. See their doc comments for the exact contracts.
+//
+// The lower-level API they are built on: ListShards gives every shard with
+// its lineage (ParentShardID, AdjacentParentShardID, Parents) and hash
+// range; NewShardReader reads one shard from any start position in
+// batches, blocking for new data under a context, and reports ShardEnded
+// with ChildShards when a closed shard is exhausted; ShardReader.Position
+// is the checkpointable position; PutRecords returns per-record results
+// (throttled records carry ProvisionedThroughputExceededException, see
+// IsRetryable). Throughput limits are off unless Options.Limits is set.
 package shardlog

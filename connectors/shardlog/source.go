@@ -164,7 +164,9 @@ type SourceRecord struct {
 // jobs without checkpoints) such a child starts as soon as its parents have
 // ended, and its records may overtake the parents' last ones on their way
 // to downstream operators by up to what the exchanges buffer; restores are
-// still in order.
+// still in order. A shard whose retention ends before it has been read to
+// its end fails the read (its records are gone); after a restart the job
+// goes on without it.
 //
 // # Event time
 //
