@@ -165,8 +165,7 @@ type SourceRecord struct {
 // ended, and its records may overtake the parents' last ones on their way
 // to downstream operators by up to what the exchanges buffer; restores are
 // still in order. A shard whose retention ends before it has been read to
-// its end fails the read (its records are gone); after a restart the job
-// goes on without it.
+// its end is done with: its records are gone.
 //
 // # Event time
 //
@@ -378,6 +377,12 @@ func (r *reader[T]) readSplit(ctx context.Context, sp *split, out *engine.Source
 	}
 	res, err := sp.rd.Read(ctx, max, r.src.opts.MaxBytesPerRead, false)
 	if err != nil {
+		if !r.src.l.hasShard(r.src.opts.Stream, sp.id) {
+			// Its retention ended while it was being read: its records are
+			// gone, and its children may go on.
+			r.discover = true
+			return 0, true, nil
+		}
 		return 0, false, fmt.Errorf("shardlog: source: read %s: %w", sp.id, err)
 	}
 	so := r.outs[sp.idx]

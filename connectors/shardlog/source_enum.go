@@ -85,6 +85,19 @@ func (l *Log) sourceView(ref StreamRef) (int64, []viewShard, error) {
 	return st.created.UnixMilli(), out, nil
 }
 
+// hasShard reports whether the stream still has the shard (retention has
+// not removed it).
+func (l *Log) hasShard(ref StreamRef, id string) bool {
+	st, err := l.streamRef(ref)
+	if err != nil {
+		return false
+	}
+	st.mu.RLock()
+	defer st.mu.RUnlock()
+	_, err = st.shardLocked(id)
+	return err == nil
+}
+
 func newEnumerator(l *Log, opts *SourceOptions, info engine.SourceInfo) (*enumerator, error) {
 	created, view, err := l.sourceView(opts.Stream)
 	if err != nil {

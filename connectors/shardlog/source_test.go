@@ -869,3 +869,61 @@ func TestSourceIdleSubtasks(t *testing.T) {
 		}
 	}
 }
+
+// TestSourceShardExpiresWhileRead: a closed parent whose retention ends
+// while it is being read is done with, and its children are read.
+func TestSourceShardExpiresWhileRead(t *testing.T) {
+	start := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	clk := NewFakeClock(start)
+	l := openTestLog(t, Options{Clock: clk})
+	ref := StreamRef{Name: "s"}
+	if err := l.CreateStream(CreateStreamInput{Name: "s", ShardCount: 1}); err != nil {
+		t.Fatal(err)
+	}
+	put := func(prefix string, n int) {
+		for i := 0; i < n; i++ {
+			if _, err := l.PutRecord(context.Background(), ref, PutEntry{PartitionKey: "k" + strconv.Itoa(i), Data: []byte(prefix + strconv.Itoa(i))}, ""); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	put("old", 100)
+	clk.Advance(time.Second)
+	if err := l.SplitShard(ref, "shardId-000000000000", midpoint(UniformRanges(1)[0]).String()); err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(23 * time.Hour)
+	put("new", 50)
+	src, err := NewSource(l, SourceOptions{Stream: ref, Bounded: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := src.Open(context.Background(), engine.SourceInfo{Parallelism: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	out, got := engine.NewTestSourceOutput[SourceRecord](4)
+	for len(got()) < 8 {
+		if err := r.Read(context.Background(), out); err != nil {
+			t.Fatal(err)
+		}
+	}
+	clk.Advance(2 * time.Hour)
+	if err := l.EnforceRetention(); err != nil {
+		t.Fatal(err)
+	}
+	if l.hasShard(ref, "shardId-000000000000") {
+		t.Fatal("retention kept the parent")
+	}
+	readAll(t, r, out, func() bool { return false })
+	n := 0
+	for _, v := range values(got()) {
+		if strings.HasPrefix(v, "new") {
+			n++
+		}
+	}
+	if n != 50 {
+		t.Fatalf("read %d of the children's 50 records", n)
+	}
+}
