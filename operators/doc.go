@@ -54,10 +54,18 @@
 // costs one state update per record, like a tumbling window, plus a merge
 // of five small accumulators per key and slide. Each key's live slices
 // are one state entry (see sliceOp), and a key has at most one pending
-// firing timer in the steady state. With any explicit trigger or an
-// evictor, windows use the general operator (windowOp), which keeps one
-// state entry per key and window, as Flink's WindowOperator. Both give the
-// same results; the package's tests check both against naive references.
+// firing timer in the steady state.
+//
+// Session windows with the default trigger and no evictor likewise keep a
+// key's sessions, with their accumulators, in one state entry, and set
+// timers lazily (sessionOp): a session that grows with every record does
+// not move a timer with every record, as per-window timers would.
+//
+// With any explicit trigger or an evictor, windows use the general
+// operator (windowOp), which keeps one state entry per key and window and
+// a merging set for sessions, as Flink's WindowOperator. The fast paths
+// and the general operator give the same results; the package's tests
+// check them against naive references.
 //
 // Merge(a, b) of an Aggregator used on slices may modify and return a but
 // must neither modify nor keep b, which stays in state.
@@ -105,14 +113,15 @@
 //
 // Everything is keyed state of the operator (under its uid), versioned as
 // noted on each encoding: "window-slices" (sliced windows: one slice set
+// per key), "window-sessions" (default-trigger sessions: one session set
 // per key), "window-contents" (general windows: per key and window, the
 // window encoded as 16 bytes in the namespace), "window-merging"
 // (sessions: per key, each window and the window whose namespace holds its
 // contents), "trigger/<name>" (trigger state per window), "join-left" and
 // "join-right" (interval join buffers: timestamp → records),
 // "dedup-kept"/"dedup-seen"; timers namespaced by window ("F"/"C" on
-// sliced windows, "L"/"R" for the interval join); and in operator state
-// the watermark.
+// sliced windows, none on default-trigger sessions, "L"/"R" in the
+// interval join); and in operator state the watermark.
 //
 // # Concurrency
 //

@@ -42,9 +42,9 @@ func (r TriggerResult) String() string {
 // Leaving a window's trigger unset selects the default: EventTimeTrigger
 // for event-time windows, ProcessingTimeTrigger for processing-time ones,
 // NeverTrigger for the global window. Tumbling, sliding and cumulating
-// windows with the default trigger and no evictor run on shared slices
-// (see the package doc); any explicit trigger keeps one state entry per
-// window.
+// windows with the default trigger and no evictor run on shared slices,
+// and sessions with the default trigger on one state entry per key (see
+// the package doc); any explicit trigger keeps one state entry per window.
 type Trigger[T any] interface {
 	// OnElement is called for every record added to window w.
 	OnElement(v T, ts int64, w TimeWindow, ctx *TriggerContext) (TriggerResult, error)
