@@ -202,6 +202,7 @@ type generation struct {
 	writers map[string]bool // writer id -> still open
 	streams []*Stream
 	cleaned bool // the intents of other generations were handled
+	pending int  // committables prepared and not yet committed
 }
 
 func (g *generation) allClosed() bool {
@@ -445,18 +446,31 @@ func (w *sinkWriter[T]) Prepare(checkpointID int64) ([]byte, error) {
 		Records: st.RecordsDelivered - w.last.RecordsDelivered, Failed: st.RecordsFailed - w.last.RecordsFailed,
 		Bytes: st.BytesDelivered - w.last.BytesDelivered}
 	w.last = st
-	if len(objs) == 0 && w.cleaned() {
+	w.k.mu.Lock()
+	defer w.k.mu.Unlock()
+	if len(objs) == 0 && w.gen.cleaned {
 		return nil, nil
 	}
 	// An empty committable still comes back through Commit, which is
 	// where the attempt's cleanup runs.
-	return json.Marshal(c)
+	b, err := json.Marshal(c)
+	if err == nil {
+		w.gen.pending++
+	}
+	return b, err
 }
 
-func (w *sinkWriter[T]) cleaned() bool {
-	w.k.mu.Lock()
-	defer w.k.mu.Unlock()
-	return w.gen.cleaned
+// Pending returns how many committables the current writers prepared at
+// checkpoint barriers and have not committed yet: zero once every
+// completed checkpoint's objects are visible.
+func (k *Sink[T]) Pending() int {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	n := 0
+	for _, g := range k.mu.gens {
+		n += g.pending
+	}
+	return n
 }
 
 // Commit implements engine.CommittingWriter: complete or rename every
@@ -497,6 +511,7 @@ func (w *sinkWriter[T]) Commit(cs [][]byte) error {
 			w.k.mu.stats.CommittedFailed += c.Failed
 			w.k.mu.stats.CommittedBytes += c.Bytes
 			w.k.mu.stats.CommittedObjects += int64(len(c.Objects))
+			w.gen.pending--
 			w.k.mu.Unlock()
 		}
 	}
