@@ -177,10 +177,11 @@ type SourceRecord struct {
 //
 // # Sharing
 //
-// The readers of one job share state in the Source value (which shards
-// exist and which have ended), rebuilt from the restored positions at every
-// attempt, so a Source value serves one running job at a time. A Source
-// and its readers are safe for use by the engine's goroutines.
+// The readers of one attempt of a job share state in the Source value
+// (which shards exist, who reads them, which have ended), rebuilt from the
+// restored positions when the attempt's first reader opens; each attempt,
+// and each job using the Source, gets its own. A Source and its readers
+// are safe for use by the engine's goroutines.
 type Source[T any] struct {
 	l    *Log
 	opts SourceOptions
