@@ -927,3 +927,58 @@ func TestSourceShardExpiresWhileRead(t *testing.T) {
 		t.Fatalf("read %d of the children's 50 records", n)
 	}
 }
+
+// TestSourceRestoreThenReshard: an unbounded source restored from positions
+// taken before a split and a merge finds the new shards, reads each parent
+// to its end first, and reads everything exactly once.
+func TestSourceRestoreThenReshard(t *testing.T) {
+	l := openTestLog(t, Options{})
+	ref := StreamRef{Name: "s"}
+	if err := l.CreateStream(CreateStreamInput{Name: "s", ShardCount: 3}); err != nil {
+		t.Fatal(err)
+	}
+	prod := newProducer(l, "s", 15, 4)
+	prod.put(t, 900)
+	src, _ := NewSource(l, SourceOptions{Stream: ref})
+	ctx, cancel := context.WithCancel(context.Background())
+	r, err := src.Open(ctx, engine.SourceInfo{Parallelism: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, got := engine.NewTestSourceOutput[SourceRecord](8)
+	for i := 0; i < 30; i++ {
+		if err := r.Read(ctx, out); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pos, _ := r.(engine.CheckpointedReader).SnapshotPosition()
+	first := got()
+	r.Close()
+	cancel()
+	if err := l.SplitShard(ref, "shardId-000000000000", midpoint(UniformRanges(3)[0]).String()); err != nil {
+		t.Fatal(err)
+	}
+	prod.put(t, 300)
+	if err := l.MergeShards(ref, "shardId-000000000001", "shardId-000000000002"); err != nil {
+		t.Fatal(err)
+	}
+	prod.put(t, 300)
+	src2, _ := NewSource(l, SourceOptions{Stream: ref})
+	r2, err := src2.Open(context.Background(), engine.SourceInfo{Parallelism: 1, Restored: []engine.SourcePosition{{Parallelism: 1, Data: pos}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r2.Close()
+	out2, got2 := engine.NewTestSourceOutput[SourceRecord](8)
+	total := prod.total()
+	readAll(t, r2, out2, func() bool { return len(first)+len(got2()) >= total })
+	var all []keySeq
+	for _, rec := range append(first, got2()...) {
+		v, err := parseKeySeq(rec.Data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		all = append(all, v)
+	}
+	checkOnceInOrder(t, all, prod.counts())
+}
