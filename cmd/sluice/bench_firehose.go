@@ -14,6 +14,7 @@ import (
 	"github.com/sluicehq/sluice/connectors/firehose"
 	"github.com/sluicehq/sluice/connectors/parquet"
 	"github.com/sluicehq/sluice/connectors/s3"
+	"github.com/sluicehq/sluice/engine"
 	"github.com/sluicehq/sluice/internal/benchfmt"
 )
 
@@ -31,7 +32,7 @@ type benchEvent struct {
 }
 
 func init() {
-	registerBench("firehose", "JSON→Parquet conversion vs a hand-written parquet-go loop; end-to-end delivery to MinIO", benchFirehose)
+	registerBench("firehose", "JSON→Parquet conversion vs a hand-written parquet-go loop; delivery to MinIO, plain and through the exactly-once sink in a job", benchFirehose)
 }
 
 func benchFirehose(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -39,12 +40,13 @@ func benchFirehose(ctx context.Context, args []string, stdout, stderr io.Writer)
 	asJSON := fs.Bool("json", false, "print one JSON object per case")
 	runs := fs.Int("runs", 5, "runs per case (medians are reported)")
 	n := fs.Int("records", 200000, "records per run")
-	endpoint := fs.String("s3-endpoint", os.Getenv("SLUICE_S3_ENDPOINT"), "S3 endpoint for the delivery case (default: $SLUICE_S3_ENDPOINT, else a MinIO started from the CI cache)")
+	endpoint := fs.String("s3-endpoint", os.Getenv("SLUICE_S3_ENDPOINT"), "S3 endpoint for the delivery cases (default: $SLUICE_S3_ENDPOINT, else a MinIO started from the CI cache)")
+	chkEvery := fs.Duration("checkpoint-interval", 250*time.Millisecond, "checkpoint interval of the exactly-once sink job (objects are cut at every checkpoint)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if *runs < 1 || *n < 1 {
-		return usageError("--runs and --records must be positive")
+	if *runs < 1 || *n < 1 || *chkEvery <= 0 {
+		return usageError("--runs, --records and --checkpoint-interval must be positive")
 	}
 	recs, total := benchRecords(*n)
 	as, err := parquet.SchemaFromStruct(benchEvent{})
@@ -97,7 +99,7 @@ func benchFirehose(ctx context.Context, args []string, stdout, stderr io.Writer)
 	if err := benchfmt.Print(stdout, res, *asJSON); err != nil {
 		return err
 	}
-	return benchFirehoseMinIO(ctx, stdout, stderr, *endpoint, *runs, recs, total, *asJSON)
+	return benchFirehoseMinIO(ctx, stdout, stderr, *endpoint, *runs, recs, total, *asJSON, *chkEvery)
 }
 
 func benchRecords(n int) ([][]byte, int64) {
@@ -168,8 +170,12 @@ func handwrittenParquet(recs [][]byte, total int64) (int64, int64, error) {
 }
 
 // benchFirehoseMinIO runs the whole delivery stream (buffering, Parquet
-// conversion, S3 upload through the SDK) against a real MinIO.
-func benchFirehoseMinIO(ctx context.Context, stdout, stderr io.Writer, endpoint string, runs int, recs [][]byte, total int64, asJSON bool) error {
+// conversion, S3 upload through the SDK) against a real MinIO, twice per
+// run and interleaved: the plain Stream (Put/Flush, objects visible at
+// once) and the exactly-once Sink in an engine job with checkpoints
+// (objects staged as multipart uploads, journaled, completed when each
+// checkpoint completes).
+func benchFirehoseMinIO(ctx context.Context, stdout, stderr io.Writer, endpoint string, runs int, recs [][]byte, total int64, asJSON bool, chkEvery time.Duration) error {
 	access, secret := os.Getenv("SLUICE_S3_ACCESS_KEY"), os.Getenv("SLUICE_S3_SECRET_KEY")
 	if endpoint == "" {
 		bin := s3.FindMinIO()
@@ -188,26 +194,30 @@ func benchFirehoseMinIO(ctx context.Context, stdout, stderr io.Writer, endpoint 
 	if err != nil {
 		return err
 	}
-	var samples []benchfmt.Sample
-	var objects int64
-	for r := 0; r < runs; r++ {
-		sc := s3.Config{Bucket: fmt.Sprintf("sluice-bench-%d-%d", time.Now().UnixNano(), r), Endpoint: endpoint, Region: "us-east-1",
+	bucket := func(tag string, r int) (s3.Config, error) {
+		sc := s3.Config{Bucket: fmt.Sprintf("sluice-bench-%s-%d-%d", tag, time.Now().UnixNano(), r), Endpoint: endpoint, Region: "us-east-1",
 			UsePathStyle: true, AccessKeyID: access, SecretAccessKey: secret}
 		b, err := s3.Open(ctx, sc)
 		if err != nil {
-			return err
+			return sc, err
 		}
-		if err := b.CreateBucket(ctx); err != nil {
-			return err
-		}
-		cfg := firehose.Config{
+		return sc, b.CreateBucket(ctx)
+	}
+	config := func(sc s3.Config) firehose.Config {
+		return firehose.Config{
 			Name: "bench", S3: &sc,
 			Format:    firehose.Format{Type: firehose.FormatParquet, Parquet: &firehose.ParquetFormat{Schema: schema}},
 			Buffering: firehose.BufferingHints{SizeInMBs: 8},
 		}
-		st, err := firehose.New(ctx, cfg, firehose.Deps{})
+	}
+	plain := func(r int) (benchfmt.Sample, int64, error) {
+		sc, err := bucket("plain", r)
 		if err != nil {
-			return err
+			return benchfmt.Sample{}, 0, err
+		}
+		st, err := firehose.New(ctx, config(sc), firehose.Deps{})
+		if err != nil {
+			return benchfmt.Sample{}, 0, err
 		}
 		s, err := benchfmt.Measure(func() (int64, int64, error) {
 			const batch = 500 // Firehose's PutRecordBatch limit
@@ -226,12 +236,70 @@ func benchFirehoseMinIO(ctx context.Context, stdout, stderr io.Writer, endpoint 
 			}
 			return st.Stats().RecordsDelivered, total, nil
 		})
-		if err != nil {
-			return err
-		}
-		objects = st.Stats().Objects
-		samples = append(samples, s)
+		return s, st.Stats().Objects, err
 	}
-	res := benchfmt.FromSamples("firehose_delivery_minio", samples).Set("objects", objects).Set("buffer_mib", 8)
-	return benchfmt.Print(stdout, res, asJSON)
+	exactlyOnce := func(r int) (benchfmt.Sample, firehose.SinkStats, int64, error) {
+		sc, err := bucket("eo", r)
+		if err != nil {
+			return benchfmt.Sample{}, firehose.SinkStats{}, 0, err
+		}
+		sink, err := firehose.NewSink[[]byte](config(sc), firehose.SinkOptions{}, nil)
+		if err != nil {
+			return benchfmt.Sample{}, firehose.SinkStats{}, 0, err
+		}
+		dir, err := os.MkdirTemp("", "sluice-bench-firehose-")
+		if err != nil {
+			return benchfmt.Sample{}, firehose.SinkStats{}, 0, err
+		}
+		defer os.RemoveAll(dir)
+		var checkpoints int64
+		s, err := benchfmt.Measure(func() (int64, int64, error) {
+			j := engine.NewJob("bench-firehose", engine.Config{Parallelism: 1, StateBackend: "memory",
+				Checkpoint: engine.CheckpointConfig{Interval: chkEvery, Dir: dir}})
+			engine.SinkTo(engine.FromSlice(j, "records", recs, engine.WatermarkStrategy[[]byte]{}), "firehose", sink)
+			run, err := j.Start(ctx)
+			if err != nil {
+				return 0, 0, err
+			}
+			if err := run.Wait(); err != nil {
+				return 0, 0, err
+			}
+			checkpoints, _ = run.LatestCheckpoint()
+			if c := sink.Stats().CommittedRecords; c != int64(len(recs)) {
+				return 0, 0, fmt.Errorf("the exactly-once sink committed %d of %d records", c, len(recs))
+			}
+			return int64(len(recs)), total, nil
+		})
+		return s, sink.Stats(), checkpoints, err
+	}
+	var plainS, eoS []benchfmt.Sample
+	var objects, checkpoints int64
+	var eoStats firehose.SinkStats
+	for r := 0; r < runs; r++ {
+		// Alternate which goes first: both see the same conditions.
+		for k := 0; k < 2; k++ {
+			if (r+k)%2 == 0 {
+				s, o, err := plain(r)
+				if err != nil {
+					return err
+				}
+				plainS, objects = append(plainS, s), o
+			} else {
+				s, st, c, err := exactlyOnce(r)
+				if err != nil {
+					return err
+				}
+				eoS, eoStats, checkpoints = append(eoS, s), st, c
+			}
+		}
+	}
+	res := benchfmt.FromSamples("firehose_delivery_minio", plainS).Set("objects", objects).Set("buffer_mib", 8)
+	if err := benchfmt.Print(stdout, res, asJSON); err != nil {
+		return err
+	}
+	eo := benchfmt.FromSamples("firehose_sink_exactly_once_minio", eoS).WithBaseline(plainS).
+		Set("baseline", "firehose_delivery_minio: the plain stream delivering the same records in the same run").
+		Set("objects", eoStats.CommittedObjects).Set("checkpoints", checkpoints).
+		Set("checkpoint_interval_ms", chkEvery.Milliseconds()).Set("parallelism", 1).Set("buffer_mib", 8)
+	return benchfmt.Print(stdout, eo, asJSON)
 }
