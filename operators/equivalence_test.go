@@ -314,3 +314,76 @@ func TestSessionEquivalence(t *testing.T) {
 		runEquivalence(t, seed, desc, steps, rng.IntN(8) == 0, factory, newRefModel(spec, lateness))
 	}
 }
+
+// TestIntervalJoinEquivalence joins random streams (bounded disorder,
+// watermarks that never make a record late, restores at random points)
+// and requires exactly the pairs a nested loop finds.
+func TestIntervalJoinEquivalence(t *testing.T) {
+	seed := seedFrom(t)
+	rng := rand.New(rand.NewPCG(seed, 10))
+	for round := 0; round < 8; round++ {
+		lower := rng.Int64N(21) - 10
+		upper := lower + rng.Int64N(15)
+		two := intervalJoinOp(keyOfEv, keyOfEv, "operator", IntervalJoinOptions[ev, ev]{
+			Lower: time.Duration(lower) * time.Millisecond, Upper: time.Duration(upper) * time.Millisecond,
+			LeftCodec: evCodec, RightCodec: evCodec,
+		}, JoinFunc[ev, ev, string](func(l, r ev, ctx *JoinContext[string]) error {
+			ctx.Emit(fmt.Sprintf("%s %d+%d", l.Key, l.Val, r.Val))
+			return nil
+		}))
+		s := &scriptHarness{t: t, mode: scriptMode{pebble: rng.IntN(6) == 0}, dir: t.TempDir(),
+			factory: func() (engine.KeyedOperator[ev, string, string], error) { return &sidesOp{inner: two.newOp()}, nil }}
+		if err := s.open(""); err != nil {
+			t.Fatal(err)
+		}
+		const d = 8
+		keys := 1 + rng.IntN(4)
+		var recs []engine.Record[ev]
+		var got []string
+		maxTs := int64(0)
+		for i := 0; i < 400+rng.IntN(400); i++ {
+			ts := int64(i) - rng.Int64N(d)
+			side := byte('L')
+			if rng.IntN(2) == 0 {
+				side = 'R'
+			}
+			e := ev{Key: fmt.Sprint("k", rng.IntN(keys)), Val: int64(i), Side: side}
+			recs = append(recs, engine.Record[ev]{Value: e, Time: ts})
+			if err := s.h.ProcessElement(e, ts); err != nil {
+				t.Fatal(err)
+			}
+			maxTs = max(maxTs, ts)
+			if rng.IntN(5) == 0 {
+				if err := s.h.ProcessWatermark(maxTs - d); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for _, r := range s.h.Output() {
+				got = append(got, r.Value)
+			}
+			if late := append(s.h.SideOutput("late-left"), s.h.SideOutput("late-right")...); len(late) > 0 {
+				t.Fatalf("seed %d: late records %v", seed, late)
+			}
+			s.h.ClearOutput()
+			if rng.IntN(100) == 0 {
+				if err := s.restore(); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		s.close()
+		var want []string
+		for _, a := range recs {
+			for _, b := range recs {
+				if a.Value.Side == 'L' && b.Value.Side == 'R' && a.Value.Key == b.Value.Key &&
+					b.Time >= a.Time+lower && b.Time <= a.Time+upper {
+					want = append(want, fmt.Sprintf("%s %d+%d", a.Value.Key, a.Value.Val, b.Value.Val))
+				}
+			}
+		}
+		if g, w := sortedLines(got), sortedLines(want); !slices.Equal(g, w) {
+			t.Fatalf("seed %d round %d [%d, %d]: %d pairs, want %d\n%s", seed, round, lower, upper, len(g), len(w), diffLines(g, w))
+		}
+		t.Logf("round %d: bounds [%d, %d], %d pairs", round, lower, upper, len(want))
+	}
+}
