@@ -435,9 +435,7 @@ func (w *sinkWriter[T]) put(b *putBatch, timer *time.Timer) error {
 		select {
 		case <-timer.C:
 		case <-w.ctx.Done():
-			if !timer.Stop() {
-				<-timer.C
-			}
+			timer.Stop() // Go 1.23 timers: no stale tick after Stop
 			return fmt.Errorf("shardlog: sink %s: %w", w.name, w.ctx.Err())
 		}
 		backoff = min(2*backoff, o.MaxBackoff)

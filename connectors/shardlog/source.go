@@ -517,8 +517,9 @@ func (r *reader[T]) wait(ctx context.Context) {
 	r.timer.Reset(d)
 	recv(r.timer.C)
 	chosen, _, _ := reflect.Select(cases)
-	if chosen != len(cases)-1 && !r.timer.Stop() {
-		<-r.timer.C
+	if chosen != len(cases)-1 {
+		// Go 1.23 timers: after Stop no stale tick is delivered.
+		r.timer.Stop()
 	}
 	clear(cases)
 	r.cases = cases[:0]
