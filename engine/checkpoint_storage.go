@@ -172,6 +172,9 @@ type SubtaskSnap struct {
 	States      []state.StateDesc   `json:"states,omitempty"`
 	StateDir    string              `json:"state_dir,omitempty"`
 	StateFormat string              `json:"state_format,omitempty"`
+	// Overlay is a file of writes (relative to the manifest) to apply over
+	// the restored state: the dirty state-cache entries at the checkpoint.
+	Overlay string `json:"overlay,omitempty"`
 	// Operator (non-keyed) state: entries redistributed round robin when
 	// restored at another parallelism.
 	OperatorState [][]byte `json:"operator_state,omitempty"`
@@ -245,6 +248,11 @@ func VerifyCheckpoint(dir string) (*Manifest, error) {
 			}
 			if err := state.VerifySnapshot(filepath.Join(dir, st.StateDir)); err != nil {
 				return nil, fmt.Errorf("%w: operator %q subtask %d: %w", ErrCorruptCheckpoint, op.Name, st.Subtask, err)
+			}
+			if st.Overlay != "" {
+				if _, err := state.ReadOverlayFile(filepath.Join(dir, st.Overlay)); err != nil {
+					return nil, fmt.Errorf("%w: operator %q subtask %d: %w", ErrCorruptCheckpoint, op.Name, st.Subtask, err)
+				}
 			}
 		}
 	}

@@ -234,6 +234,16 @@ func (h *Harness[In, Out]) Snapshot(dir string) error {
 				return err
 			}
 			snap.StateDir = rel
+			if p.overlay != nil {
+				if chunks := p.overlay(); chunks != nil {
+					snap.Overlay = rel + ".overlay"
+					err := state.WriteOverlayFile(filepath.Join(dir, snap.Overlay), chunks)
+					state.ReleaseOverlay(chunks)
+					if err != nil {
+						return err
+					}
+				}
+			}
 		}
 		m.Operators = append(m.Operators, ManifestOperator{UID: n.uid, Name: n.name, Parallelism: p.inst.parallelism, Subtasks: []SubtaskSnap{snap}})
 	}

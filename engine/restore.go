@@ -51,6 +51,22 @@ func (p *restorePlan) keyedParts(uid string, want state.KeyGroupRange) []state.S
 	return parts
 }
 
+// keyedOverlays returns the overlay files of uid's subtasks that hold key
+// groups in want.
+func (p *restorePlan) keyedOverlays(uid string, want state.KeyGroupRange) []string {
+	op := p.ops[uid]
+	if op == nil {
+		return nil
+	}
+	var out []string
+	for _, st := range op.Subtasks {
+		if st.Keyed && st.Overlay != "" && st.KeyGroups.Intersect(want).Len() > 0 {
+			out = append(out, filepath.Join(p.dir, st.Overlay))
+		}
+	}
+	return out
+}
+
 // operatorState returns subtask's share of uid's operator state: the old
 // subtask's entries at the same parallelism, else all entries dealt round
 // robin.

@@ -90,6 +90,11 @@ type cache interface {
 	evict(n int) (int, error)
 	// drop forgets every cached entry without writing it.
 	drop()
+	// appendDirty encodes every dirty entry into w, leaving it dirty.
+	appendDirty(w *OverlayWriter) error
+	// freeze captures the dirty entries for a checkpoint (see
+	// Backend.FreezeDirty).
+	freeze(w *OverlayWriter) func(w *OverlayWriter)
 }
 
 // NewBackend returns a backend over store. The store may be shared by the

@@ -11,7 +11,9 @@ import (
 )
 
 // Codec turns values of T into bytes and back. Implementations must not use
-// reflection per value: state codecs run on every state access.
+// reflection per value: state codecs run on every state access. Append and
+// Decode must be safe to call from several goroutines at once: checkpoints
+// encode state on a background goroutine.
 //
 // Encodings of keys must be deterministic (equal keys give equal bytes),
 // because a key's bytes decide its key group and its place in the store.

@@ -1,6 +1,7 @@
 package state
 
 import (
+	"bytes"
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -278,5 +279,114 @@ func TestWithMaxCachedBoundsOneState(t *testing.T) {
 	}
 	if len(small.c.m) < 400 {
 		t.Fatalf("the uncapped state was evicted too: %d entries", len(small.c.m))
+	}
+}
+
+// TestOverlayCapturesDirtyEntries: a store snapshot plus the overlay of the
+// dirty cache entries equals the backend's state, with deletes.
+func TestOverlayCapturesDirtyEntries(t *testing.T) {
+	b := newTestBackend(t, 1<<16)
+	vs, _ := NewValueState(b, "v", MustCodecFor[int64]())
+	for k := int64(0); k < 100; k++ {
+		setKey(b, k)
+		_ = vs.Update(k)
+	}
+	if err := b.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	for k := int64(0); k < 100; k += 2 {
+		setKey(b, k)
+		if k%4 == 0 {
+			_ = vs.Clear()
+		} else {
+			_ = vs.Update(k * 10)
+		}
+	}
+	w := NewOverlayWriter()
+	if err := b.AppendDirty(w); err != nil {
+		t.Fatal(err)
+	}
+	if w.Len() != 50 {
+		t.Fatalf("overlay has %d entries, want 50 dirty", w.Len())
+	}
+	data := bytes.Join(w.Finish(), nil)
+	base := b.store.(*MemStore).Snapshot()
+	if err := ApplyOverlay(base, "test", data, KeyGroupRange{Start: 0, End: 127}); err != nil {
+		t.Fatal(err)
+	}
+	b2 := newBackendOver(t, base)
+	vs2, _ := NewValueState(b2, "v", MustCodecFor[int64]())
+	for k := int64(0); k < 100; k++ {
+		setKey(b2, k)
+		v, ok, _ := vs2.Value()
+		switch {
+		case k%4 == 0:
+			if ok {
+				t.Fatalf("key %d should be deleted", k)
+			}
+		case k%2 == 0:
+			if v != k*10 {
+				t.Fatalf("key %d = %d", k, v)
+			}
+		default:
+			if v != k {
+				t.Fatalf("key %d = %d", k, v)
+			}
+		}
+	}
+	data[len(data)-10] ^= 1
+	if err := CheckOverlay("x", data); err == nil {
+		t.Fatal("damaged overlay accepted")
+	}
+}
+
+// TestFreezeDirtyCopiesOnWrite: entries frozen for a checkpoint keep the
+// values they had at the freeze while the backend goes on changing them on
+// another goroutine; the overlay holds exactly the frozen values.
+func TestFreezeDirtyCopiesOnWrite(t *testing.T) {
+	b := newTestBackend(t, 1<<16)
+	vs, _ := NewValueState(b, "n", MustCodecFor[int64]())
+	ls, _ := NewListState(b, "l", MustCodecFor[int64]())
+	for k := int64(0); k < 1000; k++ {
+		setKey(b, k)
+		_ = vs.Update(k)
+		_ = ls.Add(k)
+	}
+	base := b.store.(*MemStore).Snapshot()
+	encode := b.FreezeDirty()
+	done := make(chan [][]byte)
+	go func() { done <- encode() }()
+	// Change every key while the encoding runs.
+	for k := int64(0); k < 1000; k++ {
+		setKey(b, k)
+		_ = vs.Update(-k)
+		_ = ls.Add(-k)
+		if k%3 == 0 {
+			_ = vs.Clear()
+		}
+	}
+	ov := bytes.Join(<-done, nil)
+	if err := ApplyOverlay(base, "t", ov, KeyGroupRange{Start: 0, End: 127}); err != nil {
+		t.Fatal(err)
+	}
+	b2 := newBackendOver(t, base)
+	vs2, _ := NewValueState(b2, "n", MustCodecFor[int64]())
+	ls2, _ := NewListState(b2, "l", MustCodecFor[int64]())
+	for k := int64(0); k < 1000; k++ {
+		setKey(b2, k)
+		if v, ok, _ := vs2.Value(); !ok || v != k {
+			t.Fatalf("key %d: snapshot has %d,%v, want the frozen %d", k, v, ok, k)
+		}
+		if l, _ := ls2.Get(); len(l) != 1 || l[0] != k {
+			t.Fatalf("key %d: snapshot list %v", k, l)
+		}
+	}
+	// The live backend has the new values.
+	for k := int64(0); k < 1000; k++ {
+		setKey(b, k)
+		v, ok, _ := vs.Value()
+		if k%3 == 0 && ok || k%3 != 0 && v != -k {
+			t.Fatalf("live key %d: %d,%v", k, v, ok)
+		}
 	}
 }

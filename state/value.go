@@ -3,6 +3,9 @@ package state
 import (
 	"encoding/binary"
 	"fmt"
+	"reflect"
+	"slices"
+	"sync/atomic"
 
 	"github.com/cespare/xxhash/v2"
 )
@@ -23,8 +26,15 @@ type valueCore[V any] struct {
 	// (a chain, for the rare collision). A uint64-keyed map is markedly
 	// faster than one keyed by the byte strings.
 	m         map[uint64]*entry[V]
-	dirty     []*entry[V]
-	maxCached int // 0: only the backend's budget applies
+	dirty     []*entry[V] // exactly the dirty entries; entry.didx is the index
+	maxCached int         // 0: only the backend's budget applies
+
+	// Copy-on-write for checkpoints (see freeze): entries made dirty in
+	// generation <= frozen.gen belong to a pending snapshot and are copied
+	// before they change.
+	cowSafe bool // V holds no mutable references
+	gen     uint32
+	frozen  *frozenSet[V]
 
 	// last is the entry of the previous lookup, valid while the backend's
 	// key generation is lastGen and no eviction or namespace change
@@ -32,6 +42,7 @@ type valueCore[V any] struct {
 	// common pattern) looks the cache up once.
 	last    *entry[V]
 	lastGen uint64
+	lastH   uint64
 	ck      []byte // scratch: cache key
 	sk      []byte // scratch: store key
 	vb      []byte // scratch: encoded value
@@ -42,15 +53,29 @@ type entry[V any] struct {
 	present bool
 	dirty   bool
 	kg      uint16
+	didx    int32  // index in valueCore.dirty while dirty
+	gen     uint32 // generation in which the entry became dirty
 	touched int64  // TTL: last write (or read) time in ms
 	ck      string // cache key: uvarint(len key) key uvarint(len ns) ns
 	next    *entry[V]
+}
+
+// frozenSet is the dirty entries of one checkpoint, being encoded on
+// another goroutine. That goroutine reads only the entries' v, present, kg,
+// touched and ck, which the task no longer changes (it copies an entry
+// before writing to it).
+type frozenSet[V any] struct {
+	entries []*entry[V]
+	gen     uint32
+	done    atomic.Bool
+	doneC   chan struct{}
 }
 
 func newValueCore[V any](b *Backend, name, kind, typ string, enc func([]byte, V) []byte, dec func([]byte) (V, error), ttl TTL) (*valueCore[V], error) {
 	c := &valueCore[V]{
 		b: b, name: name, prefix: statePrefix(b.opts.OperatorID, name),
 		enc: enc, dec: dec, ttl: ttl, m: map[uint64]*entry[V]{},
+		cowSafe: immutableType(reflect.TypeFor[V]()),
 	}
 	if err := b.register(StateDesc{Name: name, Kind: kind, Type: typ}, c); err != nil {
 		return nil, err
@@ -79,17 +104,19 @@ func (c *valueCore[V]) lookup() (*entry[V], error) {
 	}
 	c.ck = appendCacheKey(c.ck[:0], b.key, c.ns)
 	h := b.keyHash ^ c.nsHash
+	c.lastH = h
 	head := c.m[h]
 	for e := head; e != nil; e = e.next {
 		if e.ck == string(c.ck) {
 			if c.ttl.enabled() && e.present {
+				e = c.writable(e)
 				c.checkExpiry(e)
 			}
 			c.last, c.lastGen = e, b.keyGen
 			return e, nil
 		}
 	}
-	e := &entry[V]{kg: uint16(b.kg), ck: string(c.ck)}
+	e := &entry[V]{kg: uint16(b.kg), ck: string(c.ck), didx: -1}
 	c.sk = appendStoreKey(c.sk[:0], b.kg, c.prefix, c.ck)
 	raw, found, err := b.store.Get(c.sk)
 	if err != nil {
@@ -147,19 +174,135 @@ func (c *valueCore[V]) markDirty(e *entry[V]) {
 		return
 	}
 	e.dirty = true
-	if len(c.dirty) >= 2*c.b.opts.CacheEntries+1024 {
-		// Without snapshots, flush never runs; entries evicted since the last
-		// flush leave clean refs behind. Drop them to keep the list bounded.
-		live := c.dirty[:0]
-		for _, d := range c.dirty {
-			if d.dirty {
-				live = append(live, d)
+	e.gen = c.gen
+	e.didx = int32(len(c.dirty))
+	c.dirty = append(c.dirty, e)
+}
+
+// undirty marks e clean and takes it off the dirty list.
+func (c *valueCore[V]) undirty(e *entry[V]) {
+	if !e.dirty {
+		return
+	}
+	e.dirty = false
+	last := c.dirty[len(c.dirty)-1]
+	c.dirty[e.didx] = last
+	last.didx = e.didx
+	c.dirty[len(c.dirty)-1] = nil
+	c.dirty = c.dirty[:len(c.dirty)-1]
+	e.didx = -1
+}
+
+// lookupW is lookup for an entry about to be changed.
+func (c *valueCore[V]) lookupW() (*entry[V], error) {
+	e, err := c.lookup()
+	if err != nil {
+		return nil, err
+	}
+	return c.writable(e), nil
+}
+
+// writable returns e, or a copy of it that replaces it in the cache when e
+// belongs to a snapshot still being encoded. e must be the entry of the
+// current lookup (c.lastH is its hash).
+func (c *valueCore[V]) writable(e *entry[V]) *entry[V] {
+	fs := c.frozen
+	if fs == nil {
+		return e
+	}
+	if fs.done.Load() {
+		c.frozen = nil
+		return e
+	}
+	if !e.dirty || e.gen > fs.gen {
+		return e
+	}
+	ne := &entry[V]{v: e.v, present: e.present, dirty: true, kg: e.kg, didx: e.didx, gen: c.gen, touched: e.touched, ck: e.ck, next: e.next}
+	h := c.lastH
+	if c.m[h] == e {
+		c.m[h] = ne
+	} else {
+		for p := c.m[h]; p != nil; p = p.next {
+			if p.next == e {
+				p.next = ne
+				break
 			}
 		}
-		clear(c.dirty[len(live):])
-		c.dirty = live
 	}
-	c.dirty = append(c.dirty, e)
+	c.dirty[e.didx] = ne
+	if c.last == e {
+		c.last = ne
+	}
+	return ne
+}
+
+// waitFrozen waits until a pending snapshot's entries are encoded.
+func (c *valueCore[V]) waitFrozen() {
+	if fs := c.frozen; fs != nil {
+		<-fs.doneC
+		c.frozen = nil
+	}
+}
+
+// freeze captures the dirty entries for a checkpoint. States whose values
+// may hold mutable references are encoded into w at once; the others are
+// frozen and the returned function encodes them into w later, on another
+// goroutine, while the cache copies an entry before changing it.
+func (c *valueCore[V]) freeze(w *OverlayWriter) func(w *OverlayWriter) {
+	if len(c.dirty) == 0 {
+		return nil
+	}
+	if !c.cowSafe {
+		c.appendDirty(w)
+		return nil
+	}
+	c.waitFrozen()
+	fs := &frozenSet[V]{entries: c.dirty, gen: c.gen, doneC: make(chan struct{})}
+	c.dirty = slices.Clone(c.dirty)
+	c.gen++
+	c.frozen = fs
+	return func(w *OverlayWriter) {
+		defer func() {
+			fs.done.Store(true)
+			close(fs.doneC)
+		}()
+		var sk, vb []byte
+		for _, e := range fs.entries {
+			sk = appendStoreKey(sk[:0], int(e.kg), c.prefix, nil)
+			sk = append(sk, e.ck...)
+			if !e.present {
+				w.Delete(sk)
+				continue
+			}
+			vb = vb[:0]
+			if c.ttl.enabled() {
+				vb = binary.BigEndian.AppendUint64(vb, uint64(e.touched))
+			}
+			vb = c.enc(vb, e.v)
+			w.Set(sk, vb)
+		}
+	}
+}
+
+// immutableType reports whether values of t hold no references through
+// which they could change after being copied (strings are immutable).
+func immutableType(t reflect.Type) bool {
+	switch t.Kind() {
+	case reflect.Bool, reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr,
+		reflect.Float32, reflect.Float64, reflect.Complex64, reflect.Complex128, reflect.String:
+		return true
+	case reflect.Array:
+		return immutableType(t.Elem())
+	case reflect.Struct:
+		for i := range t.NumField() {
+			if !immutableType(t.Field(i).Type) {
+				return false
+			}
+		}
+		return true
+	}
+	return false
 }
 
 func (c *valueCore[V]) get() (V, bool, error) {
@@ -180,7 +323,7 @@ func (c *valueCore[V]) set(e *entry[V], v V) {
 }
 
 func (c *valueCore[V]) clear() error {
-	e, err := c.lookup()
+	e, err := c.lookupW()
 	if err != nil {
 		return err
 	}
@@ -210,20 +353,35 @@ func (c *valueCore[V]) write(e *entry[V]) error {
 	if err != nil {
 		return fmt.Errorf("state: write %q: %w", c.name, err)
 	}
-	e.dirty = false
+	c.undirty(e)
+	return nil
+}
+
+func (c *valueCore[V]) appendDirty(w *OverlayWriter) error {
+	for _, e := range c.dirty {
+		c.sk = appendStoreKey(c.sk[:0], int(e.kg), c.prefix, nil)
+		c.sk = append(c.sk, e.ck...)
+		if !e.present {
+			w.Delete(c.sk)
+			continue
+		}
+		c.vb = c.vb[:0]
+		if c.ttl.enabled() {
+			c.vb = binary.BigEndian.AppendUint64(c.vb, uint64(e.touched))
+		}
+		c.vb = c.enc(c.vb, e.v)
+		w.Set(c.sk, c.vb)
+	}
 	return nil
 }
 
 func (c *valueCore[V]) flush() error {
-	for _, e := range c.dirty {
-		if e.dirty {
-			if err := c.write(e); err != nil {
-				return err
-			}
+	c.waitFrozen()
+	for len(c.dirty) > 0 {
+		if err := c.write(c.dirty[len(c.dirty)-1]); err != nil {
+			return err
 		}
 	}
-	clear(c.dirty)
-	c.dirty = c.dirty[:0]
 	return nil
 }
 
@@ -248,6 +406,7 @@ func (c *valueCore[V]) evict(n int) (int, error) {
 }
 
 func (c *valueCore[V]) drop() {
+	c.waitFrozen()
 	c.last = nil
 	clear(c.m)
 	clear(c.dirty)
@@ -298,7 +457,7 @@ func (s *ValueState[V]) Value() (V, bool, error) { return s.c.get() }
 
 // Update sets the current key's value.
 func (s *ValueState[V]) Update(v V) error {
-	e, err := s.c.lookup()
+	e, err := s.c.lookupW()
 	if err != nil {
 		return err
 	}
@@ -336,7 +495,7 @@ func NewReducingState[V any](b *Backend, name string, codec Codec[V], reduce fun
 
 // Add folds v into the current key's value.
 func (s *ReducingState[V]) Add(v V) error {
-	e, err := s.c.lookup()
+	e, err := s.c.lookupW()
 	if err != nil {
 		return err
 	}
@@ -389,7 +548,7 @@ func NewAggregatingState[In, Acc, Out any](b *Backend, name string, agg Aggregat
 
 // Add folds in into the current key's accumulator.
 func (s *AggregatingState[In, Acc, Out]) Add(in In) error {
-	e, err := s.c.lookup()
+	e, err := s.c.lookupW()
 	if err != nil {
 		return err
 	}
@@ -404,7 +563,7 @@ func (s *AggregatingState[In, Acc, Out]) Add(in In) error {
 // MergeAccumulator folds acc into the current key's accumulator (used when
 // windows merge).
 func (s *AggregatingState[In, Acc, Out]) MergeAccumulator(acc Acc) error {
-	e, err := s.c.lookup()
+	e, err := s.c.lookupW()
 	if err != nil {
 		return err
 	}
@@ -489,7 +648,7 @@ func (s *ListState[E]) Get() ([]E, error) {
 
 // Add appends v to the current key's list.
 func (s *ListState[E]) Add(v E) error {
-	e, err := s.c.lookup()
+	e, err := s.c.lookupW()
 	if err != nil {
 		return err
 	}
@@ -499,7 +658,7 @@ func (s *ListState[E]) Add(v E) error {
 
 // AddAll appends vs to the current key's list.
 func (s *ListState[E]) AddAll(vs []E) error {
-	e, err := s.c.lookup()
+	e, err := s.c.lookupW()
 	if err != nil {
 		return err
 	}
@@ -513,7 +672,7 @@ func (s *ListState[E]) Update(vs []E) error {
 	if len(vs) == 0 {
 		return s.c.clear()
 	}
-	e, err := s.c.lookup()
+	e, err := s.c.lookupW()
 	if err != nil {
 		return err
 	}

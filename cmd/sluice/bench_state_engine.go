@@ -28,6 +28,7 @@ var benchCP struct {
 
 	pauseBytes int64
 	valueSize  int
+	pauseSlice bool
 
 	recKeys int64
 
@@ -52,7 +53,8 @@ func init() {
 		summary: "synchronous checkpoint pause of a job holding --pause-bytes of keyed state",
 		flags: func(fs *flag.FlagSet) {
 			fs.Int64Var(&benchCP.pauseBytes, "pause-bytes", 1<<30, "checkpoint-pause: bytes of keyed state (keys of 8 B plus values)")
-			fs.IntVar(&benchCP.valueSize, "pause-value-size", 100, "checkpoint-pause: value size in bytes")
+			fs.IntVar(&benchCP.valueSize, "pause-value-size", 100, "checkpoint-pause: value size in bytes (with --pause-slices; otherwise 100-byte arrays)")
+			fs.BoolVar(&benchCP.pauseSlice, "pause-slices", false, "checkpoint-pause: byte-slice values, which the pause encodes, instead of fixed-size arrays captured by copy-on-write")
 		},
 		run: runBenchCheckpointPause,
 	})
@@ -115,7 +117,11 @@ func runBenchCheckpointThroughput(env *stateBenchEnv) error {
 }
 
 func runBenchCheckpointPause(env *stateBenchEnv) error {
-	keys := benchCP.pauseBytes / int64(8+benchCP.valueSize)
+	vsize := 100
+	if benchCP.pauseSlice {
+		vsize = benchCP.valueSize
+	}
+	keys := benchCP.pauseBytes / int64(8+vsize)
 	var samples []benchfmt.Sample
 	var pauses, totals []float64
 	for r := 0; r < env.runs; r++ {
@@ -124,8 +130,8 @@ func runBenchCheckpointPause(env *stateBenchEnv) error {
 		var st engine.CheckpointStats
 		s, err := benchfmt.Measure(func() (int64, int64, error) {
 			var err error
-			st, err = benchjobs.FillAndCheckpoint(env.ctx, keys, benchCP.valueSize, cfg)
-			return keys, keys * int64(8+benchCP.valueSize), err
+			st, err = benchjobs.FillAndCheckpoint(env.ctx, keys, benchCP.valueSize, !benchCP.pauseSlice, cfg)
+			return keys, keys * int64(8+vsize), err
 		})
 		if err != nil {
 			return err
@@ -134,9 +140,13 @@ func runBenchCheckpointPause(env *stateBenchEnv) error {
 		samples = append(samples, s)
 		pauses = append(pauses, float64(st.MaxSyncPause)/1e6)
 		totals = append(totals, float64(st.Duration)/1e6)
-		env.logf("run %d: %d keys of %d B: pause %v, checkpoint %v", r+1, keys, benchCP.valueSize, st.MaxSyncPause, st.Duration)
+		env.logf("run %d: %d keys of %d B: pause %v, checkpoint %v", r+1, keys, vsize, st.MaxSyncPause, st.Duration)
 	}
-	return env.print(benchfmt.FromSamples(fmt.Sprintf("state/checkpoint-pause/%dMiB", benchCP.pauseBytes>>20), samples).
+	kind := "arrays"
+	if benchCP.pauseSlice {
+		kind = "slices"
+	}
+	return env.print(benchfmt.FromSamples(fmt.Sprintf("state/checkpoint-pause/%dMiB-%s", benchCP.pauseBytes>>20, kind), samples).
 		Set("pause_ms", benchfmt.MedianOf(pauses)).
 		Set("checkpoint_ms", benchfmt.MedianOf(totals)))
 }

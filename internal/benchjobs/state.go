@@ -106,14 +106,20 @@ func KeyedCount(ctx context.Context, n, keys int64, cfg engine.Config, failAfter
 	return res, err
 }
 
-// FillAndCheckpoint builds keyed state of about bytes bytes (keys of 8
-// bytes, values of valueSize bytes), then takes a checkpoint and returns
-// its longest synchronous pause.
-func FillAndCheckpoint(ctx context.Context, keys int64, valueSize int, cfg engine.Config) (engine.CheckpointStats, error) {
+// FillAndCheckpoint builds keyed state of keys keys with values of
+// valueSize bytes, then takes a checkpoint and returns its stats. With
+// fixed, values are fixed-size arrays (valueSize is rounded to 100 bytes),
+// which checkpoints capture by copy-on-write; otherwise byte slices, which
+// the checkpoint's pause encodes.
+func FillAndCheckpoint(ctx context.Context, keys int64, valueSize int, fixed bool, cfg engine.Config) (engine.CheckpointStats, error) {
 	j := engine.NewJob("fill", cfg)
 	src := engine.SourceOf(j, "datagen", datagen.Source(datagen.Options{Count: keys}, GenKeys(0)), engine.NoWatermarks[KeyEvent]())
 	ks := engine.KeyBy(src, func(e KeyEvent) uint64 { return e.Key })
-	engine.KeyedProcess(ks, "fill", engine.KeyedProcessFunction[uint64, KeyEvent, int64](&filler{size: valueSize}))
+	if fixed {
+		engine.KeyedProcess(ks, "fill", engine.KeyedProcessFunction[uint64, KeyEvent, int64](&fixedFiller{}))
+	} else {
+		engine.KeyedProcess(ks, "fill", engine.KeyedProcessFunction[uint64, KeyEvent, int64](&filler{size: valueSize}))
+	}
 	r, err := j.Start(ctx)
 	if err != nil {
 		return engine.CheckpointStats{}, err
@@ -142,6 +148,38 @@ func (f *filler) Open(rc *engine.RuntimeContext) error {
 func (f *filler) ProcessElement(e KeyEvent, ctx *engine.KeyedContext[uint64, int64]) error {
 	b := make([]byte, f.size)
 	copy(b, f.buf)
+	b[0] = byte(e.Val)
+	return f.v.Update(b)
+}
+
+// Blob100 is a fixed-size 100-byte value.
+type Blob100 [100]byte
+
+var blobCodec = state.FuncCodec[Blob100]{
+	AppendFunc: func(dst []byte, v Blob100) []byte { return append(dst, v[:]...) },
+	DecodeFunc: func(src []byte) (Blob100, error) {
+		var v Blob100
+		if len(src) != len(v) {
+			return v, fmt.Errorf("blob of %d bytes, want %d", len(src), len(v))
+		}
+		copy(v[:], src)
+		return v, nil
+	},
+}
+
+type fixedFiller struct{ v *state.ValueState[Blob100] }
+
+func (f *fixedFiller) Open(rc *engine.RuntimeContext) error {
+	b, err := rc.KeyedState()
+	if err != nil {
+		return err
+	}
+	f.v, err = state.NewValueState(b, "blob", state.Codec[Blob100](blobCodec))
+	return err
+}
+
+func (f *fixedFiller) ProcessElement(e KeyEvent, ctx *engine.KeyedContext[uint64, int64]) error {
+	var b Blob100
 	b[0] = byte(e.Val)
 	return f.v.Update(b)
 }
