@@ -305,3 +305,18 @@ func (s *assignSpec) assign(ts, gap int64, dst []TimeWindow) []TimeWindow {
 	}
 	return dst
 }
+
+// inRange reports whether window arithmetic on an event time ts (and a
+// session gap) stays clear of overflow. engine.NoTimestamp is out of
+// range; so are times within a few window sizes of the int64 limits,
+// which no real clock produces: such records go to the error output.
+func (s *assignSpec) inRange(ts, gap int64) bool {
+	const margin = 1 << 62 // far beyond any window size or event time in use
+	switch s.kind {
+	case kindGlobal:
+		return true
+	case kindSession, kindDynamicSession:
+		return ts > engine.MinTime && ts <= engine.MaxTime-gap-1
+	}
+	return ts > -margin && ts < margin
+}

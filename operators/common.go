@@ -14,8 +14,9 @@ const (
 	// the allowed lateness) had closed, or, in joins, behind the
 	// watermark. They go to the late-data side output.
 	CounterLate = "late_records"
-	// CounterErrors counts records without a usable timestamp (or with a
-	// non-positive session gap). They go to the error side output.
+	// CounterErrors counts records without a usable timestamp (missing, or
+	// too close to the int64 limits for window arithmetic) or with a
+	// non-positive session gap. They go to the error side output.
 	CounterErrors = "error_records"
 )
 
@@ -28,7 +29,8 @@ func LateDataTag[T any]() engine.OutputTag[T] { return engine.NewOutputTag[T]("l
 
 // ErrorTag is the side output of records that an event-time operator
 // cannot place: their timestamp is engine.NoTimestamp (missing, or not
-// parseable by the source's timestamp function), or their dynamic session
+// parseable by the source's timestamp function) or so close to the int64
+// limits that window arithmetic would overflow, or their dynamic session
 // gap is not positive. They are counted in CounterErrors.
 func ErrorTag[T any]() engine.OutputTag[T] { return engine.NewOutputTag[T]("errors") }
 

@@ -114,13 +114,9 @@ func (o *sessionOp[T, K, Acc, Out]) ProcessBatch(b []engine.Record[T]) error {
 		v, ts := b[i].Value, b[i].Time
 		if spec.procTime {
 			ts = now
-		} else if ts == engine.NoTimestamp {
-			o.errs.Inc()
-			o.errOut.Collect(v, ts)
-			continue
 		}
 		gap, ok := sessionGap(spec, o.cfg.gapOf, v)
-		if !ok {
+		if !ok || !spec.inRange(ts, gap) {
 			o.errs.Inc()
 			o.errOut.Collect(v, ts)
 			continue

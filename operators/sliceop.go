@@ -301,7 +301,7 @@ func (o *sliceOp[T, K, Acc, Out]) ProcessBatch(b []engine.Record[T]) error {
 		v, ts := b[i].Value, b[i].Time
 		if procTime {
 			ts = now
-		} else if ts == engine.NoTimestamp {
+		} else if !o.cfg.spec.inRange(ts, 0) {
 			o.errs.Inc()
 			o.errOut.Collect(v, ts)
 			continue

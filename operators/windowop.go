@@ -165,13 +165,9 @@ func (o *windowOp[T, K, Acc, Out]) processElement(v T, ts, wm, now int64) error 
 	spec := &o.cfg.spec
 	if spec.procTime {
 		ts = now
-	} else if ts == engine.NoTimestamp && spec.kind != kindGlobal {
-		o.errs.Inc()
-		o.errOut.Collect(v, ts)
-		return nil
 	}
 	gap, ok := sessionGap(spec, o.cfg.gapOf, v)
-	if !ok {
+	if !ok || !spec.inRange(ts, gap) {
 		o.errs.Inc()
 		o.errOut.Collect(v, ts)
 		return nil
