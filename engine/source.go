@@ -21,6 +21,11 @@ type SourceInfo struct {
 	Subtask     int
 	Parallelism int
 	Clock       clock.Clock
+	// Attempt counts the job's restarts (0 for the first run of this
+	// process).
+	Attempt int
+	// Checkpointing reports whether the job takes periodic checkpoints.
+	Checkpointing bool
 	// Restored holds the positions that every subtask of the previous run
 	// snapshotted (see CheckpointedReader) in the checkpoint the job starts
 	// from, or nil on a fresh start. At the same parallelism a reader takes

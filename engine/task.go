@@ -598,11 +598,15 @@ func instantiateSource[T any](t *task, n *node, subtask int, src Source[T], ws W
 	inst, ctx := newInstance[T](t, n, subtask, outs)
 	d := &typedSourceDriver[T]{
 		t: t, inst: inst, src: src, ws: ws,
-		info: SourceInfo{Name: n.name, Subtask: subtask, Parallelism: inst.parallelism, Clock: t.cfg.Clock, Restored: t.restoredPosition(n)},
-		out:  newSourceOutput(ctx.out, ws, t.cfg.Clock),
+		info: SourceInfo{Name: n.name, Subtask: subtask, Parallelism: inst.parallelism, Clock: t.cfg.Clock, Restored: t.restoredPosition(n),
+			Checkpointing: t.cfg.Checkpoint.Interval > 0 && t.cfg.Checkpoint.storage() != nil},
+		out: newSourceOutput(ctx.out, ws, t.cfg.Clock),
 	}
 	if t.src != nil {
 		return nil, nil, fmt.Errorf("engine: task %s has two sources", t.name)
+	}
+	if t.exec != nil {
+		d.info.Attempt = t.exec.attempt
 	}
 	t.src = d
 	return inst, nil, nil

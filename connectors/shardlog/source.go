@@ -49,7 +49,9 @@ type SourceOptions struct {
 	// stream's shards to find new ones. The children of a shard are also
 	// looked for as soon as it has been read to its end. Default 10 s.
 	DiscoveryInterval time.Duration
-	// Checkpointed says that the job takes periodic checkpoints. A shard
+	// Checkpointed says that the job takes periodic checkpoints; the
+	// engine tells the source so itself (SourceInfo.Checkpointing), so
+	// this is needed only for jobs that take checkpoints otherwise. A shard
 	// whose parent is read by another subtask then starts only once a
 	// completed checkpoint records the parent's end, from the job's first
 	// record on (see Source). Unset, this holds from the first checkpoint

@@ -29,10 +29,13 @@ type shardNode struct {
 // of an attempt opens. It never blocks on I/O other than the log's own
 // in-memory listing.
 type enumerator struct {
-	l       *Log
-	opts    *SourceOptions
-	par     int
-	created int64 // the stream's creation time (ms), to refuse a re-created stream
+	// checkpointed: the job takes periodic checkpoints (SourceOptions.
+	// Checkpointed, or the engine says so).
+	checkpointed bool
+	l            *Log
+	opts         *SourceOptions
+	par          int
+	created      int64 // the stream's creation time (ms), to refuse a re-created stream
 
 	// opened and live are guarded by the Source's mu.
 	opened []bool
@@ -105,7 +108,8 @@ func newEnumerator(l *Log, opts *SourceOptions, info engine.SourceInfo) (*enumer
 	}
 	e := &enumerator{
 		l: l, opts: opts, par: info.Parallelism, created: created,
-		opened: make([]bool, info.Parallelism), shards: map[uint32]*shardNode{}, changed: make(chan struct{}),
+		checkpointed: opts.Checkpointed || info.Checkpointing,
+		opened:       make([]bool, info.Parallelism), shards: map[uint32]*shardNode{}, changed: make(chan struct{}),
 	}
 	now := time.Now()
 	if info.Clock != nil {
@@ -346,7 +350,7 @@ func (e *enumerator) canStartLocked(n *shardNode, me int) bool {
 		if !pn.finished {
 			return false
 		}
-		if pn.committed || pn.owner == me || !e.snapshotted && !e.opts.Checkpointed {
+		if pn.committed || pn.owner == me || !e.snapshotted && !e.checkpointed {
 			continue
 		}
 		return false
