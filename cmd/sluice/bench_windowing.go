@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"time"
 
@@ -97,8 +98,8 @@ func benchWindows(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		if spec == windowbench.Tumbling10s {
 			tumbling = res
 		} else if res.RecordsPerSec > 0 && res.RecordsPerCPUSec > 0 {
-			res = res.Set("cost_vs_tumbling", tumbling.RecordsPerSec/res.RecordsPerSec).
-				Set("cpu_cost_vs_tumbling", tumbling.RecordsPerCPUSec/res.RecordsPerCPUSec)
+			res = res.Set("cost_vs_tumbling", round3(tumbling.RecordsPerSec/res.RecordsPerSec)).
+				Set("cpu_cost_vs_tumbling", round3(tumbling.RecordsPerCPUSec/res.RecordsPerCPUSec))
 		}
 		if err := benchfmt.Print(stdout, res, *asJSON); err != nil {
 			return err
@@ -106,3 +107,5 @@ func benchWindows(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	}
 	return nil
 }
+
+func round3(f float64) float64 { return math.Round(f*1000) / 1000 }
