@@ -134,3 +134,5 @@ var clickCodec = state.FuncCodec[click]{
 		return c, nil
 	},
 }
+
+var rcInt = state.MustCodecFor[int64]()
