@@ -230,10 +230,12 @@ func (sc sliceSetCodec[Acc]) Decode(src []byte) (sliceSet[Acc], error) {
 // lateness drops the slice. Without lateness, a firing drops the slices
 // that no later window needs.
 //
-// A window's firing timer is set when the first record of one of its
-// slices arrives and no earlier window of that slice is still to fire, or
-// by the firing of the window before it when the two share slices with
-// records: every window with records fires, and none without.
+// Firing timers: when a slice gets its first record, its first window
+// that has not fired yet gets a timer, unless an earlier firing of the key
+// is pending. A firing goes on to the next window that holds records: at
+// once if the watermark has passed it too (watermarks move in jumps),
+// else by a timer. So every window with records fires, none without, and
+// a busy key has one pending timer.
 type sliceOp[T any, K comparable, Acc, Out any] struct {
 	cfg windowConfig[T, K]
 	fn  windowFn[T, K, Acc, Out]
