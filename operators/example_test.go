@@ -215,3 +215,44 @@ func ExamplePurgingTrigger() {
 	// ann /c then / @9223372036854775807
 	// bob /a then / @9223372036854775807
 }
+
+// Orders and payments of a user paired within the same 10 s window.
+func ExampleWindowJoin() {
+	type Order struct {
+		User string
+		ID   int
+		TS   int64
+	}
+	type Payment struct {
+		User   string
+		Amount int
+		TS     int64
+	}
+	j := engine.NewJob("example", engine.Config{StateBackend: "memory"})
+	orders := engine.FromSlice(j, "orders", []Order{{"ann", 1, 1_000}, {"bob", 2, 3_000}, {"ann", 3, 12_000}},
+		engine.Monotonous(func(o Order) int64 { return o.TS }))
+	payments := engine.FromSlice(j, "payments", []Payment{{"ann", 30, 4_000}, {"ann", 12, 9_000}, {"bob", 7, 15_000}},
+		engine.Monotonous(func(p Payment) int64 { return p.TS }))
+	pairs := operators.WindowJoin(
+		engine.KeyBy(orders, func(o Order) string { return o.User }),
+		engine.KeyBy(payments, func(p Payment) string { return p.User }),
+		"order-payment", operators.Tumbling(10*time.Second),
+		operators.WindowJoinOptions[Order, Payment]{LeftCodec: state.JSONCodec[Order]{}, RightCodec: state.JSONCodec[Payment]{}},
+		operators.JoinFunc[Order, Payment, string](func(o Order, p Payment, ctx *operators.JoinContext[string]) error {
+			ctx.Emit(fmt.Sprintf("%s order %d payment %d", o.User, o.ID, p.Amount))
+			return nil
+		}))
+	out := engine.Collect(pairs, "print")
+	if err := j.Execute(context.Background()); err != nil {
+		fmt.Println(err)
+		return
+	}
+	vs := out.Values()
+	slices.Sort(vs)
+	for _, v := range vs {
+		fmt.Println(v)
+	}
+	// Output:
+	// ann order 1 payment 12
+	// ann order 1 payment 30
+}
