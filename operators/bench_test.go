@@ -18,12 +18,14 @@ func benchJob(b *testing.B, s windowbench.Spec) {
 		b.Fatal(err)
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "records/s")
+	b.ReportMetric(float64(b.N)*windowbench.RecordBytes/b.Elapsed().Seconds(), "bytes/s")
 }
 
 func benchBaseline(b *testing.B, s windowbench.Spec) {
 	b.SetBytes(windowbench.RecordBytes)
 	windowbench.Baseline(s, int64(b.N))
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "records/s")
+	b.ReportMetric(float64(b.N)*windowbench.RecordBytes/b.Elapsed().Seconds(), "bytes/s")
 }
 
 func BenchmarkWindowTumbling(b *testing.B)         { benchJob(b, windowbench.Tumbling10s) }
