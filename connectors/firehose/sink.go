@@ -52,6 +52,13 @@ import (
 // prefix. An S3 lifecycle rule that aborts incomplete multipart uploads
 // after a few days is still a good safety net.
 //
+// A staging write that keeps failing for RetryDurationInSeconds sends the
+// object's records, staged like everything else, to the backup's error
+// output (delivery-failed) when a backup destination is configured, and
+// the job goes on; without one the writer fails its task, and the job
+// restarts from its last completed checkpoint as its restart strategy
+// allows. Commits are not cancelled with the job (see Commit).
+//
 // # Latency and object sizes
 //
 // Objects become visible when the first checkpoint after they were
@@ -284,7 +291,7 @@ func (k *Sink[T]) Open(ctx context.Context, info engine.SinkInfo) (engine.SinkWr
 		}
 		w.journal = j
 		w.prefix = k.stagingPrefix(info.UID)
-		w.intents = map[string]string{}
+		w.intents = map[string]*pendingIntent{}
 		s.stageHook = w.stage
 	} else {
 		if j, ok := s.store.(JournalStore); ok {
@@ -331,6 +338,9 @@ type sinkCommittable struct {
 type stagedObject struct {
 	Staged Staged `json:"staged"`
 	Intent string `json:"intent,omitempty"`
+	// Sweep: the key was staged more than once (a retry after an error
+	// that may have staged anyway); the commit aborts the other copies.
+	Sweep bool `json:"sweep,omitempty"`
 }
 
 func decodeCommittable(b []byte) (sinkCommittable, error) {
@@ -360,7 +370,7 @@ type sinkWriter[T any] struct {
 	journal    JournalStore
 	prefix     string
 	seq        int
-	intents    map[string]string // key -> intent written, for retries of one key
+	intents    map[string]*pendingIntent // by key: intents of objects not staged yet
 	unprepared []stagedObject    // staged since the last Prepare
 	last       Stats             // stream counters at the last Prepare
 
@@ -371,28 +381,44 @@ type sinkWriter[T any] struct {
 	bgErr  error
 }
 
+// pendingIntent is the journal entry of an object being staged; a retry of
+// the same key reuses it.
+type pendingIntent struct {
+	name    string
+	written bool // the journal write succeeded
+	stages  int  // staging attempts
+}
+
 // stage is the stream's stage hook: journal the intent, then stage.
 func (w *sinkWriter[T]) stage(ctx context.Context, store ObjectStore, r stageReq) error {
-	name, ok := w.intents[r.key]
+	in, ok := w.intents[r.key]
 	if !ok {
 		w.seq++
-		name = fmt.Sprintf("%s%s-%010d", w.prefix, w.id, w.seq)
+		// Tracked before the write: a write that reports an error may
+		// still have happened.
+		in = &pendingIntent{name: fmt.Sprintf("%s%s-%010d", w.prefix, w.id, w.seq)}
+		w.intents[r.key] = in
+	}
+	if !in.written {
 		b, err := json.Marshal(intent{V: intentVersion, Dest: r.dest, Key: r.key})
 		if err != nil {
 			return err
 		}
-		if err := w.journal.Put(ctx, name, b); err != nil {
+		if err := w.journal.Put(ctx, in.name, b); err != nil {
 			return fmt.Errorf("firehose: staging journal: %w", err)
 		}
-		w.intents[r.key] = name
+		in.written = true
 	}
+	in.stages++
 	st, err := store.Stage(ctx, r.key, r.body)
 	if err != nil {
 		return err
 	}
 	st.Dest = r.dest
 	delete(w.intents, r.key)
-	w.unprepared = append(w.unprepared, stagedObject{Staged: st, Intent: name})
+	// A failed earlier attempt may have staged a copy nobody holds a
+	// handle to: the commit sweeps the key.
+	w.unprepared = append(w.unprepared, stagedObject{Staged: st, Intent: in.name, Sweep: in.stages > 1})
 	return nil
 }
 
@@ -438,9 +464,17 @@ func (w *sinkWriter[T]) Prepare(checkpointID int64) ([]byte, error) {
 	if !w.exactly {
 		return nil, nil // delivered before the checkpoint completes: at least once
 	}
+	// Keys whose staging failed for good (their records went to the
+	// backup's error output, or the writer fails): abort whatever part of
+	// them exists, so that the journal does not wait for the next attempt.
+	for key, in := range w.intents {
+		if _, err := w.abortIntent(w.ctx, in.name); err != nil {
+			return nil, err
+		}
+		delete(w.intents, key)
+	}
 	objs := w.unprepared
 	w.unprepared = nil
-	clear(w.intents) // keys that failed for good: their intents are orphans
 	st := w.s.Stats()
 	c := sinkCommittable{V: intentVersion, Writer: w.id, Checkpoint: checkpointID, Objects: objs,
 		Records: st.RecordsDelivered - w.last.RecordsDelivered, Failed: st.RecordsFailed - w.last.RecordsFailed,
@@ -494,6 +528,11 @@ func (w *sinkWriter[T]) Commit(cs [][]byte) error {
 			}
 			if _, err := w.s.withRetry(ctx, func() error { return store.Commit(ctx, o.Staged) }); err != nil {
 				return err
+			}
+			if o.Sweep {
+				if _, err := w.s.withRetry(ctx, func() error { return abortKey(ctx, store, o.Staged.Key) }); err != nil {
+					return err
+				}
 			}
 			if o.Intent != "" {
 				if w.journal == nil {
@@ -582,13 +621,28 @@ func (w *sinkWriter[T]) abortIntent(ctx context.Context, name string) (int64, er
 	if store == nil {
 		return 0, fmt.Errorf("firehose: staging journal entry %s names a %q destination the stream lacks", name, in.Dest)
 	}
-	staged, err := store.ListStaged(ctx, in.Key)
+	n, err := abortKeyCount(ctx, store, in.Key)
+	if err != nil {
+		return n, err
+	}
+	return n, w.journal.Delete(ctx, name)
+}
+
+// abortKey aborts every staged copy of key (an S3 store finds uploads by
+// exact key, which MinIO supports).
+func abortKey(ctx context.Context, store ObjectStore, key string) error {
+	_, err := abortKeyCount(ctx, store, key)
+	return err
+}
+
+func abortKeyCount(ctx context.Context, store ObjectStore, key string) (int64, error) {
+	staged, err := store.ListStaged(ctx, key)
 	if err != nil {
 		return 0, err
 	}
 	var n int64
 	for _, st := range staged {
-		if st.Key != in.Key {
+		if st.Key != key {
 			continue
 		}
 		if err := store.Abort(ctx, st); err != nil {
@@ -596,7 +650,7 @@ func (w *sinkWriter[T]) abortIntent(ctx context.Context, name string) (int64, er
 		}
 		n++
 	}
-	return n, w.journal.Delete(ctx, name)
+	return n, nil
 }
 
 // Close implements engine.SinkWriter. Exactly once, what was staged and

@@ -109,6 +109,7 @@ func (s *faultyStore) Delete(ctx context.Context, key string) error {
 type eoCase struct {
 	cfg       Config
 	transform bool
+	backup    bool // AllData backup of the source records under backup/
 	parts     [][][]byte
 	want      map[int]int // n -> times it must be committed (data or error document)
 }
@@ -149,6 +150,12 @@ func newEOCase(rng *rand.Rand, records int) eoCase {
 	c.transform = rng.IntN(2) == 0
 	if c.transform {
 		c.cfg.Processing = &Processing{}
+	}
+	if c.backup = rng.IntN(3) == 0; c.backup {
+		// Records of a data object that cannot be staged go to the
+		// backup's error output as delivery-failed documents.
+		c.cfg.Backup = &Backup{Mode: BackupAllData, Directory: &DirectoryConfig{Path: "unused"}, Prefix: "backup/",
+			ErrorOutputPrefix: "errors/backup/!{firehose:error-output-type}/"}
 	}
 	nParts := 1 + rng.IntN(5)
 	c.parts = make([][][]byte, nParts)
@@ -249,13 +256,13 @@ func decodeObject(t *testing.T, key string, body []byte) []int {
 
 // committedNs reads every visible object of a destination and returns how
 // often each n was committed, as data or in an error document.
-func committedNs(t *testing.T, store JournalStore, c eoCase) map[int]int {
+func committedNs(t *testing.T, store JournalStore, c eoCase) (got, backedUp map[int]int) {
 	t.Helper()
 	keys, err := store.List(ctx, "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := map[int]int{}
+	got, backedUp = map[int]int{}, map[int]int{}
 	for _, k := range keys {
 		if strings.HasPrefix(k, ".sluice-staging/") {
 			t.Errorf("intent %s left in the journal", k)
@@ -270,7 +277,18 @@ func committedNs(t *testing.T, store JournalStore, c eoCase) map[int]int {
 			for _, n := range decodeObject(t, k, body) {
 				got[n]++
 			}
-		case strings.HasPrefix(k, "errors/processing-failed/"), strings.HasPrefix(k, "errors/format-conversion-failed/"):
+		case strings.HasPrefix(k, "backup/"):
+			// Source records as they came, concatenated.
+			dec := json.NewDecoder(bytes.NewReader(body))
+			for dec.More() {
+				var m struct{ N int }
+				if err := dec.Decode(&m); err != nil {
+					t.Fatalf("%s: %v", k, err)
+				}
+				backedUp[m.N]++
+			}
+		case strings.HasPrefix(k, "errors/processing-failed/"), strings.HasPrefix(k, "errors/format-conversion-failed/"),
+			c.backup && strings.HasPrefix(k, "errors/backup/delivery-failed/"):
 			for _, d := range docs(t, body) {
 				var m struct{ N int }
 				raw, _ := json.Marshal(d["rawData"])
@@ -285,7 +303,7 @@ func committedNs(t *testing.T, store JournalStore, c eoCase) map[int]int {
 			t.Errorf("unexpected object %s", k)
 		}
 	}
-	return got
+	return got, backedUp
 }
 
 func checkEO(t *testing.T, seed uint64, got, want map[int]int) {
@@ -309,7 +327,16 @@ func runEO(t *testing.T, seed uint64, rng *rand.Rand, round int, base JournalSto
 	f := &faults{rng: rand.New(rand.NewPCG(seed, uint64(round))), p: 0.01 + 0.04*rng.Float64(), max: 1 + rng.IntN(6)}
 	store := &faultyStore{JournalStore: base, f: f, staged: map[string]bool{}}
 	c.cfg.Directory = &DirectoryConfig{Path: "unused"} // replaced by Deps.Store
-	deps := Deps{Store: store}
+	// Half the rounds retry failed writes (for up to a second, every
+	// 5 ms): the retries stage the same key again under the same intent.
+	deps := Deps{Store: store, RetryInterval: 5 * time.Millisecond}
+	c.cfg.RetryDurationInSeconds = Seconds(rng.IntN(2))
+	bstore := &faultyStore{JournalStore: base, f: f, staged: map[string]bool{}}
+	if c.backup {
+		// Another store value over the same destination: its objects are
+		// the stream's backup objects (Staged.Dest "backup").
+		deps.BackupStore = bstore
+	}
 	if c.transform {
 		deps.Transform = eoTransform
 	}
@@ -355,13 +382,32 @@ func runEO(t *testing.T, seed uint64, rng *rand.Rand, round int, base JournalSto
 	}
 	st := sink.Stats()
 	lastID, _ := r.LatestCheckpoint()
-	t.Logf("round %d: p=%d %s/%s partitioned=%v transform=%v interval=%ds: %d task + %d store failures, %d restarts, %d checkpoints; %d objects committed by the last attempt, %d staged objects aborted",
-		round, p, c.cfg.Format.Type, c.cfg.Compression, c.cfg.Partitioning != nil, c.transform, *c.cfg.Buffering.IntervalInSeconds,
+	t.Logf("round %d: p=%d %s/%s partitioned=%v transform=%v backup=%v interval=%ds retry=%ds: %d task + %d store failures, %d restarts, %d checkpoints; %d objects committed by the last attempt, %d staged objects aborted",
+		round, p, c.cfg.Format.Type, c.cfg.Compression, c.cfg.Partitioning != nil, c.transform, c.backup, *c.cfg.Buffering.IntervalInSeconds, *c.cfg.RetryDurationInSeconds,
 		mapFailures.Load(), f.count(), r.Attempt(), lastID, st.CommittedObjects, st.AbortedObjects)
-	if r.Attempt() == 0 && mapFailures.Load()+int64(f.count()) > 0 {
-		t.Fatalf("seed %d: failures fired but the job never restarted", seed)
+	// (A store failure can be absorbed: with a backup, the records of an
+	// object that cannot be staged go to the backup's error output.)
+	if r.Attempt() == 0 && mapFailures.Load() > 0 {
+		t.Fatalf("seed %d: task failures fired but the job never restarted", seed)
 	}
-	checkEO(t, seed, committedNs(t, base, c), c.want)
+	got, backedUp := committedNs(t, base, c)
+	checkEO(t, seed, got, c.want)
+	if c.backup {
+		all := map[int]int{}
+		for _, part := range c.parts {
+			for _, b := range part {
+				var m struct{ N int }
+				json.Unmarshal(b, &m)
+				all[m.N] = 1
+			}
+		}
+		checkEO(t, seed, backedUp, all)
+	} else if len(backedUp) > 0 {
+		t.Fatalf("seed %d: backup objects without a backup", seed)
+	}
+	for k := range bstore.staged {
+		store.staged[k] = true
+	}
 	leftovers(t, store.staged)
 }
 
@@ -418,6 +464,7 @@ func TestSinkResumeInNewProcess(t *testing.T) {
 	rng := rand.New(rand.NewPCG(seed, 3))
 	c := newEOCase(rng, 3000)
 	c.transform, c.cfg.Processing = false, nil
+	c.backup, c.cfg.Backup = false, nil
 	for _, part := range c.parts {
 		for _, b := range part {
 			var m struct{ N int }
@@ -476,7 +523,8 @@ func TestSinkResumeInNewProcess(t *testing.T) {
 	if st := sink2.Stats(); st.AbortedObjects == 0 && len(orphans) > 0 {
 		t.Errorf("orphans existed but none was aborted: %+v", st)
 	}
-	checkEO(t, seed, committedNs(t, ds, c), c.want)
+	got, _ := committedNs(t, ds, c)
+	checkEO(t, seed, got, c.want)
 	if left, _ := ds.ListStaged(ctx, ""); len(left) != 0 {
 		t.Fatalf("staged files left: %v", left)
 	}
