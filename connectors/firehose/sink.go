@@ -371,8 +371,8 @@ type sinkWriter[T any] struct {
 	prefix     string
 	seq        int
 	intents    map[string]*pendingIntent // by key: intents of objects not staged yet
-	unprepared []stagedObject    // staged since the last Prepare
-	last       Stats             // stream counters at the last Prepare
+	unprepared []stagedObject            // staged since the last Prepare
+	last       Stats                     // stream counters at the last Prepare
 
 	// At least once.
 	cancel context.CancelFunc
