@@ -8,7 +8,10 @@ package main
 //	log/sdk-put                AWS SDK for Go PutRecords over loopback (16 clients, 500 x 100 B) to
 //	                           `sluice log serve` in its own process, durable (fsync)
 //	log/sdk-get                AWS SDK for Go GetRecords of what sdk-put wrote
-//	log/put-get-latency        PutRecord -> GetRecords (tight polling) latency, p50/p99, durable
+//	log/disk-fsync-latency     hand-written loop: append 100 B to a file and fsync, p50/p99 (the
+//	                           floor of a durable put on this disk)
+//	log/put-get-latency        PutRecord -> GetRecords (tight polling) latency, p50/p99, durable,
+//	                           with p99_vs_disk_fsync
 //	log/put-get-latency-nosync the same against a log that acknowledges after write
 //
 // The embedded cases have a hand-written Go baseline (the same bytes written
@@ -528,9 +531,21 @@ func benchLogSDK(ctx context.Context, dir string, cfg logBenchConfig, stderr io.
 			get = get.WithBaseline(gs).Set("baseline", p.name)
 		}
 	}
+	// The disk's own flush latency, the floor of a durable put: the same
+	// number of small appends, each followed by the fsync the log does.
+	disk, err := benchDiskSync(filepath.Join(dir, "fsync-baseline"), cfg)
+	if err != nil {
+		return nil, err
+	}
 	lat, err := benchLatency(ctx, endpoint, cfg, "log/put-get-latency", true)
 	if err != nil {
 		return nil, err
+	}
+	if p := disk.Extra["p99_ms"]; p != nil {
+		lat = lat.Set("disk_fsync_p99_ms", p)
+		if d, ok := p.(float64); ok && d > 0 {
+			lat = lat.Set("p99_vs_disk_fsync", lat.Extra["p99_ms"].(float64)/d)
+		}
 	}
 	// The same against a log that acknowledges after write (no fsync):
 	// what the latency is without the disk's flush time.
@@ -543,7 +558,44 @@ func benchLogSDK(ctx context.Context, dir string, cfg logBenchConfig, stderr io.
 	if err != nil {
 		return nil, err
 	}
-	return []benchfmt.Result{put, get, lat, lat2}, nil
+	return []benchfmt.Result{put, get, disk, lat, lat2}, nil
+}
+
+// benchDiskSync is a hand-written loop of what a durable put costs the
+// disk: append a record of cfg.size bytes to a file and fsync it, as often
+// and as spaced out as benchLatency puts, reporting the latency of each.
+func benchDiskSync(path string, cfg logBenchConfig) (benchfmt.Result, error) {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return benchfmt.Result{}, err
+	}
+	defer os.Remove(path)
+	defer f.Close()
+	n := 200 * cfg.runs
+	lats := make([]time.Duration, 0, n)
+	s, err := benchfmt.Measure(func() (int64, int64, error) {
+		data := make([]byte, cfg.size)
+		for i := 0; i < n; i++ {
+			t0 := time.Now()
+			if _, err := f.Write(data); err != nil {
+				return int64(i), 0, err
+			}
+			if err := f.Sync(); err != nil {
+				return int64(i), 0, err
+			}
+			lats = append(lats, time.Since(t0))
+			time.Sleep(2 * time.Millisecond)
+		}
+		return int64(n), int64(n * cfg.size), nil
+	})
+	if err != nil {
+		return benchfmt.Result{}, fmt.Errorf("disk fsync baseline: %w", err)
+	}
+	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+	return benchfmt.FromSamples("log/disk-fsync-latency", []benchfmt.Sample{s}).
+		Set("p50_ms", ms(benchfmt.Percentile(lats, 50))).
+		Set("p99_ms", ms(benchfmt.Percentile(lats, 99))).
+		Set("max_ms", ms(benchfmt.Percentile(lats, 100))), nil
 }
 
 // benchLatency puts one record at a time while a reader polls GetRecords
