@@ -40,8 +40,18 @@ func scoreSeen(depth int, mass int32) float64 {
 	return 1 / (float64(depth) + log2Plus1[mass])
 }
 
-// scoreUnseen is the contribution of a node the query is cut off at.
-func scoreUnseen(depth int) float64 { return 1 / (float64(depth) + 1) }
+// scoreUnseen is the contribution of a node the query is cut off at,
+// 1/(depth+1), read from a table: the score walks take it at every level,
+// and a division there costs more than the rest of a 1-d level.
+func scoreUnseen(depth int) float64 { return invDepthPlus1[depth] }
+
+// invDepthPlus1[d] is 1/(d+1) for every depth a tree can have.
+var invDepthPlus1 = func() (t [MaxSampleSize + 1]float64) {
+	for d := range t {
+		t[d] = 1 / (float64(d) + 1)
+	}
+	return t
+}()
 
 // damp discounts a duplicate by how much of the tree it makes up.
 func damp(leafMass, treeMass int32) float64 {
