@@ -14,9 +14,6 @@ type groupScratch struct {
 	pathBuf []int32 // groupSize paths of up to capacity nodes each
 	depth   [groupSize]int32
 	stride  int
-	level   [groupSize]int
-	s       [groupSize]float64
-	done    [groupSize]bool
 	out     [groupSize]float64
 	sink    float64
 
@@ -105,60 +102,51 @@ func scoreGroup(grp []*tree, q []float64, h uint32, g *groupScratch) {
 		// reach; wide ones span several lines each.
 		touchBoxes(grp, g)
 	}
-	pending := 0
+	// The walks up are done a tree at a time: unlike a descent, a walk's
+	// loads do not depend on each other (the path is known), so the core
+	// overlaps them within one walk, and a per-tree loop carries no
+	// bookkeeping of which trees are still walking.
 	for k, t := range grp {
-		g.done[k] = true
 		g.out[k] = 0
 		if g.cur[k] == noNode {
 			continue
 		}
 		leaf := ^g.cur[k]
-		depth := int(g.depth[k])
+		path := g.path(k)
+		depth := len(path)
+		tm := t.totalMass()
 		if t.isLeafPoint(leaf, q, h) {
-			m, tm := t.leafMass[leaf], t.totalMass()
+			m := t.leafMass[leaf]
 			g.out[k] = damp(m, tm) * scoreSeen(depth, m) * normaliser(tm)
 			continue
 		}
-		g.done[k] = false
-		g.s[k] = scoreUnseen(depth)
-		g.level[k] = depth - 1
-		pending++
-	}
-	for pending > 0 {
-		for k, t := range grp {
-			if g.done[k] {
-				continue
-			}
-			i := g.level[k]
-			stop := i < 0
-			if !stop {
-				var p float64
-				var ok bool
-				if t.dim == 1 {
-					// The common one-column case, inlined (same arithmetic).
-					o := 2 * int(g.pathBuf[k*g.stride+i])
-					l, h, x := t.box[o], t.box[o+1], q[0]
-					nr := max(h, x) - min(l, x)
-					if nr > 0 {
-						p = (nr - (h - l)) / nr
-						ok = p > 0
-					}
-				} else {
-					p, ok = separation(t.nodeBox(g.pathBuf[k*g.stride+i]), q, t.dim)
+		s := scoreUnseen(depth)
+		if d := t.dim; d == 1 {
+			// The common one-column case, inlined (same arithmetic).
+			box, x := t.box, q[0]
+			for i := depth - 1; i >= 0; i-- {
+				o := 2 * int(path[i])
+				lo, hi := box[o], box[o+1]
+				nr := max(hi, x) - min(lo, x)
+				if !(nr > 0) {
+					break
 				}
-				if ok {
-					g.s[k] = p*scoreUnseen(i) + (1-p)*g.s[k]
-					g.level[k] = i - 1
-				} else {
-					stop = true
+				p := (nr - (hi - lo)) / nr
+				if !(p > 0) {
+					break
 				}
+				s = p*scoreUnseen(i) + (1-p)*s
 			}
-			if stop {
-				g.out[k] = g.s[k] * normaliser(t.totalMass())
-				g.done[k] = true
-				pending--
+		} else {
+			for i := depth - 1; i >= 0; i-- {
+				p, ok := separation(t.nodeBox(path[i]), q, d)
+				if !ok {
+					break
+				}
+				s = p*scoreUnseen(i) + (1-p)*s
 			}
 		}
+		g.out[k] = s * normaliser(tm)
 	}
 }
 
