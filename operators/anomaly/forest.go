@@ -309,7 +309,11 @@ func (f *Forest) update(q []float64) error {
 	// the verdicts do not depend on the order of the tree work below.
 	acc, ws := f.accepted[:0], f.weights[:0]
 	for i, s := range f.samplers {
-		if w, ok := s.offer(decayed, growth); ok {
+		u := s.rng.openFloat64()
+		if s.rejects(u, growth) {
+			continue
+		}
+		if w, ok := s.decide(u, decayed, growth); ok {
 			acc, ws = append(acc, int32(i)), append(ws, w)
 		}
 	}
@@ -328,7 +332,9 @@ func (f *Forest) update(q []float64) error {
 			g.evicted[k] = -1
 			g.queries[k] = q
 			if s := f.samplers[i]; s.full() {
-				old := s.evictMax()
+				// The top leaves the sample; replaceTop below puts the
+				// new point in its place once the tree has taken it.
+				old := s.top()
 				g.evicted[k] = old
 				g.queries[k] = f.store.point(old)
 				removing = true
@@ -355,7 +361,11 @@ func (f *Forest) update(q []float64) error {
 			}
 			kept := tr.insertAlong(ref, q, h, leaf, g.path(k), f.sc)
 			f.store.retain(kept)
-			f.samplers[batch[k]].push(ws[start+k], kept)
+			if g.evicted[k] >= 0 {
+				f.samplers[batch[k]].replaceTop(ws[start+k], kept)
+			} else {
+				f.samplers[batch[k]].push(ws[start+k], kept)
+			}
 		}
 	}
 	f.store.releaseIfUnused(ref)

@@ -39,11 +39,12 @@ func newSampler(capacity int, seed uint64) *sampler {
 
 func (s *sampler) full() bool { return len(s.weight) >= s.capacity }
 
-// offer draws this point's random priority and decides whether it enters
-// the sample. decayed is lambda*(t-base) and growth is exp(decayed) (the
-// same for every tree, so the forest computes it once per record). When it
-// returns true the caller must evict the top if the sample is full and then
-// push the point with the returned priority.
+// decide takes u, this point's uniform draw from the sampler's generator
+// (rng.openFloat64), and decides whether the point enters the sample.
+// decayed is lambda*(t-base) and growth is exp(decayed) (the same for every
+// tree, so the forest computes it once per record). When it returns true
+// the caller must add the point with the returned priority: with
+// replaceTop, evicting the top, if the sample is full, else with push.
 //
 // The test w < top is rewritten so that the common case, a rejection, costs
 // one comparison instead of two logarithms: with E = -log u,
@@ -52,8 +53,7 @@ func (s *sampler) full() bool { return len(s.weight) >= s.capacity }
 //	         <=>  u > exp(-X),
 //
 // and since exp(-X) >= 1-X, any u <= 1-X is rejected without a logarithm.
-func (s *sampler) offer(decayed, growth float64) (float64, bool) {
-	u := s.rng.openFloat64()
+func (s *sampler) decide(u, decayed, growth float64) (float64, bool) {
 	if !s.full() {
 		return math.Log(-math.Log(u)) - decayed, true
 	}
@@ -72,15 +72,28 @@ func (s *sampler) offer(decayed, growth float64) (float64, bool) {
 	return math.Log(e) - decayed, true
 }
 
-// evictMax removes the top of the heap and returns its point slot.
-func (s *sampler) evictMax() int32 {
-	top := s.ref[0]
-	n := len(s.weight) - 1
-	s.weight[0], s.ref[0] = s.weight[n], s.ref[n]
-	s.weight, s.ref = s.weight[:n], s.ref[:n]
+// rejects reports whether decide would reject u by its first test, when the
+// admission bar is current. It is small enough to inline, so that the
+// forest's loop over its samplers, which mostly rejects, makes no call for a
+// rejection.
+func (s *sampler) rejects(u, growth float64) bool {
+	if s.stale || !s.full() {
+		return false
+	}
+	x := s.expMax * growth
+	return x < 1 && u <= 1-x
+}
+
+// top is the point slot of the highest priority, the one to evict.
+func (s *sampler) top() int32 { return s.ref[0] }
+
+// replaceTop evicts the top and adds a point with priority w in one pass
+// down the heap (removing the top and then pushing would sift twice); the
+// sample that results is the same.
+func (s *sampler) replaceTop(w float64, ref int32) {
+	s.weight[0], s.ref[0] = w, ref
 	s.siftDown(0)
 	s.refreshMax()
-	return top
 }
 
 // push adds a point with priority w.
