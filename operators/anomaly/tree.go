@@ -172,6 +172,14 @@ func (t *tree) randomCut(b []float64) (int32, float64) {
 	for i := range lo {
 		sum += hi[i] - lo[i]
 	}
+	return t.randomCutSum(b, sum)
+}
+
+// randomCutSum is randomCut given the box's total side length sum, summed
+// over the dimensions in order as randomCut sums it.
+func (t *tree) randomCutSum(b []float64, sum float64) (int32, float64) {
+	d := t.dim
+	lo, hi := b[:d], b[d:2*d]
 	r := t.rng.float64() * sum
 	last := int32(-1)
 	for i := range lo {
@@ -235,17 +243,29 @@ func (t *tree) insertAlong(ref int32, p []float64, h uint32, leaf int32, path []
 	sibling, at := ^leaf, len(path) // the subtree p is cut off from, and its place in the path
 	stop := -1                      // path index of the lowest ancestor whose box holds p
 	merged := sc.mergedBox[:2*d]
+	p = p[:d:d]
 	for i := len(path) - 1; i >= 0; i-- {
 		b := t.nodeBox(path[i])
-		if boxContains(b, p, d) {
+		// One pass over the box: whether it holds p, the box grown to hold
+		// p, and that box's total side length for the cut.
+		lo, hi := b[:d:d], b[d:2*d:2*d]
+		ml, mh := merged[:d:d], merged[d:2*d:2*d]
+		out, sum := 0, 0.0
+		for j, x := range p {
+			l, h := lo[j], hi[j]
+			out |= b2i(x < l) | b2i(x > h)
+			nl, nh := min(l, x), max(h, x)
+			ml[j], mh[j] = nl, nh
+			sum += nh - nl
+		}
+		if out == 0 {
 			stop = i
 			break
 		}
-		mergePoint(merged, b, p, d)
-		cd, cv := t.randomCut(merged)
+		cd, cv := t.randomCutSum(merged, sum)
 		if b[cd] > cv || b[d+int(cd)] <= cv {
 			sibling, at, cutDim, cutVal = path[i], i, cd, cv
-			copy(saved, merged)
+			saved, merged = merged, saved
 		}
 	}
 
@@ -387,12 +407,4 @@ func boxContains(b, p []float64, d int) bool {
 		}
 	}
 	return true
-}
-
-// mergePoint writes box b grown to contain p into dst.
-func mergePoint(dst, b, p []float64, d int) {
-	for i := 0; i < d; i++ {
-		dst[i] = min(b[i], p[i])
-		dst[d+i] = max(b[d+i], p[i])
-	}
 }
