@@ -269,6 +269,7 @@ func (f *Forest) attribution(q []float64, attr *Attribution) float64 {
 		if f.dim >= 8 {
 			touchBoxes(grp, f.gs)
 		}
+		touchLeafPoints(grp, f.gs)
 		for k, t := range grp {
 			if f.gs.cur[k] == noNode {
 				continue

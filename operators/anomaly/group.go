@@ -194,3 +194,22 @@ func touchBoxes(grp []*tree, g *groupScratch) {
 	}
 	g.sink = sink
 }
+
+// touchLeafPoints loads the point of every leaf the group's descents reached,
+// one independent load per cache line, before the explanation reads them
+// one tree at a time: each is a point the store keeps apart from the trees,
+// rarely in cache.
+func touchLeafPoints(grp []*tree, g *groupScratch) {
+	sink := 0.0
+	for k, t := range grp {
+		if g.cur[k] == noNode {
+			continue
+		}
+		pt := t.store.point(t.leafPoint[^g.cur[k]])
+		for j := 0; j < len(pt); j += 8 {
+			sink += pt[j]
+		}
+		sink += pt[len(pt)-1]
+	}
+	g.sink += sink
+}
