@@ -131,7 +131,19 @@ type Forest struct {
 	accepted []int32
 	weights  []float64
 	attr     []float64 // per tree-dimension high, then low, accumulators
+
+	// Scoring descends every tree to the point's leaf; the trees that take
+	// the point keep that descent so that insertion need not repeat it.
+	// mark[i] is tree i's index in accepted during Process (else -1), and
+	// kept[a] locates accepted tree a's path and leaf in keptPaths.
+	mark      []int32
+	kept      []keptPath
+	keptPaths []int32
 }
+
+// keptPath is a path kept from scoring: keptPaths[from:to] and the leaf
+// reference it ends at.
+type keptPath struct{ from, to, leaf int32 }
 
 // NewForest returns an empty forest.
 func NewForest(cfg ForestConfig) (*Forest, error) {
@@ -162,6 +174,10 @@ func (f *Forest) init() {
 	f.shingle = make([]float64, f.dim)
 	f.point = make([]float64, f.dim)
 	f.attr = make([]float64, 2*f.dim)
+	f.mark = make([]int32, cfg.NumberOfTrees)
+	for i := range f.mark {
+		f.mark[i] = -1
+	}
 }
 
 // Config returns the forest's configuration with defaults filled in.
@@ -219,15 +235,20 @@ func (f *Forest) Process(rec []float64, attr *Attribution) (float64, error) {
 		src := int((f.records + int64(k)) % int64(f.cfg.ShingleSize))
 		copy(f.point[k*dims:(k+1)*dims], f.shingle[src*dims:(src+1)*dims])
 	}
+	// The samplers decide first (their draws do not depend on the trees),
+	// so that scoring can keep the descents of the trees that take the
+	// point; the trees change only after scoring.
+	ready := f.Ready()
+	f.draw()
 	var score float64
-	if f.Ready() {
+	if ready {
 		if attr != nil {
 			score = f.attribution(f.point, attr)
 		} else {
 			score = f.score(f.point)
 		}
 	}
-	if err := f.update(f.point); err != nil {
+	if err := f.update(f.point, ready); err != nil {
 		return 0, err
 	}
 	return score, nil
@@ -249,6 +270,7 @@ func (f *Forest) score(q []float64) float64 {
 	for i := 0; i < len(f.trees); i += groupSize {
 		grp := f.trees[i:min(i+groupSize, len(f.trees))]
 		scoreGroup(grp, q, h, f.gs)
+		f.keepPaths(i, len(grp))
 		for k := range grp {
 			sum += f.gs.out[k]
 		}
@@ -266,6 +288,7 @@ func (f *Forest) attribution(q []float64, attr *Attribution) float64 {
 	for i := 0; i < len(f.trees); i += groupSize {
 		grp := f.trees[i:min(i+groupSize, len(f.trees))]
 		descendGroup(grp, q, f.gs)
+		f.keepPaths(i, len(grp))
 		if f.dim >= 8 {
 			touchBoxes(grp, f.gs)
 		}
@@ -290,9 +313,26 @@ func (f *Forest) attribution(q []float64, attr *Attribution) float64 {
 	return sum / float64(len(f.trees))
 }
 
-// update offers the point to every tree's sampler and inserts it where
-// accepted, deleting the points the samplers evict.
-func (f *Forest) update(q []float64) error {
+// keepPaths keeps the paths in f.gs of the trees first..first+n-1 that
+// take the point.
+func (f *Forest) keepPaths(first, n int) {
+	for k, a := range f.mark[first : first+n] {
+		if a < 0 {
+			continue
+		}
+		from := len(f.keptPaths)
+		f.keptPaths = append(f.keptPaths, f.gs.path(k)...)
+		f.kept[a] = keptPath{int32(from), int32(len(f.keptPaths)), f.gs.cur[k]}
+	}
+}
+
+// draw counts the point in and offers it to every tree's sampler, leaving
+// the trees that take it in f.accepted (marked in f.mark) and their
+// priorities in f.weights.
+func (f *Forest) draw() {
+	for _, i := range f.accepted {
+		f.mark[i] = -1
+	}
 	f.updates++
 	t := f.updates
 	if f.lambda*float64(t-f.base) > rebaseAt {
@@ -304,8 +344,6 @@ func (f *Forest) update(q []float64) error {
 	}
 	decayed := f.lambda * float64(t-f.base)
 	growth := math.Exp(decayed)
-	h := hashPoint(q)
-	ref := f.store.add(q, h)
 	// Which samplers take the point: each draws from its own generator, so
 	// the verdicts do not depend on the order of the tree work below.
 	acc, ws := f.accepted[:0], f.weights[:0]
@@ -319,6 +357,23 @@ func (f *Forest) update(q []float64) error {
 		}
 	}
 	f.accepted, f.weights = acc, ws
+	for a, i := range acc {
+		f.mark[i] = int32(a)
+	}
+	if cap(f.kept) < len(acc) {
+		f.kept = make([]keptPath, len(acc), len(f.trees))
+	}
+	f.kept = f.kept[:len(acc)]
+	f.keptPaths = f.keptPaths[:0]
+}
+
+// update inserts the point into the trees whose samplers took it (see
+// draw), deleting the points the samplers evict. kept says whether scoring
+// kept those trees' paths.
+func (f *Forest) update(q []float64, kept bool) error {
+	acc, ws := f.accepted, f.weights
+	h := hashPoint(q)
+	ref := f.store.add(q, h)
 	// The accepted trees are updated groupSize at a time, each step's
 	// descents in lockstep (see group.go). Per tree the order is the
 	// library's, evict then insert; store references are released in tree
@@ -331,6 +386,7 @@ func (f *Forest) update(q []float64) error {
 		for k, i := range batch {
 			grp[k] = f.trees[i]
 			g.evicted[k] = -1
+			g.freed[k] = noNode
 			g.queries[k] = q
 			if s := f.samplers[i]; s.full() {
 				// The top leaves the sample; replaceTop below puts the
@@ -348,13 +404,21 @@ func (f *Forest) update(q []float64) error {
 				if old < 0 {
 					continue
 				}
-				if err := tr.removeAlong(g.queries[k], f.store.hash[old], ^g.cur[k], g.path(k)); err != nil {
+				freed, repl, err := tr.removeAlong(g.queries[k], f.store.hash[old], ^g.cur[k], g.path(k))
+				if err != nil {
 					return err
 				}
+				g.freed[k], g.repl[k] = freed, repl
 				f.store.release(old)
 			}
 		}
-		descendGroup(grp, q, g)
+		if kept {
+			for k, tr := range grp {
+				f.keptPathAfterRemoval(tr, start+k, k, q)
+			}
+		} else {
+			descendGroup(grp, q, g)
+		}
 		for k, tr := range grp {
 			leaf := g.cur[k]
 			if leaf != noNode {
@@ -370,5 +434,40 @@ func (f *Forest) update(q []float64) error {
 		}
 	}
 	f.store.releaseIfUnused(ref)
+	for _, i := range acc {
+		f.mark[i] = -1
+	}
 	return nil
+}
+
+// keptPathAfterRemoval puts accepted tree a's kept path to q in f.gs as
+// group member k's path, as descendGroup would find it now that the tree's
+// removal is done. A removal takes out the evicted leaf and its parent,
+// whose other child takes the parent's place; if the parent is on the path,
+// the path is cut there and continues from the replacement, and otherwise
+// it is unchanged.
+func (f *Forest) keptPathAfterRemoval(t *tree, a, k int, q []float64) {
+	g := f.gs
+	kp := f.kept[a]
+	buf := g.pathBuf[k*g.stride : (k+1)*g.stride]
+	n := copy(buf, f.keptPaths[kp.from:kp.to])
+	cur := kp.leaf
+	if par := g.freed[k]; par != noNode {
+		for j, node := range buf[:n] {
+			if node != par {
+				continue
+			}
+			n, cur = j, g.repl[k]
+			for cur >= 0 {
+				buf[n] = cur
+				n++
+				cur = t.next(cur, q)
+			}
+			break
+		}
+	}
+	if t.root == noNode {
+		n, cur = 0, noNode
+	}
+	g.depth[k], g.cur[k] = int32(n), cur
 }

@@ -21,6 +21,9 @@ type groupScratch struct {
 	trees   [groupSize]*tree
 	evicted [groupSize]int32
 	queries [groupSize][]float64
+	// What each tree's removal took out: the internal node freed (noNode
+	// if none) and the subtree that took its place.
+	freed, repl [groupSize]int32
 }
 
 func newGroupScratch(capacity int) *groupScratch {

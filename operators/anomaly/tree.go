@@ -306,27 +306,30 @@ func (t *tree) remove(p []float64, h uint32, sc *scratch) error {
 		return errTreeCorrupt
 	}
 	leaf := t.descend(p, sc)
-	return t.removeAlong(p, h, leaf, sc.path)
+	_, _, err := t.removeAlong(p, h, leaf, sc.path)
+	return err
 }
 
-// removeAlong is remove given the leaf p falls into and the path to it.
-func (t *tree) removeAlong(p []float64, h uint32, leaf int32, path []int32) error {
+// removeAlong is remove given the leaf p falls into and the path to it. If
+// the removal takes out an internal node (the leaf's parent), it returns
+// that node and the subtree that took its place; otherwise freed is noNode.
+func (t *tree) removeAlong(p []float64, h uint32, leaf int32, path []int32) (freed, repl int32, err error) {
 	if t.root == noNode {
-		return errTreeCorrupt
+		return noNode, noNode, errTreeCorrupt
 	}
 	if !t.isLeafPoint(leaf, p, h) {
-		return errTreeCorrupt
+		return noNode, noNode, errTreeCorrupt
 	}
 	t.size--
 	t.leafMass[leaf]--
 	if t.leafMass[leaf] > 0 {
-		return nil
+		return noNode, noNode, nil
 	}
 	t.freeLeaves = append(t.freeLeaves, leaf)
 	n := len(path)
 	if n == 0 {
 		t.root = noNode
-		return nil
+		return noNode, noNode, nil
 	}
 	par := path[n-1]
 	sib := t.left(par)
@@ -336,7 +339,7 @@ func (t *tree) removeAlong(p []float64, h uint32, leaf int32, path []int32) erro
 	t.freeNodes = append(t.freeNodes, par)
 	if n == 1 {
 		t.root = sib
-		return nil
+		return par, sib, nil
 	}
 	t.replaceChild(path[n-2], par, sib)
 	// Shrink boxes upwards until one still contains p: above it nothing
@@ -348,7 +351,7 @@ func (t *tree) removeAlong(p []float64, h uint32, leaf int32, path []int32) erro
 			break
 		}
 	}
-	return nil
+	return par, sib, nil
 }
 
 // recomputeBox sets node n's box to the union of its children's.
