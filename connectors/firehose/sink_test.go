@@ -373,13 +373,7 @@ func runEO(t *testing.T, seed uint64, rng *rand.Rand, round int, base JournalSto
 		return b
 	})
 	engine.SinkTo(m, "firehose", sink)
-	r, err := j.Start(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := r.Wait(); err != nil {
-		t.Fatalf("seed %d round %d: %v", seed, round, err)
-	}
+	r := runToEnd(t, j, fmt.Sprintf("seed %d round %d", seed, round))
 	st := sink.Stats()
 	lastID, _ := r.LatestCheckpoint()
 	t.Logf("round %d: p=%d %s/%s partitioned=%v transform=%v backup=%v interval=%ds retry=%ds: %d task + %d store failures, %d restarts, %d checkpoints; %d objects committed by the last attempt, %d staged objects aborted",
@@ -625,13 +619,7 @@ func TestSinkAtLeastOnceWithCheckpoints(t *testing.T) {
 		return b
 	})
 	engine.SinkTo(m, "firehose", sink)
-	r, err := j.Start(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := r.Wait(); err != nil {
-		t.Fatalf("seed %d: %v", seed, err)
-	}
+	r := runToEnd(t, j, fmt.Sprintf("seed %d", seed))
 	got := map[int]int{}
 	for k, b := range files(t, out) {
 		if strings.HasPrefix(k, ".sluice-staging/") {
@@ -649,4 +637,18 @@ func TestSinkAtLeastOnceWithCheckpoints(t *testing.T) {
 		dups += got[i] - 1
 	}
 	t.Logf("%d restarts, %d records delivered twice or more", r.Attempt(), dups)
+}
+
+// runToEnd starts j and waits for it to end; a job error fails the test,
+// prefixed with what (the seed and round to reproduce it).
+func runToEnd(t *testing.T, j *engine.Job, what string) *engine.Running {
+	t.Helper()
+	r, err := j.Start(context.Background())
+	if err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+	if err := r.Wait(); err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+	return r
 }
