@@ -16,6 +16,68 @@ import (
 //	windows:  uvarint(n), then n times: window(16) stateWindow(16)
 //	values with a time: varint(ts) value
 
+// appendSized appends v encoded by c after its length, a uvarint of exactly
+// 5 bytes (lengths up to 32 GiB), so that v is encoded in place.
+func appendSized[A any](dst []byte, c state.Codec[A], v A) []byte {
+	at := len(dst)
+	dst = append(dst, 0, 0, 0, 0, 0)
+	dst = c.Append(dst, v)
+	putUvarint5(dst[at:at+5], uint64(len(dst)-at-5))
+	return dst
+}
+
+// putUvarint5 writes v as a uvarint of exactly 5 bytes.
+func putUvarint5(b []byte, v uint64) {
+	for i := 0; i < 4; i++ {
+		b[i] = byte(v) | 0x80
+		v >>= 7
+	}
+	b[4] = byte(v)
+}
+
+// cutSized splits a uvarint length and the bytes it counts off the front
+// of src; ok is false when src is too short for either.
+func cutSized(src []byte) (payload, rest []byte, ok bool) {
+	sz, k := binary.Uvarint(src)
+	if k <= 0 || sz > uint64(len(src)-k) {
+		return nil, src, false
+	}
+	return src[k : k+int(sz)], src[k+int(sz):], true
+}
+
+// appendTimes appends a count and then each time as a varint: the timer
+// list at the end of a slice or session set.
+func appendTimes(dst []byte, ts []int64) []byte {
+	dst = binary.AppendUvarint(dst, uint64(len(ts)))
+	for _, t := range ts {
+		dst = binary.AppendVarint(dst, t)
+	}
+	return dst
+}
+
+// decodeTimes appends to dst the times appendTimes wrote at the start of
+// src, which must hold nothing after them; what names the encoding in
+// errors.
+func decodeTimes(dst []int64, src []byte, what string) ([]int64, error) {
+	m, k := binary.Uvarint(src)
+	if k <= 0 || m > uint64(len(src)) {
+		return dst, fmt.Errorf("operators: %s timers: %w", what, state.ErrCorrupt)
+	}
+	src = src[k:]
+	for i := uint64(0); i < m; i++ {
+		t, k := binary.Varint(src)
+		if k <= 0 {
+			return dst, fmt.Errorf("operators: %s timer %d: %w", what, i, state.ErrCorrupt)
+		}
+		dst = append(dst, t)
+		src = src[k:]
+	}
+	if len(src) != 0 {
+		return dst, fmt.Errorf("operators: %d bytes after the %s: %w", len(src), what, state.ErrCorrupt)
+	}
+	return dst, nil
+}
+
 // recordsCodec encodes a list of records with their timestamps.
 type recordsCodec[T any] struct{ c state.Codec[T] }
 
@@ -55,16 +117,16 @@ func (rc recordsCodec[T]) Decode(src []byte) ([]engine.Record[T], error) {
 			return nil, fmt.Errorf("operators: record %d time: %w", i, state.ErrCorrupt)
 		}
 		src = src[k:]
-		sz, k := binary.Uvarint(src)
-		if k <= 0 || sz > uint64(len(src)-k) {
+		b, rest, ok := cutSized(src)
+		if !ok {
 			return nil, fmt.Errorf("operators: record %d length: %w", i, state.ErrCorrupt)
 		}
-		v, err := rc.c.Decode(src[k : k+int(sz)])
+		v, err := rc.c.Decode(b)
 		if err != nil {
 			return nil, fmt.Errorf("operators: record %d: %w", i, err)
 		}
 		rs = append(rs, engine.Record[T]{Value: v, Time: ts})
-		src = src[k+int(sz):]
+		src = rest
 	}
 	if len(src) != 0 {
 		return nil, fmt.Errorf("operators: %d bytes after records: %w", len(src), state.ErrCorrupt)

@@ -157,16 +157,16 @@ func (lc listCodec[T]) Decode(src []byte) ([]T, error) {
 	src = src[k:]
 	vs := make([]T, 0, n)
 	for i := uint64(0); i < n; i++ {
-		sz, k := binary.Uvarint(src)
-		if k <= 0 || sz > uint64(len(src)-k) {
+		b, rest, ok := cutSized(src)
+		if !ok {
 			return nil, fmt.Errorf("operators: list element %d: %w", i, state.ErrCorrupt)
 		}
-		v, err := lc.c.Decode(src[k : k+int(sz)])
+		v, err := lc.c.Decode(b)
 		if err != nil {
 			return nil, err
 		}
 		vs = append(vs, v)
-		src = src[k+int(sz):]
+		src = rest
 	}
 	return vs, nil
 }

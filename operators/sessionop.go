@@ -246,16 +246,9 @@ func (sc sessionSetCodec[Acc]) Append(dst []byte, s sessionSet[Acc]) []byte {
 			fired = 1
 		}
 		dst = append(dst, fired)
-		at := len(dst)
-		dst = append(dst, 0, 0, 0, 0, 0)
-		dst = sc.c.Append(dst, x.acc)
-		putUvarint5(dst[at:at+5], uint64(len(dst)-at-5))
+		dst = appendSized(dst, sc.c, x.acc)
 	}
-	dst = binary.AppendUvarint(dst, uint64(len(s.fires)))
-	for _, f := range s.fires {
-		dst = binary.AppendVarint(dst, f)
-	}
-	return dst
+	return appendTimes(dst, s.fires)
 }
 
 func (sc sessionSetCodec[Acc]) Decode(src []byte) (sessionSet[Acc], error) {
@@ -280,32 +273,18 @@ func (sc sessionSetCodec[Acc]) Decode(src []byte) (sessionSet[Acc], error) {
 		}
 		fired := src[windowNSLen] == 1
 		src = src[windowNSLen+1:]
-		sz, k := binary.Uvarint(src)
-		if k <= 0 || sz > uint64(len(src)-k) {
+		b, rest, ok := cutSized(src)
+		if !ok {
 			return s, fmt.Errorf("operators: session set: session %d: %w", i, state.ErrCorrupt)
 		}
-		acc, err := sc.c.Decode(src[k : k+int(sz)])
+		acc, err := sc.c.Decode(b)
 		if err != nil {
 			return s, fmt.Errorf("operators: session set: session %d: %w", i, err)
 		}
 		s.sessions = append(s.sessions, session[Acc]{w: w, acc: acc, fired: fired})
-		src = src[k+int(sz):]
+		src = rest
 	}
-	m, k := binary.Uvarint(src)
-	if k <= 0 || m > uint64(len(src)) {
-		return s, fmt.Errorf("operators: session set timers: %w", state.ErrCorrupt)
-	}
-	src = src[k:]
-	for i := uint64(0); i < m; i++ {
-		f, k := binary.Varint(src)
-		if k <= 0 {
-			return s, fmt.Errorf("operators: session set timer %d: %w", i, state.ErrCorrupt)
-		}
-		s.fires = append(s.fires, f)
-		src = src[k:]
-	}
-	if len(src) != 0 {
-		return s, fmt.Errorf("operators: %d bytes after the session set: %w", len(src), state.ErrCorrupt)
-	}
-	return s, nil
+	var err error
+	s.fires, err = decodeTimes(s.fires, src, "session set")
+	return s, err
 }

@@ -148,27 +148,9 @@ func (sc sliceSetCodec[Acc]) Append(dst []byte, s sliceSet[Acc]) []byte {
 	dst = binary.AppendUvarint(dst, uint64(len(s.slots)))
 	for i := range s.slots {
 		dst = binary.AppendVarint(dst, s.slots[i].end)
-		at := len(dst)
-		dst = append(dst, 0, 0, 0, 0, 0)
-		dst = sc.c.Append(dst, s.slots[i].acc)
-		// The length goes in a fixed 5-byte uvarint (values up to 32 GiB),
-		// so that the accumulator is encoded in place.
-		putUvarint5(dst[at:at+5], uint64(len(dst)-at-5))
+		dst = appendSized(dst, sc.c, s.slots[i].acc)
 	}
-	dst = binary.AppendUvarint(dst, uint64(len(s.fires)))
-	for _, f := range s.fires {
-		dst = binary.AppendVarint(dst, f)
-	}
-	return dst
-}
-
-// putUvarint5 writes v as a uvarint of exactly 5 bytes.
-func putUvarint5(b []byte, v uint64) {
-	for i := 0; i < 4; i++ {
-		b[i] = byte(v) | 0x80
-		v >>= 7
-	}
-	b[4] = byte(v)
+	return appendTimes(dst, s.fires)
 }
 
 func (sc sliceSetCodec[Acc]) Decode(src []byte) (sliceSet[Acc], error) {
@@ -189,34 +171,20 @@ func (sc sliceSetCodec[Acc]) Decode(src []byte) (sliceSet[Acc], error) {
 			return s, fmt.Errorf("operators: slice set: slice %d: %w", i, state.ErrCorrupt)
 		}
 		src = src[k:]
-		sz, k := binary.Uvarint(src)
-		if k <= 0 || sz > uint64(len(src)-k) {
+		b, rest, ok := cutSized(src)
+		if !ok {
 			return s, fmt.Errorf("operators: slice set: slice %d: %w", i, state.ErrCorrupt)
 		}
-		acc, err := sc.c.Decode(src[k : k+int(sz)])
+		acc, err := sc.c.Decode(b)
 		if err != nil {
 			return s, fmt.Errorf("operators: slice set: slice %d: %w", i, err)
 		}
 		s.slots = append(s.slots, slot[Acc]{end: e, acc: acc})
-		src = src[k+int(sz):]
+		src = rest
 	}
-	m, k := binary.Uvarint(src)
-	if k <= 0 || m > uint64(len(src)) {
-		return s, fmt.Errorf("operators: slice set timers: %w", state.ErrCorrupt)
-	}
-	src = src[k:]
-	for i := uint64(0); i < m; i++ {
-		f, k := binary.Varint(src)
-		if k <= 0 {
-			return s, fmt.Errorf("operators: slice set timer %d: %w", i, state.ErrCorrupt)
-		}
-		s.fires = append(s.fires, f)
-		src = src[k:]
-	}
-	if len(src) != 0 {
-		return s, fmt.Errorf("operators: %d bytes after the slice set: %w", len(src), state.ErrCorrupt)
-	}
-	return s, nil
+	var err error
+	s.fires, err = decodeTimes(s.fires, src, "slice set")
+	return s, err
 }
 
 // sliceOp is the window operator of tumbling, sliding and cumulating
