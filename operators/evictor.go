@@ -26,14 +26,43 @@ type EvictorContext struct {
 	ProcessingTime int64
 }
 
-// CountEvictor keeps the last n records of a window: before the window
-// function runs, or after it when after is set.
-func CountEvictor[T any](n int, after bool) Evictor[T] { return countEvictor[T]{n: n, after: after} }
+// evictCore is what a built-in evictor is made of: the records it keeps,
+// and a check of its parameters.
+type evictCore[T any] interface {
+	evict(elems []engine.Record[T]) []engine.Record[T]
+	validate() error
+}
 
-type countEvictor[T any] struct {
-	n     int
+// sided is a built-in evictor: its core runs before the window function, or
+// after it when after is set.
+type sided[T any, C evictCore[T]] struct {
+	core  C
 	after bool
 }
+
+func (s sided[T, C]) validate() error { return s.core.validate() }
+
+func (s sided[T, C]) EvictBefore(elems []engine.Record[T], _ TimeWindow, _ EvictorContext) []engine.Record[T] {
+	if s.after {
+		return elems
+	}
+	return s.core.evict(elems)
+}
+
+func (s sided[T, C]) EvictAfter(elems []engine.Record[T], _ TimeWindow, _ EvictorContext) []engine.Record[T] {
+	if !s.after {
+		return elems
+	}
+	return s.core.evict(elems)
+}
+
+// CountEvictor keeps the last n records of a window: before the window
+// function runs, or after it when after is set.
+func CountEvictor[T any](n int, after bool) Evictor[T] {
+	return sided[T, countEvictor[T]]{core: countEvictor[T]{n: n}, after: after}
+}
+
+type countEvictor[T any] struct{ n int }
 
 func (e countEvictor[T]) validate() error {
 	if e.n <= 0 {
@@ -49,31 +78,14 @@ func (e countEvictor[T]) evict(elems []engine.Record[T]) []engine.Record[T] {
 	return elems
 }
 
-func (e countEvictor[T]) EvictBefore(elems []engine.Record[T], _ TimeWindow, _ EvictorContext) []engine.Record[T] {
-	if e.after {
-		return elems
-	}
-	return e.evict(elems)
-}
-
-func (e countEvictor[T]) EvictAfter(elems []engine.Record[T], _ TimeWindow, _ EvictorContext) []engine.Record[T] {
-	if !e.after {
-		return elems
-	}
-	return e.evict(elems)
-}
-
 // TimeEvictor keeps the records of a window whose timestamps are within
 // keep of the newest record's (Flink's TimeEvictor): records at or before
 // newest - keep are removed.
 func TimeEvictor[T any](keep time.Duration, after bool) Evictor[T] {
-	return timeEvictor[T]{keep: keep, after: after}
+	return sided[T, timeEvictor[T]]{core: timeEvictor[T]{keep: keep}, after: after}
 }
 
-type timeEvictor[T any] struct {
-	keep  time.Duration
-	after bool
-}
+type timeEvictor[T any] struct{ keep time.Duration }
 
 func (e timeEvictor[T]) validate() error {
 	ms, err := millis("time evictor window", e.keep)
@@ -104,30 +116,15 @@ func (e timeEvictor[T]) evict(elems []engine.Record[T]) []engine.Record[T] {
 	return kept
 }
 
-func (e timeEvictor[T]) EvictBefore(elems []engine.Record[T], _ TimeWindow, _ EvictorContext) []engine.Record[T] {
-	if e.after {
-		return elems
-	}
-	return e.evict(elems)
-}
-
-func (e timeEvictor[T]) EvictAfter(elems []engine.Record[T], _ TimeWindow, _ EvictorContext) []engine.Record[T] {
-	if !e.after {
-		return elems
-	}
-	return e.evict(elems)
-}
-
 // DeltaEvictor removes the records whose delta to the window's last record
 // is at least threshold (Flink's DeltaEvictor).
 func DeltaEvictor[T any](threshold float64, delta func(a, b T) float64, after bool) Evictor[T] {
-	return deltaEvictor[T]{threshold: threshold, delta: delta, after: after}
+	return sided[T, deltaEvictor[T]]{core: deltaEvictor[T]{threshold: threshold, delta: delta}, after: after}
 }
 
 type deltaEvictor[T any] struct {
 	threshold float64
 	delta     func(a, b T) float64
-	after     bool
 }
 
 func (e deltaEvictor[T]) validate() error {
@@ -149,18 +146,4 @@ func (e deltaEvictor[T]) evict(elems []engine.Record[T]) []engine.Record[T] {
 		}
 	}
 	return kept
-}
-
-func (e deltaEvictor[T]) EvictBefore(elems []engine.Record[T], _ TimeWindow, _ EvictorContext) []engine.Record[T] {
-	if e.after {
-		return elems
-	}
-	return e.evict(elems)
-}
-
-func (e deltaEvictor[T]) EvictAfter(elems []engine.Record[T], _ TimeWindow, _ EvictorContext) []engine.Record[T] {
-	if !e.after {
-		return elems
-	}
-	return e.evict(elems)
 }
