@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -211,32 +212,19 @@ func (d *DirStore) walkRoot(prefix string) (string, error) {
 // part of the tree that prefix's directories name).
 func (d *DirStore) ListStaged(ctx context.Context, prefix string) ([]Staged, error) {
 	var out []Staged
-	start, err := d.walkRoot(prefix)
-	if err != nil {
-		return nil, err
-	}
-	err = filepath.WalkDir(start, func(p string, de fs.DirEntry, err error) error {
-		if err != nil {
-			if p == start && errors.Is(err, fs.ErrNotExist) {
-				return fs.SkipAll
-			}
-			return err
-		}
-		name := de.Name()
+	err := d.walkFiles(prefix, func(rel, name string) {
 		i := strings.Index(name, stagedMarker)
-		if de.IsDir() || !strings.HasPrefix(name, ".") || i < 0 {
-			return nil
+		if !strings.HasPrefix(name, ".") || i < 0 {
+			return
 		}
-		rel, _ := filepath.Rel(d.root, p)
-		relDir := filepath.ToSlash(filepath.Dir(rel))
+		relDir := path.Dir(rel)
 		key := name[1:i]
 		if relDir != "." {
 			key = relDir + "/" + key
 		}
 		if strings.HasPrefix(key, prefix) {
-			out = append(out, Staged{Version: StagedVersion, Store: "dir", Key: key, Temp: filepath.ToSlash(rel)})
+			out = append(out, Staged{Version: StagedVersion, Store: "dir", Key: key, Temp: rel})
 		}
-		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("firehose: list staged: %w", err)
@@ -244,29 +232,41 @@ func (d *DirStore) ListStaged(ctx context.Context, prefix string) ([]Staged, err
 	return out, nil
 }
 
-// List implements JournalStore: the visible files under prefix (staged
-// temporary files are not listed).
-func (d *DirStore) List(ctx context.Context, prefix string) ([]string, error) {
-	var out []string
+// walkFiles calls fn with the slash-separated path relative to the root and
+// the name of every file in the part of the tree that prefix's directories
+// name (none when that part does not exist).
+func (d *DirStore) walkFiles(prefix string, fn func(rel, name string)) error {
 	start, err := d.walkRoot(prefix)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	err = filepath.WalkDir(start, func(p string, de fs.DirEntry, err error) error {
+	return filepath.WalkDir(start, func(p string, de fs.DirEntry, err error) error {
 		if err != nil {
 			if p == start && errors.Is(err, fs.ErrNotExist) {
 				return fs.SkipAll
 			}
 			return err
 		}
-		if de.IsDir() || strings.Contains(de.Name(), stagedMarker) {
+		if de.IsDir() {
 			return nil
 		}
-		rel, _ := filepath.Rel(d.root, p)
-		if key := filepath.ToSlash(rel); strings.HasPrefix(key, prefix) {
+		rel, err := filepath.Rel(d.root, p)
+		if err != nil {
+			return err
+		}
+		fn(filepath.ToSlash(rel), de.Name())
+		return nil
+	})
+}
+
+// List implements JournalStore: the visible files under prefix (staged
+// temporary files are not listed).
+func (d *DirStore) List(ctx context.Context, prefix string) ([]string, error) {
+	var out []string
+	err := d.walkFiles(prefix, func(key, name string) {
+		if !strings.Contains(name, stagedMarker) && strings.HasPrefix(key, prefix) {
 			out = append(out, key)
 		}
-		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("firehose: list %s: %w", prefix, err)
