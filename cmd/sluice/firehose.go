@@ -17,21 +17,10 @@ import (
 	"github.com/sluicehq/sluice/engine"
 )
 
-var firehoseCommands = map[string]*command{}
-
 func init() {
-	for _, c := range []*command{
+	registerGroup("firehose", "Firehose-style delivery with no job code: run (from a log stream, exactly once), validate", []*command{
 		{"run", "deliver a stream of the built-in log: sluice firehose run --log-dir DIR --source STREAM --config FILE --checkpoint-dir DIR", firehoseRun},
 		{"validate", "check a delivery stream configuration file and print it with defaults applied", firehoseValidate},
-	} {
-		firehoseCommands[c.name] = c
-	}
-	register(&command{
-		name:    "firehose",
-		summary: "Firehose-style delivery with no job code: run (from a log stream, exactly once), validate",
-		run: func(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-			return subcommands(ctx, "firehose", firehoseCommands, args, stdout, stderr)
-		},
 	})
 }
 

@@ -31,10 +31,8 @@ import (
 	"github.com/sluicehq/sluice/connectors/shardlog/server"
 )
 
-var logCommands = map[string]*command{}
-
 func init() {
-	for _, c := range []*command{
+	registerGroup("log", "the built-in sharded log: serve, create, put, get, describe, split, merge, tail", []*command{
 		{"serve", "serve the sharded log over the Kinesis API (HTTP/1.1, h2c, TLS)", logServe},
 		{"create", "create a stream: sluice log create STREAM --shards N", logCreate},
 		{"put", "put records: sluice log put STREAM [--key K] [DATA ...] (else lines of stdin)", logPut},
@@ -43,15 +41,6 @@ func init() {
 		{"split", "split a shard: sluice log split STREAM SHARD [--hash-key K]", logSplit},
 		{"merge", "merge two adjacent shards: sluice log merge STREAM SHARD ADJACENT", logMerge},
 		{"tail", "follow every shard of a stream, across resharding", logTail},
-	} {
-		logCommands[c.name] = c
-	}
-	register(&command{
-		name:    "log",
-		summary: "the built-in sharded log: serve, create, put, get, describe, split, merge, tail",
-		run: func(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-			return subcommands(ctx, "log", logCommands, args, stdout, stderr)
-		},
 	})
 }
 

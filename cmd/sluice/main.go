@@ -31,6 +31,17 @@ type command struct {
 var commands = map[string]*command{}
 
 // register adds a subcommand; it is called from init functions.
+// registerGroup registers a command whose first argument names one of subs.
+func registerGroup(name, summary string, subs []*command) {
+	table := make(map[string]*command, len(subs))
+	for _, c := range subs {
+		table[c.name] = c
+	}
+	register(&command{name: name, summary: summary, run: func(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+		return subcommands(ctx, name, table, args, stdout, stderr)
+	}})
+}
+
 func register(c *command) {
 	if _, dup := commands[c.name]; dup {
 		panic("sluice: command registered twice: " + c.name)
