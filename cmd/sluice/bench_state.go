@@ -469,41 +469,57 @@ func runBenchRSS(env *stateBenchEnv) error {
 		}
 		return json.NewEncoder(env.stdout).Encode(rssChildResult{Records: smp.Records, WallNs: int64(smp.Wall), CPUNs: int64(smp.CPU), DiskBytes: disk})
 	}
-	exe, err := os.Executable()
-	if err != nil {
-		return err
-	}
 	var samples []benchfmt.Sample
 	var rss []float64
 	var disk int64
 	for r := 0; r < benchRSS.runs; r++ {
-		cmd := exec.CommandContext(env.ctx, exe, "bench", "state", "--cases=rss", "--rss-child",
-			"--rss-keys="+strconv.FormatInt(benchRSS.keys, 10), "--dir="+env.dir)
-		var out bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, env.stderr
-		if err := cmd.Run(); err != nil {
-			return fmt.Errorf("rss child: %w", err)
-		}
 		var res rssChildResult
-		if err := json.Unmarshal(out.Bytes(), &res); err != nil {
-			return fmt.Errorf("rss child printed %q: %w", out.String(), err)
-		}
-		ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage)
-		if !ok {
-			return fmt.Errorf("rss: no resource usage of the child on this platform")
+		maxRSS, err := runBenchChild(env, "rss", &res, "bench", "state", "--cases=rss", "--rss-child",
+			"--rss-keys="+strconv.FormatInt(benchRSS.keys, 10), "--dir="+env.dir)
+		if err != nil {
+			return err
 		}
 		samples = append(samples, benchfmt.Sample{Records: res.Records, Wall: time.Duration(res.WallNs), CPU: time.Duration(res.CPUNs)})
-		rss = append(rss, float64(ru.Maxrss)/1024) // KiB on Linux
+		rss = append(rss, maxRSS)
 		disk = res.DiskBytes
-		env.logf("rss run %d: %d keys in %v, max RSS %.0f MiB", r+1, res.Records, time.Duration(res.WallNs).Round(time.Millisecond), float64(ru.Maxrss)/1024)
+		env.logf("rss run %d: %d keys in %v, max RSS %.0f MiB", r+1, res.Records, time.Duration(res.WallNs).Round(time.Millisecond), maxRSS)
 	}
-	name := fmt.Sprintf("state/rss/%dM-keys", benchRSS.keys/1_000_000)
-	if benchRSS.keys%1_000_000 != 0 {
-		name = fmt.Sprintf("state/rss/%d-keys", benchRSS.keys)
-	}
-	res := benchfmt.FromSamples(name, samples).
+	res := benchfmt.FromSamples("state/rss/"+keyCountName(benchRSS.keys), samples).
 		Set("max_rss_mb", benchfmt.MedianOf(rss)).
 		Set("disk_bytes", disk).
 		Set("cache_entries", 1<<18)
 	return env.print(res)
+}
+
+// runBenchChild runs this binary with args in a child process, so that its
+// peak memory is measured alone; the child prints one JSON object, decoded
+// into res. It returns the child's maximum RSS in MiB.
+func runBenchChild(env *stateBenchEnv, what string, res any, args ...string) (float64, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return 0, err
+	}
+	cmd := exec.CommandContext(env.ctx, exe, args...)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, env.stderr
+	if err := cmd.Run(); err != nil {
+		return 0, fmt.Errorf("%s child: %w", what, err)
+	}
+	if err := json.Unmarshal(out.Bytes(), res); err != nil {
+		return 0, fmt.Errorf("%s child printed %q: %w", what, out.String(), err)
+	}
+	ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage)
+	if !ok {
+		return 0, fmt.Errorf("%s: no resource usage of the child on this platform", what)
+	}
+	return float64(ru.Maxrss) / 1024, nil // Maxrss is in KiB on Linux
+}
+
+// keyCountName names a case by its key count: "10M-keys", or the exact
+// count when it is not whole millions.
+func keyCountName(n int64) string {
+	if n%1_000_000 == 0 {
+		return fmt.Sprintf("%dM-keys", n/1_000_000)
+	}
+	return fmt.Sprintf("%d-keys", n)
 }

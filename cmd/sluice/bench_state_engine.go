@@ -1,15 +1,12 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"flag"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
-	"syscall"
 	"time"
 
 	"github.com/sluicehq/sluice/engine"
@@ -197,26 +194,13 @@ func runBenchJobRSS(env *stateBenchEnv) error {
 		}
 		return json.NewEncoder(env.stdout).Encode(jobRSSResult{Records: s.Records, WallNs: int64(s.Wall), CPUNs: int64(s.CPU)})
 	}
-	exe, err := os.Executable()
+	var res jobRSSResult
+	maxRSS, err := runBenchChild(env, "job-rss", &res, "bench", "state", "--cases=job-rss", "--job-rss-child",
+		"--job-keys="+strconv.FormatInt(benchCP.jobKeys, 10), "--dir="+env.dir)
 	if err != nil {
 		return err
 	}
-	cmd := exec.CommandContext(env.ctx, exe, "bench", "state", "--cases=job-rss", "--job-rss-child",
-		"--job-keys="+strconv.FormatInt(benchCP.jobKeys, 10), "--dir="+env.dir)
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, env.stderr
-	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("job-rss child: %w", err)
-	}
-	var res jobRSSResult
-	if err := json.Unmarshal(out.Bytes(), &res); err != nil {
-		return fmt.Errorf("job-rss child printed %q: %w", out.String(), err)
-	}
-	ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage)
-	if !ok {
-		return fmt.Errorf("job-rss: no resource usage of the child on this platform")
-	}
 	s := benchfmt.Sample{Records: res.Records, Wall: time.Duration(res.WallNs), CPU: time.Duration(res.CPUNs)}
-	return env.print(benchfmt.FromSamples(fmt.Sprintf("state/job-rss/%dM-keys", benchCP.jobKeys/1_000_000), []benchfmt.Sample{s}).
-		Set("max_rss_mb", float64(ru.Maxrss)/1024))
+	return env.print(benchfmt.FromSamples("state/job-rss/"+keyCountName(benchCP.jobKeys), []benchfmt.Sample{s}).
+		Set("max_rss_mb", maxRSS))
 }
