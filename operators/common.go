@@ -101,3 +101,21 @@ func addSat(a, b int64) int64 {
 	}
 	return a + b
 }
+
+// windowOutputs is what every window operator emits through: the window
+// function's context, and the late-data and error side outputs with their
+// counters.
+type windowOutputs[T, Out any] struct {
+	wctx    WindowContext[Out]
+	late    *engine.Counter
+	errs    *engine.Counter
+	lateOut *engine.Collector[T]
+	errOut  *engine.Collector[T]
+}
+
+func (w *windowOutputs[T, Out]) open(ctx *engine.OperatorContext[Out], lateTag, errTag engine.OutputTag[T]) {
+	w.wctx.op = ctx
+	w.late, w.errs = ctx.Counter(CounterLate), ctx.Counter(CounterErrors)
+	w.lateOut = engine.SideCollector(ctx, lateTag)
+	w.errOut = engine.SideCollector(ctx, errTag)
+}

@@ -28,11 +28,7 @@ type sessionOp[T any, K comparable, Acc, Out any] struct {
 	ctx      *engine.OperatorContext[Out]
 	keys     *engine.Keys[K]
 	sessions *state.ValueState[sessionSet[Acc]]
-	wctx     WindowContext[Out]
-	late     *engine.Counter
-	errs     *engine.Counter
-	lateOut  *engine.Collector[T]
-	errOut   *engine.Collector[T]
+	windowOutputs[T, Out]
 }
 
 // session is one session window of a key.
@@ -60,10 +56,7 @@ func (o *sessionOp[T, K, Acc, Out]) Open(ctx *engine.OperatorContext[Out], keys 
 	if o.sessions, err = state.NewValueState(keys.Backend(), "window-sessions", state.Codec[sessionSet[Acc]](sessionSetCodec[Acc]{o.fn.codec})); err != nil {
 		return err
 	}
-	o.wctx.op = ctx
-	o.late, o.errs = ctx.Counter(CounterLate), ctx.Counter(CounterErrors)
-	o.lateOut = engine.SideCollector(ctx, o.cfg.lateTag)
-	o.errOut = engine.SideCollector(ctx, o.cfg.errTag)
+	o.windowOutputs.open(ctx, o.cfg.lateTag, o.cfg.errTag)
 	return nil
 }
 

@@ -210,15 +210,11 @@ type sliceOp[T any, K comparable, Acc, Out any] struct {
 	sl  slicer
 	watermarkState
 
-	ctx     *engine.OperatorContext[Out]
-	keys    *engine.Keys[K]
-	slices  *state.ValueState[sliceSet[Acc]]
-	wctx    WindowContext[Out]
-	late    *engine.Counter
-	errs    *engine.Counter
-	lateOut *engine.Collector[T]
-	errOut  *engine.Collector[T]
-	tbuf    []byte
+	ctx    *engine.OperatorContext[Out]
+	keys   *engine.Keys[K]
+	slices *state.ValueState[sliceSet[Acc]]
+	windowOutputs[T, Out]
+	tbuf []byte
 }
 
 func newSliceOp[T any, K comparable, Acc, Out any](cfg windowConfig[T, K], fn windowFn[T, K, Acc, Out]) *sliceOp[T, K, Acc, Out] {
@@ -232,10 +228,7 @@ func (o *sliceOp[T, K, Acc, Out]) Open(ctx *engine.OperatorContext[Out], keys *e
 	if o.slices, err = state.NewValueState(keys.Backend(), "window-slices", state.Codec[sliceSet[Acc]](sliceSetCodec[Acc]{o.fn.codec})); err != nil {
 		return err
 	}
-	o.wctx.op = ctx
-	o.late, o.errs = ctx.Counter(CounterLate), ctx.Counter(CounterErrors)
-	o.lateOut = engine.SideCollector(ctx, o.cfg.lateTag)
-	o.errOut = engine.SideCollector(ctx, o.cfg.errTag)
+	o.windowOutputs.open(ctx, o.cfg.lateTag, o.cfg.errTag)
 	return nil
 }
 

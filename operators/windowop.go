@@ -42,14 +42,10 @@ type windowOp[T any, K comparable, Acc, Out any] struct {
 	contents *state.ValueState[Acc]
 	merging  *state.ValueState[[]mergedWindow]
 	tctx     TriggerContext
-	wctx     WindowContext[Out]
-	late     *engine.Counter
-	errs     *engine.Counter
-	lateOut  *engine.Collector[T]
-	errOut   *engine.Collector[T]
-	windows  []TimeWindow
-	ns       []byte
-	merged   []TimeWindow
+	windowOutputs[T, Out]
+	windows []TimeWindow
+	ns      []byte
+	merged  []TimeWindow
 }
 
 func newWindowOp[T any, K comparable, Acc, Out any](cfg windowConfig[T, K], fn windowFn[T, K, Acc, Out]) *windowOp[T, K, Acc, Out] {
@@ -76,10 +72,7 @@ func (o *windowOp[T, K, Acc, Out]) Open(ctx *engine.OperatorContext[Out], keys *
 			return err
 		}
 	}
-	o.wctx.op = ctx
-	o.late, o.errs = ctx.Counter(CounterLate), ctx.Counter(CounterErrors)
-	o.lateOut = engine.SideCollector(ctx, o.cfg.lateTag)
-	o.errOut = engine.SideCollector(ctx, o.cfg.errTag)
+	o.windowOutputs.open(ctx, o.cfg.lateTag, o.cfg.errTag)
 	return nil
 }
 
