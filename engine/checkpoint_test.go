@@ -8,12 +8,12 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/sluicehq/sluice/internal/testseed"
 	"github.com/sluicehq/sluice/state"
 )
 
@@ -95,14 +95,7 @@ func (in *injector) fail() error {
 	return nil
 }
 
-func seedFrom(t *testing.T) uint64 {
-	seed := uint64(time.Now().UnixNano())
-	if s := os.Getenv("SLUICE_SEED"); s != "" {
-		seed, _ = strconv.ParseUint(s, 10, 64)
-	}
-	t.Logf("seed %d (replay with SLUICE_SEED=%d)", seed, seed)
-	return seed
-}
+func seedFrom(t *testing.T) uint64 { return testseed.Seed(t) }
 
 func checkExactlyOnce(t *testing.T, seed uint64, got []sumOut, want map[sumOut]int) {
 	t.Helper()

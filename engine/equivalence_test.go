@@ -4,12 +4,11 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"os"
 	"slices"
-	"strconv"
 	"testing"
 	"time"
 
+	"github.com/sluicehq/sluice/internal/testseed"
 	"github.com/sluicehq/sluice/state"
 )
 
@@ -59,10 +58,7 @@ func (w *windowSum) OnTimer(ts int64, ctx *KeyedContext[string, string]) error {
 // sizes, channel capacities, watermark intervals — and requires the same
 // multiset of output as a plain Go computation. Set SLUICE_SEED to replay.
 func TestRandomisedEquivalence(t *testing.T) {
-	seed := uint64(time.Now().UnixNano())
-	if s := os.Getenv("SLUICE_SEED"); s != "" {
-		seed, _ = strconv.ParseUint(s, 10, 64)
-	}
+	seed := testseed.Seed(t)
 	rng := rand.New(rand.NewPCG(seed, 1))
 	const disorder = 50
 	n := 2000 + rng.IntN(3000)

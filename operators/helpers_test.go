@@ -3,14 +3,13 @@ package operators
 import (
 	"encoding/binary"
 	"fmt"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/sluicehq/sluice/engine"
+	"github.com/sluicehq/sluice/internal/testseed"
 	"github.com/sluicehq/sluice/state"
 )
 
@@ -62,14 +61,7 @@ func testKeyed() *engine.KeyedStream[ev, string] {
 	return engine.KeyBy(src, keyOfEv)
 }
 
-func seedFrom(t *testing.T) uint64 {
-	seed := uint64(time.Now().UnixNano())
-	if s := os.Getenv("SLUICE_SEED"); s != "" {
-		seed, _ = strconv.ParseUint(s, 10, 64)
-	}
-	t.Logf("seed %d (replay with SLUICE_SEED=%d)", seed, seed)
-	return seed
-}
+func seedFrom(t *testing.T) uint64 { return testseed.Seed(t) }
 
 func fmtTime(ts int64) string {
 	switch ts {

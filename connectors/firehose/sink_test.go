@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -29,16 +28,10 @@ import (
 	"github.com/sluicehq/sluice/connectors/s3"
 	"github.com/sluicehq/sluice/connectors/s3/s3test"
 	"github.com/sluicehq/sluice/engine"
+	"github.com/sluicehq/sluice/internal/testseed"
 )
 
-func sinkSeed(t *testing.T) uint64 {
-	seed := uint64(time.Now().UnixNano())
-	if s := os.Getenv("SLUICE_SEED"); s != "" {
-		seed, _ = strconv.ParseUint(s, 10, 64)
-	}
-	t.Logf("seed %d (replay with SLUICE_SEED=%d)", seed, seed)
-	return seed
-}
+func sinkSeed(t *testing.T) uint64 { return testseed.Seed(t) }
 
 // faults fails a store operation with probability p, at most max times in
 // all, from a seeded generator (the interleaving of subtasks still varies

@@ -7,7 +7,6 @@ import (
 	"io"
 	"maps"
 	"math/rand/v2"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -17,6 +16,7 @@ import (
 	"time"
 
 	"github.com/sluicehq/sluice/engine"
+	"github.com/sluicehq/sluice/internal/testseed"
 	"github.com/sluicehq/sluice/state"
 )
 
@@ -302,11 +302,7 @@ func (f *failer) check() {
 // and resumes it at parallelism 3 with injected failures and restarts: the
 // committed output is the input exactly once, each key's in order.
 func TestSourceRestoreAtOtherParallelism(t *testing.T) {
-	seed := uint64(time.Now().UnixNano())
-	if s := os.Getenv("SLUICE_SEED"); s != "" {
-		seed, _ = strconv.ParseUint(s, 10, 64)
-	}
-	t.Logf("seed %d (replay with SLUICE_SEED=%d)", seed, seed)
+	seed := testseed.Seed(t)
 	rng := rand.New(rand.NewPCG(seed, 11))
 	l := openTestLog(t, Options{})
 	if err := l.CreateStream(CreateStreamInput{Name: "s", ShardCount: 4}); err != nil {
