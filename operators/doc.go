@@ -61,6 +61,15 @@
 // timers lazily (sessionOp): a session that grows with every record does
 // not move a timer with every record, as per-window timers would.
 //
+// As in Flink, sessions that touch (one ends where the next starts) merge,
+// and a session fires when the watermark reaches its last millisecond,
+// end-1. A record at exactly end that arrives after that watermark (it is
+// not late: the watermark is below its time) therefore starts a new
+// session instead of extending the fired one, so with parallel sources
+// the split of touching sessions can depend on timing. Known, not yet
+// changed: firing merging windows at the watermark end would make it
+// deterministic, one millisecond later than Flink.
+//
 // With any explicit trigger or an evictor, windows use the general
 // operator (windowOp), which keeps one state entry per key and window and
 // a merging set for sessions, as Flink's WindowOperator. The fast paths
