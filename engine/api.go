@@ -329,6 +329,8 @@ type SinkInfo struct {
 	// them, a CommittingWriter's output is committed only when a bounded
 	// input ends.
 	Checkpointing bool
+	// Clock is the job's clock; a writer that waits or timestamps reads it.
+	Clock Clock
 }
 
 // SinkWriter writes one subtask's records. Write must not keep the batch
@@ -387,7 +389,7 @@ func (k *sinkOp[T]) Open(ctx *OperatorContext[struct{}]) error {
 	k.ctx = ctx
 	t := ctx.inst.task
 	info := SinkInfo{Name: ctx.name, UID: ctx.uid, Subtask: ctx.subtask, Parallelism: ctx.parallelism,
-		Checkpointing: t.cfg.Checkpoint.storage() != nil}
+		Checkpointing: t.cfg.Checkpoint.storage() != nil, Clock: t.cfg.Clock}
 	if t.exec != nil {
 		info.Attempt = t.exec.attempt
 	}

@@ -47,7 +47,7 @@
 // in package state (typed handles over a Store, with a bounded cache) and
 // its timers in state's timer queues, per key group, so that both can be
 // restored at another parallelism. Operators read processing time from
-// Config.Clock, never from time.Now, so tests drive it with clock.Manual.
+// Config.Clock, never from time.Now, so tests drive it with a ManualClock (NewManualClock).
 //
 // # Failure
 //

@@ -8,7 +8,7 @@ import (
 	"slices"
 	"time"
 
-	"github.com/sluicehq/sluice/engine/clock"
+	"github.com/sluicehq/sluice/internal/clock"
 	"github.com/sluicehq/sluice/state"
 )
 
@@ -16,7 +16,7 @@ import (
 type HarnessOptions struct {
 	// Clock drives processing time. Default: a manual clock at the Unix
 	// epoch.
-	Clock *clock.Manual
+	Clock *ManualClock
 	// Subtask and Parallelism place the operator instance. Default 0 of 1.
 	Subtask, Parallelism int
 	// MaxParallelism is the number of key groups. Default 128.

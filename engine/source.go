@@ -4,7 +4,7 @@ import (
 	"context"
 	"time"
 
-	"github.com/sluicehq/sluice/engine/clock"
+	"github.com/sluicehq/sluice/internal/clock"
 )
 
 // Source is a parallel source of records of type T. The engine opens one

@@ -8,7 +8,7 @@ import (
 	"io"
 	"time"
 
-	"github.com/sluicehq/sluice/engine/clock"
+	"github.com/sluicehq/sluice/internal/clock"
 )
 
 // task runs one subtask of an operator chain in one goroutine: either a

@@ -10,7 +10,7 @@ import (
 	"strconv"
 	"sync"
 
-	"github.com/sluicehq/sluice/engine/clock"
+	"github.com/sluicehq/sluice/internal/clock"
 )
 
 // FromSlice is a bounded source of values. Subtask i of p emits values i,

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/cespare/xxhash/v2"
-	"github.com/sluicehq/sluice/engine/clock"
+	"github.com/sluicehq/sluice/internal/clock"
 )
 
 // Options configure a Backend.

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sluicehq/sluice/engine/clock"
+	"github.com/sluicehq/sluice/internal/clock"
 )
 
 func newTestBackend(t *testing.T, cache int) *Backend {

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/sluicehq/sluice/engine"
-	"github.com/sluicehq/sluice/engine/clock"
+	"github.com/sluicehq/sluice/internal/clock"
 )
 
 func TestBoundedParallelEmitsEachIndexOnce(t *testing.T) {

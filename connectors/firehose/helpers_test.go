@@ -8,28 +8,17 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/sluicehq/sluice/internal/clock"
 )
 
 var t0 = time.Date(2024, 3, 9, 14, 5, 6, 0, time.UTC)
 
-// fakeClock is the stream clock; Sleep advances it instead of waiting.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-func (c *fakeClock) Sleep(ctx context.Context, d time.Duration) error { c.Advance(d); return ctx.Err() }
-
-func newTestStream(t *testing.T, cfg Config, deps Deps) (*Stream, *fakeClock, string) {
+// newTestStream returns a stream on a manual clock that a retry's wait
+// advances instead of waiting.
+func newTestStream(t *testing.T, cfg Config, deps Deps) (*Stream, *clock.Manual, string) {
 	t.Helper()
 	dir := t.TempDir()
 	if cfg.Name == "" {
@@ -38,8 +27,9 @@ func newTestStream(t *testing.T, cfg Config, deps Deps) (*Stream, *fakeClock, st
 	if cfg.S3 == nil && cfg.HTTPEndpoint == nil && cfg.Directory == nil {
 		cfg.Directory = &DirectoryConfig{Path: filepath.Join(dir, "out")}
 	}
-	clk := &fakeClock{t: t0}
-	deps.Now, deps.Sleep = clk.Now, clk.Sleep
+	clk := clock.NewManual(t0)
+	clk.AutoAdvance(true)
+	deps.Clock = clk
 	s, err := New(context.Background(), cfg, deps)
 	if err != nil {
 		t.Fatal(err)

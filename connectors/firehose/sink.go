@@ -272,7 +272,11 @@ func safeName(s string) string {
 
 // Open implements engine.Sink.
 func (k *Sink[T]) Open(ctx context.Context, info engine.SinkInfo) (engine.SinkWriter[T], error) {
-	s, err := New(ctx, k.cfg, k.opts.Deps)
+	deps := k.opts.Deps
+	if deps.Clock == nil {
+		deps.Clock = info.Clock
+	}
+	s, err := New(ctx, k.cfg, deps)
 	if err != nil {
 		return nil, err
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/sluicehq/sluice/connectors/firehose/prefix"
 	"github.com/sluicehq/sluice/connectors/parquet"
 	"github.com/sluicehq/sluice/connectors/s3"
+	"github.com/sluicehq/sluice/internal/clock"
 )
 
 // Deps are a stream's run-time dependencies that are not configuration.
@@ -30,11 +31,10 @@ type Deps struct {
 	// HTTPClient for the HTTP endpoint and Lambda URL (default: a client
 	// without a global timeout; requests carry their own).
 	HTTPClient *http.Client
-	// Now is the clock (default time.Now).
-	Now func() time.Time
-	// Sleep waits between delivery retries (default: a timer honouring
-	// ctx). Tests replace it to advance a fake clock.
-	Sleep func(ctx context.Context, d time.Duration) error
+	// Clock is the time source of buffer intervals, object timestamps and
+	// the waits between delivery retries (default: the wall clock). Tests
+	// use a manual clock; with AutoAdvance, a retry's wait moves it on.
+	Clock clock.Clock
 	// Rand is the source of object UUIDs and random strings (default
 	// crypto/rand).
 	Rand io.Reader
@@ -110,12 +110,7 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Stream, error) {
 		return nil, err
 	}
 	s := &Stream{cfg: cfg, c: c, deps: deps}
-	if s.deps.Now == nil {
-		s.deps.Now = time.Now
-	}
-	if s.deps.Sleep == nil {
-		s.deps.Sleep = sleepCtx
-	}
+	s.deps.Clock = clock.Or(s.deps.Clock)
 	if s.deps.Rand == nil {
 		s.deps.Rand = rand.Reader
 	}
@@ -185,18 +180,7 @@ func openStore(ctx context.Context, s3c *s3.Config, dir *DirectoryConfig) (Objec
 	return nil, nil
 }
 
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
-}
-
-func (s *Stream) now() time.Time { return s.deps.Now() }
+func (s *Stream) now() time.Time { return s.deps.Clock.Now() }
 
 // Stats returns the counters.
 func (s *Stream) Stats() Stats {
@@ -409,7 +393,7 @@ func (s *Stream) Run(ctx context.Context) error {
 			wait = min(wait, max(t.Sub(s.now()), 10*time.Millisecond))
 		}
 		s.mu.Unlock()
-		if err := sleepCtx(ctx, wait); err != nil {
+		if err := clock.Sleep(ctx, s.deps.Clock, wait); err != nil {
 			return nil
 		}
 		if err := s.Tick(ctx); err != nil && ctx.Err() == nil && !errors.Is(err, ErrDeliveryFailed) {
@@ -698,7 +682,7 @@ func (s *Stream) withRetry(ctx context.Context, op func() error) (attempts int, 
 		if ctx.Err() != nil || !s.now().Before(deadline) {
 			return attempts, err
 		}
-		if serr := s.deps.Sleep(ctx, s.deps.RetryInterval); serr != nil {
+		if serr := clock.Sleep(ctx, s.deps.Clock, s.deps.RetryInterval); serr != nil {
 			return attempts, errors.Join(err, serr)
 		}
 	}

@@ -357,9 +357,11 @@ func (s *Subscription) Next(ctx context.Context) (*SubscribeEvent, error) {
 			return &s.ev, nil
 		}
 		if heartbeat == nil {
-			heartbeat, stopHB = s.l.clock.After(s.l.opts.HeartbeatInterval)
+			hb := s.l.clock.NewTimer(s.l.opts.HeartbeatInterval)
+			heartbeat, stopHB = hb.C(), func() { hb.Stop() }
 		}
-		lifetime, stopLT := s.l.clock.After(s.deadline.Sub(now))
+		lt := s.l.clock.NewTimer(s.deadline.Sub(now))
+		lifetime, stopLT := lt.C(), func() { lt.Stop() }
 		notify := s.sh.log.Notify()
 		if s.sh.log.Next() > s.next {
 			stopLT()

@@ -27,7 +27,7 @@
 //
 // Everything time-dependent (arrival timestamps, retention, iterator
 // expiry, throttling windows, subscription lifetimes, status transitions)
-// reads Options.Clock, so tests drive it with a FakeClock.
+// reads Options.Clock, so tests drive it with a ManualClock.
 //
 // # Concurrency and blocking
 //

@@ -329,12 +329,12 @@ func (l *Log) Now() time.Time { return l.clock.Now() }
 func (l *Log) janitor() {
 	defer l.wg.Done()
 	for {
-		ch, stop := l.clock.After(l.opts.RetentionInterval)
+		t := l.clock.NewTimer(l.opts.RetentionInterval)
 		select {
 		case <-l.stop:
-			stop()
+			t.Stop()
 			return
-		case <-ch:
+		case <-t.C():
 		}
 		// Errors are retried on the next round; a read never sees an
 		// expired record either way (reads filter by arrival time).

@@ -13,9 +13,9 @@ import (
 
 var t0 = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 
-func openTest(t *testing.T, mut func(*Options)) (*Log, *FakeClock) {
+func openTest(t *testing.T, mut func(*Options)) (*Log, *ManualClock) {
 	t.Helper()
-	clk := NewFakeClock(t0)
+	clk := NewManualClock(t0)
 	opts := Options{Dir: t.TempDir(), Clock: clk, RetentionInterval: -1, Sync: SyncNone}
 	if mut != nil {
 		mut(&opts)
@@ -645,7 +645,7 @@ done:
 
 // waitTimers waits until n timers are pending on the fake clock, so that
 // Advance fires the ones a goroutine is about to wait on.
-func waitTimers(c *FakeClock, n int) {
+func waitTimers(c *ManualClock, n int) {
 	deadline := time.Now().Add(20 * time.Second)
 	for c.Pending() < n && time.Now().Before(deadline) {
 		time.Sleep(time.Millisecond)
@@ -654,7 +654,7 @@ func waitTimers(c *FakeClock, n int) {
 
 func TestReopenKeepsEverything(t *testing.T) {
 	dir := t.TempDir()
-	clk := NewFakeClock(t0)
+	clk := NewManualClock(t0)
 	opts := Options{Dir: dir, Clock: clk, RetentionInterval: -1}
 	l, err := Open(opts)
 	if err != nil {

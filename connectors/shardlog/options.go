@@ -4,19 +4,20 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/sluicehq/sluice/connectors/shardlog/internal/clock"
+	"github.com/sluicehq/sluice/internal/clock"
 )
 
 // Clock is the time source: arrival timestamps, retention, iterator and
 // next-token expiry, throttling windows and subscription lifetimes all read
-// it. Use NewFakeClock in tests.
+// it. Use NewManualClock in tests. It is the same clock as the engine's
+// (engine.Clock), so one manual clock can drive a log and a job together.
 type Clock = clock.Clock
 
-// FakeClock is a Clock that moves only when told to (Advance, Set).
-type FakeClock = clock.Fake
+// ManualClock is a Clock that moves only when told to (Advance, Set).
+type ManualClock = clock.Manual
 
-// NewFakeClock returns a FakeClock set to start.
-func NewFakeClock(start time.Time) *FakeClock { return clock.NewFake(start) }
+// NewManualClock returns a ManualClock set to start.
+func NewManualClock(start time.Time) *ManualClock { return clock.NewManual(start) }
 
 // SyncMode says when an append is acknowledged.
 type SyncMode int
@@ -94,7 +95,7 @@ type Options struct {
 	AccountID string
 	// StatusDelay is how long a stream stays CREATING, UPDATING or
 	// DELETING, and a consumer CREATING or DELETING. Default 0: changes
-	// complete at once (still visible as such to a FakeClock that does
+	// complete at once (still visible as such to a ManualClock that does
 	// not move when the delay is positive).
 	StatusDelay time.Duration
 	// IteratorTTL is how long a shard iterator stays valid. Default 5
@@ -115,7 +116,7 @@ type Options struct {
 // EnsureDefaults fills zero fields with their defaults.
 func (o *Options) EnsureDefaults() {
 	if o.Clock == nil {
-		o.Clock = clock.Real{}
+		o.Clock = clock.Real
 	}
 	if o.SegmentBytes == 0 {
 		o.SegmentBytes = 64 << 20

@@ -12,6 +12,7 @@ import (
 	"unsafe"
 
 	"github.com/sluicehq/sluice/engine"
+	"github.com/sluicehq/sluice/internal/clock"
 )
 
 // SourceOptions configure a Source. The zero value with Stream set reads
@@ -242,22 +243,14 @@ func (s *Source[T]) Open(ctx context.Context, info engine.SourceInfo) (engine.So
 	}
 	e.opened[info.Subtask] = true
 	e.live++
-	var clk interface{ Now() time.Time } = realClock{}
-	if info.Clock != nil {
-		clk = info.Clock
-	}
 	r := &reader[T]{
-		src: s, e: e, me: info.Subtask, clock: clk,
+		src: s, e: e, me: info.Subtask, clock: clock.Or(info.Clock),
 		splits: map[uint32]*split{}, ver: math.MaxUint64,
 		timer: time.NewTimer(time.Hour),
 	}
 	r.timer.Stop()
 	return r, nil
 }
-
-type realClock struct{}
-
-func (realClock) Now() time.Time { return time.Now() }
 
 // noBound marks an unbounded shard.
 const noBound = math.MaxUint64
@@ -277,7 +270,7 @@ type reader[T any] struct {
 	src   *Source[T]
 	e     *enumerator
 	me    int
-	clock interface{ Now() time.Time }
+	clock clock.Clock
 
 	splits  map[uint32]*split // owned, not finished
 	pending []*split          // waiting for their parents

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/sluicehq/sluice/engine"
+	"github.com/sluicehq/sluice/internal/clock"
 )
 
 // shardNode is what the readers of one attempt know about a shard.
@@ -111,10 +112,7 @@ func newEnumerator(l *Log, opts *SourceOptions, info engine.SourceInfo) (*enumer
 		checkpointed: opts.Checkpointed || info.Checkpointing,
 		opened:       make([]bool, info.Parallelism), shards: map[uint32]*shardNode{}, changed: make(chan struct{}),
 	}
-	now := time.Now()
-	if info.Clock != nil {
-		now = info.Clock.Now()
-	}
+	now := clock.Or(info.Clock).Now()
 	e.nextDiscovery.Store(now.Add(opts.DiscoveryInterval).UnixNano())
 	restored := false
 	for _, p := range info.Restored {

@@ -426,7 +426,7 @@ func (w *windowCount) OnTimer(ts int64, ctx *engine.KeyedContext[string, winOut]
 // that arrived in it, and none is late.
 func TestSourceEventTimeWindowsOverArrivalTime(t *testing.T) {
 	start := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
-	clk := NewFakeClock(start)
+	clk := NewManualClock(start)
 	l := openTestLog(t, Options{Clock: clk})
 	if err := l.CreateStream(CreateStreamInput{Name: "s", ShardCount: 3}); err != nil {
 		t.Fatal(err)
@@ -504,7 +504,7 @@ func values(rs []SourceRecord) []string {
 // TestSourceStartPositions checks each iterator type on a fresh start.
 func TestSourceStartPositions(t *testing.T) {
 	start := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
-	clk := NewFakeClock(start)
+	clk := NewManualClock(start)
 	l := openTestLog(t, Options{Clock: clk})
 	ref := StreamRef{Name: "s"}
 	if err := l.CreateStream(CreateStreamInput{Name: "s", ShardCount: 1}); err != nil {
@@ -824,7 +824,7 @@ func TestDecodingSource(t *testing.T) {
 // windows) of an unbounded job move with the one shard.
 func TestSourceIdleSubtasks(t *testing.T) {
 	start := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
-	clk := NewFakeClock(start)
+	clk := NewManualClock(start)
 	l := openTestLog(t, Options{Clock: clk})
 	ref := StreamRef{Name: "s"}
 	if err := l.CreateStream(CreateStreamInput{Name: "s", ShardCount: 1}); err != nil {
@@ -870,7 +870,7 @@ func TestSourceIdleSubtasks(t *testing.T) {
 // while it is being read is done with, and its children are read.
 func TestSourceShardExpiresWhileRead(t *testing.T) {
 	start := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
-	clk := NewFakeClock(start)
+	clk := NewManualClock(start)
 	l := openTestLog(t, Options{Clock: clk})
 	ref := StreamRef{Name: "s"}
 	if err := l.CreateStream(CreateStreamInput{Name: "s", ShardCount: 1}); err != nil {

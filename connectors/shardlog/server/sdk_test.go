@@ -25,7 +25,7 @@ import (
 
 type env struct {
 	log    *shardlog.Log
-	clock  *shardlog.FakeClock
+	clock  *shardlog.ManualClock
 	addr   string
 	client *kinesis.Client
 	ctx    context.Context
@@ -38,7 +38,7 @@ func start(t testing.TB, fake bool, mut func(*shardlog.Options), tlsConf *tls.Co
 	opts := shardlog.Options{Dir: t.TempDir(), RetentionInterval: -1, Sync: shardlog.SyncNone}
 	e := &env{ctx: context.Background()}
 	if fake {
-		e.clock = shardlog.NewFakeClock(time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC))
+		e.clock = shardlog.NewManualClock(time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC))
 		opts.Clock = e.clock
 	}
 	if mut != nil {

@@ -1,15 +1,23 @@
-// Package clock is the time source of Sluice's operators and runtime.
+// Package clock is Sluice's one time source: the engine's runtime (buffer
+// timeout, watermark interval, idleness, checkpoint interval and timeout,
+// restart delay), operators' processing time, state TTL, the log (arrival
+// times, retention, iterator expiry, throttling, subscriptions) and
+// Firehose delivery (buffer intervals, retries) all read a Clock.
 //
 // Code that needs the time takes a Clock instead of calling time.Now, so that
 // tests drive time explicitly with a Manual clock: timers fire only when the
 // test advances the clock, and a test that covers a five-minute expiry or a
 // 24-hour retention runs in microseconds.
 //
+// The package imports nothing of Sluice's, so every layer may use it. Public
+// APIs re-export it (engine.Clock, engine.NewManualClock, shardlog.Clock).
+//
 // Real and Manual are safe for concurrent use.
 package clock
 
 import (
 	"container/heap"
+	"context"
 	"sync"
 	"time"
 )
@@ -51,6 +59,33 @@ func (r realTimer) C() <-chan time.Time        { return r.t.C }
 func (r realTimer) Stop() bool                 { return r.t.Stop() }
 func (r realTimer) Reset(d time.Duration) bool { return r.t.Reset(d) }
 
+// Or returns c, or Real if c is nil.
+func Or(c Clock) Clock {
+	if c == nil {
+		return Real
+	}
+	return c
+}
+
+// Since returns the time elapsed on c since t.
+func Since(c Clock, t time.Time) time.Duration { return c.Now().Sub(t) }
+
+// Sleep waits for d on c, or until ctx is done, whichever comes first; it
+// returns ctx's cause in the second case.
+func Sleep(ctx context.Context, c Clock, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := c.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C():
+		return nil
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	}
+}
+
 // Millis returns t as milliseconds since the Unix epoch, the unit of event
 // time and processing time in Sluice.
 func Millis(t time.Time) int64 { return t.UnixMilli() }
@@ -65,6 +100,17 @@ type Manual struct {
 	now    time.Time
 	timers timerHeap
 	seq    uint64
+	auto   bool
+}
+
+// AutoAdvance makes every timer created from now on move the clock to its
+// deadline at once (firing whatever is due on the way), so that code that
+// waits — a retry loop's backoff, say — runs through its waits without a
+// second goroutine to advance the clock. Off by default.
+func (m *Manual) AutoAdvance(on bool) {
+	m.mu.Lock()
+	m.auto = on
+	m.mu.Unlock()
 }
 
 // NewManual returns a manual clock set to start.
@@ -117,6 +163,12 @@ func (m *Manual) Pending() int {
 func (m *Manual) NewTimer(d time.Duration) Timer {
 	mt := &manualTimer{clock: m, c: make(chan time.Time, 1), index: -1}
 	mt.Reset(d)
+	m.mu.Lock()
+	auto := m.auto
+	m.mu.Unlock()
+	if auto && d > 0 {
+		m.Advance(d)
+	}
 	return mt
 }
 

@@ -1,6 +1,8 @@
 package clock
 
 import (
+	"context"
+	"errors"
 	"testing"
 	"time"
 )
@@ -67,5 +69,39 @@ func TestManualResetAndNegative(t *testing.T) {
 	m.Set(time.Unix(-5, 0)) // backwards: ignored
 	if m.Now().Unix() != 1 {
 		t.Fatalf("clock moved backwards to %v", m.Now())
+	}
+}
+
+func TestAutoAdvance(t *testing.T) {
+	start := time.Unix(100, 0)
+	m := NewManual(start)
+	other := m.NewTimer(3 * time.Second)
+	m.AutoAdvance(true)
+	if err := Sleep(context.Background(), m, 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if got := m.Now(); !got.Equal(start.Add(5 * time.Second)) {
+		t.Fatalf("now = %v, want start+5s", got)
+	}
+	select {
+	case at := <-other.C():
+		if !at.Equal(start.Add(3 * time.Second)) {
+			t.Fatalf("earlier timer fired at %v", at)
+		}
+	default:
+		t.Fatal("the timer due on the way did not fire")
+	}
+}
+
+func TestSleepCancelled(t *testing.T) {
+	m := NewManual(time.Unix(0, 0))
+	ctx, cancel := context.WithCancelCause(context.Background())
+	want := errors.New("stop")
+	cancel(want)
+	if err := Sleep(ctx, m, time.Hour); !errors.Is(err, want) {
+		t.Fatalf("Sleep = %v, want the context's cause", err)
+	}
+	if m.Pending() != 0 {
+		t.Fatalf("%d timers left behind", m.Pending())
 	}
 }
