@@ -17,6 +17,8 @@ import (
 	"github.com/cockroachdb/pebble/v2/objstorage/objstorageprovider"
 	"github.com/cockroachdb/pebble/v2/sstable"
 	"github.com/cockroachdb/pebble/v2/vfs"
+
+	"github.com/sluicehq/sluice/internal/durable"
 )
 
 // PebbleSnapshotManifest is the file, in a snapshot directory of format
@@ -177,7 +179,7 @@ func (s *PebbleStore) finishSnapshotDir(dir string) ([]string, error) {
 		return nil, fmt.Errorf("state: pebble snapshot: %w", err)
 	}
 	mpath := filepath.Join(dir, PebbleSnapshotManifest)
-	if err := writeFileSync(mpath+".tmp", append(b, '\n')); err != nil {
+	if err := durable.WriteFileSync(mpath+".tmp", append(b, '\n'), 0o644); err != nil {
 		return nil, fmt.Errorf("state: pebble snapshot: %w", err)
 	}
 	if err := os.Rename(mpath+".tmp", mpath); err != nil {
@@ -235,21 +237,6 @@ func checksumFile(path string, sync bool) (fileSum, error) {
 		return fileSum{}, err
 	}
 	return fileSum{Name: filepath.Base(path), Size: n, CRC32C: h.Sum32()}, nil
-}
-
-func writeFileSync(path string, data []byte) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	return err
 }
 
 // copyFile copies src to a new file dst and syncs it.

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"slices"
 	"sync/atomic"
+
+	"github.com/sluicehq/sluice/internal/durable"
 )
 
 // Snapshotter is a Store that can be checkpointed.
@@ -149,25 +151,10 @@ func createSnapshotDir(dir string) error {
 	return nil
 }
 
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	return err
-}
-
 // syncDirAndParent makes dir's entries and dir's own entry durable.
 func syncDirAndParent(dir string) error {
-	if err := syncDir(dir); err != nil {
-		return fmt.Errorf("state: snapshot: sync %s: %w", dir, err)
-	}
-	if err := syncDir(filepath.Dir(dir)); err != nil {
-		return fmt.Errorf("state: snapshot: sync %s: %w", filepath.Dir(dir), err)
+	if err := durable.SyncDirAndParent(dir); err != nil {
+		return fmt.Errorf("state: snapshot: %w", err)
 	}
 	return nil
 }

@@ -13,8 +13,9 @@
 // written, corruption is detected and named, and a restore at another
 // parallelism (through each given Restorer) gives every key exactly once.
 //
-// Randomised checks draw from a seeded generator; the seed is logged when a
-// check fails, and STATETEST_SEED=<seed> replays it.
+// Randomised checks draw from a seeded generator; the seed is logged (by
+// internal/testseed, as in every randomised test of the project), and
+// SLUICE_SEED=<seed> replays it.
 //
 // The suite uses only the exported API of package state, so it checks what
 // the engine relies on. Stores are closed by the suite; Close must tolerate

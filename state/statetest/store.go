@@ -6,12 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"os"
 	"slices"
-	"strconv"
 	"testing"
-	"time"
 
+	"github.com/sluicehq/sluice/internal/testseed"
 	"github.com/sluicehq/sluice/state"
 )
 
@@ -37,23 +35,11 @@ func open(t *testing.T, newStore NewStore) state.Store {
 	return s
 }
 
-// Rand returns a generator seeded from STATETEST_SEED or the clock, and
-// logs the seed if the test fails.
+// Rand returns a generator seeded by internal/testseed: SLUICE_SEED when it
+// is set (to replay a failure), else the clock; the seed is logged.
 func Rand(t *testing.T) *rand.Rand {
 	t.Helper()
-	seed := uint64(time.Now().UnixNano())
-	if s := os.Getenv("STATETEST_SEED"); s != "" {
-		v, err := strconv.ParseUint(s, 10, 64)
-		if err != nil {
-			t.Fatalf("STATETEST_SEED=%q: %v", s, err)
-		}
-		seed = v
-	}
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("random seed %d: rerun with STATETEST_SEED=%d", seed, seed)
-		}
-	})
+	seed := testseed.Seed(t)
 	return rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
 }
 
