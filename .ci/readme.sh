@@ -25,6 +25,8 @@
 # SLUICE_REQUIRE_INTEGRATION=1 a missing CLI fails the script; otherwise its
 # pass is skipped with a message.
 #
+# It clones the committed HEAD, so commit what it should see.
+#
 # Usage: .ci/readme.sh [README.md]   (from the repository root)
 set -euo pipefail
 
