@@ -19,7 +19,6 @@ require (
 	github.com/golang/snappy v1.0.0
 	github.com/klauspost/compress v1.18.4
 	github.com/parquet-go/parquet-go v0.28.0
-	golang.org/x/net v0.58.0
 	golang.org/x/sync v0.22.0
 )
 
@@ -78,6 +77,7 @@ require (
 	github.com/zeebo/xxh3 v1.1.0 // indirect
 	golang.org/x/exp v0.0.0-20260112195511-716be5621a96 // indirect
 	golang.org/x/mod v0.38.0 // indirect
+	golang.org/x/net v0.58.0 // indirect
 	golang.org/x/sys v0.47.0 // indirect
 	golang.org/x/telemetry v0.0.0-20260708182218-49f421fb7959 // indirect
 	golang.org/x/text v0.41.0 // indirect

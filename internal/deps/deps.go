@@ -17,6 +17,5 @@ import (
 	_ "github.com/fxamacker/cbor/v2"
 	_ "github.com/klauspost/compress/gzip"
 	_ "github.com/parquet-go/parquet-go"
-	_ "golang.org/x/net/http2"
 	_ "golang.org/x/sync/errgroup"
 )
