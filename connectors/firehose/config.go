@@ -523,7 +523,7 @@ func ParseConfig(data []byte) (Config, error) {
 		dec := json.NewDecoder(bytes.NewReader(data))
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(&c); err != nil {
-			return Config{}, fmt.Errorf("%w: %w", ErrConfig, err)
+			return Config{}, jsonDecodeError(data, dec, err)
 		}
 		if dec.More() {
 			return Config{}, cfgErr("trailing data after the JSON object")
@@ -534,10 +534,14 @@ func ParseConfig(data []byte) (Config, error) {
 	if err != nil {
 		return Config{}, err
 	}
+	if c.Format.Type == "parquet" && (c.Format.Parquet == nil || len(c.Format.Parquet.Columns) == 0) {
+		// Format.Parquet.Schema, the Go alternative, cannot be written in JSON.
+		return Config{}, cfgErr("format.parquet.columns is required when format.type is parquet")
+	}
 	check, _ := parse() // a deep copy, for defaults
 	check.EnsureDefaults()
 	if err := check.Validate(); err != nil {
-		return Config{}, err
+		return Config{}, jsonTerms(err)
 	}
 	if p := check.Processing; p != nil && p.LambdaURL == "" {
 		return Config{}, cfgErr("processing in a configuration file needs a lambda_url")
