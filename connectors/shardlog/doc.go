@@ -47,19 +47,11 @@
 //
 // # Engine connectors
 //
-// Source (NewSource, or NewDecodingSource with SourceOfDecoded for typed
-// records) reads a stream in a job: every shard is a split with its own
-// watermark, shard i is read by subtask i mod parallelism, each shard's
-// position is checkpointed and restored at any parallelism, new shards are
-// discovered, and a shard starts only after its parents have been read to
-// their end (across subtasks, once a completed checkpoint records that
-// end), so each partition key's records stay in order across splits and
-// merges and across restores. It starts from any iterator type and has a
-// bounded mode. Sink writes a stream with batched PutRecords, retrying
-// throttled records with backoff; it flushes at every checkpoint barrier
-// and is at-least-once. See their doc comments for the exact contracts.
+// The engine source and sink of the log are in the sub-package shardconn;
+// the Kinesis wire server is kinesisapi. This package imports neither, nor
+// the engine.
 //
-// The lower-level API they are built on: ListShards gives every shard with
+// The API connectors are built on: ListShards gives every shard with
 // its lineage (ParentShardID, AdjacentParentShardID, Parents) and hash
 // range; NewShardReader reads one shard from any start position in
 // batches, blocking for new data under a context, and reports ShardEnded

@@ -651,7 +651,7 @@ func (st *stream) activeLocked(now time.Time) error {
 }
 
 func (st *stream) shardLocked(id string) (*shard, error) {
-	if idx, ok := parseShardID(id); ok {
+	if idx, ok := ParseShardID(id); ok {
 		i := sort.Search(len(st.shards), func(i int) bool { return st.shards[i].idx >= idx })
 		if i < len(st.shards) && st.shards[i].idx == idx {
 			return st.shards[i], nil

@@ -276,7 +276,7 @@ func TestOrderingAcrossReshards(t *testing.T) {
 	}
 	put(10)
 	d, _ := l.DescribeStream(ref("s"))
-	mid := midpoint(d.Shards[0].HashKeyRange)
+	mid := d.Shards[0].HashKeyRange.Midpoint()
 	if err := l.SplitShard(ref("s"), "shardId-000000000000", mid.String()); err != nil {
 		t.Fatal(err)
 	}
@@ -1034,7 +1034,7 @@ func TestConcurrentPutsAndReads(t *testing.T) {
 		for i := 0; i < 3; i++ {
 			open, _ := l.ListShards(ref("s"), "", ShardFilter{Type: FilterAtLatest})
 			sh := open[0]
-			if err := l.SplitShard(ref("s"), sh.ShardID, midpoint(sh.HashKeyRange).String()); err != nil {
+			if err := l.SplitShard(ref("s"), sh.ShardID, sh.HashKeyRange.Midpoint().String()); err != nil {
 				t.Error(err)
 			}
 			time.Sleep(time.Millisecond)
@@ -1091,7 +1091,7 @@ func TestQuotaAndNoLockInversion(t *testing.T) {
 	splits := 0
 	for i := 0; i < 60; i++ {
 		open, _ := l.ListShards(ref("s"), "", ShardFilter{Type: FilterAtLatest})
-		err := l.SplitShard(ref("s"), open[0].ShardID, midpoint(open[0].HashKeyRange).String())
+		err := l.SplitShard(ref("s"), open[0].ShardID, open[0].HashKeyRange.Midpoint().String())
 		if err == nil {
 			splits++
 			continue

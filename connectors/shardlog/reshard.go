@@ -196,7 +196,7 @@ func (st *stream) maybeScale(hot []*shard) {
 		if st.checkShardQuotaLocked(1) != nil {
 			return
 		}
-		mid := midpoint(sh.rng)
+		mid := sh.rng.Midpoint()
 		if mid.Cmp(sh.rng.Start.Add(1)) <= 0 || mid.Cmp(sh.rng.End) >= 0 {
 			continue
 		}
@@ -217,7 +217,9 @@ func (st *stream) maybeScale(hot []*shard) {
 	}
 }
 
-func midpoint(r HashKeyRange) HashKey {
+// Midpoint is the key that splits r in two halves (of equal width, or the
+// upper one key wider): the NewStartingHashKey of an even split.
+func (r HashKeyRange) Midpoint() HashKey {
 	s := r.Start.Big()
 	s.Add(s, r.End.Big())
 	s.Add(s, big.NewInt(1))
@@ -262,7 +264,7 @@ func (l *Log) ListShards(ref StreamRef, exclusiveStartShardID string, f ShardFil
 	}
 	after := int64(-1)
 	if exclusiveStartShardID != "" {
-		if idx, ok := parseShardID(exclusiveStartShardID); ok {
+		if idx, ok := ParseShardID(exclusiveStartShardID); ok {
 			after = int64(idx)
 		}
 	}
@@ -276,7 +278,7 @@ func (l *Log) ListShards(ref StreamRef, exclusiveStartShardID string, f ShardFil
 		if f.ShardID == "" {
 			return nil, errorf(CodeInvalidArgument, "ShardId must be specified when the ShardFilter type is AFTER_SHARD_ID.")
 		}
-		if idx, ok := parseShardID(f.ShardID); ok && int64(idx) > after {
+		if idx, ok := ParseShardID(f.ShardID); ok && int64(idx) > after {
 			after = int64(idx)
 		}
 	case FilterAtTimestamp, FilterFromTimestamp:

@@ -77,7 +77,7 @@ func TestScript(t *testing.T) {
 					shards, _ := l.ListShards(stream, "", ShardFilter{})
 					for _, sh := range shards {
 						if sh.ShardID == arg("shard", "") {
-							at = midpoint(sh.HashKeyRange).String()
+							at = sh.HashKeyRange.Midpoint().String()
 						}
 					}
 				}

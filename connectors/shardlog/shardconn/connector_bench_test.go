@@ -1,4 +1,4 @@
-package shardlog
+package shardconn
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sluicehq/sluice/connectors/shardlog"
 	"github.com/sluicehq/sluice/engine"
 )
 
@@ -15,18 +16,18 @@ import (
 const benchRecordBytes = 100
 
 // fillStream puts n records of benchRecordBytes spread over 1,000 keys.
-func fillStream(b *testing.B, l *Log, stream string, n int) {
+func fillStream(b *testing.B, l *shardlog.Log, stream string, n int) {
 	b.Helper()
 	data := make([]byte, benchRecordBytes)
-	es := make([]PutEntry, 0, MaxPutRecords)
-	var res []PutResult
+	es := make([]shardlog.PutEntry, 0, shardlog.MaxPutRecords)
+	var res []shardlog.PutResult
 	for i := 0; i < n; {
 		es = es[:0]
-		for ; len(es) < MaxPutRecords && i < n; i++ {
-			es = append(es, PutEntry{PartitionKey: "k" + strconv.Itoa(i%1000), Data: data})
+		for ; len(es) < shardlog.MaxPutRecords && i < n; i++ {
+			es = append(es, shardlog.PutEntry{PartitionKey: "k" + strconv.Itoa(i%1000), Data: data})
 		}
 		var err error
-		if res, err = l.PutRecords(context.Background(), StreamRef{Name: stream}, es, res[:0]); err != nil {
+		if res, err = l.PutRecords(context.Background(), shardlog.StreamRef{Name: stream}, es, res[:0]); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -38,12 +39,12 @@ func BenchmarkSource(b *testing.B) {
 	for _, p := range []int{1, 2} {
 		for _, variant := range []string{"records", "decoded"} {
 			b.Run(fmt.Sprintf("%s/p%d", variant, p), func(b *testing.B) {
-				l := openTestLog(b, Options{})
-				if err := l.CreateStream(CreateStreamInput{Name: "s", ShardCount: 4}); err != nil {
+				l := openTestLog(b, shardlog.Options{})
+				if err := l.CreateStream(shardlog.CreateStreamInput{Name: "s", ShardCount: 4}); err != nil {
 					b.Fatal(err)
 				}
 				fillStream(b, l, "s", b.N)
-				opts := SourceOptions{Stream: StreamRef{Name: "s"}, Bounded: true}
+				opts := SourceOptions{Stream: shardlog.StreamRef{Name: "s"}, Bounded: true}
 				j := engine.NewJob("bench", engine.Config{Parallelism: p, StateBackend: "memory"})
 				switch variant {
 				case "records":
@@ -54,7 +55,7 @@ func BenchmarkSource(b *testing.B) {
 					s := engine.SourceOf(j, "log", src, engine.NoWatermarks[SourceRecord]())
 					engine.ForEach(s, "count", func(SourceRecord) error { return nil })
 				case "decoded":
-					src, err := NewDecodingSource(l, opts, func(r *Record) (int, error) { return len(r.Data), nil })
+					src, err := NewDecodingSource(l, opts, func(r *shardlog.Record) (int, error) { return len(r.Data), nil })
 					if err != nil {
 						b.Fatal(err)
 					}
@@ -82,16 +83,16 @@ func BenchmarkSource(b *testing.B) {
 func BenchmarkSink(b *testing.B) {
 	for _, mode := range []struct {
 		name string
-		sync SyncMode
-	}{{"always", SyncAlways}, {"none", SyncNone}} {
+		sync shardlog.SyncMode
+	}{{"always", shardlog.SyncAlways}, {"none", shardlog.SyncNone}} {
 		for _, inflight := range []int{1, 4} {
 			b.Run(fmt.Sprintf("sync=%s/inflight=%d", mode.name, inflight), func(b *testing.B) {
-				l, err := Open(Options{Dir: b.TempDir(), Sync: mode.sync, RetentionInterval: -1})
+				l, err := shardlog.Open(shardlog.Options{Dir: b.TempDir(), Sync: mode.sync, RetentionInterval: -1})
 				if err != nil {
 					b.Fatal(err)
 				}
 				defer l.Close()
-				if err := l.CreateStream(CreateStreamInput{Name: "s", ShardCount: 4}); err != nil {
+				if err := l.CreateStream(shardlog.CreateStreamInput{Name: "s", ShardCount: 4}); err != nil {
 					b.Fatal(err)
 				}
 				data := make([]byte, benchRecordBytes)
@@ -99,8 +100,8 @@ func BenchmarkSink(b *testing.B) {
 				for i := range keys {
 					keys[i] = "k" + strconv.Itoa(i)
 				}
-				sink, err := NewSink(l, SinkOptions{Stream: StreamRef{Name: "s"}, MaxInFlight: inflight}, func(i int, buf []byte) (PutEntry, error) {
-					return PutEntry{PartitionKey: keys[i%len(keys)], Data: append(buf, data...)}, nil
+				sink, err := NewSink(l, SinkOptions{Stream: shardlog.StreamRef{Name: "s"}, MaxInFlight: inflight}, func(i int, buf []byte) (shardlog.PutEntry, error) {
+					return shardlog.PutEntry{PartitionKey: keys[i%len(keys)], Data: append(buf, data...)}, nil
 				})
 				if err != nil {
 					b.Fatal(err)

@@ -1,4 +1,4 @@
-package shardlog
+package shardconn
 
 import (
 	"bytes"
@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/sluicehq/sluice/connectors/shardlog"
 	"github.com/sluicehq/sluice/engine"
 )
 
@@ -13,7 +14,7 @@ import (
 // copy of the record and the decoder's error.
 type DecodeError struct {
 	ShardID        string
-	SequenceNumber SequenceNumber
+	SequenceNumber shardlog.SequenceNumber
 	ArrivalTime    time.Time
 	PartitionKey   string
 	Data           []byte
@@ -22,7 +23,7 @@ type DecodeError struct {
 
 // DecodeErrors is the side output of the records a decoding source could
 // not decode (see SourceOfDecoded). Read it with
-// engine.SideOutput(stream, shardlog.DecodeErrors); when no stream reads it,
+// engine.SideOutput(stream, shardconn.DecodeErrors); when no stream reads it,
 // the failures are still counted (engine metrics: the side output's count
 // and the operator counter DecodeErrorCounter; DecodingSource.Failures).
 var DecodeErrors = engine.NewOutputTag[DecodeError]("shardlog-decode-errors")
@@ -52,20 +53,20 @@ type DecodingSource[T any] struct {
 // else is allocated per record. A record decode refuses goes to the
 // DecodeErrors side output, or fails the job with
 // SourceOptions.FailOnDecodeError.
-func NewDecodingSource[T any](l *Log, opts SourceOptions, decode func(r *Record) (T, error)) (*DecodingSource[T], error) {
+func NewDecodingSource[T any](l *shardlog.Log, opts SourceOptions, decode func(r *shardlog.Record) (T, error)) (*DecodingSource[T], error) {
 	if decode == nil {
-		return nil, fmt.Errorf("shardlog: source: nil decode function")
+		return nil, fmt.Errorf("shardconn: source: nil decode function")
 	}
 	ds := &DecodingSource[T]{}
 	failFast := opts.FailOnDecodeError
-	src, err := newSource(l, opts, func(sp *split, rec *Record, _ *arena) (decoded[T], error) {
+	src, err := newSource(l, opts, func(sp *split, rec *shardlog.Record, _ *arena) (decoded[T], error) {
 		v, err := decode(rec)
 		if err == nil {
 			return decoded[T]{v: v}, nil
 		}
 		ds.failures.Add(1)
 		if failFast {
-			return decoded[T]{}, fmt.Errorf("shardlog: source: decode record %s of %s: %w", rec.SequenceNumber, sp.id, err)
+			return decoded[T]{}, fmt.Errorf("shardconn: source: decode record %s of %s: %w", rec.SequenceNumber, sp.id, err)
 		}
 		return decoded[T]{bad: &DecodeError{
 			ShardID: sp.id, SequenceNumber: rec.SequenceNumber, ArrivalTime: rec.ArrivalTime,
@@ -92,7 +93,7 @@ func (s *DecodingSource[T]) Options() SourceOptions { return s.src.opts }
 // the decoded values and sends the failures to its side output
 // DecodeErrors, so read those with
 //
-//	errs := engine.SideOutput(stream, shardlog.DecodeErrors)
+//	errs := engine.SideOutput(stream, shardconn.DecodeErrors)
 //
 // on the stream returned. Failures carry no timestamp and never move the
 // watermark.

@@ -1,4 +1,4 @@
-package shardlog
+package shardconn
 
 import (
 	"context"
@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sluicehq/sluice/connectors/shardlog"
 	"github.com/sluicehq/sluice/engine"
 	"github.com/sluicehq/sluice/internal/testseed"
 	"github.com/sluicehq/sluice/state"
@@ -42,7 +43,7 @@ func parseKeySeq(data []byte) (keySeq, error) {
 	return keySeq{s[:i], n}, nil
 }
 
-func openTestLog(t testing.TB, o Options) *Log {
+func openTestLog(t testing.TB, o shardlog.Options) *shardlog.Log {
 	t.Helper()
 	if o.Dir == "" {
 		o.Dir = t.TempDir()
@@ -50,10 +51,10 @@ func openTestLog(t testing.TB, o Options) *Log {
 	if o.RetentionInterval == 0 {
 		o.RetentionInterval = -1
 	}
-	if o.Sync == SyncAlways {
-		o.Sync = SyncNone // the tests are about order and positions, not fsync
+	if o.Sync == shardlog.SyncAlways {
+		o.Sync = shardlog.SyncNone // the tests are about order and positions, not fsync
 	}
-	l, err := Open(o)
+	l, err := shardlog.Open(o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,16 +64,16 @@ func openTestLog(t testing.TB, o Options) *Log {
 
 // producer puts records of nKeys keys, each key's in order.
 type producer struct {
-	l      *Log
-	stream StreamRef
+	l      *shardlog.Log
+	stream shardlog.StreamRef
 	nKeys  int
 	mu     sync.Mutex
 	seq    map[string]int
 	rng    *rand.Rand
 }
 
-func newProducer(l *Log, stream string, nKeys int, seed uint64) *producer {
-	return &producer{l: l, stream: StreamRef{Name: stream}, nKeys: nKeys, seq: map[string]int{}, rng: rand.New(rand.NewPCG(seed, 3))}
+func newProducer(l *shardlog.Log, stream string, nKeys int, seed uint64) *producer {
+	return &producer{l: l, stream: shardlog.StreamRef{Name: stream}, nKeys: nKeys, seq: map[string]int{}, rng: rand.New(rand.NewPCG(seed, 3))}
 }
 
 // put stores n records in batches, retrying throttled ones in order.
@@ -85,7 +86,7 @@ func (p *producer) put(t testing.TB, n int) {
 		// One record per key per batch keeps each key's order whatever
 		// the shard does with the batch.
 		seen := map[string]bool{}
-		var es []PutEntry
+		var es []shardlog.PutEntry
 		for len(es) < m {
 			k := "k" + strconv.Itoa(p.rng.IntN(p.nKeys))
 			if seen[k] {
@@ -95,7 +96,7 @@ func (p *producer) put(t testing.TB, n int) {
 				continue
 			}
 			seen[k] = true
-			es = append(es, PutEntry{PartitionKey: k, Data: []byte(k + "/" + strconv.Itoa(p.seq[k]))})
+			es = append(es, shardlog.PutEntry{PartitionKey: k, Data: []byte(k + "/" + strconv.Itoa(p.seq[k]))})
 			p.seq[k]++
 		}
 		res, err := p.l.PutRecords(context.Background(), p.stream, es, nil)
@@ -152,11 +153,11 @@ func checkOnceInOrder(t *testing.T, got []keySeq, want map[string]int) {
 
 // reshardWithLineage puts records around a split, a merge and a uniform
 // rescale so that the stream has closed parents with children.
-func reshardWithLineage(t *testing.T, l *Log, p *producer, per int) {
+func reshardWithLineage(t *testing.T, l *shardlog.Log, p *producer, per int) {
 	t.Helper()
 	ref := p.stream
 	p.put(t, per)
-	if err := l.SplitShard(ref, "shardId-000000000000", midpoint(UniformRanges(4)[0]).String()); err != nil {
+	if err := l.SplitShard(ref, "shardId-000000000000", shardlog.UniformRanges(4)[0].Midpoint().String()); err != nil {
 		t.Fatal(err)
 	}
 	p.put(t, per)
@@ -165,7 +166,7 @@ func reshardWithLineage(t *testing.T, l *Log, p *producer, per int) {
 		t.Fatal(err)
 	}
 	p.put(t, per)
-	if _, err := l.UpdateShardCount(ref, 3, UniformScaling); err != nil {
+	if _, err := l.UpdateShardCount(ref, 3, shardlog.UniformScaling); err != nil {
 		t.Fatal(err)
 	}
 	p.put(t, per)
@@ -196,8 +197,8 @@ func parseRecords(s *engine.Stream[SourceRecord]) *engine.Stream[keySeq] {
 func TestSourceEveryRecordOnceInKeyOrder(t *testing.T) {
 	for _, p := range []int{1, 3} {
 		t.Run(fmt.Sprintf("p%d", p), func(t *testing.T) {
-			l := openTestLog(t, Options{})
-			if err := l.CreateStream(CreateStreamInput{Name: "s", ShardCount: 4}); err != nil {
+			l := openTestLog(t, shardlog.Options{})
+			if err := l.CreateStream(shardlog.CreateStreamInput{Name: "s", ShardCount: 4}); err != nil {
 				t.Fatal(err)
 			}
 			prod := newProducer(l, "s", 40, 1)
@@ -206,7 +207,7 @@ func TestSourceEveryRecordOnceInKeyOrder(t *testing.T) {
 			if p > 1 {
 				cfg.Checkpoint = engine.CheckpointConfig{Interval: 5 * time.Millisecond, Dir: t.TempDir()}
 			}
-			src, err := NewSource(l, SourceOptions{Stream: StreamRef{Name: "s"}, Bounded: true, Checkpointed: p > 1})
+			src, err := NewSource(l, SourceOptions{Stream: shardlog.StreamRef{Name: "s"}, Bounded: true, Checkpointed: p > 1})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -226,12 +227,12 @@ func TestSourceEveryRecordOnceInKeyOrder(t *testing.T) {
 // while an unbounded job reads it at parallelism 3 with checkpoints: the
 // committed output holds every record once, each key's in order.
 func TestSourceReshardingWhileRunning(t *testing.T) {
-	l := openTestLog(t, Options{})
-	if err := l.CreateStream(CreateStreamInput{Name: "s", ShardCount: 2}); err != nil {
+	l := openTestLog(t, shardlog.Options{})
+	if err := l.CreateStream(shardlog.CreateStreamInput{Name: "s", ShardCount: 2}); err != nil {
 		t.Fatal(err)
 	}
 	prod := newProducer(l, "s", 30, 2)
-	src, err := NewSource(l, SourceOptions{Stream: StreamRef{Name: "s"}, Checkpointed: true, DiscoveryInterval: 20 * time.Millisecond})
+	src, err := NewSource(l, SourceOptions{Stream: shardlog.StreamRef{Name: "s"}, Checkpointed: true, DiscoveryInterval: 20 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -250,13 +251,17 @@ func TestSourceReshardingWhileRunning(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ref := StreamRef{Name: "s"}
+	ref := shardlog.StreamRef{Name: "s"}
 	steps := []func() error{
-		func() error { return l.SplitShard(ref, "shardId-000000000000", midpoint(UniformRanges(2)[0]).String()) },
-		func() error { _, err := l.UpdateShardCount(ref, 4, UniformScaling); return err },
+		func() error {
+			return l.SplitShard(ref, "shardId-000000000000", shardlog.UniformRanges(2)[0].Midpoint().String())
+		},
+		func() error { _, err := l.UpdateShardCount(ref, 4, shardlog.UniformScaling); return err },
 		func() error { return l.MergeShards(ref, "shardId-000000000005", "shardId-000000000006") },
-		func() error { return l.SplitShard(ref, "shardId-000000000007", midpoint(UniformRanges(4)[3]).String()) },
-		func() error { _, err := l.UpdateShardCount(ref, 2, UniformScaling); return err },
+		func() error {
+			return l.SplitShard(ref, "shardId-000000000007", shardlog.UniformRanges(4)[3].Midpoint().String())
+		},
+		func() error { _, err := l.UpdateShardCount(ref, 2, shardlog.UniformScaling); return err },
 	}
 	for _, step := range steps {
 		prod.put(t, 700)
@@ -275,7 +280,7 @@ func TestSourceReshardingWhileRunning(t *testing.T) {
 	if err := r.Wait(); !errors.Is(err, engine.ErrJobCancelled) {
 		t.Fatalf("job: %v", err)
 	}
-	shards, _ := l.ListShards(ref, "", ShardFilter{})
+	shards, _ := l.ListShards(ref, "", shardlog.ShardFilter{})
 	t.Logf("%d records, %d shards in the end", total, len(shards))
 	checkOnceInOrder(t, out.CommittedValues(), prod.counts())
 }
@@ -304,8 +309,8 @@ func (f *failer) check() {
 func TestSourceRestoreAtOtherParallelism(t *testing.T) {
 	seed := testseed.Seed(t)
 	rng := rand.New(rand.NewPCG(seed, 11))
-	l := openTestLog(t, Options{})
-	if err := l.CreateStream(CreateStreamInput{Name: "s", ShardCount: 4}); err != nil {
+	l := openTestLog(t, shardlog.Options{})
+	if err := l.CreateStream(shardlog.CreateStreamInput{Name: "s", ShardCount: 4}); err != nil {
 		t.Fatal(err)
 	}
 	prod := newProducer(l, "s", 25, seed)
@@ -315,7 +320,7 @@ func TestSourceRestoreAtOtherParallelism(t *testing.T) {
 	dir := t.TempDir()
 	tx := engine.NewTxCollect[keySeq]()
 	build := func(p int, slow bool, f *failer) *engine.Job {
-		src, err := NewSource(l, SourceOptions{Stream: StreamRef{Name: "s"}, Bounded: true, Checkpointed: true})
+		src, err := NewSource(l, SourceOptions{Stream: shardlog.StreamRef{Name: "s"}, Bounded: true, Checkpointed: true})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -426,9 +431,9 @@ func (w *windowCount) OnTimer(ts int64, ctx *engine.KeyedContext[string, winOut]
 // that arrived in it, and none is late.
 func TestSourceEventTimeWindowsOverArrivalTime(t *testing.T) {
 	start := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
-	clk := NewManualClock(start)
-	l := openTestLog(t, Options{Clock: clk})
-	if err := l.CreateStream(CreateStreamInput{Name: "s", ShardCount: 3}); err != nil {
+	clk := shardlog.NewManualClock(start)
+	l := openTestLog(t, shardlog.Options{Clock: clk})
+	if err := l.CreateStream(shardlog.CreateStreamInput{Name: "s", ShardCount: 3}); err != nil {
 		t.Fatal(err)
 	}
 	want := map[winOut]bool{}
@@ -437,13 +442,13 @@ func TestSourceEventTimeWindowsOverArrivalTime(t *testing.T) {
 	for i := 0; i < 3000; i++ {
 		clk.Advance(time.Duration(1+rng.IntN(7)) * time.Millisecond)
 		k := "k" + strconv.Itoa(rng.IntN(12))
-		if _, err := l.PutRecord(context.Background(), StreamRef{Name: "s"}, PutEntry{PartitionKey: k, Data: []byte(k)}, ""); err != nil {
+		if _, err := l.PutRecord(context.Background(), shardlog.StreamRef{Name: "s"}, shardlog.PutEntry{PartitionKey: k, Data: []byte(k)}, ""); err != nil {
 			t.Fatal(err)
 		}
 		ms := clk.Now().UnixMilli()
 		counts[[2]any{k, ms - ms%1000}]++
 		if i == 1500 {
-			if err := l.SplitShard(StreamRef{Name: "s"}, "shardId-000000000001", midpoint(UniformRanges(3)[1]).String()); err != nil {
+			if err := l.SplitShard(shardlog.StreamRef{Name: "s"}, "shardId-000000000001", shardlog.UniformRanges(3)[1].Midpoint().String()); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -451,7 +456,7 @@ func TestSourceEventTimeWindowsOverArrivalTime(t *testing.T) {
 	for k, n := range counts {
 		want[winOut{Key: k[0].(string), Start: k[1].(int64), Count: n}] = true
 	}
-	src, err := NewSource(l, SourceOptions{Stream: StreamRef{Name: "s"}, Bounded: true})
+	src, err := NewSource(l, SourceOptions{Stream: shardlog.StreamRef{Name: "s"}, Bounded: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -504,16 +509,16 @@ func values(rs []SourceRecord) []string {
 // TestSourceStartPositions checks each iterator type on a fresh start.
 func TestSourceStartPositions(t *testing.T) {
 	start := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
-	clk := NewManualClock(start)
-	l := openTestLog(t, Options{Clock: clk})
-	ref := StreamRef{Name: "s"}
-	if err := l.CreateStream(CreateStreamInput{Name: "s", ShardCount: 1}); err != nil {
+	clk := shardlog.NewManualClock(start)
+	l := openTestLog(t, shardlog.Options{Clock: clk})
+	ref := shardlog.StreamRef{Name: "s"}
+	if err := l.CreateStream(shardlog.CreateStreamInput{Name: "s", ShardCount: 1}); err != nil {
 		t.Fatal(err)
 	}
-	var seqs []SequenceNumber
+	var seqs []shardlog.SequenceNumber
 	for i := 0; i < 10; i++ {
 		clk.Advance(time.Second)
-		r, err := l.PutRecord(context.Background(), ref, PutEntry{PartitionKey: "k", Data: []byte(strconv.Itoa(i))}, "")
+		r, err := l.PutRecord(context.Background(), ref, shardlog.PutEntry{PartitionKey: "k", Data: []byte(strconv.Itoa(i))}, "")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -525,11 +530,11 @@ func TestSourceStartPositions(t *testing.T) {
 		want string
 	}{
 		{"trim-horizon", SourceOptions{}, "0 1 2 3 4 5 6 7 8 9"},
-		{"latest", SourceOptions{Start: StartPosition{Type: Latest}}, ""},
-		{"at-timestamp", SourceOptions{Start: StartPosition{Type: AtTimestamp, Timestamp: start.Add(7 * time.Second)}}, "6 7 8 9"},
-		{"at-sequence", SourceOptions{Start: StartPosition{Type: AtSequenceNumber, SequenceNumber: seqs[3].String()}}, "3 4 5 6 7 8 9"},
-		{"after-sequence", SourceOptions{Start: StartPosition{Type: AfterSequenceNumber, SequenceNumber: seqs[3].String()}}, "4 5 6 7 8 9"},
-		{"shard-starts", SourceOptions{ShardStarts: map[string]StartPosition{"shardId-000000000000": {Type: AfterSequenceNumber, SequenceNumber: seqs[8].String()}}}, "9"},
+		{"latest", SourceOptions{Start: shardlog.StartPosition{Type: shardlog.Latest}}, ""},
+		{"at-timestamp", SourceOptions{Start: shardlog.StartPosition{Type: shardlog.AtTimestamp, Timestamp: start.Add(7 * time.Second)}}, "6 7 8 9"},
+		{"at-sequence", SourceOptions{Start: shardlog.StartPosition{Type: shardlog.AtSequenceNumber, SequenceNumber: seqs[3].String()}}, "3 4 5 6 7 8 9"},
+		{"after-sequence", SourceOptions{Start: shardlog.StartPosition{Type: shardlog.AfterSequenceNumber, SequenceNumber: seqs[3].String()}}, "4 5 6 7 8 9"},
+		{"shard-starts", SourceOptions{ShardStarts: map[string]shardlog.StartPosition{"shardId-000000000000": {Type: shardlog.AfterSequenceNumber, SequenceNumber: seqs[8].String()}}}, "9"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -551,7 +556,7 @@ func TestSourceStartPositions(t *testing.T) {
 		})
 	}
 	// LATEST, unbounded: only what is put after the start.
-	src, err := NewSource(l, SourceOptions{Stream: ref, Start: StartPosition{Type: Latest}})
+	src, err := NewSource(l, SourceOptions{Stream: ref, Start: shardlog.StartPosition{Type: shardlog.Latest}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -561,7 +566,7 @@ func TestSourceStartPositions(t *testing.T) {
 	}
 	defer r.Close()
 	out, got := engine.NewTestSourceOutput[SourceRecord](4)
-	if _, err := l.PutRecord(context.Background(), ref, PutEntry{PartitionKey: "k", Data: []byte("new")}, ""); err != nil {
+	if _, err := l.PutRecord(context.Background(), ref, shardlog.PutEntry{PartitionKey: "k", Data: []byte("new")}, ""); err != nil {
 		t.Fatal(err)
 	}
 	readAll(t, r, out, func() bool { return len(got()) > 0 })
@@ -571,17 +576,17 @@ func TestSourceStartPositions(t *testing.T) {
 	// Bad options are refused up front.
 	for _, o := range []SourceOptions{
 		{},
-		{Stream: ref, Start: StartPosition{Type: "NEWEST"}},
-		{Stream: ref, Start: StartPosition{Type: AtTimestamp}},
-		{Stream: ref, Start: StartPosition{Type: AtSequenceNumber, SequenceNumber: "12"}},
-		{Stream: ref, ShardStarts: map[string]StartPosition{"shardId-000000000001": {Type: AtSequenceNumber, SequenceNumber: seqs[0].String()}}},
+		{Stream: ref, Start: shardlog.StartPosition{Type: "NEWEST"}},
+		{Stream: ref, Start: shardlog.StartPosition{Type: shardlog.AtTimestamp}},
+		{Stream: ref, Start: shardlog.StartPosition{Type: shardlog.AtSequenceNumber, SequenceNumber: "12"}},
+		{Stream: ref, ShardStarts: map[string]shardlog.StartPosition{"shardId-000000000001": {Type: shardlog.AtSequenceNumber, SequenceNumber: seqs[0].String()}}},
 		{Stream: ref, IdleWait: time.Second},
 	} {
 		if _, err := NewSource(l, o); err == nil {
 			t.Errorf("options %+v accepted", o)
 		}
 	}
-	src, _ = NewSource(l, SourceOptions{Stream: ref, ShardStarts: map[string]StartPosition{"shardId-000000000009": {Type: TrimHorizon}}})
+	src, _ = NewSource(l, SourceOptions{Stream: ref, ShardStarts: map[string]shardlog.StartPosition{"shardId-000000000009": {Type: shardlog.TrimHorizon}}})
 	if _, err := src.Open(context.Background(), engine.SourceInfo{Parallelism: 1}); err == nil || !strings.Contains(err.Error(), "shardId-000000000009") {
 		t.Fatalf("unknown shard in ShardStarts: %v", err)
 	}
@@ -591,9 +596,9 @@ func TestSourceStartPositions(t *testing.T) {
 // readers, snapshots them, and restores the positions into three readers
 // of a new source: together they read exactly the rest.
 func TestSourceReaderSnapshotAndRestore(t *testing.T) {
-	l := openTestLog(t, Options{})
-	ref := StreamRef{Name: "s"}
-	if err := l.CreateStream(CreateStreamInput{Name: "s", ShardCount: 5}); err != nil {
+	l := openTestLog(t, shardlog.Options{})
+	ref := shardlog.StreamRef{Name: "s"}
+	if err := l.CreateStream(shardlog.CreateStreamInput{Name: "s", ShardCount: 5}); err != nil {
 		t.Fatal(err)
 	}
 	prod := newProducer(l, "s", 20, 9)
@@ -656,9 +661,9 @@ func TestSourceReaderSnapshotAndRestore(t *testing.T) {
 	}
 	// Each shard's records in sequence order, and records carry their
 	// shard.
-	last := map[string]SequenceNumber{}
+	last := map[string]shardlog.SequenceNumber{}
 	for _, r := range append(first, rest...) {
-		if ShardID(r.SequenceNumber.Shard) != r.ShardID {
+		if shardlog.ShardID(r.SequenceNumber.Shard) != r.ShardID {
 			t.Fatalf("record %s says shard %s", r.SequenceNumber, r.ShardID)
 		}
 		if p, ok := last[r.ShardID]; ok && p.Pos >= r.SequenceNumber.Pos {
@@ -671,7 +676,7 @@ func TestSourceReaderSnapshotAndRestore(t *testing.T) {
 		t.Fatal(err)
 	}
 	time.Sleep(2 * time.Millisecond)
-	if err := l.CreateStream(CreateStreamInput{Name: "s", ShardCount: 5}); err != nil {
+	if err := l.CreateStream(shardlog.CreateStreamInput{Name: "s", ShardCount: 5}); err != nil {
 		t.Fatal(err)
 	}
 	src3, _ := NewSource(l, SourceOptions{Stream: ref})
@@ -729,7 +734,7 @@ type ev struct {
 	TS  int64
 }
 
-func decodeEv(r *Record) (ev, error) {
+func decodeEv(r *shardlog.Record) (ev, error) {
 	parts := strings.Split(string(r.Data), "/")
 	if len(parts) != 3 {
 		return ev{}, fmt.Errorf("want key/seq/ts, got %q", r.Data)
@@ -749,12 +754,12 @@ func decodeEv(r *Record) (ev, error) {
 // field; records that do not decode go to the DecodeErrors side output,
 // counted, without a timestamp; FailOnDecodeError fails the job instead.
 func TestDecodingSource(t *testing.T) {
-	l := openTestLog(t, Options{})
-	ref := StreamRef{Name: "s"}
-	if err := l.CreateStream(CreateStreamInput{Name: "s", ShardCount: 2}); err != nil {
+	l := openTestLog(t, shardlog.Options{})
+	ref := shardlog.StreamRef{Name: "s"}
+	if err := l.CreateStream(shardlog.CreateStreamInput{Name: "s", ShardCount: 2}); err != nil {
 		t.Fatal(err)
 	}
-	var es []PutEntry
+	var es []shardlog.PutEntry
 	bad := map[string]bool{}
 	for i := 0; i < 400; i++ {
 		k := "k" + strconv.Itoa(i%7)
@@ -763,7 +768,7 @@ func TestDecodingSource(t *testing.T) {
 			d = "garbage-" + strconv.Itoa(i)
 			bad[d] = true
 		}
-		es = append(es, PutEntry{PartitionKey: k, Data: []byte(d)})
+		es = append(es, shardlog.PutEntry{PartitionKey: k, Data: []byte(d)})
 		if len(es) == 100 {
 			if _, err := l.PutRecords(context.Background(), ref, es, nil); err != nil {
 				t.Fatal(err)
@@ -799,7 +804,7 @@ func TestDecodingSource(t *testing.T) {
 	}
 	for _, rec := range errs.Records() {
 		e := rec.Value
-		if !bad[string(e.Data)] || e.Err == nil || rec.Time != engine.NoTimestamp || e.ShardID != ShardID(e.SequenceNumber.Shard) || e.PartitionKey == "" {
+		if !bad[string(e.Data)] || e.Err == nil || rec.Time != engine.NoTimestamp || e.ShardID != shardlog.ShardID(e.SequenceNumber.Shard) || e.PartitionKey == "" {
 			t.Fatalf("error record %+v at %d", e, rec.Time)
 		}
 	}
@@ -824,15 +829,15 @@ func TestDecodingSource(t *testing.T) {
 // windows) of an unbounded job move with the one shard.
 func TestSourceIdleSubtasks(t *testing.T) {
 	start := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
-	clk := NewManualClock(start)
-	l := openTestLog(t, Options{Clock: clk})
-	ref := StreamRef{Name: "s"}
-	if err := l.CreateStream(CreateStreamInput{Name: "s", ShardCount: 1}); err != nil {
+	clk := shardlog.NewManualClock(start)
+	l := openTestLog(t, shardlog.Options{Clock: clk})
+	ref := shardlog.StreamRef{Name: "s"}
+	if err := l.CreateStream(shardlog.CreateStreamInput{Name: "s", ShardCount: 1}); err != nil {
 		t.Fatal(err)
 	}
 	for i := 0; i < 50; i++ {
 		clk.Advance(100 * time.Millisecond)
-		if _, err := l.PutRecord(context.Background(), ref, PutEntry{PartitionKey: "k", Data: []byte("x")}, ""); err != nil {
+		if _, err := l.PutRecord(context.Background(), ref, shardlog.PutEntry{PartitionKey: "k", Data: []byte("x")}, ""); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -870,22 +875,22 @@ func TestSourceIdleSubtasks(t *testing.T) {
 // while it is being read is done with, and its children are read.
 func TestSourceShardExpiresWhileRead(t *testing.T) {
 	start := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
-	clk := NewManualClock(start)
-	l := openTestLog(t, Options{Clock: clk})
-	ref := StreamRef{Name: "s"}
-	if err := l.CreateStream(CreateStreamInput{Name: "s", ShardCount: 1}); err != nil {
+	clk := shardlog.NewManualClock(start)
+	l := openTestLog(t, shardlog.Options{Clock: clk})
+	ref := shardlog.StreamRef{Name: "s"}
+	if err := l.CreateStream(shardlog.CreateStreamInput{Name: "s", ShardCount: 1}); err != nil {
 		t.Fatal(err)
 	}
 	put := func(prefix string, n int) {
 		for i := 0; i < n; i++ {
-			if _, err := l.PutRecord(context.Background(), ref, PutEntry{PartitionKey: "k" + strconv.Itoa(i), Data: []byte(prefix + strconv.Itoa(i))}, ""); err != nil {
+			if _, err := l.PutRecord(context.Background(), ref, shardlog.PutEntry{PartitionKey: "k" + strconv.Itoa(i), Data: []byte(prefix + strconv.Itoa(i))}, ""); err != nil {
 				t.Fatal(err)
 			}
 		}
 	}
 	put("old", 100)
 	clk.Advance(time.Second)
-	if err := l.SplitShard(ref, "shardId-000000000000", midpoint(UniformRanges(1)[0]).String()); err != nil {
+	if err := l.SplitShard(ref, "shardId-000000000000", shardlog.UniformRanges(1)[0].Midpoint().String()); err != nil {
 		t.Fatal(err)
 	}
 	clk.Advance(23 * time.Hour)
@@ -909,7 +914,7 @@ func TestSourceShardExpiresWhileRead(t *testing.T) {
 	if err := l.EnforceRetention(); err != nil {
 		t.Fatal(err)
 	}
-	if l.hasShard(ref, "shardId-000000000000") {
+	if l.HasShard(ref, "shardId-000000000000") {
 		t.Fatal("retention kept the parent")
 	}
 	readAll(t, r, out, func() bool { return false })
@@ -928,9 +933,9 @@ func TestSourceShardExpiresWhileRead(t *testing.T) {
 // taken before a split and a merge finds the new shards, reads each parent
 // to its end first, and reads everything exactly once.
 func TestSourceRestoreThenReshard(t *testing.T) {
-	l := openTestLog(t, Options{})
-	ref := StreamRef{Name: "s"}
-	if err := l.CreateStream(CreateStreamInput{Name: "s", ShardCount: 3}); err != nil {
+	l := openTestLog(t, shardlog.Options{})
+	ref := shardlog.StreamRef{Name: "s"}
+	if err := l.CreateStream(shardlog.CreateStreamInput{Name: "s", ShardCount: 3}); err != nil {
 		t.Fatal(err)
 	}
 	prod := newProducer(l, "s", 15, 4)
@@ -951,7 +956,7 @@ func TestSourceRestoreThenReshard(t *testing.T) {
 	first := got()
 	r.Close()
 	cancel()
-	if err := l.SplitShard(ref, "shardId-000000000000", midpoint(UniformRanges(3)[0]).String()); err != nil {
+	if err := l.SplitShard(ref, "shardId-000000000000", shardlog.UniformRanges(3)[0].Midpoint().String()); err != nil {
 		t.Fatal(err)
 	}
 	prod.put(t, 300)

@@ -1,4 +1,4 @@
-package shardlog
+package shardconn
 
 import (
 	"encoding/binary"
@@ -60,14 +60,14 @@ func encodePositions(created int64, bounded bool, ents []posEntry) []byte {
 	return b
 }
 
-var errCorruptPosition = errors.New("shardlog: source: corrupt checkpointed position")
+var errCorruptPosition = errors.New("shardconn: source: corrupt checkpointed position")
 
 func decodePositions(b []byte) (created int64, bounded bool, ents []posEntry, err error) {
 	if len(b) < 1 {
 		return 0, false, nil, errCorruptPosition
 	}
 	if b[0] != positionsVersion {
-		return 0, false, nil, fmt.Errorf("shardlog: source: checkpointed position format %d, this build reads %d", b[0], positionsVersion)
+		return 0, false, nil, fmt.Errorf("shardconn: source: checkpointed position format %d, this build reads %d", b[0], positionsVersion)
 	}
 	b = b[1:]
 	uv := func() uint64 {

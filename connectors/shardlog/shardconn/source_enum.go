@@ -1,4 +1,4 @@
-package shardlog
+package shardconn
 
 import (
 	"fmt"
@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/sluicehq/sluice/connectors/shardlog"
 	"github.com/sluicehq/sluice/engine"
 	"github.com/sluicehq/sluice/internal/clock"
 )
@@ -33,7 +34,7 @@ type enumerator struct {
 	// checkpointed: the job takes periodic checkpoints (SourceOptions.
 	// Checkpointed, or the engine says so).
 	checkpointed bool
-	l            *Log
+	l            *shardlog.Log
 	opts         *SourceOptions
 	par          int
 	created      int64 // the stream's creation time (ms), to refuse a re-created stream
@@ -61,51 +62,23 @@ type viewShard struct {
 }
 
 // sourceView lists every retained shard of a stream with its lineage and
-// current end, under one lock so that the view is consistent.
-func (l *Log) sourceView(ref StreamRef) (int64, []viewShard, error) {
-	st, err := l.streamRef(ref)
+// current end, as one consistent view (shardlog.Log.Lineage).
+func sourceView(l *shardlog.Log, ref shardlog.StreamRef) (int64, []viewShard, error) {
+	lin, err := l.Lineage(ref)
 	if err != nil {
 		return 0, nil, err
 	}
-	now := l.clock.Now()
-	st.mu.RLock()
-	defer st.mu.RUnlock()
-	if err := st.readableLocked(now); err != nil {
-		return 0, nil, err
+	out := make([]viewShard, 0, len(lin.Shards))
+	for _, sh := range lin.Shards {
+		out = append(out, viewShard{idx: sh.Index, id: sh.ID, parents: sh.Parents, closed: sh.Closed, tip: sh.End})
 	}
-	out := make([]viewShard, 0, len(st.shards))
-	for _, sh := range st.shards {
-		v := viewShard{idx: sh.idx, id: sh.id, closed: sh.closed, tip: sh.log.Next()}
-		if sh.closed {
-			v.tip = sh.end
-		}
-		for _, p := range sh.parents {
-			if idx, ok := parseShardID(p); ok {
-				v.parents = append(v.parents, idx)
-			}
-		}
-		out = append(out, v)
-	}
-	return st.created.UnixMilli(), out, nil
+	return lin.StreamCreated.UnixMilli(), out, nil
 }
 
-// hasShard reports whether the stream still has the shard (retention has
-// not removed it).
-func (l *Log) hasShard(ref StreamRef, id string) bool {
-	st, err := l.streamRef(ref)
+func newEnumerator(l *shardlog.Log, opts *SourceOptions, info engine.SourceInfo) (*enumerator, error) {
+	created, view, err := sourceView(l, opts.Stream)
 	if err != nil {
-		return false
-	}
-	st.mu.RLock()
-	defer st.mu.RUnlock()
-	_, err = st.shardLocked(id)
-	return err == nil
-}
-
-func newEnumerator(l *Log, opts *SourceOptions, info engine.SourceInfo) (*enumerator, error) {
-	created, view, err := l.sourceView(opts.Stream)
-	if err != nil {
-		return nil, fmt.Errorf("shardlog: source: %w", err)
+		return nil, fmt.Errorf("shardconn: source: %w", err)
 	}
 	e := &enumerator{
 		l: l, opts: opts, par: info.Parallelism, created: created,
@@ -145,10 +118,10 @@ func (e *enumerator) restore(view []viewShard, restored []engine.SourcePosition)
 		}
 		created, _, ents, err := decodePositions(p.Data)
 		if err != nil {
-			return fmt.Errorf("shardlog: source: restored position of subtask %d: %w", p.Subtask, err)
+			return fmt.Errorf("shardconn: source: restored position of subtask %d: %w", p.Subtask, err)
 		}
 		if created != e.created {
-			return fmt.Errorf("shardlog: source: stream %s was re-created (at %s) since the checkpoint, which holds positions in the stream created at %s",
+			return fmt.Errorf("shardconn: source: stream %s was re-created (at %s) since the checkpoint, which holds positions in the stream created at %s",
 				e.opts.Stream.Name+e.opts.Stream.ARN, time.UnixMilli(e.created).UTC().Format(time.RFC3339), time.UnixMilli(created).UTC().Format(time.RFC3339))
 		}
 		for _, ent := range ents {
@@ -185,17 +158,17 @@ func (e *enumerator) restore(view []viewShard, restored []engine.SourcePosition)
 // fresh resolves the start position of every shard of the stream.
 func (e *enumerator) fresh(view []viewShard) error {
 	o := e.opts
-	starts := map[string]StartPosition{}
+	starts := map[string]shardlog.StartPosition{}
 	for id, p := range o.ShardStarts {
 		starts[id] = p
 	}
 	def := o.Start
-	if def.Type == AtSequenceNumber || def.Type == AfterSequenceNumber {
-		seq, _ := ParseSequenceNumber(def.SequenceNumber)
-		if _, ok := starts[ShardID(seq.Shard)]; !ok {
-			starts[ShardID(seq.Shard)] = def
+	if def.Type == shardlog.AtSequenceNumber || def.Type == shardlog.AfterSequenceNumber {
+		seq, _ := shardlog.ParseSequenceNumber(def.SequenceNumber)
+		if _, ok := starts[shardlog.ShardID(seq.Shard)]; !ok {
+			starts[shardlog.ShardID(seq.Shard)] = def
 		}
-		def = StartPosition{Type: TrimHorizon}
+		def = shardlog.StartPosition{Type: shardlog.TrimHorizon}
 	}
 	byID := map[string]viewShard{}
 	byIdx := map[uint32]viewShard{}
@@ -216,7 +189,7 @@ func (e *enumerator) fresh(view []viewShard) error {
 	for id := range starts {
 		v, ok := byID[id]
 		if !ok {
-			return fmt.Errorf("shardlog: source: ShardStarts names %s, which stream %s does not have", id, o.Stream.Name+o.Stream.ARN)
+			return fmt.Errorf("shardconn: source: ShardStarts names %s, which stream %s does not have", id, o.Stream.Name+o.Stream.ARN)
 		}
 		mark(v.idx)
 	}
@@ -238,9 +211,9 @@ func (e *enumerator) fresh(view []viewShard) error {
 		}
 		rd, err := e.l.NewShardReader(o.Stream, v.id, p)
 		if err != nil {
-			return fmt.Errorf("shardlog: source: start %s at %s: %w", v.id, p.Type, err)
+			return fmt.Errorf("shardconn: source: start %s at %s: %w", v.id, p.Type, err)
 		}
-		n.pos = rd.next
+		n.pos = rd.Position().Pos
 		e.shards[v.idx] = n
 	}
 	return nil
@@ -257,12 +230,12 @@ func (e *enumerator) discover(now time.Time) error {
 	if !e.nextDiscovery.CompareAndSwap(next, now.Add(e.opts.DiscoveryInterval).UnixNano()) {
 		return nil // another reader is at it
 	}
-	created, view, err := e.l.sourceView(e.opts.Stream)
+	created, view, err := sourceView(e.l, e.opts.Stream)
 	if err != nil {
-		return fmt.Errorf("shardlog: source: list shards: %w", err)
+		return fmt.Errorf("shardconn: source: list shards: %w", err)
 	}
 	if created != e.created {
-		return fmt.Errorf("shardlog: source: stream %s was deleted and re-created while the job read it", e.opts.Stream.Name+e.opts.Stream.ARN)
+		return fmt.Errorf("shardconn: source: stream %s was deleted and re-created while the job read it", e.opts.Stream.Name+e.opts.Stream.ARN)
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()

@@ -1,4 +1,4 @@
-package shardlog
+package shardconn
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/sluicehq/sluice/connectors/shardlog"
 	"github.com/sluicehq/sluice/engine"
 	"github.com/sluicehq/sluice/internal/clock"
 )
@@ -19,7 +20,7 @@ import (
 // the whole stream from TRIM_HORIZON and never ends.
 type SourceOptions struct {
 	// Stream is the stream to read. Required.
-	Stream StreamRef
+	Stream shardlog.StreamRef
 	// Start is where a fresh start (a job not restored from a checkpoint)
 	// reads each shard that exists at that moment: TRIM_HORIZON (the
 	// default), LATEST, AT_TIMESTAMP, or AT_/AFTER_SEQUENCE_NUMBER. A
@@ -27,12 +28,12 @@ type SourceOptions struct {
 	// to that shard only, as if given in ShardStarts; the other shards then
 	// start at TRIM_HORIZON. Shards created while the job runs are always
 	// read from their first record, as a Kinesis consumer does.
-	Start StartPosition
+	Start shardlog.StartPosition
 	// ShardStarts overrides Start for single shards (by shard id), e.g.
 	// with the AFTER_SEQUENCE_NUMBER positions another consumer saved. The
 	// ancestors of a shard listed here are not read at all. Every shard
 	// listed must exist.
-	ShardStarts map[string]StartPosition
+	ShardStarts map[string]shardlog.StartPosition
 	// Bounded makes the source end: each shard is read up to its end if it
 	// was closed when the job first started, else up to the last record it
 	// held then; shards created later are not read. The bounds are part of
@@ -69,7 +70,7 @@ type SourceOptions struct {
 // EnsureDefaults fills zero fields with their defaults.
 func (o *SourceOptions) EnsureDefaults() {
 	if o.Start.Type == "" {
-		o.Start.Type = TrimHorizon
+		o.Start.Type = shardlog.TrimHorizon
 	}
 	if o.MaxBytesPerRead == 0 {
 		o.MaxBytesPerRead = 2 << 20
@@ -85,7 +86,7 @@ func (o *SourceOptions) EnsureDefaults() {
 // Validate reports options that cannot work.
 func (o *SourceOptions) Validate() error {
 	if o.Stream.Name == "" && o.Stream.ARN == "" {
-		return errors.New("shardlog: source: SourceOptions.Stream is required")
+		return errors.New("shardconn: source: SourceOptions.Stream is required")
 	}
 	if err := validStart(o.Start, ""); err != nil {
 		return err
@@ -94,41 +95,41 @@ func (o *SourceOptions) Validate() error {
 		if err := validStart(p, id); err != nil {
 			return err
 		}
-		if p.Type == AtSequenceNumber || p.Type == AfterSequenceNumber {
-			seq, _ := ParseSequenceNumber(p.SequenceNumber)
-			if ShardID(seq.Shard) != id {
-				return fmt.Errorf("shardlog: source: ShardStarts[%s]: sequence number %s belongs to %s", id, p.SequenceNumber, ShardID(seq.Shard))
+		if p.Type == shardlog.AtSequenceNumber || p.Type == shardlog.AfterSequenceNumber {
+			seq, _ := shardlog.ParseSequenceNumber(p.SequenceNumber)
+			if shardlog.ShardID(seq.Shard) != id {
+				return fmt.Errorf("shardconn: source: ShardStarts[%s]: sequence number %s belongs to %s", id, p.SequenceNumber, shardlog.ShardID(seq.Shard))
 			}
 		}
 	}
 	switch {
-	case o.MaxBytesPerRead < 0 || o.MaxBytesPerRead > MaxGetRecordsBytes:
-		return fmt.Errorf("shardlog: source: MaxBytesPerRead %d is outside [1, %d]", o.MaxBytesPerRead, MaxGetRecordsBytes)
+	case o.MaxBytesPerRead < 0 || o.MaxBytesPerRead > shardlog.MaxGetRecordsBytes:
+		return fmt.Errorf("shardconn: source: MaxBytesPerRead %d is outside [1, %d]", o.MaxBytesPerRead, shardlog.MaxGetRecordsBytes)
 	case o.IdleWait < 0 || o.IdleWait > 100*time.Millisecond:
-		return fmt.Errorf("shardlog: source: IdleWait %s is outside [0, 100ms]", o.IdleWait)
+		return fmt.Errorf("shardconn: source: IdleWait %s is outside [0, 100ms]", o.IdleWait)
 	case o.DiscoveryInterval < 0:
-		return fmt.Errorf("shardlog: source: negative DiscoveryInterval %s", o.DiscoveryInterval)
+		return fmt.Errorf("shardconn: source: negative DiscoveryInterval %s", o.DiscoveryInterval)
 	}
 	return nil
 }
 
-func validStart(p StartPosition, shard string) error {
+func validStart(p shardlog.StartPosition, shard string) error {
 	where := "Start"
 	if shard != "" {
 		where = "ShardStarts[" + shard + "]"
 	}
 	switch p.Type {
-	case "", TrimHorizon, Latest:
-	case AtTimestamp:
+	case "", shardlog.TrimHorizon, shardlog.Latest:
+	case shardlog.AtTimestamp:
 		if p.Timestamp.IsZero() {
-			return fmt.Errorf("shardlog: source: %s: AT_TIMESTAMP needs a Timestamp", where)
+			return fmt.Errorf("shardconn: source: %s: AT_TIMESTAMP needs a Timestamp", where)
 		}
-	case AtSequenceNumber, AfterSequenceNumber:
-		if _, ok := ParseSequenceNumber(p.SequenceNumber); !ok {
-			return fmt.Errorf("shardlog: source: %s: %q is not a sequence number of this log", where, p.SequenceNumber)
+	case shardlog.AtSequenceNumber, shardlog.AfterSequenceNumber:
+		if _, ok := shardlog.ParseSequenceNumber(p.SequenceNumber); !ok {
+			return fmt.Errorf("shardconn: source: %s: %q is not a sequence number of this log", where, p.SequenceNumber)
 		}
 	default:
-		return fmt.Errorf("shardlog: source: %s: unknown iterator type %q", where, p.Type)
+		return fmt.Errorf("shardconn: source: %s: unknown iterator type %q", where, p.Type)
 	}
 	return nil
 }
@@ -140,7 +141,7 @@ func validStart(p StartPosition, shard string) error {
 // keeps that array alive.
 type SourceRecord struct {
 	ShardID        string
-	SequenceNumber SequenceNumber
+	SequenceNumber shardlog.SequenceNumber
 	ArrivalTime    time.Time // millisecond precision
 	PartitionKey   string
 	Data           []byte
@@ -186,9 +187,9 @@ type SourceRecord struct {
 // and each job using the Source, gets its own. A Source and its readers
 // are safe for use by the engine's goroutines.
 type Source[T any] struct {
-	l    *Log
+	l    *shardlog.Log
 	opts SourceOptions
-	conv func(sp *split, rec *Record, a *arena) (T, error)
+	conv func(sp *split, rec *shardlog.Record, a *arena) (T, error)
 
 	mu    sync.Mutex
 	enums map[context.Context]*enumerator // one per attempt of the job
@@ -196,16 +197,16 @@ type Source[T any] struct {
 
 // NewSource returns a source of the records of opts.Stream, each copied out
 // of the log's buffers into a SourceRecord.
-func NewSource(l *Log, opts SourceOptions) (*Source[SourceRecord], error) {
-	return newSource(l, opts, func(sp *split, rec *Record, a *arena) (SourceRecord, error) {
+func NewSource(l *shardlog.Log, opts SourceOptions) (*Source[SourceRecord], error) {
+	return newSource(l, opts, func(sp *split, rec *shardlog.Record, a *arena) (SourceRecord, error) {
 		k, d := a.copy(rec.PartitionKey, rec.Data)
 		return SourceRecord{ShardID: sp.id, SequenceNumber: rec.SequenceNumber, ArrivalTime: rec.ArrivalTime, PartitionKey: k, Data: d}, nil
 	})
 }
 
-func newSource[T any](l *Log, opts SourceOptions, conv func(*split, *Record, *arena) (T, error)) (*Source[T], error) {
+func newSource[T any](l *shardlog.Log, opts SourceOptions, conv func(*split, *shardlog.Record, *arena) (T, error)) (*Source[T], error) {
 	if l == nil {
-		return nil, errors.New("shardlog: source: nil Log")
+		return nil, errors.New("shardconn: source: nil Log")
 	}
 	opts.EnsureDefaults()
 	if err := opts.Validate(); err != nil {
@@ -222,7 +223,7 @@ func (s *Source[T]) Options() SourceOptions { return s.opts }
 // an attempt find their shared state.
 func (s *Source[T]) Open(ctx context.Context, info engine.SourceInfo) (engine.SourceReader[T], error) {
 	if info.Parallelism < 1 || info.Subtask < 0 || info.Subtask >= info.Parallelism {
-		return nil, fmt.Errorf("shardlog: source: subtask %d of %d", info.Subtask, info.Parallelism)
+		return nil, fmt.Errorf("shardconn: source: subtask %d of %d", info.Subtask, info.Parallelism)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -260,9 +261,9 @@ const noBound = math.MaxUint64
 type split struct {
 	idx   uint32
 	id    string
-	pos   uint64       // start offset while pending
-	bound uint64       // offset where reading stops (Bounded), or noBound
-	rd    *ShardReader // nil while pending
+	pos   uint64                // start offset while pending
+	bound uint64                // offset where reading stops (Bounded), or noBound
+	rd    *shardlog.ShardReader // nil while pending
 }
 
 // reader is one subtask's SourceReader.
@@ -364,22 +365,22 @@ func (r *reader[T]) Read(ctx context.Context, out *engine.SourceOutput[T]) error
 func (r *reader[T]) readSplit(ctx context.Context, sp *split, out *engine.SourceOutput[T]) (int, bool, error) {
 	max := out.Room()
 	if sp.bound != noBound {
-		if sp.rd.next >= sp.bound {
+		if sp.rd.Position().Pos >= sp.bound {
 			return 0, true, nil
 		}
-		if rem := sp.bound - sp.rd.next; rem < uint64(max) {
+		if rem := sp.bound - sp.rd.Position().Pos; rem < uint64(max) {
 			max = int(rem)
 		}
 	}
 	res, err := sp.rd.Read(ctx, max, r.src.opts.MaxBytesPerRead, false)
 	if err != nil {
-		if !r.src.l.hasShard(r.src.opts.Stream, sp.id) {
+		if !r.src.l.HasShard(r.src.opts.Stream, sp.id) {
 			// Its retention ended while it was being read: its records are
 			// gone, and its children may go on.
 			r.discover = true
 			return 0, true, nil
 		}
-		return 0, false, fmt.Errorf("shardlog: source: read %s: %w", sp.id, err)
+		return 0, false, fmt.Errorf("shardconn: source: read %s: %w", sp.id, err)
 	}
 	so := r.outs[sp.idx]
 	conv := r.src.conv
@@ -393,13 +394,13 @@ func (r *reader[T]) readSplit(ctx context.Context, sp *split, out *engine.Source
 	}
 	if res.ShardEnded {
 		for _, c := range res.ChildShards {
-			if idx, ok := parseShardID(c.ShardID); ok && !r.e.knows(idx) {
+			if idx, ok := shardlog.ParseShardID(c.ShardID); ok && !r.e.knows(idx) {
 				r.discover = true
 			}
 		}
 		return len(res.Records), true, nil
 	}
-	return len(res.Records), sp.bound != noBound && sp.rd.next >= sp.bound, nil
+	return len(res.Records), sp.bound != noBound && sp.rd.Position().Pos >= sp.bound, nil
 }
 
 func (r *reader[T]) finishSplit(sp *split, out *engine.SourceOutput[T]) {
@@ -457,9 +458,9 @@ func (r *reader[T]) refresh(out *engine.SourceOutput[T]) error {
 			kept = append(kept, sp)
 			continue
 		}
-		rd, err := r.src.l.NewShardReader(r.src.opts.Stream, sp.id, StartPosition{Type: AfterSequenceNumber, SequenceNumber: SequenceNumber{Shard: sp.idx, Pos: sp.pos}.String()})
+		rd, err := r.src.l.NewShardReader(r.src.opts.Stream, sp.id, shardlog.StartPosition{Type: shardlog.AfterSequenceNumber, SequenceNumber: shardlog.SequenceNumber{Shard: sp.idx, Pos: sp.pos}.String()})
 		if err != nil {
-			return fmt.Errorf("shardlog: source: open %s: %w", sp.id, err)
+			return fmt.Errorf("shardconn: source: open %s: %w", sp.id, err)
 		}
 		sp.rd = rd
 		r.active = append(r.active, sp)
@@ -500,14 +501,13 @@ func (r *reader[T]) wait(ctx context.Context) {
 	recv(ctx.Done())
 	recv(r.e.changedChan())
 	for _, sp := range r.active {
-		lg := sp.rd.sh.log
-		ch := lg.Notify()
-		if lg.Next() > sp.rd.next {
+		data, closed, ready := sp.rd.WaitChannels()
+		if ready {
 			r.cases = cases
 			return // arrived since the read
 		}
-		recv(ch)
-		recv(sp.rd.sh.closedCh)
+		recv(data)
+		recv(closed)
 	}
 	r.timer.Reset(d)
 	recv(r.timer.C)
@@ -545,7 +545,7 @@ func (r *reader[T]) SnapshotPosition() ([]byte, error) {
 	for _, sp := range r.splits {
 		p := posEntry{idx: sp.idx, pos: sp.pos, bound: sp.bound}
 		if sp.rd != nil {
-			p.pos = sp.rd.next
+			p.pos = sp.rd.Position().Pos
 		}
 		ents = append(ents, p)
 	}

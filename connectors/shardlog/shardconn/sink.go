@@ -1,4 +1,4 @@
-package shardlog
+package shardconn
 
 import (
 	"context"
@@ -9,13 +9,14 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/sluicehq/sluice/connectors/shardlog"
 	"github.com/sluicehq/sluice/engine"
 )
 
 // SinkOptions configure a Sink. The zero value with Stream set is valid.
 type SinkOptions struct {
 	// Stream is the stream to write. Required.
-	Stream StreamRef
+	Stream shardlog.StreamRef
 	// MaxBatchRecords and MaxBatchBytes bound one PutRecords call: the
 	// records, and their partition keys plus data. Defaults (and maxima)
 	// 500 and 5 MiB, Kinesis's limits.
@@ -38,10 +39,10 @@ type SinkOptions struct {
 // EnsureDefaults fills zero fields with their defaults.
 func (o *SinkOptions) EnsureDefaults() {
 	if o.MaxBatchRecords == 0 {
-		o.MaxBatchRecords = MaxPutRecords
+		o.MaxBatchRecords = shardlog.MaxPutRecords
 	}
 	if o.MaxBatchBytes == 0 {
-		o.MaxBatchBytes = MaxPutRecordsBytes
+		o.MaxBatchBytes = shardlog.MaxPutRecordsBytes
 	}
 	if o.MaxInFlight == 0 {
 		o.MaxInFlight = 1
@@ -58,15 +59,15 @@ func (o *SinkOptions) EnsureDefaults() {
 func (o *SinkOptions) Validate() error {
 	switch {
 	case o.Stream.Name == "" && o.Stream.ARN == "":
-		return errors.New("shardlog: sink: SinkOptions.Stream is required")
-	case o.MaxBatchRecords < 1 || o.MaxBatchRecords > MaxPutRecords:
-		return fmt.Errorf("shardlog: sink: MaxBatchRecords %d is outside [1, %d]", o.MaxBatchRecords, MaxPutRecords)
-	case o.MaxBatchBytes < MaxRecordBytes || o.MaxBatchBytes > MaxPutRecordsBytes:
-		return fmt.Errorf("shardlog: sink: MaxBatchBytes %d is outside [%d, %d]", o.MaxBatchBytes, MaxRecordBytes, MaxPutRecordsBytes)
+		return errors.New("shardconn: sink: SinkOptions.Stream is required")
+	case o.MaxBatchRecords < 1 || o.MaxBatchRecords > shardlog.MaxPutRecords:
+		return fmt.Errorf("shardconn: sink: MaxBatchRecords %d is outside [1, %d]", o.MaxBatchRecords, shardlog.MaxPutRecords)
+	case o.MaxBatchBytes < shardlog.MaxRecordBytes || o.MaxBatchBytes > shardlog.MaxPutRecordsBytes:
+		return fmt.Errorf("shardconn: sink: MaxBatchBytes %d is outside [%d, %d]", o.MaxBatchBytes, shardlog.MaxRecordBytes, shardlog.MaxPutRecordsBytes)
 	case o.MaxInFlight < 1:
-		return fmt.Errorf("shardlog: sink: MaxInFlight %d must be at least 1", o.MaxInFlight)
+		return fmt.Errorf("shardconn: sink: MaxInFlight %d must be at least 1", o.MaxInFlight)
 	case o.InitialBackoff <= 0 || o.MaxBackoff < o.InitialBackoff:
-		return fmt.Errorf("shardlog: sink: backoff %s..%s", o.InitialBackoff, o.MaxBackoff)
+		return fmt.Errorf("shardconn: sink: backoff %s..%s", o.InitialBackoff, o.MaxBackoff)
 	}
 	return nil
 }
@@ -77,7 +78,7 @@ func (o *SinkOptions) Validate() error {
 // that the sink reuses: appending the data to it (e.g. strconv.AppendInt,
 // json encoding into it) costs no allocation. The sink copies Data before
 // Encode is called again, so Data may also be any slice the encoder keeps.
-type Encoder[T any] func(v T, buf []byte) (PutEntry, error)
+type Encoder[T any] func(v T, buf []byte) (shardlog.PutEntry, error)
 
 // SinkStats count a sink's work over all its writers.
 type SinkStats struct {
@@ -111,7 +112,7 @@ type SinkStats struct {
 // batch that were accepted at the first attempt (as with Kinesis
 // PutRecords).
 type Sink[T any] struct {
-	l    *Log
+	l    *shardlog.Log
 	opts SinkOptions
 	enc  Encoder[T]
 
@@ -119,12 +120,12 @@ type Sink[T any] struct {
 }
 
 // NewSink returns a sink into opts.Stream of l, encoding values with enc.
-func NewSink[T any](l *Log, opts SinkOptions, enc Encoder[T]) (*Sink[T], error) {
+func NewSink[T any](l *shardlog.Log, opts SinkOptions, enc Encoder[T]) (*Sink[T], error) {
 	if l == nil {
-		return nil, errors.New("shardlog: sink: nil Log")
+		return nil, errors.New("shardconn: sink: nil Log")
 	}
 	if enc == nil {
-		return nil, errors.New("shardlog: sink: nil Encoder")
+		return nil, errors.New("shardconn: sink: nil Encoder")
 	}
 	opts.EnsureDefaults()
 	if err := opts.Validate(); err != nil {
@@ -153,12 +154,12 @@ func (s *Sink[T]) Open(ctx context.Context, info engine.SinkInfo) (engine.SinkWr
 
 // putBatch is one PutRecords call's records; data holds their data blobs.
 type putBatch struct {
-	entries []PutEntry
+	entries []shardlog.PutEntry
 	bytes   int
 	data    []byte
-	results []PutResult
-	retryA  []PutEntry
-	retryB  []PutEntry
+	results []shardlog.PutResult
+	retryA  []shardlog.PutEntry
+	retryB  []shardlog.PutEntry
 }
 
 func (b *putBatch) reset() *putBatch {
@@ -174,7 +175,7 @@ func (b *putBatch) reset() *putBatch {
 // add copies e's data into the batch. Appending never moves data that
 // entries already point to: a full array is left to them, and a new one
 // is started.
-func (b *putBatch) add(e PutEntry) {
+func (b *putBatch) add(e shardlog.PutEntry) {
 	if n := len(e.Data); n > 0 {
 		if cap(b.data)-len(b.data) < n {
 			b.data = make([]byte, 0, max(2*cap(b.data), n, 64<<10))
@@ -220,15 +221,15 @@ func (w *sinkWriter[T]) Write(b []engine.Record[T]) error {
 	for i := range b {
 		e, err := w.s.enc(b[i].Value, w.scratch[:0])
 		if err != nil {
-			return fmt.Errorf("shardlog: sink %s: encode: %w", w.name, err)
+			return fmt.Errorf("shardconn: sink %s: encode: %w", w.name, err)
 		}
-		if n := len(e.Data); n > cap(w.scratch) && n <= MaxRecordBytes {
+		if n := len(e.Data); n > cap(w.scratch) && n <= shardlog.MaxRecordBytes {
 			// Give the next encodings room (a fresh array: e.Data may be
 			// the encoder's own).
 			w.scratch = make([]byte, 0, 2*n)
 		}
-		if err := checkSinkEntry(&e); err != nil {
-			return fmt.Errorf("shardlog: sink %s: record refused: %w", w.name, err)
+		if err := shardlog.ValidateEntry(&e); err != nil {
+			return fmt.Errorf("shardconn: sink %s: record refused: %w", w.name, err)
 		}
 		size := len(e.PartitionKey) + len(e.Data)
 		if w.cur != nil && (len(w.cur.entries) == o.MaxBatchRecords || w.cur.bytes+size > o.MaxBatchBytes) {
@@ -243,19 +244,6 @@ func (w *sinkWriter[T]) Write(b []engine.Record[T]) error {
 	}
 	// An idle sender takes what has gathered.
 	w.cond.Broadcast()
-	return nil
-}
-
-// checkSinkEntry refuses what the log would refuse for good.
-func checkSinkEntry(e *PutEntry) error {
-	if err := validatePut(e, 0); err != nil {
-		return err
-	}
-	if e.ExplicitHashKey != "" {
-		if _, err := hashOf(e); err != nil {
-			return err
-		}
-	}
 	return nil
 }
 
@@ -278,7 +266,7 @@ func (w *sinkWriter[T]) sealLocked() error {
 		return w.err
 	}
 	if w.closing {
-		return fmt.Errorf("shardlog: sink %s: writer closed", w.name)
+		return fmt.Errorf("shardconn: sink %s: writer closed", w.name)
 	}
 	if w.cur == b {
 		// Not taken by an idle sender while we waited.
@@ -297,7 +285,7 @@ func (w *sinkWriter[T]) flush() error {
 	w.cond.Broadcast()
 	for w.err == nil && (len(w.queue) > 0 || w.cur != nil && len(w.cur.entries) > 0 || w.busy > 0) {
 		if w.ctx.Err() != nil {
-			return fmt.Errorf("shardlog: sink %s: %w", w.name, w.ctx.Err())
+			return fmt.Errorf("shardconn: sink %s: %w", w.name, w.ctx.Err())
 		}
 		w.cond.Wait()
 	}
@@ -395,21 +383,21 @@ func (w *sinkWriter[T]) put(b *putBatch, timer *time.Timer) error {
 				switch r.ErrorCode {
 				case "":
 					continue
-				case CodeProvisionedThroughput:
+				case shardlog.CodeProvisionedThroughput:
 					throttled++
 					failed = append(failed, entries[i])
-				case CodeInternalFailure:
+				case shardlog.CodeInternalFailure:
 					failed = append(failed, entries[i])
 				default:
 					if permanent == nil {
-						permanent = &Error{Code: r.ErrorCode, Message: r.ErrorMessage}
+						permanent = &shardlog.Error{Code: r.ErrorCode, Message: r.ErrorMessage}
 					}
 				}
 			}
 			s.records.Add(int64(len(res) - len(failed)))
 			s.throttled.Add(int64(throttled))
 			if permanent != nil {
-				return fmt.Errorf("shardlog: sink %s: record refused: %w", w.name, permanent)
+				return fmt.Errorf("shardconn: sink %s: record refused: %w", w.name, permanent)
 			}
 			if len(failed) == 0 {
 				return nil
@@ -423,11 +411,11 @@ func (w *sinkWriter[T]) put(b *putBatch, timer *time.Timer) error {
 				b.retryB = failed
 			}
 			entries, useA = failed, !useA
-		} else if !IsRetryable(err) {
+		} else if !shardlog.IsRetryable(err) {
 			if w.ctx.Err() != nil {
-				return fmt.Errorf("shardlog: sink %s: %w", w.name, w.ctx.Err())
+				return fmt.Errorf("shardconn: sink %s: %w", w.name, w.ctx.Err())
 			}
-			return fmt.Errorf("shardlog: sink %s: PutRecords: %w", w.name, err)
+			return fmt.Errorf("shardconn: sink %s: PutRecords: %w", w.name, err)
 		}
 		// Full jitter over [backoff/2, backoff].
 		d := backoff/2 + time.Duration(rand.Int64N(int64(backoff/2)+1))
@@ -436,7 +424,7 @@ func (w *sinkWriter[T]) put(b *putBatch, timer *time.Timer) error {
 		case <-timer.C:
 		case <-w.ctx.Done():
 			timer.Stop() // Go 1.23 timers: no stale tick after Stop
-			return fmt.Errorf("shardlog: sink %s: %w", w.name, w.ctx.Err())
+			return fmt.Errorf("shardconn: sink %s: %w", w.name, w.ctx.Err())
 		}
 		backoff = min(2*backoff, o.MaxBackoff)
 	}

@@ -1,4 +1,4 @@
-package shardlog
+package shardconn
 
 import (
 	"context"
@@ -9,29 +9,30 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sluicehq/sluice/connectors/shardlog"
 	"github.com/sluicehq/sluice/engine"
 )
 
 // encodeKeySeq is the tests' Encoder: partition key Key, data "Key/Seq"
 // appended to buf.
-func encodeKeySeq(v keySeq, buf []byte) (PutEntry, error) {
+func encodeKeySeq(v keySeq, buf []byte) (shardlog.PutEntry, error) {
 	buf = append(buf, v.Key...)
 	buf = append(buf, '/')
 	buf = strconv.AppendInt(buf, int64(v.Seq), 10)
-	return PutEntry{PartitionKey: v.Key, Data: buf}, nil
+	return shardlog.PutEntry{PartitionKey: v.Key, Data: buf}, nil
 }
 
 // readStream returns every record of every shard, shard by shard.
-func readStream(t *testing.T, l *Log, stream string) []keySeq {
+func readStream(t *testing.T, l *shardlog.Log, stream string) []keySeq {
 	t.Helper()
-	ref := StreamRef{Name: stream}
-	shards, err := l.ListShards(ref, "", ShardFilter{})
+	ref := shardlog.StreamRef{Name: stream}
+	shards, err := l.ListShards(ref, "", shardlog.ShardFilter{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	var out []keySeq
 	for _, sh := range shards {
-		r, err := l.NewShardReader(ref, sh.ShardID, StartPosition{Type: TrimHorizon})
+		r, err := l.NewShardReader(ref, sh.ShardID, shardlog.StartPosition{Type: shardlog.TrimHorizon})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -86,12 +87,12 @@ func perKey(vs []keySeq) []keySeq {
 // TestSinkJobDelivers writes a bounded stream with a job: every record is
 // in the log once, each key's in order.
 func TestSinkJobDelivers(t *testing.T) {
-	l := openTestLog(t, Options{})
-	if err := l.CreateStream(CreateStreamInput{Name: "out", ShardCount: 3}); err != nil {
+	l := openTestLog(t, shardlog.Options{})
+	if err := l.CreateStream(shardlog.CreateStreamInput{Name: "out", ShardCount: 3}); err != nil {
 		t.Fatal(err)
 	}
 	vs, want := makeKeySeqs(17, 5000)
-	sink, err := NewSink(l, SinkOptions{Stream: StreamRef{Name: "out"}}, encodeKeySeq)
+	sink, err := NewSink(l, SinkOptions{Stream: shardlog.StreamRef{Name: "out"}}, encodeKeySeq)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,12 +112,12 @@ func TestSinkJobDelivers(t *testing.T) {
 // TestSinkThrottled writes into a stream whose shards take 300 records a
 // second (Limits on): throttled records are retried until every one is stored, once.
 func TestSinkThrottled(t *testing.T) {
-	l := openTestLog(t, Options{Limits: &Limits{InRecordsPerSec: 300}})
-	if err := l.CreateStream(CreateStreamInput{Name: "out", ShardCount: 2}); err != nil {
+	l := openTestLog(t, shardlog.Options{Limits: &shardlog.Limits{InRecordsPerSec: 300}})
+	if err := l.CreateStream(shardlog.CreateStreamInput{Name: "out", ShardCount: 2}); err != nil {
 		t.Fatal(err)
 	}
 	vs, _ := makeKeySeqs(10, 1200)
-	sink, err := NewSink(l, SinkOptions{Stream: StreamRef{Name: "out"}, InitialBackoff: 10 * time.Millisecond, MaxBackoff: 100 * time.Millisecond, MaxInFlight: 2}, encodeKeySeq)
+	sink, err := NewSink(l, SinkOptions{Stream: shardlog.StreamRef{Name: "out"}, InitialBackoff: 10 * time.Millisecond, MaxBackoff: 100 * time.Millisecond, MaxInFlight: 2}, encodeKeySeq)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -148,11 +149,11 @@ func TestSinkThrottled(t *testing.T) {
 // TestSinkFlushAtCheckpoint: Prepare returns only once every record written
 // before it is in the log.
 func TestSinkFlushAtCheckpoint(t *testing.T) {
-	l := openTestLog(t, Options{Sync: SyncAlways, Dir: t.TempDir()})
-	if err := l.CreateStream(CreateStreamInput{Name: "out", ShardCount: 4}); err != nil {
+	l := openTestLog(t, shardlog.Options{Sync: shardlog.SyncAlways, Dir: t.TempDir()})
+	if err := l.CreateStream(shardlog.CreateStreamInput{Name: "out", ShardCount: 4}); err != nil {
 		t.Fatal(err)
 	}
-	sink, err := NewSink(l, SinkOptions{Stream: StreamRef{Name: "out"}, MaxBatchRecords: 7}, encodeKeySeq)
+	sink, err := NewSink(l, SinkOptions{Stream: shardlog.StreamRef{Name: "out"}, MaxBatchRecords: 7}, encodeKeySeq)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -189,8 +190,8 @@ func TestSinkFlushAtCheckpoint(t *testing.T) {
 // TestSinkAtLeastOnceWithFailures fails a checkpointed job at random points:
 // after its restarts every record is in the log at least once.
 func TestSinkAtLeastOnceWithFailures(t *testing.T) {
-	l := openTestLog(t, Options{})
-	if err := l.CreateStream(CreateStreamInput{Name: "out", ShardCount: 3}); err != nil {
+	l := openTestLog(t, shardlog.Options{})
+	if err := l.CreateStream(shardlog.CreateStreamInput{Name: "out", ShardCount: 3}); err != nil {
 		t.Fatal(err)
 	}
 	parts := make([][]keySeq, 3)
@@ -202,7 +203,7 @@ func TestSinkAtLeastOnceWithFailures(t *testing.T) {
 			all = append(all, v)
 		}
 	}
-	sink, err := NewSink(l, SinkOptions{Stream: StreamRef{Name: "out"}}, encodeKeySeq)
+	sink, err := NewSink(l, SinkOptions{Stream: shardlog.StreamRef{Name: "out"}}, encodeKeySeq)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -239,8 +240,8 @@ func TestSinkAtLeastOnceWithFailures(t *testing.T) {
 // TestSinkRefusals: a record the log refuses for good fails the job with a
 // message naming the problem, as does a missing stream.
 func TestSinkRefusals(t *testing.T) {
-	l := openTestLog(t, Options{})
-	if err := l.CreateStream(CreateStreamInput{Name: "out", ShardCount: 1}); err != nil {
+	l := openTestLog(t, shardlog.Options{})
+	if err := l.CreateStream(shardlog.CreateStreamInput{Name: "out", ShardCount: 1}); err != nil {
 		t.Fatal(err)
 	}
 	cases := []struct {
@@ -249,19 +250,19 @@ func TestSinkRefusals(t *testing.T) {
 		enc    Encoder[int]
 		want   string
 	}{
-		{"empty key", "out", func(int, []byte) (PutEntry, error) { return PutEntry{Data: []byte("x")}, nil }, "partitionKey"},
-		{"oversize", "out", func(_ int, b []byte) (PutEntry, error) {
-			return PutEntry{PartitionKey: "k", Data: make([]byte, MaxRecordBytes)}, nil
+		{"empty key", "out", func(int, []byte) (shardlog.PutEntry, error) { return shardlog.PutEntry{Data: []byte("x")}, nil }, "partitionKey"},
+		{"oversize", "out", func(_ int, b []byte) (shardlog.PutEntry, error) {
+			return shardlog.PutEntry{PartitionKey: "k", Data: make([]byte, shardlog.MaxRecordBytes)}, nil
 		}, "exceeds the limit"},
-		{"bad hash key", "out", func(int, []byte) (PutEntry, error) {
-			return PutEntry{PartitionKey: "k", ExplicitHashKey: "340282366920938463463374607431768211456", Data: []byte("x")}, nil
+		{"bad hash key", "out", func(int, []byte) (shardlog.PutEntry, error) {
+			return shardlog.PutEntry{PartitionKey: "k", ExplicitHashKey: "340282366920938463463374607431768211456", Data: []byte("x")}, nil
 		}, "ExplicitHashKey"},
-		{"encoder error", "out", func(int, []byte) (PutEntry, error) { return PutEntry{}, errors.New("no encoding") }, "no encoding"},
-		{"no stream", "missing", func(int, []byte) (PutEntry, error) { return PutEntry{PartitionKey: "k"}, nil }, "missing"},
+		{"encoder error", "out", func(int, []byte) (shardlog.PutEntry, error) { return shardlog.PutEntry{}, errors.New("no encoding") }, "no encoding"},
+		{"no stream", "missing", func(int, []byte) (shardlog.PutEntry, error) { return shardlog.PutEntry{PartitionKey: "k"}, nil }, "missing"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			sink, err := NewSink(l, SinkOptions{Stream: StreamRef{Name: c.stream}}, c.enc)
+			sink, err := NewSink(l, SinkOptions{Stream: shardlog.StreamRef{Name: c.stream}}, c.enc)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -273,7 +274,7 @@ func TestSinkRefusals(t *testing.T) {
 			}
 		})
 	}
-	for _, o := range []SinkOptions{{}, {Stream: StreamRef{Name: "out"}, MaxBatchRecords: 501}, {Stream: StreamRef{Name: "out"}, MaxBatchBytes: 6 << 20}, {Stream: StreamRef{Name: "out"}, MaxInFlight: -1}} {
+	for _, o := range []SinkOptions{{}, {Stream: shardlog.StreamRef{Name: "out"}, MaxBatchRecords: 501}, {Stream: shardlog.StreamRef{Name: "out"}, MaxBatchBytes: 6 << 20}, {Stream: shardlog.StreamRef{Name: "out"}, MaxInFlight: -1}} {
 		if _, err := NewSink(l, o, encodeKeySeq); err == nil {
 			t.Errorf("options %+v accepted", o)
 		}
@@ -283,11 +284,11 @@ func TestSinkRefusals(t *testing.T) {
 // TestSinkBackpressure: with the log taking almost nothing, a writer holds
 // a bounded number of batches and Write blocks; closing releases it.
 func TestSinkBackpressure(t *testing.T) {
-	l := openTestLog(t, Options{Limits: &Limits{InRecordsPerSec: 1}})
-	if err := l.CreateStream(CreateStreamInput{Name: "out", ShardCount: 1}); err != nil {
+	l := openTestLog(t, shardlog.Options{Limits: &shardlog.Limits{InRecordsPerSec: 1}})
+	if err := l.CreateStream(shardlog.CreateStreamInput{Name: "out", ShardCount: 1}); err != nil {
 		t.Fatal(err)
 	}
-	sink, err := NewSink(l, SinkOptions{Stream: StreamRef{Name: "out"}, MaxBatchRecords: 10, InitialBackoff: time.Millisecond, MaxBackoff: 5 * time.Millisecond}, encodeKeySeq)
+	sink, err := NewSink(l, SinkOptions{Stream: shardlog.StreamRef{Name: "out"}, MaxBatchRecords: 10, InitialBackoff: time.Millisecond, MaxBackoff: 5 * time.Millisecond}, encodeKeySeq)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package shardlog_test
+package shardconn_test
 
 import (
 	"context"
@@ -8,6 +8,7 @@ import (
 	"strconv"
 
 	"github.com/sluicehq/sluice/connectors/shardlog"
+	"github.com/sluicehq/sluice/connectors/shardlog/shardconn"
 	"github.com/sluicehq/sluice/engine"
 )
 
@@ -31,7 +32,7 @@ func ExampleNewSource() {
 	stream := shardlog.StreamRef{Name: "events"}
 
 	// Put 12 events: "user-<i%3>:<i>", partitioned by user.
-	put, _ := shardlog.NewSink(l, shardlog.SinkOptions{Stream: stream}, func(i int, buf []byte) (shardlog.PutEntry, error) {
+	put, _ := shardconn.NewSink(l, shardconn.SinkOptions{Stream: stream}, func(i int, buf []byte) (shardlog.PutEntry, error) {
 		user := "user-" + strconv.Itoa(i%3)
 		return shardlog.PutEntry{PartitionKey: user, Data: strconv.AppendInt(append(buf, user+":"...), int64(i), 10)}, nil
 	})
@@ -43,9 +44,9 @@ func ExampleNewSource() {
 	}
 
 	// Read everything the stream holds, at parallelism 2.
-	src, _ := shardlog.NewSource(l, shardlog.SourceOptions{Stream: stream, Bounded: true})
+	src, _ := shardconn.NewSource(l, shardconn.SourceOptions{Stream: stream, Bounded: true})
 	rj := engine.NewJob("read", engine.Config{Parallelism: 2})
-	recs := engine.SourceOf(rj, "log", src, engine.SourceTimestamps[shardlog.SourceRecord](0))
+	recs := engine.SourceOf(rj, "log", src, engine.SourceTimestamps[shardconn.SourceRecord](0))
 	out := engine.Collect(recs, "out")
 	if err := rj.Execute(ctx); err != nil {
 		fmt.Println(err)
