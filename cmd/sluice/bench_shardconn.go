@@ -162,7 +162,7 @@ func putDirect(ctx context.Context, l *shardlog.Log, stream string, n int, keys 
 		}
 		for _, r := range res {
 			if r.ErrorCode != "" {
-				return fmt.Errorf("put: %s", r.ErrorMessage)
+				return fmt.Errorf("put: %w", r.Err)
 			}
 		}
 	}

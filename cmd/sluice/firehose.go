@@ -13,7 +13,7 @@ import (
 
 	"github.com/sluicehq/sluice/connectors/firehose"
 	"github.com/sluicehq/sluice/connectors/shardlog"
-	"github.com/sluicehq/sluice/connectors/shardlog/server"
+	"github.com/sluicehq/sluice/connectors/shardlog/kinesisapi"
 	"github.com/sluicehq/sluice/connectors/shardlog/shardconn"
 	"github.com/sluicehq/sluice/engine"
 )
@@ -141,7 +141,7 @@ func firehoseRun(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		if err != nil {
 			return err
 		}
-		srv := server.New(l, server.Options{AllowAnonymous: *anonymous, ErrorLog: func(f string, a ...any) { fmt.Fprintf(stderr, f+"\n", a...) }})
+		srv := kinesisapi.New(l, kinesisapi.Options{AllowAnonymous: *anonymous, ErrorLog: func(f string, a ...any) { fmt.Fprintf(stderr, f+"\n", a...) }})
 		go func() { serveDone <- srv.Serve(runCtx, ln, nil) }()
 		defer func() {
 			stopServing()

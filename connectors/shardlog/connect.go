@@ -91,7 +91,7 @@ func ValidateEntry(e *PutEntry) error {
 		return err
 	}
 	if e.ExplicitHashKey != "" {
-		if _, err := hashOf(e); err != nil {
+		if _, err := hashOf(e, 0); err != nil {
 			return err
 		}
 	}

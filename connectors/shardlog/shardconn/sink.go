@@ -390,7 +390,7 @@ func (w *sinkWriter[T]) put(b *putBatch, timer *time.Timer) error {
 					failed = append(failed, entries[i])
 				default:
 					if permanent == nil {
-						permanent = &shardlog.Error{Code: r.ErrorCode, Message: r.ErrorMessage}
+						permanent = r.Err
 					}
 				}
 			}

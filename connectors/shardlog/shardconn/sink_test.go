@@ -237,8 +237,9 @@ func TestSinkAtLeastOnceWithFailures(t *testing.T) {
 	}
 }
 
-// TestSinkRefusals: a record the log refuses for good fails the job with a
-// message naming the problem, as does a missing stream.
+// TestSinkRefusals: a record the log refuses for good fails the job with
+// the log's refusal (its kind and reason; the service messages rendered
+// from them are kinesisapi's, tested there), as does a missing stream.
 func TestSinkRefusals(t *testing.T) {
 	l := openTestLog(t, shardlog.Options{})
 	if err := l.CreateStream(shardlog.CreateStreamInput{Name: "out", ShardCount: 1}); err != nil {
@@ -249,16 +250,17 @@ func TestSinkRefusals(t *testing.T) {
 		stream string
 		enc    Encoder[int]
 		want   string
+		reason shardlog.Reason
 	}{
-		{"empty key", "out", func(int, []byte) (shardlog.PutEntry, error) { return shardlog.PutEntry{Data: []byte("x")}, nil }, "partitionKey"},
+		{"empty key", "out", func(int, []byte) (shardlog.PutEntry, error) { return shardlog.PutEntry{Data: []byte("x")}, nil }, "partition key", shardlog.ReasonPartitionKeyLength},
 		{"oversize", "out", func(_ int, b []byte) (shardlog.PutEntry, error) {
 			return shardlog.PutEntry{PartitionKey: "k", Data: make([]byte, shardlog.MaxRecordBytes)}, nil
-		}, "exceeds the limit"},
+		}, "1048577 bytes", shardlog.ReasonRecordTooLarge},
 		{"bad hash key", "out", func(int, []byte) (shardlog.PutEntry, error) {
 			return shardlog.PutEntry{PartitionKey: "k", ExplicitHashKey: "340282366920938463463374607431768211456", Data: []byte("x")}, nil
-		}, "ExplicitHashKey"},
-		{"encoder error", "out", func(int, []byte) (shardlog.PutEntry, error) { return shardlog.PutEntry{}, errors.New("no encoding") }, "no encoding"},
-		{"no stream", "missing", func(int, []byte) (shardlog.PutEntry, error) { return shardlog.PutEntry{PartitionKey: "k"}, nil }, "missing"},
+		}, "ExplicitHashKey", shardlog.ReasonExplicitHashKeyInvalid},
+		{"encoder error", "out", func(int, []byte) (shardlog.PutEntry, error) { return shardlog.PutEntry{}, errors.New("no encoding") }, "no encoding", 0},
+		{"no stream", "missing", func(int, []byte) (shardlog.PutEntry, error) { return shardlog.PutEntry{PartitionKey: "k"}, nil }, "missing", shardlog.ReasonStreamNotFound},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -271,6 +273,9 @@ func TestSinkRefusals(t *testing.T) {
 			err = j.Execute(context.Background())
 			if err == nil || !strings.Contains(err.Error(), c.want) {
 				t.Fatalf("got %v, want an error mentioning %q", err, c.want)
+			}
+			if e := (*shardlog.Error)(nil); c.reason != 0 && (!errors.As(err, &e) || e.Reason != c.reason) {
+				t.Fatalf("got %v, want the log's refusal of reason %d", err, c.reason)
 			}
 		})
 	}

@@ -106,7 +106,7 @@ func (p *producer) put(t testing.TB, n int) {
 		}
 		for _, r := range res {
 			if r.ErrorCode != "" {
-				t.Errorf("put: %s %s", r.ErrorCode, r.ErrorMessage)
+				t.Errorf("put: %s %v", r.ErrorCode, r.Err)
 				return
 			}
 		}

@@ -1,4 +1,4 @@
-package server
+package kinesisapi
 
 import (
 	"encoding/binary"
@@ -82,42 +82,42 @@ type subscribeIn struct {
 	StartingPosition *startingPositionIn `json:"StartingPosition"`
 }
 
-// subscribeToShard answers SubscribeToShard: errors found before the
-// subscription starts are ordinary error responses; after it, records are
-// pushed as SubscribeToShardEvent messages and a failure is an exception
-// message.
-func (s *Server) subscribeToShard(w http.ResponseWriter, r *request) {
-	var in subscribeIn
-	if err := r.decode(&in); err != nil {
-		s.writeError(w, r.cbor, err)
-		return
+func (in *subscribeIn) check(v *violations) {
+	v.check("consumerARN", str(in.ConsumerARN), consumerARNRule.need())
+	v.check("shardId", str(in.ShardId), shardIDRule.need())
+	if p := in.StartingPosition; v.check("startingPosition", object(p != nil), rule{}.need()) &&
+		v.check("startingPosition.type", str(p.Type), iteratorTypes.need()) {
+		v.check("startingPosition.sequenceNumber", str(p.SequenceNumber), sequenceRule)
 	}
-	var v validator
-	if v.required(in.ConsumerARN != nil, "consumerARN") {
-		v.length(in.ConsumerARN, "consumerARN", 1, 2048)
-		v.pattern(in.ConsumerARN, "consumerARN", consumerARNRE, consumerARNPattern)
-	}
-	if v.required(in.ShardId != nil, "shardId") {
-		v.length(in.ShardId, "shardId", 1, 128)
-		v.pattern(in.ShardId, "shardId", shardIDRE, shardIDPattern)
-	}
-	if v.required(in.StartingPosition != nil, "startingPosition") && v.required(in.StartingPosition.Type != nil, "startingPosition.type") {
-		v.enum(in.StartingPosition.Type, "startingPosition.type", iteratorTypes...)
-		v.pattern(in.StartingPosition.SequenceNumber, "startingPosition.sequenceNumber", seqRE, seqPattern)
-	}
-	if err := v.err(); err != nil {
-		s.writeError(w, r.cbor, err)
-		return
-	}
-	p := shardlog.StartPosition{Type: shardlog.IteratorType(*in.StartingPosition.Type), SequenceNumber: str(in.StartingPosition.SequenceNumber)}
+}
+
+// subscribeToShard starts a subscription; errors found before it starts
+// are ordinary error responses. Its output is the event stream.
+func (s *Server) subscribeToShard(_ *request, in *subscribeIn) (*subscription, error) {
+	p := shardlog.StartPosition{Type: shardlog.IteratorType(*in.StartingPosition.Type), SequenceNumber: strOf(in.StartingPosition.SequenceNumber)}
 	if in.StartingPosition.Timestamp != nil {
 		p.Timestamp = in.StartingPosition.Timestamp.Time
 	}
 	sub, err := s.log.SubscribeToShard(*in.ConsumerARN, *in.ShardId, p)
 	if err != nil {
-		s.writeError(w, r.cbor, err)
-		return
+		return nil, err
 	}
+	return &subscription{s: s, sub: sub}, nil
+}
+
+// subscription is SubscribeToShard's output: it writes itself as an AWS
+// event stream, an initial-response event, then a SubscribeToShardEvent
+// per batch until the subscription ends; a failure after the start is an
+// exception message.
+type subscription struct {
+	s   *Server
+	sub *shardlog.Subscription
+}
+
+// streamTo writes the event stream to w until the subscription ends, the
+// client goes away (r.ctx) or the server stops.
+func (o *subscription) streamTo(w http.ResponseWriter, r *request) {
+	s, sub := o.s, o.sub
 	defer sub.Close()
 	s.mu.Lock()
 	s.mu.subs[sub] = struct{}{}
@@ -162,11 +162,9 @@ func (s *Server) subscribeToShard(w http.ResponseWriter, r *request) {
 			if r.ctx.Err() != nil {
 				return // the client went away
 			}
-			code := shardlog.CodeOf(err)
-			msg := "Internal service failure."
-			var e *shardlog.Error
-			if errors.As(err, &e) {
-				msg = e.Message
+			code, msg, internal := s.answer(r.op, err)
+			if internal {
+				s.logInternal(err)
 			}
 			body, _ := json.Marshal(map[string]string{"message": msg})
 			buf = appendEventMessage(buf[:0], [][2]string{{":exception-type", string(code)}, {":content-type", "application/json"}, {":message-type", "exception"}}, body)
@@ -192,7 +190,7 @@ func appendSubscribeEvent(b []byte, ev *shardlog.SubscribeEvent) []byte {
 	b = append(b, `],"ContinuationSequenceNumber":"`...)
 	b = ev.ContinuationSequenceNumber.AppendText(b)
 	b = append(b, `","MillisBehindLatest":`...)
-	b = appendInt(b, ev.MillisBehindLatest)
+	b = strconv.AppendInt(b, ev.MillisBehindLatest, 10)
 	if len(ev.ChildShards) > 0 {
 		cb, _ := json.Marshal(childShapes(ev.ChildShards))
 		b = append(b, `,"ChildShards":`...)
@@ -200,5 +198,3 @@ func appendSubscribeEvent(b []byte, ev *shardlog.SubscribeEvent) []byte {
 	}
 	return append(b, '}')
 }
-
-func appendInt(b []byte, v int64) []byte { return strconv.AppendInt(b, v, 10) }

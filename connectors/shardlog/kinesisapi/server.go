@@ -1,4 +1,4 @@
-package server
+package kinesisapi
 
 import (
 	"bytes"
@@ -43,6 +43,8 @@ type Server struct {
 	log  *shardlog.Log
 	opts Options
 	reqs atomic.Uint64
+	// account and region are the log's, as messages name them.
+	account, region string
 
 	mu struct {
 		sync.Mutex
@@ -63,7 +65,7 @@ func (o *Options) EnsureDefaults() {
 // full PutRecords (5 MiB of data, in base64 JSON).
 func (o *Options) Validate() error {
 	if o.MaxBodyBytes < 8<<20 {
-		return fmt.Errorf("server: MaxBodyBytes %d is below 8 MiB, too small for a full PutRecords", o.MaxBodyBytes)
+		return fmt.Errorf("kinesisapi: MaxBodyBytes %d is below 8 MiB, too small for a full PutRecords", o.MaxBodyBytes)
 	}
 	return nil
 }
@@ -76,7 +78,8 @@ func New(l *shardlog.Log, opts Options) *Server {
 	if opts.Validate() != nil {
 		opts.MaxBodyBytes = 16 << 20
 	}
-	s := &Server{log: l, opts: opts, stopSubs: make(chan struct{})}
+	lo := l.Options()
+	s := &Server{log: l, opts: opts, stopSubs: make(chan struct{}), account: lo.AccountID, region: lo.Region}
 	s.mu.subs = map[*shardlog.Subscription]struct{}{}
 	return s
 }
@@ -172,9 +175,18 @@ type request struct {
 	body []byte
 }
 
+// fastDecoder is an input with a decoder of its own for its common JSON
+// shape; it reports false for anything else, which encoding/json decodes.
+type fastDecoder interface {
+	decodeFast(body []byte) bool
+}
+
 // decode reads the body into v, answering SerializationException for a
 // body that is not well-formed or has a field of the wrong type.
 func (r *request) decode(v any) error {
+	if fd, ok := v.(fastDecoder); ok && !r.cbor && fd.decodeFast(r.body) {
+		return nil
+	}
 	body := bytes.TrimSpace(r.body)
 	if len(body) == 0 {
 		if r.cbor {
@@ -192,7 +204,7 @@ func (r *request) decode(v any) error {
 		}
 	}
 	if err != nil {
-		return &shardlog.Error{Code: shardlog.CodeSerialization, Message: serializationMessage(err)}
+		return &apiError{code: codeSerialization, msg: serializationMessage(err)}
 	}
 	return nil
 }
@@ -215,7 +227,14 @@ func serializationMessage(err error) string {
 	return "Malformed request body: " + msg
 }
 
-// ServeHTTP answers one Kinesis API request.
+// streamedOutput is an output that writes its own response (the event
+// stream of SubscribeToShard).
+type streamedOutput interface {
+	streamTo(w http.ResponseWriter, r *request)
+}
+
+// ServeHTTP answers one Kinesis API request: it finds the operation in
+// the table and runs it (decode, check, call, encode).
 func (s *Server) ServeHTTP(w http.ResponseWriter, hr *http.Request) {
 	id := s.requestID()
 	w.Header().Set("x-amzn-RequestId", id)
@@ -228,33 +247,33 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, hr *http.Request) {
 			io.WriteString(w, "ok\n")
 			return
 		}
-		s.writeError(w, isCBOR, &shardlog.Error{Code: shardlog.CodeMissingAuthToken, Message: "Missing Authentication Token"})
+		s.writeError(w, isCBOR, "", errMissingAuth)
 		return
 	}
 	target := hr.Header.Get("X-Amz-Target")
 	if !s.opts.AllowAnonymous && hr.Header.Get("Authorization") == "" && hr.URL.Query().Get("X-Amz-Algorithm") == "" {
-		s.writeError(w, isCBOR, &shardlog.Error{Code: shardlog.CodeMissingAuthToken, Message: "Missing Authentication Token"})
+		s.writeError(w, isCBOR, "", errMissingAuth)
 		return
 	}
-	op, ok := strings.CutPrefix(target, targetPrefix)
-	h := handlers[op]
-	if !ok || h == nil {
-		s.writeError(w, isCBOR, &shardlog.Error{Code: shardlog.CodeUnknownOperation, Message: fmt.Sprintf("Unknown operation %q", target)})
+	name, ok := strings.CutPrefix(target, targetPrefix)
+	op, known := operations[name]
+	if !ok || !known {
+		s.writeError(w, isCBOR, "", unknownOperation(target))
 		return
 	}
 	body, err := readBody(http.MaxBytesReader(w, hr.Body, s.opts.MaxBodyBytes), hr.ContentLength, s.opts.MaxBodyBytes)
 	if err != nil {
-		s.writeError(w, isCBOR, &shardlog.Error{Code: shardlog.CodeSerialization, Message: "Request body could not be read: " + err.Error()})
+		s.writeError(w, isCBOR, name, &apiError{code: codeSerialization, msg: errUnreadableRequest + err.Error()})
 		return
 	}
-	r := &request{ctx: hr.Context(), op: op, cbor: isCBOR, body: body}
-	if op == "SubscribeToShard" {
-		s.subscribeToShard(w, r)
-		return
-	}
-	out, err := h(s, r)
+	r := &request{ctx: hr.Context(), op: name, cbor: isCBOR, body: body}
+	out, err := op.serve(s, r)
 	if err != nil {
-		s.writeError(w, isCBOR, err)
+		s.writeError(w, isCBOR, name, err)
+		return
+	}
+	if so, ok := out.(streamedOutput); ok {
+		so.streamTo(w, r)
 		return
 	}
 	s.writeResult(w, isCBOR, out)
@@ -306,7 +325,7 @@ func (s *Server) writeResult(w http.ResponseWriter, isCBOR bool, out any) {
 	if isCBOR {
 		b, err := cborEnc.Marshal(out)
 		if err != nil {
-			s.writeError(w, true, fmt.Errorf("encode response: %w", err))
+			s.writeError(w, true, "", fmt.Errorf("encode response: %w", err))
 			return
 		}
 		w.Header().Set("Content-Type", ctCBOR)
@@ -327,7 +346,7 @@ func (s *Server) writeResult(w http.ResponseWriter, isCBOR bool, out any) {
 	}
 	b, err := json.Marshal(out)
 	if err != nil {
-		s.writeError(w, false, fmt.Errorf("encode response: %w", err))
+		s.writeError(w, false, "", fmt.Errorf("encode response: %w", err))
 		return
 	}
 	w.Write(b)
@@ -338,18 +357,15 @@ type errorBody struct {
 	Message string `json:"message,omitempty"`
 }
 
-func (s *Server) writeError(w http.ResponseWriter, isCBOR bool, err error) {
-	var e *shardlog.Error
-	if !errors.As(err, &e) {
-		if s.opts.ErrorLog != nil {
-			s.opts.ErrorLog("shardlog server: internal error: %v", err)
-		}
-		e = &shardlog.Error{Code: shardlog.CodeInternalFailure, Message: "Internal service failure."}
-		if errors.Is(err, shardlog.ErrClosed) {
-			e = &shardlog.Error{Code: shardlog.CodeServiceUnavailable, Message: "Service is shutting down."}
-		}
+// writeError answers err as Kinesis does: the error name in "__type" and
+// X-Amzn-ErrorType, the service's message, and the status that goes with
+// them. op is the operation (for the messages that name it).
+func (s *Server) writeError(w http.ResponseWriter, isCBOR bool, op string, err error) {
+	code, msg, internal := s.answer(op, err)
+	if internal {
+		s.logInternal(err)
 	}
-	body := errorBody{Type: string(e.Code), Message: e.Message}
+	body := errorBody{Type: string(code), Message: msg}
 	var b []byte
 	if isCBOR {
 		w.Header().Set("Content-Type", ctCBOR)
@@ -358,7 +374,13 @@ func (s *Server) writeError(w http.ResponseWriter, isCBOR bool, err error) {
 		w.Header().Set("Content-Type", ctJSON)
 		b, _ = json.Marshal(body)
 	}
-	w.Header().Set("X-Amzn-ErrorType", string(e.Code))
-	w.WriteHeader(e.Code.HTTPStatus())
+	w.Header().Set("X-Amzn-ErrorType", string(code))
+	w.WriteHeader(statusOf(code))
 	w.Write(b)
+}
+
+func (s *Server) logInternal(err error) {
+	if s.opts.ErrorLog != nil {
+		s.opts.ErrorLog("kinesisapi: internal error: %v", err)
+	}
 }

@@ -1,4 +1,4 @@
-package server
+package kinesisapi
 
 import (
 	"context"
@@ -769,6 +769,12 @@ func TestSDKSubscriptionLifetime(t *testing.T) {
 		deadline := time.Now().Add(20 * time.Second)
 		for e.clock.Pending() < 2 {
 			if time.Now().After(deadline) {
+				select {
+				case <-done:
+					t.Logf("stream ended early: events %d err %v", events, stream.Err())
+				default:
+					t.Logf("stream still open")
+				}
 				t.Fatalf("subscription never waited on its timers (%d pending)", e.clock.Pending())
 			}
 			time.Sleep(time.Millisecond)
