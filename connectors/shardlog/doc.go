@@ -1,7 +1,7 @@
 // Package shardlog is Sluice's built-in sharded log: durable streams of
 // shards in the Kinesis Data Streams model, used in process through Log (no
 // network), and served to unchanged AWS SDKs and the AWS CLI by the
-// sub-package server.
+// sub-package kinesisapi.
 //
 // # Model
 //
@@ -40,16 +40,29 @@
 //
 // # Errors
 //
-// Refusals are *Error values carrying the Kinesis error name (Code) and a
-// Kinesis-style message; compare with errors.Is against ErrResourceNotFound,
-// ErrInvalidArgument, ErrThroughputExceeded, ... CodeOf maps any error to
-// its Kinesis name (InternalFailure for I/O errors).
+// Refusals are *Error values: a Code, the Kinesis error name a client
+// matches on (compare with errors.Is against ErrResourceNotFound,
+// ErrInvalidArgument, ErrThroughputExceeded, ...; CodeOf maps any error to
+// one, InternalFailure for I/O errors), a Reason saying precisely what was
+// refused, and the facts of the case (stream, shard, the value given, the
+// limit). Error() is a message for Go programs. The service's own message
+// texts, and the AWS validation of request shapes, are kinesisapi's: it
+// renders them from these facts, so they live in one place.
+//
+// # Shard iterators
+//
+// GetShardIterator returns a ShardIterator value (stream, its creation
+// time, position, issue time) and GetRecords reads from one; turning it
+// into the signed token a Kinesis client holds is kinesisapi's, with the
+// key IteratorKey returns (kept in the directory, so tokens survive a
+// restart).
 //
 // # Engine connectors
 //
 // The engine source and sink of the log are in the sub-package shardconn;
 // the Kinesis wire server is kinesisapi. This package imports neither, nor
-// the engine.
+// the engine, the state package or Pebble (kinesisapi's deps_test.go
+// checks its dependencies, and so this package's).
 //
 // The API connectors are built on: ListShards gives every shard with
 // its lineage (ParentShardID, AdjacentParentShardID, Parents) and hash
