@@ -8,6 +8,7 @@ import (
 	"strconv"
 
 	"github.com/sluicehq/sluice/connectors/shardlog"
+	"github.com/sluicehq/sluice/connectors/shardlog/shardconn"
 	"github.com/sluicehq/sluice/engine"
 	"github.com/sluicehq/sluice/internal/benchfmt"
 )
@@ -67,14 +68,14 @@ func benchShardconn(ctx context.Context, args []string, stdout, stderr io.Writer
 	var job, loop []benchfmt.Sample
 	for r := 0; r < *runs; r++ {
 		s, err := benchfmt.Measure(func() (int64, int64, error) {
-			src, err := shardlog.NewSource(l, shardlog.SourceOptions{Stream: shardlog.StreamRef{Name: "read"}, Bounded: true})
+			src, err := shardconn.NewSource(l, shardconn.SourceOptions{Stream: shardlog.StreamRef{Name: "read"}, Bounded: true})
 			if err != nil {
 				return 0, 0, err
 			}
 			j := engine.NewJob("bench-source", engine.Config{Parallelism: *par, StateBackend: "memory"})
 			var got [64]int64 // per subtask, no sharing on the hot path
-			engine.Process(engine.SourceOf(j, "log", src, engine.SourceTimestamps[shardlog.SourceRecord](0)), "count",
-				engine.ProcessFunction[shardlog.SourceRecord, struct{}](&countRecords{counts: got[:]}))
+			engine.Process(engine.SourceOf(j, "log", src, engine.SourceTimestamps[shardconn.SourceRecord](0)), "count",
+				engine.ProcessFunction[shardconn.SourceRecord, struct{}](&countRecords{counts: got[:]}))
 			if err := j.Execute(ctx); err != nil {
 				return 0, 0, err
 			}
@@ -142,7 +143,7 @@ type countRecords struct {
 }
 
 func (c *countRecords) Open(rc *engine.RuntimeContext) error { c.sub = rc.Subtask; return nil }
-func (c *countRecords) ProcessElement(shardlog.SourceRecord, *engine.Context[struct{}]) error {
+func (c *countRecords) ProcessElement(shardconn.SourceRecord, *engine.Context[struct{}]) error {
 	c.counts[c.sub]++
 	return nil
 }
@@ -161,7 +162,7 @@ func putDirect(ctx context.Context, l *shardlog.Log, stream string, n int, keys 
 		}
 		for _, r := range res {
 			if r.ErrorCode != "" {
-				return fmt.Errorf("put: %s", r.ErrorMessage)
+				return fmt.Errorf("put: %w", r.Err)
 			}
 		}
 	}
@@ -199,7 +200,7 @@ func readDirect(ctx context.Context, l *shardlog.Log, stream string) (int64, err
 }
 
 func writeSink(ctx context.Context, l *shardlog.Log, stream string, n int, keys []string, data []byte) error {
-	s, err := shardlog.NewSink(l, shardlog.SinkOptions{Stream: shardlog.StreamRef{Name: stream}}, func(i int, buf []byte) (shardlog.PutEntry, error) {
+	s, err := shardconn.NewSink(l, shardconn.SinkOptions{Stream: shardlog.StreamRef{Name: stream}}, func(i int, buf []byte) (shardlog.PutEntry, error) {
 		return shardlog.PutEntry{PartitionKey: keys[i%len(keys)], Data: append(buf, data...)}, nil
 	})
 	if err != nil {

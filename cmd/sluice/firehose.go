@@ -13,7 +13,8 @@ import (
 
 	"github.com/sluicehq/sluice/connectors/firehose"
 	"github.com/sluicehq/sluice/connectors/shardlog"
-	"github.com/sluicehq/sluice/connectors/shardlog/server"
+	"github.com/sluicehq/sluice/connectors/shardlog/kinesisapi"
+	"github.com/sluicehq/sluice/connectors/shardlog/shardconn"
 	"github.com/sluicehq/sluice/engine"
 )
 
@@ -140,7 +141,7 @@ func firehoseRun(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		if err != nil {
 			return err
 		}
-		srv := server.New(l, server.Options{AllowAnonymous: *anonymous, ErrorLog: func(f string, a ...any) { fmt.Fprintf(stderr, f+"\n", a...) }})
+		srv := kinesisapi.New(l, kinesisapi.Options{AllowAnonymous: *anonymous, ErrorLog: func(f string, a ...any) { fmt.Fprintf(stderr, f+"\n", a...) }})
 		go func() { serveDone <- srv.Serve(runCtx, ln, nil) }()
 		defer func() {
 			stopServing()
@@ -149,11 +150,11 @@ func firehoseRun(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		fmt.Fprintf(stdout, "serving the log over the Kinesis API on http://%s\n", ln.Addr())
 	}
 
-	src, err := shardlog.NewSource(l, shardlog.SourceOptions{Stream: ref, Start: startPos, Bounded: *bounded, Checkpointed: interval > 0})
+	src, err := shardconn.NewSource(l, shardconn.SourceOptions{Stream: ref, Start: startPos, Bounded: *bounded, Checkpointed: interval > 0})
 	if err != nil {
 		return err
 	}
-	sink, err := firehose.NewSink[shardlog.SourceRecord](cfg, firehose.SinkOptions{AtLeastOnce: *atLeastOnce}, logRecord)
+	sink, err := firehose.NewSink[shardconn.SourceRecord](cfg, firehose.SinkOptions{AtLeastOnce: *atLeastOnce}, logRecord)
 	if err != nil {
 		return err
 	}
@@ -164,7 +165,7 @@ func firehoseRun(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	j := engine.NewJob("firehose-"+cfg.Name, jc)
 	// The operator names are their checkpoint uids: a checkpoint of another
 	// stream or delivery stream is refused on --resume.
-	recs := engine.SourceOf(j, "log:"+*source, src, engine.WatermarkStrategy[shardlog.SourceRecord]{})
+	recs := engine.SourceOf(j, "log:"+*source, src, engine.WatermarkStrategy[shardconn.SourceRecord]{})
 	engine.SinkTo(recs, "firehose:"+cfg.Name, sink)
 
 	mode := "exactly once"
@@ -231,7 +232,7 @@ func firehoseRun(ctx context.Context, args []string, stdout, stderr io.Writer) e
 // logRecord maps a log record to a Firehose record: the log's arrival time
 // is the record's arrival time (prefixes are evaluated at it), and the
 // partition key and sequence number go to transforms and error documents.
-func logRecord(r shardlog.SourceRecord) firehose.Record {
+func logRecord(r shardconn.SourceRecord) firehose.Record {
 	return firehose.Record{Data: r.Data, ArrivalTime: r.ArrivalTime, PartitionKey: r.PartitionKey, SequenceNumber: r.SequenceNumber.String()}
 }
 

@@ -51,7 +51,7 @@ func putOrders(t *testing.T, dir, stream string, shards, n, bad int) {
 		}
 		for _, r := range res {
 			if r.ErrorCode != "" {
-				t.Fatalf("put: %s %s", r.ErrorCode, r.ErrorMessage)
+				t.Fatalf("put: %s %v", r.ErrorCode, r.Err)
 			}
 		}
 		entries = entries[:0]

@@ -28,7 +28,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 
 	"github.com/sluicehq/sluice/connectors/shardlog"
-	"github.com/sluicehq/sluice/connectors/shardlog/server"
+	"github.com/sluicehq/sluice/connectors/shardlog/kinesisapi"
 )
 
 func init() {
@@ -89,7 +89,7 @@ func logServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	case *selfSigned:
 		host, _, _ := net.SplitHostPort(*addr)
 		var err error
-		if tlsConf, _, err = server.SelfSignedTLS(host, "localhost"); err != nil {
+		if tlsConf, _, err = kinesisapi.SelfSignedTLS(host, "localhost"); err != nil {
 			return err
 		}
 	}
@@ -107,7 +107,7 @@ func logServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		scheme = "https"
 	}
 	fmt.Fprintf(stdout, "sluice log: serving %s on %s://%s (HTTP/1.1, HTTP/2)\n", *dir, scheme, ln.Addr())
-	srv := server.New(l, server.Options{AllowAnonymous: *anonymous, ErrorLog: func(f string, a ...any) { fmt.Fprintf(stderr, f+"\n", a...) }})
+	srv := kinesisapi.New(l, kinesisapi.Options{AllowAnonymous: *anonymous, ErrorLog: func(f string, a ...any) { fmt.Fprintf(stderr, f+"\n", a...) }})
 	return srv.Serve(ctx, ln, tlsConf)
 }
 

@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/sluicehq/sluice/connectors/shardlog"
-	"github.com/sluicehq/sluice/connectors/shardlog/server"
+	"github.com/sluicehq/sluice/connectors/shardlog/kinesisapi"
 )
 
 // TestLogCommands drives `sluice log create|put|get|describe|split|merge|
@@ -25,7 +25,7 @@ func TestLogCommands(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- server.New(l, server.Options{}).Serve(ctx, ln, nil) }()
+	go func() { done <- kinesisapi.New(l, kinesisapi.Options{}).Serve(ctx, ln, nil) }()
 	defer func() { cancel(); <-done }()
 	ep := "--endpoint=http://" + ln.Addr().String()
 

@@ -2,7 +2,6 @@ package shardlog
 
 import (
 	"context"
-	"regexp"
 	"sort"
 	"strings"
 	"sync"
@@ -16,8 +15,6 @@ const (
 	ConsumerActive   = "ACTIVE"
 	ConsumerDeleting = "DELETING"
 )
-
-var consumerNameRE = regexp.MustCompile(`^[a-zA-Z0-9_.-]+$`)
 
 // Consumer describes a registered enhanced fan-out consumer.
 type Consumer struct {
@@ -63,8 +60,10 @@ func (st *stream) pruneConsumersLocked(now time.Time) bool {
 // RegisterStreamConsumer registers an enhanced fan-out consumer (at most 20
 // per stream). It is CREATING for Options.StatusDelay, then ACTIVE.
 func (l *Log) RegisterStreamConsumer(streamARN, name string) (Consumer, error) {
-	if n := len(name); n < 1 || n > 128 || !consumerNameRE.MatchString(name) {
-		return Consumer{}, errorf(CodeValidation, "1 validation error detected: Value '%s' at 'consumerName' failed to satisfy constraint: Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+", name)
+	if !validName(name, MaxConsumerNameLen) {
+		e := refuse(CodeValidation, ReasonConsumerNameInvalid)
+		e.Value = name
+		return Consumer{}, e
 	}
 	st, err := l.streamRef(StreamRef{ARN: streamARN})
 	if err != nil {
@@ -79,11 +78,15 @@ func (l *Log) RegisterStreamConsumer(streamARN, name string) (Consumer, error) {
 	st.pruneConsumersLocked(now)
 	for _, c := range st.consumers {
 		if c.name == name {
-			return Consumer{}, errorf(CodeResourceInUse, "Consumer %s under stream %s already exists for account %s.", c.arn, st.name, l.opts.AccountID)
+			e := refuse(CodeResourceInUse, ReasonConsumerExists)
+			e.Stream, e.Consumer = st.name, c.arn
+			return Consumer{}, e
 		}
 	}
 	if len(st.consumers) >= MaxConsumers {
-		return Consumer{}, errorf(CodeLimitExceeded, "Consumer limit of %d has been reached for stream %s under account %s.", MaxConsumers, st.name, l.opts.AccountID)
+		e := refuse(CodeLimitExceeded, ReasonConsumerLimit)
+		e.Stream, e.Limit = st.name, MaxConsumers
+		return Consumer{}, e
 	}
 	// Kinesis ARNs carry the creation time in seconds; the stored time is
 	// truncated to match so the ARN is stable across restarts.
@@ -106,7 +109,9 @@ func (l *Log) RegisterStreamConsumer(streamARN, name string) (Consumer, error) {
 func (l *Log) consumerByARN(arn string) (*stream, *consumer, error) {
 	i := strings.Index(arn, "/consumer/")
 	if i < 0 {
-		return nil, nil, errorf(CodeInvalidArgument, "Invalid ConsumerARN %s.", arn)
+		e := refuse(CodeInvalidArgument, ReasonConsumerARNInvalid)
+		e.Consumer = arn
+		return nil, nil, e
 	}
 	st, err := l.streamRef(StreamRef{ARN: arn[:i]})
 	if err != nil {
@@ -120,7 +125,9 @@ func (l *Log) consumerByARN(arn string) (*stream, *consumer, error) {
 			return st, c, nil
 		}
 	}
-	return nil, nil, errorf(CodeResourceNotFound, "Consumer %s under account %s not found.", arn, l.opts.AccountID)
+	e := refuse(CodeResourceNotFound, ReasonConsumerNotFound)
+	e.Consumer = arn
+	return nil, nil, e
 }
 
 func (l *Log) findConsumer(streamARN, name, arn string) (*stream, *consumer, error) {
@@ -128,7 +135,7 @@ func (l *Log) findConsumer(streamARN, name, arn string) (*stream, *consumer, err
 		return l.consumerByARN(arn)
 	}
 	if streamARN == "" || name == "" {
-		return nil, nil, errorf(CodeInvalidArgument, "Either ConsumerARN or both StreamARN and ConsumerName must be provided.")
+		return nil, nil, refuse(CodeInvalidArgument, ReasonNoConsumerRef)
 	}
 	st, err := l.streamRef(StreamRef{ARN: streamARN})
 	if err != nil {
@@ -142,7 +149,9 @@ func (l *Log) findConsumer(streamARN, name, arn string) (*stream, *consumer, err
 			return st, c, nil
 		}
 	}
-	return nil, nil, errorf(CodeResourceNotFound, "Consumer %s under stream %s under account %s not found.", name, st.name, l.opts.AccountID)
+	e := refuse(CodeResourceNotFound, ReasonConsumerNameNotFound)
+	e.Stream, e.Consumer = st.name, name
+	return nil, nil, e
 }
 
 // DescribeStreamConsumer describes a consumer given its ARN, or its stream
@@ -244,7 +253,9 @@ func (l *Log) SubscribeToShard(consumerARN, shardID string, start StartPosition)
 		return nil, err
 	}
 	if s := c.statusAt(now); s != ConsumerActive {
-		return nil, errorf(CodeResourceInUse, "Consumer %s under account %s is not ACTIVE, instead in state %s.", c.arn, l.opts.AccountID, s)
+		e := refuse(CodeResourceInUse, ReasonConsumerNotActive)
+		e.Consumer, e.Value = c.arn, s
+		return nil, e
 	}
 	sh, err := st.shardLocked(shardID)
 	if err != nil {
@@ -257,9 +268,11 @@ func (l *Log) SubscribeToShard(consumerARN, shardID string, start StartPosition)
 	last, seen := sh.lim.subscribeTimes[c.arn]
 	if seen && now.Sub(last) < subscribeCooldown {
 		sh.lim.mu.Unlock()
-		return nil, errorf(CodeResourceInUse, "Another active subscription exists for consumer %s on shard %s, or a subscription was made less than 5 seconds ago.", c.arn, sh.id)
+		e := refuse(CodeResourceInUse, ReasonSubscribedTooSoon)
+		e.Consumer, e.Shard = c.arn, sh.id
+		return nil, e
 	}
-	off, err := st.startOffset(sh, start, "SubscribeToShard", now)
+	off, err := st.startOffset(sh, start, now)
 	if err != nil {
 		sh.lim.mu.Unlock()
 		return nil, err
@@ -323,7 +336,9 @@ func (s *Subscription) Next(ctx context.Context) (*SubscribeEvent, error) {
 		case <-s.closed:
 			s.done = true
 			if s.takenOver.Load() {
-				return nil, errorf(CodeResourceInUse, "Subscription for consumer %s on shard %s was taken over by a newer SubscribeToShard call.", s.c.arn, s.sh.id)
+				e := refuse(CodeResourceInUse, ReasonSubscriptionTakenOver)
+				e.Consumer, e.Shard = s.c.arn, s.sh.id
+				return nil, e
 			}
 			return nil, ErrSubscriptionCompleted
 		default:

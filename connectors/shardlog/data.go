@@ -2,10 +2,6 @@ package shardlog
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/base64"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"sort"
@@ -26,13 +22,14 @@ type PutEntry struct {
 }
 
 // PutResult is the outcome of one record of PutRecords: a sequence number
-// and shard, or an error code and message (ProvisionedThroughputExceeded-
-// Exception or InternalFailure) for a record that was not stored.
+// and shard, or, for a record that was not stored, its error: ErrorCode
+// (ProvisionedThroughputExceededException or InternalFailure) and Err,
+// the refusal with its facts.
 type PutResult struct {
 	SequenceNumber SequenceNumber
 	ShardID        string
 	ErrorCode      ErrorCode
-	ErrorMessage   string
+	Err            *Error
 }
 
 // putScratch is reused across PutRecords calls so that the put path does
@@ -44,10 +41,24 @@ type putScratch struct {
 	offs    [][]int32 // per shard: entry indexes in batch order
 	bases   []uint64
 	errs    []error
-	hot     []*shard
+	// Per shard: the refusal its failed (throttled) records share.
+	failed, throttled []*Error
+	hot               []*shard
 }
 
 var scratchPool = sync.Pool{New: func() any { return new(putScratch) }}
+
+// reset empties the batches (on every return: a later put appends to them)
+// and drops the references the scratch holds.
+func (sc *putScratch) reset() {
+	clear(sc.failed)
+	clear(sc.throttled)
+	for si := range sc.batches {
+		clear(sc.batches[si])
+		sc.batches[si] = sc.batches[si][:0]
+		sc.offs[si] = sc.offs[si][:0]
+	}
+}
 
 func bytesOf(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }
 
@@ -57,32 +68,33 @@ func validatePut(e *PutEntry, member int) error {
 	if n := len(e.PartitionKey); n >= 1 && n <= MaxPartitionKeyLen && len(e.Data)+n <= MaxRecordBytes {
 		return nil
 	}
-	prefix := ""
-	if member > 0 {
-		prefix = fmt.Sprintf("records.%d.member.", member)
+	var err *Error
+	switch n := len(e.PartitionKey); {
+	case n < 1 || n > MaxPartitionKeyLen:
+		err = refuse(CodeValidation, ReasonPartitionKeyLength)
+		err.Value = e.PartitionKey
+	case len(e.Data) > MaxRecordBytes:
+		err = refuse(CodeValidation, ReasonDataTooLong)
+		err.Requested, err.Limit = int64(len(e.Data)), MaxRecordBytes
+	default:
+		// The 1 MiB record limit covers the partition key and the data
+		// blob together.
+		err = refuse(CodeInvalidArgument, ReasonRecordTooLarge)
+		err.Requested, err.Limit = int64(len(e.Data)+n), MaxRecordBytes
 	}
-	if n := len(e.PartitionKey); n < 1 || n > MaxPartitionKeyLen {
-		cmp := "greater than or equal to 1"
-		if n > MaxPartitionKeyLen {
-			cmp = "less than or equal to 256"
-		}
-		return errorf(CodeValidation, "1 validation error detected: Value '%s' at '%spartitionKey' failed to satisfy constraint: Member must have length %s", e.PartitionKey, prefix, cmp)
-	}
-	if len(e.Data) > MaxRecordBytes {
-		return errorf(CodeValidation, "1 validation error detected: Value 'java.nio.HeapByteBuffer[pos=0 lim=%d cap=%d]' at '%sdata' failed to satisfy constraint: Member must have length less than or equal to %d", len(e.Data), len(e.Data), prefix, MaxRecordBytes)
-	}
-	// The 1 MiB record limit covers the partition key and the data blob
-	// together.
-	return errorf(CodeInvalidArgument, "Record size (partition key plus data) of %d bytes exceeds the limit of %d bytes.", len(e.Data)+len(e.PartitionKey), MaxRecordBytes)
+	err.Index = member
+	return err
 }
 
-func hashOf(e *PutEntry) (HashKey, error) {
+func hashOf(e *PutEntry, member int) (HashKey, error) {
 	if e.ExplicitHashKey == "" {
 		return PartitionHash(bytesOf(e.PartitionKey)), nil
 	}
 	k, ok := ParseHashKey(e.ExplicitHashKey)
 	if !ok {
-		return HashKey{}, errorf(CodeInvalidArgument, "Invalid ExplicitHashKey. ExplicitHashKey must be in the range: [0, 2^128-1]. Specified value was %s", e.ExplicitHashKey)
+		err := refuse(CodeInvalidArgument, ReasonExplicitHashKeyInvalid)
+		err.Value, err.Index = e.ExplicitHashKey, member
+		return HashKey{}, err
 	}
 	return k, nil
 }
@@ -100,7 +112,9 @@ func (st *stream) route(k HashKey) *shard {
 // fails with ProvisionedThroughputExceededException.
 func (l *Log) PutRecord(ctx context.Context, ref StreamRef, e PutEntry, sequenceNumberForOrdering string) (PutResult, error) {
 	if sequenceNumberForOrdering != "" && !validSeqSyntax(sequenceNumberForOrdering) {
-		return PutResult{}, errorf(CodeValidation, "1 validation error detected: Value '%s' at 'sequenceNumberForOrdering' failed to satisfy constraint: Member must satisfy regular expression pattern: 0|([1-9]\\d{0,128})", sequenceNumberForOrdering)
+		e := refuse(CodeValidation, ReasonOrderingSequenceInvalid)
+		e.Value = sequenceNumberForOrdering
+		return PutResult{}, e
 	}
 	if err := validatePut(&e, 0); err != nil {
 		return PutResult{}, err
@@ -110,8 +124,8 @@ func (l *Log) PutRecord(ctx context.Context, ref StreamRef, e PutEntry, sequence
 	if err != nil {
 		return PutResult{}, err
 	}
-	if out[0].ErrorCode != "" {
-		return PutResult{}, &Error{Code: out[0].ErrorCode, Message: out[0].ErrorMessage}
+	if out[0].Err != nil {
+		return PutResult{}, out[0].Err
 	}
 	return out[0], nil
 }
@@ -121,15 +135,17 @@ func (l *Log) PutRecord(ctx context.Context, ref StreamRef, e PutEntry, sequence
 // stored in request order; each shard's records are one batch with one
 // fsync. A record refused by the throughput limits gets an error code in
 // its result while the others are stored; the count of failed records is
-// the number of results with an ErrorCode. The returned slice aliases
+// the number of results with an Err. The returned slice aliases
 // results' array when it is large enough, so a caller that reuses it puts
 // without allocating.
 func (l *Log) PutRecords(ctx context.Context, ref StreamRef, entries []PutEntry, results []PutResult) ([]PutResult, error) {
 	if len(entries) < 1 {
-		return results, errorf(CodeValidation, "1 validation error detected: Value '[]' at 'records' failed to satisfy constraint: Member must have length greater than or equal to 1")
+		return results, refuse(CodeValidation, ReasonNoRecords)
 	}
 	if len(entries) > MaxPutRecords {
-		return results, errorf(CodeValidation, "1 validation error detected: Value '[...]' at 'records' failed to satisfy constraint: Member must have length less than or equal to %d", MaxPutRecords)
+		e := refuse(CodeValidation, ReasonTooManyRecords)
+		e.Requested, e.Limit = int64(len(entries)), MaxPutRecords
+		return results, e
 	}
 	total := 0
 	for i := range entries {
@@ -139,7 +155,9 @@ func (l *Log) PutRecords(ctx context.Context, ref StreamRef, entries []PutEntry,
 		total += len(entries[i].Data) + len(entries[i].PartitionKey)
 	}
 	if total > MaxPutRecordsBytes {
-		return results, errorf(CodeInvalidArgument, "Records size exceeds 5 MB limit")
+		e := refuse(CodeInvalidArgument, ReasonRecordsTooLarge)
+		e.Requested, e.Limit = int64(total), MaxPutRecordsBytes
+		return results, e
 	}
 	return l.put(ctx, ref, entries, results, false)
 }
@@ -154,6 +172,7 @@ func (l *Log) put(ctx context.Context, ref StreamRef, entries []PutEntry, result
 	}
 	sc := scratchPool.Get().(*putScratch)
 	defer scratchPool.Put(sc)
+	defer sc.reset()
 	now := l.clock.Now()
 	nowMs := now.UnixMilli()
 	limits := l.opts.Limits
@@ -170,7 +189,11 @@ func (l *Log) put(ctx context.Context, ref StreamRef, entries []PutEntry, result
 	sc.hot = sc.hot[:0]
 	for i := range entries {
 		e := &entries[i]
-		k, err := hashOf(e)
+		member := i + 1
+		if single {
+			member = 0
+		}
+		k, err := hashOf(e, member)
 		if err != nil {
 			st.mu.RUnlock()
 			return results, err
@@ -178,7 +201,9 @@ func (l *Log) put(ctx context.Context, ref StreamRef, entries []PutEntry, result
 		sh := st.route(k)
 		if sh == nil {
 			st.mu.RUnlock()
-			return results, errorf(CodeInternalFailure, "no open shard covers hash key %s", k)
+			e := refuse(CodeInternalFailure, ReasonNoShardForHashKey)
+			e.Stream, e.Value = st.name, k.String()
+			return results, e
 		}
 		si := -1
 		for j, s := range sc.shards {
@@ -229,6 +254,8 @@ func (l *Log) put(ctx context.Context, ref StreamRef, entries []PutEntry, result
 	sc.offs = growOffs(sc.offs, n)
 	sc.bases = append(sc.bases[:0], make([]uint64, n)...)
 	sc.errs = append(sc.errs[:0], make([]error, n)...)
+	sc.failed = append(sc.failed[:0], make([]*Error, n)...)
+	sc.throttled = append(sc.throttled[:0], make([]*Error, n)...)
 	for i := range entries {
 		si := sc.shardOf[i]
 		if si < 0 {
@@ -271,7 +298,12 @@ func (l *Log) put(ctx context.Context, ref StreamRef, entries []PutEntry, result
 				if single {
 					return results[:start], fmt.Errorf("shardlog: put to %s: %w", r.ShardID, err)
 				}
-				r.ErrorCode, r.ErrorMessage = CodeInternalFailure, "Internal service failure."
+				if sc.failed[si] == nil {
+					f := refuse(CodeInternalFailure, ReasonWriteFailed)
+					f.Stream, f.Shard, f.Err = st.name, r.ShardID, err
+					sc.failed[si] = f
+				}
+				r.ErrorCode, r.Err = CodeInternalFailure, sc.failed[si]
 				continue
 			}
 			r.SequenceNumber = seqForOffset(sc.shards[si].idx, sc.bases[si]+uint64(j))
@@ -279,14 +311,15 @@ func (l *Log) put(ctx context.Context, ref StreamRef, entries []PutEntry, result
 	}
 	for i := range entries {
 		if si := sc.shardOf[i]; si < 0 {
-			sh := sc.shards[-1-si]
-			out[i] = PutResult{ErrorCode: CodeProvisionedThroughput, ErrorMessage: fmt.Sprintf("Rate exceeded for shard %s in stream %s under account %s.", sh.id, st.name, l.opts.AccountID)}
+			// One refusal per throttled shard, shared by its records.
+			si = -1 - si
+			if sc.throttled[si] == nil {
+				f := refuse(CodeProvisionedThroughput, ReasonWriteThrottled)
+				f.Stream, f.Shard = st.name, sc.shards[si].id
+				sc.throttled[si] = f
+			}
+			out[i] = PutResult{ErrorCode: CodeProvisionedThroughput, Err: sc.throttled[si]}
 		}
-	}
-	for si := range sc.batches {
-		clear(sc.batches[si])
-		sc.batches[si] = sc.batches[si][:0]
-		sc.offs[si] = sc.offs[si][:0]
 	}
 	if len(sc.hot) > 0 {
 		st.maybeScale(sc.hot)
@@ -381,7 +414,7 @@ type RecordBuffer struct {
 
 // startOffset turns a start position into a storage offset. The stream's
 // mu is held for reading.
-func (st *stream) startOffset(sh *shard, p StartPosition, op string, now time.Time) (uint64, error) {
+func (st *stream) startOffset(sh *shard, p StartPosition, now time.Time) (uint64, error) {
 	switch p.Type {
 	case TrimHorizon:
 		return st.trimHorizon(sh, now)
@@ -392,14 +425,20 @@ func (st *stream) startOffset(sh *shard, p StartPosition, op string, now time.Ti
 		return sh.log.Next(), nil
 	case AtSequenceNumber, AfterSequenceNumber:
 		if p.SequenceNumber == "" {
-			return 0, errorf(CodeInvalidArgument, "StartingSequenceNumber must be specified for ShardIteratorType %s.", p.Type)
+			e := refuse(CodeInvalidArgument, ReasonStartingSequenceMissing)
+			e.Value = string(p.Type)
+			return 0, e
 		}
 		seq, ok := ParseSequenceNumber(p.SequenceNumber)
 		if !ok {
-			return 0, errorf(CodeInvalidArgument, "StartingSequenceNumber %s used in %s on shard %s in stream %s under account %s is invalid.", p.SequenceNumber, op, sh.id, st.name, st.l.opts.AccountID)
+			e := refuse(CodeInvalidArgument, ReasonStartingSequenceInvalid)
+			e.Stream, e.Shard, e.Value = st.name, sh.id, p.SequenceNumber
+			return 0, e
 		}
 		if seq.Shard != sh.idx {
-			return 0, errorf(CodeInvalidArgument, "Invalid StartingSequenceNumber. It encodes %s, while it was used in a call to a shard with %s", ShardID(seq.Shard), sh.id)
+			e := refuse(CodeInvalidArgument, ReasonStartingSequenceElsewhere)
+			e.Shard, e.OtherShard, e.Value = sh.id, ShardID(seq.Shard), p.SequenceNumber
+			return 0, e
 		}
 		off := seq.Offset()
 		if p.Type == AfterSequenceNumber {
@@ -411,10 +450,12 @@ func (st *stream) startOffset(sh *shard, p StartPosition, op string, now time.Ti
 		return off, nil
 	case AtTimestamp:
 		if p.Timestamp.IsZero() {
-			return 0, errorf(CodeInvalidArgument, "Timestamp must be specified for ShardIteratorType AT_TIMESTAMP.")
+			return 0, refuse(CodeInvalidArgument, ReasonTimestampMissing)
 		}
 		if p.Timestamp.After(now) {
-			return 0, errorf(CodeInvalidArgument, "The timestampInMillis parameter cannot be greater than the currentTimestampInMillis. timestampInMillis: %d, currentTimestampInMillis: %d", p.Timestamp.UnixMilli(), now.UnixMilli())
+			e := refuse(CodeInvalidArgument, ReasonTimestampInFuture)
+			e.Time, e.Now = p.Timestamp, now
+			return 0, e
 		}
 		horizon := now.Add(-time.Duration(st.retention) * time.Hour)
 		t := p.Timestamp
@@ -427,9 +468,11 @@ func (st *stream) startOffset(sh *shard, p StartPosition, op string, now time.Ti
 		}
 		return off, nil
 	case "":
-		return 0, errorf(CodeValidation, "1 validation error detected: Value null at 'shardIteratorType' failed to satisfy constraint: Member must not be null")
+		return 0, refuse(CodeValidation, ReasonIteratorTypeMissing)
 	}
-	return 0, errorf(CodeValidation, "1 validation error detected: Value '%s' at 'shardIteratorType' failed to satisfy constraint: Member must satisfy enum value set: [AFTER_SEQUENCE_NUMBER, AT_SEQUENCE_NUMBER, AT_TIMESTAMP, TRIM_HORIZON, LATEST]", p.Type)
+	e := refuse(CodeValidation, ReasonIteratorTypeInvalid)
+	e.Value = string(p.Type)
+	return 0, e
 }
 
 func (st *stream) trimHorizon(sh *shard, now time.Time) (uint64, error) {
@@ -532,7 +575,7 @@ func (l *Log) NewShardReader(ref StreamRef, shardID string, start StartPosition)
 	if err != nil {
 		return nil, err
 	}
-	off, err := st.startOffset(sh, start, "NewShardReader", now)
+	off, err := st.startOffset(sh, start, now)
 	if err != nil {
 		return nil, err
 	}
@@ -592,98 +635,68 @@ func (r *ShardReader) Read(ctx context.Context, maxRecords, maxBytes int, wait b
 
 // --- shard iterators ---
 
-const iterVersion = 1
-
-// iterator is the content of a shard iterator token.
-type iterator struct {
-	streamCreated int64 // ms: an iterator of a deleted and recreated stream is refused
-	shard         uint32
-	offset        uint64
-	issued        int64 // ms
-	stream        string
+// ShardIterator is a position in one shard of one stream, and the time it
+// was issued: what GetShardIterator returns and GetRecords reads from. It
+// expires Options.IteratorTTL after Issued. It names the stream by name
+// and creation time, so that an iterator of a stream deleted and created
+// again is refused. The Kinesis server (kinesisapi) hands it to clients as
+// a signed token.
+type ShardIterator struct {
+	Stream        string
+	StreamCreated time.Time // millisecond precision, as stored
+	// Next is where reading starts: AFTER_SEQUENCE_NUMBER Next.
+	Next   SequenceNumber
+	Issued time.Time // millisecond precision
 }
 
-func (l *Log) encodeIterator(it iterator) string {
-	b := make([]byte, 0, 48+len(it.stream)+16)
-	b = append(b, iterVersion)
-	b = binary.BigEndian.AppendUint64(b, uint64(it.streamCreated))
-	b = binary.BigEndian.AppendUint32(b, it.shard)
-	b = binary.BigEndian.AppendUint64(b, it.offset)
-	b = binary.BigEndian.AppendUint64(b, uint64(it.issued))
-	b = append(b, byte(len(it.stream)))
-	b = append(b, it.stream...)
-	m := hmac.New(sha256.New, l.key)
-	m.Write(b)
-	b = m.Sum(b)[:len(b)+16]
-	return base64.StdEncoding.EncodeToString(b)
-}
+// IsZero reports whether it is no iterator: GetRecords' NextShardIterator
+// once a closed shard has been read to its end.
+func (it ShardIterator) IsZero() bool { return it.Stream == "" }
 
-var errBadIterator = &Error{Code: CodeInvalidArgument, Message: "Invalid ShardIterator."}
+// IteratorKey is a random key kept in the log's directory
+// (shardlog.json), for signing what the log hands out as tokens: it stays
+// the same across restarts. The caller must not modify it.
+func (l *Log) IteratorKey() []byte { return l.key }
 
-func (l *Log) decodeIterator(s string) (iterator, error) {
-	b, err := base64.StdEncoding.DecodeString(s)
-	if err != nil || len(b) < 1+8+4+8+8+1+16 || b[0] != iterVersion {
-		return iterator{}, errBadIterator
-	}
-	body, mac := b[:len(b)-16], b[len(b)-16:]
-	m := hmac.New(sha256.New, l.key)
-	m.Write(body)
-	if !hmac.Equal(m.Sum(nil)[:16], mac) {
-		return iterator{}, errBadIterator
-	}
-	it := iterator{
-		streamCreated: int64(binary.BigEndian.Uint64(body[1:])),
-		shard:         binary.BigEndian.Uint32(body[9:]),
-		offset:        binary.BigEndian.Uint64(body[13:]),
-		issued:        int64(binary.BigEndian.Uint64(body[21:])),
-	}
-	n := int(body[29])
-	if len(body) != 30+n {
-		return iterator{}, errBadIterator
-	}
-	it.stream = string(body[30:])
-	return it, nil
-}
+func msTime(t time.Time) time.Time { return time.UnixMilli(t.UnixMilli()) }
 
 // GetShardIterator returns an iterator for reading shardID from p. It
 // expires after Options.IteratorTTL (5 minutes).
-func (l *Log) GetShardIterator(ref StreamRef, shardID string, p StartPosition) (string, error) {
+func (l *Log) GetShardIterator(ref StreamRef, shardID string, p StartPosition) (ShardIterator, error) {
 	st, err := l.streamRef(ref)
 	if err != nil {
-		return "", err
+		return ShardIterator{}, err
 	}
 	now := l.clock.Now()
 	st.mu.RLock()
 	defer st.mu.RUnlock()
 	if err := st.readableLocked(now); err != nil {
-		return "", err
+		return ShardIterator{}, err
 	}
 	sh, err := st.shardLocked(shardID)
 	if err != nil {
-		return "", err
+		return ShardIterator{}, err
 	}
-	off, err := st.startOffset(sh, p, "GetShardIterator", now)
+	off, err := st.startOffset(sh, p, now)
 	if err != nil {
-		return "", err
+		return ShardIterator{}, err
 	}
-	return l.encodeIterator(iterator{streamCreated: st.created.UnixMilli(), shard: sh.idx, offset: off, issued: now.UnixMilli(), stream: st.name}), nil
+	return ShardIterator{Stream: st.name, StreamCreated: msTime(st.created), Next: SequenceNumber{Shard: sh.idx, Pos: off}, Issued: msTime(now)}, nil
 }
 
 // GetRecordsOutput is what GetRecords returns. Records alias the
 // RecordBuffer passed in.
 type GetRecordsOutput struct {
 	ReadResult
-	// NextShardIterator is empty once a closed shard has been read to its
+	// NextShardIterator is zero once a closed shard has been read to its
 	// end (then ChildShards is set).
-	NextShardIterator string
+	NextShardIterator ShardIterator
 }
-
-const javaDate = "Mon Jan 02 15:04:05 MST 2006"
 
 // GetRecords reads up to limit records (default and maximum 10,000; at most
 // 10 MiB) at a shard iterator. It does not block: an empty result with a
 // next iterator means there is nothing new yet.
-func (l *Log) GetRecords(ctx context.Context, shardIterator string, limit int, buf *RecordBuffer) (GetRecordsOutput, error) {
+func (l *Log) GetRecords(ctx context.Context, it ShardIterator, limit int, buf *RecordBuffer) (GetRecordsOutput, error) {
 	if err := ctx.Err(); err != nil {
 		return GetRecordsOutput{}, err
 	}
@@ -691,30 +704,29 @@ func (l *Log) GetRecords(ctx context.Context, shardIterator string, limit int, b
 		limit = MaxGetRecords
 	}
 	if limit < 1 || limit > MaxGetRecords {
-		return GetRecordsOutput{}, errorf(CodeValidation, "1 validation error detected: Value '%d' at 'limit' failed to satisfy constraint: Member must have value less than or equal to %d", limit, MaxGetRecords)
-	}
-	it, err := l.decodeIterator(shardIterator)
-	if err != nil {
-		return GetRecordsOutput{}, err
+		e := refuse(CodeValidation, ReasonGetRecordsLimit)
+		e.Requested, e.Limit = int64(limit), MaxGetRecords
+		return GetRecordsOutput{}, e
 	}
 	now := l.clock.Now()
-	if d := now.UnixMilli() - it.issued; d > l.opts.IteratorTTL.Milliseconds() {
-		return GetRecordsOutput{}, errorf(CodeExpiredIterator, "Iterator expired. The iterator was created at time %s while right now it is %s which is further in the future than the tolerated delay of %d milliseconds.",
-			time.UnixMilli(it.issued).UTC().Format(javaDate), now.UTC().Format(javaDate), l.opts.IteratorTTL.Milliseconds())
+	if d := now.UnixMilli() - it.Issued.UnixMilli(); d > l.opts.IteratorTTL.Milliseconds() {
+		e := refuse(CodeExpiredIterator, ReasonIteratorExpired)
+		e.Time, e.Now, e.Limit = it.Issued, now, l.opts.IteratorTTL.Milliseconds()
+		return GetRecordsOutput{}, e
 	}
-	st, err := l.stream(it.stream)
+	st, err := l.stream(it.Stream)
 	if err != nil {
 		return GetRecordsOutput{}, err
 	}
 	st.mu.RLock()
 	defer st.mu.RUnlock()
-	if st.created.UnixMilli() != it.streamCreated {
+	if st.created.UnixMilli() != it.StreamCreated.UnixMilli() {
 		return GetRecordsOutput{}, l.notFound(st.name)
 	}
 	if err := st.readableLocked(now); err != nil {
 		return GetRecordsOutput{}, err
 	}
-	sh, err := st.shardLocked(ShardID(it.shard))
+	sh, err := st.shardLocked(ShardID(it.Next.Shard))
 	if err != nil {
 		return GetRecordsOutput{}, err
 	}
@@ -723,10 +735,12 @@ func (l *Log) GetRecords(ctx context.Context, shardIterator string, limit int, b
 		ok := sh.lim.outCalls.take(now, 1) && sh.lim.outBytes.allowDebt(now)
 		sh.lim.mu.Unlock()
 		if !ok {
-			return GetRecordsOutput{}, errorf(CodeProvisionedThroughput, "Rate exceeded for Shard - %s/%s/%s", l.opts.AccountID, st.name, sh.id)
+			e := refuse(CodeProvisionedThroughput, ReasonReadThrottled)
+			e.Stream, e.Shard = st.name, sh.id
+			return GetRecordsOutput{}, e
 		}
 	}
-	res, err := st.readLocked(sh, it.offset, limit, MaxGetRecordsBytes, now, buf)
+	res, err := st.readLocked(sh, it.Next.Pos, limit, MaxGetRecordsBytes, now, buf)
 	if err != nil {
 		return GetRecordsOutput{}, err
 	}
@@ -737,7 +751,7 @@ func (l *Log) GetRecords(ctx context.Context, shardIterator string, limit int, b
 	}
 	out := GetRecordsOutput{ReadResult: *res}
 	if !res.ShardEnded {
-		out.NextShardIterator = l.encodeIterator(iterator{streamCreated: it.streamCreated, shard: it.shard, offset: res.Next.Pos, issued: now.UnixMilli(), stream: it.stream})
+		out.NextShardIterator = ShardIterator{Stream: it.Stream, StreamCreated: it.StreamCreated, Next: res.Next, Issued: msTime(now)}
 	}
 	return out, nil
 }

@@ -1,7 +1,7 @@
 // Package shardlog is Sluice's built-in sharded log: durable streams of
 // shards in the Kinesis Data Streams model, used in process through Log (no
 // network), and served to unchanged AWS SDKs and the AWS CLI by the
-// sub-package server.
+// sub-package kinesisapi.
 //
 // # Model
 //
@@ -40,26 +40,31 @@
 //
 // # Errors
 //
-// Refusals are *Error values carrying the Kinesis error name (Code) and a
-// Kinesis-style message; compare with errors.Is against ErrResourceNotFound,
-// ErrInvalidArgument, ErrThroughputExceeded, ... CodeOf maps any error to
-// its Kinesis name (InternalFailure for I/O errors).
+// Refusals are *Error values: a Code, the Kinesis error name a client
+// matches on (compare with errors.Is against ErrResourceNotFound,
+// ErrInvalidArgument, ErrThroughputExceeded, ...; CodeOf maps any error to
+// one, InternalFailure for I/O errors), a Reason saying precisely what was
+// refused, and the facts of the case (stream, shard, the value given, the
+// limit). Error() is a message for Go programs. The service's own message
+// texts, and the AWS validation of request shapes, are kinesisapi's: it
+// renders them from these facts, so they live in one place.
+//
+// # Shard iterators
+//
+// GetShardIterator returns a ShardIterator value (stream, its creation
+// time, position, issue time) and GetRecords reads from one; turning it
+// into the signed token a Kinesis client holds is kinesisapi's, with the
+// key IteratorKey returns (kept in the directory, so tokens survive a
+// restart).
 //
 // # Engine connectors
 //
-// Source (NewSource, or NewDecodingSource with SourceOfDecoded for typed
-// records) reads a stream in a job: every shard is a split with its own
-// watermark, shard i is read by subtask i mod parallelism, each shard's
-// position is checkpointed and restored at any parallelism, new shards are
-// discovered, and a shard starts only after its parents have been read to
-// their end (across subtasks, once a completed checkpoint records that
-// end), so each partition key's records stay in order across splits and
-// merges and across restores. It starts from any iterator type and has a
-// bounded mode. Sink writes a stream with batched PutRecords, retrying
-// throttled records with backoff; it flushes at every checkpoint barrier
-// and is at-least-once. See their doc comments for the exact contracts.
+// The engine source and sink of the log are in the sub-package shardconn;
+// the Kinesis wire server is kinesisapi. This package imports neither, nor
+// the engine, the state package or Pebble (kinesisapi's deps_test.go
+// checks its dependencies, and so this package's).
 //
-// The lower-level API they are built on: ListShards gives every shard with
+// The API connectors are built on: ListShards gives every shard with
 // its lineage (ParentShardID, AdjacentParentShardID, Parents) and hash
 // range; NewShardReader reads one shard from any start position in
 // batches, blocking for new data under a context, and reports ShardEnded

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"sort"
 	"sync"
@@ -51,21 +50,19 @@ const (
 
 // Record limits.
 const (
-	MaxRecordBytes       = 1 << 20 // data blob
-	MaxPartitionKeyLen   = 256
-	MaxPutRecords        = 500
-	MaxPutRecordsBytes   = 5 << 20
-	MaxGetRecords        = 10000
-	MaxGetRecordsBytes   = 10 << 20
-	MaxConsumers         = 20
-	MaxTagsPerStream     = 50
-	maxStreamNameLen     = 128
-	subscribeCooldown    = 5 * time.Second
-	nextTokenTTL         = 5 * time.Minute
-	maxShardsPerProvided = 10000
+	MaxRecordBytes     = 1 << 20 // data blob
+	MaxPartitionKeyLen = 256
+	MaxPutRecords      = 500
+	MaxPutRecordsBytes = 5 << 20
+	MaxGetRecords      = 10000
+	MaxGetRecordsBytes = 10 << 20
+	MaxConsumers       = 20
+	MaxTagsPerStream   = 50
+	subscribeCooldown  = 5 * time.Second
+	nextTokenTTL       = 5 * time.Minute
+	// MaxTargetShardCount bounds UpdateShardCount's target.
+	MaxTargetShardCount = 10000
 )
-
-var streamNameRE = regexp.MustCompile(`^[a-zA-Z0-9_.-]+$`)
 
 // Log is a set of streams stored under one directory: Sluice's built-in
 // Kinesis-model log, used in process. Every method is safe for concurrent
@@ -560,7 +557,9 @@ func consumerARN(streamARN, name string, created time.Time) string {
 // --- stream lookup ---
 
 func (l *Log) notFound(name string) error {
-	return errorf(CodeResourceNotFound, "Stream %s under account %s not found.", name, l.opts.AccountID)
+	e := refuse(CodeResourceNotFound, ReasonStreamNotFound)
+	e.Stream = name
+	return e
 }
 
 // StreamRef names a stream by name or ARN (Kinesis accepts either).
@@ -573,18 +572,22 @@ type StreamRef struct {
 func (l *Log) resolve(ref StreamRef) (string, error) {
 	if ref.ARN == "" {
 		if ref.Name == "" {
-			return "", errorf(CodeInvalidArgument, "Neither StreamName nor StreamARN was provided.")
+			return "", refuse(CodeInvalidArgument, ReasonNoStreamRef)
 		}
 		return ref.Name, nil
 	}
 	prefix := "arn:aws:kinesis:" + l.opts.Region + ":" + l.opts.AccountID + ":stream/"
 	if len(ref.ARN) <= len(prefix) || ref.ARN[:len(prefix)] != prefix {
 		// Another region's or account's stream does not exist here.
-		return "", errorf(CodeResourceNotFound, "Stream %s not found.", ref.ARN)
+		e := refuse(CodeResourceNotFound, ReasonStreamARNNotFound)
+		e.ARN = ref.ARN
+		return "", e
 	}
 	name := ref.ARN[len(prefix):]
 	if ref.Name != "" && ref.Name != name {
-		return "", errorf(CodeInvalidArgument, "StreamARN %s and StreamName %s do not refer to the same stream.", ref.ARN, ref.Name)
+		e := refuse(CodeInvalidArgument, ReasonStreamRefMismatch)
+		e.ARN, e.Stream = ref.ARN, ref.Name
+		return "", e
 	}
 	return name, nil
 }
@@ -645,19 +648,23 @@ func (st *stream) readableLocked(now time.Time) error {
 
 func (st *stream) activeLocked(now time.Time) error {
 	if s := st.statusLocked(now); s != StatusActive {
-		return errorf(CodeResourceInUse, "Stream %s under account %s not ACTIVE, instead in state %s", st.name, st.l.opts.AccountID, s)
+		e := refuse(CodeResourceInUse, ReasonStreamNotActive)
+		e.Stream, e.Value = st.name, string(s)
+		return e
 	}
 	return nil
 }
 
 func (st *stream) shardLocked(id string) (*shard, error) {
-	if idx, ok := parseShardID(id); ok {
+	if idx, ok := ParseShardID(id); ok {
 		i := sort.Search(len(st.shards), func(i int) bool { return st.shards[i].idx >= idx })
 		if i < len(st.shards) && st.shards[i].idx == idx {
 			return st.shards[i], nil
 		}
 	}
-	return nil, errorf(CodeResourceNotFound, "Shard %s in stream %s under account %s does not exist", id, st.name, st.l.opts.AccountID)
+	e := refuse(CodeResourceNotFound, ReasonShardNotFound)
+	e.Stream, e.Shard = st.name, id
+	return nil, e
 }
 
 // beginUpdateLocked moves the stream to UPDATING until StatusDelay has
@@ -686,8 +693,10 @@ type CreateStreamInput struct {
 // CreateStream creates a stream of ShardCount shards splitting the hash key
 // space evenly (or, ON_DEMAND, of Options.OnDemand.InitialShards shards).
 func (l *Log) CreateStream(in CreateStreamInput) error {
-	if err := validateStreamName(in.Name); err != nil {
-		return err
+	if !validName(in.Name, MaxStreamNameLen) {
+		e := refuse(CodeValidation, ReasonStreamNameInvalid)
+		e.Value = in.Name
+		return e
 	}
 	if in.Mode == "" {
 		in.Mode = ModeProvisioned
@@ -696,18 +705,22 @@ func (l *Log) CreateStream(in CreateStreamInput) error {
 	switch in.Mode {
 	case ModeProvisioned:
 		if n < 1 {
-			return errorf(CodeValidation, "1 validation error detected: Value '%d' at 'shardCount' failed to satisfy constraint: Member must have value greater than or equal to 1", n)
+			e := refuse(CodeValidation, ReasonShardCountInvalid)
+			e.Requested = int64(n)
+			return e
 		}
 	case ModeOnDemand:
 		if n != 0 {
-			return errorf(CodeInvalidArgument, "ShardCount is not supported for streams in ON_DEMAND mode.")
+			return refuse(CodeInvalidArgument, ReasonShardCountOnDemand)
 		}
 		n = l.opts.OnDemand.InitialShards
 	default:
-		return errorf(CodeValidation, "1 validation error detected: Value '%s' at 'streamModeDetails.streamMode' failed to satisfy constraint: Member must satisfy enum value set: [PROVISIONED, ON_DEMAND]", in.Mode)
+		return invalidMode(in.Mode)
 	}
 	if len(in.Tags) > MaxTagsPerStream {
-		return errorf(CodeInvalidArgument, "Failed to create stream %s under account %s because a given stream cannot have more than %d tags.", in.Name, l.opts.AccountID, MaxTagsPerStream)
+		e := refuse(CodeInvalidArgument, ReasonTooManyTagsOnCreate)
+		e.Stream, e.Limit = in.Name, MaxTagsPerStream
+		return e
 	}
 	for k, v := range in.Tags {
 		if err := validateTag(k, v); err != nil {
@@ -725,7 +738,9 @@ func (l *Log) CreateStream(in CreateStreamInput) error {
 		gone := old.deleted && !now.Before(old.statusUntil)
 		old.mu.RUnlock()
 		if !gone {
-			return errorf(CodeResourceInUse, "Stream %s under account %s already exists.", in.Name, l.opts.AccountID)
+			e := refuse(CodeResourceInUse, ReasonStreamExists)
+			e.Stream = in.Name
+			return e
 		}
 		delete(l.mu.streams, in.Name)
 	}
@@ -738,10 +753,12 @@ func (l *Log) CreateStream(in CreateStreamInput) error {
 		st.mu.RUnlock()
 	}
 	if in.Mode == ModeOnDemand && ondemand >= l.opts.OnDemandStreamLimit {
-		return errorf(CodeLimitExceeded, "This request would exceed the on-demand stream count limit of %d for account %s.", l.opts.OnDemandStreamLimit, l.opts.AccountID)
+		e := refuse(CodeLimitExceeded, ReasonOnDemandStreamLimit)
+		e.Limit = int64(l.opts.OnDemandStreamLimit)
+		return e
 	}
-	if open+n > l.opts.ShardLimit {
-		return errorf(CodeLimitExceeded, "This request would exceed the shard limit for the account %s in %s. Current shard count for the account: %d. Limit: %d. Number of additional shards that would have resulted from this request: %d. Refer to the AWS Service Limits page (https://docs.aws.amazon.com/general/latest/gr/aws_service_limits.html) for current limits and how to request higher limits.", l.opts.AccountID, l.opts.Region, open, l.opts.ShardLimit, n)
+	if err := l.checkShardQuota(open, n); err != nil {
+		return err
 	}
 	dir := filepath.Join(l.opts.Dir, "streams", fmt.Sprintf("%s.%d", in.Name, now.UnixNano()))
 	st := &stream{
@@ -830,7 +847,9 @@ func (l *Log) DeleteStream(ref StreamRef, enforceConsumerDeletion bool) error {
 	}
 	if len(st.consumers) > 0 && !enforceConsumerDeletion {
 		st.mu.Unlock()
-		return errorf(CodeResourceInUse, "Stream %s under account %s has registered consumers. Set EnforceConsumerDeletion to true to delete the stream along with its consumers.", st.name, l.opts.AccountID)
+		e := refuse(CodeResourceInUse, ReasonStreamHasConsumers)
+		e.Stream = st.name
+		return e
 	}
 	st.deleted = true
 	st.status = StatusDeleting
@@ -1016,10 +1035,14 @@ func (l *Log) changeRetention(ref StreamRef, hours int, increase bool) error {
 		return err
 	}
 	if hours < MinRetentionHours {
-		return errorf(CodeInvalidArgument, "Minimum allowed retention period is %d hours. Requested retention period (%d hours) is too short.", MinRetentionHours, hours)
+		e := refuse(CodeInvalidArgument, ReasonRetentionTooShort)
+		e.Requested, e.Limit = int64(hours), MinRetentionHours
+		return e
 	}
 	if hours > MaxRetentionHours {
-		return errorf(CodeInvalidArgument, "Maximum allowed retention period is %d hours. Requested retention period (%d hours) is too long.", MaxRetentionHours, hours)
+		e := refuse(CodeInvalidArgument, ReasonRetentionTooLong)
+		e.Requested, e.Limit = int64(hours), MaxRetentionHours
+		return e
 	}
 	now := l.clock.Now()
 	st.mu.Lock()
@@ -1027,11 +1050,13 @@ func (l *Log) changeRetention(ref StreamRef, hours int, increase bool) error {
 	if err := st.activeLocked(now); err != nil {
 		return err
 	}
-	if increase && hours < st.retention {
-		return errorf(CodeInvalidArgument, "Requested retention period (%d hours) for stream %s can not be shorter than existing retention period (%d hours). Use DecreaseRetentionPeriod API.", hours, st.name, st.retention)
-	}
-	if !increase && hours > st.retention {
-		return errorf(CodeInvalidArgument, "Requested retention period (%d hours) for stream %s can not be longer than existing retention period (%d hours). Use IncreaseRetentionPeriod API.", hours, st.name, st.retention)
+	if increase && hours < st.retention || !increase && hours > st.retention {
+		e := refuse(CodeInvalidArgument, ReasonRetentionNotIncrease)
+		if !increase {
+			e.Reason = ReasonRetentionNotDecrease
+		}
+		e.Stream, e.Requested, e.Current = st.name, int64(hours), int64(st.retention)
+		return e
 	}
 	st.retention = hours
 	return st.saveLocked()
@@ -1040,16 +1065,20 @@ func (l *Log) changeRetention(ref StreamRef, hours int, increase bool) error {
 // --- tags ---
 
 func validateTag(k, v string) error {
-	if len(k) < 1 || len(k) > 128 {
-		return errorf(CodeInvalidArgument, "Tag key %q must be between 1 and 128 characters long.", k)
+	reason := ReasonUnknown
+	switch {
+	case len(k) < 1 || len(k) > 128:
+		reason = ReasonTagKeyLength
+	case len(v) > 256:
+		reason = ReasonTagValueLength
+	case len(k) >= 4 && k[:4] == "aws:":
+		reason = ReasonTagKeyReserved
+	default:
+		return nil
 	}
-	if len(v) > 256 {
-		return errorf(CodeInvalidArgument, "Tag value for key %q must be at most 256 characters long.", k)
-	}
-	if len(k) >= 4 && k[:4] == "aws:" {
-		return errorf(CodeInvalidArgument, "Tag key %s uses the reserved prefix aws:.", k)
-	}
-	return nil
+	e := refuse(CodeInvalidArgument, reason)
+	e.Value = k
+	return e
 }
 
 // AddTags adds or overwrites tags of a stream (at most 50 in all).
@@ -1072,7 +1101,9 @@ func (l *Log) AddTags(ref StreamRef, tags map[string]string) error {
 		}
 	}
 	if n > MaxTagsPerStream {
-		return errorf(CodeLimitExceeded, "Failed to add tags to stream %s under account %s because a given stream cannot have more than %d tags.", st.name, l.opts.AccountID, MaxTagsPerStream)
+		e := refuse(CodeLimitExceeded, ReasonTooManyTags)
+		e.Stream, e.Limit = st.name, MaxTagsPerStream
+		return e
 	}
 	for k, v := range tags {
 		st.tags[k] = v
@@ -1120,7 +1151,7 @@ func (l *Log) UpdateStreamMode(ref StreamRef, mode StreamMode) error {
 		return err
 	}
 	if mode != ModeProvisioned && mode != ModeOnDemand {
-		return errorf(CodeValidation, "1 validation error detected: Value '%s' at 'streamModeDetails.streamMode' failed to satisfy constraint: Member must satisfy enum value set: [PROVISIONED, ON_DEMAND]", mode)
+		return invalidMode(mode)
 	}
 	now := l.clock.Now()
 	st.mu.Lock()
@@ -1129,7 +1160,9 @@ func (l *Log) UpdateStreamMode(ref StreamRef, mode StreamMode) error {
 		return err
 	}
 	if st.mode == mode {
-		return errorf(CodeInvalidArgument, "Stream %s under account %s is already in %s mode.", st.name, l.opts.AccountID, mode)
+		e := refuse(CodeInvalidArgument, ReasonStreamModeUnchanged)
+		e.Stream, e.Value = st.name, string(mode)
+		return e
 	}
 	st.mode = mode
 	st.beginUpdateLocked(now)
@@ -1177,8 +1210,8 @@ func (l *Log) SetMonitoring(ref StreamRef, metrics []string, enable bool) (befor
 		set[m] = true
 	}
 	for _, m := range metrics {
-		if m == "ALL" {
-			for _, a := range allShardMetrics {
+		if m == AllShardLevelMetrics {
+			for _, a := range shardLevelMetrics {
 				set[a] = enable
 			}
 			continue
@@ -1186,7 +1219,7 @@ func (l *Log) SetMonitoring(ref StreamRef, metrics []string, enable bool) (befor
 		set[m] = enable
 	}
 	st.monitoring = nil
-	for _, a := range allShardMetrics {
+	for _, a := range shardLevelMetrics {
 		if set[a] {
 			st.monitoring = append(st.monitoring, a)
 		}
@@ -1194,14 +1227,19 @@ func (l *Log) SetMonitoring(ref StreamRef, metrics []string, enable bool) (befor
 	return before, slices.Clone(st.monitoring), st.saveLocked()
 }
 
-var allShardMetrics = []string{"IncomingBytes", "IncomingRecords", "OutgoingBytes", "OutgoingRecords", "WriteProvisionedThroughputExceeded", "ReadProvisionedThroughputExceeded", "IteratorAgeMilliseconds"}
+// The shard-level metrics of EnableEnhancedMonitoring, in the order
+// Kinesis lists them, and the name that stands for all of them.
+var shardLevelMetrics = []string{"IncomingBytes", "IncomingRecords", "OutgoingBytes", "OutgoingRecords", "WriteProvisionedThroughputExceeded", "ReadProvisionedThroughputExceeded", "IteratorAgeMilliseconds"}
 
-func validateStreamName(name string) error {
-	if len(name) < 1 || len(name) > maxStreamNameLen {
-		return errorf(CodeValidation, "1 validation error detected: Value '%s' at 'streamName' failed to satisfy constraint: Member must have length less than or equal to %d", name, maxStreamNameLen)
-	}
-	if !streamNameRE.MatchString(name) {
-		return errorf(CodeValidation, "1 validation error detected: Value '%s' at 'streamName' failed to satisfy constraint: Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+", name)
-	}
-	return nil
+// AllShardLevelMetrics names every metric in SetMonitoring.
+const AllShardLevelMetrics = "ALL"
+
+// ShardLevelMetrics returns the shard-level metrics SetMonitoring accepts
+// (besides AllShardLevelMetrics), in the order Kinesis lists them.
+func ShardLevelMetrics() []string { return slices.Clone(shardLevelMetrics) }
+
+func invalidMode(m StreamMode) error {
+	e := refuse(CodeValidation, ReasonStreamModeInvalid)
+	e.Value = string(m)
+	return e
 }

@@ -21,12 +21,25 @@ func (st *stream) closeShardLocked(sh *shard, now time.Time) {
 // not the other streams: taking the log's lock while holding a stream's
 // would invert the lock order CreateStream uses (log, then stream).
 func (st *stream) checkShardQuotaLocked(extra int) error {
-	l := st.l
-	open := int(l.openShards.Load())
-	if open+extra > l.opts.ShardLimit {
-		return errorf(CodeLimitExceeded, "This request would exceed the shard limit for the account %s in %s. Current shard count for the account: %d. Limit: %d. Number of additional shards that would have resulted from this request: %d. Refer to the AWS Service Limits page (https://docs.aws.amazon.com/general/latest/gr/aws_service_limits.html) for current limits and how to request higher limits.", l.opts.AccountID, l.opts.Region, open, l.opts.ShardLimit, extra)
+	return st.l.checkShardQuota(int(st.l.openShards.Load()), extra)
+}
+
+// checkShardQuota refuses extra shards beyond the open ones if that takes
+// the account over Options.ShardLimit.
+func (l *Log) checkShardQuota(open, extra int) error {
+	if open+extra <= l.opts.ShardLimit {
+		return nil
 	}
-	return nil
+	e := refuse(CodeLimitExceeded, ReasonShardLimit)
+	e.Current, e.Limit, e.Requested = int64(open), int64(l.opts.ShardLimit), int64(extra)
+	return e
+}
+
+// notOpen refuses a reshard of a shard already closed.
+func (st *stream) notOpen(sh *shard) error {
+	e := refuse(CodeResourceInUse, ReasonShardNotOpen)
+	e.Stream, e.Shard = st.name, sh.id
+	return e
 }
 
 // SplitShard closes a shard and opens two children: one over
@@ -48,11 +61,13 @@ func (l *Log) SplitShard(ref StreamRef, shardID, newStartingHashKey string) erro
 		return err
 	}
 	if sh.closed {
-		return errorf(CodeResourceInUse, "Shard %s in stream %s under account %s has already been merged or split, and thus is not eligible for merging or splitting.", sh.id, st.name, l.opts.AccountID)
+		return st.notOpen(sh)
 	}
 	k, ok := ParseHashKey(newStartingHashKey)
 	if !ok || k.Cmp(sh.rng.Start.Add(1)) <= 0 || k.Cmp(sh.rng.End) >= 0 {
-		return errorf(CodeInvalidArgument, "NewStartingHashKey %s used in SplitShard() on shard %s in stream %s under account %s is not both greater than one plus the shard's StartingHashKey %s and less than the shard's EndingHashKey %s.", newStartingHashKey, sh.id, st.name, l.opts.AccountID, sh.rng.Start, sh.rng.End)
+		e := refuse(CodeInvalidArgument, ReasonSplitKeyOutOfRange)
+		e.Stream, e.Shard, e.Value, e.Range = st.name, sh.id, newStartingHashKey, sh.rng
+		return e
 	}
 	if err := st.checkShardQuotaLocked(1); err != nil {
 		return err
@@ -97,7 +112,7 @@ func (l *Log) MergeShards(ref StreamRef, shardToMerge, adjacentShard string) err
 	}
 	for _, s := range []*shard{a, b} {
 		if s.closed {
-			return errorf(CodeResourceInUse, "Shard %s in stream %s under account %s has already been merged or split, and thus is not eligible for merging or splitting.", s.id, st.name, l.opts.AccountID)
+			return st.notOpen(s)
 		}
 	}
 	lo, hi := a, b
@@ -105,7 +120,9 @@ func (l *Log) MergeShards(ref StreamRef, shardToMerge, adjacentShard string) err
 		lo, hi = b, a
 	}
 	if a == b || lo.rng.End.Add(1) != hi.rng.Start {
-		return errorf(CodeInvalidArgument, "Shards %s and %s in stream %s under account %s are not an adjacent pair of shards eligible for merging", a.id, b.id, st.name, l.opts.AccountID)
+		e := refuse(CodeInvalidArgument, ReasonShardsNotAdjacent)
+		e.Stream, e.Shard, e.OtherShard = st.name, a.id, b.id
+		return e
 	}
 	st.closeShardLocked(a, now)
 	st.closeShardLocked(b, now)
@@ -132,10 +149,14 @@ func (l *Log) UpdateShardCount(ref StreamRef, target int, scalingType string) (i
 		return 0, err
 	}
 	if scalingType != UniformScaling {
-		return 0, errorf(CodeValidation, "1 validation error detected: Value '%s' at 'scalingType' failed to satisfy constraint: Member must satisfy enum value set: [UNIFORM_SCALING]", scalingType)
+		e := refuse(CodeValidation, ReasonScalingTypeInvalid)
+		e.Value = scalingType
+		return 0, e
 	}
-	if target < 1 || target > maxShardsPerProvided {
-		return 0, errorf(CodeValidation, "1 validation error detected: Value '%d' at 'targetShardCount' failed to satisfy constraint: Member must have value between 1 and %d", target, maxShardsPerProvided)
+	if target < 1 || target > MaxTargetShardCount {
+		e := refuse(CodeValidation, ReasonTargetShardCountInvalid)
+		e.Requested, e.Limit = int64(target), MaxTargetShardCount
+		return 0, e
 	}
 	now := l.clock.Now()
 	st.mu.Lock()
@@ -144,17 +165,26 @@ func (l *Log) UpdateShardCount(ref StreamRef, target int, scalingType string) (i
 		return 0, err
 	}
 	if st.mode == ModeOnDemand {
-		return 0, errorf(CodeValidation, "UpdateShardCount is not supported for stream %s under account %s in ON_DEMAND mode.", st.name, l.opts.AccountID)
+		e := refuse(CodeValidation, ReasonShardCountOfOnDemand)
+		e.Stream = st.name
+		return 0, e
 	}
 	cur := len(st.open)
-	if target > 2*cur {
-		return 0, errorf(CodeLimitExceeded, "UpdateShardCount failed for stream %s under account %s. Target shard count (%d) cannot exceed twice the current open shard count (%d).", st.name, l.opts.AccountID, target, cur)
+	var e *Error
+	switch {
+	case target > 2*cur:
+		e = refuse(CodeLimitExceeded, ReasonTargetOverDouble)
+	case 2*target < cur:
+		e = refuse(CodeLimitExceeded, ReasonTargetUnderHalf)
+	case target == cur:
+		e = refuse(CodeInvalidArgument, ReasonTargetIsCurrent)
 	}
-	if 2*target < cur {
-		return 0, errorf(CodeLimitExceeded, "UpdateShardCount failed for stream %s under account %s. Target shard count (%d) cannot be less than half the current open shard count (%d).", st.name, l.opts.AccountID, target, cur)
-	}
-	if target == cur {
-		return cur, errorf(CodeInvalidArgument, "Stream %s under account %s already has %d open shards.", st.name, l.opts.AccountID, cur)
+	if e != nil {
+		e.Stream, e.Requested, e.Current = st.name, int64(target), int64(cur)
+		if e.Reason == ReasonTargetIsCurrent {
+			return cur, e
+		}
+		return 0, e
 	}
 	if err := st.checkShardQuotaLocked(target - cur); err != nil {
 		return 0, err
@@ -196,7 +226,7 @@ func (st *stream) maybeScale(hot []*shard) {
 		if st.checkShardQuotaLocked(1) != nil {
 			return
 		}
-		mid := midpoint(sh.rng)
+		mid := sh.rng.Midpoint()
 		if mid.Cmp(sh.rng.Start.Add(1)) <= 0 || mid.Cmp(sh.rng.End) >= 0 {
 			continue
 		}
@@ -217,7 +247,9 @@ func (st *stream) maybeScale(hot []*shard) {
 	}
 }
 
-func midpoint(r HashKeyRange) HashKey {
+// Midpoint is the key that splits r in two halves (of equal width, or the
+// upper one key wider): the NewStartingHashKey of an even split.
+func (r HashKeyRange) Midpoint() HashKey {
 	s := r.Start.Big()
 	s.Add(s, r.End.Big())
 	s.Add(s, big.NewInt(1))
@@ -230,14 +262,13 @@ type ShardFilterType string
 
 // Shard filters.
 const (
-	FilterAfterShardID     ShardFilterType = "AFTER_SHARD_ID"
-	FilterAtTrimHorizon    ShardFilterType = "AT_TRIM_HORIZON"
-	FilterFromTrimHorizon  ShardFilterType = "FROM_TRIM_HORIZON"
-	FilterAtLatest         ShardFilterType = "AT_LATEST"
-	FilterAtTimestamp      ShardFilterType = "AT_TIMESTAMP"
-	FilterFromTimestamp    ShardFilterType = "FROM_TIMESTAMP"
-	filterNone             ShardFilterType = ""
-	shardFilterEnumMessage                 = "[AFTER_SHARD_ID, AT_TRIM_HORIZON, FROM_TRIM_HORIZON, AT_LATEST, AT_TIMESTAMP, FROM_TIMESTAMP]"
+	FilterAfterShardID    ShardFilterType = "AFTER_SHARD_ID"
+	FilterAtTrimHorizon   ShardFilterType = "AT_TRIM_HORIZON"
+	FilterFromTrimHorizon ShardFilterType = "FROM_TRIM_HORIZON"
+	FilterAtLatest        ShardFilterType = "AT_LATEST"
+	FilterAtTimestamp     ShardFilterType = "AT_TIMESTAMP"
+	FilterFromTimestamp   ShardFilterType = "FROM_TIMESTAMP"
+	filterNone            ShardFilterType = ""
 )
 
 // ShardFilter is ListShards' filter.
@@ -262,7 +293,7 @@ func (l *Log) ListShards(ref StreamRef, exclusiveStartShardID string, f ShardFil
 	}
 	after := int64(-1)
 	if exclusiveStartShardID != "" {
-		if idx, ok := parseShardID(exclusiveStartShardID); ok {
+		if idx, ok := ParseShardID(exclusiveStartShardID); ok {
 			after = int64(idx)
 		}
 	}
@@ -274,17 +305,21 @@ func (l *Log) ListShards(ref StreamRef, exclusiveStartShardID string, f ShardFil
 	case filterNone, FilterFromTrimHorizon, FilterAtLatest, FilterAtTrimHorizon:
 	case FilterAfterShardID:
 		if f.ShardID == "" {
-			return nil, errorf(CodeInvalidArgument, "ShardId must be specified when the ShardFilter type is AFTER_SHARD_ID.")
+			return nil, refuse(CodeInvalidArgument, ReasonShardFilterNoShardID)
 		}
-		if idx, ok := parseShardID(f.ShardID); ok && int64(idx) > after {
+		if idx, ok := ParseShardID(f.ShardID); ok && int64(idx) > after {
 			after = int64(idx)
 		}
 	case FilterAtTimestamp, FilterFromTimestamp:
 		if f.Timestamp.IsZero() {
-			return nil, errorf(CodeInvalidArgument, "Timestamp must be specified when the ShardFilter type is %s.", f.Type)
+			e := refuse(CodeInvalidArgument, ReasonShardFilterNoTimestamp)
+			e.Value = string(f.Type)
+			return nil, e
 		}
 	default:
-		return nil, errorf(CodeValidation, "1 validation error detected: Value '%s' at 'shardFilter.type' failed to satisfy constraint: Member must satisfy enum value set: %s", f.Type, shardFilterEnumMessage)
+		e := refuse(CodeValidation, ReasonShardFilterTypeInvalid)
+		e.Value = string(f.Type)
+		return nil, e
 	}
 	var out []ShardInfo
 	for _, sh := range st.shards {

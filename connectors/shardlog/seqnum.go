@@ -102,8 +102,8 @@ func ShardID(i uint32) string {
 	return string(appendPadded(append(b[:0], "shardId-"...), uint64(i), 12))
 }
 
-// parseShardID returns the index of a shard id this log issued.
-func parseShardID(id string) (uint32, bool) {
+// ParseShardID returns the index of a shard id this log issued.
+func ParseShardID(id string) (uint32, bool) {
 	const p = "shardId-"
 	if len(id) <= len(p) || len(id) > len(p)+12 || id[:len(p)] != p {
 		return 0, false

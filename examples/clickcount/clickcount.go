@@ -31,6 +31,7 @@ import (
 	"github.com/sluicehq/sluice/connectors/datagen"
 	"github.com/sluicehq/sluice/connectors/file"
 	"github.com/sluicehq/sluice/connectors/shardlog"
+	"github.com/sluicehq/sluice/connectors/shardlog/shardconn"
 	"github.com/sluicehq/sluice/engine"
 	"github.com/sluicehq/sluice/state"
 )
@@ -271,7 +272,7 @@ func Run(ctx context.Context, o Options, progress func(Progress)) error {
 	// The producer: generated clicks, keyed by user, into the stream. One
 	// subtask puts them in generation order, so each shard holds its
 	// clicks at most o.Lateness out of event-time order.
-	sink, err := shardlog.NewSink(l, shardlog.SinkOptions{Stream: ref}, func(c Click, buf []byte) (shardlog.PutEntry, error) {
+	sink, err := shardconn.NewSink(l, shardconn.SinkOptions{Stream: ref}, func(c Click, buf []byte) (shardlog.PutEntry, error) {
 		return shardlog.PutEntry{PartitionKey: c.User, Data: AppendJSON(buf, c)}, nil
 	})
 	if err != nil {
@@ -281,7 +282,7 @@ func Run(ctx context.Context, o Options, progress func(Progress)) error {
 	engine.SinkTo(engine.SourceOf(pj, "generate", datagen.Source(datagen.Options{Count: o.Events, RatePerSecond: o.Rate}, Gen(o)), engine.NoWatermarks[Click]()), "put", sink)
 
 	// The counting job.
-	src, err := shardlog.NewDecodingSource(l, shardlog.SourceOptions{Stream: ref, Bounded: o.Events > 0, Checkpointed: true},
+	src, err := shardconn.NewDecodingSource(l, shardconn.SourceOptions{Stream: ref, Bounded: o.Events > 0, Checkpointed: true},
 		func(r *shardlog.Record) (Click, error) { return DecodeJSON(r.Data) })
 	if err != nil {
 		return err
@@ -289,7 +290,7 @@ func Run(ctx context.Context, o Options, progress func(Progress)) error {
 	cj := engine.NewJob("clickcount", engine.Config{Parallelism: o.Parallelism,
 		Checkpoint: engine.CheckpointConfig{Interval: o.CheckpointInterval, Dir: ckptDir}})
 	ws := engine.BoundedOutOfOrderness(o.Lateness, func(c Click) int64 { return c.Time })
-	clicks := shardlog.SourceOfDecoded(cj, "clicks", src, ws)
+	clicks := shardconn.SourceOfDecoded(cj, "clicks", src, ws)
 	engine.SinkTo(Build(cj, clicks, o), "out", file.JSONLines[Count](o.OutDir))
 
 	var mu sync.Mutex
