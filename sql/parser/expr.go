@@ -79,8 +79,8 @@ func (p *parser) exprPrec(min int) ast.Expr {
 	// without recursion here.
 	chain := 0
 	for {
-		if chain++; p.depth+chain/4 > MaxDepth {
-			p.failAt("", "expression too long: more than %d chained operators", MaxDepth*4)
+		if chain++; p.depth+chain/20 > MaxDepth {
+			p.failAt("", "expression too long: more than %d chained operators", MaxDepth*20)
 		}
 		if op, ok := p.binaryOp(); ok {
 			prec := op.Precedence()
@@ -212,9 +212,6 @@ func (p *parser) postfix(start diag.Pos, x ast.Expr) ast.Expr {
 			p.expectOp("]")
 			x = &ast.IndexExpr{Spanned: p.span(start), X: x, Index: i}
 		case p.isOp(".") && (p.peek(1).kind == tIdent || p.peek(1).kind == tQIdent || p.peek(1).kind == tKeyword):
-			if _, isName := x.(*ast.Name); isName {
-				return x
-			}
 			p.advance()
 			f := p.ident("a field name")
 			x = &ast.FieldExpr{Spanned: p.span(start), X: x, Field: f}

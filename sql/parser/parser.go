@@ -12,7 +12,7 @@ import (
 // patterns may nest. Deeper input is refused with an error instead of
 // exhausting the stack of this or any later stage that walks the tree
 // recursively.
-const MaxDepth = 200
+const MaxDepth = 500
 
 // maxErrors is how many errors one script reports before giving up.
 const maxErrors = 10
@@ -32,7 +32,8 @@ func ParseScript(src string) (*ast.Script, error) {
 	p := newParser(src)
 	var stmts []ast.Statement
 	for len(p.errs) < maxErrors {
-		for p.acceptOp(";") {
+		for p.isOp(";") {
+			p.advance()
 		}
 		if p.cur().kind == tEOF {
 			break
@@ -267,6 +268,19 @@ func (p *parser) acceptKws(ws ...string) bool {
 	for range ws {
 		p.advance()
 	}
+	return true
+}
+
+// acceptClause accepts a two-word clause keyword such as GROUP BY: when the
+// first word is there but the second is not, that is an error at the
+// second word rather than another alternative.
+func (p *parser) acceptClause(first, second string) bool {
+	if !p.isKw(first) {
+		p.want(first + " " + second)
+		return false
+	}
+	p.advance()
+	p.expectKw(second)
 	return true
 }
 

@@ -30,7 +30,7 @@ func (p *parser) query() *ast.Query {
 		}
 	}
 	q.Body = p.setExpr()
-	if p.acceptKws("ORDER", "BY") {
+	if p.acceptClause("ORDER", "BY") {
 		q.OrderBy = p.orderItems()
 	}
 	for {
@@ -42,7 +42,7 @@ func (p *parser) query() *ast.Query {
 			if !p.acceptKw("ROWS") {
 				p.acceptKw("ROW")
 			}
-		case q.Limit == nil && p.acceptKw("FETCH"):
+		case q.Limit == nil && p.takeKw("FETCH"):
 			if !p.acceptKw("FIRST") {
 				p.expectKw("NEXT")
 			}
@@ -207,7 +207,7 @@ func (p *parser) selectBody() *ast.Select {
 	if p.isKw("WINDOWED") && p.isWordAt(1, "BY") {
 		s.Stagger = p.stagger()
 	}
-	if p.acceptKws("GROUP", "BY") {
+	if p.acceptClause("GROUP", "BY") {
 		s.GroupBy = p.groupBy()
 	}
 	if p.acceptKw("HAVING") {
@@ -402,27 +402,29 @@ func (p *parser) tableExpr() ast.TableExpr {
 			left = &ast.Join{Spanned: p.span(start), Kind: ast.CommaJoin, L: left, R: right}
 			continue
 		}
-		natural := p.acceptKw("NATURAL")
+		// Only JOIN is listed among the expected words; its prefixes
+		// (INNER, LEFT [OUTER], ...) would only lengthen the list.
+		natural := p.takeKw("NATURAL")
 		kind := ast.JoinKind(0)
 		switch {
 		case p.acceptKw("JOIN"):
 			kind = ast.InnerJoin
-		case p.acceptKw("INNER"):
+		case p.takeKw("INNER"):
 			p.expectKw("JOIN")
 			kind = ast.InnerJoin
-		case p.acceptKw("LEFT"):
-			p.acceptKw("OUTER")
+		case p.takeKw("LEFT"):
+			p.takeKw("OUTER")
 			p.expectKw("JOIN")
 			kind = ast.LeftJoin
-		case p.acceptKw("RIGHT"):
-			p.acceptKw("OUTER")
+		case p.takeKw("RIGHT"):
+			p.takeKw("OUTER")
 			p.expectKw("JOIN")
 			kind = ast.RightJoin
-		case p.acceptKw("FULL"):
-			p.acceptKw("OUTER")
+		case p.takeKw("FULL"):
+			p.takeKw("OUTER")
 			p.expectKw("JOIN")
 			kind = ast.FullJoin
-		case p.acceptKw("CROSS"):
+		case p.takeKw("CROSS"):
 			p.expectKw("JOIN")
 			kind = ast.CrossJoin
 		}
@@ -435,10 +437,14 @@ func (p *parser) tableExpr() ast.TableExpr {
 		j := &ast.Join{Kind: kind, Natural: natural, L: left}
 		j.R = p.tableRef()
 		if kind != ast.CrossJoin && !natural {
+			// Calcite leaves this to its validator; saying it here puts
+			// the caret where the condition is missing.
 			if p.acceptKw("ON") {
 				j.On = p.expr()
 			} else if p.acceptKw("USING") {
 				j.Using = p.parenIdents("a column name")
+			} else {
+				p.unexpected()
 			}
 		}
 		j.Spanned = p.span(start)

@@ -129,6 +129,10 @@ func (p *parser) baseType() *ast.Type {
 		p.expectOp(">")
 	case "ROW":
 		t.Name = "ROW"
+		if p.acceptOp("<>") { // ROW<> lexes as the operator <>
+			t.Fields = []*ast.RowField{}
+			break
+		}
 		closer := ">"
 		if p.acceptOp("(") {
 			closer = ")"
