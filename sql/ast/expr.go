@@ -109,7 +109,7 @@ type NumberLit struct {
 	Approx bool
 }
 
-// StringLit is a character string literal; Value has '' undone.
+// StringLit is a character string literal; Value has ” undone.
 type StringLit struct {
 	Spanned
 	Value string
@@ -291,9 +291,9 @@ type CaseExpr struct {
 // CastExpr is CAST(x AS type) or TRY_CAST(x AS type).
 type CastExpr struct {
 	Spanned
-	X   Expr
+	X    Expr
 	Type *Type
-	Try bool
+	Try  bool
 }
 
 // ExtractExpr is EXTRACT(unit FROM x).
@@ -332,9 +332,9 @@ type TrimExpr struct {
 // SUBSTRING(s, start[, length]) is read as the same node.
 type SubstringExpr struct {
 	Spanned
-	X     Expr
-	From  Expr
-	For   Expr // nil when absent
+	X    Expr
+	From Expr
+	For  Expr // nil when absent
 }
 
 // OverlayExpr is OVERLAY(s PLACING r FROM start [FOR length]).
@@ -502,45 +502,45 @@ type RowExpr struct {
 	Explicit bool
 }
 
-func (*Name) exprNode()              {}
-func (*NumberLit) exprNode()         {}
-func (*StringLit) exprNode()         {}
-func (*BinaryLit) exprNode()         {}
-func (*BoolLit) exprNode()           {}
-func (*NullLit) exprNode()           {}
-func (*UnknownLit) exprNode()        {}
-func (*TypedLit) exprNode()          {}
-func (*IntervalLit) exprNode()       {}
-func (*Param) exprNode()             {}
-func (*UnaryExpr) exprNode()         {}
-func (*BinaryExpr) exprNode()        {}
-func (*IsExpr) exprNode()            {}
-func (*DistinctFromExpr) exprNode()  {}
-func (*BetweenExpr) exprNode()       {}
-func (*InExpr) exprNode()            {}
-func (*LikeExpr) exprNode()          {}
-func (*QuantifiedExpr) exprNode()    {}
-func (*ExistsExpr) exprNode()        {}
-func (*SubqueryExpr) exprNode()      {}
-func (*CaseExpr) exprNode()          {}
-func (*CastExpr) exprNode()          {}
-func (*ExtractExpr) exprNode()       {}
-func (*FloorCeilExpr) exprNode()     {}
-func (*PositionExpr) exprNode()      {}
-func (*TrimExpr) exprNode()          {}
-func (*SubstringExpr) exprNode()     {}
-func (*OverlayExpr) exprNode()       {}
-func (*StepExpr) exprNode()          {}
-func (*IntervalExpr) exprNode()      {}
-func (*NamedArg) exprNode()          {}
-func (*TableArg) exprNode()          {}
-func (*DescriptorExpr) exprNode()    {}
-func (*CursorExpr) exprNode()        {}
-func (*TimeUnitArg) exprNode()       {}
-func (*FuncCall) exprNode()          {}
-func (*JSONCall) exprNode()          {}
-func (*IndexExpr) exprNode()         {}
-func (*FieldExpr) exprNode()         {}
-func (*Star) exprNode()              {}
-func (*CollectionExpr) exprNode()    {}
-func (*RowExpr) exprNode()           {}
+func (*Name) exprNode()             {}
+func (*NumberLit) exprNode()        {}
+func (*StringLit) exprNode()        {}
+func (*BinaryLit) exprNode()        {}
+func (*BoolLit) exprNode()          {}
+func (*NullLit) exprNode()          {}
+func (*UnknownLit) exprNode()       {}
+func (*TypedLit) exprNode()         {}
+func (*IntervalLit) exprNode()      {}
+func (*Param) exprNode()            {}
+func (*UnaryExpr) exprNode()        {}
+func (*BinaryExpr) exprNode()       {}
+func (*IsExpr) exprNode()           {}
+func (*DistinctFromExpr) exprNode() {}
+func (*BetweenExpr) exprNode()      {}
+func (*InExpr) exprNode()           {}
+func (*LikeExpr) exprNode()         {}
+func (*QuantifiedExpr) exprNode()   {}
+func (*ExistsExpr) exprNode()       {}
+func (*SubqueryExpr) exprNode()     {}
+func (*CaseExpr) exprNode()         {}
+func (*CastExpr) exprNode()         {}
+func (*ExtractExpr) exprNode()      {}
+func (*FloorCeilExpr) exprNode()    {}
+func (*PositionExpr) exprNode()     {}
+func (*TrimExpr) exprNode()         {}
+func (*SubstringExpr) exprNode()    {}
+func (*OverlayExpr) exprNode()      {}
+func (*StepExpr) exprNode()         {}
+func (*IntervalExpr) exprNode()     {}
+func (*NamedArg) exprNode()         {}
+func (*TableArg) exprNode()         {}
+func (*DescriptorExpr) exprNode()   {}
+func (*CursorExpr) exprNode()       {}
+func (*TimeUnitArg) exprNode()      {}
+func (*FuncCall) exprNode()         {}
+func (*JSONCall) exprNode()         {}
+func (*IndexExpr) exprNode()        {}
+func (*FieldExpr) exprNode()        {}
+func (*Star) exprNode()             {}
+func (*CollectionExpr) exprNode()   {}
+func (*RowExpr) exprNode()          {}

@@ -80,8 +80,8 @@ func (k SetOpKind) String() string {
 // tighter than UNION and EXCEPT.
 type SetOp struct {
 	Spanned
-	Op   SetOpKind
-	All  bool
+	Op  SetOpKind
+	All bool
 	// Distinct is an explicit DISTINCT (the default).
 	Distinct bool
 	L, R     QueryBody
@@ -114,8 +114,8 @@ type GroupingKind uint8
 
 // The kinds of GROUP BY element.
 const (
-	GroupExpr GroupingKind = iota + 1
-	GroupEmpty             // ()
+	GroupExpr  GroupingKind = iota + 1
+	GroupEmpty              // ()
 	GroupRollup
 	GroupCube
 	GroupingSets

@@ -70,18 +70,25 @@ func lex(src string) []token {
 
 func (l *lexer) pos() diag.Pos { return diag.Pos{Offset: l.off, Line: l.line, Col: l.col} }
 
-// advance moves past n bytes, keeping line and column (in runes).
+// advance moves past n bytes, keeping line and column. The column counts
+// runes as a Go range loop does: a byte that is not valid UTF-8 is one.
 func (l *lexer) advance(n int) {
-	for i := 0; i < n && l.off < len(l.src); i++ {
+	end := min(l.off+n, len(l.src))
+	for l.off < end {
 		c := l.src[l.off]
-		l.off++
-		switch {
-		case c == '\n':
-			l.line++
-			l.col = 1
-		case c < 0x80 || c >= 0xC0: // not a UTF-8 continuation byte
-			l.col++
+		if c < utf8.RuneSelf {
+			l.off++
+			if c == '\n' {
+				l.line++
+				l.col = 1
+			} else {
+				l.col++
+			}
+			continue
 		}
+		_, size := utf8.DecodeRuneInString(l.src[l.off:])
+		l.off += size
+		l.col++
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/cockroachdb/datadriven"
+
 	"github.com/sluicehq/sluice/sql/ast"
 	"github.com/sluicehq/sluice/sql/diag"
 )
@@ -22,7 +23,7 @@ import (
 //	type         ParseType, printed back.
 //	spans        the span of every node of the (single) statement.
 func TestParse(t *testing.T) {
-	datadriven.Walk(t, "testdata", func(t *testing.T, path string) {
+	datadriven.Walk(t, "testdata/parse", func(t *testing.T, path string) {
 		datadriven.RunTest(t, path, func(t *testing.T, d *datadriven.TestData) string {
 			switch d.Cmd {
 			case "parse":
@@ -31,6 +32,9 @@ func TestParse(t *testing.T) {
 					t.Fatalf("%s: %v", d.Pos, err)
 				}
 				checkRoundTrip(t, d.Pos, d.Input, stmts)
+				for _, st := range stmts {
+					checkSpans(t, d.Input, st)
+				}
 				out := ast.FormatScript(stmts)
 				if d.HasArg("ast") {
 					for _, s := range stmts {
@@ -104,6 +108,39 @@ func checkRoundTrip(t testing.TB, where, src string, stmts []ast.Statement) {
 	}
 }
 
+// checkSpans requires every node's span to be set, to lie within the
+// input and within its parent's span, and to agree with its offsets.
+func checkSpans(t testing.TB, src string, root ast.Node) {
+	t.Helper()
+	var stack []ast.Node
+	var visit func(n ast.Node)
+	visit = func(n ast.Node) {
+		sp := n.Span()
+		if !sp.IsValid() || sp.Start.Offset > sp.End.Offset || sp.End.Offset > len(src) {
+			t.Fatalf("%T has a bad span %v (%d-%d) in %q", n, sp, sp.Start.Offset, sp.End.Offset, src)
+		}
+		if sp.Start != posOf(src, sp.Start.Offset) || sp.End != posOf(src, sp.End.Offset) {
+			t.Fatalf("%T: span %v disagrees with its offsets %d-%d in %q", n, sp, sp.Start.Offset, sp.End.Offset, src)
+		}
+		if len(stack) > 0 {
+			ps := stack[len(stack)-1].Span()
+			if sp.Start.Offset < ps.Start.Offset || sp.End.Offset > ps.End.Offset {
+				t.Fatalf("%T %q lies outside its parent %T %q", n, sp.Text(src), stack[len(stack)-1], ps.Text(src))
+			}
+		}
+		stack = append(stack, n)
+		ast.Inspect(n, func(c ast.Node) bool {
+			if c == n {
+				return true
+			}
+			visit(c)
+			return false
+		})
+		stack = stack[:len(stack)-1]
+	}
+	visit(root)
+}
+
 // checkErrorPositions requires every error to point inside the input.
 func checkErrorPositions(t testing.TB, src string, err error) {
 	t.Helper()
@@ -140,7 +177,7 @@ func posOf(src string, off int) diag.Pos {
 // seeds and the benchmark.
 func corpus(tb testing.TB) []string {
 	tb.Helper()
-	files, err := filepath.Glob("testdata/*")
+	files, err := filepath.Glob("testdata/parse/*")
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -779,7 +779,8 @@ func (p *parser) patternPrimary() ast.Pattern {
 	start := p.start()
 	switch {
 	case p.isName():
-		return &ast.PatternVar{Spanned: p.span(start), Name: p.identSpanned()}
+		name := p.ident("a pattern variable")
+		return &ast.PatternVar{Spanned: p.span(start), Name: name}
 	case p.isOp("("):
 		p.advance()
 		g := &ast.PatternGroup{}
@@ -812,6 +813,3 @@ func (p *parser) patternPrimary() ast.Pattern {
 	p.unexpected()
 	return nil
 }
-
-func (p *parser) identSpanned() *ast.Ident { return p.ident("a pattern variable") }
-
