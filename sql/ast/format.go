@@ -363,7 +363,15 @@ func (p *printer) expr(e Expr, min int) {
 		} else {
 			p.kw("FLOOR(")
 		}
-		p.expr(e.X, 0)
+		// An interval's qualifier would take the TO: FLOOR(x + INTERVAL
+		// '1' SECOND TO MINUTE) reads as MINUTE TO ... of the interval.
+		if x := Format(e.X); endsWithUnit(x) {
+			p.WriteByte('(')
+			p.WriteString(x)
+			p.WriteByte(')')
+		} else {
+			p.WriteString(x)
+		}
 		p.kw(" TO ")
 		p.kw(string(e.Unit))
 		p.WriteByte(')')
@@ -508,6 +516,24 @@ func (p *printer) expr(e Expr, min int) {
 	default:
 		fmt.Fprintf(p, "<%T>", e)
 	}
+}
+
+// endsWithUnit reports whether printed SQL ends with an interval unit,
+// optionally with a precision: "SECOND", "DAY(2)".
+func endsWithUnit(s string) bool {
+	if strings.HasSuffix(s, ")") { // a precision: SECOND(3)
+		i := strings.LastIndexByte(s, '(')
+		if i < 0 || strings.Trim(s[i+1:len(s)-1], "0123456789") != "" {
+			return false
+		}
+		s = s[:i]
+	}
+	for _, u := range []string{"YEAR", "QUARTER", "MONTH", "WEEK", "DAY", "HOUR", "MINUTE", "SECOND"} {
+		if strings.HasSuffix(s, " "+u) {
+			return true
+		}
+	}
+	return false
 }
 
 func (p *printer) funcCall(f *FuncCall) {

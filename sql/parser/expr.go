@@ -341,10 +341,6 @@ func (p *parser) primary() ast.Expr {
 		if t.val == "(" {
 			return p.parenExpr()
 		}
-		if t.val == "*" {
-			p.advance()
-			return &ast.Star{Spanned: p.span(start)}
-		}
 	case tKeyword:
 		if e := p.keywordExpr(); e != nil {
 			return e

@@ -1,6 +1,7 @@
 package parser
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -100,12 +101,24 @@ func checkRoundTrip(t testing.TB, where, src string, stmts []ast.Statement) {
 	}
 	for i := range stmts {
 		if a, b := ast.Dump(stmts[i]), ast.Dump(again[i]); a != b {
-			t.Fatalf("%s: round trip changed statement %d of %q\nprinted: %s\nbefore:\n%s\nafter:\n%s", where, i, src, printed, a, b)
+			t.Fatalf("%s: round trip changed statement %d of %q\nprinted: %s\n%s", where, i, src, printed, firstDifference(a, b))
 		}
 	}
 	if p2 := ast.FormatScript(again); p2 != printed {
 		t.Fatalf("%s: printing is not stable:\n%s\n%s", where, printed, p2)
 	}
+}
+
+// firstDifference shows where two dumps part, with the lines before.
+func firstDifference(a, b string) string {
+	la, lb := strings.Split(a, "\n"), strings.Split(b, "\n")
+	for i := 0; i < len(la) && i < len(lb); i++ {
+		if la[i] != lb[i] {
+			from := max(0, i-12)
+			return fmt.Sprintf("before:\n%s\n> %s\nafter:\n> %s", strings.Join(la[from:i], "\n"), la[i], lb[i])
+		}
+	}
+	return fmt.Sprintf("one dump is a prefix of the other (%d vs %d lines)", len(la), len(lb))
 }
 
 // checkSpans requires every node's span to be set, to lie within the
