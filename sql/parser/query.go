@@ -657,9 +657,9 @@ func (p *parser) matchRecognize(start diag.Pos, input ast.TableExpr) ast.TableEx
 	}
 	p.expectKw("PATTERN")
 	p.expectOp("(")
-	if !p.isOp(")") {
-		m.Pattern = p.patternAlt()
-	}
+	// The pattern itself must not be empty (an empty group inside it may
+	// be): a MATCH_RECOGNIZE needs at least one variable to match.
+	m.Pattern = p.patternAlt()
 	p.expectOp(")")
 	if p.acceptKw("WITHIN") {
 		m.Within = p.expr()
