@@ -1,14 +1,58 @@
-// Package sql is reserved for Sluice's SQL pipeline spec: a Flink SQL
-// dialect (CREATE TABLE ... WITH connector options, INSERT INTO ... SELECT,
-// windowing table functions, and the anomaly-detection table functions)
-// planned onto the engine's operators.
+// Package sql is the home of Sluice's SQL layer: pipelines written in the
+// Flink SQL dialect (CREATE TABLE ... WITH connector options, INSERT INTO ...
+// SELECT, windowing table functions, the anomaly-detection table functions),
+// including the forms of Kinesis Data Analytics' SQL, planned onto the same
+// engine job the Go API builds.
 //
-// Nothing is implemented here yet, and no other package depends on it. The
-// pieces a planner will call already take SQL's shape: the window operators
-// in package operators follow Flink's TUMBLE/HOP/SESSION/CUMULATE windowing
-// table functions, operators/anomaly plans RANDOM_CUT_FOREST,
-// RANDOM_CUT_FOREST_WITH_EXPLANATION and HOTSPOTS from a row schema and named
-// parameters (PlanRandomCutForest, PlanHotspots), and firehose.ParseConfig
-// reads a delivery stream's options the way a table's WITH clause will
-// give them.
+// # Layout
+//
+// The front end exists today; the rest is the plan the next pieces follow.
+//
+//   - sql/diag: source positions (Pos, Span) and the error type every stage
+//     reports with (*diag.Error: message, span, what was expected, a hint;
+//     rendered as "line L, column C: ..." with the source line and a caret),
+//     plus diag.Closest for "did you mean" suggestions.
+//   - sql/ast: the syntax tree. Every node carries its span. ast.Format
+//     prints canonical SQL (golden tests, EXPLAIN), ast.Dump the structure,
+//     ast.Inspect walks it.
+//   - sql/parser: the lexer and parser. parser.Parse reads a script;
+//     ParseStatement, ParseQuery, ParseExpr and ParseType read one piece.
+//   - sql/catalog (next): tables, views and functions from the DDL; a table
+//     is a connector and a format with a schema, watermarks and a primary key.
+//   - sql/types (next): Flink's logical types, nullability, implicit casts
+//     and the typing rules of operators and functions.
+//   - sql/planner (next): name resolution and validation against the
+//     catalog, a logical plan, changelog inference (append-only vs updating),
+//     and the translation to an engine job (operators' windows, keyed state,
+//     exchanges, sinks).
+//   - sql/expr (next): expressions compiled once into closures (or
+//     expr-lang programs) over a row layout fixed at planning time.
+//   - sql/runtime (next): the row type, Arrow batches where they pay, the
+//     connectors as tables, and the error output for bad records.
+//
+// The parser imports only the standard library; nothing in sql imports the
+// engine yet.
+//
+// # Why a hand-written parser
+//
+// The Go SQL parsers that are maintained — vitess's sqlparser (and its older
+// copy xwb1989/sqlparser), TiDB's parser, dolthub's go-mysql-server — parse
+// MySQL's dialect; CockroachDB's parses Postgres's and its licence rules it
+// out here. None reads Flink's dialect: window table functions with named
+// arguments and table arguments (TABLE(TUMBLE(TABLE t, DESCRIPTOR(ts),
+// INTERVAL '5' MINUTES)), DATA => TABLE t PARTITION BY k), WATERMARK FOR,
+// computed and metadata columns, WITH ('k' = 'v') options, backquoted names,
+// FOR SYSTEM_TIME AS OF, MATCH_RECOGNIZE, or KDA's SELECT STREAM and
+// CURSOR(...). Bending a MySQL grammar to all of that would leave a fork to
+// maintain and error messages we do not control. So package parser is a
+// separate lexer plus a recursive-descent parser with precedence climbing
+// for expressions, small enough to read, with errors that name what was
+// expected at the exact token.
+//
+// The dialect follows Flink (and so Calcite): the same reserved words (a
+// reserved word is a name only when quoted, `value`), the same operator
+// precedence, case-insensitive keywords and case-preserved names. Syntax the
+// engine does not run yet still parses, so a later stage can reject it by
+// name ("MATCH_RECOGNIZE is not supported yet") instead of the user getting a
+// syntax error for valid SQL.
 package sql
