@@ -3,8 +3,12 @@
 // windowing table functions, and the anomaly-detection table functions)
 // planned onto the engine's operators.
 //
-// Nothing is implemented here yet, and no other package depends on it. The
-// pieces a planner will call already take SQL's shape: the window operators
+// The value side exists: sql/types (Flink's logical types, cast rules,
+// common types, DECIMAL derivation), sql/row (the unboxed row layout,
+// RowKind, row codec, order-preserving keys, the print and JSON forms) and
+// sql/functions (the built-in scalar functions, CAST/TRY_CAST and the
+// aggregates). The parser and planner are not here yet. The pieces a
+// planner will call already take SQL's shape: the window operators
 // in package operators follow Flink's TUMBLE/HOP/SESSION/CUMULATE windowing
 // table functions, operators/anomaly plans RANDOM_CUT_FOREST,
 // RANDOM_CUT_FOREST_WITH_EXPLANATION and HOTSPOTS from a row schema and named
