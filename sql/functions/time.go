@@ -205,8 +205,10 @@ func registerTime(r *Registry) {
 			if a[1].Null || a[2].Null {
 				return Null(), nil
 			}
-			if t.Kind == types.TimestampLTZ && !dateUnit(u) {
-				return TS(addUnit(u, a[1].I, a[2].T)), nil // an instant plus a duration
+			if t.Kind == types.TimestampLTZ && !monthUnit(u) {
+				// An instant plus a duration (a DAY is 24 hours, as
+				// LTZ + INTERVAL '1' DAY); months count in the session zone.
+				return TS(addUnit(u, a[1].I, a[2].T)), nil
 			}
 			return fromLocal(rt, addUnit(u, a[1].I, localOf(t, a[2], loc)), loc), nil
 		}}, true, nil
@@ -228,7 +230,13 @@ func registerTime(r *Registry) {
 				if a[1].Null || a[2].Null {
 					return Null(), nil
 				}
-				d, _ := diffUnit(u, localOf(t1, a[1], loc), localOf(t2, a[2], loc))
+				var d int64
+				if t1.Kind == types.TimestampLTZ && !monthUnit(u) {
+					// Instants: the elapsed time, whatever the zone's offsets.
+					d, _ = diffUnit(u, a[1].T, a[2].T)
+				} else {
+					d, _ = diffUnit(u, localOf(t1, a[1], loc), localOf(t2, a[2], loc))
+				}
 				return Int(int64(int32(d))), nil // INT, wrapping as Java's int
 			}}, true, nil
 	})
@@ -465,6 +473,8 @@ func floorDivMs(a, b int64) (int64, int64) {
 	}
 	return q, r
 }
+
+func monthUnit(u string) bool { return u == "YEAR" || u == "QUARTER" || u == "MONTH" }
 
 func dateUnit(u string) bool {
 	switch u {
