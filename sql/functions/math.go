@@ -1,6 +1,7 @@
 package functions
 
 import (
+	"fmt"
 	"math"
 	"math/big"
 	"strconv"
@@ -182,6 +183,10 @@ func numeric1(f func(t types.Type) (types.Type, Eval)) binder {
 // (or truncation) to d digits after the point; d < 0 rounds left of it.
 // The result keeps x's type, except DECIMAL whose scale becomes d.
 func roundBinder(trunc bool) binder {
+	name := "ROUND"
+	if trunc {
+		name = "TRUNCATE"
+	}
 	return func(c *Context, args []Arg) (*Scalar, bool, error) {
 		if len(args) < 1 || len(args) > 2 {
 			return nil, false, nil
@@ -201,7 +206,7 @@ func roundBinder(trunc bool) binder {
 				// The result scale depends on d, so d must be a literal.
 				k := args[1].Const
 				if k == nil || k.Null {
-					return nil, false, &RuntimeError{Msg: "ROUND/TRUNCATE of a DECIMAL needs a literal number of digits"}
+					return nil, false, fmt.Errorf("%s of a DECIMAL needs a literal number of digits (the result's scale depends on it)", name)
 				}
 				digits = k.I
 			}

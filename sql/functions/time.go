@@ -171,6 +171,19 @@ func registerTime(r *Registry) {
 				if a[0].Null {
 					return Null(), nil
 				}
+				if t.Kind == types.TimestampLTZ && !dateUnit(u) {
+					// Below a day, floor in the offset in force at the
+					// instant and keep it: re-resolving the floored local
+					// time would jump an hour inside a DST overlap.
+					_, off := a[0].T.In(loc).Zone()
+					shift := int64(off) * 1000
+					f, _ := floorLocal(u, a[0].T.AddMillis(shift))
+					f = f.AddMillis(-shift)
+					if up && f.Compare(a[0].T) != 0 {
+						f = addUnit(u, 1, f)
+					}
+					return TS(f.Truncate(t.Precision)), nil
+				}
 				ts := localOf(t, a[0], loc)
 				f, _ := floorLocal(u, ts)
 				if up && f.Compare(ts) != 0 {

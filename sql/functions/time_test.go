@@ -76,7 +76,12 @@ func checkAddDiffFloor(t *testing.T, rng *rand.Rand, c *Context, ts3 types.Type,
 			base = row.TimestampOf(row.DateFromCivil(y, m, min(d, 28)), row.TimeOf(ts))
 		}
 		later := eval1(t, add, Value{}, Int(n), TS(base))
-		if got := eval1(t, diff, Value{}, TS(base), later); got.I != n {
+		loc := c.loc()
+		landedInGap := ts3.Kind == types.TimestampLTZ && monthUnit(u) &&
+			row.TimeOf(row.LocalOf(later.T, loc)) != row.TimeOf(row.LocalOf(base, loc))
+		// Months added to an instant whose local time does not exist on
+		// the target day move it past the gap; that is not invertible.
+		if got := eval1(t, diff, Value{}, TS(base), later); got.I != n && !landedInGap {
 			t.Fatalf("TIMESTAMPDIFF(%s, %v, TIMESTAMPADD(%s, %d, ...) = %v) = %d", u, base, u, n, later.T, got.I)
 		}
 		floor := mustScalar(t, c, "FLOOR", Arg{Type: ts3}, Arg{Symbol: u})

@@ -8,9 +8,11 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/sluicehq/sluice/internal/testseed"
 	"github.com/sluicehq/sluice/sql/types"
+	"github.com/sluicehq/sluice/state"
 )
 
 var keyTypes = []types.Type{
@@ -378,5 +380,32 @@ func TestKeyEncodeDoesNotAllocate(t *testing.T) {
 	buf := make([]byte, 0, 64)
 	if n := testing.AllocsPerRun(100, func() { buf = enc.Append(buf[:0], r) }); n != 0 {
 		t.Fatalf("%v allocations per key", n)
+	}
+}
+
+// Codec is the state codec of rows.
+var _ state.Codec[*Row] = Codec{}
+
+func TestInstantOfDST(t *testing.T) {
+	ny, err := time.LoadLocation("America/New_York")
+	if err != nil {
+		t.Skip("no tzdata:", err)
+	}
+	for _, tc := range []struct{ local, want string }{
+		{"2024-03-10 01:30:00", "2024-03-10 06:30:00"}, // EST
+		{"2024-03-10 02:30:00", "2024-03-10 07:30:00"}, // in the gap: 03:30 EDT
+		{"2024-03-10 03:30:00", "2024-03-10 07:30:00"}, // EDT
+		{"2024-11-03 01:30:00", "2024-11-03 05:30:00"}, // overlap: the earlier, EDT
+		{"2024-11-03 02:30:00", "2024-11-03 07:30:00"}, // EST
+		{"2024-07-01 12:00:00", "2024-07-01 16:00:00"},
+	} {
+		l, _ := ParseTimestamp(tc.local)
+		w, _ := ParseTimestamp(tc.want)
+		if got := InstantOf(l, ny); got != w {
+			t.Errorf("InstantOf(%s) = %s, want %s", tc.local, AppendTimestampSQL(nil, got, 0), tc.want)
+		}
+		if got := LocalOf(InstantOf(l, ny), ny); tc.local != "2024-03-10 02:30:00" && got != l {
+			t.Errorf("LocalOf(InstantOf(%s)) = %s", tc.local, AppendTimestampSQL(nil, got, 0))
+		}
 	}
 }

@@ -254,18 +254,33 @@ func LocalOf(ts Timestamp, loc *time.Location) Timestamp {
 }
 
 // InstantOf is the instant (a TIMESTAMP_LTZ) of local date-time ts in
-// loc. A local time in a daylight-saving gap or overlap resolves as
-// java.time's ZonedDateTime.of does (the earlier offset for an overlap,
-// shifted forward for a gap).
+// loc. A local time that occurs twice (a daylight-saving overlap) is the
+// earlier instant; one that does not occur (a gap) is read with the offset
+// before the gap, so it lands as far after the gap as it was into it: both
+// as java.time's ZonedDateTime.of (Go's time.Date leaves the choice open).
 func InstantOf(ts Timestamp, loc *time.Location) Timestamp {
 	if loc == time.UTC || loc == nil {
 		return ts
 	}
-	t := ts.Time()
-	y, mo, d := t.Date()
-	h, mi, s := t.Clock()
-	lt := time.Date(y, mo, d, h, mi, s, t.Nanosecond(), loc)
-	return TimestampFromTime(lt)
+	const day = 86400000
+	offAt := func(ms int64) int64 {
+		_, off := TimestampFromMillis(ms).Time().In(loc).Zone()
+		return int64(off) * 1000
+	}
+	before, after := offAt(ts.Millis-day), offAt(ts.Millis+day)
+	c1, c2 := ts.AddMillis(-before), ts.AddMillis(-after)
+	ok1 := offAt(c1.Millis) == before
+	ok2 := offAt(c2.Millis) == after
+	switch {
+	case ok1 && ok2:
+		if c2.Compare(c1) < 0 {
+			return c2
+		}
+		return c1
+	case ok2:
+		return c2
+	}
+	return c1 // valid, or the gap case: the offset before the gap
 }
 
 // AppendYearMonthInterval appends months as Flink's SQL form +Y-MM
