@@ -17,8 +17,8 @@ import (
 // is a RuntimeError for CAST and NULL for TRY_CAST; a DECIMAL that does
 // not fit its precision is NULL for both; integer narrowing wraps and
 // floating point to integer saturates, as Java's casts. Casts to and
-// from nested types other than to a string, and interval casts, are not
-// supported yet and return an error saying so.
+// from nested types other than to a string, and casts between intervals
+// and numbers, are not supported yet and return an error saying so.
 func Cast(c *Context, from, to types.Type, try bool) (*Scalar, error) {
 	if err := types.CheckCast(from, to); err != nil {
 		return nil, err
@@ -114,6 +114,10 @@ func converter(c *Context, from, to types.Type) (convFn, error) {
 		}, nil
 	case to.IsTimestamp() && (from.IsTimestamp() || from.Kind == types.Date):
 		return func(v Value) (Value, error) { return fromLocal(to, localOf(from, v, loc), loc), nil }, nil
+	case to.Kind == from.Kind && to.IsInterval():
+		// One representation per family (milliseconds or months): a
+		// change of resolution does not change the value.
+		return func(v Value) (Value, error) { return v, nil }, nil
 	case to.Kind == from.Kind && (to.IsConstructed()):
 		if from.Equal(to) {
 			return func(v Value) (Value, error) { return v, nil }, nil

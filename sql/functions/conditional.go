@@ -127,8 +127,26 @@ func common(args []Arg, from int) (types.Type, bool) {
 	if allNull && len(ts) > 0 {
 		return types.NullType(), true
 	}
+	if mixesTimeAndNumber(ts) {
+		return types.Type{}, false
+	}
 	t, ok := types.CommonType(ts...)
 	return t.Nullable(), ok
+}
+
+// mixesTimeAndNumber reports operands that CommonType would merge by
+// Flink's arithmetic patterns (DATE with a number of days, a datetime with
+// an interval) but that Calcite's operand checks reject for comparisons,
+// CASE and COALESCE: a datetime or interval beside a number, or a datetime
+// beside an interval.
+func mixesTimeAndNumber(ts []types.Type) bool {
+	var num, dt, iv bool
+	for _, t := range ts {
+		num = num || t.IsNumeric()
+		dt = dt || t.IsDatetime()
+		iv = iv || t.IsInterval()
+	}
+	return (num && (dt || iv)) || (dt && iv)
 }
 
 func castAll(args []Arg, t types.Type) []types.Type {

@@ -13,6 +13,11 @@
 // Unknown names are an error that suggests the closest registered name;
 // arguments that match no overload list the supported forms.
 //
+// Operators are registered under their SQL spelling (+, -, *, /, =, <>,
+// <, <=, >, >=, AND, OR, NOT, IS [NOT] NULL/TRUE/FALSE) and resolve the
+// same way: Flink's arithmetic types, datetime ± INTERVAL, three-valued
+// logic.
+//
 // NULL semantics follow Flink: most functions are strict (any NULL
 // argument gives NULL); COALESCE, IFNULL, IF, NULLIF and CONCAT_WS are
 // not. Functions whose result can be NULL for non-NULL arguments (a
@@ -28,7 +33,6 @@
 // Not here yet: retraction for aggregates over updating input,
 // CURRENT_TIMESTAMP and the other non-deterministic functions (they need
 // the engine's clock), CURRENT_WATERMARK (the planner's), casts between
-// nested types and to or from intervals, and arithmetic and comparison
-// operators (typed by package types; evaluated by the planner's compiled
-// expressions).
+// nested types and between intervals and numbers, IN and BETWEEN (a
+// planner rewrites them to comparisons).
 package functions

@@ -17,11 +17,13 @@ import (
 // syntax (the SQL parser lives elsewhere and is not a dependency):
 //
 //	FUNC(arg, ...)            a call; bare upper-case words are Symbols
+//	OP('+', a, b)             an operator by its spelling
 //	CAST(x AS T), TRY_CAST(x AS T)
 //	42 (INT), 5000000000 (BIGINT), 1.50 (DECIMAL(3, 2)), 1.5e0 (DOUBLE)
 //	'text' (CHAR(n)), TRUE, FALSE, NULL (the NULL type), NULL:T (typed)
 //	DATE '2024-01-01', TIME '10:00:00', TIMESTAMP '2024-01-01 10:00:00.123'
 //	(precision from the fraction), TIMESTAMP_LTZ '...' (read in UTC)
+//	INTERVAL '5' SECOND (and MINUTE, HOUR, DAY, MONTH, YEAR)
 //
 // Literal types follow Flink's. Arguments are cast to the Params a
 // function asks for with Cast, as a planner would. Results print as
@@ -234,6 +236,29 @@ func (p *parser) expr() (expr, error) {
 			t = types.TimestampLTZType(frac)
 		}
 		return expr{t: t.AsNotNull(), v: TS(ts), isLit: true}, err
+	case "INTERVAL":
+		// INTERVAL 'n' UNIT, one field.
+		s, err := p.str()
+		if err != nil {
+			return expr{}, err
+		}
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			return expr{}, err
+		}
+		u := p.word()
+		ms := map[string]int64{"SECOND": 1000, "MINUTE": 60000, "HOUR": 3600000, "DAY": 86400000}
+		res := map[string]types.Resolution{"SECOND": types.ResSecond, "MINUTE": types.ResMinute, "HOUR": types.ResHour, "DAY": types.ResDay}
+		switch u {
+		case "MONTH":
+			return expr{t: types.YearMonthInterval(types.ResMonth, 2).AsNotNull(), v: Int(n), isLit: true}, nil
+		case "YEAR":
+			return expr{t: types.YearMonthInterval(types.ResYear, 2).AsNotNull(), v: Int(12 * n), isLit: true}, nil
+		}
+		if _, ok := ms[u]; !ok {
+			return expr{}, fmt.Errorf("test syntax: interval unit %q", u)
+		}
+		return expr{t: types.DayTimeInterval(res[u], 2, 3).AsNotNull(), v: Int(n * ms[u]), isLit: true}, nil
 	case "CAST", "TRY_CAST":
 		if err := p.eat("("); err != nil {
 			return expr{}, err
@@ -278,6 +303,17 @@ func (p *parser) expr() (expr, error) {
 		return expr{sym: w}, nil
 	}
 	p.i++
+	if w == "OP" {
+		// OP('+', a, b): an operator by its spelling.
+		op, err := p.str()
+		if err != nil {
+			return expr{}, err
+		}
+		w = op
+		if p.peek(",") {
+			p.i++
+		}
+	}
 	var args []expr
 	for !p.peek(")") {
 		a, err := p.expr()

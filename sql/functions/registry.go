@@ -85,6 +85,7 @@ var builtins = func() *Registry {
 	registerMath(r)
 	registerConditional(r)
 	registerTime(r)
+	registerOperators(r)
 	registerAggregates(r)
 	return r
 }()
@@ -168,6 +169,9 @@ func unknown(name string, known []string) error {
 	up := strings.ToUpper(name)
 	best, bestD := "", 1<<30
 	for _, k := range known {
+		if !isWord(k) {
+			continue // operators are not typos of names
+		}
 		if d := levenshtein(up, k); d < bestD {
 			best, bestD = k, d
 		}
@@ -176,6 +180,15 @@ func unknown(name string, known []string) error {
 		return fmt.Errorf("No match found for function signature %s: unknown function; did you mean %s?", up, best)
 	}
 	return fmt.Errorf("No match found for function signature %s: unknown function", up)
+}
+
+func isWord(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !(c == '_' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9') {
+			return false
+		}
+	}
+	return true
 }
 
 func levenshtein(a, b string) int {
