@@ -6,7 +6,8 @@
 //
 // # Layout
 //
-// The front end exists today; the rest is the plan the next pieces follow.
+// The front end and the value side exist today; the pieces marked (next)
+// are the plan the next ones follow.
 //
 //   - sql/diag: source positions (Pos, Span) and the error type every stage
 //     reports with (*diag.Error: message, span, what was expected, a hint;
@@ -19,8 +20,12 @@
 //     ParseStatement, ParseQuery, ParseExpr and ParseType read one piece.
 //   - sql/catalog (next): tables, views and functions from the DDL; a table
 //     is a connector and a format with a schema, watermarks and a primary key.
-//   - sql/types (next): Flink's logical types, nullability, implicit casts
-//     and the typing rules of operators and functions.
+//   - sql/types: Flink's logical types, their DESCRIBE strings, cast rules,
+//     common types and DECIMAL derivation.
+//   - sql/row: the unboxed row layout, RowKind, the row codec,
+//     order-preserving key encoding, Flink's print and JSON forms.
+//   - sql/functions: the built-in scalar functions, CAST/TRY_CAST, the
+//     operators, and mergeable, serialisable aggregates.
 //   - sql/planner (next): name resolution and validation against the
 //     catalog, a logical plan, changelog inference (append-only vs updating),
 //     and the translation to an engine job (operators' windows, keyed state,
