@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/sluicehq/sluice/connectors/shardlog/internal/storage"
+	"github.com/sluicehq/sluice/internal/durable"
 )
 
 // FormatVersion is the version of the log directory layout and metadata
@@ -238,48 +239,8 @@ func writeJSONAtomic(p string, v any) error {
 	if err != nil {
 		return fmt.Errorf("shardlog: %w", err)
 	}
-	tmp := p + ".tmp"
-	f, err := os.Create(tmp)
-	if err != nil {
+	if err := durable.WriteFile(p, b, 0o644); err != nil {
 		return fmt.Errorf("shardlog: %w", err)
-	}
-	if _, err := f.Write(b); err != nil {
-		f.Close()
-		return fmt.Errorf("shardlog: %w", err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return fmt.Errorf("shardlog: %w", err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("shardlog: %w", err)
-	}
-	if err := os.Rename(tmp, p); err != nil {
-		return fmt.Errorf("shardlog: %w", err)
-	}
-	d, err := os.Open(filepath.Dir(p))
-	if err != nil {
-		return fmt.Errorf("shardlog: %w", err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("shardlog: %w", err)
-	}
-	return nil
-}
-
-// syncDirs fsyncs each directory.
-func syncDirs(dirs ...string) error {
-	for _, d := range dirs {
-		f, err := os.Open(d)
-		if err != nil {
-			return fmt.Errorf("shardlog: %w", err)
-		}
-		err = f.Sync()
-		f.Close()
-		if err != nil {
-			return fmt.Errorf("shardlog: sync %s: %w", d, err)
-		}
 	}
 	return nil
 }
@@ -785,7 +746,7 @@ func (l *Log) CreateStream(in CreateStreamInput) error {
 	}
 	// The stream's directory entry in streams/ (and shards/ in it) must
 	// survive a crash too.
-	if err := syncDirs(filepath.Join(st.dir, "shards"), l.opts.Dir, filepath.Join(l.opts.Dir, "streams")); err != nil {
+	if err := durable.SyncDir(filepath.Join(st.dir, "shards"), l.opts.Dir, filepath.Join(l.opts.Dir, "streams")); err != nil {
 		st.removeFiles()
 		return err
 	}

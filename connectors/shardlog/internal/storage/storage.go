@@ -14,6 +14,8 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+
+	"github.com/sluicehq/sluice/internal/durable"
 )
 
 // FormatVersion is the segment format this package writes and reads.
@@ -264,13 +266,8 @@ func (s *Shard) createSegment(base uint64) (*segment, error) {
 }
 
 func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
+	if err := durable.SyncDir(dir); err != nil {
 		return fmt.Errorf("storage: %w", err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("storage: sync dir: %w", err)
 	}
 	return nil
 }
