@@ -3,6 +3,8 @@ package engine
 import (
 	"fmt"
 	"time"
+
+	"github.com/sluicehq/sluice/internal/backoff"
 )
 
 // RestartStrategy says whether a failed job restarts from its latest
@@ -56,18 +58,11 @@ func (r *RestartStrategy) delay(n int) (time.Duration, bool) {
 	if n > r.MaxAttempts {
 		return 0, false
 	}
-	d := r.Delay
-	if r.BackoffMultiplier > 1 {
-		maxD := r.MaxDelay
-		if maxD == 0 {
-			maxD = 5 * time.Minute
-		}
-		for i := 1; i < n && d < maxD; i++ {
-			d = time.Duration(float64(d) * r.BackoffMultiplier)
-		}
-		d = min(d, maxD)
+	p := backoff.Policy{Initial: r.Delay, Multiplier: r.BackoffMultiplier, Max: r.MaxDelay}
+	if p.Multiplier > 1 && p.Max == 0 {
+		p.Max = 5 * time.Minute
 	}
-	return d, true
+	return p.Delay(n), true
 }
 
 // Event is something notable that happened to a running job.
