@@ -232,6 +232,9 @@ func (a *sumAcc) Add(args []Value) {
 		a.f += v.F
 	default:
 		a.d = a.d.Add(v.D)
+		// Past DECIMAL(38) the sum is NULL, and stays NULL: Flink's
+		// accumulator would restart from the next value instead.
+		a.overflow = a.overflow || !a.d.FitsPrecision(types.MaxDecimalPrecision)
 	}
 }
 
@@ -245,6 +248,9 @@ func (a *sumAcc) Merge(o Accumulator) {
 	a.i = wrap(a.i+b.i, intBits(a.t.Kind))
 	a.f += b.f
 	a.d = a.d.Add(b.d)
+	if a.t.Kind == types.Decimal && !a.d.FitsPrecision(types.MaxDecimalPrecision) {
+		a.overflow = true
+	}
 }
 
 func (a *sumAcc) Result() Value {

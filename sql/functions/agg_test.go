@@ -72,6 +72,7 @@ func TestAggregates(t *testing.T) {
 		{"SUM", []types.Type{intT}, false, ints(2147483647, 1), "-2147483648 : INT"},
 		{"SUM", []types.Type{intT}, true, ints(2, 2, 5), "7 : INT"},
 		{"SUM", []types.Type{decT}, false, decs("1.10", "2.25", ""), "3.35 : DECIMAL(38, 2)"},
+		{"SUM", []types.Type{types.DecimalType(38, 0)}, false, decs(strings.Repeat("9", 38), "1", "-5"), "null : DECIMAL(38, 0)"},
 		{"SUM", []types.Type{types.DoubleType()}, false, []Value{Float(0.5), Float(0.25)}, "0.75 : DOUBLE"},
 		{"AVG", []types.Type{intT}, false, ints(1, 2, 2, nil), "1 : INT"},
 		{"AVG", []types.Type{intT}, false, ints(2147483647, 2147483647), "2147483647 : INT"},
