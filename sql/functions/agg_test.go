@@ -258,3 +258,62 @@ func BenchmarkAvgIntAdd(b *testing.B) {
 		acc.Add(args)
 	}
 }
+
+// TestAggregateRetract checks, over random sequences of adds and
+// retractions, that COUNT, SUM and AVG equal the aggregate of the rows
+// still present, and which aggregates retract at all.
+func TestAggregateRetract(t *testing.T) {
+	rng := rand.New(rand.NewPCG(testseed.Seed(t), 4))
+	for _, c := range []struct {
+		fn string
+		t  types.Type
+	}{
+		{"COUNT", types.IntType()}, {"SUM", types.IntType()}, {"SUM", types.DecimalType(12, 3)},
+		{"AVG", types.BigIntType()}, {"AVG", types.DecimalType(12, 3)},
+	} {
+		a, err := Builtins().Aggregate(c.fn, []types.Type{c.t}, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range 50 {
+			acc := a.New()
+			var live []Value
+			for range rng.IntN(60) {
+				if len(live) > 0 && rng.IntN(3) == 0 {
+					k := rng.IntN(len(live))
+					acc.(Retractor).Retract([]Value{live[k]})
+					live = append(live[:k], live[k+1:]...)
+					continue
+				}
+				var v Value
+				switch {
+				case rng.IntN(5) == 0:
+					v = Null()
+				case c.t.Kind == types.Decimal:
+					v = Dec(row.NewDecimal(rng.Int64N(2e6)-1e6, 3))
+				default:
+					v = Int(rng.Int64N(2e6) - 1e6)
+				}
+				acc.Add([]Value{v})
+				live = append(live, v)
+			}
+			fresh := a.New()
+			for _, v := range live {
+				fresh.Add([]Value{v})
+			}
+			if g, w := showAgg(a, acc.Result()), showAgg(a, fresh.Result()); g != w {
+				t.Fatalf("%s(%s) with retractions = %s, over the live rows = %s", c.fn, c.t, g, w)
+			}
+		}
+	}
+	for _, fn := range []string{"MIN", "MAX", "FIRST_VALUE", "LAST_VALUE", "LISTAGG"} {
+		a, _ := Builtins().Aggregate(fn, []types.Type{types.StringType()}, false)
+		if _, ok := a.New().(Retractor); ok {
+			t.Errorf("%s claims to retract", fn)
+		}
+	}
+	d, _ := Builtins().Aggregate("COUNT", []types.Type{types.IntType()}, true)
+	if _, ok := d.New().(Retractor); ok {
+		t.Error("COUNT(DISTINCT) claims to retract")
+	}
+}
