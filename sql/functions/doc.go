@@ -14,7 +14,8 @@
 // arguments that match no overload list the supported forms.
 //
 // Operators are registered under their SQL spelling (+, -, *, /, =, <>,
-// <, <=, >, >=, AND, OR, NOT, IS [NOT] NULL/TRUE/FALSE) and resolve the
+// <, <=, >, >=, AND, OR, NOT, IS [NOT] NULL/TRUE/FALSE, IS [NOT] DISTINCT
+// FROM; ITEM is array[i] and map[key]) and resolve the
 // same way: Flink's arithmetic types, datetime ± INTERVAL, three-valued
 // logic.
 //
