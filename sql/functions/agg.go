@@ -20,8 +20,8 @@ import (
 // does not allocate for COUNT, SUM, AVG, MIN, MAX, FIRST_VALUE and
 // LAST_VALUE. Accumulators are not safe for concurrent use.
 //
-// Aggregates are for append-only input (window aggregations); retraction
-// (-U/-D input to a GROUP BY) is not supported yet.
+// Retraction (-U/-D input to a GROUP BY) is the optional Retractor
+// interface.
 type Accumulator interface {
 	Add(args []Value)
 	Merge(later Accumulator)
@@ -29,6 +29,15 @@ type Accumulator interface {
 	AppendState(dst []byte) []byte
 	DecodeState(src []byte) error
 	Reset()
+}
+
+// Retractor is implemented by the accumulators that can take back a row
+// they were given (for -U and -D input): COUNT, SUM and AVG without
+// DISTINCT. MIN, MAX, FIRST_VALUE, LAST_VALUE, LISTAGG and DISTINCT
+// aggregates do not retract yet; a planner must refuse them over updating
+// input.
+type Retractor interface {
+	Retract(args []Value)
 }
 
 // Aggregate is a resolved aggregate call: its result type, the types its
@@ -194,6 +203,11 @@ func (a *countAcc) Add(args []Value) {
 		a.n++
 	}
 }
+func (a *countAcc) Retract(args []Value) {
+	if a.star || !args[0].Null {
+		a.n--
+	}
+}
 func (a *countAcc) Merge(o Accumulator)         { a.n += o.(*countAcc).n }
 func (a *countAcc) Result() Value               { return Int(a.n) }
 func (a *countAcc) Reset()                      { a.n = 0 }
@@ -212,7 +226,7 @@ func (a *countAcc) DecodeState(src []byte) error {
 // digits, FLOAT and DOUBLE in float64. SUM over no non-NULL rows is NULL.
 type sumAcc struct {
 	t, rt    types.Type
-	has      bool
+	n        int64 // non-NULL values in the sum
 	overflow bool
 	i        int64
 	f        float64
@@ -224,7 +238,7 @@ func (a *sumAcc) Add(args []Value) {
 	if v.Null {
 		return
 	}
-	a.has = true
+	a.n++
 	switch {
 	case a.t.IsInteger():
 		a.i = wrap(a.i+v.I, intBits(a.t.Kind))
@@ -232,23 +246,46 @@ func (a *sumAcc) Add(args []Value) {
 		a.f += v.F
 	default:
 		a.d = a.d.Add(v.D)
+		// Past DECIMAL(38) the sum is NULL, and stays NULL: Flink's
+		// accumulator would restart from the next value instead.
+		a.overflow = a.overflow || !a.d.FitsPrecision(types.MaxDecimalPrecision)
+	}
+}
+
+// Retract takes back a value Add was given.
+func (a *sumAcc) Retract(args []Value) {
+	v := args[0]
+	if v.Null {
+		return
+	}
+	a.n--
+	switch {
+	case a.t.IsInteger():
+		a.i = wrap(a.i-v.I, intBits(a.t.Kind))
+	case a.t.IsApproximate():
+		a.f -= v.F
+	default:
+		a.d = a.d.Sub(v.D)
 	}
 }
 
 func (a *sumAcc) Merge(o Accumulator) {
 	b := o.(*sumAcc)
-	if !b.has {
+	if b.n == 0 && !b.overflow {
 		return
 	}
-	a.has = true
+	a.n += b.n
 	a.overflow = a.overflow || b.overflow
 	a.i = wrap(a.i+b.i, intBits(a.t.Kind))
 	a.f += b.f
 	a.d = a.d.Add(b.d)
+	if a.t.Kind == types.Decimal && !a.d.FitsPrecision(types.MaxDecimalPrecision) {
+		a.overflow = true
+	}
 }
 
 func (a *sumAcc) Result() Value {
-	if !a.has || a.overflow {
+	if a.n <= 0 || a.overflow {
 		return Null()
 	}
 	switch {
@@ -264,13 +301,11 @@ func (a *sumAcc) Reset() { *a = sumAcc{t: a.t, rt: a.rt} }
 
 func (a *sumAcc) AppendState(dst []byte) []byte {
 	flags := byte(0)
-	if a.has {
-		flags |= 1
-	}
 	if a.overflow {
 		flags |= 2
 	}
 	dst = append(dst, flags)
+	dst = binary.AppendVarint(dst, a.n)
 	dst = binary.AppendVarint(dst, a.i)
 	dst = binary.LittleEndian.AppendUint64(dst, math.Float64bits(a.f))
 	return appendTyped(dst, types.DecimalType(38, 0), Dec(a.d))
@@ -285,8 +320,13 @@ func (a *sumAcc) decode(src []byte) ([]byte, error) {
 	if len(src) < 1 {
 		return nil, errCorruptState
 	}
-	a.has, a.overflow = src[0]&1 != 0, src[0]&2 != 0
-	i, rest, err := varint(src[1:])
+	a.overflow = src[0]&2 != 0
+	n, rest, err := varint(src[1:])
+	if err != nil {
+		return nil, err
+	}
+	a.n = n
+	i, rest, err := varint(rest)
 	if err != nil || len(rest) < 8 {
 		return nil, errCorruptState
 	}
@@ -316,6 +356,15 @@ func (a *avgAcc) Add(args []Value) {
 	a.n++
 }
 
+// Retract takes back a value Add was given.
+func (a *avgAcc) Retract(args []Value) {
+	if args[0].Null {
+		return
+	}
+	a.sum.Retract(args)
+	a.n--
+}
+
 func (a *avgAcc) Merge(o Accumulator) {
 	b := o.(*avgAcc)
 	a.sum.Merge(&b.sum)
@@ -323,7 +372,7 @@ func (a *avgAcc) Merge(o Accumulator) {
 }
 
 func (a *avgAcc) Result() Value {
-	if a.n == 0 || a.sum.overflow {
+	if a.n <= 0 || a.sum.overflow {
 		return Null()
 	}
 	t := a.at

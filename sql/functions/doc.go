@@ -14,7 +14,8 @@
 // arguments that match no overload list the supported forms.
 //
 // Operators are registered under their SQL spelling (+, -, *, /, =, <>,
-// <, <=, >, >=, AND, OR, NOT, IS [NOT] NULL/TRUE/FALSE) and resolve the
+// <, <=, >, >=, AND, OR, NOT, IS [NOT] NULL/TRUE/FALSE, IS [NOT] DISTINCT
+// FROM; ITEM is array[i] and map[key]) and resolve the
 // same way: Flink's arithmetic types, datetime ± INTERVAL, three-valued
 // logic.
 //
@@ -30,7 +31,11 @@
 // (for HOP and CUMULATE slices) and serialise (for Pebble state); Add does
 // not allocate for the fixed-width ones.
 //
-// Not here yet: retraction for aggregates over updating input,
+// COUNT, SUM and AVG also retract (Retractor), for GROUP BY over updating
+// input.
+//
+// Not here yet: retraction for MIN, MAX, FIRST_VALUE, LAST_VALUE, LISTAGG
+// and DISTINCT aggregates,
 // CURRENT_TIMESTAMP and the other non-deterministic functions (they need
 // the engine's clock), CURRENT_WATERMARK (the planner's), casts between
 // nested types and between intervals and numbers, IN and BETWEEN (a

@@ -24,6 +24,7 @@ import (
 //	DATE '2024-01-01', TIME '10:00:00', TIMESTAMP '2024-01-01 10:00:00.123'
 //	(precision from the fraction), TIMESTAMP_LTZ '...' (read in UTC)
 //	INTERVAL '5' SECOND (and MINUTE, HOUR, DAY, MONTH, YEAR)
+//	ARRAY[a, b], MAP[k1, v1, k2, v2]
 //
 // Literal types follow Flink's. Arguments are cast to the Params a
 // function asks for with Cast, as a planner would. Results print as
@@ -195,7 +196,7 @@ func (p *parser) expr() (expr, error) {
 		if p.peek(":") {
 			p.i++
 			j, depth := p.i, 0
-			for ; j < len(p.s) && p.s[j] != ',' && !(p.s[j] == ' ' && depth == 0); j++ {
+			for ; j < len(p.s) && p.s[j] != ',' && p.s[j] != ']' && !(p.s[j] == ' ' && depth == 0); j++ {
 				if p.s[j] == '(' {
 					depth++
 				} else if p.s[j] == ')' {
@@ -236,6 +237,63 @@ func (p *parser) expr() (expr, error) {
 			t = types.TimestampLTZType(frac)
 		}
 		return expr{t: t.AsNotNull(), v: TS(ts), isLit: true}, err
+	case "ARRAY", "MAP":
+		// ARRAY[a, b, ...], MAP[k1, v1, k2, v2, ...]: element types are
+		// the common type of the elements.
+		if err := p.eat("["); err != nil {
+			return expr{}, err
+		}
+		var es []expr
+		for !p.peek("]") {
+			e, err := p.expr()
+			if err != nil {
+				return expr{}, err
+			}
+			es = append(es, e)
+			if p.peek(",") {
+				p.i++
+			}
+		}
+		p.i++
+		elemType := func(es []expr) (types.Type, error) {
+			ts := make([]types.Type, len(es))
+			for i, e := range es {
+				ts[i] = e.t
+			}
+			t, ok := types.CommonType(ts...)
+			if !ok {
+				return types.Type{}, fmt.Errorf("test syntax: no common element type")
+			}
+			return t, nil
+		}
+		if w == "ARRAY" {
+			et, err := elemType(es)
+			if err != nil {
+				return expr{}, err
+			}
+			a := make([]any, len(es))
+			for i, e := range es {
+				a[i] = ToAny(et, e.v)
+			}
+			return expr{t: types.ArrayType(et).AsNotNull(), v: Value{R: a}}, nil
+		}
+		var ks, vs []expr
+		for i := 0; i+1 < len(es); i += 2 {
+			ks, vs = append(ks, es[i]), append(vs, es[i+1])
+		}
+		kt, err := elemType(ks)
+		if err != nil {
+			return expr{}, err
+		}
+		vt, err := elemType(vs)
+		if err != nil {
+			return expr{}, err
+		}
+		m := &row.MapValue{}
+		for i := range ks {
+			m.Keys, m.Values = append(m.Keys, ToAny(kt, ks[i].v)), append(m.Values, ToAny(vt, vs[i].v))
+		}
+		return expr{t: types.MapType(kt, vt).AsNotNull(), v: Value{R: m}}, nil
 	case "INTERVAL":
 		// INTERVAL 'n' UNIT, one field.
 		s, err := p.str()

@@ -86,6 +86,7 @@ var builtins = func() *Registry {
 	registerConditional(r)
 	registerTime(r)
 	registerOperators(r)
+	registerMore(r)
 	registerAggregates(r)
 	return r
 }()
