@@ -118,6 +118,11 @@ func firehoseRun(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		}
 	}
 
+	if _, err := os.Stat(*logDir); os.IsNotExist(err) && *createShards == 0 {
+		// Opening would create an empty log there, only to report that the
+		// stream is missing; a mistyped path should leave nothing behind.
+		return fmt.Errorf("log directory %s does not exist (pass --create-shards N to create it with stream %q, or point --log-dir at the --data of 'sluice log serve')", *logDir, *source)
+	}
 	l, err := shardlog.Open(shardlog.Options{Dir: *logDir})
 	if err != nil {
 		return err
@@ -281,11 +286,13 @@ func firehoseProgress(st firehose.SinkStats, r *engine.Running) string {
 
 func firehoseValidate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("firehose validate", stderr)
+	setUsage(fs, "sluice firehose validate FILE",
+		"Checks a delivery stream configuration (the JSON form of firehose.Config; see examples/firehose/delivery.json) and prints it with every default filled in. Errors name the JSON key, or give the line and column of malformed JSON.")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() != 1 {
-		return usageError("usage: sluice firehose validate FILE")
+		return usageError("sluice firehose validate FILE")
 	}
 	raw, err := os.ReadFile(fs.Arg(0))
 	if err != nil {

@@ -17,6 +17,7 @@ import (
 	"math/big"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"strings"
 	"time"
@@ -26,6 +27,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
+	"github.com/aws/smithy-go"
 
 	"github.com/sluicehq/sluice/connectors/shardlog"
 	"github.com/sluicehq/sluice/connectors/shardlog/kinesisapi"
@@ -34,14 +36,54 @@ import (
 func init() {
 	registerGroup("log", "the built-in sharded log: serve, create, put, get, describe, split, merge, tail", []*command{
 		{"serve", "serve the sharded log over the Kinesis API (HTTP/1.1, h2c, TLS)", logServe},
-		{"create", "create a stream: sluice log create STREAM --shards N", logCreate},
-		{"put", "put records: sluice log put STREAM [--key K] [DATA ...] (else lines of stdin)", logPut},
-		{"get", "read one shard once: sluice log get STREAM [--shard ID] [--from POS]", logGet},
-		{"describe", "describe a stream and its shards", logDescribe},
-		{"split", "split a shard: sluice log split STREAM SHARD [--hash-key K]", logSplit},
-		{"merge", "merge two adjacent shards: sluice log merge STREAM SHARD ADJACENT", logMerge},
-		{"tail", "follow every shard of a stream, across resharding", logTail},
+		{"create", "create a stream: sluice log create STREAM --shards N", clientErrors(logCreate)},
+		{"put", "put records: sluice log put STREAM [--key K] [DATA ...] (else lines of stdin)", clientErrors(logPut)},
+		{"get", "read a stream once, every shard: sluice log get STREAM [--shard ID] [--from POS]", clientErrors(logGet)},
+		{"describe", "describe a stream and its shards", clientErrors(logDescribe)},
+		{"split", "split a shard: sluice log split STREAM SHARD [--hash-key K]", clientErrors(logSplit)},
+		{"merge", "merge two adjacent shards: sluice log merge STREAM SHARD ADJACENT", clientErrors(logMerge)},
+		{"tail", "follow every shard of a stream, across resharding", clientErrors(logTail)},
 	})
+}
+
+// clientErrors makes the errors of the Kinesis client readable: the SDK
+// says "https response error StatusCode: 0 ... request send failed" for a
+// server that is not there, even over plain HTTP, and wraps the service's
+// error in retry bookkeeping. A command says which operation failed and
+// either the service's error code and message or why the endpoint could not
+// be reached.
+func clientErrors(run func(context.Context, []string, io.Writer, io.Writer) error) func(context.Context, []string, io.Writer, io.Writer) error {
+	return func(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+		return explainClientError(run(ctx, args, stdout, stderr))
+	}
+}
+
+func explainClientError(err error) error {
+	if err == nil || errors.Is(err, errUsage) || errors.Is(err, flag.ErrHelp) {
+		return err
+	}
+	var op *smithy.OperationError
+	if !errors.As(err, &op) {
+		return err
+	}
+	var api smithy.APIError
+	if errors.As(err, &api) {
+		return fmt.Errorf("%s: %s: %s", op.Operation(), api.ErrorCode(), api.ErrorMessage())
+	}
+	var uerr *url.Error
+	if errors.As(err, &uerr) {
+		return fmt.Errorf("%s: cannot reach %s: %w (is 'sluice log serve' running there? set --endpoint or $SLUICE_LOG_ENDPOINT)", op.Operation(), endpointOf(uerr.URL), errors.Unwrap(uerr))
+	}
+	return fmt.Errorf("%s: %w", op.Operation(), op.Err)
+}
+
+// endpointOf strips a request URL to scheme and host.
+func endpointOf(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return raw
+	}
+	return u.Scheme + "://" + u.Host
 }
 
 func logServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -167,7 +209,7 @@ func logCreate(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	if len(pos) != 1 {
-		return usageError("usage: sluice log create STREAM --shards N")
+		return usageError("sluice log create STREAM --shards N")
 	}
 	in := &kinesis.CreateStreamInput{StreamName: aws.String(pos[0])}
 	if *onDemand {
@@ -200,7 +242,7 @@ func logPut(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return err
 	}
 	if len(pos) < 1 {
-		return usageError("usage: sluice log put STREAM [--key K] [DATA ...]")
+		return usageError("sluice log put STREAM [--key K] [DATA ...]")
 	}
 	stream, data := pos[0], pos[1:]
 	c := client()
@@ -322,43 +364,88 @@ func printRecord(w io.Writer, shard string, r types.Record, asJSON bool) {
 func logGet(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("log get", stderr)
 	client := logClientFlags(fs)
-	shard := fs.String("shard", "shardId-000000000000", "shard id")
+	shard := fs.String("shard", "", "read only this shard (default: every shard, in shard order)")
 	from := fs.String("from", "trim_horizon", "trim_horizon, latest, at:SEQ, after:SEQ or ts:RFC3339")
-	limit := fs.Int("limit", 1000, "records at most")
+	limit := fs.Int("limit", 1000, "records at most, per shard")
 	asJSON := fs.Bool("json", false, "print JSON lines")
+	setUsage(fs, "sluice log get STREAM [--shard ID] [--from POS]",
+		"Reads the records of a stream once and prints one line per record: shard, sequence number, partition key, data.")
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
 		return err
 	}
 	if len(pos) != 1 {
-		return usageError("usage: sluice log get STREAM [--shard ID] [--from POS]")
+		return usageError("sluice log get STREAM [--shard ID] [--from POS]")
 	}
-	in, err := parseFrom(*from)
-	if err != nil {
-		return err
-	}
-	in.StreamName, in.ShardId = aws.String(pos[0]), shard
 	c := client()
-	it, err := c.GetShardIterator(ctx, in)
-	if err != nil {
-		return err
+	shards := []string{*shard}
+	if *shard == "" {
+		if shards, err = listShardIDs(ctx, c, pos[0]); err != nil {
+			return err
+		}
 	}
-	iter, left := it.ShardIterator, *limit
-	for iter != nil && left > 0 {
-		out, err := c.GetRecords(ctx, &kinesis.GetRecordsInput{ShardIterator: iter, Limit: aws.Int32(int32(min(left, 10000)))})
+	total := 0
+	for _, id := range shards {
+		n, err := getShard(ctx, c, pos[0], id, *from, *limit, stdout, *asJSON)
 		if err != nil {
 			return err
 		}
+		total += n
+	}
+	if total == 0 && !*asJSON {
+		fmt.Fprintf(stderr, "no records in %s from %s (%d shards read)\n", pos[0], *from, len(shards))
+	}
+	return nil
+}
+
+// listShardIDs returns every shard of the stream, open and closed, in the
+// order ListShards gives them (parents before children).
+func listShardIDs(ctx context.Context, c *kinesis.Client, stream string) ([]string, error) {
+	var ids []string
+	in := &kinesis.ListShardsInput{StreamName: aws.String(stream)}
+	for {
+		out, err := c.ListShards(ctx, in)
+		if err != nil {
+			return nil, err
+		}
+		for _, sh := range out.Shards {
+			ids = append(ids, aws.ToString(sh.ShardId))
+		}
+		if out.NextToken == nil {
+			return ids, nil
+		}
+		in = &kinesis.ListShardsInput{NextToken: out.NextToken}
+	}
+}
+
+// getShard prints up to limit records of one shard from position from and
+// returns how many it printed.
+func getShard(ctx context.Context, c *kinesis.Client, stream, shard, from string, limit int, stdout io.Writer, asJSON bool) (int, error) {
+	in, err := parseFrom(from)
+	if err != nil {
+		return 0, err
+	}
+	in.StreamName, in.ShardId = aws.String(stream), aws.String(shard)
+	it, err := c.GetShardIterator(ctx, in)
+	if err != nil {
+		return 0, err
+	}
+	iter, left := it.ShardIterator, limit
+	for iter != nil && left > 0 {
+		out, err := c.GetRecords(ctx, &kinesis.GetRecordsInput{ShardIterator: iter, Limit: aws.Int32(int32(min(left, 10000)))})
+		if err != nil {
+			return limit - left, err
+		}
 		for _, r := range out.Records {
-			printRecord(stdout, *shard, r, *asJSON)
+			printRecord(stdout, shard, r, asJSON)
 		}
 		left -= len(out.Records)
-		if len(out.Records) == 0 {
+		if len(out.Records) == 0 || aws.ToInt64(out.MillisBehindLatest) == 0 && len(out.Records) < 10000 {
 			break
 		}
 		iter = out.NextShardIterator
 	}
-	return nil
+	return limit - left, nil
 }
 
 func logDescribe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -369,7 +456,7 @@ func logDescribe(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return err
 	}
 	if len(pos) != 1 {
-		return usageError("usage: sluice log describe STREAM")
+		return usageError("sluice log describe STREAM")
 	}
 	c := client()
 	sum, err := c.DescribeStreamSummary(ctx, &kinesis.DescribeStreamSummaryInput{StreamName: aws.String(pos[0])})
@@ -416,7 +503,7 @@ func logSplit(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	if len(pos) != 2 {
-		return usageError("usage: sluice log split STREAM SHARD [--hash-key K]")
+		return usageError("sluice log split STREAM SHARD [--hash-key K]")
 	}
 	c := client()
 	k := *hashKey
@@ -451,7 +538,7 @@ func logMerge(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	if len(pos) != 3 {
-		return usageError("usage: sluice log merge STREAM SHARD ADJACENT")
+		return usageError("sluice log merge STREAM SHARD ADJACENT")
 	}
 	if _, err := client().MergeShards(ctx, &kinesis.MergeShardsInput{StreamName: aws.String(pos[0]), ShardToMerge: aws.String(pos[1]), AdjacentShardToMerge: aws.String(pos[2])}); err != nil {
 		return err
@@ -476,7 +563,7 @@ func logTail(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	if len(pos) != 1 {
-		return usageError("usage: sluice log tail STREAM")
+		return usageError("sluice log tail STREAM")
 	}
 	startIn, err := parseFrom(*from)
 	if err != nil {
