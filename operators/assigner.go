@@ -17,8 +17,10 @@ type TimeWindow struct {
 }
 
 // MaxTimestamp is the largest timestamp inside the window, End-1: a window
-// fires when the watermark reaches it, and its results carry it as their
-// event time. The global window's is engine.MaxTime.
+// that does not merge fires when the watermark reaches it, and its results
+// carry it as their event time. The global window's is engine.MaxTime.
+// Event-time session windows fire at End instead (see the package doc and
+// TriggerContext.WindowTime).
 func (w TimeWindow) MaxTimestamp() int64 {
 	if w.End == engine.MaxTime {
 		return engine.MaxTime
@@ -304,6 +306,25 @@ func (s *assignSpec) assign(ts, gap int64, dst []TimeWindow) []TimeWindow {
 		return append(dst, TimeWindow{engine.MinTime, engine.MaxTime})
 	}
 	return dst
+}
+
+// firesAtEnd reports whether the windows are complete only when the
+// watermark reaches their End, not their max timestamp: event-time
+// sessions, which a record at End touches and still extends. A record at
+// End is on time until the watermark reaches End, so firing at End-1, as
+// Flink does, would let its arrival order decide whether touching
+// sessions merge (see the package doc).
+func (s *assignSpec) firesAtEnd() bool { return s.isMerging() && !s.procTime }
+
+// windowTime returns the time of window w: the watermark (or processing
+// time) at which the default triggers fire it, from which its allowed
+// lateness counts, and the event time its results carry. It is the max
+// timestamp, End-1, except for windows that fire at End.
+func (s *assignSpec) windowTime(w TimeWindow) int64 {
+	if s.firesAtEnd() {
+		return w.End
+	}
+	return w.MaxTimestamp()
 }
 
 // inRange reports whether window arithmetic on an event time ts (and a

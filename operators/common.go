@@ -113,8 +113,8 @@ type windowOutputs[T, Out any] struct {
 	errOut  *engine.Collector[T]
 }
 
-func (w *windowOutputs[T, Out]) open(ctx *engine.OperatorContext[Out], lateTag, errTag engine.OutputTag[T]) {
-	w.wctx.op = ctx
+func (w *windowOutputs[T, Out]) open(ctx *engine.OperatorContext[Out], spec *assignSpec, lateTag, errTag engine.OutputTag[T]) {
+	w.wctx.op, w.wctx.spec = ctx, spec
 	w.late, w.errs = ctx.Counter(CounterLate), ctx.Counter(CounterErrors)
 	w.lateOut = engine.SideCollector(ctx, lateTag)
 	w.errOut = engine.SideCollector(ctx, errTag)

@@ -41,7 +41,10 @@
 // DeltaEvictor, or an implementation of Evictor) work on the full-window
 // path, as in Flink.
 //
-// Results carry the window's max timestamp (end - 1) as their event time.
+// Results carry the window's time as their event time: its max timestamp
+// (end - 1), as in Flink, except for event-time sessions, whose time is
+// their end (below). WindowContext.WindowTime and TriggerContext.WindowTime
+// return it.
 //
 // # Sliding windows on slices
 //
@@ -61,14 +64,30 @@
 // timers lazily (sessionOp): a session that grows with every record does
 // not move a timer with every record, as per-window timers would.
 //
-// As in Flink, sessions that touch (one ends where the next starts) merge,
-// and a session fires when the watermark reaches its last millisecond,
-// end-1. A record at exactly end that arrives after that watermark (it is
-// not late: the watermark is below its time) therefore starts a new
-// session instead of extending the fired one, so with parallel sources
-// the split of touching sessions can depend on timing. Known, not yet
-// changed: firing merging windows at the watermark end would make it
-// deterministic, one millisecond later than Flink.
+// As in Flink, sessions that touch (one ends where the next starts) merge.
+// Unlike Flink, and on purpose, an event-time session fires when the
+// watermark reaches its end (watermark >= end), one millisecond later
+// than Flink, which fires it at its last millisecond, end-1. A record at
+// exactly end touches the session and extends it, and it is on time until
+// the watermark reaches end; fired at end-1, a session would be extended
+// by such a record, or
+// split from it, depending on whether it arrived before or after that
+// watermark — with parallel sources, on timing. Fired at end, every record
+// that could still change a fired session is behind the watermark, that
+// is late, and the lateness rules below decide its fate the same way
+// whatever the timing of on-time records. This holds for Session and
+// DynamicSession, on the fast path and the general operator
+// (EventTimeTrigger and ContinuousEventTimeTrigger fire at
+// TriggerContext.WindowTime, which user triggers should use too).
+//
+// For the same reason a session's results carry end, not end-1, as their
+// event time: the operator has passed the watermark end-1 on downstream
+// before the session fires, so a result at end-1 would be late for the
+// next event-time operator (a count of sessions per minute would drop the
+// sessions that end on the minute), while one at end is not, as Flink's
+// results at end-1 are not. Such a result falls in the downstream window
+// that holds end. Processing-time sessions fire, and their results carry,
+// end-1, as in Flink.
 //
 // With any explicit trigger or an evictor, windows use the general
 // operator (windowOp), which keeps one state entry per key and window and
@@ -81,10 +100,14 @@
 //
 // # Lateness and bad records
 //
-// An event-time window stays open for AllowedLateness after the watermark
-// passed its end: a record that arrives meanwhile is added and the window
-// fires again with the updated result (Flink's semantics). A record too
-// late for every window it belongs to goes to the late-data side output
+// An event-time window stays open for AllowedLateness after it fired (the
+// watermark reached its time: end-1, or end for a session): a record that
+// arrives meanwhile is added and the window fires again with the updated
+// result (Flink's semantics). A record too late for every window it
+// belongs to — for sessions: when the watermark has reached end + allowed
+// lateness of its own window [ts, ts+gap) and of every open session it
+// touches, that is of every session it could join — goes to the late-data
+// side output
 // (LateDataTag, or the tag given to SideOutputLateData) and is counted in
 // the operator's CounterLate counter (engine.OperatorMetrics.Counters),
 // whether or not a stream consumes the side output: late records are never

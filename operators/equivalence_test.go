@@ -79,13 +79,17 @@ type keyWindow struct {
 }
 
 // refModel is the naive reference of event-time windows with the default
-// trigger and allowed lateness, summing values.
+// trigger and allowed lateness, summing values. A window fires when the
+// watermark reaches its time (refTime) and is dropped the allowed
+// lateness later; a record is late when every window it could join is
+// dropped — for sessions: its own window and the sessions it touches.
 type refModel struct {
 	spec     assignSpec
 	lateness int64
 	wm       int64
 	sums     map[keyWindow]int64       // non-merging windows
 	sessions map[string][]keyWindowSum // session windows per key
+	gapOf    func(val int64) int64     // dynamic sessions: the gap of a record
 }
 
 type keyWindowSum struct {
@@ -97,8 +101,18 @@ func newRefModel(spec assignSpec, lateness int64) *refModel {
 	return &refModel{spec: spec, lateness: lateness, wm: engine.MinTime, sums: map[keyWindow]int64{}, sessions: map[string][]keyWindowSum{}}
 }
 
-func refOut(key string, w TimeWindow, sum int64) string {
-	return fmt.Sprintf("out %s %s %d @%d", key, w, sum, w.MaxTimestamp())
+// refTime is when window w fires and the event time of its results: End-1
+// for windows that do not merge, End for sessions, which a record at End
+// still extends.
+func (m *refModel) refTime(w TimeWindow) int64 {
+	if m.spec.isMerging() {
+		return w.End
+	}
+	return w.End - 1
+}
+
+func (m *refModel) out(key string, w TimeWindow, sum int64) string {
+	return fmt.Sprintf("out %s %s %d @%d", key, w, sum, m.refTime(w))
 }
 
 func (m *refModel) element(key string, ts, val int64) []string {
@@ -108,14 +122,14 @@ func (m *refModel) element(key string, ts, val int64) []string {
 	var out []string
 	added := false
 	for _, w := range refWindows(m.spec, ts) {
-		if w.MaxTimestamp()+m.lateness <= m.wm {
+		if m.refTime(w)+m.lateness <= m.wm {
 			continue
 		}
 		added = true
 		kw := keyWindow{key, w}
 		m.sums[kw] += val
-		if w.MaxTimestamp() <= m.wm {
-			out = append(out, refOut(key, w, m.sums[kw]))
+		if m.refTime(w) <= m.wm {
+			out = append(out, m.out(key, w, m.sums[kw]))
 		}
 	}
 	if !added {
@@ -125,7 +139,11 @@ func (m *refModel) element(key string, ts, val int64) []string {
 }
 
 func (m *refModel) sessionElement(key string, ts, val int64) []string {
-	nw := TimeWindow{ts, ts + m.spec.size}
+	gap := m.spec.size
+	if m.gapOf != nil {
+		gap = m.gapOf(val)
+	}
+	nw := TimeWindow{ts, ts + gap}
 	result, sum := nw, val
 	var kept []keyWindowSum
 	for _, s := range m.sessions[key] {
@@ -135,12 +153,12 @@ func (m *refModel) sessionElement(key string, ts, val int64) []string {
 			kept = append(kept, s)
 		}
 	}
-	if result.MaxTimestamp()+m.lateness <= m.wm {
+	if m.refTime(result)+m.lateness <= m.wm {
 		return []string{fmt.Sprintf("late %s @%d", key, ts)}
 	}
 	m.sessions[key] = append(kept, keyWindowSum{result, sum})
-	if result.MaxTimestamp() <= m.wm {
-		return []string{refOut(key, result, sum)}
+	if m.refTime(result) <= m.wm {
+		return []string{m.out(key, result, sum)}
 	}
 	return nil
 }
@@ -150,11 +168,11 @@ func (m *refModel) watermark(wm int64) []string {
 		return nil
 	}
 	var out []string
-	due := func(w TimeWindow) bool { return w.MaxTimestamp() > m.wm && w.MaxTimestamp() <= wm }
-	gone := func(w TimeWindow) bool { return addSat(w.MaxTimestamp(), m.lateness) <= wm }
+	due := func(w TimeWindow) bool { return m.refTime(w) > m.wm && m.refTime(w) <= wm }
+	gone := func(w TimeWindow) bool { return addSat(m.refTime(w), m.lateness) <= wm }
 	for kw, s := range m.sums {
 		if due(kw.w) {
-			out = append(out, refOut(kw.key, kw.w, s))
+			out = append(out, m.out(kw.key, kw.w, s))
 		}
 		if gone(kw.w) {
 			delete(m.sums, kw)
@@ -164,7 +182,7 @@ func (m *refModel) watermark(wm int64) []string {
 		var kept []keyWindowSum
 		for _, s := range ss {
 			if due(s.w) {
-				out = append(out, refOut(key, s.w, s.sum))
+				out = append(out, m.out(key, s.w, s.sum))
 			}
 			if !gone(s.w) {
 				kept = append(kept, s)
@@ -230,7 +248,8 @@ func runEquivalence(t *testing.T, seed uint64, desc string, steps []step, pebble
 	}
 }
 
-// sumOp builds a window operator summing ev.Val that prints like refOut.
+// sumOp builds a window operator summing ev.Val that prints like
+// refModel.out.
 func sumOp(w *WindowedStream[ev, string]) (func() (engine.KeyedOperator[ev, string, string], error), error) {
 	spec := aggregateOp(w, Sum(func(e ev) int64 { return e.Val }), func() resultFunc[string, int64, string] {
 		return func(key string, r int64, wc *WindowContext[string]) error {
@@ -290,13 +309,19 @@ func TestSlidingEquivalence(t *testing.T) {
 	}
 }
 
-// TestSessionEquivalence: session windows (merging) against the reference.
+// TestSessionEquivalence: session windows (merging), with a fixed or a
+// dynamic gap, against the reference.
 func TestSessionEquivalence(t *testing.T) {
 	seed := seedFrom(t)
 	rng := rand.New(rand.NewPCG(seed, 5))
 	for round := 0; round < 16; round++ {
 		gap := 1 + rng.Int64N(12)
 		a := Session(time.Duration(gap) * time.Millisecond)
+		var gapOf func(int64) int64
+		if rng.IntN(3) == 0 {
+			gapOf = func(val int64) int64 { return 1 + val%gap } // val is 1..100
+			a = DynamicSession(func(e ev) time.Duration { return time.Duration(gapOf(e.Val)) * time.Millisecond })
+		}
 		spec, _ := a.spec()
 		lateness := []int64{0, 0, 3, 20}[rng.IntN(4)]
 		w := Window(testKeyed(), "operator", a).AllowedLateness(time.Duration(lateness) * time.Millisecond)
@@ -311,7 +336,12 @@ func TestSessionEquivalence(t *testing.T) {
 		// Sparse keys so that sessions both merge and close.
 		steps := randomSteps(rng, 300+rng.IntN(700), 1+rng.IntN(12), rng.Int64N(15))
 		desc := fmt.Sprintf("round %d: %v lateness %d general %v", round, a, lateness, general)
-		runEquivalence(t, seed, desc, steps, rng.IntN(8) == 0, factory, newRefModel(spec, lateness))
+		if gapOf != nil {
+			desc += fmt.Sprintf(" (gaps 1..%d ms)", gap)
+		}
+		ref := newRefModel(spec, lateness)
+		ref.gapOf = gapOf
+		runEquivalence(t, seed, desc, steps, rng.IntN(8) == 0, factory, ref)
 	}
 }
 

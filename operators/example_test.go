@@ -83,8 +83,9 @@ func Example_sliding() {
 	// bob [5000,15000): 1 @14999
 }
 
-// Sessions of activity: clicks less than 5 s apart belong to one session;
-// the full-window function sees the session's clicks.
+// Sessions of activity: clicks at most 5 s apart belong to one session;
+// the full-window function sees the session's clicks. A session fires
+// when the watermark reaches its end, and its result carries that end.
 func Example_session() {
 	run(func(ks *engine.KeyedStream[Click, string]) *engine.Stream[string] {
 		w := operators.Window(ks, "sessions", operators.Session(5*time.Second)).
@@ -100,11 +101,11 @@ func Example_session() {
 			}))
 	})
 	// Output:
-	// ann [1000,6000) [/] @5999
-	// ann [31000,36000) [/] @35999
-	// ann [9000,17000) [/b /c] @16999
-	// bob [14000,19000) [/] @18999
-	// bob [2500,7500) [/a] @7499
+	// ann [1000,6000) [/] @6000
+	// ann [31000,36000) [/] @36000
+	// ann [9000,17000) [/b /c] @17000
+	// bob [14000,19000) [/] @19000
+	// bob [2500,7500) [/a] @7500
 }
 
 // Each user's last click as a changelog: an insert, then an update (the

@@ -77,7 +77,11 @@ func refSums(a Assigner, parts [][]click) []string {
 	}
 	var out []string
 	for kw, s := range sums {
-		out = append(out, fmt.Sprintf("%s %s %d @%d", kw.key, kw.w, s, kw.w.MaxTimestamp()))
+		at := kw.w.End - 1
+		if spec.isMerging() {
+			at = kw.w.End // sessions fire at, and their results carry, End
+		}
+		out = append(out, fmt.Sprintf("%s %s %d @%d", kw.key, kw.w, s, at))
 	}
 	slices.Sort(out)
 	return out
@@ -299,9 +303,11 @@ func TestWindowRescale(t *testing.T) {
 		ks := engine.KeyBy(m, func(c click) string { return c.User })
 		for i, a := range assigners {
 			res := AggregateWindowed(Window(ks, fmt.Sprint("window-", i), a), Sum(func(c click) int64 { return c.Val }))
-			s := engine.Map(res, fmt.Sprint("format-", i), func(r Windowed[string, int64]) string {
-				return fmt.Sprintf("%s %s %d @%d", r.Key, r.Window, r.Value, r.Window.MaxTimestamp())
-			})
+			s := engine.Process(res, fmt.Sprint("format-", i), engine.ProcessFunction[Windowed[string, int64], string](
+				engine.ProcessFunc[Windowed[string, int64], string](func(r Windowed[string, int64], ctx *engine.Context[string]) error {
+					ctx.Emit(fmt.Sprintf("%s %s %d @%d", r.Key, r.Window, r.Value, ctx.Timestamp()))
+					return nil
+				})))
 			engine.SinkTo(s, fmt.Sprint("sink-", i), sinks[i])
 		}
 		return j
@@ -419,11 +425,11 @@ func (t *checkoutTrigger) OnElement(c click, _ int64, w TimeWindow, ctx *Trigger
 	if c.Val == 0 { // a checkout
 		return FireAndPurge, nil
 	}
-	return Continue, ctx.RegisterEventTimeTimer(w.MaxTimestamp())
+	return Continue, ctx.RegisterEventTimeTimer(ctx.WindowTime(w))
 }
 
-func (t *checkoutTrigger) OnEventTime(at int64, w TimeWindow, _ *TriggerContext) (TriggerResult, error) {
-	if at == w.MaxTimestamp() {
+func (t *checkoutTrigger) OnEventTime(at int64, w TimeWindow, ctx *TriggerContext) (TriggerResult, error) {
+	if at == ctx.WindowTime(w) {
 		return Fire, nil
 	}
 	return Continue, nil
@@ -437,7 +443,7 @@ func (t *checkoutTrigger) Clear(w TimeWindow, ctx *TriggerContext) error {
 	if err := t.seen.Clear(); err != nil {
 		return err
 	}
-	return ctx.DeleteEventTimeTimer(w.MaxTimestamp())
+	return ctx.DeleteEventTimeTimer(ctx.WindowTime(w))
 }
 
 func (t *checkoutTrigger) OnMerge(w TimeWindow, merged []TimeWindow, ctx *TriggerContext) error {
@@ -454,7 +460,7 @@ func (t *checkoutTrigger) OnMerge(w TimeWindow, merged []TimeWindow, ctx *Trigge
 	if err := t.seen.Update(sum); err != nil {
 		return err
 	}
-	return ctx.RegisterEventTimeTimer(w.MaxTimestamp())
+	return ctx.RegisterEventTimeTimer(ctx.WindowTime(w))
 }
 
 // TestUserDefinedTrigger runs a stateful user-defined trigger on session
@@ -479,13 +485,59 @@ func TestUserDefinedTrigger(t *testing.T) {
 		got = append(got, fmt.Sprintf("%s %v %d @%d", r.Value.Key, r.Value.Window, r.Value.Value, r.Time))
 	}
 	slices.Sort(got)
-	want := []string{
-		"a [1000,8000) 12 @7999", // the checkout's firing: sum 5+7+0
-		"a [1000,8500) 4 @8499",  // the session's end: only what came after the purge
-		"a [20000,25000) 9 @24999",
-		"b [4000,9000) 1 @8999",
+	want := []string{ // session results carry End
+		"a [1000,8000) 12 @8000", // the checkout's firing: sum 5+7+0
+		"a [1000,8500) 4 @8500",  // the session's end: only what came after the purge
+		"a [20000,25000) 9 @25000",
+		"b [4000,9000) 1 @9000",
 	}
 	if !slices.Equal(got, want) {
 		t.Fatalf("got %q\nwant %q", got, want)
+	}
+}
+
+// TestSessionResultsOnTimeDownstream: a session fires when the watermark
+// reaches its End, after the operator passed End-1 on downstream, so its
+// results carry End (WindowContext.WindowTime). At End-1 they would be
+// behind the downstream watermark: here a's session [0,5) fires at
+// watermark 5, after watermark 4 closed the downstream window [0,5), and
+// a count of sessions per 5 ms would drop it as late.
+func TestSessionResultsOnTimeDownstream(t *testing.T) {
+	in := []click{{"a", 0, 1}, {"b", 5, 1}, {"b", 6, 1}, {"c", 30, 1}} // a watermark after each
+	j := engine.NewJob("cascade", engine.Config{StateBackend: "memory", BatchSize: 1, WatermarkInterval: -1})
+	src := engine.FromSlice(j, "src", in, engine.Monotonous(func(c click) int64 { return c.TS }))
+	ks := engine.KeyBy(src, func(c click) string { return c.User })
+	type sinks struct {
+		out  *engine.CollectSink[Windowed[int, int64]]
+		late *engine.CollectSink[Windowed[string, int64]]
+	}
+	var runs []sinks
+	for _, general := range []bool{false, true} {
+		name := fmt.Sprint("sessions-general-", general)
+		w := Window(ks, name, Session(5*time.Millisecond))
+		if general {
+			w.Trigger(EventTimeTrigger[click]())
+		}
+		sessions := AggregateWindowed(w, Count[click]())
+		byOne := engine.KeyBy(sessions, func(Windowed[string, int64]) int { return 0 })
+		perSlot := AggregateWindowed(Window(byOne, name+"-per-5ms", Tumbling(5*time.Millisecond)), Count[Windowed[string, int64]]())
+		runs = append(runs, sinks{engine.Collect(perSlot, name+"-out"),
+			engine.Collect(engine.SideOutput(perSlot, LateDataTag[Windowed[string, int64]]()), name+"-late")})
+	}
+	if err := j.Execute(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	// Sessions a [0,5) @5 and b [5,11) @11 fall in [5,10) and [10,15),
+	// c [30,35) @35 in [35,40).
+	want := []string{"[10,15) 1 @14", "[35,40) 1 @39", "[5,10) 1 @9"}
+	for i, r := range runs {
+		var got []string
+		for _, o := range r.out.Records() {
+			got = append(got, fmt.Sprintf("%v %d @%d", o.Value.Window, o.Value.Value, o.Time))
+		}
+		slices.Sort(got)
+		if !slices.Equal(got, want) || len(r.late.Records()) > 0 {
+			t.Errorf("general %v: sessions per 5 ms %q, want %q; late downstream %v", i == 1, got, want, r.late.Records())
+		}
 	}
 }

@@ -38,8 +38,9 @@ func (c *JoinContext[Out]) LeftTimestamp() int64 { return c.left }
 func (c *JoinContext[Out]) RightTimestamp() int64 { return c.right }
 
 // Timestamp returns the event time Emit gives results: the larger of the
-// two records' (interval join) or the window's max timestamp (window
-// join).
+// two records' (interval join) or the window's time (window join: its max
+// timestamp, or End for event-time sessions; see
+// WindowContext.WindowTime).
 func (c *JoinContext[Out]) Timestamp() int64 { return c.ts }
 
 // Emit emits v at Timestamp().
@@ -440,9 +441,9 @@ type WindowJoinOptions[A, B any] struct {
 // WindowJoin joins two streams keyed alike within windows (Flink's
 // a.join(b).where(..).equalTo(..).window(..).apply(fn)): when a window
 // fires, fn sees every pair of a left and a right record of the key in it
-// (an inner join), with results at the window's max timestamp. Any
-// assigner works; on tumbling, sliding and cumulating windows the records
-// are kept once per slice, not per window.
+// (an inner join), with results at the window's time
+// (WindowContext.WindowTime). Any assigner works; on tumbling, sliding and
+// cumulating windows the records are kept once per slice, not per window.
 func WindowJoin[A, B any, K comparable, Out any](a *engine.KeyedStream[A, K], b *engine.KeyedStream[B, K], name string,
 	assigner Assigner, opts WindowJoinOptions[A, B], fn ProcessJoinFunction[A, B, Out]) *engine.Stream[Out] {
 	s := windowJoinOp(a.KeyOf(), b.KeyOf(), name, assigner, opts, fn)
@@ -492,7 +493,7 @@ func windowJoinOp[A, B any, K comparable, Out any](keyOfA func(A) K, keyOfB func
 		pf := perInstance(fn)
 		jctx := &JoinContext[Out]{}
 		return timedFn(add, merge, codec, func(_ K, acc joinAcc[A, B], wc *WindowContext[Out]) error {
-			jctx.op, jctx.ts = wc.op, wc.window.MaxTimestamp()
+			jctx.op, jctx.ts = wc.op, wc.WindowTime()
 			for _, l := range acc.L {
 				for _, r := range acc.R {
 					jctx.left, jctx.right = l.Time, r.Time

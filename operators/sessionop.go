@@ -11,12 +11,14 @@ import (
 
 // sessionOp is the operator of session windows with the default trigger
 // and no evictor. It gives the results of windowOp with EventTimeTrigger
-// (or ProcessingTimeTrigger) — Flink's semantics, lateness included — but
-// keeps each key's sessions, with their accumulators, in one state entry,
-// and its timers lazily: a session that grows with every record does not
-// move a timer with every record. A key has a timer at or before the
-// earliest time one of its sessions must fire or be dropped; when it
-// fires, whatever is due fires and the next timer is set.
+// (or ProcessingTimeTrigger) — Flink's semantics, lateness included,
+// except that event-time sessions fire when the watermark reaches their
+// End (assignSpec.windowTime) — but keeps each key's sessions, with their
+// accumulators, in one state entry, and its timers lazily: a session that
+// grows with every record does not move a timer with every record. A key
+// has a timer at or before the earliest time one of its sessions must
+// fire or be dropped; when it fires, whatever is due fires and the next
+// timer is set.
 //
 // State, per key: "window-sessions", the key's sessionSet. Timers: empty
 // namespace.
@@ -56,18 +58,16 @@ func (o *sessionOp[T, K, Acc, Out]) Open(ctx *engine.OperatorContext[Out], keys 
 	if o.sessions, err = state.NewValueState(keys.Backend(), "window-sessions", state.Codec[sessionSet[Acc]](sessionSetCodec[Acc]{o.fn.codec})); err != nil {
 		return err
 	}
-	o.windowOutputs.open(ctx, o.cfg.lateTag, o.cfg.errTag)
+	o.windowOutputs.open(ctx, &o.cfg.spec, o.cfg.lateTag, o.cfg.errTag)
 	return nil
 }
 
 func (o *sessionOp[T, K, Acc, Out]) Close() error { return nil }
 
-// cleanupTime is when a fired session is dropped.
+// cleanupTime is when a fired session is dropped: the allowed lateness
+// after its window time.
 func (o *sessionOp[T, K, Acc, Out]) cleanupTime(w TimeWindow) int64 {
-	if o.cfg.spec.procTime {
-		return w.MaxTimestamp()
-	}
-	return addSat(w.MaxTimestamp(), o.cfg.lateness)
+	return addSat(o.cfg.spec.windowTime(w), o.cfg.lateness)
 }
 
 // ensureTimer makes sure a timer fires at or before t.
@@ -82,13 +82,13 @@ func (o *sessionOp[T, K, Acc, Out]) ensureTimer(set *sessionSet[Acc], t int64) e
 	return o.keys.RegisterEventTimer(t, nil)
 }
 
-// next returns the time s must be looked at next: its end, or its cleanup
-// once it fired.
+// next returns the time s must be looked at next: its window time, or its
+// cleanup once it fired.
 func (o *sessionOp[T, K, Acc, Out]) next(s *session[Acc]) int64 {
 	if s.fired {
 		return o.cleanupTime(s.w)
 	}
-	return s.w.MaxTimestamp()
+	return o.cfg.spec.windowTime(s.w)
 }
 
 func (o *sessionOp[T, K, Acc, Out]) emit(s *session[Acc], wm int64) error {
@@ -139,9 +139,12 @@ func (o *sessionOp[T, K, Acc, Out]) add(v T, ts int64, nw TimeWindow, wm int64) 
 		j++
 	}
 	eventTime := !o.cfg.spec.procTime
-	if i == j && eventTime && addSat(nw.MaxTimestamp(), o.cfg.lateness) <= wm {
-		// Live sessions are never late (their cleanup dropped them), so
-		// only a window that merges with nothing can be.
+	if i == j && eventTime && o.cleanupTime(nw) <= wm {
+		// A record is late when the watermark has reached end + allowed
+		// lateness of every session it could join: its own window and the
+		// live sessions it touches. Live sessions are never late (their
+		// cleanup dropped them), so only a window that merges with nothing
+		// can be.
 		o.late.Inc()
 		o.lateOut.Collect(v, ts)
 		return nil
@@ -162,7 +165,7 @@ func (o *sessionOp[T, K, Acc, Out]) add(v T, ts int64, nw TimeWindow, wm int64) 
 	s.acc = o.fn.add(v, ts, s.acc, present)
 	set.sessions = slices.Replace(ss, i, j, s)
 	at := &set.sessions[i]
-	if eventTime && at.w.MaxTimestamp() <= wm {
+	if eventTime && o.cfg.spec.windowTime(at.w) <= wm {
 		// Within the allowed lateness after its end: fire at once with
 		// this record (Flink's EventTimeTrigger).
 		if err := o.emit(at, wm); err != nil {
@@ -192,7 +195,7 @@ func (o *sessionOp[T, K, Acc, Out]) OnTimer(t engine.TimerFiring) error {
 	kept := set.sessions[:0]
 	for k := range set.sessions {
 		s := set.sessions[k]
-		if !s.fired && s.w.MaxTimestamp() <= due {
+		if !s.fired && o.cfg.spec.windowTime(s.w) <= due {
 			if err := o.emit(&s, wm); err != nil {
 				return err
 			}

@@ -228,7 +228,7 @@ func (o *sliceOp[T, K, Acc, Out]) Open(ctx *engine.OperatorContext[Out], keys *e
 	if o.slices, err = state.NewValueState(keys.Backend(), "window-slices", state.Codec[sliceSet[Acc]](sliceSetCodec[Acc]{o.fn.codec})); err != nil {
 		return err
 	}
-	o.windowOutputs.open(ctx, o.cfg.lateTag, o.cfg.errTag)
+	o.windowOutputs.open(ctx, &o.cfg.spec, o.cfg.lateTag, o.cfg.errTag)
 	return nil
 }
 

@@ -17,9 +17,10 @@ type Ranked[K comparable, T any] struct {
 }
 
 // TopN emits, when each window fires, the n best records of each key in
-// it, best first, as n (or fewer) Ranked rows with the window's max
-// timestamp (SQL's window Top-N: ROW_NUMBER() OVER (PARTITION BY key,
-// window ORDER BY ...) <= n). less(a, b) says a ranks before b; ties go to
+// it, best first, as n (or fewer) Ranked rows with the window's time
+// (SQL's window Top-N: ROW_NUMBER() OVER (PARTITION BY key, window ORDER
+// BY ...) <= n; the time is WindowContext.WindowTime: the max timestamp,
+// or End for event-time sessions). less(a, b) says a ranks before b; ties go to
 // the earlier event time, then the earlier arrival.
 //
 // State holds at most n records per key and window (per slice on sliding
@@ -117,8 +118,8 @@ func (k Keep) String() string {
 
 // DedupWindow emits one record per key and window when the window fires:
 // its first or last in event time (SQL's window deduplication). The record
-// is emitted with the window's max timestamp. State holds one record per
-// key and window (or slice). T needs a codec.
+// is emitted with the window's time (WindowContext.WindowTime). State
+// holds one record per key and window (or slice). T needs a codec.
 func DedupWindow[T any, K comparable](w *WindowedStream[T, K], keep Keep) *engine.Stream[T] {
 	return finish(w.ks, dedupWindowOp(w, keep, func() func(K, TimeWindow, T) T {
 		return func(_ K, _ TimeWindow, v T) T { return v }

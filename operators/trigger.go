@@ -94,6 +94,7 @@ type TriggerContext struct {
 	wm     int64
 	now    func() int64
 	states []namespaced
+	spec   *assignSpec
 	// fresh is set during OnElement when the window got its first record
 	// (or changed by merging): the built-in triggers set their end-of-window
 	// timer only then, instead of again for every record.
@@ -105,6 +106,16 @@ func (c *TriggerContext) Window() TimeWindow { return c.window }
 
 // CurrentWatermark returns the operator's watermark.
 func (c *TriggerContext) CurrentWatermark() int64 { return c.wm }
+
+// WindowTime returns the time of window w: when the built-in event-time
+// triggers fire it (once the watermark reaches it), from when its allowed
+// lateness counts, and the event time of its results. It is w's max
+// timestamp, End-1, as in Flink, except for event-time sessions: those
+// fire when the watermark reaches End, because a record at End touches
+// the session and extends it, and is on time until then (see the package
+// doc). A trigger that fires at the end of a window should use WindowTime
+// rather than w.MaxTimestamp().
+func (c *TriggerContext) WindowTime(w TimeWindow) int64 { return c.spec.windowTime(w) }
 
 // ProcessingTime returns the current processing time in milliseconds.
 func (c *TriggerContext) ProcessingTime() int64 { return c.now() }
@@ -194,25 +205,26 @@ func perInstance[F any](f F) F {
 	return c.Interface().(F)
 }
 
-// EventTimeTrigger fires a window once the watermark passes its end, and
-// again for every record that arrives within the allowed lateness after
-// that (Flink's EventTimeTrigger).
+// EventTimeTrigger fires a window once the watermark reaches its window
+// time (TriggerContext.WindowTime: its max timestamp, or End for
+// sessions), and again for every record that arrives within the allowed
+// lateness after that (Flink's EventTimeTrigger).
 func EventTimeTrigger[T any]() Trigger[T] { return eventTimeTrigger[T]{} }
 
 type eventTimeTrigger[T any] struct{}
 
 func (eventTimeTrigger[T]) OnElement(_ T, _ int64, w TimeWindow, ctx *TriggerContext) (TriggerResult, error) {
-	if w.MaxTimestamp() <= ctx.wm {
+	if ctx.WindowTime(w) <= ctx.wm {
 		return Fire, nil
 	}
 	if !ctx.fresh {
 		return Continue, nil // set with the window's first record
 	}
-	return Continue, ctx.RegisterEventTimeTimer(w.MaxTimestamp())
+	return Continue, ctx.RegisterEventTimeTimer(ctx.WindowTime(w))
 }
 
-func (eventTimeTrigger[T]) OnEventTime(t int64, w TimeWindow, _ *TriggerContext) (TriggerResult, error) {
-	if t == w.MaxTimestamp() {
+func (eventTimeTrigger[T]) OnEventTime(t int64, w TimeWindow, ctx *TriggerContext) (TriggerResult, error) {
+	if t == ctx.WindowTime(w) {
 		return Fire, nil
 	}
 	return Continue, nil
@@ -223,12 +235,12 @@ func (eventTimeTrigger[T]) OnProcessingTime(int64, TimeWindow, *TriggerContext) 
 }
 
 func (eventTimeTrigger[T]) Clear(w TimeWindow, ctx *TriggerContext) error {
-	return ctx.DeleteEventTimeTimer(w.MaxTimestamp())
+	return ctx.DeleteEventTimeTimer(ctx.WindowTime(w))
 }
 
 func (eventTimeTrigger[T]) OnMerge(w TimeWindow, _ []TimeWindow, ctx *TriggerContext) error {
-	if w.MaxTimestamp() > ctx.wm {
-		return ctx.RegisterEventTimeTimer(w.MaxTimestamp())
+	if ctx.WindowTime(w) > ctx.wm {
+		return ctx.RegisterEventTimeTimer(ctx.WindowTime(w))
 	}
 	return nil
 }
@@ -364,7 +376,8 @@ func (t *countTrigger[T]) String() string { return fmt.Sprintf("count(%d)", t.n)
 
 // ContinuousEventTimeTrigger fires a window early every interval of event
 // time (aligned to multiples of interval), and once more when the
-// watermark passes the window's end (Flink's ContinuousEventTimeTrigger).
+// watermark reaches the window's time (TriggerContext.WindowTime), as
+// Flink's ContinuousEventTimeTrigger.
 func ContinuousEventTimeTrigger[T any](interval time.Duration) Trigger[T] {
 	return &continuousTrigger[T]{interval: interval}
 }
@@ -410,9 +423,18 @@ func (t *continuousTrigger[T]) Open(ti *TriggerInit) error {
 	return err
 }
 
-// register sets the next firing at min(at, the window's end).
+// last returns the time of w's last firing: its window time in event time;
+// in processing time its max timestamp.
+func (t *continuousTrigger[T]) last(w TimeWindow, ctx *TriggerContext) int64 {
+	if t.proc {
+		return w.MaxTimestamp()
+	}
+	return ctx.WindowTime(w)
+}
+
+// register sets the next firing at min(at, the window's last firing).
 func (t *continuousTrigger[T]) register(at int64, w TimeWindow, ctx *TriggerContext) error {
-	at = min(at, w.MaxTimestamp())
+	at = min(at, t.last(w, ctx))
 	if err := t.next.Update(at); err != nil {
 		return err
 	}
@@ -430,11 +452,11 @@ func (t *continuousTrigger[T]) OnElement(_ T, ts int64, w TimeWindow, ctx *Trigg
 		now := ctx.ProcessingTime()
 		return Continue, t.register(now-floorMod(now, t.ms)+t.ms, w, ctx)
 	}
-	if w.MaxTimestamp() <= ctx.wm {
+	if ctx.WindowTime(w) <= ctx.wm {
 		return Fire, nil // a late record within the allowed lateness
 	}
 	if ctx.fresh {
-		if err := ctx.RegisterEventTimeTimer(w.MaxTimestamp()); err != nil {
+		if err := ctx.RegisterEventTimeTimer(ctx.WindowTime(w)); err != nil {
 			return Continue, err
 		}
 	}
@@ -449,7 +471,7 @@ func (t *continuousTrigger[T]) onTimer(at int64, w TimeWindow, ctx *TriggerConte
 	if err != nil || !ok || next != at {
 		return Continue, err
 	}
-	if at >= w.MaxTimestamp() {
+	if at >= t.last(w, ctx) {
 		return Fire, t.next.Clear()
 	}
 	return Fire, t.register(at+t.ms, w, ctx)
@@ -459,7 +481,7 @@ func (t *continuousTrigger[T]) OnEventTime(at int64, w TimeWindow, ctx *TriggerC
 	if t.proc {
 		return Continue, nil
 	}
-	if at == w.MaxTimestamp() {
+	if at == ctx.WindowTime(w) {
 		if next, ok, err := t.next.Value(); err != nil {
 			return Continue, err
 		} else if ok && next == at {
@@ -507,8 +529,8 @@ func (t *continuousTrigger[T]) OnMerge(w TimeWindow, merged []TimeWindow, ctx *T
 		}
 	}
 	ctx.UseWindow(w)
-	if !t.proc && w.MaxTimestamp() > ctx.wm {
-		if err := ctx.RegisterEventTimeTimer(w.MaxTimestamp()); err != nil {
+	if !t.proc && ctx.WindowTime(w) > ctx.wm {
+		if err := ctx.RegisterEventTimeTimer(ctx.WindowTime(w)); err != nil {
 			return err
 		}
 	}

@@ -46,10 +46,11 @@ func (w *WindowedStream[T, K]) Trigger(t Trigger[T]) *WindowedStream[T, K] { w.t
 // function; the window then keeps its records, not an accumulator.
 func (w *WindowedStream[T, K]) Evictor(e Evictor[T]) *WindowedStream[T, K] { w.evictor = e; return w }
 
-// AllowedLateness keeps event-time windows open for d after the watermark
-// passed their end: records that arrive meanwhile are added and the window
-// fires again with the updated result. Later records go to the late-data
-// side output. Default 0.
+// AllowedLateness keeps event-time windows open for d after they fired
+// (when the watermark reached their window time: the max timestamp, or End
+// for sessions; see TriggerContext.WindowTime): records that arrive
+// meanwhile are added and the window fires again with the updated result.
+// Later records go to the late-data side output. Default 0.
 func (w *WindowedStream[T, K]) AllowedLateness(d time.Duration) *WindowedStream[T, K] {
 	w.lateness = d
 	return w
@@ -218,7 +219,8 @@ func aggregateOp[T any, K comparable, Acc, R, Out any](w *WindowedStream[T, K], 
 // accumulator per key and window (per slice, on sliding and cumulating
 // windows), never the records. The accumulator needs a codec: Acc's
 // built-in one, or agg's AccumulatorCodec() state.Codec[Acc] method.
-// Results carry the window's max timestamp.
+// Results carry the window's time (WindowContext.WindowTime: its max
+// timestamp, or End for event-time sessions).
 //
 // Merge(a, b) may modify and return a but must neither modify nor keep b:
 // slices stay in state after a window merged them.

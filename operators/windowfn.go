@@ -35,10 +35,16 @@ type WindowContext[Out any] struct {
 	window TimeWindow
 	wm     int64
 	op     *engine.OperatorContext[Out]
+	spec   *assignSpec
 }
 
 // Window returns the window that fires.
 func (c *WindowContext[Out]) Window() TimeWindow { return c.window }
+
+// WindowTime returns the event time of the window's results: its max
+// timestamp (End-1), or End for event-time sessions, which fire when the
+// watermark reaches End (see the package doc).
+func (c *WindowContext[Out]) WindowTime() int64 { return c.spec.windowTime(c.window) }
 
 // CurrentWatermark returns the operator's watermark.
 func (c *WindowContext[Out]) CurrentWatermark() int64 { return c.wm }
@@ -46,8 +52,8 @@ func (c *WindowContext[Out]) CurrentWatermark() int64 { return c.wm }
 // ProcessingTime returns the current processing time in milliseconds.
 func (c *WindowContext[Out]) ProcessingTime() int64 { return c.op.ProcessingTime() }
 
-// Emit emits v with the window's max timestamp as its event time.
-func (c *WindowContext[Out]) Emit(v Out) { c.op.Output().Collect(v, c.window.MaxTimestamp()) }
+// Emit emits v with the window's time (WindowTime) as its event time.
+func (c *WindowContext[Out]) Emit(v Out) { c.op.Output().Collect(v, c.WindowTime()) }
 
 // EmitAt emits v with event time ts.
 func (c *WindowContext[Out]) EmitAt(v Out, ts int64) { c.op.Output().Collect(v, ts) }

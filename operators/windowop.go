@@ -29,8 +29,9 @@ type windowConfig[T any, K comparable] struct {
 // State, per key: "window-contents" (namespace: the state window) and, for
 // merging assigners, "window-merging" (the key's windows and their state
 // windows), plus the trigger's own states (namespace: the window). Timers:
-// the trigger's and the cleanup timer (at the window's max timestamp plus
-// the allowed lateness), namespaced by the window.
+// the trigger's and the cleanup timer (at the window's time — its max
+// timestamp, or End for event-time sessions — plus the allowed lateness),
+// namespaced by the window.
 type windowOp[T any, K comparable, Acc, Out any] struct {
 	cfg windowConfig[T, K]
 	fn  windowFn[T, K, Acc, Out]
@@ -66,13 +67,13 @@ func (o *windowOp[T, K, Acc, Out]) Open(ctx *engine.OperatorContext[Out], keys *
 		}
 	}
 	o.trigger = instanceOf(o.cfg.trigger)
-	o.tctx = TriggerContext{timers: keys, now: ctx.ProcessingTime}
+	o.tctx = TriggerContext{timers: keys, now: ctx.ProcessingTime, spec: &o.cfg.spec}
 	if st, ok := o.trigger.(StatefulTrigger); ok {
 		if err := st.Open(&TriggerInit{backend: b, ctx: &o.tctx}); err != nil {
 			return err
 		}
 	}
-	o.windowOutputs.open(ctx, o.cfg.lateTag, o.cfg.errTag)
+	o.windowOutputs.open(ctx, &o.cfg.spec, o.cfg.lateTag, o.cfg.errTag)
 	return nil
 }
 
@@ -83,12 +84,13 @@ func (s *assignSpec) isEventTime() bool {
 	return !s.procTime && s.kind != kindGlobal
 }
 
-// cleanupTime is when a window's state is dropped: its max timestamp plus
-// the allowed lateness in event time, its max timestamp in processing
-// time; engine.MaxTime means never.
+// cleanupTime is when a window's state is dropped: its window time (max
+// timestamp, or End for event-time sessions) plus the allowed lateness in
+// event time, its max timestamp in processing time; engine.MaxTime means
+// never.
 func (o *windowOp[T, K, Acc, Out]) cleanupTime(w TimeWindow) int64 {
 	if o.cfg.spec.isEventTime() {
-		return addSat(w.MaxTimestamp(), o.cfg.lateness)
+		return addSat(o.cfg.spec.windowTime(w), o.cfg.lateness)
 	}
 	return w.MaxTimestamp()
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"time"
 
@@ -30,6 +31,22 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	par := fs.Int("parallelism", 2, "parallelism of the counting job")
 	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	// Refused before anything starts or is removed: in clickcount.Options
+	// zero means the default, which the banner would misreport.
+	switch {
+	case *events < 0:
+		return usageError("--events %d: give a number of clicks, or 0 to run until interrupted", *events)
+	case !(*rate >= 0) || math.IsInf(*rate, 1):
+		return usageError("--rate %v: give clicks per second, or 0 for as fast as possible", *rate)
+	case *users <= 0:
+		return usageError("--users %d must be at least 1", *users)
+	case *shards <= 0:
+		return usageError("--shards %d must be at least 1", *shards)
+	case *par <= 0:
+		return usageError("--parallelism %d must be at least 1", *par)
+	case *out == "":
+		return usageError("--out needs a directory")
 	}
 	// Results of an earlier run would mix with this run's.
 	old, _ := clickcount.OutputFiles(*out)

@@ -22,6 +22,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -233,12 +234,45 @@ type Progress struct {
 	Watermark int64
 }
 
+// validate refuses options that mean nothing. Zero means the default for
+// every field but Events and Rate, where it means unbounded and as fast as
+// possible.
+func (o *Options) validate() error {
+	var errs []error
+	for _, f := range []struct {
+		name string
+		bad  bool
+	}{
+		{"Events", o.Events < 0}, {"Rate", !(o.Rate >= 0) || math.IsInf(o.Rate, 1)}, {"Users", o.Users < 0},
+		{"Window", o.Window < 0}, {"Lateness", o.Lateness < 0}, {"Parallelism", o.Parallelism < 0},
+		{"Shards", o.Shards < 0}, {"CheckpointInterval", o.CheckpointInterval < 0},
+	} {
+		if f.bad {
+			errs = append(errs, fmt.Errorf("clickcount: %s must not be negative (or NaN/infinite)", f.name))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// genFor is Gen; tests replace it to make the producer fail.
+var genFor = Gen
+
 // Run puts o.Events generated clicks into the log and counts them (or, with
 // o.Events 0, does both until ctx is done), writing counts under o.OutDir.
-// progress, if not nil, is called about once a second and at the end.
+// progress, if not nil, is called about once a second and at the end. It
+// blocks until both jobs have ended: a failure of either ends the other and
+// is returned; with o.Events 0, the end of ctx is a normal end (nil).
 func Run(ctx context.Context, o Options, progress func(Progress)) error {
+	if err := o.validate(); err != nil {
+		return err
+	}
 	o.defaults()
 	began := time.Now()
+	// A bad output directory fails here, not in the counting job's
+	// restarts.
+	if err := os.MkdirAll(o.OutDir, 0o755); err != nil {
+		return fmt.Errorf("clickcount: output directory: %w", err)
+	}
 	logDir := o.LogDir
 	if logDir == "" {
 		d, err := os.MkdirTemp("", "sluice-clickcount-log-")
@@ -279,7 +313,7 @@ func Run(ctx context.Context, o Options, progress func(Progress)) error {
 		return err
 	}
 	pj := engine.NewJob("clickcount-producer", engine.Config{Parallelism: 1})
-	engine.SinkTo(engine.SourceOf(pj, "generate", datagen.Source(datagen.Options{Count: o.Events, RatePerSecond: o.Rate}, Gen(o)), engine.NoWatermarks[Click]()), "put", sink)
+	engine.SinkTo(engine.SourceOf(pj, "generate", datagen.Source(datagen.Options{Count: o.Events, RatePerSecond: o.Rate}, genFor(o)), engine.NoWatermarks[Click]()), "put", sink)
 
 	// The counting job.
 	src, err := shardconn.NewDecodingSource(l, shardconn.SourceOptions{Stream: ref, Bounded: o.Events > 0, Checkpointed: true},
@@ -350,36 +384,57 @@ func Run(ctx context.Context, o Options, progress func(Progress)) error {
 		return wait("count", cr)
 	}
 
-	// Unbounded: produce and count at once until ctx ends.
-	pr, err := pj.Start(ctx)
+	// Unbounded: produce and count at once until ctx ends. Both jobs run
+	// under jctx, and whichever ends first cancels it with its error as
+	// the cause, which ends the other. (A context, not Running.Cancel: the
+	// engine drops a Cancel that comes before a job's first attempt is
+	// wired, as it does when the producer fails at once.)
+	jctx, stop := context.WithCancelCause(ctx)
+	defer stop(nil)
+	errProducerEnded := errors.New("clickcount: producer: ended, though unbounded")
+	pr, err := pj.Start(jctx)
 	if err != nil {
 		return err
 	}
-	cr, err := cj.Start(ctx)
+	cr, err := cj.Start(jctx)
 	if err != nil {
-		pr.Cancel()
+		stop(err)
 		pr.Wait()
 		return err
 	}
 	mu.Lock()
 	counting = cr
 	mu.Unlock()
+	watched := make(chan struct{})
 	go func() {
-		// A producer failure stops the counting job too.
-		if err := pr.Wait(); err != nil && !errors.Is(err, engine.ErrJobCancelled) {
-			cr.Cancel()
+		// Owned by Run, which waits for it: it ends with the producer,
+		// which ends by the time jctx is cancelled.
+		defer close(watched)
+		perr := pr.Wait()
+		switch {
+		case perr == nil:
+			stop(errProducerEnded)
+		case errors.Is(perr, engine.ErrJobCancelled):
+			stop(perr) // no-op if jctx was cancelled already
+		default:
+			stop(fmt.Errorf("clickcount: producer: %w", perr))
 		}
 	}()
 	err = wait("live", cr)
-	pr.Cancel()
-	perr := pr.Wait()
-	if errors.Is(err, engine.ErrJobCancelled) && ctx.Err() != nil {
-		err = nil // interrupted, as asked
+	if err == nil {
+		err = errors.New("clickcount: counting job: ended, though unbounded")
 	}
-	if perr != nil && !errors.Is(perr, engine.ErrJobCancelled) {
-		return errors.Join(fmt.Errorf("clickcount: producer: %w", perr), err)
+	stop(err) // a no-op if the producer's end cancelled the counting job
+	<-watched
+	cause := context.Cause(jctx)
+	switch {
+	case ctx.Err() != nil && context.Cause(ctx) == cause:
+		return nil // interrupted, as asked
+	case errors.Is(err, engine.ErrJobCancelled):
+		return cause // the producer's end, which cancelled the counting job
+	default:
+		return err
 	}
-	return err
 }
 
 // OutputFiles returns the committed count files in dir.

@@ -4,8 +4,12 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -136,5 +140,57 @@ func TestJSONRoundTrip(t *testing.T) {
 	}
 	if _, err := DecodeJSON([]byte("not json")); err == nil {
 		t.Fatal("garbage decoded")
+	}
+}
+
+// TestRunRefusesBadOptions: options that mean nothing are refused before
+// anything starts.
+func TestRunRefusesBadOptions(t *testing.T) {
+	for _, o := range []Options{
+		{Events: -5}, {Users: -1}, {Parallelism: -2}, {Shards: -1}, {Rate: -1}, {Rate: math.NaN()},
+		{Window: -time.Second}, {Lateness: -time.Second}, {CheckpointInterval: -time.Second},
+	} {
+		o.OutDir = t.TempDir()
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		err := Run(ctx, o, nil)
+		cancel()
+		if err == nil || errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "must not be negative") {
+			t.Errorf("%+v: %v, want it refused", o, err)
+		}
+	}
+	plain := filepath.Join(t.TempDir(), "plain")
+	if err := os.WriteFile(plain, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := Run(ctx, Options{Events: 10, OutDir: plain}, nil); err == nil || !strings.Contains(err.Error(), "output directory") {
+		t.Errorf("output directory a file: %v", err)
+	}
+}
+
+// TestRunEndsWhenProducerFails: in an unbounded run, a producer that fails
+// (at once, while the counting job is still starting, or later) ends Run
+// with its error, long before the deadline.
+func TestRunEndsWhenProducerFails(t *testing.T) {
+	defer func(g func(Options) func(int64) Click) { genFor = g }(genFor)
+	for _, at := range []int64{0, 2000} {
+		genFor = func(o Options) func(int64) Click {
+			gen := Gen(o)
+			return func(i int64) Click {
+				if i == at {
+					panic(fmt.Sprintf("generator failure at click %d", i))
+				}
+				return gen(i)
+			}
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		err := Run(ctx, Options{Rate: 20_000, OutDir: t.TempDir(), CheckpointInterval: 50 * time.Millisecond}, nil)
+		expired := ctx.Err() != nil
+		cancel()
+		if expired || err == nil || !strings.Contains(err.Error(), fmt.Sprintf("generator failure at click %d", at)) {
+			t.Fatalf("producer failing at click %d: Run returned %v (deadline passed: %v), want the producer's error", at, err, expired)
+		}
+		t.Logf("producer failing at click %d: %v", at, err)
 	}
 }

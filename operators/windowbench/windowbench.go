@@ -8,8 +8,9 @@
 // time BaseTime + i/PerMs, so event time advances PerMs records per
 // millisecond (100,000 records per second of event time by default) and a
 // 10 s window holds about 1,000,000 records, 100 per user. Each result —
-// a user's count in a window — is folded into an order-independent
-// checksum, which the job and the loop must agree on.
+// a user's count in a window, with the result's event time — is folded
+// into an order-independent checksum, which the job and the loop must
+// agree on.
 package windowbench
 
 import (
@@ -61,9 +62,11 @@ type Result struct {
 	Checksum uint64
 }
 
-func (r *Result) add(user uint64, windowEnd, count int64) {
+// add folds in one result: user's count in the window ending at
+// windowEnd, emitted at event time at.
+func (r *Result) add(user uint64, windowEnd, at, count int64) {
 	r.Results++
-	r.Checksum += splitmix(user ^ uint64(windowEnd)*0x9e3779b97f4a7c15 ^ uint64(count)<<40)
+	r.Checksum += splitmix(user ^ uint64(windowEnd)*0x9e3779b97f4a7c15 ^ uint64(count)<<40 ^ splitmix(uint64(at)))
 }
 
 // Spec is a workload: session windows when Gap is set, else tumbling
@@ -147,7 +150,7 @@ type checksumWriter struct {
 func (w *checksumWriter) Write(b []engine.Record[operators.Windowed[uint64, int64]]) error {
 	for i := range b {
 		v := &b[i].Value
-		w.r.add(v.Key, v.Window.End, v.Value)
+		w.r.add(v.Key, v.Window.End, b[i].Time, v.Value)
 	}
 	return nil
 }
@@ -160,7 +163,8 @@ func (w *checksumWriter) Close() error {
 
 // Baseline computes the workload's results with a hand-written loop: a
 // count per user per slice (gcd of size and slide) in a ring of maps, and
-// at every window end the per-user sums of the window's slices.
+// at every window end the per-user sums of the window's slices, emitted at
+// the window's max timestamp (end-1).
 func Baseline(s Spec, n int64) Result {
 	if s.Gap > 0 {
 		return sessionBaseline(s.Gap.Milliseconds(), n)
@@ -187,7 +191,7 @@ func Baseline(s Spec, n int64) Result {
 				}
 			}
 			for u, c := range merged {
-				res.add(u, e, c)
+				res.add(u, e, e-1, c)
 			}
 		}
 		clear(slot(e - size + slice))
@@ -229,7 +233,11 @@ func floorMod(x, m int64) int64 {
 
 // sessionBaseline counts clicks per user session: records come in time
 // order, so a user's session closes when the next click comes more than
-// gap after the last one (session windows [t, t+gap) that touch merge).
+// gap after the last one. Session windows [t, t+gap) that touch merge: a
+// click exactly gap after the last one extends the session, whichever
+// parallel source it comes from, because the job fires a session only
+// when the watermark reaches its end (see package operators), and its
+// result carries that end as its event time.
 func sessionBaseline(gap, n int64) Result {
 	type session struct{ last, count int64 }
 	open := make(map[uint64]*session, Users)
@@ -242,14 +250,14 @@ func sessionBaseline(gap, n int64) Result {
 			continue
 		}
 		if c.Time-s.last > gap { // windows [t, t+gap) that touch merge
-			res.add(c.User, s.last+gap, s.count)
+			res.add(c.User, s.last+gap, s.last+gap, s.count)
 			s.count = 0
 		}
 		s.last = c.Time
 		s.count++
 	}
 	for u, s := range open {
-		res.add(u, s.last+gap, s.count)
+		res.add(u, s.last+gap, s.last+gap, s.count)
 	}
 	return res
 }
