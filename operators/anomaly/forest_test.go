@@ -136,13 +136,14 @@ func TestScoreIndependentOfExplanationAndGrouping(t *testing.T) {
 	var attr Attribution
 	data := mixture(1500, 3, 4)
 	data = append(data, data[100:300]...) // duplicates of sampled points
+	sc := newScratch(3, DefaultSampleSize)
 	for i, rec := range data {
 		perTree := 0.0
 		check := i%50 == 0 && a.Ready()
 		if check {
 			h := hashPoint(rec)
 			for _, tr := range a.trees {
-				perTree += tr.score(rec, h)
+				perTree += tr.score(rec, h, sc)
 			}
 		}
 		sa := mustProcess(t, a, rec, nil)
@@ -175,19 +176,19 @@ func TestTreeScoreByHand(t *testing.T) {
 	// [0,3] separates q with probability 2/3, contributing 1/(0+1).
 	q := []float64{3}
 	want := (2.0/3*1 + 1.0/3*0.5) * log3
-	if got := tr.score(q, hashPoint(q)); math.Abs(got-want) > 1e-15 {
+	if got := tr.score(q, hashPoint(q), sc); math.Abs(got-want) > 1e-15 {
 		t.Errorf("score(3) = %v, want %v", got, want)
 	}
 	// q = 1 is the leaf's point: damp(1,2)*scoreSeen(1,1) = 0.75 * 1/(1+1).
 	q = []float64{1}
 	want = 0.75 * 0.5 * log3
-	if got := tr.score(q, hashPoint(q)); math.Abs(got-want) > 1e-15 {
+	if got := tr.score(q, hashPoint(q), sc); math.Abs(got-want) > 1e-15 {
 		t.Errorf("score(1) = %v, want %v", got, want)
 	}
 	// q = 0.5 lies inside the root box: only the leaf counts, 1/(1+1).
 	q = []float64{0.5}
 	want = 0.5 * log3
-	if got := tr.score(q, hashPoint(q)); math.Abs(got-want) > 1e-15 {
+	if got := tr.score(q, hashPoint(q), sc); math.Abs(got-want) > 1e-15 {
 		t.Errorf("score(0.5) = %v, want %v", got, want)
 	}
 	// Attribution of q = 3: all of it "high" in the only dimension.

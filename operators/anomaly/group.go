@@ -82,7 +82,7 @@ func (w *worker) flush(f *Forest) {
 	// depend on each other.
 	for k := 0; k < w.n; k++ {
 		t, p := w.tree[k], w.point[k]
-		b.sum[p] += t.scoreFrom(b.point(p, dim), b.hash[p], w.leaf[k], int(w.depth[k]))
+		b.sum[p] += t.scoreFrom(b.point(p, dim), b.hash[p], w.leaf[k], int(w.depth[k]), w.sc)
 	}
 	w.n = 0
 }

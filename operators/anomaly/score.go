@@ -4,6 +4,7 @@ package anomaly
 // forest and reused for every tree and record, so that the steady state
 // allocates nothing.
 type scratch struct {
+	seps      []float64 // a walk's separation probabilities, leaf's parent first
 	open      []float64 // per dimension: 1 while the query is outside the boxes, then 0
 	savedBox  []float64
 	mergedBox []float64
@@ -16,6 +17,7 @@ type scratch struct {
 
 func newScratch(dim, capacity int) *scratch {
 	return &scratch{
+		seps:      make([]float64, capacity),
 		open:      make([]float64, dim),
 		savedBox:  make([]float64, 2*dim),
 		mergedBox: make([]float64, 2*dim),
@@ -75,48 +77,24 @@ var log2Plus1 = func() (t [MaxSampleSize + 1]float64) {
 // root, a blend of the current score with scoreUnseen weighted by the
 // probability that a random cut of the node's box grown by q separates q;
 // the walk stops where q falls inside a box. The tree must not be empty.
-func (t *tree) score(q []float64, h uint32) float64 {
+func (t *tree) score(q []float64, h uint32, sc *scratch) float64 {
 	leaf, depth := t.findLeaf(q)
-	return t.scoreFrom(q, h, leaf, depth)
+	return t.scoreFrom(q, h, leaf, depth, sc)
 }
 
 // scoreFrom is score given q's leaf and its depth.
-func (t *tree) scoreFrom(q []float64, h uint32, leaf int32, depth int) float64 {
+func (t *tree) scoreFrom(q []float64, h uint32, leaf int32, depth int, sc *scratch) float64 {
 	tm := t.totalMass()
 	if t.leafHash(leaf) == h && equalPoints(t.store.point(t.leafSlot(leaf)), q) {
 		m := t.leafMass(leaf)
 		return damp(m, tm) * scoreSeen(depth, m) * normaliser(tm)
 	}
 	s := scoreUnseen(depth)
-	nodes := t.nodes
-	if d := t.dim; d == 1 {
-		// The common one-column case, inlined (same arithmetic).
-		box, x := t.box, q[0]
-		i := depth - 1
-		for n := int32(nodes[leaf].parent); n != noParent; n = int32(nodes[n].parent) {
-			o := 2 * int(n)
-			lo, hi := box[o], box[o+1]
-			nr := max(hi, x) - min(lo, x)
-			if !(nr > 0) {
-				break
-			}
-			p := (nr - (hi - lo)) / nr
-			if !(p > 0) {
-				break
-			}
-			s = p*scoreUnseen(i) + (1-p)*s
-			i--
-		}
-	} else {
-		i := depth - 1
-		for n := int32(nodes[leaf].parent); n != noParent; n = int32(nodes[n].parent) {
-			p, ok := separation(t.nodeBox(n), q, d)
-			if !ok {
-				break
-			}
-			s = p*scoreUnseen(i) + (1-p)*s
-			i--
-		}
+	ps := sc.seps[:depth]
+	i := depth - 1
+	for _, p := range ps[:t.separations(q, t.parent(leaf), ps)] {
+		s = p*scoreUnseen(i) + (1-p)*s
+		i--
 	}
 	return s * normaliser(tm)
 }
