@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 
 	"golang.org/x/sync/errgroup"
 
@@ -18,7 +20,7 @@ import (
 )
 
 func init() {
-	registerBench("nab", "Numenta Anomaly Benchmark v1.1 scores (standard, low FP, low FN) of RANDOM_CUT_FOREST at KDA's defaults and of its calibrated output", benchNAB)
+	registerBench("nab", "Numenta Anomaly Benchmark v1.1 scores (standard, low FP, low FN) of RANDOM_CUT_FOREST at KDA's defaults and of its calibrated output, in-sample and cross-validated", benchNAB)
 }
 
 // benchNAB runs RANDOM_CUT_FOREST with KDA's defaults (100 trees, 256
@@ -27,7 +29,11 @@ func init() {
 // as the only dimension), and scores two detectors of that one run with the
 // NAB v1.1 scorer: the raw ANOMALY_SCORE divided by log2(257) (NAB's entry
 // divided by 8; any scaling ranks the same), and Sluice's calibrated
-// ANOMALY_PROBABILITY. Each run uses another seed; the reported scores are
+// ANOMALY_PROBABILITY. With --cv (default) a third detector,
+// nab/rcf_probability_cv, is ANOMALY_PROBABILITY with its three constants
+// chosen by two-fold cross-validation over the series (see crossValidate):
+// its scores are held out, not fitted to NAB as the defaults were. Each run
+// uses another seed (of the forests and of the split); the reported scores are
 // medians over --runs, with every run's scores alongside. Series run in
 // parallel; scoring is deterministic.
 func benchNAB(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -36,6 +42,7 @@ func benchNAB(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	runs := fs.Int("runs", 5, "runs, each with another seed (medians are reported)")
 	dir := fs.String("data", "", "NAB directory (default: $SLUICE_NAB_DIR, else ../shared/datasets/nab from the working directory or a parent)")
 	workers := fs.Int("workers", runtime.GOMAXPROCS(0), "series scored in parallel")
+	cv := fs.Bool("cv", true, "also choose ANOMALY_PROBABILITY's constants by two-fold cross-validation over the series and report the held-out scores")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -58,9 +65,14 @@ func benchNAB(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	raw := &detector{name: "nab/rcf_kda_defaults", scores: map[string][]float64{}}
 	prob := &detector{name: "nab/rcf_probability", scores: map[string][]float64{}}
+	held := &detector{name: "nab/rcf_probability_cv", scores: map[string][]float64{}}
+	var folds [][2]cvFit
+	var pooled []float64
+	halfDefaults := map[string][]float64{} // profile → per-run in-sample score of the defaults on the same halves
 	for r := 0; r < *runs; r++ {
 		rawScores := make([][]float64, len(corpus.Series))
 		probScores := make([][]float64, len(corpus.Series))
+		forestScores := make([][]float64, len(corpus.Series))
 		sample, err := benchfmt.Measure(func() (int64, int64, error) {
 			g, gctx := errgroup.WithContext(ctx)
 			g.SetLimit(*workers)
@@ -70,7 +82,7 @@ func benchNAB(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 						return err
 					}
 					var err error
-					rawScores[i], probScores[i], err = runNABSeries(&corpus.Series[i], uint64(r+1)*1000003+uint64(i))
+					rawScores[i], probScores[i], forestScores[i], err = runNABSeries(&corpus.Series[i], uint64(r+1)*1000003+uint64(i))
 					return err
 				})
 			}
@@ -94,8 +106,26 @@ func benchNAB(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 				d.det.scores[p.Name] = append(d.det.scores[p.Name], res.Normalized)
 			}
 		}
+		if !*cv {
+			continue
+		}
+		cvr, err := crossValidate(ctx, corpus, forestScores, probScores, uint64(r+1), *workers)
+		if err != nil {
+			return err
+		}
+		held.samples = append(held.samples, sample)
+		folds = append(folds, cvr.fits)
+		pooled = append(pooled, cvr.pooled)
+		for _, p := range nab.ProfilesV11 {
+			held.scores[p.Name] = append(held.scores[p.Name], cvr.heldOut[p.Name])
+			halfDefaults[p.Name] = append(halfDefaults[p.Name], cvr.defaults[p.Name])
+		}
 	}
-	for _, d := range []*detector{raw, prob} {
+	dets := []*detector{raw, prob}
+	if *cv {
+		dets = append(dets, held)
+	}
+	for _, d := range dets {
 		res := benchfmt.FromSamples(d.name, d.samples).
 			Set("standard", benchfmt.MedianOf(d.scores[nab.Standard.Name])).
 			Set("low_fp", benchfmt.MedianOf(d.scores[nab.RewardLowFP.Name])).
@@ -107,6 +137,17 @@ func benchNAB(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		if d == raw {
 			res = res.Set("published_kda", "51.7/38.4/59.7")
 		}
+		if d == held {
+			var fits []string
+			for _, f := range folds {
+				fits = append(fits, f[0].String(), f[1].String())
+			}
+			res = res.Set("folds", fits).
+				Set("pooled_standard", benchfmt.MedianOf(pooled)).Set("pooled_standard_runs", rounded(pooled)).
+				Set("defaults_same_halves_standard", benchfmt.MedianOf(halfDefaults[nab.Standard.Name])).
+				Set("defaults_same_halves_low_fp", benchfmt.MedianOf(halfDefaults[nab.RewardLowFP.Name])).
+				Set("defaults_same_halves_low_fn", benchfmt.MedianOf(halfDefaults[nab.RewardLowFN.Name]))
+		}
 		if err := benchfmt.Print(stdout, res, *asJSON); err != nil {
 			return err
 		}
@@ -117,25 +158,180 @@ func benchNAB(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 // runNABSeries streams one series through a fresh RANDOM_CUT_FOREST planned
 // as NAB's KDA application was (timestamp and value columns, KDA defaults),
 // with the calibrated output on.
-func runNABSeries(s *nab.Series, seed uint64) (raw, prob []float64, err error) {
+// forest is the unscaled ANOMALY_SCORE, what the calibrator takes.
+func runNABSeries(s *nab.Series, seed uint64) (raw, prob, forest []float64, err error) {
 	schema := anomaly.Schema{{Name: "timestamp", Type: anomaly.TypeTimestamp}, {Name: "value", Type: anomaly.TypeDouble}}
 	op, err := anomaly.NewRandomCutForest(schema, anomaly.RCFParams{Seed: seed, Probability: true})
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	scale := 1 / math.Log2(anomaly.DefaultSampleSize+1)
 	raw = make([]float64, len(s.Values))
 	prob = make([]float64, len(s.Values))
+	forest = make([]float64, len(s.Values))
 	row := make(anomaly.Row, 0, 4)
 	for i, v := range s.Values {
 		row, err = op.ProcessInto(row, anomaly.Row{s.Timestamps[i], v})
 		if err != nil {
-			return nil, nil, fmt.Errorf("%s record %d: %w", s.Name, i, err)
+			return nil, nil, nil, fmt.Errorf("%s record %d: %w", s.Name, i, err)
 		}
-		raw[i] = row[2].(float64) * scale
+		forest[i] = row[2].(float64)
+		raw[i] = forest[i] * scale
 		prob[i] = row[3].(float64)
 	}
-	return raw, prob, nil
+	return raw, prob, forest, nil
+}
+
+// The candidates of the cross-validation: ANOMALY_PROBABILITY's three
+// constants on a geometric grid around the defaults (64, 100, 5).
+var (
+	cvMinHistory  = []int{16, 32, 64, 128, 256}
+	cvOnsetWindow = []int{25, 50, 100, 200, 400}
+	cvPriorWeight = []float64{1, 2.5, 5, 10, 20}
+)
+
+// cvFit is the constants one fold chose and its scores (NAB standard).
+type cvFit struct {
+	cfg             anomaly.CalibratorConfig
+	fitted, heldOut float64 // on the fold's own half, on the other half
+}
+
+func (f cvFit) String() string {
+	return fmt.Sprintf("MinHistory=%d OnsetWindow=%d PriorWeight=%g fit=%.2f held_out=%.2f",
+		f.cfg.MinHistory, f.cfg.OnsetWindow, f.cfg.PriorWeight, f.fitted, f.heldOut)
+}
+
+// crossValidate chooses the calibrator's constants by two-fold
+// cross-validation: the series are split in two halves at random (seed), the
+// constants that maximise the NAB standard score of one half are chosen on
+// that half alone and applied to the other, both ways (see cvResult). The
+// grid's default point must reproduce the operator's own probabilities
+// (prob), which checks that the replay is the operator's calibration.
+func crossValidate(ctx context.Context, corpus *nab.Corpus, forest, prob [][]float64, seed uint64, workers int) (cvResult, error) {
+	var fits [2]cvFit
+	n := len(corpus.Series)
+	perm := rand.New(rand.NewPCG(seed, 0x6e6162)).Perm(n)
+	var halves [2][]int
+	halves[0], halves[1] = perm[:n/2], perm[n/2:]
+	sub := func(h []int, scores [][]float64) (*nab.Corpus, [][]float64) {
+		c := &nab.Corpus{}
+		var ss [][]float64
+		for _, i := range h {
+			c.Series = append(c.Series, corpus.Series[i])
+			c.LabelledWindows += len(corpus.Series[i].Windows)
+			ss = append(ss, scores[i])
+		}
+		return c, ss
+	}
+	base := anomaly.CalibratorConfig{MaxScore: math.Log2(anomaly.DefaultSampleSize + 1), Horizon: anomaly.DefaultTimeDecay}
+	calibrate := func(cfg anomaly.CalibratorConfig, i int) ([]float64, error) {
+		c, err := anomaly.NewCalibrator(cfg)
+		if err != nil {
+			return nil, err
+		}
+		out := make([]float64, len(forest[i]))
+		for k, s := range forest[i] {
+			out[k] = c.Update(s)
+		}
+		return out, nil
+	}
+	var cfgs []anomaly.CalibratorConfig
+	for _, mh := range cvMinHistory {
+		for _, ow := range cvOnsetWindow {
+			for _, pw := range cvPriorWeight {
+				c := base
+				c.MinHistory, c.OnsetWindow, c.PriorWeight = mh, ow, pw
+				cfgs = append(cfgs, c)
+			}
+		}
+	}
+	score := make([][2]float64, len(cfgs)) // per candidate: NAB standard of each half
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(workers)
+	for ci, cfg := range cfgs {
+		g.Go(func() error {
+			if err := gctx.Err(); err != nil {
+				return err
+			}
+			all := make([][]float64, n)
+			for i := range all {
+				var err error
+				if all[i], err = calibrate(cfg, i); err != nil {
+					return err
+				}
+				if cfg.MinHistory == anomaly.DefaultMinHistory && cfg.OnsetWindow == anomaly.DefaultOnsetWindow &&
+					cfg.PriorWeight == anomaly.DefaultPriorWeight && !slices.Equal(all[i], prob[i]) {
+					return fmt.Errorf("cross-validation: %s: replayed calibration differs from the operator's", corpus.Series[i].Name)
+				}
+			}
+			for h := range halves {
+				c, ss := sub(halves[h], all)
+				res, err := c.Score(ss, nab.Standard)
+				if err != nil {
+					return err
+				}
+				score[ci][h] = res.Normalized
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return cvResult{}, err
+	}
+	out := make([][]float64, n)
+	for h := range halves {
+		best := 0
+		for ci := range cfgs {
+			if score[ci][h] > score[best][h] {
+				best = ci
+			}
+		}
+		fits[h] = cvFit{cfg: cfgs[best], fitted: score[best][h], heldOut: score[best][1-h]}
+		for _, i := range halves[1-h] {
+			var err error
+			if out[i], err = calibrate(cfgs[best], i); err != nil {
+				return cvResult{}, err
+			}
+		}
+	}
+	// Each half scored alone (thresholds swept on it, as for every NAB
+	// detector): under the constants chosen on the other half, and under
+	// the defaults for comparison on the same halves.
+	res := cvResult{fits: fits, heldOut: map[string]float64{}, defaults: map[string]float64{}}
+	for _, p := range nab.ProfilesV11 {
+		for h := range halves {
+			c, ss := sub(halves[h], out)
+			r, err := c.Score(ss, p)
+			if err != nil {
+				return cvResult{}, err
+			}
+			res.heldOut[p.Name] += r.Normalized / 2
+			c, ss = sub(halves[h], prob)
+			if r, err = c.Score(ss, p); err != nil {
+				return cvResult{}, err
+			}
+			res.defaults[p.Name] += r.Normalized / 2
+		}
+		r, err := corpus.Score(out, p)
+		if err != nil {
+			return cvResult{}, err
+		}
+		if p == nab.Standard {
+			res.pooled = r.Normalized
+		}
+	}
+	return res, nil
+}
+
+// cvResult is one run's cross-validation: per profile the mean over the two
+// halves of the half's score under the constants chosen on the other half
+// (heldOut) and under the defaults (defaults); pooled is the standard score
+// of the whole corpus with each half under its held-out constants, one
+// threshold for both (which penalises folds that chose different scales).
+type cvResult struct {
+	fits              [2]cvFit
+	heldOut, defaults map[string]float64
+	pooled            float64
 }
 
 func rounded(vs []float64) []float64 {

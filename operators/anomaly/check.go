@@ -6,28 +6,28 @@ import (
 )
 
 // checkTree verifies the invariants of a tree: every node and leaf that is
-// not free is reachable exactly once from the root, the leaves' masses add
-// up to the tree's size, cached boxes are the unions of the children's,
-// every cut separates its children, and leaves refer to live store slots
-// with the right hashes. It is used on every
-// restored snapshot (so that a corrupt one is refused rather than crash the
-// operator later) and by the tests.
+// not free is reachable exactly once from the root, with the right parent,
+// the leaves' masses add up to the tree's size, cached boxes are the unions
+// of the children's, every cut separates its children, and leaves refer to
+// live store slots with the right hashes and point at themselves. It is
+// used on every restored snapshot (so that a corrupt one is refused rather
+// than crash the operator later) and by the tests.
 func (t *tree) checkTree() error {
-	nodeSeen := make([]bool, t.capacity-1)
-	leafSeen := make([]bool, t.capacity)
+	base := t.leafBase
+	seen := make([]bool, len(t.nodes))
 	for _, n := range t.freeNodes {
-		if n < 0 || int(n) >= t.capacity-1 || nodeSeen[n] {
+		if n < 0 || int32(n) >= base || seen[n] {
 			return fmt.Errorf("free node %d invalid or repeated", n)
 		}
-		nodeSeen[n] = true
+		seen[n] = true
 	}
 	for _, l := range t.freeLeaves {
-		if l < 0 || int(l) >= t.capacity || leafSeen[l] {
+		if int32(l) < base || int(l) >= len(t.nodes) || seen[l] {
 			return fmt.Errorf("free leaf %d invalid or repeated", l)
 		}
-		leafSeen[l] = true
+		seen[l] = true
 	}
-	if t.root == noNode {
+	if t.root == noParent {
 		if len(t.freeLeaves) != t.capacity || len(t.freeNodes) != t.capacity-1 || t.size != 0 {
 			return fmt.Errorf("empty tree with nodes in use")
 		}
@@ -35,75 +35,73 @@ func (t *tree) checkTree() error {
 	}
 	d := t.dim
 	tl, tr := make([]float64, 2*d), make([]float64, 2*d)
-	var walk func(ref int32, depth int) (int32, error)
-	walk = func(ref int32, depth int) (int32, error) {
+	var walk func(n, parent int32, depth int) (int32, error)
+	walk = func(n, parent int32, depth int) (int32, error) {
 		if depth > t.capacity {
 			return 0, fmt.Errorf("tree deeper than its capacity (cycle?)")
 		}
-		if ref < 0 {
-			l := ^ref
-			if int(l) >= t.capacity || leafSeen[l] {
-				return 0, fmt.Errorf("leaf %d invalid, free or reached twice", l)
+		if n < 0 || int(n) >= len(t.nodes) || seen[n] {
+			return 0, fmt.Errorf("node %d invalid, free or reached twice", n)
+		}
+		seen[n] = true
+		nd := &t.nodes[n]
+		if int32(nd.parent) != parent {
+			return 0, fmt.Errorf("node %d has parent %d, is reached from %d", n, nd.parent, parent)
+		}
+		if t.isLeaf(n) {
+			if int32(nd.child[0]) != n || int32(nd.child[1]) != n || nd.dim != 0 {
+				return 0, fmt.Errorf("leaf %d does not point at itself", n)
 			}
-			leafSeen[l] = true
-			if t.leafMass[l] < 1 {
-				return 0, fmt.Errorf("leaf %d mass %d", l, t.leafMass[l])
+			m := t.leafMass(n)
+			if m < 1 {
+				return 0, fmt.Errorf("leaf %d mass %d", n, m)
 			}
-			p := t.leafPoint[l]
+			p := t.leafSlot(n)
 			if p < 0 || int(p) >= len(t.store.refs) || t.store.refs[p] < 1 {
-				return 0, fmt.Errorf("leaf %d refers to dead point slot %d", l, p)
+				return 0, fmt.Errorf("leaf %d refers to dead point slot %d", n, p)
 			}
-			if t.leafHash[l] != hashPoint(t.store.point(p)) {
-				return 0, fmt.Errorf("leaf %d hash is stale", l)
+			if t.leafHash(n) != hashPoint(t.store.point(p)) {
+				return 0, fmt.Errorf("leaf %d hash is stale", n)
 			}
-			return t.leafMass[l], nil
+			return m, nil
 		}
-		if int(ref) >= t.capacity-1 || nodeSeen[ref] {
-			return 0, fmt.Errorf("node %d invalid, free or reached twice", ref)
+		if int(nd.dim) >= d || math.IsNaN(nd.val) {
+			return 0, fmt.Errorf("node %d has a bad cut", n)
 		}
-		nodeSeen[ref] = true
-		if int(t.cut[ref].cutDim) >= d || math.IsNaN(t.cut[ref].cutVal) {
-			return 0, fmt.Errorf("node %d has a bad cut", ref)
-		}
-		ml, err := walk(t.left(ref), depth+1)
+		ml, err := walk(t.left(n), n, depth+1)
 		if err != nil {
 			return 0, err
 		}
-		mr, err := walk(t.right(ref), depth+1)
+		mr, err := walk(t.right(n), n, depth+1)
 		if err != nil {
 			return 0, err
 		}
 		// The box must be the union of the children's, and the cut must
 		// separate them.
-		b := t.nodeBox(ref)
-		t.childBounds(t.left(ref), tl)
-		t.childBounds(t.right(ref), tr)
+		b := t.nodeBox(n)
+		t.childBounds(t.left(n), tl)
+		t.childBounds(t.right(n), tr)
 		for j := 0; j < d; j++ {
 			if b[j] != math.Min(tl[j], tr[j]) || b[d+j] != math.Max(tl[d+j], tr[d+j]) {
-				return 0, fmt.Errorf("node %d box is stale in dimension %d", ref, j)
+				return 0, fmt.Errorf("node %d box is stale in dimension %d", n, j)
 			}
 		}
-		c := int(t.cut[ref].cutDim)
-		if !(tl[d+c] <= t.cut[ref].cutVal && tr[c] > t.cut[ref].cutVal) {
-			return 0, fmt.Errorf("node %d cut does not separate its children", ref)
+		c := int(nd.dim)
+		if !(tl[d+c] <= nd.val && tr[c] > nd.val) {
+			return 0, fmt.Errorf("node %d cut does not separate its children", n)
 		}
 		return ml + mr, nil
 	}
-	size, err := walk(t.root, 0)
+	size, err := walk(t.root, noParent, 0)
 	if err != nil {
 		return err
 	}
 	if size != t.size {
 		return fmt.Errorf("tree size %d, leaves hold %d", t.size, size)
 	}
-	for i, ok := range nodeSeen {
+	for i, ok := range seen {
 		if !ok {
 			return fmt.Errorf("node %d neither free nor reachable", i)
-		}
-	}
-	for i, ok := range leafSeen {
-		if !ok {
-			return fmt.Errorf("leaf %d neither free nor reachable", i)
 		}
 	}
 	return nil
@@ -113,6 +111,7 @@ func (t *tree) checkTree() error {
 // its sampler holds, and that store reference counts match.
 func (f *Forest) checkForest() error {
 	refs := make([]int32, len(f.store.refs))
+	var copies []int32
 	for i, t := range f.trees {
 		if err := t.checkTree(); err != nil {
 			return fmt.Errorf("tree %d: %w", i, err)
@@ -133,14 +132,26 @@ func (f *Forest) checkForest() error {
 		if int(t.totalMass()) != len(s.ref) {
 			return fmt.Errorf("tree %d mass %d, sampler holds %d", i, t.totalMass(), len(s.ref))
 		}
+		copies = append(copies[:0], make([]int32, t.capacity)...)
 		for _, r := range s.ref {
 			if r < 0 || int(r) >= len(refs) {
 				return fmt.Errorf("sampler %d refers to slot %d", i, r)
 			}
 			refs[r]++
-			l := t.findLeaf(f.store.point(r))
-			if t.leafPoint[l] != r {
+			if t.root == noParent {
+				return fmt.Errorf("sampler %d holds points, its tree none", i)
+			}
+			l, _ := t.findLeaf(f.store.point(r))
+			if t.leafSlot(l) != r {
 				return fmt.Errorf("sampler %d point %d is not a leaf of its tree", i, r)
+			}
+			copies[l-t.leafBase]++
+		}
+		// Each leaf holds as many copies as its sampler does (checkTree has
+		// made sure the leaves in use have a mass).
+		for l, n := range copies {
+			if n != 0 && n != int32(t.mass[l]) {
+				return fmt.Errorf("tree %d leaf %d has mass %d, its sampler %d copies", i, l, t.mass[l], n)
 			}
 		}
 	}

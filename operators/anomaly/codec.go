@@ -42,6 +42,8 @@ func (e *enc) nested(fn func(*enc)) {
 	binary.LittleEndian.PutUint32(e.b[at:], uint32(len(e.b)-at-4))
 }
 
+func (e *enc) uvarint(v uint64) { e.b = binary.AppendUvarint(e.b, v) }
+
 func (e *enc) f64s(v []float64) {
 	e.u32(uint32(len(v)))
 	for _, x := range v {
@@ -123,6 +125,24 @@ func (d *dec) bool() bool {
 	}
 	d.fail("bad boolean")
 	return false
+}
+
+// uvarint reads what enc.uvarint wrote, which must not exceed limit.
+func (d *dec) uvarint(limit uint64) uint64 {
+	if d.err != nil {
+		return 0
+	}
+	v, n := binary.Uvarint(d.b)
+	if n <= 0 {
+		d.fail("bad varint")
+		return 0
+	}
+	d.b = d.b[n:]
+	if v > limit {
+		d.fail("value %d over limit %d", v, limit)
+		return 0
+	}
+	return v
 }
 
 // length reads a count and checks it against limit before anything is

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"unsafe"
 )
 
 // Defaults and limits of the forest parameters. The defaults and ranges are
@@ -107,8 +108,10 @@ const rebaseAt = 64
 //
 // A Forest is a deterministic core: no goroutines, no clock, no I/O. Given
 // the same configuration (including Seed) and the same records it produces
-// the same scores, bit for bit, and MarshalBinary/UnmarshalBinary carry that
-// over a restart. It is not safe for concurrent use.
+// the same scores, bit for bit, whether the records come one at a time
+// (Process) or in batches of any size (ProcessBatch), and
+// MarshalBinary/UnmarshalBinary carry that over a restart. It is not safe
+// for concurrent use.
 type Forest struct {
 	cfg    ForestConfig
 	dim    int     // dimensions of a tree point: Dimensions*ShingleSize
@@ -117,33 +120,19 @@ type Forest struct {
 	store    *pointStore
 	trees    []*tree
 	samplers []*sampler
-	sc       *scratch
-	gs       *groupScratch
 
 	updates int64 // points taken in (shingles complete)
 	base    int64 // rebase point for sampler priorities
 
 	shingle []float64 // ring of the last ShingleSize records
 	records int64     // records seen (accepted), for the shingle ring
-	point   []float64 // the current shingled point, oldest record first
-	// accepted and weights hold, during an update, the trees whose
-	// samplers took the point and the priorities they drew.
-	accepted []int32
-	weights  []float64
-	attr     []float64 // per tree-dimension high, then low, accumulators
 
-	// Scoring descends every tree to the point's leaf; the trees that take
-	// the point keep that descent so that insertion need not repeat it.
-	// mark[i] is tree i's index in accepted during Process (else -1), and
-	// kept[a] locates accepted tree a's path and leaf in keptPaths.
-	mark      []int32
-	kept      []keptPath
-	keptPaths []int32
+	b batch   // the points of the ProcessBatch call under way
+	w *worker // the scratch of the pass over the trees
+
+	one   [1][]float64 // Process's batch of one record
+	score [1]float64
 }
-
-// keptPath is a path kept from scoring: keptPaths[from:to] and the leaf
-// reference it ends at.
-type keptPath struct{ from, to, leaf int32 }
 
 // NewForest returns an empty forest.
 func NewForest(cfg ForestConfig) (*Forest, error) {
@@ -169,15 +158,8 @@ func (f *Forest) init() {
 	f.store = newPointStore(f.dim)
 	f.trees = make([]*tree, cfg.NumberOfTrees)
 	f.samplers = make([]*sampler, cfg.NumberOfTrees)
-	f.sc = newScratch(f.dim, cfg.SampleSize)
-	f.gs = newGroupScratch(cfg.SampleSize)
 	f.shingle = make([]float64, f.dim)
-	f.point = make([]float64, f.dim)
-	f.attr = make([]float64, 2*f.dim)
-	f.mark = make([]int32, cfg.NumberOfTrees)
-	for i := range f.mark {
-		f.mark[i] = -1
-	}
+	f.w = newWorker(f.dim, cfg.SampleSize)
 }
 
 // Config returns the forest's configuration with defaults filled in.
@@ -215,43 +197,74 @@ func (f *Forest) checkRecord(rec []float64) error {
 // in. If attr is not nil, its High and Low (resized to Dimensions) receive
 // the explanation. A bad record (see ErrBadRecord) changes nothing.
 func (f *Forest) Process(rec []float64, attr *Attribution) (float64, error) {
-	if err := f.checkRecord(rec); err != nil {
-		return 0, err
-	}
+	f.one[0] = rec
+	var attrs []Attribution
 	if attr != nil {
-		attr.High = resize(attr.High, f.cfg.Dimensions)
-		attr.Low = resize(attr.Low, f.cfg.Dimensions)
+		attrs = unsafe.Slice(attr, 1)
 	}
-	// Push the record into the shingle ring.
-	dims := f.cfg.Dimensions
-	slot := int(f.records % int64(f.cfg.ShingleSize))
-	copy(f.shingle[slot*dims:], rec)
-	f.records++
-	if f.records < int64(f.cfg.ShingleSize) {
-		return 0, nil
+	err := f.ProcessBatch(f.one[:], f.score[:], attrs)
+	f.one[0] = nil
+	return f.score[0], err
+}
+
+// ProcessBatch is Process for each record of recs in turn: scores[i] (and,
+// if attrs is not nil, attrs[i]) receive what Process(recs[i]) would return
+// after recs[:i], bit for bit. It is faster than a loop of Process calls:
+// each tree takes all the batch's records while its arrays are in the
+// cache, and a tree whose sampler takes none of them is only read. scores
+// (and attrs) must be at least as long as recs. If any record is bad (see
+// ErrBadRecord) nothing is processed and the error names the first one;
+// the forest is unchanged.
+func (f *Forest) ProcessBatch(recs [][]float64, scores []float64, attrs []Attribution) error {
+	if len(scores) < len(recs) || attrs != nil && len(attrs) < len(recs) {
+		return fmt.Errorf("anomaly: %d records but room for %d scores and %d attributions", len(recs), len(scores), len(attrs))
 	}
-	// Lay the shingle out oldest first.
-	for k := 0; k < f.cfg.ShingleSize; k++ {
-		src := int((f.records + int64(k)) % int64(f.cfg.ShingleSize))
-		copy(f.point[k*dims:(k+1)*dims], f.shingle[src*dims:(src+1)*dims])
-	}
-	// The samplers decide first (their draws do not depend on the trees),
-	// so that scoring can keep the descents of the trees that take the
-	// point; the trees change only after scoring.
-	ready := f.Ready()
-	f.draw()
-	var score float64
-	if ready {
-		if attr != nil {
-			score = f.attribution(f.point, attr)
-		} else {
-			score = f.score(f.point)
+	for i, rec := range recs {
+		if err := f.checkRecord(rec); err != nil {
+			if len(recs) == 1 {
+				return err
+			}
+			return fmt.Errorf("record %d of the batch: %w", i, err)
 		}
 	}
-	if err := f.update(f.point, ready); err != nil {
-		return 0, err
+	explain := attrs != nil
+	for i := range attrs[:len(attrs)*b2i(explain)] {
+		if i == len(recs) {
+			break
+		}
+		attrs[i].High = resize(attrs[i].High, f.cfg.Dimensions)
+		attrs[i].Low = resize(attrs[i].Low, f.cfg.Dimensions)
 	}
-	return score, nil
+	b := &f.b
+	f.collect(recs)
+	b.explain = explain
+	if b.n > 0 {
+		w := f.w
+		w.reset()
+		for i := range f.trees {
+			if err := f.runTree(i, w); err != nil {
+				return err
+			}
+		}
+		w.flush(f)
+		f.settle(w)
+	}
+	// Records before the shingle was full have no point and score 0.
+	k := 0
+	for i := range recs {
+		scores[i] = 0
+		if k == b.n || b.rec[k] != int32(i) {
+			continue
+		}
+		if b.ready[k] {
+			scores[i] = b.sum[k] / float64(len(f.trees))
+			if explain {
+				f.spread(b.acc[k*2*f.dim:(k+1)*2*f.dim], &attrs[i])
+			}
+		}
+		k++
+	}
+	return nil
 }
 
 func resize(s []float64, n int) []float64 {
@@ -263,211 +276,170 @@ func resize(s []float64, n int) []float64 {
 	return s
 }
 
-// score is the mean of the trees' scores for the tree point q.
-func (f *Forest) score(q []float64) float64 {
-	h := hashPoint(q)
-	sum := 0.0
-	for i := 0; i < len(f.trees); i += groupSize {
-		grp := f.trees[i:min(i+groupSize, len(f.trees))]
-		scoreGroup(grp, q, h, f.gs)
-		f.keepPaths(i, len(grp))
-		for k := range grp {
-			sum += f.gs.out[k]
-		}
-	}
-	return sum / float64(len(f.trees))
-}
-
-// attribution fills attr (per input dimension) and returns the score.
-func (f *Forest) attribution(q []float64, attr *Attribution) float64 {
-	acc := f.attr
-	clear(acc)
-	h := hashPoint(q)
+// spread turns a point's attribution sums over the trees (per tree-point
+// dimension high, then low) into the record's explanation: the mean over
+// trees, summed over the shingle per input dimension.
+func (f *Forest) spread(acc []float64, attr *Attribution) {
 	d := f.dim
-	sum := 0.0
-	for i := 0; i < len(f.trees); i += groupSize {
-		grp := f.trees[i:min(i+groupSize, len(f.trees))]
-		descendGroup(grp, q, f.gs)
-		f.keepPaths(i, len(grp))
-		if f.dim >= 8 {
-			touchBoxes(grp, f.gs)
-		}
-		touchLeafPoints(grp, f.gs)
-		for k, t := range grp {
-			if f.gs.cur[k] == noNode {
-				continue
-			}
-			sum += t.attributionAlong(q, h, ^f.gs.cur[k], f.gs.path(k), f.sc)
-			for j := 0; j < d; j++ {
-				acc[j] += f.sc.high[j]
-				acc[d+j] += f.sc.low[j]
-			}
-		}
-	}
 	scale := 1 / float64(len(f.trees))
 	dims := f.cfg.Dimensions
 	for j := 0; j < d; j++ {
 		attr.High[j%dims] += acc[j] * scale
 		attr.Low[j%dims] += acc[d+j] * scale
 	}
-	return sum / float64(len(f.trees))
 }
 
-// keepPaths keeps the paths in f.gs of the trees first..first+n-1 that
-// take the point.
-func (f *Forest) keepPaths(first, n int) {
-	for k, a := range f.mark[first : first+n] {
-		if a < 0 {
+// batch holds the points of one ProcessBatch call, in record order, and
+// what the pass over the trees accumulates for them.
+type batch struct {
+	n       int       // points in the batch
+	rec     []int32   // the record each point comes from
+	pts     []float64 // point k: pts[k*dim : (k+1)*dim]
+	hash    []uint32  // hashPoint of each point
+	slot    []int32   // the store slot holding each point
+	ready   []bool    // whether the point is scored (OutputAfter reached before it)
+	shift   []float64 // the rebase of sampler priorities due before the point's draw, or 0
+	decayed []float64 // lambda*(t-base) at the point's draw
+	growth  []float64 // exp(decayed)
+	sum     []float64 // the sum of the trees' scores so far
+	acc     []float64 // with explain: per point 2*dim attribution sums
+	explain bool
+}
+
+func (b *batch) point(k int32, dim int) []float64 {
+	o := int(k) * dim
+	return b.pts[o : o+dim : o+dim]
+}
+
+// collect pushes the records through the shingle and lays out the batch's
+// points with everything about them that does not depend on the trees:
+// whether they are scored, the samplers' rebases and decay, their store
+// slots. Every point gets a slot now, so that the pass over the trees
+// allocates nothing; slots no tree keeps are freed by settle.
+func (f *Forest) collect(recs [][]float64) {
+	b, dims, sh := &f.b, f.cfg.Dimensions, int64(f.cfg.ShingleSize)
+	n := len(recs)
+	if cap(b.rec) < n {
+		m := max(n, 2*cap(b.rec))
+		b.rec = make([]int32, m)
+		b.pts = make([]float64, m*f.dim)
+		b.hash = make([]uint32, m)
+		b.slot = make([]int32, m)
+		b.ready = make([]bool, m)
+		b.shift = make([]float64, m)
+		b.decayed = make([]float64, m)
+		b.growth = make([]float64, m)
+		b.sum = make([]float64, m)
+	}
+	b.n = 0
+	for i, rec := range recs {
+		slot := int(f.records % sh)
+		copy(f.shingle[slot*dims:], rec)
+		f.records++
+		if f.records < sh {
 			continue
 		}
-		from := len(f.keptPaths)
-		f.keptPaths = append(f.keptPaths, f.gs.path(k)...)
-		f.kept[a] = keptPath{int32(from), int32(len(f.keptPaths)), f.gs.cur[k]}
+		k := b.n
+		b.n++
+		b.rec[k] = int32(i)
+		q := b.pts[k*f.dim : (k+1)*f.dim]
+		// The shingle, oldest record first.
+		for j := int64(0); j < sh; j++ {
+			src := int((f.records + j) % sh)
+			copy(q[j*int64(dims):], f.shingle[src*dims:(src+1)*dims])
+		}
+		b.ready[k] = f.Ready()
+		f.updates++
+		t := f.updates
+		b.shift[k] = 0
+		if f.lambda*float64(t-f.base) > rebaseAt {
+			b.shift[k] = f.lambda * float64(t-f.base)
+			f.base = t
+		}
+		b.decayed[k] = f.lambda * float64(t-f.base)
+		b.growth[k] = math.Exp(b.decayed[k])
+		b.hash[k] = hashPoint(q)
+		b.slot[k] = f.store.add(q, b.hash[k])
+		b.sum[k] = 0
 	}
+	if need := 2 * f.dim * b.n; cap(b.acc) < need {
+		b.acc = make([]float64, need, max(need, 2*cap(b.acc)))
+	}
+	b.acc = b.acc[:2*f.dim*b.n]
+	clear(b.acc)
 }
 
-// draw counts the point in and offers it to every tree's sampler, leaving
-// the trees that take it in f.accepted (marked in f.mark) and their
-// priorities in f.weights.
-func (f *Forest) draw() {
-	for _, i := range f.accepted {
-		f.mark[i] = -1
-	}
-	f.updates++
-	t := f.updates
-	if f.lambda*float64(t-f.base) > rebaseAt {
-		delta := f.lambda * float64(t-f.base)
-		for _, s := range f.samplers {
-			s.shift(delta)
+// runTree gives the batch's points to tree i and its sampler in order:
+// per point, the sampler decides, the tree scores the point (queued, see
+// worker) and, if the sampler took it, the tree evicts the sampler's
+// oldest-priority point and inserts the new one.
+func (f *Forest) runTree(i int, w *worker) error {
+	t, s, b := f.trees[i], f.samplers[i], &f.b
+	for k := int32(0); k < int32(b.n); k++ {
+		if d := b.shift[k]; d != 0 {
+			s.shift(d)
 		}
-		f.base = t
-	}
-	decayed := f.lambda * float64(t-f.base)
-	growth := math.Exp(decayed)
-	// Which samplers take the point: each draws from its own generator, so
-	// the verdicts do not depend on the order of the tree work below.
-	acc, ws := f.accepted[:0], f.weights[:0]
-	for i, s := range f.samplers {
 		u := s.rng.openFloat64()
-		if s.rejects(u, growth) {
+		if b.ready[k] {
+			w.queue(f, t, k)
+		}
+		if s.rejects(u, b.growth[k]) {
 			continue
 		}
-		if w, ok := s.decide(u, decayed, growth); ok {
-			acc, ws = append(acc, int32(i)), append(ws, w)
+		wt, ok := s.decide(u, b.decayed[k], b.growth[k])
+		if !ok {
+			continue
 		}
-	}
-	f.accepted, f.weights = acc, ws
-	for a, i := range acc {
-		f.mark[i] = int32(a)
-	}
-	if cap(f.kept) < len(acc) {
-		f.kept = make([]keptPath, len(acc), len(f.trees))
-	}
-	f.kept = f.kept[:len(acc)]
-	f.keptPaths = f.keptPaths[:0]
-}
-
-// update inserts the point into the trees whose samplers took it (see
-// draw), deleting the points the samplers evict. kept says whether scoring
-// kept those trees' paths.
-func (f *Forest) update(q []float64, kept bool) error {
-	acc, ws := f.accepted, f.weights
-	h := hashPoint(q)
-	ref := f.store.add(q, h)
-	// The accepted trees are updated groupSize at a time, each step's
-	// descents in lockstep (see group.go). Per tree the order is the
-	// library's, evict then insert; store references are released in tree
-	// order as a tree-at-a-time loop would, so slots are reused alike.
-	g := f.gs
-	for start := 0; start < len(acc); start += groupSize {
-		batch := acc[start:min(start+groupSize, len(acc))]
-		grp := g.trees[:len(batch)]
-		removing := false
-		for k, i := range batch {
-			grp[k] = f.trees[i]
-			g.evicted[k] = -1
-			g.freed[k] = noNode
-			g.queries[k] = q
-			if s := f.samplers[i]; s.full() {
-				// The top leaves the sample; replaceTop below puts the
-				// new point in its place once the tree has taken it.
-				old := s.top()
-				g.evicted[k] = old
-				g.queries[k] = f.store.point(old)
-				removing = true
-			}
+		// The tree changes: the scores queued for it are computed first.
+		if w.queuedFor(t) {
+			w.flush(f)
 		}
-		if removing {
-			descendGroupEach(grp, g.queries[:len(batch)], g)
-			for k, tr := range grp {
-				old := g.evicted[k]
-				if old < 0 {
-					continue
-				}
-				freed, repl, err := tr.removeAlong(g.queries[k], f.store.hash[old], ^g.cur[k], g.path(k))
-				if err != nil {
-					return err
-				}
-				g.freed[k], g.repl[k] = freed, repl
-				f.store.release(old)
-			}
+		if err := f.take(t, s, k, wt, w); err != nil {
+			return err
 		}
-		if kept {
-			for k, tr := range grp {
-				f.keptPathAfterRemoval(tr, start+k, k, q)
-			}
-		} else {
-			descendGroup(grp, q, g)
-		}
-		for k, tr := range grp {
-			leaf := g.cur[k]
-			if leaf != noNode {
-				leaf = ^leaf
-			}
-			kept := tr.insertAlong(ref, q, h, leaf, g.path(k), f.sc)
-			f.store.retain(kept)
-			if g.evicted[k] >= 0 {
-				f.samplers[batch[k]].replaceTop(ws[start+k], kept)
-			} else {
-				f.samplers[batch[k]].push(ws[start+k], kept)
-			}
-		}
-	}
-	f.store.releaseIfUnused(ref)
-	for _, i := range acc {
-		f.mark[i] = -1
 	}
 	return nil
 }
 
-// keptPathAfterRemoval puts accepted tree a's kept path to q in f.gs as
-// group member k's path, as descendGroup would find it now that the tree's
-// removal is done. A removal takes out the evicted leaf and its parent,
-// whose other child takes the parent's place; if the parent is on the path,
-// the path is cut there and continues from the replacement, and otherwise
-// it is unchanged.
-func (f *Forest) keptPathAfterRemoval(t *tree, a, k int, q []float64) {
-	g := f.gs
-	kp := f.kept[a]
-	buf := g.pathBuf[k*g.stride : (k+1)*g.stride]
-	n := copy(buf, f.keptPaths[kp.from:kp.to])
-	cur := kp.leaf
-	if par := g.freed[k]; par != noNode {
-		for j, node := range buf[:n] {
-			if node != par {
-				continue
-			}
-			n, cur = j, g.repl[k]
-			for cur >= 0 {
-				buf[n] = cur
-				n++
-				cur = t.next(cur, q)
-			}
-			break
+// take inserts point k into tree t, whose sampler s took it with priority
+// wt, evicting the sampler's top point if the sample is full. The store's
+// reference counts change when the pass is over (see settle).
+func (f *Forest) take(t *tree, s *sampler, k int32, wt float64, w *worker) error {
+	b := &f.b
+	evict := s.full()
+	if evict {
+		old := s.top()
+		if err := t.remove(f.store.point(old), f.store.hash[old]); err != nil {
+			return err
 		}
+		w.releases = append(w.releases, old)
 	}
-	if t.root == noNode {
-		n, cur = 0, noNode
+	kept := t.insert(b.slot[k], b.point(k, f.dim), b.hash[k], w.sc)
+	w.retains = append(w.retains, kept)
+	if evict {
+		s.replaceTop(wt, kept)
+	} else {
+		s.push(wt, kept)
 	}
-	g.depth[k], g.cur[k] = int32(n), cur
+	return nil
+}
+
+// settle applies the pass's reference count changes to the store: first
+// every reference taken, then the batch's slots that no tree took are
+// freed, then every reference dropped (freeing slots that lose their last).
+// Deferring them is what lets a slot freed by one tree be taken by a later
+// tree in the same pass: a slot's count only reaches 0 when no tree keeps
+// it at the end of the pass.
+func (f *Forest) settle(w *worker) {
+	st := f.store
+	for _, r := range w.retains {
+		st.retain(r)
+	}
+	b := &f.b
+	for _, r := range b.slot[:b.n] {
+		st.releaseIfUnused(r)
+	}
+	for _, r := range w.releases {
+		st.release(r)
+	}
 }

@@ -1,218 +1,151 @@
 package anomaly
 
-// Scoring a record reads one root-to-leaf path in every tree. Each step of a
-// path is a dependent load (the next node is known only once the current one
-// is read), so one tree at a time leaves the core waiting on the cache for
-// most of a descent. Walking groupSize trees in lockstep interleaves
-// independent chains of loads, which the CPU overlaps; the arithmetic per
-// tree is exactly that of tree.score, so scores are unchanged bit for bit.
+// Scoring reads one root-to-leaf path per tree and point. Each step of a
+// path is a dependent load (the next node is known only once the current
+// one is read), so one path at a time leaves the core waiting on the cache
+// for most of a descent. The worker queues (tree, point) pairs and descends
+// groupSize of them in lockstep, which interleaves independent chains of
+// loads that the CPU overlaps: in a batch they are mostly several points of
+// one tree (whose arrays are then in the cache), for a single record the
+// point in several trees. The arithmetic per pair is exactly that of
+// tree.score and tree.attribution, so scores do not depend on the grouping.
 const groupSize = 8
 
-// groupScratch holds the per-tree state of a lockstep pass.
-type groupScratch struct {
-	cur     [groupSize]int32
-	pathBuf []int32 // groupSize paths of up to capacity nodes each
-	depth   [groupSize]int32
-	stride  int
-	out     [groupSize]float64
-	sink    float64
+// worker holds the scratch of a pass over the trees: the queue of pairs to
+// score, their lockstep descents, and the store reference changes the
+// pass's updates make (applied by Forest.settle).
+type worker struct {
+	sc *scratch
 
-	// Update batches: the trees, their samplers' verdicts and points.
-	trees   [groupSize]*tree
-	evicted [groupSize]int32
-	queries [groupSize][]float64
-	// What each tree's removal took out: the internal node freed (noNode
-	// if none) and the subtree that took its place.
-	freed, repl [groupSize]int32
+	n     int // queued pairs
+	tree  [groupSize]*tree
+	point [groupSize]int32
+	leaf  [groupSize]int32
+	depth [groupSize]int32
+	sink  float64
+
+	retains, releases []int32
 }
 
-func newGroupScratch(capacity int) *groupScratch {
-	g := &groupScratch{}
-	g.pathBuf = make([]int32, groupSize*capacity)
-	g.stride = capacity
-	return g
+func newWorker(dim, capacity int) *worker {
+	return &worker{sc: newScratch(dim, capacity)}
 }
 
-// path is tree k's recorded path, root first.
-func (g *groupScratch) path(k int) []int32 {
-	o := k * g.stride
-	return g.pathBuf[o : o+int(g.depth[k])]
+func (w *worker) reset() {
+	w.n = 0
+	w.retains, w.releases = w.retains[:0], w.releases[:0]
 }
 
-// descendGroup records each tree's path to q's leaf (see path) and leaves
-// the leaf reference (or noNode for an empty tree) in g.cur.
-func descendGroup(grp []*tree, q []float64, g *groupScratch) {
-	active := 0
-	for k, t := range grp {
-		g.cur[k] = t.root
-		g.depth[k] = 0
-		if t.root >= 0 {
-			active++
-		}
-	}
-	buf, stride := g.pathBuf, g.stride
-	for active > 0 {
-		for k, t := range grp {
-			n := g.cur[k]
-			if n < 0 {
-				continue
-			}
-			buf[k*stride+int(g.depth[k])] = n
-			g.depth[k]++
-			n = t.next(n, q)
-			g.cur[k] = n
-			if n < 0 {
-				active--
-			}
-		}
+// queue adds the pair (t, point k) to the group, scoring the group when it
+// is full.
+func (w *worker) queue(f *Forest, t *tree, k int32) {
+	w.tree[w.n], w.point[w.n] = t, k
+	w.n++
+	if w.n == groupSize {
+		w.flush(f)
 	}
 }
 
-// descendGroupEach is descendGroup with a query point per tree.
-func descendGroupEach(grp []*tree, qs [][]float64, g *groupScratch) {
-	active := 0
-	for k, t := range grp {
-		g.cur[k] = t.root
-		g.depth[k] = 0
-		if t.root >= 0 {
-			active++
-		}
+// queuedFor reports whether a pair of tree t waits in the group.
+func (w *worker) queuedFor(t *tree) bool { return w.n > 0 && w.tree[w.n-1] == t }
+
+// flush scores the queued pairs and adds their scores (and attributions)
+// to the batch's sums, in queue order: a point's sums take the trees in
+// tree order, as a tree-at-a-time loop would.
+func (w *worker) flush(f *Forest) {
+	if w.n == 0 {
+		return
 	}
-	buf, stride := g.pathBuf, g.stride
-	for active > 0 {
-		for k, t := range grp {
-			n := g.cur[k]
-			if n < 0 {
-				continue
-			}
-			buf[k*stride+int(g.depth[k])] = n
-			g.depth[k]++
-			n = t.next(n, qs[k])
-			g.cur[k] = n
-			if n < 0 {
-				active--
+	b := &f.b
+	dim := f.dim
+	for k := 0; k < w.n; k += 4 {
+		w.descend4(b, dim, k)
+	}
+	if b.explain {
+		w.touchLeafPoints()
+		sc := w.sc
+		for k := 0; k < w.n; k++ {
+			t, p := w.tree[k], w.point[k]
+			q := b.point(p, dim)
+			b.sum[p] += t.attributionFrom(q, b.hash[p], w.leaf[k], int(w.depth[k]), sc)
+			acc := b.acc[int(p)*2*dim : (int(p)+1)*2*dim]
+			for j := 0; j < dim; j++ {
+				acc[j] += sc.high[j]
+				acc[dim+j] += sc.low[j]
 			}
 		}
+		w.n = 0
+		return
 	}
+	// The walks up are done a pair at a time: a walk is short (it stops
+	// at the first box that holds the point) and its box reads do not
+	// depend on each other.
+	for k := 0; k < w.n; k++ {
+		t, p := w.tree[k], w.point[k]
+		b.sum[p] += t.scoreFrom(b.point(p, dim), b.hash[p], w.leaf[k], int(w.depth[k]), w.sc)
+	}
+	w.n = 0
 }
 
-// scoreGroup writes tree.score(q) of each tree of grp into g.out (0 for an
-// empty tree).
-func scoreGroup(grp []*tree, q []float64, h uint32, g *groupScratch) {
-	descendGroup(grp, q, g)
-	if grp[0].dim >= 8 {
-		// Boxes of a few dimensions share cache lines and are cheap to
-		// reach; wide ones span several lines each.
-		touchBoxes(grp, g)
+// descend4 descends queued pairs k..k+3 (those that exist; a missing one
+// repeats pair k) in lockstep, recording each one's leaf and depth. The
+// four chains of dependent loads are independent of each other, so the CPU
+// overlaps them; a descent that has reached its leaf stays there (a leaf's
+// children are itself) until all four have, so the loop has no
+// per-descent branch. All trees of a forest share leafBase.
+func (w *worker) descend4(b *batch, dim, k int) {
+	i1, i2, i3 := min(k+1, w.n-1), min(k+2, w.n-1), min(k+3, w.n-1)
+	t0, t1, t2, t3 := w.tree[k], w.tree[i1], w.tree[i2], w.tree[i3]
+	nd0, nd1, nd2, nd3 := t0.nodes, t1.nodes, t2.nodes, t3.nodes
+	n0, n1, n2, n3 := t0.root, t1.root, t2.root, t3.root
+	base := t0.leafBase
+	var d0, d1, d2, d3 int32
+	if dim == 1 {
+		x0, x1, x2, x3 := b.pts[w.point[k]], b.pts[w.point[i1]], b.pts[w.point[i2]], b.pts[w.point[i3]]
+		for min(n0, n1, n2, n3) < base {
+			c0, c1, c2, c3 := &nd0[n0], &nd1[n1], &nd2[n2], &nd3[n3]
+			d0 += int32(b2i(n0 < base))
+			d1 += int32(b2i(n1 < base))
+			d2 += int32(b2i(n2 < base))
+			d3 += int32(b2i(n3 < base))
+			n0 = int32(c0.child[b2i(x0 > c0.val)&1])
+			n1 = int32(c1.child[b2i(x1 > c1.val)&1])
+			n2 = int32(c2.child[b2i(x2 > c2.val)&1])
+			n3 = int32(c3.child[b2i(x3 > c3.val)&1])
+		}
+	} else {
+		q0, q1, q2, q3 := b.point(w.point[k], dim), b.point(w.point[i1], dim), b.point(w.point[i2], dim), b.point(w.point[i3], dim)
+		for min(n0, n1, n2, n3) < base {
+			c0, c1, c2, c3 := &nd0[n0], &nd1[n1], &nd2[n2], &nd3[n3]
+			d0 += int32(b2i(n0 < base))
+			d1 += int32(b2i(n1 < base))
+			d2 += int32(b2i(n2 < base))
+			d3 += int32(b2i(n3 < base))
+			n0 = int32(c0.child[b2i(q0[c0.dim] > c0.val)&1])
+			n1 = int32(c1.child[b2i(q1[c1.dim] > c1.val)&1])
+			n2 = int32(c2.child[b2i(q2[c2.dim] > c2.val)&1])
+			n3 = int32(c3.child[b2i(q3[c3.dim] > c3.val)&1])
+		}
 	}
-	// The walks up are done a tree at a time: unlike a descent, a walk's
-	// loads do not depend on each other (the path is known), so the core
-	// overlaps them within one walk, and a per-tree loop carries no
-	// bookkeeping of which trees are still walking.
-	for k, t := range grp {
-		g.out[k] = 0
-		if g.cur[k] == noNode {
-			continue
-		}
-		leaf := ^g.cur[k]
-		path := g.path(k)
-		depth := len(path)
-		tm := t.totalMass()
-		if t.isLeafPoint(leaf, q, h) {
-			m := t.leafMass[leaf]
-			g.out[k] = damp(m, tm) * scoreSeen(depth, m) * normaliser(tm)
-			continue
-		}
-		s := scoreUnseen(depth)
-		if d := t.dim; d == 1 {
-			// The common one-column case, inlined (same arithmetic).
-			box, x := t.box, q[0]
-			for i := depth - 1; i >= 0; i-- {
-				o := 2 * int(path[i])
-				lo, hi := box[o], box[o+1]
-				nr := max(hi, x) - min(lo, x)
-				if !(nr > 0) {
-					break
-				}
-				p := (nr - (hi - lo)) / nr
-				if !(p > 0) {
-					break
-				}
-				s = p*scoreUnseen(i) + (1-p)*s
-			}
-		} else {
-			for i := depth - 1; i >= 0; i-- {
-				p, ok := separation(t.nodeBox(path[i]), q, d)
-				if !ok {
-					break
-				}
-				s = p*scoreUnseen(i) + (1-p)*s
-			}
-		}
-		g.out[k] = s * normaliser(tm)
-	}
+	w.leaf[k], w.depth[k] = n0, d0
+	w.leaf[i1], w.depth[i1] = n1, d1
+	w.leaf[i2], w.depth[i2] = n2, d2
+	w.leaf[i3], w.depth[i3] = n3, d3
 }
 
-// separation is the probability that a random cut of box b grown to contain
-// q separates q, as AbstractScalarScoreVisitor computes it: per dimension
-// the range of the grown box, and how much it grew. ok is false where the
-// walk stops, q inside the box.
-//
-// The library skips dimensions it already found to hold q; here every
-// dimension is computed without a branch instead. The sums are bit for bit
-// the same: for a dimension holding q, max(hi,x)-min(lo,x) is exactly hi-lo,
-// the range the library adds, and the growth is exactly 0.
-func separation(b, q []float64, d int) (p float64, ok bool) {
-	lo, hi := b[:d:d], b[d:2*d:2*d]
-	q = q[:d:d]
-	sumNew, sumDiff := 0.0, 0.0
-	for j := range q {
-		l, h, x := lo[j], hi[j], q[j]
-		nr := max(h, x) - min(l, x)
-		sumNew += nr
-		sumDiff += nr - (h - l)
-	}
-	if sumNew <= 0 {
-		return 0, false
-	}
-	p = sumDiff / sumNew
-	return p, p > 0
-}
-
-// touchBoxes loads the boxes of the lowest levels of every path of the
-// group, one independent load per cache line, before the walk up needs
-// them: the walk itself is a chain of dependent steps per tree, while these
-// loads overlap freely.
-func touchBoxes(grp []*tree, g *groupScratch) {
+// touchLeafPoints loads the point of every leaf the queued descents
+// reached, one independent load per cache line, before the explanation
+// reads them one pair at a time: each is a point the store keeps apart
+// from the trees, rarely in cache.
+func (w *worker) touchLeafPoints() {
 	sink := 0.0
-	for k, t := range grp {
-		path := g.path(k)
-		w := 2 * t.dim
-		for i := len(path) - 1; i >= max(0, len(path)-8); i-- {
-			b := t.box[int(path[i])*w : int(path[i]+1)*w]
-			for j := 0; j < len(b); j += 8 {
-				sink += b[j]
-			}
-		}
-	}
-	g.sink = sink
-}
-
-// touchLeafPoints loads the point of every leaf the group's descents reached,
-// one independent load per cache line, before the explanation reads them
-// one tree at a time: each is a point the store keeps apart from the trees,
-// rarely in cache.
-func touchLeafPoints(grp []*tree, g *groupScratch) {
-	sink := 0.0
-	for k, t := range grp {
-		if g.cur[k] == noNode {
-			continue
-		}
-		pt := t.store.point(t.leafPoint[^g.cur[k]])
+	for k := 0; k < w.n; k++ {
+		t := w.tree[k]
+		pt := t.store.point(t.leafSlot(w.leaf[k]))
 		for j := 0; j < len(pt); j += 8 {
 			sink += pt[j]
 		}
 		sink += pt[len(pt)-1]
 	}
-	g.sink += sink
+	w.sink += sink
 }

@@ -4,7 +4,7 @@ package anomaly
 // forest and reused for every tree and record, so that the steady state
 // allocates nothing.
 type scratch struct {
-	path      []int32
+	seps      []float64 // a walk's separation probabilities, leaf's parent first
 	open      []float64 // per dimension: 1 while the query is outside the boxes, then 0
 	savedBox  []float64
 	mergedBox []float64
@@ -17,7 +17,7 @@ type scratch struct {
 
 func newScratch(dim, capacity int) *scratch {
 	return &scratch{
-		path:      make([]int32, 0, capacity),
+		seps:      make([]float64, capacity),
 		open:      make([]float64, dim),
 		savedBox:  make([]float64, 2*dim),
 		mergedBox: make([]float64, 2*dim),
@@ -72,43 +72,57 @@ var log2Plus1 = func() (t [MaxSampleSize + 1]float64) {
 	return t
 }()
 
-// descend records the path from the root to q's leaf in sc.path and returns
-// the leaf.
-func (t *tree) descend(q []float64, sc *scratch) int32 {
-	path := sc.path[:0]
-	n := t.root
-	for n >= 0 {
-		path = append(path, n)
-		n = t.next(n, q)
-	}
-	sc.path = path
-	return ^n
-}
-
 // score computes the tree's anomaly score for q as AWS's AnomalyScoreVisitor
 // does: a base score at q's leaf, then, from the leaf's parent up to the
 // root, a blend of the current score with scoreUnseen weighted by the
 // probability that a random cut of the node's box grown by q separates q;
 // the walk stops where q falls inside a box. The tree must not be empty.
 func (t *tree) score(q []float64, h uint32, sc *scratch) float64 {
-	d := t.dim
-	leaf := t.descend(q, sc)
-	path := sc.path
-	treeMass := t.totalMass()
-	depth := len(path)
-	if t.isLeafPoint(leaf, q, h) {
-		m := t.leafMass[leaf]
-		return damp(m, treeMass) * scoreSeen(depth, m) * normaliser(treeMass)
+	leaf, depth := t.findLeaf(q)
+	return t.scoreFrom(q, h, leaf, depth, sc)
+}
+
+// scoreFrom is score given q's leaf and its depth.
+func (t *tree) scoreFrom(q []float64, h uint32, leaf int32, depth int, sc *scratch) float64 {
+	tm := t.totalMass()
+	if t.leafHash(leaf) == h && equalPoints(t.store.point(t.leafSlot(leaf)), q) {
+		m := t.leafMass(leaf)
+		return damp(m, tm) * scoreSeen(depth, m) * normaliser(tm)
 	}
 	s := scoreUnseen(depth)
-	for i := depth - 1; i >= 0; i-- {
-		p, ok := separation(t.nodeBox(path[i]), q, d)
-		if !ok {
-			break
-		}
+	ps := sc.seps[:depth]
+	i := depth - 1
+	for _, p := range ps[:t.separations(q, t.parent(leaf), ps)] {
 		s = p*scoreUnseen(i) + (1-p)*s
+		i--
 	}
-	return s * normaliser(treeMass)
+	return s * normaliser(tm)
+}
+
+// separation is the probability that a random cut of box b grown to contain
+// q separates q, as AbstractScalarScoreVisitor computes it: per dimension
+// the range of the grown box, and how much it grew. ok is false where the
+// walk stops, q inside the box.
+//
+// The library skips dimensions it already found to hold q; here every
+// dimension is computed without a branch instead. The sums are bit for bit
+// the same: for a dimension holding q, max(hi,x)-min(lo,x) is exactly hi-lo,
+// the range the library adds, and the growth is exactly 0.
+func separation(b, q []float64, d int) (p float64, ok bool) {
+	lo, hi := b[:d:d], b[d:2*d:2*d]
+	q = q[:d:d]
+	sumNew, sumDiff := 0.0, 0.0
+	for j := range q {
+		l, h, x := lo[j], hi[j], q[j]
+		nr := max(h, x) - min(l, x)
+		sumNew += nr
+		sumDiff += nr - (h - l)
+	}
+	if sumNew <= 0 {
+		return 0, false
+	}
+	p = sumDiff / sumNew
+	return p, p > 0
 }
 
 // attribution computes the tree's score for q and splits it over the
@@ -118,16 +132,15 @@ func (t *tree) score(q []float64, h uint32, sc *scratch) float64 {
 // computed exactly as score computes it, so that ANOMALY_SCORE does not
 // depend on whether an explanation was asked for.
 func (t *tree) attribution(q []float64, h uint32, sc *scratch) float64 {
-	leaf := t.descend(q, sc)
-	return t.attributionAlong(q, h, leaf, sc.path, sc)
+	leaf, depth := t.findLeaf(q)
+	return t.attributionFrom(q, h, leaf, depth, sc)
 }
 
-// attributionAlong is attribution given q's leaf and the path to it.
-func (t *tree) attributionAlong(q []float64, h uint32, leaf int32, path []int32, sc *scratch) float64 {
+// attributionFrom is attribution given q's leaf and its depth.
+func (t *tree) attributionFrom(q []float64, h uint32, leaf int32, depth int, sc *scratch) float64 {
 	d := t.dim
 	treeMass := t.totalMass()
-	depth := len(path)
-	lp := t.store.point(t.leafPoint[leaf])
+	lp := t.store.point(t.leafSlot(leaf))
 	high, low := sc.high[:d], sc.low[:d]
 	gapHi, gapLo := sc.gapHi[:d], sc.gapLo[:d]
 	open := sc.open[:d]
@@ -145,7 +158,7 @@ func (t *tree) attributionAlong(q []float64, h uint32, leaf int32, path []int32,
 	var saved, scalar float64
 	scalarDone, attrDone := false, false
 	if dup {
-		m := t.leafMass[leaf]
+		m := t.leafMass(leaf)
 		saved = damp(m, treeMass) * scoreSeen(depth, m)
 		for j := range q {
 			high[j] = saved / float64(2*d)
@@ -167,8 +180,8 @@ func (t *tree) attributionAlong(q []float64, h uint32, leaf int32, path []int32,
 	}
 
 	shadow, sib := sc.shadow[:2*d], sc.sibling[:2*d]
-	for i := depth - 1; i >= 0 && !(scalarDone && attrDone); i-- {
-		node := path[i]
+	prev, i := leaf, depth-1
+	for node := t.parent(leaf); node != noParent && !(scalarDone && attrDone); prev, node, i = node, t.parent(node), i-1 {
 		b := t.nodeBox(node)
 		if attrDone {
 			// Only the scalar walk goes on (a rounding corner: the scalar
@@ -184,11 +197,7 @@ func (t *tree) attributionAlong(q []float64, h uint32, leaf int32, path []int32,
 		if dup {
 			// The sibling of the path's child at this node.
 			child := t.left(node)
-			if i+1 < depth {
-				if child == path[i+1] {
-					child = t.right(node)
-				}
-			} else if child == ^leaf {
+			if child == prev {
 				child = t.right(node)
 			}
 			t.childBounds(child, sib)

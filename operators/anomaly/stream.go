@@ -50,8 +50,8 @@ func ErrorTag() engine.OutputTag[RejectedRow] {
 type OperatorOptions struct {
 	// MaxCachedModels caps how many decoded models one subtask keeps in
 	// memory (state.WithMaxCached); the others live encoded in the state
-	// store. Default 32. A model at the defaults is about 1 MB at one
-	// numeric column and 5 MB at ten (see doc.go), so memory is about
+	// store. Default 32. A model at the defaults is about 2 MB at one
+	// numeric column and 7 MB at ten (see doc.go), so memory is about
 	// MaxCachedModels times that. A record whose key's model is not cached
 	// pays a decode of the model, and the model it displaces an encode:
 	// milliseconds instead of microseconds. Set it at least to the number

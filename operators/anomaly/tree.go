@@ -5,71 +5,74 @@ import (
 	"math"
 )
 
-// A node reference: >= 0 is an internal node, < 0 is the leaf ^ref, and
-// noNode is no node at all (an empty tree's root).
-const noNode int32 = math.MinInt32
-
 // errTreeCorrupt reports a violated tree invariant: a point the sampler holds
 // is not where the cuts lead. It cannot happen unless memory was corrupted or
 // a snapshot was tampered with in a way validation missed.
 var errTreeCorrupt = errors.New("anomaly: random cut tree is inconsistent")
 
-// cutNode is what a descent reads of an internal node: 16 bytes, four to a
-// cache line. Scoring a record descends every tree of the forest, so the
-// descent data of all trees (100 trees × 255 nodes × 16 bytes = 400 KiB at
-// the defaults) must stay in the core's L2 cache; boxes and leaves
-// live in other arrays because a descent does not read them. Children fit in
-// 16 bits since a tree has at most MaxSampleSize leaves.
-type cutNode struct {
-	cutVal float64
-	child  [2]int16 // left (values <= cutVal), right
-	cutDim uint16
-	_      uint16
+// node is one entry of a tree's node array, 16 bytes, four to a cache line:
+// an internal node (a cut) or a leaf (a distinct point of the sample).
+//
+// The layout is built for the descent, which reads one node per level and
+// nothing else: the cut, both children and the parent sit together, and a
+// leaf's children are the leaf itself, so that a descent that has reached its
+// leaf stays there without a branch (several descents run in lockstep, see
+// group.go). A leaf keeps its point's store slot and hash where an internal
+// node keeps its cut value, so the test "is the query this leaf's point?"
+// reads no other line unless the hashes agree. Parents let the walks back up
+// (scoring, insertion, deletion) run without a recorded path.
+//
+// References are small integers: internal nodes are 0..capacity-2, leaves
+// capacity-1..2*capacity-2 (see tree.leafBase); int16 holds them since a tree
+// has at most MaxSampleSize leaves.
+type node struct {
+	// val is the cut value of an internal node (a point goes left if its
+	// value in dimension dim is at most val), and for a leaf the bits
+	// slot | hash<<32 (see leafSlot, leafHash). A descent compares a
+	// query against a leaf's val too; the outcome does not matter, both
+	// children being the leaf.
+	val    float64
+	child  [2]int16 // left (values <= val), right; a leaf's are itself
+	dim    uint16   // the cut dimension; 0 for a leaf
+	parent int16    // -1 at the root
 }
 
-// tree is one random cut tree over at most capacity points, stored in flat
-// arrays indexed by node number, so that a forest of 100 trees is a few
-// slices per tree rather than tens of thousands of heap objects. Internal
-// nodes cache their bounding box because both scoring and insertion read the
-// boxes of the nodes on a path.
+// noParent is the parent of a tree's root, and the root of an empty tree.
+const noParent = -1
+
+// tree is one random cut tree over at most capacity points. Everything is in
+// flat arrays indexed by small integers, so that a forest of 100 trees is a
+// few slices per tree rather than tens of thousands of heap objects, and a
+// tree's arrays stay in the cache while it takes a batch of points.
 type tree struct {
 	dim      int
 	capacity int
+	leafBase int32 // the first leaf reference: capacity-1
 	rng      splitMix64
 	store    *pointStore
-	root     int32
+	root     int32 // noParent if empty
 
 	size int32 // points in the tree, counting copies
 
-	// Internal nodes: at most capacity-1. There are no parent pointers and
-	// no per-node masses: updates walk back up the path their descent
-	// recorded, and scoring needs only the tree's total mass, so neither
-	// would pay for its upkeep.
-	cut       []cutNode
-	box       []float64 // node i: box[2*dim*i : 2*dim*(i+1)] = min..., max...
-	freeNodes []int32
+	nodes []node    // 2*capacity-1: internal nodes, then leaves
+	box   []float64 // internal node n: box[2*dim*n : 2*dim*(n+1)] = min..., max...
+	mass  []uint16  // per leaf (reference - leafBase): copies of its point
 
-	// Leaves: at most capacity, each a distinct point (store slot) and how
-	// many copies of it the tree holds. leafHash lets a descent decide that
-	// the query differs from the leaf's point without reading the point.
-	leafHash   []uint32
-	leafPoint  []int32
-	leafMass   []int32
-	freeLeaves []int32
+	freeNodes  []int16 // free internal nodes, reused last-in first-out
+	freeLeaves []int16 // free leaf references
 }
 
 func newTree(dim, capacity int, seed uint64, store *pointStore) *tree {
 	t := &tree{
-		dim:       dim,
-		capacity:  capacity,
-		rng:       splitMix64{state: seed},
-		store:     store,
-		root:      noNode,
-		cut:       make([]cutNode, capacity-1),
-		box:       make([]float64, 2*dim*(capacity-1)),
-		leafHash:  make([]uint32, capacity),
-		leafPoint: make([]int32, capacity),
-		leafMass:  make([]int32, capacity),
+		dim:      dim,
+		capacity: capacity,
+		leafBase: int32(capacity - 1),
+		rng:      splitMix64{state: seed},
+		store:    store,
+		root:     noParent,
+		nodes:    make([]node, 2*capacity-1),
+		box:      make([]float64, 2*dim*(capacity-1)),
+		mass:     make([]uint16, capacity),
 	}
 	t.resetFreeLists()
 	return t
@@ -80,19 +83,24 @@ func (t *tree) resetFreeLists() {
 	t.freeNodes = t.freeNodes[:0]
 	t.freeLeaves = t.freeLeaves[:0]
 	for i := t.capacity - 1; i >= 0; i-- {
-		t.freeLeaves = append(t.freeLeaves, int32(i))
+		t.freeLeaves = append(t.freeLeaves, int16(int(t.leafBase)+i))
 		if i < t.capacity-1 {
-			t.freeNodes = append(t.freeNodes, int32(i))
+			t.freeNodes = append(t.freeNodes, int16(i))
 		}
 	}
 }
 
-func (t *tree) left(n int32) int32  { return int32(t.cut[n].child[0]) }
-func (t *tree) right(n int32) int32 { return int32(t.cut[n].child[1]) }
+func (t *tree) isLeaf(n int32) bool    { return n >= t.leafBase }
+func (t *tree) left(n int32) int32     { return int32(t.nodes[n].child[0]) }
+func (t *tree) right(n int32) int32    { return int32(t.nodes[n].child[1]) }
+func (t *tree) parent(n int32) int32   { return int32(t.nodes[n].parent) }
+func (t *tree) leafMass(l int32) int32 { return int32(t.mass[l-t.leafBase]) }
 
-func (t *tree) setChild(n int32, left bool, c int32) {
-	t.cut[n].child[b2i(!left)] = int16(c)
-}
+// leafSlot is the store slot of leaf l's point.
+func (t *tree) leafSlot(l int32) int32 { return int32(uint32(math.Float64bits(t.nodes[l].val))) }
+
+// leafHash is hashPoint of leaf l's point.
+func (t *tree) leafHash(l int32) uint32 { return uint32(math.Float64bits(t.nodes[l].val) >> 32) }
 
 // b2i is 1 for true; the compiler turns it into a SETcc, not a branch.
 func b2i(b bool) int {
@@ -105,15 +113,17 @@ func b2i(b bool) int {
 
 // replaceChild makes c the child of n that old was.
 func (t *tree) replaceChild(n, old, c int32) {
-	t.setChild(n, t.left(n) == old, c)
+	nd := &t.nodes[n]
+	nd.child[b2i(int32(nd.child[0]) != old)] = int16(c)
 }
 
-// next is the child of internal node n on p's side of the cut.
+// next is the child of internal node n on p's side of the cut (n itself if
+// n is a leaf).
 func (t *tree) next(n int32, p []float64) int32 {
-	c := &t.cut[n]
+	c := &t.nodes[n]
 	// Indexing by the comparison compiles to a SETcc rather than a branch:
 	// which side a point goes is a coin flip the predictor cannot learn.
-	return int32(c.child[b2i(p[c.cutDim] > c.cutVal)])
+	return int32(c.child[b2i(p[c.dim] > c.val)&1])
 }
 
 func (t *tree) nodeBox(n int32) []float64 {
@@ -124,18 +134,21 @@ func (t *tree) nodeBox(n int32) []float64 {
 // totalMass is the number of points (with multiplicity) in the tree.
 func (t *tree) totalMass() int32 { return t.size }
 
-// findLeaf follows the cuts from the root to the leaf that p falls in.
-func (t *tree) findLeaf(p []float64) int32 {
+// findLeaf follows the cuts from the root to the leaf that p falls in and
+// returns it with its depth (the root is at depth 0). The tree must not be
+// empty.
+func (t *tree) findLeaf(p []float64) (leaf int32, depth int) {
 	n := t.root
-	for n >= 0 {
+	for n < t.leafBase {
 		n = t.next(n, p)
+		depth++
 	}
-	return ^n
+	return n, depth
 }
 
 // isLeafPoint reports whether leaf l holds the point p whose hash is h.
 func (t *tree) isLeafPoint(l int32, p []float64, h uint32) bool {
-	return t.leafHash[l] == h && equalPoints(t.store.point(t.leafPoint[l]), p)
+	return t.leafHash(l) == h && equalPoints(t.store.point(t.leafSlot(l)), p)
 }
 
 func equalPoints(a, b []float64) bool {
@@ -212,26 +225,17 @@ func (t *tree) randomCutSum(b []float64, sum float64) (int32, float64) {
 // separates p from the box is where p's new leaf is attached. This has the
 // same distribution as the top-down construction of Guha et al.
 func (t *tree) insert(ref int32, p []float64, h uint32, sc *scratch) int32 {
-	if t.root == noNode {
-		return t.insertAlong(ref, p, h, noNode, nil, sc)
-	}
-	leaf := t.descend(p, sc)
-	return t.insertAlong(ref, p, h, leaf, sc.path, sc)
-}
-
-// insertAlong is insert given the leaf p falls into and the path to it
-// (leaf is noNode for an empty tree).
-func (t *tree) insertAlong(ref int32, p []float64, h uint32, leaf int32, path []int32, sc *scratch) int32 {
 	t.size++
-	if t.root == noNode {
-		t.root = ^t.allocLeaf(ref, h)
+	if t.root == noParent {
+		t.root = t.allocLeaf(ref, h)
 		return ref
 	}
+	leaf, _ := t.findLeaf(p)
 	if t.isLeafPoint(leaf, p, h) {
-		t.leafMass[leaf]++
-		return t.leafPoint[leaf]
+		t.mass[leaf-t.leafBase]++
+		return t.leafSlot(leaf)
 	}
-	lp := t.store.point(t.leafPoint[leaf])
+	lp := t.store.point(t.leafSlot(leaf))
 
 	d := t.dim
 	saved := sc.savedBox[:2*d]
@@ -240,12 +244,12 @@ func (t *tree) insertAlong(ref int32, p []float64, h uint32, leaf int32, path []
 		saved[d+i] = max(p[i], lp[i])
 	}
 	cutDim, cutVal := t.randomCut(saved)
-	sibling, at := ^leaf, len(path) // the subtree p is cut off from, and its place in the path
-	stop := -1                      // path index of the lowest ancestor whose box holds p
+	sibling := leaf         // the subtree p is cut off from
+	stop := int32(noParent) // the lowest ancestor whose box holds p
 	merged := sc.mergedBox[:2*d]
 	p = p[:d:d]
-	for i := len(path) - 1; i >= 0; i-- {
-		b := t.nodeBox(path[i])
+	for n := t.parent(leaf); n != noParent; n = t.parent(n) {
+		b := t.nodeBox(n)
 		// One pass over the box: whether it holds p, the box grown to hold
 		// p, and that box's total side length for the cut.
 		lo, hi := b[:d:d], b[d:2*d:2*d]
@@ -259,35 +263,38 @@ func (t *tree) insertAlong(ref int32, p []float64, h uint32, leaf int32, path []
 			sum += nh - nl
 		}
 		if out == 0 {
-			stop = i
+			stop = n
 			break
 		}
 		cd, cv := t.randomCutSum(merged, sum)
 		if b[cd] > cv || b[d+int(cd)] <= cv {
-			sibling, at, cutDim, cutVal = path[i], i, cd, cv
+			sibling, cutDim, cutVal = n, cd, cv
 			saved, merged = merged, saved
 		}
 	}
 
 	l := t.allocLeaf(ref, h)
 	m := t.allocNode()
-	c := &t.cut[m]
-	c.cutVal, c.cutDim = cutVal, uint16(cutDim)
+	gp := t.parent(sibling)
+	c := &t.nodes[m]
+	c.val, c.dim, c.parent = cutVal, uint16(cutDim), int16(gp)
 	if p[cutDim] <= cutVal {
-		c.child = [2]int16{int16(^l), int16(sibling)}
+		c.child = [2]int16{int16(l), int16(sibling)}
 	} else {
-		c.child = [2]int16{int16(sibling), int16(^l)}
+		c.child = [2]int16{int16(sibling), int16(l)}
 	}
+	t.nodes[l].parent = int16(m)
+	t.nodes[sibling].parent = int16(m)
 	copy(t.nodeBox(m), saved)
-	if at == 0 {
+	if gp == noParent {
 		t.root = m
-	} else {
-		t.replaceChild(path[at-1], sibling, m)
+		return ref
 	}
+	t.replaceChild(gp, sibling, m)
 	// The ancestors between the new node and the lowest box that held p
 	// grow to hold it.
-	for i := at - 1; i > stop; i-- {
-		b := t.nodeBox(path[i])
+	for n := gp; n != stop; n = t.parent(n) {
+		b := t.nodeBox(n)
 		for j := 0; j < d; j++ {
 			if p[j] < b[j] {
 				b[j] = p[j]
@@ -301,57 +308,47 @@ func (t *tree) insertAlong(ref int32, p []float64, h uint32, leaf int32, path []
 }
 
 // remove deletes one copy of p (hash h), which must be in the tree.
-func (t *tree) remove(p []float64, h uint32, sc *scratch) error {
-	if t.root == noNode {
+func (t *tree) remove(p []float64, h uint32) error {
+	if t.root == noParent {
 		return errTreeCorrupt
 	}
-	leaf := t.descend(p, sc)
-	_, _, err := t.removeAlong(p, h, leaf, sc.path)
-	return err
-}
-
-// removeAlong is remove given the leaf p falls into and the path to it. If
-// the removal takes out an internal node (the leaf's parent), it returns
-// that node and the subtree that took its place; otherwise freed is noNode.
-func (t *tree) removeAlong(p []float64, h uint32, leaf int32, path []int32) (freed, repl int32, err error) {
-	if t.root == noNode {
-		return noNode, noNode, errTreeCorrupt
-	}
+	leaf, _ := t.findLeaf(p)
 	if !t.isLeafPoint(leaf, p, h) {
-		return noNode, noNode, errTreeCorrupt
+		return errTreeCorrupt
 	}
 	t.size--
-	t.leafMass[leaf]--
-	if t.leafMass[leaf] > 0 {
-		return noNode, noNode, nil
+	t.mass[leaf-t.leafBase]--
+	if t.mass[leaf-t.leafBase] > 0 {
+		return nil
 	}
-	t.freeLeaves = append(t.freeLeaves, leaf)
-	n := len(path)
-	if n == 0 {
-		t.root = noNode
-		return noNode, noNode, nil
+	t.freeLeaves = append(t.freeLeaves, int16(leaf))
+	par := t.parent(leaf)
+	if par == noParent {
+		t.root = noParent
+		return nil
 	}
-	par := path[n-1]
 	sib := t.left(par)
-	if sib == ^leaf {
+	if sib == leaf {
 		sib = t.right(par)
 	}
-	t.freeNodes = append(t.freeNodes, par)
-	if n == 1 {
+	t.freeNodes = append(t.freeNodes, int16(par))
+	gp := t.parent(par)
+	t.nodes[sib].parent = int16(gp)
+	if gp == noParent {
 		t.root = sib
-		return par, sib, nil
+		return nil
 	}
-	t.replaceChild(path[n-2], par, sib)
+	t.replaceChild(gp, par, sib)
 	// Shrink boxes upwards until one still contains p: above it nothing
 	// changes, since every box there contains that one.
 	d := t.dim
-	for i := n - 2; i >= 0; i-- {
-		t.recomputeBox(path[i])
-		if boxContains(t.nodeBox(path[i]), p, d) {
+	for n := gp; n != noParent; n = t.parent(n) {
+		t.recomputeBox(n)
+		if boxContains(t.nodeBox(n), p, d) {
 			break
 		}
 	}
-	return par, sib, nil
+	return nil
 }
 
 // recomputeBox sets node n's box to the union of its children's.
@@ -359,14 +356,14 @@ func (t *tree) recomputeBox(n int32) {
 	d := t.dim
 	b := t.nodeBox(n)
 	t.childBounds(t.left(n), b)
-	if r := t.right(n); r >= 0 {
+	if r := t.right(n); !t.isLeaf(r) {
 		cb := t.nodeBox(r)
 		for i := 0; i < d; i++ {
 			b[i] = min(b[i], cb[i])
 			b[d+i] = max(b[d+i], cb[d+i])
 		}
 	} else {
-		pt := t.store.point(t.leafPoint[^r])
+		pt := t.store.point(t.leafSlot(r))
 		for i := 0; i < d; i++ {
 			b[i] = min(b[i], pt[i])
 			b[d+i] = max(b[d+i], pt[i])
@@ -374,31 +371,42 @@ func (t *tree) recomputeBox(n int32) {
 	}
 }
 
-// childBounds writes the bounding box of ref (a node or a leaf) into dst.
-func (t *tree) childBounds(ref int32, dst []float64) {
+// childBounds writes the bounding box of n (a node or a leaf) into dst.
+func (t *tree) childBounds(n int32, dst []float64) {
 	d := t.dim
-	if ref >= 0 {
-		copy(dst, t.nodeBox(ref))
+	if !t.isLeaf(n) {
+		copy(dst, t.nodeBox(n))
 		return
 	}
-	pt := t.store.point(t.leafPoint[^ref])
+	pt := t.store.point(t.leafSlot(n))
 	copy(dst[:d], pt)
 	copy(dst[d:2*d], pt)
 }
 
+// allocLeaf takes a free leaf for store slot ref (hash h) with mass 1 and no
+// parent yet.
 func (t *tree) allocLeaf(ref int32, h uint32) int32 {
 	n := len(t.freeLeaves) - 1
-	l := t.freeLeaves[n]
+	l := int32(t.freeLeaves[n])
 	t.freeLeaves = t.freeLeaves[:n]
-	t.leafPoint[l] = ref
-	t.leafHash[l] = h
-	t.leafMass[l] = 1
+	t.setLeaf(l, ref, h)
+	t.mass[l-t.leafBase] = 1
 	return l
+}
+
+// setLeaf makes node l a leaf of store slot ref (hash h): its payload, and
+// children pointing at itself.
+func (t *tree) setLeaf(l, ref int32, h uint32) {
+	nd := &t.nodes[l]
+	nd.val = math.Float64frombits(uint64(uint32(ref)) | uint64(h)<<32)
+	nd.child = [2]int16{int16(l), int16(l)}
+	nd.dim = 0
+	nd.parent = noParent
 }
 
 func (t *tree) allocNode() int32 {
 	n := len(t.freeNodes) - 1
-	m := t.freeNodes[n]
+	m := int32(t.freeNodes[n])
 	t.freeNodes = t.freeNodes[:n]
 	return m
 }
