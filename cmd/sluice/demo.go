@@ -6,6 +6,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/sluicehq/sluice/engine"
@@ -63,11 +64,18 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fmt.Fprintf(stdout, "clickcount: clicks into stream %q of %s (%d shards), counted per user per minute of event time into %s/\n",
 		clickcount.Stream, where, *shards, *out)
 	live := isTerminal(stderr)
+	rep := &demoProgress{}
 	var last clickcount.Progress
 	err := clickcount.Run(ctx, o, func(p clickcount.Progress) {
 		last = p
-		if live {
-			fmt.Fprintf(stderr, "\r%s", progressLine(p))
+		line := rep.line(p)
+		switch {
+		case live:
+			fmt.Fprintf(stderr, "\r%s", line)
+		case rep.due(p):
+			// Not a terminal (CI logs, nohup, systemd): a plain line every
+			// few seconds instead of one rewritten in place.
+			fmt.Fprintln(stderr, strings.TrimRight(line, " "))
 		}
 	})
 	if live {
@@ -76,28 +84,94 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "done: %s\n", progressLine(last))
-	files, _ := clickcount.OutputFiles(*out)
-	for _, f := range files {
-		fmt.Fprintf(stdout, "  %s\n", f)
-	}
-	return nil
+	fmt.Fprintf(stdout, "done: %s\n", strings.TrimRight(summaryLine(last), " "))
+	return summariseOutput(stdout, *out)
 }
 
-// progressLine summarises the example's progress: clicks put into the log,
-// read from it by the counting job, counts written, late clicks, and the
-// event time the counting job has reached.
-func progressLine(p clickcount.Progress) string {
-	wm := "-"
-	switch {
-	case p.Watermark == engine.MaxTime:
-		wm = "end of input"
-	case p.Watermark > engine.MinTime:
-		wm = time.UnixMilli(p.Watermark).UTC().Format(time.RFC3339)
+// plainEvery is how often progress is printed when stderr is not a
+// terminal.
+const plainEvery = 5 * time.Second
+
+// demoProgress turns the example's cumulative counters into rates over the
+// last report interval.
+type demoProgress struct {
+	prev      clickcount.Progress
+	lastPlain time.Duration
+	printed   bool
+}
+
+// due reports whether a plain progress line is due at p.
+func (d *demoProgress) due(p clickcount.Progress) bool {
+	if d.printed && p.Elapsed-d.lastPlain < plainEvery {
+		return false
 	}
+	d.printed, d.lastPlain = true, p.Elapsed
+	return true
+}
+
+// line shows the counters with the put and read rates since the previous
+// call (records per second over that interval, not over the whole run).
+func (d *demoProgress) line(p clickcount.Progress) string {
+	dt := (p.Elapsed - d.prev.Elapsed).Seconds()
+	putRate, readRate := 0.0, 0.0
+	if dt > 0 {
+		putRate = float64(p.Put-d.prev.Put) / dt
+		readRate = float64(p.Read-d.prev.Read) / dt
+	}
+	d.prev = p
+	return fmt.Sprintf("[%5.1fs] %-5s put %d (%s/s)  read %d (%s/s)  counts %d  late %d  watermark %s   ",
+		p.Elapsed.Seconds(), p.Phase, p.Put, rate(putRate), p.Read, rate(readRate), p.Counts, p.Late, watermarkText(p.Watermark))
+}
+
+// summaryLine is the final line: totals and the average rates of the run.
+func summaryLine(p clickcount.Progress) string {
 	sec := max(p.Elapsed.Seconds(), 1e-9)
-	return fmt.Sprintf("[%5.1fs] %-5s put %d (%.0f/s)  read %d  counts %d  late %d  watermark %s   ",
-		p.Elapsed.Seconds(), p.Phase, p.Put, float64(p.Put)/sec, p.Read, p.Counts, p.Late, wm)
+	return fmt.Sprintf("%d clicks put and %d read in %.1fs (%s/s on average), %d counts, %d late clicks, watermark %s",
+		p.Put, p.Read, p.Elapsed.Seconds(), rate(float64(p.Read)/sec), p.Counts, p.Late, watermarkText(p.Watermark))
+}
+
+func rate(r float64) string {
+	switch {
+	case r >= 1e6:
+		return fmt.Sprintf("%.2fM", r/1e6)
+	case r >= 1e3:
+		return fmt.Sprintf("%.1fK", r/1e3)
+	}
+	return fmt.Sprintf("%.0f", r)
+}
+
+func watermarkText(wm int64) string {
+	switch {
+	case wm == engine.MaxTime:
+		return "end of input"
+	case wm > engine.MinTime:
+		return time.UnixMilli(wm).UTC().Format(time.RFC3339)
+	}
+	return "-"
+}
+
+// summariseOutput says what was written, instead of listing every file:
+// how many files, rows and bytes, where, and how the files are named.
+func summariseOutput(w io.Writer, dir string) error {
+	files, err := clickcount.OutputFiles(dir)
+	if err != nil {
+		return err
+	}
+	var rows, bytes int64
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return err
+		}
+		bytes += int64(len(b))
+		rows += int64(strings.Count(string(b), "\n"))
+	}
+	fmt.Fprintf(w, "wrote %d rows (%d bytes) in %d files under %s/\n", rows, bytes, len(files), dir)
+	fmt.Fprintf(w, "  each file is part-c<checkpoint>-s<subtask>.jsonl: the counts subtask <subtask> committed at checkpoint <checkpoint>, one JSON object per line (user, window start and end, clicks)\n")
+	if len(files) > 0 {
+		fmt.Fprintf(w, "  e.g. head -3 %s\n", files[0])
+	}
+	return nil
 }
 
 // isTerminal reports whether w is a character device (a terminal).

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sluicehq/sluice/examples/clickcount"
 )
 
 // runDeadline runs the sluice command line with a deadline and fails the
@@ -72,5 +74,27 @@ func TestDemoSmallRun(t *testing.T) {
 		if code != 0 || !strings.Contains(stdout, "done:") {
 			t.Fatalf("run %d: exit %d\nstdout %s\nstderr %s", i, code, stdout, stderr)
 		}
+		// stderr is not a terminal here: progress still shows, as plain
+		// lines; the output is summarised, not listed file by file.
+		if !strings.Contains(stderr, "put ") || strings.Contains(stderr, "\r") {
+			t.Fatalf("run %d: no plain progress line on a non-terminal stderr: %q", i, stderr)
+		}
+		if !strings.Contains(stdout, "wrote ") || !strings.Contains(stdout, "part-c<checkpoint>-s<subtask>.jsonl") || strings.Count(stdout, ".jsonl\n") > 1 {
+			t.Fatalf("run %d: output not summarised: %q", i, stdout)
+		}
+	}
+}
+
+// TestDemoProgressRates: the rates are over the last interval, not the
+// whole run, and plain lines come every few seconds.
+func TestDemoProgressRates(t *testing.T) {
+	d := &demoProgress{}
+	d.line(clickcount.Progress{Elapsed: 10 * time.Second, Put: 1_000_000})
+	l := d.line(clickcount.Progress{Elapsed: 11 * time.Second, Put: 1_000_500, Read: 400})
+	if !strings.Contains(l, "put 1000500 (500/s)") || !strings.Contains(l, "read 400 (400/s)") {
+		t.Fatalf("line %q: want the rate over the last second", l)
+	}
+	if !d.due(clickcount.Progress{Elapsed: 0}) || d.due(clickcount.Progress{Elapsed: 4 * time.Second}) || !d.due(clickcount.Progress{Elapsed: 5 * time.Second}) {
+		t.Fatal("plain lines are not every 5 seconds")
 	}
 }
