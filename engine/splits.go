@@ -184,6 +184,16 @@ func (c *SplitReaderContext) SendEvent(event any) error {
 	}
 }
 
+// RequestSplits asks the coordinator for splits: it receives a
+// ReaderEvent whose Event is a SplitRequest. A reader that pulls work (one
+// file at a time, say) calls it when it runs out of splits; the
+// coordinator answers with Assign, or NoMoreSplits, or later. It blocks
+// and is restricted as SendEvent.
+func (c *SplitReaderContext) RequestSplits() error { return c.SendEvent(SplitRequest{}) }
+
+// SplitRequest is the event of SplitReaderContext.RequestSplits.
+type SplitRequest struct{}
+
 var errCoordinatorStopped = errors.New("engine: the split coordinator has stopped")
 
 // SplitContext is a split coordinator's view of its source and job

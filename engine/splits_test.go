@@ -127,6 +127,10 @@ type splitTestSource struct {
 	// every Read that emits sleep, so that a test can stop a job midway.
 	perRead  int
 	throttle atomic.Bool
+	// pull makes readers ask for splits (RequestSplits) when they have
+	// none, and the coordinator give each split to a reader that asked,
+	// instead of to subtask id%parallelism.
+	pull bool
 }
 
 func (s *splitTestSource) SplitCoordination() SplitCoordination {
@@ -161,6 +165,7 @@ type testCoordinator struct {
 	finishedAt []int64 // the reader's snapshot before it finished the split
 	mine       []bool  // assigned by this coordinator (in this attempt)
 	noMore     bool
+	waiting    []int // pull: the subtasks that asked for splits, oldest first
 }
 
 // coordState is the coordinator's snapshot.
@@ -242,8 +247,8 @@ func (c *testCoordinator) restore() error {
 		if c.status[id] == stUnknown && c.s.dag.birth[id] <= c.round {
 			c.status[id] = stPending
 		}
-		if c.status[id] == stPending && inPos[id] {
-			if err := c.assignTo(id); err != nil {
+		if c.status[id] == stPending && inPos[id] && !c.s.pull {
+			if err := c.assignTo(id, id%c.ctx.Parallelism); err != nil {
 				return err
 			}
 		}
@@ -251,8 +256,8 @@ func (c *testCoordinator) restore() error {
 	return nil
 }
 
-func (c *testCoordinator) assignTo(id int) error {
-	c.owner[id] = id % c.ctx.Parallelism
+func (c *testCoordinator) assignTo(id, target int) error {
+	c.owner[id] = target
 	c.status[id] = stAssigned
 	c.mine[id] = true
 	return c.ctx.Assign(c.owner[id], testSplit{ID: id, Offset: c.offset[id]})
@@ -276,15 +281,16 @@ func (c *testCoordinator) discover() error {
 // assign assigns every pending split whose parents' ends are safe to build
 // on, and ends the assignments once every split is out.
 func (c *testCoordinator) assign() error {
-	out := c.round == c.s.dag.rounds
 	for id, st := range c.status {
-		if st == stUnknown || st == stPending {
-			out = false
-		}
 		if st != stPending {
 			continue
 		}
 		target := id % c.ctx.Parallelism
+		if c.s.pull {
+			if target = c.pickWaiting(id); target < 0 {
+				continue
+			}
+		}
 		ok := true
 		for _, p := range c.s.dag.parents[id] {
 			switch {
@@ -295,10 +301,17 @@ func (c *testCoordinator) assign() error {
 			}
 		}
 		if ok {
-			if err := c.assignTo(id); err != nil {
+			if err := c.assignTo(id, target); err != nil {
 				return err
 			}
+			if c.s.pull {
+				c.waiting = slices.DeleteFunc(c.waiting, func(s int) bool { return s == target })
+			}
 		}
+	}
+	out := c.round == c.s.dag.rounds
+	for _, st := range c.status {
+		out = out && st != stUnknown && st != stPending
 	}
 	if out && !c.noMore {
 		c.noMore = true
@@ -311,9 +324,33 @@ func (c *testCoordinator) assign() error {
 	return nil
 }
 
+// pickWaiting picks the reader for split id among those that asked: the
+// one that read a parent, which may take the split before the parent's end
+// is checkpointed, else the one that asked first; -1 if none asked.
+func (c *testCoordinator) pickWaiting(id int) int {
+	if len(c.waiting) == 0 {
+		return -1
+	}
+	for _, p := range c.s.dag.parents[id] {
+		if c.status[p] == stFinished && slices.Contains(c.waiting, c.owner[p]) {
+			return c.owner[p]
+		}
+	}
+	return c.waiting[0]
+}
+
 func (c *testCoordinator) HandleReaderEvent(ev ReaderEvent) error {
 	if err := c.s.fail("event"); err != nil {
 		return err
+	}
+	if _, ok := ev.Event.(SplitRequest); ok {
+		if !c.s.pull {
+			return fmt.Errorf("subtask %d requested splits from a push coordinator", ev.Subtask)
+		}
+		if !slices.Contains(c.waiting, ev.Subtask) {
+			c.waiting = append(c.waiting, ev.Subtask)
+		}
+		return c.assign()
 	}
 	f, ok := ev.Event.(splitFinished)
 	if !ok {
@@ -358,6 +395,9 @@ type testReader struct {
 	finished []int
 	noMore   bool
 	next     int
+	// requested is set while a pull reader waits for the answer to its
+	// request.
+	requested bool
 }
 
 func (r *testReader) AddSplits(splits []testSplit) error {
@@ -369,6 +409,7 @@ func (r *testReader) AddSplits(splits []testSplit) error {
 		}
 		r.active = append(r.active, sp)
 	}
+	r.requested = false
 	return nil
 }
 
@@ -384,6 +425,10 @@ func (r *testReader) Read(ctx context.Context, out *SourceOutput[rec]) error {
 	if len(r.active) == 0 {
 		if r.noMore {
 			return io.EOF
+		}
+		if r.s.pull && !r.requested {
+			r.requested = true
+			return r.info.Splits.RequestSplits()
 		}
 		t := time.NewTimer(time.Millisecond)
 		defer t.Stop()
@@ -498,7 +543,8 @@ func TestSplitCoordinatorExactlyOnce(t *testing.T) {
 				in.points = append(in.points, 1+rng.Int64N(int64(len(want))+200))
 			}
 		}
-		src := &splitTestSource{dag: dag, interval: time.Duration(1+rng.IntN(3)) * time.Millisecond, fail: in.fail, perRead: 1 + rng.IntN(16)}
+		src := &splitTestSource{dag: dag, interval: time.Duration(1+rng.IntN(3)) * time.Millisecond, fail: in.fail, perRead: 1 + rng.IntN(16),
+			pull: rng.IntN(2) == 0}
 		var disorder atomic.Int64
 		dir := t.TempDir()
 		tx := NewTxCollect[sumOut]()
@@ -553,8 +599,8 @@ func TestSplitCoordinatorExactlyOnce(t *testing.T) {
 		if err := run(p2, 0); err != nil {
 			t.Fatalf("seed %d round %d: second run (p=%d): %v", seed, round, p2, err)
 		}
-		t.Logf("round %d: %d splits, %d records, p %d -> %d, %d failures injected, %d records committed by the first run",
-			round, len(dag.parents), len(want), p1, p2, in.fired.Load(), first)
+		t.Logf("round %d: %d splits, %d records, pull %v, p %d -> %d, %d failures injected, %d records committed by the first run",
+			round, len(dag.parents), len(want), src.pull, p1, p2, in.fired.Load(), first)
 		if n := src.invariant.Load(); n > 0 {
 			t.Fatalf("seed %d round %d: coordinator and readers disagreed %d times on restore", seed, round, n)
 		}
