@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/sluicehq/sluice/internal/clock"
 	"github.com/sluicehq/sluice/state"
 )
 
@@ -254,7 +255,7 @@ func (t *task) snapshotOperator(inst *opInstance, cp checkpointBarrier) error {
 // operator snapshots as it passes); otherwise (the task's input has ended)
 // each operator snapshots in place.
 func (t *task) snapshot(cp checkpointBarrier, dir string, viaBarrier bool) error {
-	began := time.Now()
+	began := t.cfg.Clock.Now()
 	t.lastSnapshot = cp.id
 	t.pendingOps = t.pendingOps[:0]
 	if viaBarrier {
@@ -320,7 +321,7 @@ func (t *task) snapshot(cp checkpointBarrier, dir string, viaBarrier bool) error
 			p.snap.StateFormat = format
 		}
 	}
-	pause := time.Since(began)
+	pause := clock.Since(t.cfg.Clock, began)
 	if t.exec.coord == nil {
 		t.lastOps = ops // a harness writes them itself
 		return nil
@@ -502,10 +503,10 @@ func (c *coordinator) loop(ctx context.Context) {
 		p := c.pending
 		c.mu.Unlock()
 		var timeout <-chan time.Time
-		var tt *time.Timer
+		var tt clock.Timer
 		if p != nil {
-			tt = time.NewTimer(max(0, time.Until(p.started.Add(cfg.Checkpoint.Timeout))))
-			timeout = tt.C
+			tt = cfg.Clock.NewTimer(max(0, p.started.Add(cfg.Checkpoint.Timeout).Sub(cfg.Clock.Now())))
+			timeout = tt.C()
 		}
 		select {
 		case <-ctx.Done():
@@ -581,7 +582,7 @@ func (c *coordinator) trigger(savepoint bool, dir string, done chan checkpointRe
 	} else {
 		dir, err = storage.Begin(id)
 	}
-	p := &pendingCheckpoint{id: id, savepoint: savepoint, final: final, dir: dir, started: time.Now(),
+	p := &pendingCheckpoint{id: id, savepoint: savepoint, final: final, dir: dir, started: c.ex.cfg.Clock.Now(),
 		acks: map[*task][]SubtaskSnapOf{}, coordStates: map[string][]byte{}}
 	if done != nil {
 		p.done = append(p.done, done)
@@ -768,7 +769,7 @@ func (c *coordinator) finish(p *pendingCheckpoint) {
 	err := p.err
 	if err == nil {
 		m := &Manifest{Version: ManifestVersion, Job: c.ex.job.name, CheckpointID: p.id, Savepoint: p.savepoint,
-			Time: time.Now().UTC(), MaxParallelism: cfg.MaxParallelism, LayoutVersion: state.LayoutVersion}
+			Time: cfg.Clock.Now().UTC(), MaxParallelism: cfg.MaxParallelism, LayoutVersion: state.LayoutVersion}
 		byUID := map[string]*ManifestOperator{}
 		for _, t := range c.ex.tasks {
 			for _, s := range p.acks[t] {
@@ -825,7 +826,7 @@ func (c *coordinator) finish(p *pendingCheckpoint) {
 		r.mu.Lock()
 		r.completed = append(r.completed, p.id)
 		r.latestDir = p.dir
-		r.lastStats = CheckpointStats{ID: p.id, Dir: p.dir, Duration: time.Since(p.started), MaxSyncPause: p.maxPause}
+		r.lastStats = CheckpointStats{ID: p.id, Dir: p.dir, Duration: clock.Since(cfg.Clock, p.started), MaxSyncPause: p.maxPause}
 		var drop []int64
 		for len(r.completed) > cfg.Checkpoint.Retain {
 			drop = append(drop, r.completed[0])
@@ -836,7 +837,7 @@ func (c *coordinator) finish(p *pendingCheckpoint) {
 			storage.Remove(id)
 		}
 		r.emit(Event{Kind: EventCheckpointCompleted, CheckpointID: p.id, Message: fmt.Sprintf("%s in %s (longest synchronous pause %s)",
-			p.dir, time.Since(p.started).Round(time.Millisecond), p.maxPause.Round(time.Microsecond))})
+			p.dir, clock.Since(cfg.Clock, p.started).Round(time.Millisecond), p.maxPause.Round(time.Microsecond))})
 	}
 	// The global committers make the checkpoint's output visible before
 	// any writer hears of the completion. A failed commit fails the
@@ -911,19 +912,25 @@ func (r *Running) request(ctx context.Context, req checkpointRequest) (checkpoin
 		// The current attempt's coordinator takes the request; during a
 		// restart, wait for the next attempt's.
 		r.mu.Lock()
-		ex := r.cur
+		ex, changed := r.cur, r.curChanged
 		r.mu.Unlock()
 		var stopped <-chan struct{}
 		var reqs chan checkpointRequest
 		if ex != nil {
 			stopped, reqs = ex.coord.stopped, ex.coord.requests
 		}
+		if ex != nil {
+			select {
+			case <-stopped:
+				// The attempt is over: only its successor can take the
+				// request.
+				reqs = nil
+			default:
+			}
+		}
 		select {
 		case reqs <- req:
-		case <-stopped:
-			time.Sleep(time.Millisecond)
-			continue
-		case <-time.After(time.Millisecond):
+		case <-changed:
 			continue
 		case <-ctx.Done():
 			return checkpointResult{}, ctx.Err()

@@ -48,6 +48,8 @@
 // its timers in state's timer queues, per key group, so that both can be
 // restored at another parallelism. Operators read processing time from
 // Config.Clock, never from time.Now, so tests drive it with a ManualClock (NewManualClock).
+// The runtime's own timers (buffer timeout, checkpoint interval and
+// timeout, restart delay) read the same clock.
 //
 // # Failure
 //

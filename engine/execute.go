@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"golang.org/x/sync/errgroup"
+
+	"github.com/sluicehq/sluice/internal/clock"
 )
 
 // execution is one run of a job: its tasks and their channels.
@@ -117,8 +119,11 @@ type Running struct {
 	err   error
 	start time.Time
 
-	mu           sync.Mutex
-	cur          *execution // the current attempt
+	mu  sync.Mutex
+	cur *execution // the current attempt
+	// curChanged is closed (and replaced) when cur changes: a checkpoint
+	// request waiting for the next attempt's coordinator waits on it.
+	curChanged   chan struct{}
 	attempt      int
 	nextID       int64   // last checkpoint id used
 	completed    []int64 // retained complete checkpoints, oldest first
@@ -145,7 +150,7 @@ func (j *Job) Start(ctx context.Context) (*Running, error) {
 	j.ran = true
 	j.mu.Unlock()
 	j.plan() // fixes every operator's parallelism
-	r := &Running{job: j, cfg: j.cfg, done: make(chan struct{}), start: time.Now()}
+	r := &Running{job: j, cfg: j.cfg, done: make(chan struct{}), start: j.cfg.Clock.Now(), curChanged: make(chan struct{})}
 	if err := r.prepareRestore(); err != nil {
 		return nil, err
 	}
@@ -208,7 +213,7 @@ func (r *Running) prepareRestore() error {
 
 func (r *Running) emit(e Event) {
 	if e.Time.IsZero() {
-		e.Time = time.Now()
+		e.Time = r.cfg.Clock.Now()
 	}
 	r.mu.Lock()
 	e.Attempt = r.attempt
@@ -263,7 +268,7 @@ func (r *Running) run(ctx context.Context) {
 	failures := 0
 	var failedAt time.Time
 	for {
-		attemptStart := time.Now()
+		attemptStart := r.cfg.Clock.Now()
 		err := r.runAttempt(ctx, restore, failedAt)
 		if err == nil {
 			return
@@ -276,8 +281,8 @@ func (r *Running) run(ctx context.Context) {
 			r.err = err
 			return
 		}
-		failedAt = time.Now()
-		if rs := r.cfg.Restart; rs.ResetAfter > 0 && time.Since(attemptStart) >= rs.ResetAfter {
+		failedAt = r.cfg.Clock.Now()
+		if rs := r.cfg.Restart; rs.ResetAfter > 0 && clock.Since(r.cfg.Clock, attemptStart) >= rs.ResetAfter {
 			failures = 0
 		}
 		failures++
@@ -287,9 +292,7 @@ func (r *Running) run(ctx context.Context) {
 			return
 		}
 		r.emit(Event{Kind: EventRestarting, Err: err, Message: fmt.Sprintf("restart %d in %s", failures, delay)})
-		select {
-		case <-time.After(delay):
-		case <-ctx.Done():
+		if err := clock.Sleep(ctx, r.cfg.Clock, delay); err != nil {
 			r.err = fmt.Errorf("%w: %w", ErrJobCancelled, context.Cause(ctx))
 			return
 		}
@@ -329,7 +332,7 @@ func (r *Running) runAttempt(parent context.Context, restore *restorePlan, faile
 	r.mu.Lock()
 	attempt := r.attempt
 	r.mu.Unlock()
-	ex := &execution{job: j, cfg: j.cfg, ctx: jctx, cancel: cancel, start: time.Now(), restore: restore, attempt: attempt}
+	ex := &execution{job: j, cfg: j.cfg, ctx: jctx, cancel: cancel, start: j.cfg.Clock.Now(), restore: restore, attempt: attempt}
 	if r.stateRoot != "" {
 		ex.stateDir = filepath.Join(r.stateRoot, fmt.Sprintf("attempt-%d", attempt))
 		defer os.RemoveAll(ex.stateDir)
@@ -356,6 +359,8 @@ func (r *Running) runAttempt(parent context.Context, restore *restorePlan, faile
 	}
 	r.mu.Lock()
 	r.cur = ex
+	close(r.curChanged)
+	r.curChanged = make(chan struct{})
 	r.mu.Unlock()
 	coordCtx, stopCoord := context.WithCancelCause(jctx)
 	coordDone := make(chan struct{})
@@ -372,7 +377,7 @@ func (r *Running) runAttempt(parent context.Context, restore *restorePlan, faile
 			ex.opened.Wait()
 			if jctx.Err() == nil {
 				r.mu.Lock()
-				r.lastRecovery = time.Since(failedAt)
+				r.lastRecovery = clock.Since(r.cfg.Clock, failedAt)
 				r.mu.Unlock()
 			}
 		}()

@@ -248,15 +248,15 @@ func (t *task) flushWriters() error {
 // onPending is called by exchange writers when a buffer becomes non-empty.
 func (t *task) onPending() {
 	if t.pendingSince.IsZero() {
-		t.pendingSince = time.Now()
+		t.pendingSince = t.cfg.Clock.Now()
 	}
 }
 
 // maybeFlush sends partly filled exchange batches older than the buffer
-// timeout. The buffer timeout is a transport detail measured on the real
-// clock, not the job's processing-time clock.
+// timeout, by the job's clock. (A task that runs out of input flushes at
+// once, so a clock that stands still delays no batch forever.)
 func (t *task) maybeFlush() error {
-	if !t.pendingSince.IsZero() && time.Since(t.pendingSince) >= t.cfg.BufferTimeout {
+	if !t.pendingSince.IsZero() && clock.Since(t.cfg.Clock, t.pendingSince) >= t.cfg.BufferTimeout {
 		return t.flushWriters()
 	}
 	return nil
