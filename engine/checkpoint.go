@@ -914,18 +914,14 @@ func (r *Running) request(ctx context.Context, req checkpointRequest) (checkpoin
 		r.mu.Lock()
 		ex, changed := r.cur, r.curChanged
 		r.mu.Unlock()
-		var stopped <-chan struct{}
 		var reqs chan checkpointRequest
 		if ex != nil {
-			stopped, reqs = ex.coord.stopped, ex.coord.requests
-		}
-		if ex != nil {
 			select {
-			case <-stopped:
+			case <-ex.coord.stopped:
 				// The attempt is over: only its successor can take the
-				// request.
-				reqs = nil
+				// request, and installing it closes changed.
 			default:
+				reqs = ex.coord.requests
 			}
 		}
 		select {
