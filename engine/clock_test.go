@@ -3,6 +3,8 @@ package engine
 import (
 	"context"
 	"math/rand/v2"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -151,4 +153,64 @@ func TestCheckpointRequestWaitsForNextAttempt(t *testing.T) {
 		t.Fatalf("checkpoint %d completed in attempt %d, want 1", got.id, attempt)
 	}
 	checkExactlyOnce(t, 0, out.CommittedValues(), want)
+}
+
+// blockingSink's writer blocks in its first Prepare until release closes,
+// so that the first checkpoint cannot complete.
+type blockingSink struct {
+	entered, release chan struct{}
+	once             atomic.Bool
+}
+
+func (s *blockingSink) Open(context.Context, SinkInfo) (SinkWriter[int], error) { return s, nil }
+func (s *blockingSink) Write([]Record[int]) error                               { return nil }
+func (s *blockingSink) Close() error                                            { return nil }
+func (s *blockingSink) Commit([][]byte) error                                   { return nil }
+
+func (s *blockingSink) Prepare(int64) ([]byte, error) {
+	if s.once.CompareAndSwap(false, true) {
+		close(s.entered)
+		<-s.release
+	}
+	return nil, nil
+}
+
+// TestCheckpointTimeoutOnTheJobClock: a checkpoint that cannot complete
+// times out when the job's clock passes Checkpoint.Timeout, and not
+// before.
+func TestCheckpointTimeoutOnTheJobClock(t *testing.T) {
+	clk := NewManualClock(time.Unix(1e9, 0))
+	sink := &blockingSink{entered: make(chan struct{}), release: make(chan struct{})}
+	j := NewJob("timeout", Config{Parallelism: 1, StateBackend: "memory", Clock: clk,
+		Checkpoint: CheckpointConfig{Dir: t.TempDir(), Timeout: time.Hour}})
+	SinkTo(FromSlice(j, "in", []int{1, 2, 3}, WatermarkStrategy[int]{}), "sink", sink)
+	r, err := j.Start(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-sink.entered // the final checkpoint is pending, its sink snapshot blocked
+	failed := func() bool {
+		for _, e := range r.Events() {
+			if e.Kind == EventCheckpointFailed {
+				return true
+			}
+		}
+		return false
+	}
+	clk.Advance(59 * time.Minute)
+	time.Sleep(10 * time.Millisecond)
+	if failed() {
+		t.Fatalf("checkpoint failed before its timeout: %v", r.Events())
+	}
+	for !failed() {
+		// The coordinator arms its timeout timer when it next waits;
+		// advancing in steps catches it either way.
+		clk.Advance(time.Minute)
+		time.Sleep(time.Millisecond)
+	}
+	close(sink.release)
+	err = r.Wait()
+	if err == nil || !strings.Contains(err.Error(), "timed out after 1h0m0s") {
+		t.Fatalf("job ended with %v, want the final checkpoint's timeout", err)
+	}
 }
