@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/sluicehq/sluice/internal/clock"
 	"github.com/sluicehq/sluice/state"
 )
 
@@ -64,9 +65,11 @@ type mailbox struct {
 type taskMsgKind int
 
 const (
-	msgTrigger  taskMsgKind = iota // start a checkpoint (source tasks) or snapshot now (ended tasks)
-	msgComplete                    // a checkpoint completed
-	msgExit                        // the job is done: stop
+	msgTrigger      taskMsgKind = iota // start a checkpoint (source tasks) or snapshot now (ended tasks)
+	msgComplete                        // a checkpoint completed
+	msgExit                            // the job is done: stop
+	msgSplits                          // splits for the source reader (SplitContext.Assign)
+	msgNoMoreSplits                    // no more splits for the source reader
 )
 
 type taskMsg struct {
@@ -74,6 +77,7 @@ type taskMsg struct {
 	id        int64
 	savepoint bool
 	dir       string
+	splits    any // msgSplits: a []S of the source's split type
 }
 
 func newMailbox() *mailbox { return &mailbox{wake: make(chan struct{}, 1)} }
@@ -89,6 +93,13 @@ func (m *mailbox) post(msg taskMsg) {
 }
 
 func (m *mailbox) take() []taskMsg {
+	// The wake-up is consumed here too: a source task never waits on it
+	// (its reader may, through SourceInfo.Interrupt), and every message
+	// posted before this point is taken below.
+	select {
+	case <-m.wake:
+	default:
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	msgs := m.msgs
@@ -150,6 +161,19 @@ func (t *task) checkControl() error {
 			}
 		case msgExit:
 			t.exitRequested = true
+		case msgSplits:
+			if t.src == nil || t.inputEnded {
+				return t.head.wrap(fmt.Errorf("split coordinator assigned splits to subtask %d, whose reader has ended", t.subtask))
+			}
+			if err := t.src.addSplits(m.splits); err != nil {
+				return err
+			}
+		case msgNoMoreSplits:
+			if t.src != nil && !t.inputEnded {
+				if err := t.src.noMoreSplits(); err != nil {
+					return err
+				}
+			}
 		}
 	}
 	return nil
@@ -231,7 +255,7 @@ func (t *task) snapshotOperator(inst *opInstance, cp checkpointBarrier) error {
 // operator snapshots as it passes); otherwise (the task's input has ended)
 // each operator snapshots in place.
 func (t *task) snapshot(cp checkpointBarrier, dir string, viaBarrier bool) error {
-	began := time.Now()
+	began := t.cfg.Clock.Now()
 	t.lastSnapshot = cp.id
 	t.pendingOps = t.pendingOps[:0]
 	if viaBarrier {
@@ -297,7 +321,7 @@ func (t *task) snapshot(cp checkpointBarrier, dir string, viaBarrier bool) error
 			p.snap.StateFormat = format
 		}
 	}
-	pause := time.Since(began)
+	pause := clock.Since(t.cfg.Clock, began)
 	if t.exec.coord == nil {
 		t.lastOps = ops // a harness writes them itself
 		return nil
@@ -402,10 +426,12 @@ type pendingCheckpoint struct {
 	dir       string
 	started   time.Time
 	acks      map[*task][]SubtaskSnapOf
-	waiting   int
-	maxPause  time.Duration // longest synchronous part over the tasks
-	err       error
-	done      []chan checkpointResult
+	// coordStates are the split coordinators' snapshots, by source uid.
+	coordStates map[string][]byte
+	waiting     int
+	maxPause    time.Duration // longest synchronous part over the tasks
+	err         error
+	done        []chan checkpointResult
 }
 
 // SubtaskSnapOf is a subtask snapshot with its operator.
@@ -477,10 +503,10 @@ func (c *coordinator) loop(ctx context.Context) {
 		p := c.pending
 		c.mu.Unlock()
 		var timeout <-chan time.Time
-		var tt *time.Timer
+		var tt clock.Timer
 		if p != nil {
-			tt = time.NewTimer(max(0, time.Until(p.started.Add(cfg.Checkpoint.Timeout))))
-			timeout = tt.C
+			tt = cfg.Clock.NewTimer(max(0, p.started.Add(cfg.Checkpoint.Timeout).Sub(cfg.Clock.Now())))
+			timeout = tt.C()
 		}
 		select {
 		case <-ctx.Done():
@@ -556,7 +582,8 @@ func (c *coordinator) trigger(savepoint bool, dir string, done chan checkpointRe
 	} else {
 		dir, err = storage.Begin(id)
 	}
-	p := &pendingCheckpoint{id: id, savepoint: savepoint, final: final, dir: dir, started: time.Now(), acks: map[*task][]SubtaskSnapOf{}}
+	p := &pendingCheckpoint{id: id, savepoint: savepoint, final: final, dir: dir, started: c.ex.cfg.Clock.Now(),
+		acks: map[*task][]SubtaskSnapOf{}, coordStates: map[string][]byte{}}
 	if done != nil {
 		p.done = append(p.done, done)
 	}
@@ -570,14 +597,46 @@ func (c *coordinator) trigger(savepoint bool, dir string, done chan checkpointRe
 	c.dirs[id] = dir
 	p.waiting = len(c.ex.tasks)
 	c.mu.Unlock()
+	msg := taskMsg{kind: msgTrigger, id: id, savepoint: savepoint, dir: dir}
+	// The tasks of a source with a split coordinator get the trigger from
+	// the coordinator, in one step with its snapshot, so that it orders the
+	// trigger among its assignments.
+	for _, rt := range c.ex.splits {
+		st, err := rt.requestSnapshot(id, msg)
+		if err != nil {
+			c.failPending(p, fmt.Errorf("checkpoint %d: %w", id, err))
+			return
+		}
+		p.coordStates[rt.uid] = st
+	}
 	for _, t := range c.ex.tasks {
+		if t.split != nil {
+			continue
+		}
 		c.mu.Lock()
 		ended := c.ended[t]
 		c.mu.Unlock()
 		if t.src != nil || ended {
-			t.mbox.post(taskMsg{kind: msgTrigger, id: id, savepoint: savepoint, dir: dir})
+			t.mbox.post(msg)
 		}
 	}
+}
+
+// failPending fails checkpoint p with err, unless every task has already
+// acknowledged it (then its completion carries err).
+func (c *coordinator) failPending(p *pendingCheckpoint, err error) {
+	c.mu.Lock()
+	if c.pending != p {
+		if p.err == nil {
+			p.err = err
+		}
+		c.mu.Unlock()
+		return
+	}
+	c.pending = nil
+	p.err = err
+	c.mu.Unlock()
+	c.finish(p)
 }
 
 // inputEnded is called by a task whose input has ended and that now waits
@@ -710,7 +769,7 @@ func (c *coordinator) finish(p *pendingCheckpoint) {
 	err := p.err
 	if err == nil {
 		m := &Manifest{Version: ManifestVersion, Job: c.ex.job.name, CheckpointID: p.id, Savepoint: p.savepoint,
-			Time: time.Now().UTC(), MaxParallelism: cfg.MaxParallelism, LayoutVersion: state.LayoutVersion}
+			Time: cfg.Clock.Now().UTC(), MaxParallelism: cfg.MaxParallelism, LayoutVersion: state.LayoutVersion}
 		byUID := map[string]*ManifestOperator{}
 		for _, t := range c.ex.tasks {
 			for _, s := range p.acks[t] {
@@ -723,6 +782,14 @@ func (c *coordinator) finish(p *pendingCheckpoint) {
 			}
 		}
 		for _, n := range c.ex.job.nodes {
+			if st, ok := p.coordStates[n.uid]; ok {
+				op := byUID[n.uid]
+				if op == nil {
+					op = &ManifestOperator{UID: n.uid, Name: n.name, Parallelism: n.parallelism}
+					byUID[n.uid] = op
+				}
+				op.HasCoordinator, op.CoordinatorState = true, st
+			}
 			if op := byUID[n.uid]; op != nil {
 				slices.SortFunc(op.Subtasks, func(a, b SubtaskSnap) int { return a.Subtask - b.Subtask })
 				m.Operators = append(m.Operators, *op)
@@ -759,7 +826,7 @@ func (c *coordinator) finish(p *pendingCheckpoint) {
 		r.mu.Lock()
 		r.completed = append(r.completed, p.id)
 		r.latestDir = p.dir
-		r.lastStats = CheckpointStats{ID: p.id, Dir: p.dir, Duration: time.Since(p.started), MaxSyncPause: p.maxPause}
+		r.lastStats = CheckpointStats{ID: p.id, Dir: p.dir, Duration: clock.Since(cfg.Clock, p.started), MaxSyncPause: p.maxPause}
 		var drop []int64
 		for len(r.completed) > cfg.Checkpoint.Retain {
 			drop = append(drop, r.completed[0])
@@ -770,10 +837,23 @@ func (c *coordinator) finish(p *pendingCheckpoint) {
 			storage.Remove(id)
 		}
 		r.emit(Event{Kind: EventCheckpointCompleted, CheckpointID: p.id, Message: fmt.Sprintf("%s in %s (longest synchronous pause %s)",
-			p.dir, time.Since(p.started).Round(time.Millisecond), p.maxPause.Round(time.Microsecond))})
+			p.dir, clock.Since(cfg.Clock, p.started).Round(time.Millisecond), p.maxPause.Round(time.Microsecond))})
+	}
+	// The global committers make the checkpoint's output visible before
+	// any writer hears of the completion. A failed commit fails the
+	// attempt; the next one commits again from this checkpoint.
+	if err := c.ex.commitCheckpoint(p); err != nil {
+		for _, d := range p.done {
+			d <- checkpointResult{id: p.id, err: err}
+		}
+		c.ex.cancel(err)
+		return
 	}
 	for _, t := range c.ex.tasks {
 		t.mbox.post(taskMsg{kind: msgComplete, id: p.id})
+	}
+	for _, rt := range c.ex.splits {
+		rt.notifyComplete(p.id)
 	}
 	for _, d := range p.done {
 		d <- checkpointResult{id: p.id, dir: p.dir}
@@ -832,19 +912,21 @@ func (r *Running) request(ctx context.Context, req checkpointRequest) (checkpoin
 		// The current attempt's coordinator takes the request; during a
 		// restart, wait for the next attempt's.
 		r.mu.Lock()
-		ex := r.cur
+		ex, changed := r.cur, r.curChanged
 		r.mu.Unlock()
-		var stopped <-chan struct{}
 		var reqs chan checkpointRequest
 		if ex != nil {
-			stopped, reqs = ex.coord.stopped, ex.coord.requests
+			select {
+			case <-ex.coord.stopped:
+				// The attempt is over: only its successor can take the
+				// request, and installing it closes changed.
+			default:
+				reqs = ex.coord.requests
+			}
 		}
 		select {
 		case reqs <- req:
-		case <-stopped:
-			time.Sleep(time.Millisecond)
-			continue
-		case <-time.After(time.Millisecond):
+		case <-changed:
 			continue
 		case <-ctx.Done():
 			return checkpointResult{}, ctx.Err()

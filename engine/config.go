@@ -25,15 +25,18 @@ type Config struct {
 	// two subtasks buffers before its sender blocks (backpressure). Default 4.
 	ChannelCapacity int
 	// BufferTimeout bounds how long a partly filled exchange batch waits
-	// before it is sent anyway. Batches are also sent as soon as the sending
-	// task has no more input to process. Default 5ms.
+	// before it is sent anyway, by the job's clock. Batches are also sent as
+	// soon as the sending task has no more input to process. Default 5ms.
 	BufferTimeout time.Duration
 	// WatermarkInterval is how often sources emit watermarks (by the job's
 	// clock). A negative value means after every batch read, which tests
 	// driven by a manual clock use. Default 200ms.
 	WatermarkInterval time.Duration
-	// Clock is the processing-time clock of the job: processing-time timers,
-	// watermark intervals, idleness and state TTL read it. Default clock.Real.
+	// Clock is the one clock of the job: processing-time timers, watermark
+	// intervals, idleness, state TTL, the buffer timeout, the checkpoint
+	// interval and timeout, restart delays, split coordinators' schedules and
+	// the times in events, manifests and metrics all read it, so that a test
+	// drives every timer of a job with one ManualClock. Default clock.Real.
 	Clock clock.Clock
 	// StateCacheEntries bounds each keyed operator's state cache. Default
 	// 1<<18 (see package state).

@@ -48,6 +48,8 @@
 // its timers in state's timer queues, per key group, so that both can be
 // restored at another parallelism. Operators read processing time from
 // Config.Clock, never from time.Now, so tests drive it with a ManualClock (NewManualClock).
+// The runtime's own timers (buffer timeout, checkpoint interval and
+// timeout, restart delay) read the same clock.
 //
 // # Failure
 //
@@ -55,16 +57,32 @@
 // the operator and subtask; the first failure cancels every task, and every
 // goroutine of the job has stopped when Execute returns.
 //
+// # Split coordinators and global committers
+//
+// Two parts of a job run once per attempt rather than once per subtask. A
+// SplitSource's SplitCoordinator (splits.go) discovers the source's splits
+// and assigns them to its readers, hears their events and requests, and
+// snapshots in one step with triggering the readers' checkpoint; on
+// restore it gets its state and every reader's position back and assigns
+// anew, at any parallelism, which is where ordering rules such as parents
+// before children live. A GlobalCommitSink's GlobalCommitter (commit.go)
+// commits the staged output of all the sink's subtasks once per completed
+// checkpoint, commits the restored checkpoint again and cleans up before
+// any writer of an attempt opens, and commits at the end of a bounded input
+// without checkpoint storage. docs/checkpoints.md has the details.
+//
 // # Testing
 //
 // Harness drives a single operator instance with records, watermarks and
-// processing time, with no goroutines; FromSlice, FromRecords and Collect
+// processing time, with no goroutines (SplitCoordinatorHarness does the
+// same for a split coordinator); FromSlice, FromRecords and Collect
 // are a bounded source and a collecting sink for job-level tests.
 //
 // # Concurrency
 //
 // A Job is built by one goroutine. Operators and user functions are called
 // from their task's goroutine only; each parallel instance gets its own copy
-// of a function value (see Process). Running.Metrics may be called from any
-// goroutine.
+// of a function value (see Process). A split coordinator is called from a
+// goroutine of its own, a global committer from one goroutine at a time.
+// Running.Metrics may be called from any goroutine.
 package engine

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"golang.org/x/sync/errgroup"
+
+	"github.com/sluicehq/sluice/internal/clock"
 )
 
 // execution is one run of a job: its tasks and their channels.
@@ -28,6 +30,15 @@ type execution struct {
 	stateDir string
 	coord    *coordinator
 	opened   sync.WaitGroup // tasks that have not finished opening
+
+	// splits are the split coordinators of the attempt's SplitSources,
+	// splitFor the same by source node.
+	splits   []*splitRuntime
+	splitFor map[*node]*splitRuntime
+	// committers are the global committers of GlobalCommitSinks, by uid
+	// and in job order.
+	committers  map[string]*globalCommit
+	commitOrder []*globalCommit
 }
 
 // chain is a tree of operators that run in one task per subtask, calling
@@ -108,8 +119,11 @@ type Running struct {
 	err   error
 	start time.Time
 
-	mu           sync.Mutex
-	cur          *execution // the current attempt
+	mu  sync.Mutex
+	cur *execution // the current attempt
+	// curChanged is closed (and replaced) when cur changes: a checkpoint
+	// request waiting for the next attempt's coordinator waits on it.
+	curChanged   chan struct{}
 	attempt      int
 	nextID       int64   // last checkpoint id used
 	completed    []int64 // retained complete checkpoints, oldest first
@@ -136,7 +150,7 @@ func (j *Job) Start(ctx context.Context) (*Running, error) {
 	j.ran = true
 	j.mu.Unlock()
 	j.plan() // fixes every operator's parallelism
-	r := &Running{job: j, cfg: j.cfg, done: make(chan struct{}), start: time.Now()}
+	r := &Running{job: j, cfg: j.cfg, done: make(chan struct{}), start: j.cfg.Clock.Now(), curChanged: make(chan struct{})}
 	if err := r.prepareRestore(); err != nil {
 		return nil, err
 	}
@@ -199,7 +213,7 @@ func (r *Running) prepareRestore() error {
 
 func (r *Running) emit(e Event) {
 	if e.Time.IsZero() {
-		e.Time = time.Now()
+		e.Time = r.cfg.Clock.Now()
 	}
 	r.mu.Lock()
 	e.Attempt = r.attempt
@@ -254,7 +268,7 @@ func (r *Running) run(ctx context.Context) {
 	failures := 0
 	var failedAt time.Time
 	for {
-		attemptStart := time.Now()
+		attemptStart := r.cfg.Clock.Now()
 		err := r.runAttempt(ctx, restore, failedAt)
 		if err == nil {
 			return
@@ -267,8 +281,8 @@ func (r *Running) run(ctx context.Context) {
 			r.err = err
 			return
 		}
-		failedAt = time.Now()
-		if rs := r.cfg.Restart; rs.ResetAfter > 0 && time.Since(attemptStart) >= rs.ResetAfter {
+		failedAt = r.cfg.Clock.Now()
+		if rs := r.cfg.Restart; rs.ResetAfter > 0 && clock.Since(r.cfg.Clock, attemptStart) >= rs.ResetAfter {
 			failures = 0
 		}
 		failures++
@@ -278,9 +292,7 @@ func (r *Running) run(ctx context.Context) {
 			return
 		}
 		r.emit(Event{Kind: EventRestarting, Err: err, Message: fmt.Sprintf("restart %d in %s", failures, delay)})
-		select {
-		case <-time.After(delay):
-		case <-ctx.Done():
+		if err := clock.Sleep(ctx, r.cfg.Clock, delay); err != nil {
 			r.err = fmt.Errorf("%w: %w", ErrJobCancelled, context.Cause(ctx))
 			return
 		}
@@ -320,18 +332,35 @@ func (r *Running) runAttempt(parent context.Context, restore *restorePlan, faile
 	r.mu.Lock()
 	attempt := r.attempt
 	r.mu.Unlock()
-	ex := &execution{job: j, cfg: j.cfg, ctx: jctx, cancel: cancel, start: time.Now(), restore: restore, attempt: attempt}
+	ex := &execution{job: j, cfg: j.cfg, ctx: jctx, cancel: cancel, start: j.cfg.Clock.Now(), restore: restore, attempt: attempt}
 	if r.stateRoot != "" {
 		ex.stateDir = filepath.Join(r.stateRoot, fmt.Sprintf("attempt-%d", attempt))
 		defer os.RemoveAll(ex.stateDir)
 	}
 	ex.chains = j.plan()
+	ex.prepareSplits()
 	if err := ex.wire(); err != nil {
 		return err
 	}
 	ex.coord = newCoordinator(ex, r)
+	// Global committers and split coordinators exist before any writer or
+	// reader of the attempt opens.
+	err := ex.startCommitters()
+	if err == nil {
+		err = ex.startSplits()
+	}
+	if err != nil {
+		errs := []error{err}
+		for _, rt := range ex.splits {
+			errs = append(errs, rt.close())
+		}
+		errs = append(errs, ex.closeCommitters())
+		return firstOrJoin(errs)
+	}
 	r.mu.Lock()
 	r.cur = ex
+	close(r.curChanged)
+	r.curChanged = make(chan struct{})
 	r.mu.Unlock()
 	coordCtx, stopCoord := context.WithCancelCause(jctx)
 	coordDone := make(chan struct{})
@@ -339,13 +368,16 @@ func (r *Running) runAttempt(parent context.Context, restore *restorePlan, faile
 		defer close(coordDone)
 		ex.coord.loop(coordCtx)
 	}()
+	for _, rt := range ex.splits {
+		go rt.run(func(err error) { cancel(err) })
+	}
 	ex.opened.Add(len(ex.tasks))
 	if !failedAt.IsZero() {
 		go func() {
 			ex.opened.Wait()
 			if jctx.Err() == nil {
 				r.mu.Lock()
-				r.lastRecovery = time.Since(failedAt)
+				r.lastRecovery = clock.Since(r.cfg.Clock, failedAt)
 				r.mu.Unlock()
 			}
 		}()
@@ -360,10 +392,28 @@ func (r *Running) runAttempt(parent context.Context, restore *restorePlan, faile
 			return err
 		})
 	}
-	err := g.Wait()
+	err = g.Wait()
 	stopCoord(errJobFinished)
 	<-coordDone
 	ex.coord.wg.Wait()
+	var closeErrs []error
+	for _, rt := range ex.splits {
+		close(rt.quit)
+		<-rt.stopped
+		closeErrs = append(closeErrs, rt.closeErr)
+	}
+	closeErrs = append(closeErrs, ex.closeCommitters())
+	if err == nil {
+		// A split coordinator or global committer that failed after the
+		// last task ended.
+		var oe *OperatorError
+		if cause := context.Cause(jctx); errors.As(cause, &oe) {
+			err = cause
+		}
+	}
+	if err == nil {
+		err = firstOrJoin(closeErrs)
+	}
 	if err != nil {
 		// The first failure is the cause; the others are its echoes.
 		if cause := context.Cause(jctx); cause != nil && !errors.Is(cause, errJobFinished) {
@@ -374,6 +424,55 @@ func (r *Running) runAttempt(parent context.Context, restore *restorePlan, faile
 }
 
 var errJobFinished = errors.New("engine: job finished")
+
+// firstOrJoin returns the only non-nil error of errs as it is, or all of
+// them joined.
+func firstOrJoin(errs []error) error {
+	var nonNil []error
+	for _, e := range errs {
+		if e != nil {
+			nonNil = append(nonNil, e)
+		}
+	}
+	if len(nonNil) == 1 {
+		return nonNil[0]
+	}
+	return errors.Join(nonNil...)
+}
+
+// prepareSplits makes a split runtime for every SplitSource, so that wire
+// can connect its tasks to it.
+func (ex *execution) prepareSplits() {
+	ex.splitFor = map[*node]*splitRuntime{}
+	for _, c := range ex.chains {
+		n := c.head
+		if n.kind != kindSource || n.splits == nil {
+			continue
+		}
+		rt := newSplitRuntime(n.splits, n.name, n.uid, n.parallelism)
+		rt.attempt, rt.ctx, rt.clock = ex.attempt, ex.ctx, ex.cfg.Clock
+		rt.checkpointing = ex.cfg.Checkpoint.Interval > 0 && ex.cfg.Checkpoint.storage() != nil
+		rt.tasks = make([]*task, n.parallelism)
+		rt.post = func(s int, m taskMsg) { rt.tasks[s].mbox.post(m) }
+		if rp := ex.restore; rp != nil {
+			rt.restored = true
+			rt.restoredPositions = rp.positions(n.uid)
+			rt.restoredState = rp.coordinatorState(n.uid)
+		}
+		ex.splits = append(ex.splits, rt)
+		ex.splitFor[n] = rt
+	}
+}
+
+// startSplits creates the attempt's split coordinators.
+func (ex *execution) startSplits() error {
+	for _, rt := range ex.splits {
+		if err := rt.start(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
 
 // LastRecovery returns how long the latest restart took, from the failure
 // to every task running again with its state restored (including the

@@ -223,7 +223,7 @@ func (h *Harness[In, Out]) Snapshot(dir string) error {
 	if err := h.t.snapshot(cp, dir, false); err != nil {
 		return err
 	}
-	m := &Manifest{Version: ManifestVersion, Job: "harness", CheckpointID: cp.id, Time: time.Now().UTC(),
+	m := &Manifest{Version: ManifestVersion, Job: "harness", CheckpointID: cp.id, Time: h.clk.Now().UTC(),
 		MaxParallelism: h.t.cfg.MaxParallelism, LayoutVersion: state.LayoutVersion}
 	for _, p := range h.t.lastOps {
 		n := p.inst.node

@@ -5,6 +5,8 @@ import (
 	"slices"
 	"sync/atomic"
 	"time"
+
+	"github.com/sluicehq/sluice/internal/clock"
 )
 
 // Metrics is a snapshot of a running job's counters.
@@ -73,7 +75,7 @@ func (r *Running) Metrics() Metrics {
 	r.mu.Lock()
 	ex := r.cur
 	r.mu.Unlock()
-	m := Metrics{Elapsed: time.Since(r.start), Watermark: MaxTime}
+	m := Metrics{Elapsed: clock.Since(r.cfg.Clock, r.start), Watermark: MaxTime}
 	if ex == nil {
 		m.Watermark = MinTime
 		return m
