@@ -11,7 +11,7 @@ var benches = map[string]*command{}
 
 // registerBench adds `sluice bench <name>`. The handler parses its own flags;
 // every bench accepts --json (one JSON object per case, see
-// internal/benchfmt) and --runs (how many runs to take the median of).
+// internal/bench) and --runs (how many runs to take the median of).
 func registerBench(name, summary string, run func(ctx context.Context, args []string, stdout, stderr io.Writer) error) {
 	if _, dup := benches[name]; dup {
 		panic("sluice: bench registered twice: " + name)

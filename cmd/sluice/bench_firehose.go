@@ -15,7 +15,7 @@ import (
 	"github.com/sluicehq/sluice/connectors/parquet"
 	"github.com/sluicehq/sluice/connectors/s3"
 	"github.com/sluicehq/sluice/engine"
-	"github.com/sluicehq/sluice/internal/benchfmt"
+	"github.com/sluicehq/sluice/internal/bench"
 )
 
 // benchEvent is the row shape of `sluice bench firehose`. The parquet tags
@@ -59,10 +59,10 @@ func benchFirehose(ctx context.Context, args []string, stdout, stderr io.Writer)
 	}
 
 	// Case and baseline interleaved: both see the same machine conditions.
-	var conv, base []benchfmt.Sample
+	var conv, base []bench.Sample
 	var outBytes int64
 	for r := 0; r < *runs; r++ {
-		s, err := benchfmt.Measure(func() (int64, int64, error) {
+		s, err := bench.Measure(func() (int64, int64, error) {
 			var buf bytes.Buffer
 			w, err := parquet.NewWriter(&buf, schema, parquet.Options{})
 			if err != nil {
@@ -85,18 +85,18 @@ func benchFirehose(ctx context.Context, args []string, stdout, stderr io.Writer)
 			return err
 		}
 		conv = append(conv, s)
-		b, err := benchfmt.Measure(func() (int64, int64, error) { return handwrittenParquet(recs, total) })
+		b, err := bench.Measure(func() (int64, int64, error) { return handwrittenParquet(recs, total) })
 		if err != nil {
 			return err
 		}
 		base = append(base, b)
 	}
-	res := benchfmt.FromSamples("firehose_json_to_parquet", conv).WithBaseline(base).
+	res := bench.FromSamples("firehose_json_to_parquet", conv).WithBaseline(base).
 		Set("baseline", "json.Unmarshal into a struct + parquet-go GenericWriter[T], same columns/codec").
-		Set("baseline_records_per_sec", benchfmt.Median(base, benchfmt.Sample.RecordsPerSec)).
-		Set("mb_per_cpu_sec", benchfmt.Median(conv, func(s benchfmt.Sample) float64 { return float64(s.Bytes) / s.CPU.Seconds() / 1e6 })).
+		Set("baseline_records_per_sec", bench.Median(base, bench.Sample.RecordsPerSec)).
+		Set("mb_per_cpu_sec", bench.Median(conv, func(s bench.Sample) float64 { return float64(s.Bytes) / s.CPU.Seconds() / 1e6 })).
 		Set("parquet_bytes", outBytes)
-	if err := benchfmt.Print(stdout, res, *asJSON); err != nil {
+	if err := bench.Print(stdout, res, *asJSON); err != nil {
 		return err
 	}
 	return benchFirehoseMinIO(ctx, stdout, stderr, *endpoint, *runs, recs, total, *asJSON, *chkEvery)
@@ -210,16 +210,16 @@ func benchFirehoseMinIO(ctx context.Context, stdout, stderr io.Writer, endpoint 
 			Buffering: firehose.BufferingHints{SizeInMBs: 8},
 		}
 	}
-	plain := func(r int) (benchfmt.Sample, int64, error) {
+	plain := func(r int) (bench.Sample, int64, error) {
 		sc, err := bucket("plain", r)
 		if err != nil {
-			return benchfmt.Sample{}, 0, err
+			return bench.Sample{}, 0, err
 		}
 		st, err := firehose.New(ctx, config(sc), firehose.Deps{})
 		if err != nil {
-			return benchfmt.Sample{}, 0, err
+			return bench.Sample{}, 0, err
 		}
-		s, err := benchfmt.Measure(func() (int64, int64, error) {
+		s, err := bench.Measure(func() (int64, int64, error) {
 			const batch = 500 // Firehose's PutRecordBatch limit
 			rb := make([]firehose.Record, 0, batch)
 			for i, d := range recs {
@@ -238,22 +238,22 @@ func benchFirehoseMinIO(ctx context.Context, stdout, stderr io.Writer, endpoint 
 		})
 		return s, st.Stats().Objects, err
 	}
-	exactlyOnce := func(r int) (benchfmt.Sample, firehose.SinkStats, int64, error) {
+	exactlyOnce := func(r int) (bench.Sample, firehose.SinkStats, int64, error) {
 		sc, err := bucket("eo", r)
 		if err != nil {
-			return benchfmt.Sample{}, firehose.SinkStats{}, 0, err
+			return bench.Sample{}, firehose.SinkStats{}, 0, err
 		}
 		sink, err := firehose.NewSink[[]byte](config(sc), firehose.SinkOptions{}, nil)
 		if err != nil {
-			return benchfmt.Sample{}, firehose.SinkStats{}, 0, err
+			return bench.Sample{}, firehose.SinkStats{}, 0, err
 		}
 		dir, err := os.MkdirTemp("", "sluice-bench-firehose-")
 		if err != nil {
-			return benchfmt.Sample{}, firehose.SinkStats{}, 0, err
+			return bench.Sample{}, firehose.SinkStats{}, 0, err
 		}
 		defer os.RemoveAll(dir)
 		var checkpoints int64
-		s, err := benchfmt.Measure(func() (int64, int64, error) {
+		s, err := bench.Measure(func() (int64, int64, error) {
 			j := engine.NewJob("bench-firehose", engine.Config{Parallelism: 1, StateBackend: "memory",
 				Checkpoint: engine.CheckpointConfig{Interval: chkEvery, Dir: dir}})
 			engine.SinkTo(engine.FromSlice(j, "records", recs, engine.WatermarkStrategy[[]byte]{}), "firehose", sink)
@@ -272,7 +272,7 @@ func benchFirehoseMinIO(ctx context.Context, stdout, stderr io.Writer, endpoint 
 		})
 		return s, sink.Stats(), checkpoints, err
 	}
-	var plainS, eoS []benchfmt.Sample
+	var plainS, eoS []bench.Sample
 	var objects, checkpoints int64
 	var eoStats firehose.SinkStats
 	for r := 0; r < runs; r++ {
@@ -293,13 +293,13 @@ func benchFirehoseMinIO(ctx context.Context, stdout, stderr io.Writer, endpoint 
 			}
 		}
 	}
-	res := benchfmt.FromSamples("firehose_delivery_minio", plainS).Set("objects", objects).Set("buffer_mib", 8)
-	if err := benchfmt.Print(stdout, res, asJSON); err != nil {
+	res := bench.FromSamples("firehose_delivery_minio", plainS).Set("objects", objects).Set("buffer_mib", 8)
+	if err := bench.Print(stdout, res, asJSON); err != nil {
 		return err
 	}
-	eo := benchfmt.FromSamples("firehose_sink_exactly_once_minio", eoS).WithBaseline(plainS).
+	eo := bench.FromSamples("firehose_sink_exactly_once_minio", eoS).WithBaseline(plainS).
 		Set("baseline", "firehose_delivery_minio: the plain stream delivering the same records in the same run").
 		Set("objects", eoStats.CommittedObjects).Set("checkpoints", checkpoints).
 		Set("checkpoint_interval_ms", chkEvery.Milliseconds()).Set("parallelism", 1).Set("buffer_mib", 8)
-	return benchfmt.Print(stdout, eo, asJSON)
+	return bench.Print(stdout, eo, asJSON)
 }

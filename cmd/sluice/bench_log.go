@@ -49,7 +49,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 
 	"github.com/sluicehq/sluice/connectors/shardlog"
-	"github.com/sluicehq/sluice/internal/benchfmt"
+	"github.com/sluicehq/sluice/internal/bench"
 )
 
 func init() {
@@ -105,7 +105,7 @@ func benchLog(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	for _, r := range results {
-		if err := benchfmt.Print(stdout, r, *asJSON); err != nil {
+		if err := bench.Print(stdout, r, *asJSON); err != nil {
 			return err
 		}
 	}
@@ -114,7 +114,7 @@ func benchLog(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	for _, r := range results {
-		if err := benchfmt.Print(stdout, r, *asJSON); err != nil {
+		if err := bench.Print(stdout, r, *asJSON); err != nil {
 			return err
 		}
 	}
@@ -134,11 +134,11 @@ func benchEntries(n, size int, seed int64) []shardlog.PutEntry {
 
 // benchLogEmbedded measures the in-process API against a hand-written
 // baseline that writes and reads the same payload with plain file I/O.
-func benchLogEmbedded(ctx context.Context, dir string, cfg logBenchConfig) ([]benchfmt.Result, error) {
+func benchLogEmbedded(ctx context.Context, dir string, cfg logBenchConfig) ([]bench.Result, error) {
 	const perRun = 400_000
 	es := benchEntries(cfg.batch, cfg.size, 1)
 	payload := int64(cfg.size * cfg.batch)
-	var appendS, appendBase, fsyncS, readS, readBase []benchfmt.Sample
+	var appendS, appendBase, fsyncS, readS, readBase []bench.Sample
 	for run := 0; run < cfg.runs; run++ {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -153,7 +153,7 @@ func benchLogEmbedded(ctx context.Context, dir string, cfg logBenchConfig) ([]be
 		}
 		ref := shardlog.StreamRef{Name: "b"}
 		res := make([]shardlog.PutResult, 0, cfg.batch)
-		s, err := benchfmt.Measure(func() (int64, int64, error) {
+		s, err := bench.Measure(func() (int64, int64, error) {
 			var n, b int64
 			for n < perRun {
 				if _, err := l.PutRecords(ctx, ref, es, res[:0]); err != nil {
@@ -170,7 +170,7 @@ func benchLogEmbedded(ctx context.Context, dir string, cfg logBenchConfig) ([]be
 		appendS = append(appendS, s)
 		// Baseline: the same bytes (length-prefixed key and data), one
 		// write per batch, to a plain file.
-		s, err = benchfmt.Measure(func() (int64, int64, error) {
+		s, err = bench.Measure(func() (int64, int64, error) {
 			f, err := os.Create(filepath.Join(rdir, "baseline"))
 			if err != nil {
 				return 0, 0, err
@@ -199,7 +199,7 @@ func benchLogEmbedded(ctx context.Context, dir string, cfg logBenchConfig) ([]be
 		}
 		appendBase = append(appendBase, s)
 		// Read back every shard.
-		s, err = benchfmt.Measure(func() (int64, int64, error) {
+		s, err = bench.Measure(func() (int64, int64, error) {
 			var n, b int64
 			for i := 0; i < cfg.shards; i++ {
 				r, err := l.NewShardReader(ref, shardlog.ShardID(uint32(i)), shardlog.StartPosition{Type: shardlog.TrimHorizon})
@@ -226,7 +226,7 @@ func benchLogEmbedded(ctx context.Context, dir string, cfg logBenchConfig) ([]be
 			return nil, err
 		}
 		readS = append(readS, s)
-		s, err = benchfmt.Measure(func() (int64, int64, error) {
+		s, err = bench.Measure(func() (int64, int64, error) {
 			f, err := os.Open(filepath.Join(rdir, "baseline"))
 			if err != nil {
 				return 0, 0, err
@@ -273,7 +273,7 @@ func benchLogEmbedded(ctx context.Context, dir string, cfg logBenchConfig) ([]be
 			return nil, err
 		}
 		l.CreateStream(shardlog.CreateStreamInput{Name: "b", ShardCount: cfg.shards})
-		s, err = benchfmt.Measure(func() (int64, int64, error) {
+		s, err = bench.Measure(func() (int64, int64, error) {
 			var n atomic.Int64
 			var wg sync.WaitGroup
 			errc := make(chan error, 4)
@@ -304,10 +304,10 @@ func benchLogEmbedded(ctx context.Context, dir string, cfg logBenchConfig) ([]be
 		l.Close()
 		os.RemoveAll(rdir)
 	}
-	return []benchfmt.Result{
-		benchfmt.FromSamples("log/embedded-append", appendS).WithBaseline(appendBase).Set("record_bytes", cfg.size).Set("batch", cfg.batch).Set("baseline", "plain file write of the same bytes, one write per batch"),
-		benchfmt.FromSamples("log/embedded-append-fsync", fsyncS).Set("record_bytes", cfg.size).Set("batch", cfg.batch).Set("producers", 4),
-		benchfmt.FromSamples("log/embedded-read", readS).WithBaseline(readBase).Set("record_bytes", cfg.size).Set("baseline", "buffered plain file read of the same bytes"),
+	return []bench.Result{
+		bench.FromSamples("log/embedded-append", appendS).WithBaseline(appendBase).Set("record_bytes", cfg.size).Set("batch", cfg.batch).Set("baseline", "plain file write of the same bytes, one write per batch"),
+		bench.FromSamples("log/embedded-append-fsync", fsyncS).Set("record_bytes", cfg.size).Set("batch", cfg.batch).Set("producers", 4),
+		bench.FromSamples("log/embedded-read", readS).WithBaseline(readBase).Set("record_bytes", cfg.size).Set("baseline", "buffered plain file read of the same bytes"),
 	}, nil
 }
 
@@ -367,7 +367,7 @@ func sdkWorkload(ctx context.Context, endpoint, stream string, cfg logBenchConfi
 	// Put phase.
 	var n atomic.Int64
 	var firstErr atomic.Value
-	cpu0, t0 := benchfmt.CPUTime(), time.Now()
+	cpu0, t0 := bench.CPUTime(), time.Now()
 	deadline := t0.Add(cfg.duration)
 	var wg sync.WaitGroup
 	for w := 0; w < cfg.clients; w++ {
@@ -390,7 +390,7 @@ func sdkWorkload(ctx context.Context, endpoint, stream string, cfg logBenchConfi
 		}()
 	}
 	wg.Wait()
-	out.PutWall, out.PutCPU = time.Since(t0), benchfmt.CPUTime()-cpu0
+	out.PutWall, out.PutCPU = time.Since(t0), bench.CPUTime()-cpu0
 	out.PutRecords = n.Load()
 	out.PutBytes = out.PutRecords * int64(cfg.size)
 	if e, _ := firstErr.Load().(error); e != nil {
@@ -402,7 +402,7 @@ func sdkWorkload(ctx context.Context, endpoint, stream string, cfg logBenchConfi
 		return out, fmt.Errorf("list shards: %w", err)
 	}
 	var got, gotBytes atomic.Int64
-	cpu0, t0 = benchfmt.CPUTime(), time.Now()
+	cpu0, t0 = bench.CPUTime(), time.Now()
 	for _, sh := range ls.Shards {
 		wg.Add(1)
 		go func() {
@@ -431,7 +431,7 @@ func sdkWorkload(ctx context.Context, endpoint, stream string, cfg logBenchConfi
 		}()
 	}
 	wg.Wait()
-	out.GetWall, out.GetCPU = time.Since(t0), benchfmt.CPUTime()-cpu0
+	out.GetWall, out.GetCPU = time.Since(t0), bench.CPUTime()-cpu0
 	out.GetRecords, out.GetBytes = got.Load(), gotBytes.Load()
 	if e, _ := firstErr.Load().(error); e != nil {
 		return out, fmt.Errorf("get records: %w", e)
@@ -439,12 +439,12 @@ func sdkWorkload(ctx context.Context, endpoint, stream string, cfg logBenchConfi
 	return out, nil
 }
 
-func (s sdkSample) put() benchfmt.Sample {
-	return benchfmt.Sample{Records: s.PutRecords, Bytes: s.PutBytes, Wall: s.PutWall, CPU: s.PutCPU}
+func (s sdkSample) put() bench.Sample {
+	return bench.Sample{Records: s.PutRecords, Bytes: s.PutBytes, Wall: s.PutWall, CPU: s.PutCPU}
 }
 
-func (s sdkSample) get() benchfmt.Sample {
-	return benchfmt.Sample{Records: s.GetRecords, Bytes: s.GetBytes, Wall: s.GetWall, CPU: s.GetCPU}
+func (s sdkSample) get() bench.Sample {
+	return bench.Sample{Records: s.GetRecords, Bytes: s.GetBytes, Wall: s.GetWall, CPU: s.GetCPU}
 }
 
 // peer is a system the SDK workload runs against besides Sluice.
@@ -454,7 +454,7 @@ type peer struct {
 	stop func()
 }
 
-func benchLogSDK(ctx context.Context, dir string, cfg logBenchConfig, stderr io.Writer) ([]benchfmt.Result, error) {
+func benchLogSDK(ctx context.Context, dir string, cfg logBenchConfig, stderr io.Writer) ([]bench.Result, error) {
 	// Sluice serves from its own process, `sluice log serve`, as the
 	// peers do: the client half of the workload runs in this process
 	// against each server alike.
@@ -502,22 +502,22 @@ func benchLogSDK(ctx context.Context, dir string, cfg logBenchConfig, stderr io.
 			theirs[i] = append(theirs[i], s)
 		}
 	}
-	samples := func(ss []sdkSample, f func(sdkSample) benchfmt.Sample) []benchfmt.Sample {
-		out := make([]benchfmt.Sample, len(ss))
+	samples := func(ss []sdkSample, f func(sdkSample) bench.Sample) []bench.Sample {
+		out := make([]bench.Sample, len(ss))
 		for i, s := range ss {
 			out[i] = f(s)
 		}
 		return out
 	}
-	put := benchfmt.FromSamples("log/sdk-put", samples(mine, sdkSample.put)).
+	put := bench.FromSamples("log/sdk-put", samples(mine, sdkSample.put)).
 		Set("clients", cfg.clients).Set("batch", cfg.batch).Set("record_bytes", cfg.size).Set("shards", cfg.shards).Set("durable", true)
-	get := benchfmt.FromSamples("log/sdk-get", samples(mine, sdkSample.get)).Set("shards", cfg.shards)
+	get := bench.FromSamples("log/sdk-get", samples(mine, sdkSample.get)).Set("shards", cfg.shards)
 	for i, p := range peers {
 		key := strings.ReplaceAll(p.name, "-", "_")
 		ps := samples(theirs[i], sdkSample.put)
 		gs := samples(theirs[i], sdkSample.get)
-		pr := benchfmt.Median(ps, benchfmt.Sample.RecordsPerSec)
-		gr := benchfmt.Median(gs, benchfmt.Sample.RecordsPerSec)
+		pr := bench.Median(ps, bench.Sample.RecordsPerSec)
+		gr := bench.Median(gs, bench.Sample.RecordsPerSec)
 		put = put.Set(key+"_records_per_sec", pr)
 		get = get.Set(key+"_records_per_sec", gr)
 		if pr > 0 {
@@ -558,22 +558,22 @@ func benchLogSDK(ctx context.Context, dir string, cfg logBenchConfig, stderr io.
 	if err != nil {
 		return nil, err
 	}
-	return []benchfmt.Result{put, get, disk, lat, lat2}, nil
+	return []bench.Result{put, get, disk, lat, lat2}, nil
 }
 
 // benchDiskSync is a hand-written loop of what a durable put costs the
 // disk: append a record of cfg.size bytes to a file and fsync it, as often
 // and as spaced out as benchLatency puts, reporting the latency of each.
-func benchDiskSync(path string, cfg logBenchConfig) (benchfmt.Result, error) {
+func benchDiskSync(path string, cfg logBenchConfig) (bench.Result, error) {
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
-		return benchfmt.Result{}, err
+		return bench.Result{}, err
 	}
 	defer os.Remove(path)
 	defer f.Close()
 	n := 200 * cfg.runs
 	lats := make([]time.Duration, 0, n)
-	s, err := benchfmt.Measure(func() (int64, int64, error) {
+	s, err := bench.Measure(func() (int64, int64, error) {
 		data := make([]byte, cfg.size)
 		for i := 0; i < n; i++ {
 			t0 := time.Now()
@@ -589,26 +589,26 @@ func benchDiskSync(path string, cfg logBenchConfig) (benchfmt.Result, error) {
 		return int64(n), int64(n * cfg.size), nil
 	})
 	if err != nil {
-		return benchfmt.Result{}, fmt.Errorf("disk fsync baseline: %w", err)
+		return bench.Result{}, fmt.Errorf("disk fsync baseline: %w", err)
 	}
 	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
-	return benchfmt.FromSamples("log/disk-fsync-latency", []benchfmt.Sample{s}).
-		Set("p50_ms", ms(benchfmt.Percentile(lats, 50))).
-		Set("p99_ms", ms(benchfmt.Percentile(lats, 99))).
-		Set("max_ms", ms(benchfmt.Percentile(lats, 100))), nil
+	return bench.FromSamples("log/disk-fsync-latency", []bench.Sample{s}).
+		Set("p50_ms", ms(bench.Percentile(lats, 50))).
+		Set("p99_ms", ms(bench.Percentile(lats, 99))).
+		Set("max_ms", ms(bench.Percentile(lats, 100))), nil
 }
 
 // benchLatency puts one record at a time while a reader polls GetRecords
 // without pause, and records how long each record took to be read.
-func benchLatency(ctx context.Context, endpoint string, cfg logBenchConfig, name string, durable bool) (benchfmt.Result, error) {
+func benchLatency(ctx context.Context, endpoint string, cfg logBenchConfig, name string, durable bool) (bench.Result, error) {
 	c := benchClient(endpoint, 2)
 	stream := aws.String("latency")
 	if _, err := c.CreateStream(ctx, &kinesis.CreateStreamInput{StreamName: stream, ShardCount: aws.Int32(1)}); err != nil {
-		return benchfmt.Result{}, err
+		return bench.Result{}, err
 	}
 	it, err := c.GetShardIterator(ctx, &kinesis.GetShardIteratorInput{StreamName: stream, ShardId: aws.String("shardId-000000000000"), ShardIteratorType: types.ShardIteratorTypeLatest})
 	if err != nil {
-		return benchfmt.Result{}, err
+		return bench.Result{}, err
 	}
 	n := 200 * cfg.runs
 	var lats []time.Duration
@@ -635,7 +635,7 @@ func benchLatency(ctx context.Context, endpoint string, cfg logBenchConfig, name
 		}
 		readerErr <- nil
 	}()
-	s, err := benchfmt.Measure(func() (int64, int64, error) {
+	s, err := bench.Measure(func() (int64, int64, error) {
 		data := make([]byte, cfg.size)
 		for i := 0; i < n; i++ {
 			binary.BigEndian.PutUint64(data, uint64(time.Now().UnixNano()))
@@ -652,13 +652,13 @@ func benchLatency(ctx context.Context, endpoint string, cfg logBenchConfig, name
 		}
 	})
 	if err != nil {
-		return benchfmt.Result{}, err
+		return bench.Result{}, err
 	}
 	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
-	return benchfmt.FromSamples(name, []benchfmt.Sample{s}).
-		Set("p50_ms", ms(benchfmt.Percentile(lats, 50))).
-		Set("p99_ms", ms(benchfmt.Percentile(lats, 99))).
-		Set("max_ms", ms(benchfmt.Percentile(lats, 100))).
+	return bench.FromSamples(name, []bench.Sample{s}).
+		Set("p50_ms", ms(bench.Percentile(lats, 50))).
+		Set("p99_ms", ms(bench.Percentile(lats, 99))).
+		Set("max_ms", ms(bench.Percentile(lats, 100))).
 		Set("durable", durable), nil
 }
 

@@ -12,7 +12,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
-	"github.com/sluicehq/sluice/internal/benchfmt"
+	"github.com/sluicehq/sluice/internal/bench"
 	"github.com/sluicehq/sluice/operators/anomaly"
 	"github.com/sluicehq/sluice/operators/anomaly/nab"
 )
@@ -53,7 +53,7 @@ func benchNAB(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 
 	type detector struct {
 		name    string
-		samples []benchfmt.Sample
+		samples []bench.Sample
 		scores  map[string][]float64 // profile → per-run normalised score
 	}
 	raw := &detector{name: "nab/rcf_kda_defaults", scores: map[string][]float64{}}
@@ -61,7 +61,7 @@ func benchNAB(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	for r := 0; r < *runs; r++ {
 		rawScores := make([][]float64, len(corpus.Series))
 		probScores := make([][]float64, len(corpus.Series))
-		sample, err := benchfmt.Measure(func() (int64, int64, error) {
+		sample, err := bench.Measure(func() (int64, int64, error) {
 			g, gctx := errgroup.WithContext(ctx)
 			g.SetLimit(*workers)
 			for i := range corpus.Series {
@@ -96,10 +96,10 @@ func benchNAB(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 	}
 	for _, d := range []*detector{raw, prob} {
-		res := benchfmt.FromSamples(d.name, d.samples).
-			Set("standard", benchfmt.MedianOf(d.scores[nab.Standard.Name])).
-			Set("low_fp", benchfmt.MedianOf(d.scores[nab.RewardLowFP.Name])).
-			Set("low_fn", benchfmt.MedianOf(d.scores[nab.RewardLowFN.Name])).
+		res := bench.FromSamples(d.name, d.samples).
+			Set("standard", bench.MedianOf(d.scores[nab.Standard.Name])).
+			Set("low_fp", bench.MedianOf(d.scores[nab.RewardLowFP.Name])).
+			Set("low_fn", bench.MedianOf(d.scores[nab.RewardLowFN.Name])).
 			Set("standard_runs", rounded(d.scores[nab.Standard.Name])).
 			Set("low_fp_runs", rounded(d.scores[nab.RewardLowFP.Name])).
 			Set("low_fn_runs", rounded(d.scores[nab.RewardLowFN.Name])).
@@ -107,7 +107,7 @@ func benchNAB(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		if d == raw {
 			res = res.Set("published_kda", "51.7/38.4/59.7")
 		}
-		if err := benchfmt.Print(stdout, res, *asJSON); err != nil {
+		if err := bench.Print(stdout, res, *asJSON); err != nil {
 			return err
 		}
 	}

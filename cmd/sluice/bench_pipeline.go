@@ -6,7 +6,7 @@ import (
 	"io"
 
 	"github.com/sluicehq/sluice/engine"
-	"github.com/sluicehq/sluice/internal/benchfmt"
+	"github.com/sluicehq/sluice/internal/bench"
 	"github.com/sluicehq/sluice/internal/benchjobs"
 )
 
@@ -29,10 +29,10 @@ func benchPipeline(ctx context.Context, args []string, stdout, stderr io.Writer)
 
 	// Chained source→map→filter→sink at parallelism 1, interleaved with the
 	// hand-written loop.
-	var eng, base []benchfmt.Sample
+	var eng, base []bench.Sample
 	for r := 0; r < *runs; r++ {
 		var got int64
-		s, err := benchfmt.Measure(func() (int64, int64, error) {
+		s, err := bench.Measure(func() (int64, int64, error) {
 			var err error
 			got, err = benchjobs.Chained(ctx, *chainedN, 1, engine.Config{})
 			return *chainedN, *chainedN * 32, err
@@ -42,7 +42,7 @@ func benchPipeline(ctx context.Context, args []string, stdout, stderr io.Writer)
 		}
 		eng = append(eng, s)
 		var want int64
-		b, _ := benchfmt.Measure(func() (int64, int64, error) {
+		b, _ := bench.Measure(func() (int64, int64, error) {
 			want = benchjobs.ChainedBaseline(*chainedN)
 			return *chainedN, *chainedN * 32, nil
 		})
@@ -51,7 +51,7 @@ func benchPipeline(ctx context.Context, args []string, stdout, stderr io.Writer)
 			return fmt.Errorf("chained: engine computed %d, the loop %d", got, want)
 		}
 	}
-	if err := benchfmt.Print(stdout, benchfmt.FromSamples("pipeline/chained-map-filter/p1", eng).WithBaseline(base), *asJSON); err != nil {
+	if err := bench.Print(stdout, bench.FromSamples("pipeline/chained-map-filter/p1", eng).WithBaseline(base), *asJSON); err != nil {
 		return err
 	}
 
@@ -59,7 +59,7 @@ func benchPipeline(ctx context.Context, args []string, stdout, stderr io.Writer)
 		eng, base = nil, nil
 		for r := 0; r < *runs; r++ {
 			var got int64
-			s, err := benchfmt.Measure(func() (int64, int64, error) {
+			s, err := bench.Measure(func() (int64, int64, error) {
 				var err error
 				got, err = benchjobs.KeyedSum(ctx, *keyedN, p, engine.Config{})
 				return *keyedN, *keyedN * 32, err
@@ -69,7 +69,7 @@ func benchPipeline(ctx context.Context, args []string, stdout, stderr io.Writer)
 			}
 			eng = append(eng, s)
 			var want int64
-			b, _ := benchfmt.Measure(func() (int64, int64, error) {
+			b, _ := bench.Measure(func() (int64, int64, error) {
 				want = benchjobs.KeyedSumBaseline(*keyedN)
 				return *keyedN, *keyedN * 32, nil
 			})
@@ -79,7 +79,7 @@ func benchPipeline(ctx context.Context, args []string, stdout, stderr io.Writer)
 			}
 		}
 		name := fmt.Sprintf("pipeline/keyed-running-sum/p%d", p)
-		if err := benchfmt.Print(stdout, benchfmt.FromSamples(name, eng).WithBaseline(base), *asJSON); err != nil {
+		if err := bench.Print(stdout, bench.FromSamples(name, eng).WithBaseline(base), *asJSON); err != nil {
 			return err
 		}
 	}

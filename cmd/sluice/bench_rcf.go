@@ -6,7 +6,7 @@ import (
 	"io"
 	"math/rand/v2"
 
-	"github.com/sluicehq/sluice/internal/benchfmt"
+	"github.com/sluicehq/sluice/internal/bench"
 	"github.com/sluicehq/sluice/operators/anomaly"
 )
 
@@ -43,12 +43,12 @@ func benchRCF(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			if explain {
 				name += "/explanation"
 			}
-			var samples []benchfmt.Sample
+			var samples []bench.Sample
 			for r := 0; r < *runs; r++ {
 				if err := ctx.Err(); err != nil {
 					return err
 				}
-				s, err := benchfmt.Measure(func() (int64, int64, error) {
+				s, err := bench.Measure(func() (int64, int64, error) {
 					f, err := anomaly.NewForest(anomaly.ForestConfig{
 						Dimensions: dims, NumberOfTrees: 100, SampleSize: 256,
 						TimeDecay: float64(*decay), Seed: uint64(r + 1),
@@ -72,13 +72,13 @@ func benchRCF(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 				}
 				samples = append(samples, s)
 			}
-			res := benchfmt.FromSamples(name, samples).
-				Set("us_per_record", 1e6/benchfmt.Median(samples, benchfmt.Sample.RecordsPerSec)).
-				Set("us_per_record_cpu", 1e6/benchfmt.Median(samples, benchfmt.Sample.RecordsPerCPUSec)).
+			res := bench.FromSamples(name, samples).
+				Set("us_per_record", 1e6/bench.Median(samples, bench.Sample.RecordsPerSec)).
+				Set("us_per_record_cpu", 1e6/bench.Median(samples, bench.Sample.RecordsPerCPUSec)).
 				Set("us_per_record_best", 1e6/bestRate(samples)).
 				Set("dims", dims).Set("trees", 100).Set("sample_size", 256).Set("time_decay", *decay).
 				Set("explanation", explain)
-			if err := benchfmt.Print(stdout, res, *asJSON); err != nil {
+			if err := bench.Print(stdout, res, *asJSON); err != nil {
 				return err
 			}
 		}
@@ -88,13 +88,13 @@ func benchRCF(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	// planted clusters, window 1000, radius 0.2, 17 points.
 	p := anomaly.HotspotsParams{WindowSize: 1000, ScanRadius: 0.2, MinimumNumberOfPointsInAHotspot: 17}
 	pts := hotspotPoints(*hotN, 7)
-	var samples []benchfmt.Sample
+	var samples []bench.Sample
 	found := 0
 	for r := 0; r < *runs; r++ {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		s, err := benchfmt.Measure(func() (int64, int64, error) {
+		s, err := bench.Measure(func() (int64, int64, error) {
 			h, err := anomaly.NewHotspotDetector(2, p)
 			if err != nil {
 				return 0, 0, err
@@ -116,15 +116,15 @@ func benchRCF(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		samples = append(samples, s)
 	}
-	res := benchfmt.FromSamples("hotspots/window1000", samples).
+	res := bench.FromSamples("hotspots/window1000", samples).
 		Set("window", p.WindowSize).Set("scan_radius", p.ScanRadius).
 		Set("min_points", p.MinimumNumberOfPointsInAHotspot).Set("hotspots_in_last_window", found)
-	return benchfmt.Print(stdout, res, *asJSON)
+	return bench.Print(stdout, res, *asJSON)
 }
 
 // bestRate is the fastest run's records/s: on a shared machine the least
 // disturbed run is the closest to what the code costs.
-func bestRate(samples []benchfmt.Sample) float64 {
+func bestRate(samples []bench.Sample) float64 {
 	best := 0.0
 	for _, s := range samples {
 		best = max(best, s.RecordsPerSec())

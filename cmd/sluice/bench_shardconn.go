@@ -9,7 +9,7 @@ import (
 
 	"github.com/sluicehq/sluice/connectors/shardlog"
 	"github.com/sluicehq/sluice/engine"
-	"github.com/sluicehq/sluice/internal/benchfmt"
+	"github.com/sluicehq/sluice/internal/bench"
 )
 
 func init() {
@@ -64,9 +64,9 @@ func benchShardconn(ctx context.Context, args []string, stdout, stderr io.Writer
 	if err := putDirect(ctx, l, "read", *n, keys, data); err != nil {
 		return err
 	}
-	var job, loop []benchfmt.Sample
+	var job, loop []bench.Sample
 	for r := 0; r < *runs; r++ {
-		s, err := benchfmt.Measure(func() (int64, int64, error) {
+		s, err := bench.Measure(func() (int64, int64, error) {
 			src, err := shardlog.NewSource(l, shardlog.SourceOptions{Stream: shardlog.StreamRef{Name: "read"}, Bounded: true})
 			if err != nil {
 				return 0, 0, err
@@ -91,7 +91,7 @@ func benchShardconn(ctx context.Context, args []string, stdout, stderr io.Writer
 			return err
 		}
 		job = append(job, s)
-		s, err = benchfmt.Measure(func() (int64, int64, error) {
+		s, err = bench.Measure(func() (int64, int64, error) {
 			total, err := readDirect(ctx, l, "read")
 			return total, payload, err
 		})
@@ -101,19 +101,19 @@ func benchShardconn(ctx context.Context, args []string, stdout, stderr io.Writer
 		loop = append(loop, s)
 	}
 	name := fmt.Sprintf("shardlog source, bounded job p=%d, 4 shards, %d B", *par, shardconnDataBytes)
-	if err := benchfmt.Print(stdout, benchfmt.FromSamples(name, job).WithBaseline(loop).Set("baseline", "ShardReader loop"), *asJSON); err != nil {
+	if err := bench.Print(stdout, bench.FromSamples(name, job).WithBaseline(loop).Set("baseline", "ShardReader loop"), *asJSON); err != nil {
 		return err
 	}
 
 	// Sink: each run puts n records into a new stream through one sink
 	// writer; the baseline puts them with PutRecords of 500 in a loop.
-	var sink, direct []benchfmt.Sample
+	var sink, direct []bench.Sample
 	for r := 0; r < *runs; r++ {
 		stream := fmt.Sprintf("write-%d", r)
 		if err := l.CreateStream(shardlog.CreateStreamInput{Name: stream, ShardCount: 4}); err != nil {
 			return err
 		}
-		s, err := benchfmt.Measure(func() (int64, int64, error) {
+		s, err := bench.Measure(func() (int64, int64, error) {
 			return int64(*n), payload, writeSink(ctx, l, stream, *n, keys, data)
 		})
 		if err != nil {
@@ -124,7 +124,7 @@ func benchShardconn(ctx context.Context, args []string, stdout, stderr io.Writer
 		if err := l.CreateStream(shardlog.CreateStreamInput{Name: stream, ShardCount: 4}); err != nil {
 			return err
 		}
-		s, err = benchfmt.Measure(func() (int64, int64, error) {
+		s, err = bench.Measure(func() (int64, int64, error) {
 			return int64(*n), payload, putDirect(ctx, l, stream, *n, keys, data)
 		})
 		if err != nil {
@@ -133,7 +133,7 @@ func benchShardconn(ctx context.Context, args []string, stdout, stderr io.Writer
 		direct = append(direct, s)
 	}
 	name = fmt.Sprintf("shardlog sink, 1 writer, sync=%s, 4 shards, %d B", *syncMode, shardconnDataBytes)
-	return benchfmt.Print(stdout, benchfmt.FromSamples(name, sink).WithBaseline(direct).Set("baseline", "PutRecords loop"), *asJSON)
+	return bench.Print(stdout, bench.FromSamples(name, sink).WithBaseline(direct).Set("baseline", "PutRecords loop"), *asJSON)
 }
 
 type countRecords struct {

@@ -16,7 +16,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/sluicehq/sluice/internal/benchfmt"
+	"github.com/sluicehq/sluice/internal/bench"
 	"github.com/sluicehq/sluice/state"
 	"github.com/sluicehq/sluice/state/statebench"
 )
@@ -61,8 +61,8 @@ type stateBenchEnv struct {
 	dir string
 }
 
-func (env *stateBenchEnv) print(r benchfmt.Result) error {
-	return benchfmt.Print(env.stdout, r, env.asJSON)
+func (env *stateBenchEnv) print(r bench.Result) error {
+	return bench.Print(env.stdout, r, env.asJSON)
 }
 
 // logf writes progress to stderr (the heavy cases take minutes).
@@ -209,7 +209,7 @@ func runBenchUpdates(env *stateBenchEnv) error {
 		for _, k := range seq {
 			distinct[k] = struct{}{}
 		}
-		var eng, base []benchfmt.Sample
+		var eng, base []bench.Sample
 		for r := 0; r < env.runs; r++ {
 			if err := env.ctx.Err(); err != nil {
 				return err
@@ -220,7 +220,7 @@ func runBenchUpdates(env *stateBenchEnv) error {
 				return err
 			}
 			var got int64
-			smp, err := benchfmt.Measure(func() (int64, int64, error) {
+			smp, err := bench.Measure(func() (int64, int64, error) {
 				var err error
 				got, err = statebench.BackendRMW(s, seq, 0)
 				return int64(len(seq)), int64(len(seq)) * 16, err
@@ -240,7 +240,7 @@ func runBenchUpdates(env *stateBenchEnv) error {
 			if err != nil {
 				return err
 			}
-			bmp, err := benchfmt.Measure(func() (int64, int64, error) {
+			bmp, err := bench.Measure(func() (int64, int64, error) {
 				return int64(len(seq)), int64(len(seq)) * 16, raw.Write(seq)
 			})
 			if cerr := raw.Close(); err == nil {
@@ -255,11 +255,11 @@ func runBenchUpdates(env *stateBenchEnv) error {
 			}
 			env.logf("updates/%s run %d: backend %.0f/s, raw pebble %.0f/s", dist, r+1, smp.RecordsPerSec(), bmp.RecordsPerSec())
 		}
-		res := benchfmt.FromSamples("state/value-rmw/"+string(dist), eng).WithBaseline(base).
+		res := bench.FromSamples("state/value-rmw/"+string(dist), eng).WithBaseline(base).
 			Set("keys", len(distinct)).
 			Set("cache_entries", 1<<18).
 			Set("baseline", "raw pebble batch writes of the same keys").
-			Set("baseline_records_per_cpu_sec", benchfmt.Median(base, benchfmt.Sample.RecordsPerCPUSec))
+			Set("baseline_records_per_cpu_sec", bench.Median(base, bench.Sample.RecordsPerCPUSec))
 		if err := env.print(res); err != nil {
 			return err
 		}
@@ -301,7 +301,7 @@ func runBenchSnapshot(env *stateBenchEnv) error {
 	env.logf("snapshot: filled %d keys (%s) in %v", keys, sizeName(size), time.Since(t0).Round(time.Millisecond))
 
 	var pauses, writes []time.Duration
-	var samples []benchfmt.Sample
+	var samples []bench.Sample
 	var last string
 	var files int
 	var snapBytes int64
@@ -321,7 +321,7 @@ func runBenchSnapshot(env *stateBenchEnv) error {
 		}
 		pauses = append(pauses, res.Pause)
 		writes = append(writes, res.Write)
-		samples = append(samples, benchfmt.Sample{Records: keys, Bytes: res.Bytes, Wall: res.Pause, CPU: res.Pause})
+		samples = append(samples, bench.Sample{Records: keys, Bytes: res.Bytes, Wall: res.Pause, CPU: res.Pause})
 		files, snapBytes = res.Files, res.Bytes
 		if last != "" {
 			if err := os.RemoveAll(last); err != nil {
@@ -332,10 +332,10 @@ func runBenchSnapshot(env *stateBenchEnv) error {
 		env.logf("snapshot run %d: pause %v, write %v, %d files, %d MiB", r+1, res.Pause.Round(time.Microsecond), res.Write.Round(time.Millisecond), res.Files, res.Bytes>>20)
 	}
 	name := "state/snapshot-pause/" + sizeName(size)
-	res := benchfmt.FromSamples(name, samples).
-		Set("pause_ms", benchfmt.MedianOf(durationsMs(pauses))).
+	res := bench.FromSamples(name, samples).
+		Set("pause_ms", bench.MedianOf(durationsMs(pauses))).
 		Set("pause_max_ms", ms(maxDuration(pauses))).
-		Set("write_ms", benchfmt.MedianOf(durationsMs(writes))).
+		Set("write_ms", bench.MedianOf(durationsMs(writes))).
 		Set("state_bytes", snapBytes).
 		Set("files", files).
 		Set("update_bytes_between", update)
@@ -367,10 +367,10 @@ func runBenchSnapshot(env *stateBenchEnv) error {
 	}
 	for _, rc := range restores {
 		var times []time.Duration
-		var samples []benchfmt.Sample
+		var samples []bench.Sample
 		for r := 0; r < min(env.runs, 3); r++ {
 			dir := filepath.Join(env.dir, fmt.Sprintf("restore-%s-%d", rc.name, r))
-			smp, err := benchfmt.Measure(func() (int64, int64, error) {
+			smp, err := bench.Measure(func() (int64, int64, error) {
 				rs, err := state.OpenPebbleFrom(dir, state.PebbleOptions{}, rc.parts, rc.want)
 				if err != nil {
 					return 0, 0, err
@@ -387,8 +387,8 @@ func runBenchSnapshot(env *stateBenchEnv) error {
 			}
 			env.logf("restore %s run %d: %v", rc.name, r+1, smp.Wall.Round(time.Millisecond))
 		}
-		res := benchfmt.FromSamples("state/restore/"+sizeName(size)+"/"+rc.name, samples).
-			Set("restore_ms", benchfmt.MedianOf(durationsMs(times))).
+		res := bench.FromSamples("state/restore/"+sizeName(size)+"/"+rc.name, samples).
+			Set("restore_ms", bench.MedianOf(durationsMs(times))).
 			Set("key_groups", fmt.Sprintf("%d of %d", rc.want.Len(), maxP))
 		if err := env.print(res); err != nil {
 			return err
@@ -457,7 +457,7 @@ func runBenchRSS(env *stateBenchEnv) error {
 		if err != nil {
 			return err
 		}
-		smp, err := benchfmt.Measure(func() (int64, int64, error) {
+		smp, err := bench.Measure(func() (int64, int64, error) {
 			return benchRSS.keys, 0, statebench.DistinctKeys(s, benchRSS.keys, 1_000_000)
 		})
 		disk := int64(s.DiskUsage())
@@ -469,7 +469,7 @@ func runBenchRSS(env *stateBenchEnv) error {
 		}
 		return json.NewEncoder(env.stdout).Encode(rssChildResult{Records: smp.Records, WallNs: int64(smp.Wall), CPUNs: int64(smp.CPU), DiskBytes: disk})
 	}
-	var samples []benchfmt.Sample
+	var samples []bench.Sample
 	var rss []float64
 	var disk int64
 	for r := 0; r < benchRSS.runs; r++ {
@@ -479,13 +479,13 @@ func runBenchRSS(env *stateBenchEnv) error {
 		if err != nil {
 			return err
 		}
-		samples = append(samples, benchfmt.Sample{Records: res.Records, Wall: time.Duration(res.WallNs), CPU: time.Duration(res.CPUNs)})
+		samples = append(samples, bench.Sample{Records: res.Records, Wall: time.Duration(res.WallNs), CPU: time.Duration(res.CPUNs)})
 		rss = append(rss, maxRSS)
 		disk = res.DiskBytes
 		env.logf("rss run %d: %d keys in %v, max RSS %.0f MiB", r+1, res.Records, time.Duration(res.WallNs).Round(time.Millisecond), maxRSS)
 	}
-	res := benchfmt.FromSamples("state/rss/"+keyCountName(benchRSS.keys), samples).
-		Set("max_rss_mb", benchfmt.MedianOf(rss)).
+	res := bench.FromSamples("state/rss/"+keyCountName(benchRSS.keys), samples).
+		Set("max_rss_mb", bench.MedianOf(rss)).
 		Set("disk_bytes", disk).
 		Set("cache_entries", 1<<18)
 	return env.print(res)

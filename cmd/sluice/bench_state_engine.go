@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/sluicehq/sluice/engine"
-	"github.com/sluicehq/sluice/internal/benchfmt"
+	"github.com/sluicehq/sluice/internal/bench"
 	"github.com/sluicehq/sluice/internal/benchjobs"
 )
 
@@ -75,7 +75,7 @@ func init() {
 }
 
 func runBenchCheckpointThroughput(env *stateBenchEnv) error {
-	var with, without []benchfmt.Sample
+	var with, without []bench.Sample
 	var cps []float64
 	var pauses []float64
 	for r := 0; r < env.runs; r++ {
@@ -85,7 +85,7 @@ func runBenchCheckpointThroughput(env *stateBenchEnv) error {
 				cfg.Checkpoint = engine.CheckpointConfig{Interval: benchCP.interval, Dir: filepath.Join(env.dir, fmt.Sprintf("cp-%d", r))}
 			}
 			var res benchjobs.KeyedCountResult
-			s, err := benchfmt.Measure(func() (int64, int64, error) {
+			s, err := bench.Measure(func() (int64, int64, error) {
 				var err error
 				res, err = benchjobs.KeyedCount(env.ctx, benchCP.records, benchCP.keys, cfg, 0)
 				return benchCP.records, benchCP.records * 16, err
@@ -104,13 +104,13 @@ func runBenchCheckpointThroughput(env *stateBenchEnv) error {
 			}
 		}
 	}
-	if err := env.print(benchfmt.FromSamples("state/keyed-count/no-checkpoints", without)); err != nil {
+	if err := env.print(bench.FromSamples("state/keyed-count/no-checkpoints", without)); err != nil {
 		return err
 	}
-	return env.print(benchfmt.FromSamples(fmt.Sprintf("state/keyed-count/checkpoint-every-%s", benchCP.interval), with).
+	return env.print(bench.FromSamples(fmt.Sprintf("state/keyed-count/checkpoint-every-%s", benchCP.interval), with).
 		WithBaseline(without).
-		Set("checkpoints", benchfmt.MedianOf(cps)).
-		Set("pause_ms", benchfmt.MedianOf(pauses)))
+		Set("checkpoints", bench.MedianOf(cps)).
+		Set("pause_ms", bench.MedianOf(pauses)))
 }
 
 func runBenchCheckpointPause(env *stateBenchEnv) error {
@@ -119,13 +119,13 @@ func runBenchCheckpointPause(env *stateBenchEnv) error {
 		vsize = benchCP.valueSize
 	}
 	keys := benchCP.pauseBytes / int64(8+vsize)
-	var samples []benchfmt.Sample
+	var samples []bench.Sample
 	var pauses, totals []float64
 	for r := 0; r < env.runs; r++ {
 		cfg := engine.Config{Parallelism: 1, StateDir: filepath.Join(env.dir, "state"),
 			Checkpoint: engine.CheckpointConfig{Dir: filepath.Join(env.dir, fmt.Sprintf("cp-%d", r))}}
 		var st engine.CheckpointStats
-		s, err := benchfmt.Measure(func() (int64, int64, error) {
+		s, err := bench.Measure(func() (int64, int64, error) {
 			var err error
 			st, err = benchjobs.FillAndCheckpoint(env.ctx, keys, benchCP.valueSize, !benchCP.pauseSlice, cfg)
 			return keys, keys * int64(8+vsize), err
@@ -143,13 +143,13 @@ func runBenchCheckpointPause(env *stateBenchEnv) error {
 	if benchCP.pauseSlice {
 		kind = "slices"
 	}
-	return env.print(benchfmt.FromSamples(fmt.Sprintf("state/checkpoint-pause/%dMiB-%s", benchCP.pauseBytes>>20, kind), samples).
-		Set("pause_ms", benchfmt.MedianOf(pauses)).
-		Set("checkpoint_ms", benchfmt.MedianOf(totals)))
+	return env.print(bench.FromSamples(fmt.Sprintf("state/checkpoint-pause/%dMiB-%s", benchCP.pauseBytes>>20, kind), samples).
+		Set("pause_ms", bench.MedianOf(pauses)).
+		Set("checkpoint_ms", bench.MedianOf(totals)))
 }
 
 func runBenchRecovery(env *stateBenchEnv) error {
-	var samples []benchfmt.Sample
+	var samples []bench.Sample
 	var recs []float64
 	n := benchCP.recKeys * 4
 	for r := 0; r < env.runs; r++ {
@@ -157,7 +157,7 @@ func runBenchRecovery(env *stateBenchEnv) error {
 			Checkpoint: engine.CheckpointConfig{Interval: 500 * time.Millisecond, Dir: filepath.Join(env.dir, fmt.Sprintf("rec-%d", r))},
 			Restart:    engine.FixedDelay(3, 0)}
 		var res benchjobs.KeyedCountResult
-		s, err := benchfmt.Measure(func() (int64, int64, error) {
+		s, err := bench.Measure(func() (int64, int64, error) {
 			var err error
 			res, err = benchjobs.KeyedCount(env.ctx, n, benchCP.recKeys, cfg, n/2)
 			return n, n * 16, err
@@ -170,8 +170,8 @@ func runBenchRecovery(env *stateBenchEnv) error {
 		recs = append(recs, float64(res.Recovery)/1e6)
 		env.logf("run %d: recovery %v with %d keys", r+1, res.Recovery, benchCP.recKeys)
 	}
-	return env.print(benchfmt.FromSamples(fmt.Sprintf("state/recovery/%dM-keys", benchCP.recKeys/1_000_000), samples).
-		Set("recovery_ms", benchfmt.MedianOf(recs)))
+	return env.print(bench.FromSamples(fmt.Sprintf("state/recovery/%dM-keys", benchCP.recKeys/1_000_000), samples).
+		Set("recovery_ms", bench.MedianOf(recs)))
 }
 
 type jobRSSResult struct {
@@ -185,7 +185,7 @@ func runBenchJobRSS(env *stateBenchEnv) error {
 	if benchCP.jobChild {
 		cfg := engine.Config{Parallelism: 2, StateDir: filepath.Join(env.dir, "state"),
 			Checkpoint: engine.CheckpointConfig{Interval: 10 * time.Second, Dir: filepath.Join(env.dir, "cp")}}
-		s, err := benchfmt.Measure(func() (int64, int64, error) {
+		s, err := bench.Measure(func() (int64, int64, error) {
 			_, err := benchjobs.KeyedCount(env.ctx, n, benchCP.jobKeys, cfg, 0)
 			return n, 0, err
 		})
@@ -200,7 +200,7 @@ func runBenchJobRSS(env *stateBenchEnv) error {
 	if err != nil {
 		return err
 	}
-	s := benchfmt.Sample{Records: res.Records, Wall: time.Duration(res.WallNs), CPU: time.Duration(res.CPUNs)}
-	return env.print(benchfmt.FromSamples("state/job-rss/"+keyCountName(benchCP.jobKeys), []benchfmt.Sample{s}).
+	s := bench.Sample{Records: res.Records, Wall: time.Duration(res.WallNs), CPU: time.Duration(res.CPUNs)}
+	return env.print(bench.FromSamples("state/job-rss/"+keyCountName(benchCP.jobKeys), []bench.Sample{s}).
 		Set("max_rss_mb", maxRSS))
 }

@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/sluicehq/sluice/engine"
-	"github.com/sluicehq/sluice/internal/benchfmt"
+	"github.com/sluicehq/sluice/internal/bench"
 	"github.com/sluicehq/sluice/operators/windowbench"
 )
 
@@ -49,9 +49,9 @@ func benchWindows(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		return usageError("--state-backend must be pebble or memory")
 	}
 	n := *records
-	var tumbling benchfmt.Result
+	var tumbling bench.Result
 	for _, spec := range []windowbench.Spec{windowbench.Tumbling10s, windowbench.Hop10s2s} {
-		var eng, base []benchfmt.Sample
+		var eng, base []bench.Sample
 		var got windowbench.Result
 		var cps []float64
 		for r := 0; r < *runs; r++ {
@@ -66,7 +66,7 @@ func benchWindows(ctx context.Context, args []string, stdout, stderr io.Writer) 
 				cfg.Checkpoint = engine.CheckpointConfig{Interval: *interval, Dir: dir}
 			}
 			var taken int
-			s, err := benchfmt.Measure(func() (int64, int64, error) {
+			s, err := bench.Measure(func() (int64, int64, error) {
 				var err error
 				got, taken, err = windowbench.Job(ctx, spec, n, *par, cfg)
 				return n, n * windowbench.RecordBytes, err
@@ -80,7 +80,7 @@ func benchWindows(ctx context.Context, args []string, stdout, stderr io.Writer) 
 			eng = append(eng, s)
 			cps = append(cps, float64(taken))
 			var want windowbench.Result
-			b, _ := benchfmt.Measure(func() (int64, int64, error) {
+			b, _ := bench.Measure(func() (int64, int64, error) {
 				want = windowbench.Baseline(spec, n)
 				return n, n * windowbench.RecordBytes, nil
 			})
@@ -89,9 +89,9 @@ func benchWindows(ctx context.Context, args []string, stdout, stderr io.Writer) 
 				return fmt.Errorf("%s: the job computed %d results (checksum %x), the loop %d (%x)", spec.Name(), got.Results, got.Checksum, want.Results, want.Checksum)
 			}
 		}
-		res := benchfmt.FromSamples(fmt.Sprintf("windows/%s/p%d", spec.Name(), *par), eng).WithBaseline(base).
+		res := bench.FromSamples(fmt.Sprintf("windows/%s/p%d", spec.Name(), *par), eng).WithBaseline(base).
 			Set("results", got.Results).
-			Set("checkpoints", benchfmt.MedianOf(cps)).
+			Set("checkpoints", bench.MedianOf(cps)).
 			Set("state_backend", *backend).
 			Set("keys", windowbench.Users).
 			Set("records_per_key_per_window", float64(windowbench.PerMs)*float64(spec.Size.Milliseconds())/windowbench.Users)
@@ -101,7 +101,7 @@ func benchWindows(ctx context.Context, args []string, stdout, stderr io.Writer) 
 			res = res.Set("cost_vs_tumbling", round3(tumbling.RecordsPerSec/res.RecordsPerSec)).
 				Set("cpu_cost_vs_tumbling", round3(tumbling.RecordsPerCPUSec/res.RecordsPerCPUSec))
 		}
-		if err := benchfmt.Print(stdout, res, *asJSON); err != nil {
+		if err := bench.Print(stdout, res, *asJSON); err != nil {
 			return err
 		}
 	}
