@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/sluicehq/sluice/state"
-	"github.com/sluicehq/sluice/state/statebench"
+	"github.com/sluicehq/sluice/internal/bench/statebench"
 )
 
 // benchKeys is the number of distinct keys of the keyed benchmarks: four

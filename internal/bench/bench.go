@@ -40,7 +40,7 @@ import (
 
 // ErrConfig marks an error caused by an invalid Config (a bad flag value);
 // `sluice bench` exits with status 2 for it.
-var ErrConfig = errors.New("invalid benchmark configuration")
+var ErrConfig = errors.New("invalid configuration")
 
 // ConfigError wraps ErrConfig with a message that says what is wrong.
 func ConfigError(format string, args ...any) error {

@@ -1,4 +1,4 @@
-package benchjobs
+package statebench
 
 import (
 	"context"
@@ -182,4 +182,11 @@ func (f *fixedFiller) ProcessElement(e KeyEvent, ctx *engine.KeyedContext[uint64
 	var b Blob100
 	b[0] = byte(e.Val)
 	return f.v.Update(b)
+}
+
+func splitmix(x uint64) uint64 {
+	x += 0x9e3779b97f4a7c15
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9
+	x = (x ^ (x >> 27)) * 0x94d049bb133111eb
+	return x ^ (x >> 31)
 }
