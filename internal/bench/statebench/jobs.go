@@ -74,11 +74,17 @@ func KeyedCount(ctx context.Context, n, keys int64, cfg engine.Config, failAfter
 	ks := engine.KeyBy(src, func(e KeyEvent) uint64 { return e.Key })
 	var seen atomic.Int64
 	var failed atomic.Bool
-	var r *engine.Running
+	// The tasks may process records before Start returns the Running
+	// they ask about, so it is published atomically.
+	var running atomic.Pointer[engine.Running]
 	c := &counter{}
 	if failAfter > 0 {
 		c.fail = func() error {
 			if seen.Add(1) >= failAfter && !failed.Load() {
+				r := running.Load()
+				if r == nil {
+					return nil
+				}
 				if id, _ := r.LatestCheckpoint(); id > 0 && failed.CompareAndSwap(false, true) {
 					return errors.New("injected failure")
 				}
@@ -87,11 +93,11 @@ func KeyedCount(ctx context.Context, n, keys int64, cfg engine.Config, failAfter
 		}
 	}
 	engine.KeyedProcess(ks, "count", engine.KeyedProcessFunction[uint64, KeyEvent, int64](c))
-	var err error
-	r, err = j.Start(ctx)
+	r, err := j.Start(ctx)
 	if err != nil {
 		return KeyedCountResult{}, err
 	}
+	running.Store(r)
 	err = r.Wait()
 	res := KeyedCountResult{Restarts: r.Attempt(), Recovery: r.LastRecovery()}
 	for _, e := range r.Events() {
