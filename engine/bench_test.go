@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/sluicehq/sluice/engine"
-	"github.com/sluicehq/sluice/internal/benchjobs"
+	"github.com/sluicehq/sluice/internal/bench/pipelinebench"
 )
 
 // The engine's benchmarks run the workloads of `sluice bench pipeline`;
@@ -17,7 +17,7 @@ func BenchmarkChained(b *testing.B) {
 		b.Run(fmt.Sprint("batch", bs), func(b *testing.B) {
 			n := int64(b.N)
 			b.SetBytes(32)
-			if _, err := benchjobs.Chained(context.Background(), n, 1, engine.Config{BatchSize: bs}); err != nil {
+			if _, err := pipelinebench.Chained(context.Background(), n, 1, engine.Config{BatchSize: bs}); err != nil {
 				b.Fatal(err)
 			}
 			b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "records/s")
@@ -27,7 +27,7 @@ func BenchmarkChained(b *testing.B) {
 
 func BenchmarkChainedBaseline(b *testing.B) {
 	b.SetBytes(32)
-	benchjobs.ChainedBaseline(int64(b.N))
+	pipelinebench.ChainedBaseline(int64(b.N))
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "records/s")
 }
 
@@ -35,7 +35,7 @@ func BenchmarkKeyedSum(b *testing.B) {
 	for _, p := range []int{1, 2} {
 		b.Run(map[int]string{1: "p1", 2: "p2"}[p], func(b *testing.B) {
 			b.SetBytes(32)
-			if _, err := benchjobs.KeyedSum(context.Background(), int64(b.N), p, engine.Config{}); err != nil {
+			if _, err := pipelinebench.KeyedSum(context.Background(), int64(b.N), p, engine.Config{}); err != nil {
 				b.Fatal(err)
 			}
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "records/s")
@@ -45,6 +45,6 @@ func BenchmarkKeyedSum(b *testing.B) {
 
 func BenchmarkKeyedSumBaseline(b *testing.B) {
 	b.SetBytes(32)
-	benchjobs.KeyedSumBaseline(int64(b.N))
+	pipelinebench.KeyedSumBaseline(int64(b.N))
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "records/s")
 }

@@ -5,7 +5,7 @@ import (
 	"testing"
 
 	"github.com/sluicehq/sluice/engine"
-	"github.com/sluicehq/sluice/operators/windowbench"
+	"github.com/sluicehq/sluice/internal/bench/windowbench"
 )
 
 // The window benchmarks run the workloads of `sluice bench windows`: a

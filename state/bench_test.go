@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sluicehq/sluice/internal/bench/statebench"
 	"github.com/sluicehq/sluice/state"
-	"github.com/sluicehq/sluice/state/statebench"
 )
 
 // benchKeys is the number of distinct keys of the keyed benchmarks: four

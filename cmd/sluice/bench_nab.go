@@ -14,7 +14,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
-	"github.com/sluicehq/sluice/internal/benchfmt"
+	"github.com/sluicehq/sluice/internal/bench"
 	"github.com/sluicehq/sluice/operators/anomaly"
 	"github.com/sluicehq/sluice/operators/anomaly/nab"
 )
@@ -60,7 +60,7 @@ func benchNAB(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 
 	type detector struct {
 		name    string
-		samples []benchfmt.Sample
+		samples []bench.Sample
 		scores  map[string][]float64 // profile → per-run normalised score
 	}
 	raw := &detector{name: "nab/rcf_kda_defaults", scores: map[string][]float64{}}
@@ -73,7 +73,7 @@ func benchNAB(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		rawScores := make([][]float64, len(corpus.Series))
 		probScores := make([][]float64, len(corpus.Series))
 		forestScores := make([][]float64, len(corpus.Series))
-		sample, err := benchfmt.Measure(func() (int64, int64, error) {
+		sample, err := bench.Measure(func() (int64, int64, error) {
 			g, gctx := errgroup.WithContext(ctx)
 			g.SetLimit(*workers)
 			for i := range corpus.Series {
@@ -126,10 +126,10 @@ func benchNAB(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		dets = append(dets, held)
 	}
 	for _, d := range dets {
-		res := benchfmt.FromSamples(d.name, d.samples).
-			Set("standard", benchfmt.MedianOf(d.scores[nab.Standard.Name])).
-			Set("low_fp", benchfmt.MedianOf(d.scores[nab.RewardLowFP.Name])).
-			Set("low_fn", benchfmt.MedianOf(d.scores[nab.RewardLowFN.Name])).
+		res := bench.FromSamples(d.name, d.samples).
+			Set("standard", bench.MedianOf(d.scores[nab.Standard.Name])).
+			Set("low_fp", bench.MedianOf(d.scores[nab.RewardLowFP.Name])).
+			Set("low_fn", bench.MedianOf(d.scores[nab.RewardLowFN.Name])).
 			Set("standard_runs", rounded(d.scores[nab.Standard.Name])).
 			Set("low_fp_runs", rounded(d.scores[nab.RewardLowFP.Name])).
 			Set("low_fn_runs", rounded(d.scores[nab.RewardLowFN.Name])).
@@ -143,12 +143,12 @@ func benchNAB(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 				fits = append(fits, f[0].String(), f[1].String())
 			}
 			res = res.Set("folds", fits).
-				Set("pooled_standard", benchfmt.MedianOf(pooled)).Set("pooled_standard_runs", rounded(pooled)).
-				Set("defaults_same_halves_standard", benchfmt.MedianOf(halfDefaults[nab.Standard.Name])).
-				Set("defaults_same_halves_low_fp", benchfmt.MedianOf(halfDefaults[nab.RewardLowFP.Name])).
-				Set("defaults_same_halves_low_fn", benchfmt.MedianOf(halfDefaults[nab.RewardLowFN.Name]))
+				Set("pooled_standard", bench.MedianOf(pooled)).Set("pooled_standard_runs", rounded(pooled)).
+				Set("defaults_same_halves_standard", bench.MedianOf(halfDefaults[nab.Standard.Name])).
+				Set("defaults_same_halves_low_fp", bench.MedianOf(halfDefaults[nab.RewardLowFP.Name])).
+				Set("defaults_same_halves_low_fn", bench.MedianOf(halfDefaults[nab.RewardLowFN.Name]))
 		}
-		if err := benchfmt.Print(stdout, res, *asJSON); err != nil {
+		if err := bench.Print(stdout, res, *asJSON); err != nil {
 			return err
 		}
 	}

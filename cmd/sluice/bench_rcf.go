@@ -7,7 +7,7 @@ import (
 	"math/rand/v2"
 	"slices"
 
-	"github.com/sluicehq/sluice/internal/benchfmt"
+	"github.com/sluicehq/sluice/internal/bench"
 	"github.com/sluicehq/sluice/operators/anomaly"
 	"github.com/sluicehq/sluice/operators/anomaly/benchref"
 )
@@ -55,7 +55,7 @@ func benchRCF(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		if c.explain {
 			name += "/explanation"
 		}
-		var oldS, newS, batchS []benchfmt.Sample
+		var oldS, newS, batchS []bench.Sample
 		var speedup, batchSpeedup []float64
 		oldBytes, newBytes := 0, 0
 		for r := 0; r < *runs; r++ {
@@ -114,13 +114,13 @@ func benchRCF(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 				return int64(len(data)), int64(len(data) * c.dims * 8), nil
 			}
 			fns := []func() (int64, int64, error){runOld, runNew, runBatch}
-			got := make([]benchfmt.Sample, len(fns))
+			got := make([]bench.Sample, len(fns))
 			for k := range fns {
 				i := (k + r) % len(fns) // rotate who goes first
 				if err := ctx.Err(); err != nil {
 					return err
 				}
-				s, err := benchfmt.Measure(fns[i])
+				s, err := bench.Measure(fns[i])
 				if err != nil {
 					return err
 				}
@@ -130,10 +130,10 @@ func benchRCF(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			speedup = append(speedup, got[0].Wall.Seconds()/got[1].Wall.Seconds())
 			batchSpeedup = append(batchSpeedup, got[0].Wall.Seconds()/got[2].Wall.Seconds())
 		}
-		us := func(s []benchfmt.Sample) float64 { return 1e6 / benchfmt.Median(s, benchfmt.Sample.RecordsPerSec) }
-		res := benchfmt.FromSamples(name, newS).
+		us := func(s []bench.Sample) float64 { return 1e6 / bench.Median(s, bench.Sample.RecordsPerSec) }
+		res := bench.FromSamples(name, newS).
 			Set("us_per_record", us(newS)).
-			Set("us_per_record_cpu", 1e6/benchfmt.Median(newS, benchfmt.Sample.RecordsPerCPUSec)).
+			Set("us_per_record_cpu", 1e6/bench.Median(newS, bench.Sample.RecordsPerCPUSec)).
 			Set("us_per_record_best", 1e6/bestRate(newS)).
 			Set("us_per_record_batch512", us(batchS)).
 			Set("us_per_record_old", us(oldS)).
@@ -143,7 +143,7 @@ func benchRCF(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			Set("bytes_per_forest_old", oldBytes).
 			Set("dims", c.dims).Set("trees", trees).Set("sample_size", sampleSize).Set("time_decay", *decay).
 			Set("explanation", c.explain)
-		if err := benchfmt.Print(stdout, res, *asJSON); err != nil {
+		if err := bench.Print(stdout, res, *asJSON); err != nil {
 			return err
 		}
 	}
@@ -152,13 +152,13 @@ func benchRCF(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	// planted clusters, window 1000, radius 0.2, 17 points.
 	p := anomaly.HotspotsParams{WindowSize: 1000, ScanRadius: 0.2, MinimumNumberOfPointsInAHotspot: 17}
 	pts := hotspotPoints(*hotN, 7)
-	var samples []benchfmt.Sample
+	var samples []bench.Sample
 	found := 0
 	for r := 0; r < *runs; r++ {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		s, err := benchfmt.Measure(func() (int64, int64, error) {
+		s, err := bench.Measure(func() (int64, int64, error) {
 			h, err := anomaly.NewHotspotDetector(2, p)
 			if err != nil {
 				return 0, 0, err
@@ -180,10 +180,10 @@ func benchRCF(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		samples = append(samples, s)
 	}
-	res := benchfmt.FromSamples("hotspots/window1000", samples).
+	res := bench.FromSamples("hotspots/window1000", samples).
 		Set("window", p.WindowSize).Set("scan_radius", p.ScanRadius).
 		Set("min_points", p.MinimumNumberOfPointsInAHotspot).Set("hotspots_in_last_window", found)
-	return benchfmt.Print(stdout, res, *asJSON)
+	return bench.Print(stdout, res, *asJSON)
 }
 
 // median is the median of xs (which it sorts).
@@ -197,7 +197,7 @@ func median(xs []float64) float64 {
 
 // bestRate is the fastest run's records/s: on a shared machine the least
 // disturbed run is the closest to what the code costs.
-func bestRate(samples []benchfmt.Sample) float64 {
+func bestRate(samples []bench.Sample) float64 {
 	best := 0.0
 	for _, s := range samples {
 		best = max(best, s.RecordsPerSec())

@@ -17,6 +17,8 @@ import (
 	"slices"
 	"strings"
 	"syscall"
+
+	"github.com/sluicehq/sluice/internal/bench"
 )
 
 // command is one `sluice <name>` subcommand.
@@ -86,7 +88,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return 0
 		}
 		fmt.Fprintf(stderr, "sluice %s: %v\n", c.name, err)
-		if errors.Is(err, errUsage) {
+		if errors.Is(err, errUsage) || errors.Is(err, bench.ErrConfig) {
 			return 2
 		}
 		return 1

@@ -19,11 +19,12 @@ import (
 	"testing"
 
 	"github.com/sluicehq/sluice/connectors/s3"
+	"github.com/sluicehq/sluice/internal/testsupport/minio"
 )
 
 var (
 	mu       sync.Mutex
-	server   *s3.MinIO
+	server   *minio.Server
 	tried    bool
 	startErr error
 )
@@ -48,10 +49,10 @@ func Config(t testing.TB) s3.Config {
 		mu.Lock()
 		if !tried {
 			tried = true
-			if bin := s3.FindMinIO(); bin == "" {
+			if bin := minio.Find(); bin == "" {
 				startErr = errors.New("no MinIO binary")
 			} else {
-				server, startErr = s3.StartMinIO(context.Background(), bin)
+				server, startErr = minio.Start(context.Background(), bin)
 			}
 		}
 		if server != nil {

@@ -1,4 +1,4 @@
-package benchjobs
+package statebench
 
 import (
 	"context"
@@ -74,11 +74,17 @@ func KeyedCount(ctx context.Context, n, keys int64, cfg engine.Config, failAfter
 	ks := engine.KeyBy(src, func(e KeyEvent) uint64 { return e.Key })
 	var seen atomic.Int64
 	var failed atomic.Bool
-	var r *engine.Running
+	// The tasks may process records before Start returns the Running
+	// they ask about, so it is published atomically.
+	var running atomic.Pointer[engine.Running]
 	c := &counter{}
 	if failAfter > 0 {
 		c.fail = func() error {
 			if seen.Add(1) >= failAfter && !failed.Load() {
+				r := running.Load()
+				if r == nil {
+					return nil
+				}
 				if id, _ := r.LatestCheckpoint(); id > 0 && failed.CompareAndSwap(false, true) {
 					return errors.New("injected failure")
 				}
@@ -87,11 +93,11 @@ func KeyedCount(ctx context.Context, n, keys int64, cfg engine.Config, failAfter
 		}
 	}
 	engine.KeyedProcess(ks, "count", engine.KeyedProcessFunction[uint64, KeyEvent, int64](c))
-	var err error
-	r, err = j.Start(ctx)
+	r, err := j.Start(ctx)
 	if err != nil {
 		return KeyedCountResult{}, err
 	}
+	running.Store(r)
 	err = r.Wait()
 	res := KeyedCountResult{Restarts: r.Attempt(), Recovery: r.LastRecovery()}
 	for _, e := range r.Events() {
@@ -182,4 +188,11 @@ func (f *fixedFiller) ProcessElement(e KeyEvent, ctx *engine.KeyedContext[uint64
 	var b Blob100
 	b[0] = byte(e.Val)
 	return f.v.Update(b)
+}
+
+func splitmix(x uint64) uint64 {
+	x += 0x9e3779b97f4a7c15
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9
+	x = (x ^ (x >> 27)) * 0x94d049bb133111eb
+	return x ^ (x >> 31)
 }

@@ -1,4 +1,7 @@
-package s3
+// Package minio starts a local MinIO server for tests and benchmarks (the
+// S3 integration tests through connectors/s3/s3test, `sluice bench
+// firehose`). It is test support: production code never starts servers.
+package minio
 
 import (
 	"context"
@@ -13,20 +16,20 @@ import (
 	"time"
 )
 
-// MinIO is a local MinIO server started by StartMinIO, for tests and
+// Server is a local MinIO server started by Start, for tests and
 // benchmarks. It listens on 127.0.0.1 only and keeps its data in a
 // temporary directory removed by Stop.
-type MinIO struct {
+type Server struct {
 	Endpoint, AccessKey, SecretKey string
 
 	cmd *exec.Cmd
 	dir string
 }
 
-// FindMinIO returns the MinIO binary named by SLUICE_MINIO_BIN, else the
+// Find returns the MinIO binary named by SLUICE_MINIO_BIN, else the
 // newest one cached by .ci/setup.d/40-minio.sh under
 // $HOME/.cache/sluice-ci/, else "".
-func FindMinIO() string {
+func Find() string {
 	if b := os.Getenv("SLUICE_MINIO_BIN"); b != "" {
 		return b
 	}
@@ -39,11 +42,11 @@ func FindMinIO() string {
 	return ""
 }
 
-// StartMinIO starts bin on free loopback ports and waits until it is
+// Start starts bin on free loopback ports and waits until it is
 // ready. The server is killed if this process dies (Linux).
-func StartMinIO(ctx context.Context, bin string) (*MinIO, error) {
+func Start(ctx context.Context, bin string) (*Server, error) {
 	if _, err := os.Stat(bin); err != nil {
-		return nil, fmt.Errorf("s3: MinIO binary: %w", err)
+		return nil, fmt.Errorf("minio: binary: %w", err)
 	}
 	addr, err := freeAddr()
 	if err != nil {
@@ -57,13 +60,13 @@ func StartMinIO(ctx context.Context, bin string) (*MinIO, error) {
 	if err != nil {
 		return nil, err
 	}
-	m := &MinIO{Endpoint: "http://" + addr, AccessKey: "sluicetest", SecretKey: "sluicetest-secret-key", dir: dir}
+	m := &Server{Endpoint: "http://" + addr, AccessKey: "sluicetest", SecretKey: "sluicetest-secret-key", dir: dir}
 	m.cmd = exec.Command(bin, "server", "--quiet", "--address", addr, "--console-address", console, dir)
 	m.cmd.Env = append(os.Environ(), "MINIO_ROOT_USER="+m.AccessKey, "MINIO_ROOT_PASSWORD="+m.SecretKey, "MINIO_BROWSER=off")
 	m.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := m.cmd.Start(); err != nil {
 		os.RemoveAll(dir)
-		return nil, fmt.Errorf("s3: start MinIO: %w", err)
+		return nil, fmt.Errorf("minio: start: %w", err)
 	}
 	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
@@ -78,14 +81,14 @@ func StartMinIO(ctx context.Context, bin string) (*MinIO, error) {
 		select {
 		case <-ctx.Done():
 			m.Stop()
-			return nil, fmt.Errorf("s3: MinIO at %s did not become ready: %w", m.Endpoint, ctx.Err())
+			return nil, fmt.Errorf("minio: server at %s did not become ready: %w", m.Endpoint, ctx.Err())
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
 }
 
 // Stop kills the server and removes its data.
-func (m *MinIO) Stop() error {
+func (m *Server) Stop() error {
 	m.cmd.Process.Kill()
 	m.cmd.Wait()
 	return os.RemoveAll(m.dir)

@@ -1,5 +1,12 @@
-// Package benchfmt measures and reports the headline benchmarks printed by
-// `sluice bench ...`.
+// Package bench is the home of the headline benchmarks printed by
+// `sluice bench ...`: each area has its own package below it
+// (pipelinebench, windowbench, statebench, logbench, shardconnbench,
+// firehosebench) exposing Run(ctx, Config, Emit), and this package holds
+// what they share: measuring runs, summarising them and printing the
+// results. cmd/sluice only parses flags into a Config, calls Run and
+// prints. (The rcf and nab benches still live in cmd/sluice: their
+// interleaved old/new comparison changed while the others moved, and
+// moves after the forest's speed work settles.)
 //
 // Every case prints one JSON object with the same core fields, so that figures
 // from different subsystems can be compared and recorded in BENCHMARKS.md:
@@ -21,16 +28,42 @@
 // baseline is run interleaved with its case (case, baseline, case, baseline,
 // ...) so that both see the same machine conditions, and ratios are taken of
 // the medians.
-package benchfmt
+package bench
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"slices"
 	"syscall"
 	"time"
 )
+
+// ErrConfig marks an error caused by an invalid Config (a bad flag value);
+// `sluice bench` exits with status 2 for it.
+var ErrConfig = errors.New("invalid configuration")
+
+// ConfigError wraps ErrConfig with a message that says what is wrong.
+func ConfigError(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", ErrConfig, fmt.Sprintf(format, args...))
+}
+
+// Emit receives each result as soon as its case has finished (the heavy
+// cases take minutes, so results are not held back until the end). An
+// error stops the benchmark and is returned by Run. Run calls Emit from the
+// goroutine that called Run.
+type Emit func(Result) error
+
+// Printer returns an Emit that prints each result to w with Print.
+func Printer(w io.Writer, asJSON bool) Emit {
+	return func(r Result) error { return Print(w, r, asJSON) }
+}
+
+// Collect returns an Emit that appends each result to *rs.
+func Collect(rs *[]Result) Emit {
+	return func(r Result) error { *rs = append(*rs, r); return nil }
+}
 
 // Sample is the measurement of one run.
 type Sample struct {
@@ -162,7 +195,7 @@ func (r Result) MarshalJSON() ([]byte, error) {
 		kb, _ := json.Marshal(f.k)
 		vb, err := json.Marshal(f.v)
 		if err != nil {
-			return nil, fmt.Errorf("benchfmt: field %q: %w", f.k, err)
+			return nil, fmt.Errorf("bench: field %q: %w", f.k, err)
 		}
 		buf = append(append(append(buf, kb...), ':'), vb...)
 	}

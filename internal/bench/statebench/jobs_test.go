@@ -1,4 +1,4 @@
-package benchjobs
+package statebench
 
 import (
 	"context"

@@ -1,8 +1,4 @@
-// Package benchjobs holds the workloads of the engine's headline benchmarks
-// (`sluice bench pipeline`, `go test -bench` in engine), each beside the
-// hand-written Go loop that does the same work, so that both are measured
-// side by side in one process run.
-package benchjobs
+package pipelinebench
 
 import (
 	"context"

@@ -1,7 +1,7 @@
 // Package statebench holds the workloads of the keyed-state benchmarks
 // (`sluice bench state` and the Benchmark functions of package state), each
 // beside the hand-written baseline it is compared with, so that both run
-// side by side in one process.
+// side by side in one process, and `sluice bench state` itself (Run).
 //
 // Nothing here is safe for concurrent use; each workload runs on the
 // calling goroutine (Pebble adds its own background goroutines).
@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
+
 	"github.com/sluicehq/sluice/state"
 )
 
