@@ -187,11 +187,14 @@ func (r *request) decode(v any) error {
 	if fd, ok := v.(fastDecoder); ok && !r.cbor && fd.decodeFast(r.body) {
 		return nil
 	}
-	body := bytes.TrimSpace(r.body)
-	if len(body) == 0 {
-		if r.cbor {
+	body := r.body
+	if r.cbor {
+		// A CBOR body is binary: its last byte may well be 0x20 or 0x0a,
+		// so it is never trimmed.
+		if len(body) == 0 {
 			return nil
 		}
+	} else if body = bytes.TrimSpace(body); len(body) == 0 {
 		body = []byte("{}")
 	}
 	var err error

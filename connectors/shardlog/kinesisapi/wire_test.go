@@ -110,6 +110,9 @@ func TestCBOR(t *testing.T) {
 		return b
 	}
 	before := time.Now().Add(-time.Second).UnixMilli()
+	// The GetShardIterator body below ends in before's low byte: make it
+	// 0x20, a space, which the server once trimmed off a CBOR body.
+	before = (before-256)&^0xff | 0x20
 	w := call(s, "PutRecord", ctCBOR, enc(map[string]any{"StreamName": "s", "PartitionKey": "pk", "Data": []byte{0, 1, 2, 0xff}}), true)
 	if w.Code != 200 || w.Header().Get("Content-Type") != ctCBOR {
 		t.Fatalf("put: %d %s %x", w.Code, w.Header().Get("Content-Type"), w.Body.Bytes())
