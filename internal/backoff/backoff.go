@@ -69,8 +69,10 @@ func (p Policy) Delay(n int) time.Duration {
 	return d
 }
 
-// wait returns the jittered wait before retry n.
-func (p Policy) wait(n int) time.Duration {
+// Wait returns the wait before retry n (1-based), jittered if the policy
+// says so: what Retry sleeps, for loops that retry in their own way (a
+// batch whose failed part shrinks, say).
+func (p Policy) Wait(n int) time.Duration {
 	d := p.Delay(n)
 	if p.Jitter && d > 1 {
 		d = d/2 + time.Duration(rand.Int64N(int64(d/2)+1))
@@ -123,7 +125,7 @@ func Retry(ctx context.Context, c clock.Clock, p Policy, op func(attempt int) er
 		if p.Within > 0 && c.Now().Sub(start) >= p.Within {
 			return attempts, err
 		}
-		if serr := clock.Sleep(ctx, c, p.wait(attempts)); serr != nil {
+		if serr := clock.Sleep(ctx, c, p.Wait(attempts)); serr != nil {
 			return attempts, errors.Join(err, serr)
 		}
 	}

@@ -35,7 +35,7 @@ func TestDelay(t *testing.T) {
 func TestJitterStaysInHalfToFull(t *testing.T) {
 	p := Policy{Initial: 100 * time.Millisecond, Jitter: true}
 	for range 1000 {
-		if d := p.wait(1); d < 50*time.Millisecond || d > 100*time.Millisecond {
+		if d := p.Wait(1); d < 50*time.Millisecond || d > 100*time.Millisecond {
 			t.Fatalf("jittered wait %v outside [50ms, 100ms]", d)
 		}
 	}

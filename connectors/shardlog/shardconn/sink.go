@@ -4,13 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/sluicehq/sluice/connectors/shardlog"
 	"github.com/sluicehq/sluice/engine"
+	"github.com/sluicehq/sluice/internal/backoff"
+	"github.com/sluicehq/sluice/internal/clock"
 )
 
 // SinkOptions configure a Sink. The zero value with Stream set is valid.
@@ -143,7 +144,11 @@ func (s *Sink[T]) Stats() SinkStats {
 // closed or ctx ends.
 func (s *Sink[T]) Open(ctx context.Context, info engine.SinkInfo) (engine.SinkWriter[T], error) {
 	wctx, cancel := context.WithCancel(ctx)
-	w := &sinkWriter[T]{s: s, ctx: wctx, cancel: cancel, name: info.Name, scratch: make([]byte, 0, 4<<10)}
+	clk := info.Clock
+	if clk == nil {
+		clk = clock.Real
+	}
+	w := &sinkWriter[T]{s: s, ctx: wctx, cancel: cancel, name: info.Name, clock: clk, scratch: make([]byte, 0, 4<<10)}
 	w.cond = sync.NewCond(&w.mu)
 	for i := 0; i < s.opts.MaxInFlight; i++ {
 		w.wg.Add(1)
@@ -195,6 +200,7 @@ type sinkWriter[T any] struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	name   string
+	clock  clock.Clock // the job's: retry waits run on it
 	wg     sync.WaitGroup
 
 	scratch []byte // encoder buffer, task goroutine only
@@ -321,9 +327,6 @@ func (w *sinkWriter[T]) Close() error {
 // sender puts batches until the writer closes.
 func (w *sinkWriter[T]) sender() {
 	defer w.wg.Done()
-	timer := time.NewTimer(time.Hour)
-	timer.Stop()
-	defer timer.Stop()
 	for {
 		w.mu.Lock()
 		for !w.closing && w.err == nil && len(w.queue) == 0 && (w.cur == nil || len(w.cur.entries) == 0) {
@@ -346,7 +349,7 @@ func (w *sinkWriter[T]) sender() {
 		w.cond.Broadcast() // a blocked Write may go on
 		w.mu.Unlock()
 
-		err := w.put(b, timer)
+		err := w.put(b)
 
 		w.mu.Lock()
 		w.busy--
@@ -362,12 +365,12 @@ func (w *sinkWriter[T]) sender() {
 // put sends b, retrying throttled and transiently failed records with
 // backoff until every record is stored, a permanent error, or the writer's
 // context ends.
-func (w *sinkWriter[T]) put(b *putBatch, timer *time.Timer) error {
+func (w *sinkWriter[T]) put(b *putBatch) error {
 	s := w.s
 	o := &s.opts
 	entries, useA := b.entries, true
-	backoff := o.InitialBackoff
-	for {
+	policy := backoff.Policy{Initial: o.InitialBackoff, Multiplier: 2, Max: o.MaxBackoff, Jitter: true}
+	for attempt := 1; ; attempt++ {
 		res, err := s.l.PutRecords(w.ctx, o.Stream, entries, b.results[:0])
 		s.calls.Add(1)
 		if err == nil {
@@ -417,16 +420,9 @@ func (w *sinkWriter[T]) put(b *putBatch, timer *time.Timer) error {
 			}
 			return fmt.Errorf("shardconn: sink %s: PutRecords: %w", w.name, err)
 		}
-		// Full jitter over [backoff/2, backoff].
-		d := backoff/2 + time.Duration(rand.Int64N(int64(backoff/2)+1))
-		timer.Reset(d)
-		select {
-		case <-timer.C:
-		case <-w.ctx.Done():
-			timer.Stop() // Go 1.23 timers: no stale tick after Stop
+		if err := clock.Sleep(w.ctx, w.clock, policy.Wait(attempt)); err != nil {
 			return fmt.Errorf("shardconn: sink %s: %w", w.name, w.ctx.Err())
 		}
-		backoff = min(2*backoff, o.MaxBackoff)
 	}
 }
 
