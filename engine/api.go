@@ -10,12 +10,19 @@ import (
 	"github.com/sluicehq/sluice/state"
 )
 
-// Source adds a source to the job. Each subtask opens its own reader.
+// SourceOf adds a source to the job. Each subtask opens its own reader. A
+// SplitSource gets a split coordinator per attempt.
 func SourceOf[T any](j *Job, name string, src Source[T], ws WatermarkStrategy[T]) *Stream[T] {
 	n := j.addNode(name, kindSource)
 	n.slots = []*slot{{kit: typedKit[T]{}}}
 	if src == nil {
 		n.nilFunc = "source"
+	}
+	if ss, ok := src.(SplitSource[T]); ok {
+		n.splits = ss.SplitCoordination().b
+		if n.splits == nil {
+			j.errorf(name, "SplitCoordination returned no coordination (use CoordinateSplits)")
+		}
 	}
 	n.instantiate = func(t *task, subtask int, outs [][]any) (*opInstance, []any, error) {
 		return instantiateSource(t, n, subtask, src, ws, outs)
@@ -341,15 +348,25 @@ type SinkWriter[T any] interface {
 	Close() error
 }
 
-// CommittingWriter is a SinkWriter with exactly-once output by two-phase
-// commit: it stages what it writes, and staged output becomes visible only
-// once the checkpoint that covers it has completed.
-type CommittingWriter interface {
+// StagingWriter is a SinkWriter that stages its output for a two-phase
+// commit. The writers of a GlobalCommitSink implement it; the staged
+// output becomes visible when the sink's global committer commits it.
+type StagingWriter interface {
 	// Prepare stages everything written since the previous Prepare and
 	// returns a description of it (a committable; nil if nothing was
 	// written). It is called at every checkpoint barrier, and the
-	// committable is recorded in the checkpoint.
+	// committable is recorded in the checkpoint. Without checkpoint
+	// storage it is called once, with id 0, when a bounded input ends.
 	Prepare(checkpointID int64) ([]byte, error)
+}
+
+// CommittingWriter is a SinkWriter with exactly-once output by two-phase
+// commit: it stages what it writes, and staged output becomes visible only
+// once the checkpoint that covers it has completed. Each writer commits
+// the committables it prepared itself; a sink that commits for all
+// subtasks at once is a GlobalCommitSink, and then Commit is never called.
+type CommittingWriter interface {
+	StagingWriter
 	// Commit makes staged output visible. It is called once the checkpoint
 	// that recorded the committables has completed, and again, after a
 	// restore, with the committables of the checkpoint restored from: it
@@ -359,22 +376,30 @@ type CommittingWriter interface {
 	Commit(committables [][]byte) error
 }
 
-// SinkTo writes s to sink.
+// SinkTo writes s to sink. A GlobalCommitSink gets a global committer per
+// attempt.
 func SinkTo[T any](s *Stream[T], name string, sink Sink[T]) *Stream[struct{}] {
 	n, out := oneInput(s, name, func() OneInputOperator[T, struct{}] { return &sinkOp[T]{sink: sink} })
 	n.isSink = true
 	if sink == nil {
 		n.nilFunc = "sink"
 	}
+	if gs, ok := sink.(GlobalCommitSink[T]); ok {
+		n.newCommitter = gs.NewGlobalCommitter
+	}
 	return out
 }
 
-// sinkOp drives a SinkWriter; for a CommittingWriter it keeps the
-// committables prepared but not yet committed in operator state.
+// sinkOp drives a SinkWriter. For a CommittingWriter, or a StagingWriter of
+// a sink with a global committer, it keeps the committables prepared but
+// not yet committed in operator state; without a global committer the
+// writer commits them itself.
 type sinkOp[T any] struct {
 	sink     Sink[T]
 	w        SinkWriter[T]
-	cw       CommittingWriter
+	sw       StagingWriter    // nil if the writer does not stage
+	cw       CommittingWriter // the writer commits (no global committer)
+	gc       *globalCommit    // the sink's global committer in this attempt
 	ctx      *OperatorContext[struct{}]
 	pending  []committable // prepared, not yet committed, oldest first
 	restored []committable
@@ -392,13 +417,24 @@ func (k *sinkOp[T]) Open(ctx *OperatorContext[struct{}]) error {
 		Checkpointing: t.cfg.Checkpoint.storage() != nil, Clock: t.cfg.Clock}
 	if t.exec != nil {
 		info.Attempt = t.exec.attempt
+		k.gc = t.exec.committers[ctx.uid]
 	}
 	w, err := k.sink.Open(t.ctx, info)
 	if err != nil {
 		return err
 	}
 	k.w = w
+	if k.gc != nil {
+		// The global committer committed the restored committables before
+		// any writer opened, and commits for every writer from now on.
+		k.sw, _ = w.(StagingWriter)
+		k.restored = nil
+		return nil
+	}
 	k.cw, _ = w.(CommittingWriter)
+	if k.cw != nil {
+		k.sw = k.cw
+	}
 	if len(k.restored) > 0 {
 		if k.cw == nil {
 			return errors.New("restored committables for a sink writer that does not commit")
@@ -424,21 +460,36 @@ func datas(cs []committable) [][]byte {
 // InitializeState implements OperatorStateHook: restored committables.
 func (k *sinkOp[T]) InitializeState(restored [][]byte) error {
 	for _, e := range restored {
-		if len(e) < 8 {
-			return errors.New("corrupt committable in restored sink state")
+		c, err := decodeCommittable(e)
+		if err != nil {
+			return err
 		}
-		k.restored = append(k.restored, committable{id: int64(binary.BigEndian.Uint64(e)), data: e[8:]})
+		k.restored = append(k.restored, c)
 	}
 	return nil
+}
+
+// encodeCommittable and decodeCommittable are the operator-state form of a
+// committable: the id of the checkpoint that prepared it (8 bytes, big
+// endian), then its data.
+func encodeCommittable(c committable) []byte {
+	return append(binary.BigEndian.AppendUint64(nil, uint64(c.id)), c.data...)
+}
+
+func decodeCommittable(e []byte) (committable, error) {
+	if len(e) < 8 {
+		return committable{}, errors.New("corrupt committable in restored sink state")
+	}
+	return committable{id: int64(binary.BigEndian.Uint64(e)), data: e[8:]}, nil
 }
 
 // SnapshotState implements OperatorStateHook: prepare, and record every
 // committable not yet committed.
 func (k *sinkOp[T]) SnapshotState(id int64) ([][]byte, error) {
-	if k.cw == nil {
+	if k.sw == nil {
 		return nil, nil
 	}
-	c, err := k.cw.Prepare(id)
+	c, err := k.sw.Prepare(id)
 	if err != nil {
 		return nil, err
 	}
@@ -447,15 +498,16 @@ func (k *sinkOp[T]) SnapshotState(id int64) ([][]byte, error) {
 	}
 	out := make([][]byte, len(k.pending))
 	for i, p := range k.pending {
-		out[i] = append(binary.BigEndian.AppendUint64(nil, uint64(p.id)), p.data...)
+		out[i] = encodeCommittable(p)
 	}
 	return out, nil
 }
 
 // NotifyCheckpointComplete implements CheckpointListener: commit what the
-// checkpoint (and earlier ones) staged.
+// checkpoint (and earlier ones) staged — or, with a global committer, which
+// has committed it before the notice, forget it.
 func (k *sinkOp[T]) NotifyCheckpointComplete(id int64) error {
-	if k.cw == nil {
+	if k.sw == nil {
 		return nil
 	}
 	n := 0
@@ -465,8 +517,10 @@ func (k *sinkOp[T]) NotifyCheckpointComplete(id int64) error {
 	if n == 0 {
 		return nil
 	}
-	if err := k.cw.Commit(datas(k.pending[:n])); err != nil {
-		return err
+	if k.cw != nil {
+		if err := k.cw.Commit(datas(k.pending[:n])); err != nil {
+			return err
+		}
 	}
 	k.pending = k.pending[n:]
 	return nil
@@ -480,16 +534,26 @@ func (k *sinkOp[T]) EndInput() error {
 			return err
 		}
 	}
-	if k.cw != nil && k.ctx.inst.task.cfg.Checkpoint.storage() == nil {
-		// No checkpoints: the end of a bounded input is the only point
-		// where the output is known to be complete.
-		c, err := k.cw.Prepare(0)
-		if err != nil || c == nil {
+	if k.ctx.inst.task.cfg.Checkpoint.storage() != nil {
+		return nil
+	}
+	// No checkpoints: the end of a bounded input is the only point where
+	// the output is known to be complete.
+	var c []byte
+	if k.sw != nil {
+		var err error
+		if c, err = k.sw.Prepare(0); err != nil {
 			return err
 		}
-		return k.cw.Commit([][]byte{c})
 	}
-	return nil
+	if k.gc != nil {
+		// The last subtask to end commits everyone's.
+		return k.gc.endInput(k.ctx.inst.task.ctx, k.ctx.subtask, c)
+	}
+	if k.cw == nil || c == nil {
+		return nil
+	}
+	return k.cw.Commit([][]byte{c})
 }
 
 func (k *sinkOp[T]) Close() error {

@@ -64,9 +64,11 @@ type mailbox struct {
 type taskMsgKind int
 
 const (
-	msgTrigger  taskMsgKind = iota // start a checkpoint (source tasks) or snapshot now (ended tasks)
-	msgComplete                    // a checkpoint completed
-	msgExit                        // the job is done: stop
+	msgTrigger      taskMsgKind = iota // start a checkpoint (source tasks) or snapshot now (ended tasks)
+	msgComplete                        // a checkpoint completed
+	msgExit                            // the job is done: stop
+	msgSplits                          // splits for the source reader (SplitContext.Assign)
+	msgNoMoreSplits                    // no more splits for the source reader
 )
 
 type taskMsg struct {
@@ -74,6 +76,7 @@ type taskMsg struct {
 	id        int64
 	savepoint bool
 	dir       string
+	splits    any // msgSplits: a []S of the source's split type
 }
 
 func newMailbox() *mailbox { return &mailbox{wake: make(chan struct{}, 1)} }
@@ -89,6 +92,13 @@ func (m *mailbox) post(msg taskMsg) {
 }
 
 func (m *mailbox) take() []taskMsg {
+	// The wake-up is consumed here too: a source task never waits on it
+	// (its reader may, through SourceInfo.Interrupt), and every message
+	// posted before this point is taken below.
+	select {
+	case <-m.wake:
+	default:
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	msgs := m.msgs
@@ -150,6 +160,19 @@ func (t *task) checkControl() error {
 			}
 		case msgExit:
 			t.exitRequested = true
+		case msgSplits:
+			if t.src == nil || t.inputEnded {
+				return t.head.wrap(fmt.Errorf("split coordinator assigned splits to subtask %d, whose reader has ended", t.subtask))
+			}
+			if err := t.src.addSplits(m.splits); err != nil {
+				return err
+			}
+		case msgNoMoreSplits:
+			if t.src != nil && !t.inputEnded {
+				if err := t.src.noMoreSplits(); err != nil {
+					return err
+				}
+			}
 		}
 	}
 	return nil
@@ -402,10 +425,12 @@ type pendingCheckpoint struct {
 	dir       string
 	started   time.Time
 	acks      map[*task][]SubtaskSnapOf
-	waiting   int
-	maxPause  time.Duration // longest synchronous part over the tasks
-	err       error
-	done      []chan checkpointResult
+	// coordStates are the split coordinators' snapshots, by source uid.
+	coordStates map[string][]byte
+	waiting     int
+	maxPause    time.Duration // longest synchronous part over the tasks
+	err         error
+	done        []chan checkpointResult
 }
 
 // SubtaskSnapOf is a subtask snapshot with its operator.
@@ -556,7 +581,8 @@ func (c *coordinator) trigger(savepoint bool, dir string, done chan checkpointRe
 	} else {
 		dir, err = storage.Begin(id)
 	}
-	p := &pendingCheckpoint{id: id, savepoint: savepoint, final: final, dir: dir, started: time.Now(), acks: map[*task][]SubtaskSnapOf{}}
+	p := &pendingCheckpoint{id: id, savepoint: savepoint, final: final, dir: dir, started: time.Now(),
+		acks: map[*task][]SubtaskSnapOf{}, coordStates: map[string][]byte{}}
 	if done != nil {
 		p.done = append(p.done, done)
 	}
@@ -570,14 +596,46 @@ func (c *coordinator) trigger(savepoint bool, dir string, done chan checkpointRe
 	c.dirs[id] = dir
 	p.waiting = len(c.ex.tasks)
 	c.mu.Unlock()
+	msg := taskMsg{kind: msgTrigger, id: id, savepoint: savepoint, dir: dir}
+	// The tasks of a source with a split coordinator get the trigger from
+	// the coordinator, in one step with its snapshot, so that it orders the
+	// trigger among its assignments.
+	for _, rt := range c.ex.splits {
+		st, err := rt.requestSnapshot(id, msg)
+		if err != nil {
+			c.failPending(p, fmt.Errorf("checkpoint %d: %w", id, err))
+			return
+		}
+		p.coordStates[rt.uid] = st
+	}
 	for _, t := range c.ex.tasks {
+		if t.split != nil {
+			continue
+		}
 		c.mu.Lock()
 		ended := c.ended[t]
 		c.mu.Unlock()
 		if t.src != nil || ended {
-			t.mbox.post(taskMsg{kind: msgTrigger, id: id, savepoint: savepoint, dir: dir})
+			t.mbox.post(msg)
 		}
 	}
+}
+
+// failPending fails checkpoint p with err, unless every task has already
+// acknowledged it (then its completion carries err).
+func (c *coordinator) failPending(p *pendingCheckpoint, err error) {
+	c.mu.Lock()
+	if c.pending != p {
+		if p.err == nil {
+			p.err = err
+		}
+		c.mu.Unlock()
+		return
+	}
+	c.pending = nil
+	p.err = err
+	c.mu.Unlock()
+	c.finish(p)
 }
 
 // inputEnded is called by a task whose input has ended and that now waits
@@ -723,6 +781,14 @@ func (c *coordinator) finish(p *pendingCheckpoint) {
 			}
 		}
 		for _, n := range c.ex.job.nodes {
+			if st, ok := p.coordStates[n.uid]; ok {
+				op := byUID[n.uid]
+				if op == nil {
+					op = &ManifestOperator{UID: n.uid, Name: n.name, Parallelism: n.parallelism}
+					byUID[n.uid] = op
+				}
+				op.HasCoordinator, op.CoordinatorState = true, st
+			}
 			if op := byUID[n.uid]; op != nil {
 				slices.SortFunc(op.Subtasks, func(a, b SubtaskSnap) int { return a.Subtask - b.Subtask })
 				m.Operators = append(m.Operators, *op)
@@ -772,8 +838,21 @@ func (c *coordinator) finish(p *pendingCheckpoint) {
 		r.emit(Event{Kind: EventCheckpointCompleted, CheckpointID: p.id, Message: fmt.Sprintf("%s in %s (longest synchronous pause %s)",
 			p.dir, time.Since(p.started).Round(time.Millisecond), p.maxPause.Round(time.Microsecond))})
 	}
+	// The global committers make the checkpoint's output visible before
+	// any writer hears of the completion. A failed commit fails the
+	// attempt; the next one commits again from this checkpoint.
+	if err := c.ex.commitCheckpoint(p); err != nil {
+		for _, d := range p.done {
+			d <- checkpointResult{id: p.id, err: err}
+		}
+		c.ex.cancel(err)
+		return
+	}
 	for _, t := range c.ex.tasks {
 		t.mbox.post(taskMsg{kind: msgComplete, id: p.id})
+	}
+	for _, rt := range c.ex.splits {
+		rt.notifyComplete(p.id)
 	}
 	for _, d := range p.done {
 		d <- checkpointResult{id: p.id, dir: p.dir}

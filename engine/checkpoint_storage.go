@@ -161,6 +161,11 @@ type ManifestOperator struct {
 	Name        string        `json:"name"`
 	Parallelism int           `json:"parallelism"`
 	Subtasks    []SubtaskSnap `json:"subtasks"`
+	// The snapshot of a SplitSource's split coordinator. Manifests written
+	// before split coordinators existed lack both fields, which reads as
+	// no coordinator state.
+	CoordinatorState []byte `json:"coordinator_state,omitempty"`
+	HasCoordinator   bool   `json:"has_coordinator,omitempty"`
 }
 
 // SubtaskSnap is one subtask's snapshot of one operator.

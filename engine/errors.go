@@ -13,22 +13,37 @@ var ErrInvalidJob = errors.New("engine: invalid job")
 var ErrJobCancelled = errors.New("engine: job cancelled")
 
 // OperatorError is the error of a job whose operator failed: it names the
-// operator and the subtask.
+// operator and the subtask, or the operator's split coordinator or global
+// committer (Role).
 type OperatorError struct {
 	Operator    string
-	Subtask     int // 0-based
+	Subtask     int // 0-based; 0 when Role is set
 	Parallelism int
-	Err         error
+	// Role is empty for a subtask, else RoleSplitCoordinator or
+	// RoleGlobalCommitter: the part of the operator that runs once per
+	// attempt rather than once per subtask.
+	Role string
+	Err  error
 	// Panic holds the panic's stack when the operator panicked.
 	Panic string
 }
+
+// The roles of an OperatorError that is not a subtask's.
+const (
+	RoleSplitCoordinator = "split coordinator"
+	RoleGlobalCommitter  = "global committer"
+)
 
 func (e *OperatorError) Error() string {
 	what := "failed"
 	if e.Panic != "" {
 		what = "panicked"
 	}
-	return fmt.Sprintf("operator %q (subtask %d/%d) %s: %v", e.Operator, e.Subtask+1, e.Parallelism, what, e.Err)
+	where := fmt.Sprintf("subtask %d/%d", e.Subtask+1, e.Parallelism)
+	if e.Role != "" {
+		where = e.Role
+	}
+	return fmt.Sprintf("operator %q (%s) %s: %v", e.Operator, where, what, e.Err)
 }
 
 func (e *OperatorError) Unwrap() error { return e.Err }

@@ -28,6 +28,15 @@ type execution struct {
 	stateDir string
 	coord    *coordinator
 	opened   sync.WaitGroup // tasks that have not finished opening
+
+	// splits are the split coordinators of the attempt's SplitSources,
+	// splitFor the same by source node.
+	splits   []*splitRuntime
+	splitFor map[*node]*splitRuntime
+	// committers are the global committers of GlobalCommitSinks, by uid
+	// and in job order.
+	committers  map[string]*globalCommit
+	commitOrder []*globalCommit
 }
 
 // chain is a tree of operators that run in one task per subtask, calling
@@ -326,10 +335,25 @@ func (r *Running) runAttempt(parent context.Context, restore *restorePlan, faile
 		defer os.RemoveAll(ex.stateDir)
 	}
 	ex.chains = j.plan()
+	ex.prepareSplits()
 	if err := ex.wire(); err != nil {
 		return err
 	}
 	ex.coord = newCoordinator(ex, r)
+	// Global committers and split coordinators exist before any writer or
+	// reader of the attempt opens.
+	err := ex.startCommitters()
+	if err == nil {
+		err = ex.startSplits()
+	}
+	if err != nil {
+		errs := []error{err}
+		for _, rt := range ex.splits {
+			errs = append(errs, rt.close())
+		}
+		errs = append(errs, ex.closeCommitters())
+		return firstOrJoin(errs)
+	}
 	r.mu.Lock()
 	r.cur = ex
 	r.mu.Unlock()
@@ -339,6 +363,9 @@ func (r *Running) runAttempt(parent context.Context, restore *restorePlan, faile
 		defer close(coordDone)
 		ex.coord.loop(coordCtx)
 	}()
+	for _, rt := range ex.splits {
+		go rt.run(func(err error) { cancel(err) })
+	}
 	ex.opened.Add(len(ex.tasks))
 	if !failedAt.IsZero() {
 		go func() {
@@ -360,10 +387,28 @@ func (r *Running) runAttempt(parent context.Context, restore *restorePlan, faile
 			return err
 		})
 	}
-	err := g.Wait()
+	err = g.Wait()
 	stopCoord(errJobFinished)
 	<-coordDone
 	ex.coord.wg.Wait()
+	var closeErrs []error
+	for _, rt := range ex.splits {
+		close(rt.quit)
+		<-rt.stopped
+		closeErrs = append(closeErrs, rt.closeErr)
+	}
+	closeErrs = append(closeErrs, ex.closeCommitters())
+	if err == nil {
+		// A split coordinator or global committer that failed after the
+		// last task ended.
+		var oe *OperatorError
+		if cause := context.Cause(jctx); errors.As(cause, &oe) {
+			err = cause
+		}
+	}
+	if err == nil {
+		err = firstOrJoin(closeErrs)
+	}
 	if err != nil {
 		// The first failure is the cause; the others are its echoes.
 		if cause := context.Cause(jctx); cause != nil && !errors.Is(cause, errJobFinished) {
@@ -374,6 +419,55 @@ func (r *Running) runAttempt(parent context.Context, restore *restorePlan, faile
 }
 
 var errJobFinished = errors.New("engine: job finished")
+
+// firstOrJoin returns the only non-nil error of errs as it is, or all of
+// them joined.
+func firstOrJoin(errs []error) error {
+	var nonNil []error
+	for _, e := range errs {
+		if e != nil {
+			nonNil = append(nonNil, e)
+		}
+	}
+	if len(nonNil) == 1 {
+		return nonNil[0]
+	}
+	return errors.Join(nonNil...)
+}
+
+// prepareSplits makes a split runtime for every SplitSource, so that wire
+// can connect its tasks to it.
+func (ex *execution) prepareSplits() {
+	ex.splitFor = map[*node]*splitRuntime{}
+	for _, c := range ex.chains {
+		n := c.head
+		if n.kind != kindSource || n.splits == nil {
+			continue
+		}
+		rt := newSplitRuntime(n.splits, n.name, n.uid, n.parallelism)
+		rt.attempt, rt.ctx, rt.clock = ex.attempt, ex.ctx, ex.cfg.Clock
+		rt.checkpointing = ex.cfg.Checkpoint.Interval > 0 && ex.cfg.Checkpoint.storage() != nil
+		rt.tasks = make([]*task, n.parallelism)
+		rt.post = func(s int, m taskMsg) { rt.tasks[s].mbox.post(m) }
+		if rp := ex.restore; rp != nil {
+			rt.restored = true
+			rt.restoredPositions = rp.positions(n.uid)
+			rt.restoredState = rp.coordinatorState(n.uid)
+		}
+		ex.splits = append(ex.splits, rt)
+		ex.splitFor[n] = rt
+	}
+}
+
+// startSplits creates the attempt's split coordinators.
+func (ex *execution) startSplits() error {
+	for _, rt := range ex.splits {
+		if err := rt.start(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
 
 // LastRecovery returns how long the latest restart took, from the failure
 // to every task running again with its state restored (including the

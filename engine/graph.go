@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"reflect"
@@ -78,6 +79,10 @@ type node struct {
 	instantiate func(t *task, subtask int, outs [][]any) (*opInstance, []any, error)
 	// nilFunc names a required function argument that was nil.
 	nilFunc string
+	// splits is the split coordination of a SplitSource.
+	splits *splitBinding
+	// newCommitter makes the global committer of a GlobalCommitSink.
+	newCommitter func(ctx context.Context, info CommitterInfo) (GlobalCommitter, error)
 }
 
 func (n *node) String() string { return n.name }

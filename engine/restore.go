@@ -111,6 +111,15 @@ func (p *restorePlan) positions(uid string) []SourcePosition {
 	return out
 }
 
+// coordinatorState returns the snapshot of source uid's split
+// coordinator, or nil.
+func (p *restorePlan) coordinatorState(uid string) []byte {
+	if op := p.ops[uid]; op != nil && op.HasCoordinator {
+		return op.CoordinatorState
+	}
+	return nil
+}
+
 // states returns the union of the keyed states uid had.
 func (p *restorePlan) states(uid string) []state.StateDesc {
 	op := p.ops[uid]
@@ -142,16 +151,19 @@ func (p *restorePlan) checkJob(j *Job, allowNonRestored bool) error {
 	if allowNonRestored {
 		return nil
 	}
-	uids := map[string]bool{}
+	uids := map[string]*node{}
 	for _, n := range j.nodes {
-		uids[n.uid] = true
+		uids[n.uid] = n
 	}
 	var missing []string
 	for _, op := range p.m.Operators {
-		if uids[op.UID] {
+		if n := uids[op.UID]; n != nil {
+			if op.HasCoordinator && n.splits == nil {
+				return fmt.Errorf("%w: %s holds the split coordinator state of source %q, which no longer has a split coordinator; set Checkpoint.AllowNonRestoredState to drop it", ErrIncompatibleState, p.dir, n.name)
+			}
 			continue
 		}
-		has := false
+		has := op.HasCoordinator
 		for _, st := range op.Subtasks {
 			has = has || st.Keyed || len(st.OperatorState) > 0 || st.HasPosition
 		}

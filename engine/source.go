@@ -30,8 +30,18 @@ type SourceInfo struct {
 	// snapshotted (see CheckpointedReader) in the checkpoint the job starts
 	// from, or nil on a fresh start. At the same parallelism a reader takes
 	// its own subtask's; after a change of parallelism it decides which
-	// positions (e.g. of which shards) are now its own, or refuses.
+	// positions (e.g. of which shards) are now its own, or refuses. A
+	// SplitSource's coordinator sees them too (SplitContext), and may
+	// assign the splits anew instead.
 	Restored []SourcePosition
+	// Splits connects the reader of a SplitSource to the source's split
+	// coordinator (nil for other sources).
+	Splits *SplitReaderContext
+	// Interrupt receives a value when the engine has something for the
+	// task between two Read calls (a checkpoint to start, splits to hand
+	// over): a Read that waits for data may also wait on it and return at
+	// once. It is never closed. Nil outside a job.
+	Interrupt <-chan struct{}
 }
 
 // RestoredFor returns the position snapshotted by the same subtask at the

@@ -25,8 +25,9 @@ type task struct {
 
 	insts   []*opInstance // the chain's operators, head first
 	head    *opInstance
-	src     sourceDriver // source tasks
-	gate    *inputGate   // other tasks
+	src     sourceDriver  // source tasks
+	split   *splitRuntime // the source's split coordinator, if it has one
+	gate    *inputGate    // other tasks
 	writers []exchangeOut
 
 	lastWm   int64
@@ -60,6 +61,9 @@ type sourceDriver interface {
 	watermark(now time.Time) (int64, bool)
 	none() bool
 	snapshotPosition() ([]byte, bool, error)
+	// addSplits and noMoreSplits deliver a split coordinator's messages.
+	addSplits(splits any) error
+	noMoreSplits() error
 	close() error
 }
 
@@ -535,6 +539,9 @@ func (d *typedSourceDriver[T]) open(ctx context.Context) error {
 		return err
 	}
 	d.reader = r
+	if rt := d.t.split; rt != nil && !rt.b.isReader(r) {
+		return fmt.Errorf("reader %T of a SplitSource does not implement SplitReader[%s]", r, rt.b.splitType)
+	}
 	if l, ok := r.(CheckpointListener); ok && d.inst.listener == nil {
 		// A reader that acts on completed checkpoints (to trim, or to let
 		// a next split start only once a finished one is checkpointed).
@@ -585,6 +592,14 @@ func (d *typedSourceDriver[T]) snapshotPosition() ([]byte, bool, error) {
 	return pos, true, err
 }
 
+func (d *typedSourceDriver[T]) addSplits(splits any) error {
+	return d.inst.call(func() error { return d.t.split.b.addSplits(d.reader, splits) })
+}
+
+func (d *typedSourceDriver[T]) noMoreSplits() error {
+	return d.inst.call(func() error { return d.t.split.b.noMoreSplits(d.reader) })
+}
+
 func (d *typedSourceDriver[T]) close() error {
 	if d.reader == nil {
 		return nil
@@ -607,6 +622,14 @@ func instantiateSource[T any](t *task, n *node, subtask int, src Source[T], ws W
 	}
 	if t.exec != nil {
 		d.info.Attempt = t.exec.attempt
+		if rt := t.exec.splitFor[n]; rt != nil {
+			t.split = rt
+			rt.tasks[subtask] = t
+			d.info.Splits = &SplitReaderContext{t: t, rt: rt}
+		}
+	}
+	if t.mbox != nil {
+		d.info.Interrupt = t.mbox.wake
 	}
 	t.src = d
 	return inst, nil, nil
