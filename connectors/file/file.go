@@ -10,20 +10,31 @@
 // every record lands in exactly one visible file. Without checkpoints, the
 // files are committed when a bounded input ends (an unbounded job without
 // checkpoints shows nothing), as with Flink's file sink.
+//
+// In-progress files are named .part-s<subtask>-<run>-<n>.inprogress, in
+// the directory itself: a process killed between staging and commit
+// leaves them behind, but never a visible partial or duplicate file. The
+// job's next run (resumed from its checkpoints) commits what its restored
+// checkpoint staged and removes the rest at its first checkpoint.
+//
+// A directory serves one job: checkpoint ids restart with fresh checkpoint
+// storage, so a second job (or a run that does not resume) would reuse the
+// final names of the first. The sink then fails the checkpoint (or the
+// commit) with an error naming the file, rather than drop output.
 package file
 
 import (
 	"bufio"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
-
-	"crypto/rand"
-	"encoding/hex"
 
 	"github.com/sluicehq/sluice/engine"
 )
@@ -37,6 +48,9 @@ func JSONLines[T any](dir string) engine.Sink[T] {
 type jsonLines[T any] struct{ dir string }
 
 func (s *jsonLines[T]) Open(_ context.Context, info engine.SinkInfo) (engine.SinkWriter[T], error) {
+	if s.dir == "" {
+		return nil, errors.New("file: JSONLines needs a directory")
+	}
 	if err := os.MkdirAll(s.dir, 0o755); err != nil {
 		return nil, fmt.Errorf("file: %w", err)
 	}
@@ -44,7 +58,7 @@ func (s *jsonLines[T]) Open(_ context.Context, info engine.SinkInfo) (engine.Sin
 	if _, err := rand.Read(id[:]); err != nil {
 		return nil, fmt.Errorf("file: %w", err)
 	}
-	return &jsonWriter[T]{dir: s.dir, sub: info.Subtask, run: hex.EncodeToString(id[:])}, nil
+	return &jsonWriter[T]{dir: s.dir, sub: info.Subtask, par: info.Parallelism, run: hex.EncodeToString(id[:])}, nil
 }
 
 // committable names an in-progress file and its final name.
@@ -56,6 +70,7 @@ type committable struct {
 type jsonWriter[T any] struct {
 	dir     string
 	sub     int
+	par     int    // the job's parallelism of the sink
 	run     string // distinguishes this writer's in-progress files
 	seq     int
 	f       *os.File
@@ -100,6 +115,15 @@ func (w *jsonWriter[T]) Prepare(checkpointID int64) ([]byte, error) {
 		return nil, err
 	}
 	c := committable{Tmp: filepath.Base(w.tmp), Final: fmt.Sprintf("part-c%d-s%d.jsonl", checkpointID, w.sub)}
+	// Checkpoint ids only grow within a checkpoint storage, so the final
+	// name can exist already only if another job (or a run with fresh
+	// checkpoints) wrote into this directory. Fail the checkpoint rather
+	// than record a committable that can never be committed.
+	if _, err := os.Lstat(filepath.Join(w.dir, c.Final)); err == nil {
+		return nil, fmt.Errorf("file: %s already holds %s, from another job or run: write into an empty directory, or resume the job that wrote it", w.dir, c.Final)
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("file: %w", err)
+	}
 	return json.Marshal(c)
 }
 
@@ -122,8 +146,9 @@ func (w *jsonWriter[T]) closeFile() error {
 
 // cleanStale removes this subtask's in-progress files of earlier runs:
 // they hold records written after the last completed checkpoint, which the
-// job writes again. It runs at the first Prepare, after the engine has
-// committed the restored files.
+// job writes again. Subtask 0 also removes those of subtasks the job no
+// longer has (it restarted at a lower parallelism). It runs at the first
+// Prepare, after the engine has committed the restored files.
 func (w *jsonWriter[T]) cleanStale() error {
 	if w.cleaned {
 		return nil
@@ -136,7 +161,10 @@ func (w *jsonWriter[T]) cleanStale() error {
 	mine := w.inProgressPrefix() + w.run + "-"
 	for _, e := range ents {
 		n := e.Name()
-		if strings.HasPrefix(n, w.inProgressPrefix()) && !strings.HasPrefix(n, mine) && strings.HasSuffix(n, ".inprogress") {
+		if !strings.HasSuffix(n, ".inprogress") || strings.HasPrefix(n, mine) {
+			continue
+		}
+		if strings.HasPrefix(n, w.inProgressPrefix()) || w.sub == 0 && w.gone(n) {
 			if err := os.Remove(filepath.Join(w.dir, n)); err != nil && !errors.Is(err, os.ErrNotExist) {
 				return fmt.Errorf("file: %w", err)
 			}
@@ -145,8 +173,22 @@ func (w *jsonWriter[T]) cleanStale() error {
 	return nil
 }
 
+// gone reports whether n is the in-progress file of a subtask at or above
+// the sink's parallelism.
+func (w *jsonWriter[T]) gone(n string) bool {
+	rest, ok := strings.CutPrefix(n, ".part-s")
+	if !ok {
+		return false
+	}
+	digits, _, ok := strings.Cut(rest, "-")
+	sub, err := strconv.Atoi(digits)
+	return ok && err == nil && w.par > 0 && sub >= w.par
+}
+
 // Commit implements engine.CommittingWriter: rename each file to its final
-// name; a file already renamed is left alone.
+// name. A file already renamed (its in-progress file is gone and the
+// final one exists) is left alone; an in-progress file whose final name
+// another file took is an error, not silently dropped output.
 func (w *jsonWriter[T]) Commit(cs [][]byte) error {
 	for _, b := range cs {
 		var c committable
@@ -154,8 +196,12 @@ func (w *jsonWriter[T]) Commit(cs [][]byte) error {
 			return fmt.Errorf("file: corrupt committable: %w", err)
 		}
 		tmp, final := filepath.Join(w.dir, c.Tmp), filepath.Join(w.dir, c.Final)
-		if _, err := os.Stat(final); err == nil {
-			continue
+		_, terr := os.Lstat(tmp)
+		if _, err := os.Lstat(final); err == nil {
+			if errors.Is(terr, os.ErrNotExist) {
+				continue // committed before
+			}
+			return fmt.Errorf("file: commit %s: another file took its name in %s", c.Final, w.dir)
 		}
 		if err := os.Rename(tmp, final); err != nil {
 			return fmt.Errorf("file: commit %s: %w", c.Final, err)

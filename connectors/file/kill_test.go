@@ -1,0 +1,211 @@
+package file_test
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/sluicehq/sluice/connectors/file"
+	"github.com/sluicehq/sluice/engine"
+	"github.com/sluicehq/sluice/internal/testseed"
+)
+
+// The kill points of the child job: where, in the n-th call of that kind
+// (counted over all subtasks), the child sends itself SIGKILL.
+const (
+	killBeforeCommit = "before-commit" // the checkpoint completed, its files are staged, none renamed
+	killMidCommit    = "mid-commit"    // one subtask renamed its file, the others did not
+	killAfterPrepare = "after-prepare" // a file staged, its checkpoint not complete
+	killAfterWrite   = "after-write"   // in the middle of a file
+)
+
+// killInput is the child's input: the same in every process.
+func killInput() ([][]rec, []string) { return input(rand.New(rand.NewPCG(7, 7)), 3, 1500) }
+
+// killSink sends the process SIGKILL at the n-th call of a kind.
+type killSink struct {
+	engine.Sink[rec]
+	at    string
+	n     int64
+	calls *atomic.Int64
+}
+
+func (s killSink) Open(ctx context.Context, info engine.SinkInfo) (engine.SinkWriter[rec], error) {
+	w, err := s.Sink.Open(ctx, info)
+	if err != nil {
+		return nil, err
+	}
+	return &killWriter{w, w.(engine.CommittingWriter), s}, nil
+}
+
+type killWriter struct {
+	engine.SinkWriter[rec]
+	cw engine.CommittingWriter
+	s  killSink
+}
+
+func (w *killWriter) due(kind string) bool { return w.s.at == kind && w.s.calls.Add(1) == w.s.n }
+
+func die() {
+	syscall.Kill(syscall.Getpid(), syscall.SIGKILL)
+	select {} // the signal is on its way
+}
+
+func (w *killWriter) Write(b []engine.Record[rec]) error {
+	if err := w.SinkWriter.Write(b); err != nil {
+		return err
+	}
+	if w.due(killAfterWrite) {
+		die()
+	}
+	return nil
+}
+
+func (w *killWriter) Prepare(id int64) ([]byte, error) {
+	c, err := w.cw.Prepare(id)
+	if err == nil && c != nil && w.due(killAfterPrepare) {
+		die()
+	}
+	return c, err
+}
+
+func (w *killWriter) Commit(cs [][]byte) error {
+	if w.s.at == killBeforeCommit && w.due(killBeforeCommit) {
+		die()
+	}
+	if err := w.cw.Commit(cs); err != nil {
+		return err
+	}
+	if w.s.at == killMidCommit && w.due(killMidCommit) {
+		die()
+	}
+	return nil
+}
+
+// TestKillChild is the job TestKillBetweenStagingAndCommit runs in a child
+// process; it does nothing unless SLUICE_FILE_KILL_DIR is set.
+// SLUICE_FILE_KILL_AT (kind:n) says where it kills itself.
+func TestKillChild(t *testing.T) {
+	dir := os.Getenv("SLUICE_FILE_KILL_DIR")
+	if dir == "" {
+		t.Skip("run by TestKillBetweenStagingAndCommit")
+	}
+	parts, _ := killInput()
+	j := engine.NewJob("file-kill", engine.Config{Parallelism: 3, BatchSize: 32,
+		Checkpoint: engine.CheckpointConfig{Interval: 20 * time.Millisecond, Dir: filepath.Join(dir, "checkpoints"), Resume: true}})
+	src := engine.FromPartitions(j, "parts", parts, engine.WatermarkStrategy[rec]{})
+	var n atomic.Int64
+	slow := engine.Map(src, "slow", func(r rec) rec {
+		if n.Add(1)%4 == 0 {
+			time.Sleep(time.Millisecond) // many checkpoints while the input flows
+		}
+		return r
+	})
+	sums := engine.KeyedProcess(engine.KeyBy(slow, func(r rec) string { return r.Key }), "sum",
+		engine.KeyedProcessFunction[string, rec, rec](&summer{}))
+	var sink engine.Sink[rec] = file.JSONLines[rec](filepath.Join(dir, "out"))
+	if at := os.Getenv("SLUICE_FILE_KILL_AT"); at != "" {
+		kind, ns, _ := strings.Cut(at, ":")
+		k, err := strconv.ParseInt(ns, 10, 64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sink = killSink{sink, kind, k, new(atomic.Int64)}
+	}
+	engine.SinkTo(sums, "out", sink)
+	if err := j.Execute(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestKillBetweenStagingAndCommit kills a child process running a
+// checkpointed job with SIGKILL at points drawn from the seed (between
+// staging and commit, in the middle of a commit, after staging before
+// the checkpoint completes, in the middle of a file), twice, and checks
+// after each kill that the output directory holds only complete part
+// files and no record twice; then it resumes the job to its end and
+// requires every record exactly once and no file left behind.
+func TestKillBetweenStagingAndCommit(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts subprocesses")
+	}
+	seed := testseed.Seed(t)
+	rng := rand.New(rand.NewPCG(seed, 20))
+	dir := t.TempDir()
+	out := filepath.Join(dir, "out")
+	run := func(killAt string) error {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestKillChild$", "-test.count=1")
+		cmd.Env = append(os.Environ(), "SLUICE_FILE_KILL_DIR="+dir, "SLUICE_FILE_KILL_AT="+killAt)
+		var buf strings.Builder
+		cmd.Stdout, cmd.Stderr = &buf, &buf
+		err := cmd.Run()
+		if ctx.Err() != nil {
+			t.Fatalf("child (kill at %q) did not finish in time: %s", killAt, buf.String())
+		}
+		if err != nil && !killed(err) {
+			t.Fatalf("child (kill at %q): %v\n%s", killAt, err, buf.String())
+		}
+		return err
+	}
+	kinds := []string{killBeforeCommit, killMidCommit, killAfterPrepare, killAfterWrite}
+	for kill := 0; kill < 2; kill++ {
+		kind := kinds[rng.IntN(len(kinds))]
+		n := 1 + rng.IntN(4)
+		if kind == killAfterWrite {
+			n = 5 + rng.IntN(60)
+		}
+		at := fmt.Sprintf("%s:%d", kind, n)
+		if err := run(at); err == nil {
+			t.Fatalf("seed %d: the child was to die at %s but finished", seed, at)
+		}
+		files, lines := output(t, out)
+		if dup := firstDuplicate(lines); dup != "" {
+			t.Fatalf("seed %d: after a kill at %s, %s is committed twice", seed, at, dup)
+		}
+		t.Logf("kill %d at %s: %d committed files, %d records; left behind: %q", kill, at, len(files), len(lines), strays(t, out))
+	}
+	if err := run(""); err != nil {
+		t.Fatalf("seed %d: the final run: %v", seed, err)
+	}
+	files, lines := output(t, out)
+	slices.Sort(lines)
+	if _, want := killInput(); !slices.Equal(lines, want) {
+		t.Fatalf("seed %d: after two kills and a resumed run: %s", seed, diffLines(lines, want))
+	}
+	if left := strays(t, out); len(left) != 0 {
+		t.Fatalf("seed %d: files left behind after the resumed run finished: %q", seed, left)
+	}
+	t.Logf("%d records exactly once in %d files", len(lines), len(files))
+}
+
+func killed(err error) bool {
+	ee, ok := err.(*exec.ExitError)
+	if !ok {
+		return false
+	}
+	ws, ok := ee.Sys().(syscall.WaitStatus)
+	return ok && ws.Signaled() && ws.Signal() == syscall.SIGKILL
+}
+
+func firstDuplicate(lines []string) string {
+	seen := map[string]bool{}
+	for _, l := range lines {
+		if seen[l] {
+			return l
+		}
+		seen[l] = true
+	}
+	return ""
+}
