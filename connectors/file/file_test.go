@@ -610,4 +610,3 @@ func diffLines(got, want []string) string {
 	}
 	return fmt.Sprintf("%d lines, want %d: %d missing, %d extra or duplicated (e.g. %s)", len(got), len(want), missing, extra, example)
 }
-
