@@ -9,7 +9,9 @@
 // before stay, files written after it are never renamed and are removed, so
 // every record lands in exactly one visible file. Without checkpoints, the
 // files are committed when a bounded input ends (an unbounded job without
-// checkpoints shows nothing), as with Flink's file sink.
+// checkpoints shows nothing), as with Flink's file sink. Staging and the
+// durable rename are connectors/internal/localdir's, the writer the
+// Firehose directory destination uses too.
 //
 // In-progress files are named .part-s<subtask>-<run>-<n>.inprogress, in
 // the directory itself: a process killed between staging and commit
@@ -24,7 +26,6 @@
 package file
 
 import (
-	"bufio"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -36,6 +37,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/sluicehq/sluice/connectors/internal/localdir"
 	"github.com/sluicehq/sluice/engine"
 )
 
@@ -51,14 +53,15 @@ func (s *jsonLines[T]) Open(_ context.Context, info engine.SinkInfo) (engine.Sin
 	if s.dir == "" {
 		return nil, errors.New("file: JSONLines needs a directory")
 	}
-	if err := os.MkdirAll(s.dir, 0o755); err != nil {
+	d, err := localdir.Open(s.dir)
+	if err != nil {
 		return nil, fmt.Errorf("file: %w", err)
 	}
 	var id [6]byte
 	if _, err := rand.Read(id[:]); err != nil {
 		return nil, fmt.Errorf("file: %w", err)
 	}
-	return &jsonWriter[T]{dir: s.dir, sub: info.Subtask, par: info.Parallelism, run: hex.EncodeToString(id[:])}, nil
+	return &jsonWriter[T]{d: d, dir: s.dir, sub: info.Subtask, par: info.Parallelism, run: hex.EncodeToString(id[:])}, nil
 }
 
 // committable names an in-progress file and its final name.
@@ -68,15 +71,15 @@ type committable struct {
 }
 
 type jsonWriter[T any] struct {
+	d       *localdir.Dir
 	dir     string
 	sub     int
 	par     int    // the job's parallelism of the sink
 	run     string // distinguishes this writer's in-progress files
 	seq     int
-	f       *os.File
-	w       *bufio.Writer
+	f       *localdir.File // the in-progress file; nil between checkpoints
 	enc     *json.Encoder
-	tmp     string
+	tmp     string // its name in dir
 	cleaned bool
 }
 
@@ -85,14 +88,13 @@ func (w *jsonWriter[T]) inProgressPrefix() string { return fmt.Sprintf(".part-s%
 func (w *jsonWriter[T]) Write(b []engine.Record[T]) error {
 	if w.f == nil {
 		w.seq++
-		w.tmp = filepath.Join(w.dir, fmt.Sprintf("%s%s-%d.inprogress", w.inProgressPrefix(), w.run, w.seq))
-		f, err := os.Create(w.tmp)
+		w.tmp = fmt.Sprintf("%s%s-%d.inprogress", w.inProgressPrefix(), w.run, w.seq)
+		f, err := w.d.Create(w.tmp)
 		if err != nil {
 			return fmt.Errorf("file: %w", err)
 		}
 		w.f = f
-		w.w = bufio.NewWriterSize(f, 1<<16)
-		w.enc = json.NewEncoder(w.w)
+		w.enc = json.NewEncoder(f)
 	}
 	for i := range b {
 		if err := w.enc.Encode(b[i].Value); err != nil {
@@ -114,7 +116,7 @@ func (w *jsonWriter[T]) Prepare(checkpointID int64) ([]byte, error) {
 	if err := w.closeFile(); err != nil {
 		return nil, err
 	}
-	c := committable{Tmp: filepath.Base(w.tmp), Final: fmt.Sprintf("part-c%d-s%d.jsonl", checkpointID, w.sub)}
+	c := committable{Tmp: w.tmp, Final: fmt.Sprintf("part-c%d-s%d.jsonl", checkpointID, w.sub)}
 	// Checkpoint ids only grow within a checkpoint storage, so the final
 	// name can exist already only if another job (or a run with fresh
 	// checkpoints) wrote into this directory. Fail the checkpoint rather
@@ -129,17 +131,9 @@ func (w *jsonWriter[T]) Prepare(checkpointID int64) ([]byte, error) {
 
 func (w *jsonWriter[T]) closeFile() error {
 	f := w.f
-	w.f = nil
-	if err := w.w.Flush(); err != nil {
-		f.Close()
-		return fmt.Errorf("file: %s: %w", w.tmp, err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return fmt.Errorf("file: %s: %w", w.tmp, err)
-	}
+	w.f, w.enc = nil, nil
 	if err := f.Close(); err != nil {
-		return fmt.Errorf("file: %s: %w", w.tmp, err)
+		return fmt.Errorf("file: %w", err)
 	}
 	return nil
 }
@@ -165,7 +159,7 @@ func (w *jsonWriter[T]) cleanStale() error {
 			continue
 		}
 		if strings.HasPrefix(n, w.inProgressPrefix()) || w.sub == 0 && w.gone(n) {
-			if err := os.Remove(filepath.Join(w.dir, n)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			if err := w.d.Remove(n); err != nil {
 				return fmt.Errorf("file: %w", err)
 			}
 		}
@@ -195,29 +189,12 @@ func (w *jsonWriter[T]) Commit(cs [][]byte) error {
 		if err := json.Unmarshal(b, &c); err != nil {
 			return fmt.Errorf("file: corrupt committable: %w", err)
 		}
-		tmp, final := filepath.Join(w.dir, c.Tmp), filepath.Join(w.dir, c.Final)
-		_, terr := os.Lstat(tmp)
-		if _, err := os.Lstat(final); err == nil {
-			if errors.Is(terr, os.ErrNotExist) {
-				continue // committed before
+		if err := w.d.Commit(c.Tmp, c.Final, false); err != nil {
+			if errors.Is(err, localdir.ErrTaken) {
+				return fmt.Errorf("file: commit %s: another file took its name in %s", c.Final, w.dir)
 			}
-			return fmt.Errorf("file: commit %s: another file took its name in %s", c.Final, w.dir)
-		}
-		if err := os.Rename(tmp, final); err != nil {
 			return fmt.Errorf("file: commit %s: %w", c.Final, err)
 		}
-	}
-	return syncDir(w.dir)
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("file: %w", err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("file: sync %s: %w", dir, err)
 	}
 	return nil
 }

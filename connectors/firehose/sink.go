@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"maps"
 	"strings"
 	"sync"
 	"time"
@@ -28,29 +27,29 @@ import (
 // temporary file beside its final name — never written visibly. At every
 // checkpoint barrier the writer stages what it still buffers and hands
 // the handles of everything staged since the previous barrier to the
-// engine as the checkpoint's committable; when the checkpoint completes
-// the objects are completed (S3) or renamed (directory), and after a
-// restore the engine commits the restored checkpoint's objects again
-// (idempotent). Error documents (processing-failed,
-// format-conversion-failed, partitioning-failed) and backup objects are
-// staged and committed the same way, so they are exactly once too.
+// engine as the checkpoint's committable. Sink is an
+// engine.GlobalCommitSink: one global committer per job attempt completes
+// (S3) or renames (directory) the objects of every subtask when the
+// checkpoint completes, and, when an attempt starts, commits the restored
+// checkpoint's objects again (idempotent). Error documents
+// (processing-failed, format-conversion-failed, partitioning-failed) and
+// backup objects are staged and committed the same way, so they are
+// exactly once too.
 //
 // Objects staged after the last completed checkpoint belong to no
 // checkpoint and must be removed after a failure. S3 servers differ in
 // how they list multipart uploads (MinIO lists them only for an exact
-// key), so the writer does not rely on listing uploads by prefix: before
-// it stages an object it writes an intent (a small JSON object naming the
-// key) under SinkOptions.StagingPrefix in the main destination, and
-// deletes it once the object is committed. At the first completed
-// checkpoint of every attempt (when every writer of the attempt is open,
-// so every restored commit is done) one writer lists the intents, and for
-// each intent of a writer that is not part of the attempt it aborts the
-// uploads or temporary files of that exact key and deletes the intent.
-// Writers of one Sink value share this bookkeeping in memory; a new
-// process resuming the job starts with no live writers and cleans every
-// intent of the previous one. Two running jobs must not share a staging
-// prefix. An S3 lifecycle rule that aborts incomplete multipart uploads
-// after a few days is still a good safety net.
+// key), so the sink does not rely on listing uploads by prefix: before a
+// writer stages an object it writes an intent (a small JSON object naming
+// the key) under SinkOptions.StagingPrefix in the main destination, and
+// the committer deletes it once the object is committed. When an attempt
+// starts, after the restored commit and before any writer opens, the
+// committer aborts the uploads or temporary files of every intent left in
+// the journal, deletes the intents, and removes intents that were staged
+// and never made visible (a crash in the middle of writing one). Two
+// running jobs must not share a staging prefix. An S3 lifecycle rule that
+// aborts incomplete multipart uploads after a few days is still a good
+// safety net.
 //
 // A staging write that keeps failing for RetryDurationInSeconds sends the
 // object's records, staged like everything else, to the backup's error
@@ -95,8 +94,11 @@ type Sink[T any] struct {
 
 	mu struct {
 		sync.Mutex
-		gens  map[string]*generation // by operator uid
-		stats SinkStats
+		// By operator uid, for the current attempt (reset when its
+		// global committer is made).
+		streams map[string][]*Stream
+		pending map[string]int // committables prepared, not yet committed
+		stats   SinkStats
 	}
 }
 
@@ -174,7 +176,8 @@ func NewSink[T any](cfg Config, opts SinkOptions, toRecord func(T) Record) (*Sin
 		}
 	}
 	k := &Sink[T]{cfg: cfg, opts: opts, conv: toRecord}
-	k.mu.gens = map[string]*generation{}
+	k.mu.streams = map[string][]*Stream{}
+	k.mu.pending = map[string]int{}
 	return k, nil
 }
 
@@ -183,8 +186,8 @@ func (k *Sink[T]) Stats() SinkStats {
 	k.mu.Lock()
 	st := k.mu.stats
 	var streams []*Stream
-	for _, g := range k.mu.gens {
-		streams = append(streams, g.streams...)
+	for _, ss := range k.mu.streams {
+		streams = append(streams, ss...)
 	}
 	k.mu.Unlock()
 	for _, s := range streams {
@@ -202,51 +205,20 @@ func (k *Sink[T]) Stats() SinkStats {
 	return st
 }
 
-// generation is the set of writers of one attempt of one sink operator.
-type generation struct {
-	uid     string
-	attempt int
-	writers map[string]bool // writer id -> still open
-	streams []*Stream
-	cleaned bool // the intents of other generations were handled
-	pending int  // committables prepared and not yet committed
-}
-
-func (g *generation) allClosed() bool {
-	if len(g.writers) == 0 {
-		return false
-	}
-	for _, open := range g.writers {
-		if open {
-			return false
-		}
-	}
-	return true
-}
-
-// join registers a writer. A writer of another attempt than the current
-// generation's, or one that opens after every writer of the generation
-// has closed (the Sink value reused by a new job), starts a new
-// generation.
-func (k *Sink[T]) join(uid string, attempt int, id string, s *Stream) *generation {
+// track registers the stream of a writer of the current attempt of the
+// sink operator uid (for Stats).
+func (k *Sink[T]) track(uid string, s *Stream) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	g := k.mu.gens[uid]
-	if g == nil || g.attempt != attempt || g.allClosed() {
-		g = &generation{uid: uid, attempt: attempt, writers: map[string]bool{}}
-		k.mu.gens[uid] = g
-	}
-	g.writers[id] = true
-	g.streams = append(g.streams, s)
-	return g
+	k.mu.streams[uid] = append(k.mu.streams[uid], s)
 }
 
-func (k *Sink[T]) leave(g *generation, id string) {
+// addPending counts committables of the operator uid prepared (n > 0) or
+// committed (n < 0).
+func (k *Sink[T]) addPending(uid string, n int) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	if _, ok := g.writers[id]; ok {
-		g.writers[id] = false
-	}
+	k.mu.pending[uid] += n
 }
 
 // stagingPrefix returns the journal prefix of the operator uid.
@@ -312,7 +284,8 @@ func (k *Sink[T]) Open(ctx context.Context, info engine.SinkInfo) (engine.SinkWr
 			}
 		}()
 	}
-	w.gen = k.join(info.UID, info.Attempt, w.id, s)
+	w.uid = info.UID
+	k.track(info.UID, s)
 	return w, nil
 }
 
@@ -367,7 +340,7 @@ type sinkWriter[T any] struct {
 	ctx     context.Context
 	id      string
 	exactly bool
-	gen     *generation
+	uid     string
 	recs    []Record // scratch
 
 	// Exactly once.
@@ -460,7 +433,7 @@ func (w *sinkWriter[T]) EndInput() error {
 	return w.s.Flush(w.ctx)
 }
 
-// Prepare implements engine.CommittingWriter.
+// Prepare implements engine.StagingWriter.
 func (w *sinkWriter[T]) Prepare(checkpointID int64) ([]byte, error) {
 	if err := w.s.Flush(w.ctx); err != nil {
 		return nil, err
@@ -472,7 +445,7 @@ func (w *sinkWriter[T]) Prepare(checkpointID int64) ([]byte, error) {
 	// backup's error output, or the writer fails): abort whatever part of
 	// them exists, so that the journal does not wait for the next attempt.
 	for key, in := range w.intents {
-		if _, err := w.abortIntent(w.ctx, in.name); err != nil {
+		if _, err := abortIntent(w.ctx, w.s, w.journal, in.name); err != nil {
 			return nil, err
 		}
 		delete(w.intents, key)
@@ -484,16 +457,12 @@ func (w *sinkWriter[T]) Prepare(checkpointID int64) ([]byte, error) {
 		Records: st.RecordsDelivered - w.last.RecordsDelivered, Failed: st.RecordsFailed - w.last.RecordsFailed,
 		Bytes: st.BytesDelivered - w.last.BytesDelivered}
 	w.last = st
-	w.k.mu.Lock()
-	defer w.k.mu.Unlock()
-	if len(objs) == 0 && w.gen.cleaned {
+	if len(objs) == 0 {
 		return nil, nil
 	}
-	// An empty committable still comes back through Commit, which is
-	// where the attempt's cleanup runs.
 	b, err := json.Marshal(c)
 	if err == nil {
-		w.gen.pending++
+		w.k.addPending(w.uid, 1)
 	}
 	return b, err
 }
@@ -505,112 +474,155 @@ func (k *Sink[T]) Pending() int {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	n := 0
-	for _, g := range k.mu.gens {
-		n += g.pending
+	for _, p := range k.mu.pending {
+		n += p
 	}
 	return n
-}
-
-// Commit implements engine.CommittingWriter: complete or rename every
-// staged object, then delete its intent. Both steps are idempotent.
-func (w *sinkWriter[T]) Commit(cs [][]byte) error {
-	// A commit is not interrupted when the job is cancelled: a server may
-	// not complete an upload atomically when its client goes away (MinIO
-	// can leave the upload without its parts and without the object).
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(w.ctx), commitTimeout)
-	defer cancel()
-	own := false
-	for _, b := range cs {
-		c, err := decodeCommittable(b)
-		if err != nil {
-			return err
-		}
-		for _, o := range c.Objects {
-			store := w.s.storeFor(o.Staged)
-			if store == nil {
-				return fmt.Errorf("firehose: commit %s: the stream has no %q destination", o.Staged.Key, o.Staged.Dest)
-			}
-			if _, err := w.s.withRetry(ctx, func() error { return store.Commit(ctx, o.Staged) }); err != nil {
-				return err
-			}
-			if o.Sweep {
-				if _, err := w.s.withRetry(ctx, func() error { return abortKey(ctx, store, o.Staged.Key) }); err != nil {
-					return err
-				}
-			}
-			if o.Intent != "" {
-				if w.journal == nil {
-					return fmt.Errorf("%w: restored staged objects but the destination keeps no staging journal", ErrConfig)
-				}
-				if _, err := w.s.withRetry(ctx, func() error { return w.journal.Delete(ctx, o.Intent) }); err != nil {
-					return err
-				}
-			}
-		}
-		if c.Writer == w.id {
-			own = true
-			w.k.mu.Lock()
-			w.k.mu.stats.CommittedRecords += c.Records
-			w.k.mu.stats.CommittedFailed += c.Failed
-			w.k.mu.stats.CommittedBytes += c.Bytes
-			w.k.mu.stats.CommittedObjects += int64(len(c.Objects))
-			w.gen.pending--
-			w.k.mu.Unlock()
-		}
-	}
-	if own && w.exactly {
-		return w.cleanup(ctx)
-	}
-	return nil
 }
 
 // commitTimeout bounds one Commit call (it is not cancelled with the job).
 const commitTimeout = 5 * time.Minute
 
-// cleanup aborts what writers of other generations staged and nobody
-// committed. It runs once per generation, in the first writer to commit
-// a checkpoint of its own: that checkpoint completed, so every writer of
-// the generation has opened and committed its restored objects.
-func (w *sinkWriter[T]) cleanup(ctx context.Context) error {
-	k := w.k
+// NewGlobalCommitter implements engine.GlobalCommitSink.
+func (k *Sink[T]) NewGlobalCommitter(ctx context.Context, info engine.CommitterInfo) (engine.GlobalCommitter, error) {
+	deps := k.opts.Deps
+	if deps.Clock == nil {
+		deps.Clock = info.Clock
+	}
+	// The committer's stream is never written to: it resolves the
+	// destinations of staged handles and retries like the writers do.
+	s, err := New(ctx, k.cfg, deps)
+	if err != nil {
+		return nil, err
+	}
+	c := &committer[T]{k: k, s: s, ctx: ctx, uid: info.UID, prefix: k.stagingPrefix(info.UID),
+		exactly: info.Checkpointing && !k.opts.AtLeastOnce}
+	c.journal, _ = s.store.(JournalStore)
 	k.mu.Lock()
-	g := w.gen
-	if g.cleaned || k.mu.gens[g.uid] != g {
-		k.mu.Unlock()
+	k.mu.streams[info.UID] = nil
+	k.mu.pending[info.UID] = 0
+	k.mu.Unlock()
+	return c, nil
+}
+
+// committer is a Sink's global committer of one attempt; the engine calls
+// it from one goroutine at a time.
+type committer[T any] struct {
+	k       *Sink[T]
+	s       *Stream
+	ctx     context.Context
+	uid     string
+	prefix  string
+	exactly bool
+	journal JournalStore // nil if the main store keeps none
+	// started: Cleanup ran, so the committables Commit gets are this
+	// attempt's (those of the restored checkpoint came before).
+	started bool
+}
+
+// Commit implements engine.GlobalCommitter: complete or rename every
+// staged object, then delete its intent. Both steps are idempotent.
+func (c *committer[T]) Commit(_ context.Context, _ int64, cs []engine.Committable) error {
+	// A commit is not interrupted when the job is cancelled: a server may
+	// not complete an upload atomically when its client goes away (MinIO
+	// can leave the upload without its parts and without the object).
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.ctx), commitTimeout)
+	defer cancel()
+	for _, e := range cs {
+		sc, err := decodeCommittable(e.Data)
+		if err != nil {
+			return err
+		}
+		for _, o := range sc.Objects {
+			store := c.s.storeFor(o.Staged)
+			if store == nil {
+				return fmt.Errorf("firehose: commit %s: the stream has no %q destination", o.Staged.Key, o.Staged.Dest)
+			}
+			if _, err := c.s.withRetry(ctx, func() error { return store.Commit(ctx, o.Staged) }); err != nil {
+				return err
+			}
+			if o.Sweep {
+				if _, err := c.s.withRetry(ctx, func() error { return abortKey(ctx, store, o.Staged.Key) }); err != nil {
+					return err
+				}
+			}
+			if o.Intent != "" {
+				if c.journal == nil {
+					return fmt.Errorf("%w: restored staged objects but the destination keeps no staging journal", ErrConfig)
+				}
+				if _, err := c.s.withRetry(ctx, func() error { return c.journal.Delete(ctx, o.Intent) }); err != nil {
+					return err
+				}
+			}
+		}
+		if c.started {
+			k := c.k
+			k.mu.Lock()
+			k.mu.stats.CommittedRecords += sc.Records
+			k.mu.stats.CommittedFailed += sc.Failed
+			k.mu.stats.CommittedBytes += sc.Bytes
+			k.mu.stats.CommittedObjects += int64(len(sc.Objects))
+			k.mu.pending[c.uid]--
+			k.mu.Unlock()
+		}
+	}
+	return nil
+}
+
+// Cleanup implements engine.GlobalCommitter: it aborts what earlier
+// attempts staged and no checkpoint committed. No writer of the attempt
+// has opened yet, so every intent in the journal, and every half-written
+// intent (a crash between writing an intent's temporary file and renaming
+// it leaves one), is garbage.
+func (c *committer[T]) Cleanup(context.Context) error {
+	c.started = true
+	if !c.exactly || c.journal == nil {
+		// At least once nothing is staged; intents an exactly-once run of
+		// the job left stay for the next exactly-once attempt.
 		return nil
 	}
-	g.cleaned = true
-	live := maps.Clone(g.writers)
-	k.mu.Unlock()
-	names, err := w.journal.List(ctx, w.prefix)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.ctx), commitTimeout)
+	defer cancel()
+	names, err := c.journal.List(ctx, c.prefix)
 	if err != nil {
 		return fmt.Errorf("firehose: staging journal: %w", err)
 	}
 	var aborted int64
 	for _, name := range names {
-		id, _, ok := strings.Cut(name[len(w.prefix):], "-")
+		id, _, ok := strings.Cut(name[len(c.prefix):], "-")
 		if !ok || strings.Contains(id, "/") {
 			continue // not an intent
 		}
-		if _, isLive := live[id]; isLive {
-			continue
-		}
-		n, err := w.abortIntent(ctx, name)
+		n, err := abortIntent(ctx, c.s, c.journal, name)
 		if err != nil {
 			return err
 		}
 		aborted += n
 	}
-	k.mu.Lock()
-	k.mu.stats.AbortedObjects += aborted
-	k.mu.Unlock()
+	// Intents staged and never made visible (the journal's store stages
+	// them, DirStore as hidden temporary files).
+	half, err := c.journal.ListStaged(ctx, c.prefix)
+	if err != nil {
+		return fmt.Errorf("firehose: staging journal: %w", err)
+	}
+	for _, st := range half {
+		if err := c.journal.Abort(ctx, st); err != nil {
+			return fmt.Errorf("firehose: staging journal: %w", err)
+		}
+	}
+	c.k.mu.Lock()
+	c.k.mu.stats.AbortedObjects += aborted
+	c.k.mu.Unlock()
 	return nil
 }
 
+// Close implements engine.GlobalCommitter.
+func (c *committer[T]) Close() error { return nil }
+
 // abortIntent aborts every staged object of the intent's key and deletes
 // the intent.
-func (w *sinkWriter[T]) abortIntent(ctx context.Context, name string) (int64, error) {
-	body, err := w.journal.Get(ctx, name)
+func abortIntent(ctx context.Context, s *Stream, journal JournalStore, name string) (int64, error) {
+	body, err := journal.Get(ctx, name)
 	if errors.Is(err, fs.ErrNotExist) {
 		return 0, nil
 	}
@@ -621,7 +633,7 @@ func (w *sinkWriter[T]) abortIntent(ctx context.Context, name string) (int64, er
 	if err := json.Unmarshal(body, &in); err != nil || in.V != intentVersion || in.Key == "" {
 		return 0, fmt.Errorf("firehose: staging journal entry %s is not a version %d intent: %q", name, intentVersion, body)
 	}
-	store := w.s.storeFor(Staged{Dest: in.Dest})
+	store := s.storeFor(Staged{Dest: in.Dest})
 	if store == nil {
 		return 0, fmt.Errorf("firehose: staging journal entry %s names a %q destination the stream lacks", name, in.Dest)
 	}
@@ -629,7 +641,7 @@ func (w *sinkWriter[T]) abortIntent(ctx context.Context, name string) (int64, er
 	if err != nil {
 		return n, err
 	}
-	return n, w.journal.Delete(ctx, name)
+	return n, journal.Delete(ctx, name)
 }
 
 // abortKey aborts every staged copy of key (an S3 store finds uploads by
@@ -662,7 +674,6 @@ func abortKeyCount(ctx context.Context, store ObjectStore, key string) (int64, e
 // holding it may have completed); at least once, the Run goroutine is
 // stopped and the buffers are flushed (bounded by CloseFlushTimeout).
 func (w *sinkWriter[T]) Close() error {
-	w.k.leave(w.gen, w.id)
 	if w.exactly {
 		return nil
 	}
@@ -672,3 +683,5 @@ func (w *sinkWriter[T]) Close() error {
 	defer cancel()
 	return errors.Join(w.bgError(), w.s.Flush(ctx))
 }
+
+var _ engine.GlobalCommitSink[Record] = (*Sink[Record])(nil)

@@ -2,18 +2,15 @@ package firehose
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
-	"path"
-	"path/filepath"
 	"sort"
 	"strings"
 
+	"github.com/sluicehq/sluice/connectors/internal/localdir"
 	"github.com/sluicehq/sluice/connectors/s3"
 )
 
@@ -93,31 +90,22 @@ func UnmarshalStaged(b []byte) (Staged, error) {
 // DirStore is a local-directory ObjectStore. Keys are slash-separated
 // paths under the root. Staging writes and fsyncs a hidden temporary file
 // in the object's directory (".<name>.sluice-staged-<random>"); Commit
-// renames it over the final name (atomic on POSIX file systems).
+// renames it over the final name (atomic on POSIX file systems) and syncs
+// the directory. It is connectors/internal/localdir, the writer the file
+// sink uses too.
 type DirStore struct {
-	root string
+	d *localdir.Dir
 }
 
-const stagedMarker = ".sluice-staged-"
+const stagedMarker = localdir.StagedMarker
 
 // NewDirStore returns a store rooted at dir (created if missing).
 func NewDirStore(dir string) (*DirStore, error) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	d, err := localdir.Open(dir)
+	if err != nil {
 		return nil, fmt.Errorf("firehose: directory destination: %w", err)
 	}
-	return &DirStore{root: dir}, nil
-}
-
-func (d *DirStore) path(key string) (string, error) {
-	if key == "" || strings.HasPrefix(key, "/") || strings.Contains(key, "\\") {
-		return "", fmt.Errorf("firehose: invalid object key %q", key)
-	}
-	for _, el := range strings.Split(key, "/") {
-		if el == ".." {
-			return "", fmt.Errorf("firehose: object key %q escapes the directory", key)
-		}
-	}
-	return filepath.Join(d.root, filepath.FromSlash(key)), nil
+	return &DirStore{d: d}, nil
 }
 
 // Put writes key atomically.
@@ -131,98 +119,45 @@ func (d *DirStore) Put(ctx context.Context, key string, body []byte) error {
 
 // Stage writes body to a hidden file beside key's final path.
 func (d *DirStore) Stage(ctx context.Context, key string, body []byte) (Staged, error) {
-	final, err := d.path(key)
-	if err != nil {
-		return Staged{}, err
+	if _, err := d.d.Path(key); err != nil {
+		return Staged{}, fmt.Errorf("firehose: %w", err)
 	}
-	if err := os.MkdirAll(filepath.Dir(final), 0o755); err != nil {
-		return Staged{}, fmt.Errorf("firehose: stage %s: %w", key, err)
+	tmp, err := localdir.StagedKey(key)
+	if err == nil {
+		err = d.d.Stage(tmp, body)
 	}
-	var rnd [8]byte
-	rand.Read(rnd[:])
-	tmp := filepath.Join(filepath.Dir(final), "."+filepath.Base(final)+stagedMarker+hex.EncodeToString(rnd[:]))
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
 	if err != nil {
 		return Staged{}, fmt.Errorf("firehose: stage %s: %w", key, err)
 	}
-	_, werr := f.Write(body)
-	if werr == nil {
-		werr = f.Sync()
-	}
-	if cerr := f.Close(); werr == nil {
-		werr = cerr
-	}
-	if werr != nil {
-		os.Remove(tmp)
-		return Staged{}, fmt.Errorf("firehose: stage %s: %w", key, werr)
-	}
-	rel, _ := filepath.Rel(d.root, tmp)
-	return Staged{Version: StagedVersion, Store: "dir", Key: key, Temp: filepath.ToSlash(rel)}, nil
+	return Staged{Version: StagedVersion, Store: "dir", Key: key, Temp: tmp}, nil
 }
 
 // Commit renames the staged file to its key. Committing a handle whose
 // file is gone while the key exists succeeds (it was committed before).
 func (d *DirStore) Commit(ctx context.Context, s Staged) error {
-	final, err := d.path(s.Key)
-	if err != nil {
-		return err
-	}
-	tmp, err := d.path(s.Temp)
-	if err != nil || s.Store != "dir" {
+	if s.Store != "dir" || s.Temp == "" {
 		return fmt.Errorf("firehose: not a directory staged handle: %+v", s)
 	}
-	if err := os.Rename(tmp, final); err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			if _, serr := os.Stat(final); serr == nil {
-				return nil
-			}
-		}
-		return fmt.Errorf("firehose: commit %s: %w", s.Key, err)
-	}
-	if dir, err := os.Open(filepath.Dir(final)); err == nil {
-		dir.Sync() // make the rename durable; best effort on file systems that refuse
-		dir.Close()
+	if err := d.d.Commit(s.Temp, s.Key, true); err != nil {
+		return fmt.Errorf("firehose: %w", err)
 	}
 	return nil
 }
 
 // Abort removes the staged file.
 func (d *DirStore) Abort(ctx context.Context, s Staged) error {
-	tmp, err := d.path(s.Temp)
-	if err != nil {
-		return err
-	}
-	if err := os.Remove(tmp); err != nil && !errors.Is(err, fs.ErrNotExist) {
+	if err := d.d.Remove(s.Temp); err != nil {
 		return fmt.Errorf("firehose: abort %s: %w", s.Key, err)
 	}
 	return nil
-}
-
-// walkRoot returns the deepest directory that holds every key under
-// prefix, so that a listing walks only that part of the tree.
-func (d *DirStore) walkRoot(prefix string) (string, error) {
-	i := strings.LastIndex(prefix, "/")
-	if i <= 0 {
-		return d.root, nil
-	}
-	return d.path(prefix[:i])
 }
 
 // ListStaged walks the directory for staged files under prefix (only the
 // part of the tree that prefix's directories name).
 func (d *DirStore) ListStaged(ctx context.Context, prefix string) ([]Staged, error) {
 	var out []Staged
-	err := d.walkFiles(prefix, func(rel, name string) {
-		i := strings.Index(name, stagedMarker)
-		if !strings.HasPrefix(name, ".") || i < 0 {
-			return
-		}
-		relDir := path.Dir(rel)
-		key := name[1:i]
-		if relDir != "." {
-			key = relDir + "/" + key
-		}
-		if strings.HasPrefix(key, prefix) {
+	err := d.d.Walk(prefix, func(rel, name string) {
+		if key, ok := localdir.KeyOfStaged(rel); ok && strings.HasPrefix(key, prefix) {
 			out = append(out, Staged{Version: StagedVersion, Store: "dir", Key: key, Temp: rel})
 		}
 	})
@@ -232,38 +167,11 @@ func (d *DirStore) ListStaged(ctx context.Context, prefix string) ([]Staged, err
 	return out, nil
 }
 
-// walkFiles calls fn with the slash-separated path relative to the root and
-// the name of every file in the part of the tree that prefix's directories
-// name (none when that part does not exist).
-func (d *DirStore) walkFiles(prefix string, fn func(rel, name string)) error {
-	start, err := d.walkRoot(prefix)
-	if err != nil {
-		return err
-	}
-	return filepath.WalkDir(start, func(p string, de fs.DirEntry, err error) error {
-		if err != nil {
-			if p == start && errors.Is(err, fs.ErrNotExist) {
-				return fs.SkipAll
-			}
-			return err
-		}
-		if de.IsDir() {
-			return nil
-		}
-		rel, err := filepath.Rel(d.root, p)
-		if err != nil {
-			return err
-		}
-		fn(filepath.ToSlash(rel), de.Name())
-		return nil
-	})
-}
-
 // List implements JournalStore: the visible files under prefix (staged
 // temporary files are not listed).
 func (d *DirStore) List(ctx context.Context, prefix string) ([]string, error) {
 	var out []string
-	err := d.walkFiles(prefix, func(key, name string) {
+	err := d.d.Walk(prefix, func(key, name string) {
 		if !strings.Contains(name, stagedMarker) && strings.HasPrefix(key, prefix) {
 			out = append(out, key)
 		}
@@ -277,9 +185,9 @@ func (d *DirStore) List(ctx context.Context, prefix string) ([]string, error) {
 
 // Get implements JournalStore.
 func (d *DirStore) Get(ctx context.Context, key string) ([]byte, error) {
-	p, err := d.path(key)
+	p, err := d.d.Path(key)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("firehose: %w", err)
 	}
 	b, err := os.ReadFile(p)
 	if err != nil {
@@ -290,11 +198,7 @@ func (d *DirStore) Get(ctx context.Context, key string) ([]byte, error) {
 
 // Delete implements JournalStore.
 func (d *DirStore) Delete(ctx context.Context, key string) error {
-	p, err := d.path(key)
-	if err != nil {
-		return err
-	}
-	if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+	if err := d.d.Remove(key); err != nil {
 		return fmt.Errorf("firehose: delete %s: %w", key, err)
 	}
 	return nil
