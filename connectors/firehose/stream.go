@@ -13,9 +13,12 @@ import (
 	"sync"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/sluicehq/sluice/connectors/firehose/prefix"
 	"github.com/sluicehq/sluice/connectors/parquet"
 	"github.com/sluicehq/sluice/connectors/s3"
+	"github.com/sluicehq/sluice/internal/backoff"
 	"github.com/sluicehq/sluice/internal/clock"
 )
 
@@ -426,12 +429,14 @@ func (s *Stream) objectName(pfx string, at time.Time, ext string) string {
 }
 
 func (s *Stream) uuid() string {
-	var u [16]byte
-	io.ReadFull(s.deps.Rand, u[:])
-	u[6] = u[6]&0x0f | 0x40
-	u[8] = u[8]&0x3f | 0x80
-	h := hex.EncodeToString(u[:])
-	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
+	u, err := uuid.NewRandomFromReader(s.deps.Rand)
+	if err != nil {
+		// Deps.Rand is crypto/rand or a test's deterministic reader; neither
+		// runs dry. Fall back to the process's own source rather than fail a
+		// delivery over a name.
+		u = uuid.New()
+	}
+	return u.String()
 }
 
 const randomAlphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
@@ -673,17 +678,6 @@ func (s *Stream) write(ctx context.Context, store ObjectStore, key string, body 
 // withRetry calls op until it succeeds or the retry duration (by the
 // stream clock) has passed, waiting RetryInterval between attempts.
 func (s *Stream) withRetry(ctx context.Context, op func() error) (attempts int, err error) {
-	deadline := s.now().Add(time.Duration(*s.cfg.RetryDurationInSeconds) * time.Second)
-	for {
-		attempts++
-		if err = op(); err == nil {
-			return attempts, nil
-		}
-		if ctx.Err() != nil || !s.now().Before(deadline) {
-			return attempts, err
-		}
-		if serr := clock.Sleep(ctx, s.deps.Clock, s.deps.RetryInterval); serr != nil {
-			return attempts, errors.Join(err, serr)
-		}
-	}
+	p := backoff.Policy{Initial: s.deps.RetryInterval, Within: time.Duration(*s.cfg.RetryDurationInSeconds) * time.Second}
+	return backoff.Retry(ctx, s.deps.Clock, p, func(int) error { return op() })
 }
