@@ -119,6 +119,20 @@ func (l *Log) PutRecord(ctx context.Context, ref StreamRef, e PutEntry, sequence
 	if err := validatePut(&e, 0); err != nil {
 		return PutResult{}, err
 	}
+	// "0" is below every sequence number: no ordering asked for.
+	if sequenceNumberForOrdering != "" && sequenceNumberForOrdering != "0" {
+		if _, ok := ParseSequenceNumber(sequenceNumberForOrdering); !ok {
+			// Kinesis looks the stream up first: a missing stream is
+			// reported before a foreign sequence number.
+			st, err := l.streamRef(ref)
+			if err != nil {
+				return PutResult{}, err
+			}
+			e := refuse(CodeInvalidArgument, ReasonOrderingSequenceForeign)
+			e.Stream, e.Value = st.name, sequenceNumberForOrdering
+			return PutResult{}, e
+		}
+	}
 	var res [1]PutResult
 	out, err := l.put(ctx, ref, []PutEntry{e}, res[:0], true)
 	if err != nil {
@@ -676,6 +690,12 @@ func (l *Log) GetShardIterator(ref StreamRef, shardID string, p StartPosition) (
 	sh, err := st.shardLocked(shardID)
 	if err != nil {
 		return ShardIterator{}, err
+	}
+	if p.SequenceNumber != "" && (p.Type == TrimHorizon || p.Type == Latest) {
+		// Kinesis refuses a sequence number it would ignore.
+		e := refuse(CodeInvalidArgument, ReasonStartingSequenceUnwanted)
+		e.Value = string(p.Type)
+		return ShardIterator{}, e
 	}
 	off, err := st.startOffset(sh, p, now)
 	if err != nil {

@@ -9,10 +9,12 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
+	"unicode"
 
 	"github.com/sluicehq/sluice/connectors/shardlog/internal/storage"
 	"github.com/sluicehq/sluice/internal/durable"
@@ -688,6 +690,9 @@ func (l *Log) CreateStream(in CreateStreamInput) error {
 			return err
 		}
 	}
+	if err := tagCharacters(in.Name, in.Tags); err != nil {
+		return err
+	}
 	now := l.clock.Now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -1042,6 +1047,43 @@ func validateTag(k, v string) error {
 	return e
 }
 
+// tagCharacters refuses tags with characters Kinesis does not allow in
+// keys and values: letters, digits, spaces and _ . / = + - @ : pass; '%',
+// though the service lists it as valid, is refused on its own (as Kinesis
+// does, with a second message). Keys are checked in sorted order so that
+// the refusal names the same tag every time.
+func tagCharacters(stream string, tags map[string]string) error {
+	keys := make([]string, 0, len(tags))
+	for k := range tags {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	percent := ""
+	for _, k := range keys {
+		for _, s := range [2]string{k, tags[k]} {
+			for _, c := range s {
+				switch {
+				case c == '%':
+					if percent == "" {
+						percent = s
+					}
+				case unicode.IsLetter(c), unicode.IsDigit(c), unicode.Is(unicode.Zs, c), strings.ContainsRune("_./=+-@:", c):
+				default:
+					e := refuse(CodeInvalidArgument, ReasonTagCharacters)
+					e.Value = s
+					return e
+				}
+			}
+		}
+	}
+	if percent != "" {
+		e := refuse(CodeInvalidArgument, ReasonTagPercent)
+		e.Stream, e.Value = stream, percent
+		return e
+	}
+	return nil
+}
+
 // AddTags adds or overwrites tags of a stream (at most 50 in all).
 func (l *Log) AddTags(ref StreamRef, tags map[string]string) error {
 	st, err := l.streamRef(ref)
@@ -1052,6 +1094,9 @@ func (l *Log) AddTags(ref StreamRef, tags map[string]string) error {
 		if err := validateTag(k, v); err != nil {
 			return err
 		}
+	}
+	if err := tagCharacters(st.name, tags); err != nil {
+		return err
 	}
 	st.mu.Lock()
 	defer st.mu.Unlock()

@@ -241,9 +241,12 @@ func TestPutRecordsValidation(t *testing.T) {
 	// The 1 MiB limit is of key and data together.
 	_, err = l.PutRecord(ctx, ref("s"), PutEntry{PartitionKey: "k", Data: make([]byte, MaxRecordBytes)}, "")
 	mustCode(t, err, CodeInvalidArgument)
-	if _, err := l.PutRecord(ctx, ref("s"), PutEntry{PartitionKey: "k", Data: make([]byte, MaxRecordBytes-1)}, "1"); err != nil {
+	if _, err := l.PutRecord(ctx, ref("s"), PutEntry{PartitionKey: "k", Data: make([]byte, MaxRecordBytes-1)}, "0"); err != nil {
 		t.Fatal(err)
 	}
+	// A SequenceNumberForOrdering the log did not issue is refused.
+	_, err = l.PutRecord(ctx, ref("s"), PutEntry{PartitionKey: "k"}, "1")
+	mustCode(t, err, CodeInvalidArgument)
 	mustCode(t, l.CreateStream(CreateStreamInput{Name: "bad name"}), CodeValidation)
 	mustCode(t, l.CreateStream(CreateStreamInput{Name: "z", ShardCount: 0}), CodeValidation)
 	mustCode(t, l.CreateStream(CreateStreamInput{Name: "z", ShardCount: 501}), CodeLimitExceeded)

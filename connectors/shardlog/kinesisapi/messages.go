@@ -81,6 +81,10 @@ func (s *Server) answer(op string, err error) (code shardlog.ErrorCode, msg stri
 	return errInternal.code, errInternal.msg, true
 }
 
+// iteratorTypeMix opens the refusal of an iterator type given with the
+// wrong company (a sequence number missing, or one it would ignore).
+const iteratorTypeMix = "Must either specify (1) AT_SEQUENCE_NUMBER or AFTER_SEQUENCE_NUMBER and StartingSequenceNumber or (2) TRIM_HORIZON or LATEST and no StartingSequenceNumber. "
+
 const javaDate = "Mon Jan 02 15:04:05 MST 2006"
 
 // message is the service's message for a refusal of the log in operation
@@ -165,7 +169,15 @@ func (s *Server) message(op string, e *shardlog.Error) string {
 	case shardlog.ReasonWriteFailed:
 		return errInternal.msg
 	case shardlog.ReasonStartingSequenceMissing:
-		return fmt.Sprintf("StartingSequenceNumber must be specified for ShardIteratorType %s.", e.Value)
+		return iteratorTypeMix + "Request specified " + e.Value + " and no StartingSequenceNumber."
+	case shardlog.ReasonStartingSequenceUnwanted:
+		return iteratorTypeMix + "Request specified " + e.Value + " and also a StartingSequenceNumber."
+	case shardlog.ReasonOrderingSequenceForeign:
+		return fmt.Sprintf("ExclusiveMinimumSequenceNumber %s used in PutRecord on stream %s under account %s is invalid.", e.Value, e.Stream, acct)
+	case shardlog.ReasonTagCharacters:
+		return "Some tags contain invalid characters. Valid characters: Unicode letters, digits, white space, _ . / = + - % @ :."
+	case shardlog.ReasonTagPercent:
+		return fmt.Sprintf("Failed to add tags to stream %s under account %s because some tags contained illegal characters. The allowed characters are Unicode letters, white-spaces, '_',',','/','=','+','-','@',':'.", e.Stream, acct)
 	case shardlog.ReasonStartingSequenceInvalid:
 		return fmt.Sprintf("StartingSequenceNumber %s used in %s on shard %s in stream %s under account %s is invalid.", e.Value, op, e.Shard, e.Stream, acct)
 	case shardlog.ReasonStartingSequenceElsewhere:
