@@ -22,6 +22,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/fxamacker/cbor/v2"
+
 	"github.com/sluicehq/sluice/connectors/shardlog"
 )
 
@@ -212,10 +214,18 @@ func (r *request) decode(v any) error {
 func serializationMessage(err error) string {
 	var te *json.UnmarshalTypeError
 	if errors.As(err, &te) {
-		if te.Field != "" {
-			return fmt.Sprintf("Unexpected %s for field %s: expected %s", te.Value, te.Field, te.Type)
+		found, _, _ := strings.Cut(te.Value, " ") // "number 1.5": a number
+		if msg := wrongType(found, javaKind(te.Type.String())); msg != "" {
+			return msg
 		}
-		return fmt.Sprintf("Unexpected %s: expected %s", te.Value, te.Type)
+		return "Unexpected " + found + " value"
+	}
+	var ce *cbor.UnmarshalTypeError
+	if errors.As(err, &ce) {
+		if msg := wrongType(cborFound(ce.CBORType), javaKind(ce.GoType)); msg != "" {
+			return msg
+		}
+		return "Unexpected " + ce.CBORType + " value"
 	}
 	var se *json.SyntaxError
 	if errors.As(err, &se) {
@@ -225,6 +235,96 @@ func serializationMessage(err error) string {
 	msg = strings.TrimPrefix(msg, "json: ")
 	msg = strings.TrimPrefix(msg, "cbor: ")
 	return "Malformed request body: " + msg
+}
+
+// javaKind is the kind of member the service (a Java one) would decode a
+// Go type of the inputs into: String, Integer, Boolean, Blob, List, Map
+// or Structure.
+func javaKind(goType string) string {
+	switch {
+	case goType == "string":
+		return "String"
+	case goType == "bool":
+		return "Boolean"
+	case goType == "[]uint8":
+		return "Blob"
+	case strings.HasPrefix(goType, "[]"):
+		return "List"
+	case strings.HasPrefix(goType, "map["):
+		return "Map"
+	case strings.HasPrefix(goType, "int"), strings.HasPrefix(goType, "uint"):
+		return "Integer"
+	}
+	return "Structure"
+}
+
+// cborFound is the JSON kind of a CBOR type, as wrongType names them.
+func cborFound(t string) string {
+	switch t {
+	case "positive integer", "negative integer":
+		return "number"
+	case "byte string", "UTF-8 text string":
+		return "string"
+	case "map":
+		return "object"
+	case "array":
+		return "array"
+	case "primitives":
+		return "bool"
+	}
+	return t
+}
+
+// wrongType is the service's SerializationException message for a value
+// of JSON kind found (bool, number, string, object, array) where a member
+// of kind want is expected, or "" where this server has none.
+func wrongType(found, want string) string {
+	const (
+		startMap  = "Start of structure or map found where not expected."
+		startList = "Start of list found where not expected"
+	)
+	switch want {
+	case "List":
+		switch found {
+		case "object":
+			return startMap
+		case "array":
+			return ""
+		}
+		return "Expected list or null"
+	case "Map":
+		if found == "array" {
+			return startList
+		}
+		return "Expected map or null"
+	case "Structure":
+		if found == "array" {
+			return startList
+		}
+		return "Expected null"
+	}
+	switch found {
+	case "object":
+		return startMap
+	case "array":
+		return startList
+	}
+	article := "an"
+	if want == "Blob" {
+		article = "a"
+	}
+	switch found {
+	case "bool":
+		return "class java.lang.Boolean can not be converted to " + article + " " + want
+	case "number":
+		if want == "Integer" {
+			return "" // a fraction: not an integer
+		}
+		return "class java.math.BigDecimal can not be converted to " + article + " " + want
+	case "string":
+		return "class java.lang.String can not be converted to " + article + " " + want
+	}
+	return ""
 }
 
 // streamedOutput is an output that writes its own response (the event
@@ -357,6 +457,13 @@ type errorBody struct {
 	Message string `json:"message,omitempty"`
 }
 
+// serializationBody is the error body of a SerializationException, whose
+// message the service keys "Message".
+type serializationBody struct {
+	Type    string `json:"__type"`
+	Message string `json:"Message,omitempty"`
+}
+
 // writeError answers err as Kinesis does: the error name in "__type" and
 // X-Amzn-ErrorType, the service's message, and the status that goes with
 // them. op is the operation (for the messages that name it).
@@ -365,7 +472,10 @@ func (s *Server) writeError(w http.ResponseWriter, isCBOR bool, op string, err e
 	if internal {
 		s.logInternal(err)
 	}
-	body := errorBody{Type: string(code), Message: msg}
+	var body any = errorBody{Type: string(code), Message: msg}
+	if code == codeSerialization {
+		body = serializationBody{Type: string(code), Message: msg}
+	}
 	var b []byte
 	if isCBOR {
 		w.Header().Set("Content-Type", ctCBOR)

@@ -68,7 +68,7 @@ func TestWireErrors(t *testing.T) {
 		{"no target", "", `{}`, true, 400, "UnknownOperationException", ""},
 		{"malformed", "DescribeStream", `{"StreamName": "s"`, true, 400, "SerializationException", ""},
 		{"trailing", "DescribeStream", `{"StreamName": "s"} {}`, true, 400, "SerializationException", ""},
-		{"wrong type", "DescribeStream", `{"StreamName": 5}`, true, 400, "SerializationException", "StreamName"},
+		{"wrong type", "DescribeStream", `{"StreamName": 5}`, true, 400, "SerializationException", "class java.math.BigDecimal can not be converted to an String"},
 		{"bad base64", "PutRecord", `{"StreamName":"s","PartitionKey":"k","Data":"!!"}`, true, 400, "SerializationException", ""},
 		{"float limit", "ListStreams", `{"Limit": 1.5}`, true, 400, "SerializationException", ""},
 		{"missing name", "DescribeStream", `{}`, true, 400, "InvalidArgumentException", "Neither StreamName nor StreamARN"},
@@ -378,4 +378,37 @@ func FuzzFastPutRecords(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestCBORSerializationMessages checks that a wrongly typed member in a
+// CBOR body gets the service's SerializationException text, under the key
+// "Message" (capital M) as the service spells it for this error.
+func TestCBORSerializationMessages(t *testing.T) {
+	s, _ := newHandler(t)
+	for _, c := range []struct {
+		op   string
+		body map[string]any
+		msg  string
+	}{
+		{"DescribeStream", map[string]any{"StreamName": 5}, "class java.math.BigDecimal can not be converted to an String"},
+		{"DescribeStream", map[string]any{"StreamName": "s", "Limit": "5"}, "class java.lang.String can not be converted to an Integer"},
+		{"DescribeStream", map[string]any{"StreamName": map[string]any{"a": 1}}, "Start of structure or map found where not expected."},
+		{"DescribeStream", map[string]any{"StreamName": []any{"s"}}, "Start of list found where not expected"},
+		{"AddTagsToStream", map[string]any{"StreamName": "s", "Tags": "x"}, "Expected map or null"},
+		{"RemoveTagsFromStream", map[string]any{"StreamName": "s", "TagKeys": "x"}, "Expected list or null"},
+	} {
+		b, err := cbor.Marshal(c.body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w := call(s, c.op, ctCBOR, b, true)
+		var body map[string]string
+		if err := cbor.Unmarshal(w.Body.Bytes(), &body); err != nil {
+			t.Fatalf("%s %v: %x: %v", c.op, c.body, w.Body.Bytes(), err)
+		}
+		want := map[string]string{"__type": "SerializationException", "Message": c.msg}
+		if w.Code != 400 || len(body) != 2 || body["__type"] != want["__type"] || body["Message"] != want["Message"] {
+			t.Errorf("%s %v: got %d %v, want 400 %v", c.op, c.body, w.Code, body, want)
+		}
+	}
 }
