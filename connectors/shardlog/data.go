@@ -677,7 +677,18 @@ func msTime(t time.Time) time.Time { return time.UnixMilli(t.UnixMilli()) }
 // GetShardIterator returns an iterator for reading shardID from p. It
 // expires after Options.IteratorTTL (5 minutes).
 func (l *Log) GetShardIterator(ref StreamRef, shardID string, p StartPosition) (ShardIterator, error) {
+	// Kinesis reads the shard id before it looks the stream up, and for a
+	// stream it does not find it reports the shard.
+	idx, err := shardIndex(ref.Name, shardID)
+	if err != nil {
+		return ShardIterator{}, err
+	}
 	st, err := l.streamRef(ref)
+	if e := (*Error)(nil); errors.As(err, &e) && e.Reason == ReasonStreamNotFound {
+		nf := refuse(CodeResourceNotFound, ReasonShardNotFound)
+		nf.Stream, nf.Shard = e.Stream, ShardID(idx)
+		return ShardIterator{}, nf
+	}
 	if err != nil {
 		return ShardIterator{}, err
 	}

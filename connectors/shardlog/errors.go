@@ -110,6 +110,7 @@ const (
 	ReasonTagPercent               // Stream, Value: the key or value with a '%'
 	ReasonStartingSequenceUnwanted // Value: the iterator type (TRIM_HORIZON, LATEST) given a sequence number
 	ReasonOrderingSequenceForeign  // Stream, Value: a SequenceNumberForOrdering this log did not issue
+	ReasonShardIDUnreadable        // Stream, Value: a shard id with no shard number in the int range
 )
 
 // Error is a refusal of the log: its kind (Code, as Kinesis names it), the
@@ -263,6 +264,8 @@ func (e *Error) describe() string {
 		return fmt.Sprintf("GetRecords limit %d is outside [1, %d]", e.Requested, e.Limit)
 	case ReasonIteratorExpired:
 		return fmt.Sprintf("shard iterator issued at %s expired after %dms", e.Time.UTC().Format(time.RFC3339Nano), e.Limit)
+	case ReasonShardIDUnreadable:
+		return fmt.Sprintf("stream %q: %q names no shard number", e.Stream, e.Value)
 	case ReasonTagCharacters:
 		return fmt.Sprintf("tag %q has a character outside letters, digits, white space and _ . / = + - %% @ :", e.Value)
 	case ReasonTagPercent:

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -619,15 +620,39 @@ func (st *stream) activeLocked(now time.Time) error {
 }
 
 func (st *stream) shardLocked(id string) (*shard, error) {
-	if idx, ok := ParseShardID(id); ok {
-		i := sort.Search(len(st.shards), func(i int) bool { return st.shards[i].idx >= idx })
-		if i < len(st.shards) && st.shards[i].idx == idx {
-			return st.shards[i], nil
-		}
+	idx, err := shardIndex(st.name, id)
+	if err != nil {
+		return nil, err
+	}
+	i := sort.Search(len(st.shards), func(i int) bool { return st.shards[i].idx >= idx })
+	if i < len(st.shards) && st.shards[i].idx == idx {
+		return st.shards[i], nil
 	}
 	e := refuse(CodeResourceNotFound, ReasonShardNotFound)
-	e.Stream, e.Shard = st.name, id
+	e.Stream, e.Shard = st.name, ShardID(idx)
 	return nil, e
+}
+
+// maxShardIndex is the largest shard number Kinesis accepts in a shard id
+// (a Java int).
+const maxShardIndex = 1<<31 - 1
+
+// shardIndex is the number of a shard id as Kinesis reads one: the digits
+// after its last '-' (shardId-000000000007, shard-7, anything-7), or a bare
+// number (7). An id with no such number, or one beyond the int range, is
+// refused (ReasonShardIDUnreadable) naming stream.
+func shardIndex(stream, id string) (uint32, error) {
+	n := id
+	if i := strings.LastIndexByte(id, '-'); i >= 0 {
+		n = id[i+1:]
+	}
+	v, err := strconv.ParseUint(n, 10, 64)
+	if n == "" || n[0] == '+' || err != nil || v > maxShardIndex {
+		e := refuse(CodeResourceNotFound, ReasonShardIDUnreadable)
+		e.Stream, e.Value = stream, id
+		return 0, e
+	}
+	return uint32(v), nil
 }
 
 // beginUpdateLocked moves the stream to UPDATING until StatusDelay has

@@ -191,10 +191,23 @@ func TestPutGetRoutingAndIterators(t *testing.T) {
 	mustCode(t, err, CodeResourceNotFound)
 	_, err = l.GetShardIterator(ref("nope"), "shardId-000000000000", StartPosition{Type: Latest})
 	mustCode(t, err, CodeResourceNotFound)
-	// The refusal names the stream (kinesisapi's wire tests check the
-	// service message rendered from it).
-	if e := (*Error)(nil); !errors.As(err, &e) || e.Reason != ReasonStreamNotFound || e.Stream != "nope" {
+	// As Kinesis does, the refusal names the shard of the stream not found
+	// (kinesisapi's wire tests check the service message rendered from it).
+	if e := (*Error)(nil); !errors.As(err, &e) || e.Reason != ReasonShardNotFound || e.Stream != "nope" || e.Shard != "shardId-000000000000" {
 		t.Fatal(err)
+	}
+	// Shard ids in any form ending in -N, or a bare number, name shard N.
+	for _, id := range []string{"shard-1", "x-y-1", "1", "shardId-1"} {
+		it, err := l.GetShardIterator(ref("s"), id, StartPosition{Type: TrimHorizon})
+		if err != nil || it.Next.Shard != 1 {
+			t.Fatalf("%s: %+v %v", id, it, err)
+		}
+	}
+	for _, id := range []string{"shardId-2147483648", "shard-", "shard-+1", "shardId-x"} {
+		_, err = l.GetShardIterator(ref("s"), id, StartPosition{Type: TrimHorizon})
+		if e := (*Error)(nil); !errors.As(err, &e) || e.Reason != ReasonShardIDUnreadable || e.Value != id {
+			t.Fatalf("%s: %v", id, err)
+		}
 	}
 	// Iterators expire after 5 minutes. (Tokens, and the refusal of
 	// tampered ones, are the wire server's: see kinesisapi.)

@@ -174,6 +174,8 @@ func (s *Server) message(op string, e *shardlog.Error) string {
 		return iteratorTypeMix + "Request specified " + e.Value + " and also a StartingSequenceNumber."
 	case shardlog.ReasonOrderingSequenceForeign:
 		return fmt.Sprintf("ExclusiveMinimumSequenceNumber %s used in PutRecord on stream %s under account %s is invalid.", e.Value, e.Stream, acct)
+	case shardlog.ReasonShardIDUnreadable:
+		return fmt.Sprintf("Could not find shard %s in stream %s under account %s.", e.Value, e.Stream, acct)
 	case shardlog.ReasonTagCharacters:
 		return "Some tags contain invalid characters. Valid characters: Unicode letters, digits, white space, _ . / = + - % @ :."
 	case shardlog.ReasonTagPercent:
