@@ -1129,3 +1129,24 @@ func TestQuotaAndNoLockInversion(t *testing.T) {
 		t.Fatalf("open shards %d after %d splits (limit 40)", lim.OpenShardCount, splits)
 	}
 }
+
+// TestMergeShardsOrderedPair checks that a merge takes ShardToMerge as
+// the lower range and AdjacentShardToMerge as the one right above it, as
+// Kinesis does: the pair reversed is refused as not adjacent, and leaves
+// both shards open.
+func TestMergeShardsOrderedPair(t *testing.T) {
+	l, _ := openTest(t, nil)
+	if err := l.CreateStream(CreateStreamInput{Name: "s", ShardCount: 2}); err != nil {
+		t.Fatal(err)
+	}
+	err := l.MergeShards(ref("s"), "shardId-000000000001", "shardId-000000000000")
+	if e := (*Error)(nil); !errors.As(err, &e) || e.Reason != ReasonShardsNotAdjacent || e.Shard != "shardId-000000000001" || e.OtherShard != "shardId-000000000000" {
+		t.Fatal(err)
+	}
+	if d, _ := l.DescribeStream(ref("s")); d.OpenShardCount != 2 || len(d.Shards) != 2 {
+		t.Fatalf("after a refused merge: %+v", d)
+	}
+	if err := l.MergeShards(ref("s"), "shardId-000000000000", "shardId-000000000001"); err != nil {
+		t.Fatal(err)
+	}
+}

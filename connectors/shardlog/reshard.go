@@ -115,18 +115,18 @@ func (l *Log) MergeShards(ref StreamRef, shardToMerge, adjacentShard string) err
 			return st.notOpen(s)
 		}
 	}
-	lo, hi := a, b
-	if b.rng.Start.Cmp(a.rng.Start) < 0 {
-		lo, hi = b, a
-	}
-	if a == b || lo.rng.End.Add(1) != hi.rng.Start {
+	// Kinesis merges only the pair in order: ShardToMerge the lower range,
+	// AdjacentShardToMerge the one right above it. The reversed pair is
+	// refused as not adjacent.
+	// (End+1 wraps to 0 for the top shard: hence the comparison first.)
+	if a == b || a.rng.End.Cmp(b.rng.Start) >= 0 || a.rng.End.Add(1) != b.rng.Start {
 		e := refuse(CodeInvalidArgument, ReasonShardsNotAdjacent)
 		e.Stream, e.Shard, e.OtherShard = st.name, a.id, b.id
 		return e
 	}
 	st.closeShardLocked(a, now)
 	st.closeShardLocked(b, now)
-	if _, err := st.addShardLocked(HashKeyRange{lo.rng.Start, hi.rng.End}, now, []*shard{a, b}); err != nil {
+	if _, err := st.addShardLocked(HashKeyRange{a.rng.Start, b.rng.End}, now, []*shard{a, b}); err != nil {
 		return err
 	}
 	st.rebuildOpenLocked()
