@@ -22,16 +22,15 @@ const (
 )
 
 // statusOf is the status Kinesis answers an error with: 500 for internal
-// failures, 503 when unavailable, 403 for a missing token (as in the
-// Common Errors of the AWS API references), else 400.
+// failures, 503 when unavailable, else 400 — a missing authentication
+// token included, as the service answers a routable request (403 is its
+// front end's, for requests it cannot route: see writeXMLError).
 func statusOf(c shardlog.ErrorCode) int {
 	switch c {
 	case shardlog.CodeInternalFailure:
 		return 500
 	case codeServiceUnavailble:
 		return 503
-	case codeMissingAuthToken:
-		return 403
 	}
 	return 400
 }
@@ -57,11 +56,10 @@ var (
 	errInternal          = &apiError{shardlog.CodeInternalFailure, "Internal service failure."}
 	errShuttingDown      = &apiError{codeServiceUnavailble, "Service is shutting down."}
 	errUnreadableRequest = "Request body could not be read: "
+	// errUnknownOperation has no message, as the service's has none.
+	errUnknownOperation = &apiError{code: codeUnknownOperation}
+	errNoOperationName  = "Unable to determine service/operation name to be authorized"
 )
-
-func unknownOperation(target string) error {
-	return &apiError{codeUnknownOperation, fmt.Sprintf("Unknown operation %q", target)}
-}
 
 // answer is what a client is told of err in operation op: an error name
 // and message. internal reports an error that is not a refusal (an I/O

@@ -291,6 +291,9 @@ func (w *wireScript) answer(resp *http.Response, b []byte) string {
 		}
 		return fmt.Sprintf("%d %s: %s\n", resp.StatusCode, e.Type, e.Message)
 	}
+	if len(b) == 0 {
+		return "(no body)\n"
+	}
 	return w.normalize(b) + "\n"
 }
 

@@ -17,6 +17,7 @@ import (
 	"math/big"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -337,33 +338,75 @@ type streamedOutput interface {
 // the table and runs it (decode, check, call, encode).
 func (s *Server) ServeHTTP(w http.ResponseWriter, hr *http.Request) {
 	id := s.requestID()
-	w.Header().Set("x-amzn-RequestId", id)
-	w.Header().Set("x-amz-id-2", id)
-	ct := hr.Header.Get("Content-Type")
-	isCBOR := strings.HasPrefix(ct, "application/x-amz-cbor")
+	h := w.Header()
+	h.Set("x-amzn-RequestId", id)
+	h.Set("x-amz-id-2", id)
+	// The protocol layer answers in the service's order: CORS, the
+	// method, an empty body, the content type, the operation, and only
+	// then the authentication.
+	if hr.Header.Get("Origin") != "" {
+		h.Set("Access-Control-Allow-Origin", "*")
+		if hr.Method == http.MethodOptions {
+			if v := hr.Header.Get("Access-Control-Request-Headers"); v != "" {
+				h.Set("Access-Control-Allow-Headers", v)
+			}
+			if v := hr.Header.Get("Access-Control-Request-Method"); v != "" {
+				h.Set("Access-Control-Allow-Methods", v)
+			}
+			h.Set("Access-Control-Max-Age", "172800")
+			h.Set("Content-Length", "0")
+			w.WriteHeader(http.StatusOK)
+			return
+		}
+		h.Set("Access-Control-Expose-Headers", "x-amzn-RequestId,x-amzn-ErrorType,x-amz-request-id,x-amz-id-2,x-amzn-ErrorMessage,Date")
+	}
 	if hr.Method != http.MethodPost {
+		// /healthz is this server's own, for probes; the service has none.
 		if hr.Method == http.MethodGet && hr.URL.Path == "/healthz" {
 			w.WriteHeader(http.StatusOK)
 			io.WriteString(w, "ok\n")
 			return
 		}
-		s.writeError(w, isCBOR, "", errMissingAuth)
+		writeXMLError(w, http.StatusForbidden, "AccessDeniedException", errNoOperationName)
 		return
 	}
+	ct, _, _ := strings.Cut(hr.Header.Get("Content-Type"), ";")
+	ct = strings.TrimSpace(ct)
+	isCBOR := ct == ctCBOR
 	target := hr.Header.Get("X-Amz-Target")
-	if !s.opts.AllowAnonymous && hr.Header.Get("Authorization") == "" && hr.URL.Query().Get("X-Amz-Algorithm") == "" {
-		s.writeError(w, isCBOR, "", errMissingAuth)
-		return
-	}
 	name, ok := strings.CutPrefix(target, targetPrefix)
 	op, known := operations[name]
-	if !ok || !known {
-		s.writeError(w, isCBOR, "", unknownOperation(target))
-		return
-	}
+	known = ok && known
 	body, err := readBody(http.MaxBytesReader(w, hr.Body, s.opts.MaxBodyBytes), hr.ContentLength, s.opts.MaxBodyBytes)
 	if err != nil {
 		s.writeError(w, isCBOR, name, &apiError{code: codeSerialization, msg: errUnreadableRequest + err.Error()})
+		return
+	}
+	if len(body) == 0 {
+		// No body at all (not even {}): the service answers with the
+		// error name alone, in JSON for its JSON content type and in CBOR
+		// otherwise.
+		code := codeSerialization
+		if !known {
+			code = codeUnknownOperation
+		}
+		s.writeError(w, ct != ctJSON, name, &apiError{code: code})
+		return
+	}
+	if ct != ctJSON && ct != ctCBOR && ct != "application/json" {
+		if target == "" || !strings.Contains(target, ".") {
+			writeXMLError(w, http.StatusForbidden, "AccessDeniedException", errNoOperationName)
+			return
+		}
+		writeXMLError(w, http.StatusNotFound, "UnknownOperationException", "")
+		return
+	}
+	if !known {
+		s.writeError(w, isCBOR, "", errUnknownOperation)
+		return
+	}
+	if !s.opts.AllowAnonymous && hr.Header.Get("Authorization") == "" && hr.URL.Query().Get("X-Amz-Algorithm") == "" {
+		s.writeError(w, isCBOR, "", errMissingAuth)
 		return
 	}
 	r := &request{ctx: hr.Context(), op: name, cbor: isCBOR, body: body}
@@ -422,6 +465,17 @@ type fastJSON interface {
 var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 64<<10); return &b }}
 
 func (s *Server) writeResult(w http.ResponseWriter, isCBOR bool, out any) {
+	if _, none := out.(empty); none {
+		// An operation without output: the service sends no body at all.
+		ct := ctJSON
+		if isCBOR {
+			ct = ctCBOR
+		}
+		w.Header().Set("Content-Type", ct)
+		w.Header().Set("Content-Length", "0")
+		w.WriteHeader(http.StatusOK)
+		return
+	}
 	if isCBOR {
 		b, err := cborEnc.Marshal(out)
 		if err != nil {
@@ -487,6 +541,19 @@ func (s *Server) writeError(w http.ResponseWriter, isCBOR bool, op string, err e
 	w.Header().Set("X-Amzn-ErrorType", string(code))
 	w.WriteHeader(statusOf(code))
 	w.Write(b)
+}
+
+// writeXMLError answers as the service's front end does for a request it
+// cannot route (a method other than POST, an unknown content type): an
+// XML body, <Name/> when there is no message.
+func writeXMLError(w http.ResponseWriter, status int, name, msg string) {
+	body := "<" + name + "/>\n"
+	if msg != "" {
+		body = "<" + name + ">\n  <Message>" + msg + "</Message>\n</" + name + ">\n"
+	}
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(status)
+	io.WriteString(w, body)
 }
 
 func (s *Server) logInternal(err error) {
