@@ -619,13 +619,17 @@ func (r *ShardReader) Read(ctx context.Context, maxRecords, maxBytes int, wait b
 	}
 	for {
 		now := r.l.clock.Now()
+		reshardAt, err := r.st.settle(now)
+		if err != nil {
+			return nil, err
+		}
 		r.st.mu.RLock()
 		if r.st.deleted {
 			r.st.mu.RUnlock()
 			return nil, r.l.notFound(r.st.name)
 		}
 		res, err := r.st.readLocked(r.sh, r.next, maxRecords, maxBytes, now, &r.buf)
-		closedCh := r.sh.closedCh
+		closedCh, pendingCh := r.sh.closedCh, r.st.pendingCh
 		r.st.mu.RUnlock()
 		if err != nil {
 			return nil, err
@@ -638,12 +642,24 @@ func (r *ShardReader) Read(ctx context.Context, maxRecords, maxBytes int, wait b
 		if r.sh.log.Next() > r.next {
 			continue
 		}
+		var reshard <-chan time.Time
+		stop := func() {}
+		if !reshardAt.IsZero() {
+			// A reshard pending until the stream is ACTIVE again may end
+			// the shard then: wake up for it.
+			t := r.l.clock.NewTimer(reshardAt.Sub(now))
+			reshard, stop = t.C(), func() { t.Stop() }
+		}
 		select {
 		case <-notify:
 		case <-closedCh:
+		case <-pendingCh:
+		case <-reshard:
 		case <-ctx.Done():
+			stop()
 			return nil, ctx.Err()
 		}
+		stop()
 	}
 }
 

@@ -133,6 +133,8 @@ type stream struct {
 	mu          sync.RWMutex
 	status      StreamStatus
 	statusUntil time.Time
+	pending     *pendingReshard // a split or merge applied when ACTIVE again
+	pendingCh   chan struct{}   // closed (and replaced) when a reshard is deferred
 	mode        StreamMode
 	retention   int
 	shards      []*shard // every retained shard, ascending index
@@ -394,6 +396,9 @@ type streamMeta struct {
 	KeyID       string            `json:"key_id,omitempty"`
 	Monitoring  []string          `json:"monitoring,omitempty"`
 	Shards      []shardMeta       `json:"shards"`
+	// Pending is a reshard to apply at StatusUntil (absent in data of
+	// builds before it: none pending).
+	Pending *pendingReshard `json:"pending_reshard,omitempty"`
 }
 
 func (st *stream) saveLocked() error {
@@ -401,6 +406,7 @@ func (st *stream) saveLocked() error {
 		Format: FormatVersion, Name: st.name, Created: st.created.UnixMilli(),
 		Status: st.status, Mode: st.mode, Retention: st.retention, NextIndex: st.nextIndex,
 		Tags: st.tags, Encryption: st.encryption, KeyID: st.keyID, Monitoring: st.monitoring,
+		Pending: st.pending,
 	}
 	if !st.statusUntil.IsZero() {
 		m.StatusUntil = st.statusUntil.UnixMilli()
@@ -453,13 +459,15 @@ func (l *Log) loadStream(dir string) (*stream, error) {
 	}
 	now := l.clock.Now()
 	st := &stream{
-		l: l, name: m.Name, arn: l.streamARN(m.Name), dir: dir, created: time.UnixMilli(m.Created),
+		pendingCh: make(chan struct{}),
+		l:         l, name: m.Name, arn: l.streamARN(m.Name), dir: dir, created: time.UnixMilli(m.Created),
 		status: m.Status, mode: m.Mode, retention: m.Retention, nextIndex: m.NextIndex,
 		tags: m.Tags, encryption: m.Encryption, keyID: m.KeyID, monitoring: m.Monitoring,
 	}
 	if m.StatusUntil != 0 {
 		st.statusUntil = time.UnixMilli(m.StatusUntil)
 	}
+	st.pending = m.Pending
 	if st.tags == nil {
 		st.tags = map[string]string{}
 	}
@@ -569,9 +577,17 @@ func (l *Log) stream(name string) (*stream, error) {
 	if st == nil {
 		return nil, l.notFound(name)
 	}
+	now := l.clock.Now()
 	st.mu.RLock()
-	gone := st.deleted && !l.clock.Now().Before(st.statusUntil)
+	gone := st.deleted && !now.Before(st.statusUntil)
 	st.mu.RUnlock()
+	if !gone {
+		// Every call finds its stream here: a reshard whose time has come
+		// is applied before anything of the stream is seen.
+		if _, err := st.settle(now); err != nil {
+			return nil, err
+		}
+	}
 	if gone {
 		l.mu.Lock()
 		if l.mu.streams[name] == st {
@@ -753,7 +769,8 @@ func (l *Log) CreateStream(in CreateStreamInput) error {
 	}
 	dir := filepath.Join(l.opts.Dir, "streams", fmt.Sprintf("%s.%d", in.Name, now.UnixNano()))
 	st := &stream{
-		l: l, name: in.Name, arn: l.streamARN(in.Name), dir: dir, created: now,
+		pendingCh: make(chan struct{}),
+		l:         l, name: in.Name, arn: l.streamARN(in.Name), dir: dir, created: now,
 		status: StatusActive, mode: in.Mode, retention: DefaultRetentionHours,
 		tags: map[string]string{}, encryption: "NONE",
 	}

@@ -1150,3 +1150,71 @@ func TestMergeShardsOrderedPair(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestReshardVisibleWhenActive checks that a split or merge, accepted
+// while the stream turns UPDATING, leaves the shard map as it was (the
+// parents open and written to, no children) until the stream is ACTIVE
+// again, as Kinesis does; and that one pending across a restart is still
+// applied.
+func TestReshardVisibleWhenActive(t *testing.T) {
+	ctx := context.Background()
+	clk := NewManualClock(t0)
+	opts := Options{Dir: t.TempDir(), Clock: clk, RetentionInterval: -1, Sync: SyncNone, StatusDelay: 10 * time.Second}
+	l, err := Open(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := l.CreateStream(CreateStreamInput{Name: "s", ShardCount: 2}); err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(10 * time.Second)
+	shape := func(l *Log) (StreamStatus, int, int) {
+		t.Helper()
+		d, err := l.DescribeStream(ref("s"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d.Status, len(d.Shards), d.OpenShardCount
+	}
+	if err := l.SplitShard(ref("s"), "shardId-000000000000", "1000"); err != nil {
+		t.Fatal(err)
+	}
+	if st, n, open := shape(l); st != StatusUpdating || n != 2 || open != 2 {
+		t.Fatalf("while UPDATING: %s, %d shards, %d open", st, n, open)
+	}
+	// Records still go to the parent.
+	res, err := l.PutRecord(ctx, ref("s"), PutEntry{PartitionKey: "k", ExplicitHashKey: "5"}, "")
+	if err != nil || res.ShardID != "shardId-000000000000" {
+		t.Fatalf("put while UPDATING: %+v %v", res, err)
+	}
+	// A restart while UPDATING keeps the pending split.
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if l, err = Open(opts); err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	if st, n, _ := shape(l); st != StatusUpdating || n != 2 {
+		t.Fatalf("reopened while UPDATING: %s, %d shards", st, n)
+	}
+	clk.Advance(10 * time.Second)
+	if st, n, open := shape(l); st != StatusActive || n != 4 || open != 3 {
+		t.Fatalf("ACTIVE again: %s, %d shards, %d open", st, n, open)
+	}
+	res, err = l.PutRecord(ctx, ref("s"), PutEntry{PartitionKey: "k", ExplicitHashKey: "5"}, "")
+	if err != nil || res.ShardID != "shardId-000000000002" {
+		t.Fatalf("put once ACTIVE: %+v %v", res, err)
+	}
+	// A merge likewise.
+	if err := l.MergeShards(ref("s"), "shardId-000000000002", "shardId-000000000003"); err != nil {
+		t.Fatal(err)
+	}
+	if st, n, open := shape(l); st != StatusUpdating || n != 4 || open != 3 {
+		t.Fatalf("merge while UPDATING: %s, %d shards, %d open", st, n, open)
+	}
+	clk.Advance(10 * time.Second)
+	if st, n, open := shape(l); st != StatusActive || n != 5 || open != 2 {
+		t.Fatalf("merge once ACTIVE: %s, %d shards, %d open", st, n, open)
+	}
+}

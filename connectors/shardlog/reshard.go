@@ -1,6 +1,7 @@
 package shardlog
 
 import (
+	"fmt"
 	"math/big"
 	"sort"
 	"time"
@@ -72,7 +73,87 @@ func (l *Log) SplitShard(ref StreamRef, shardID, newStartingHashKey string) erro
 	if err := st.checkShardQuotaLocked(1); err != nil {
 		return err
 	}
+	if st.l.opts.StatusDelay > 0 {
+		return st.deferLocked(&pendingReshard{Shard: sh.idx, SplitKey: k.String()}, now)
+	}
 	return st.splitLocked(sh, k, now)
+}
+
+// pendingReshard is a split or merge accepted while the stream turned
+// UPDATING. Kinesis keeps the old shard map (the parents open, records
+// routed to them, no children listed) until the stream is ACTIVE again,
+// and the children appear and the parents close at that moment; the log
+// does the same, applying it then (applyPendingLocked). It is kept in the
+// stream's metadata, so a restart while UPDATING still applies it.
+type pendingReshard struct {
+	Shard    uint32 `json:"shard"`              // the shard to split, or ShardToMerge
+	Adjacent uint32 `json:"adjacent,omitempty"` // AdjacentShardToMerge, for a merge
+	Merge    bool   `json:"merge,omitempty"`
+	SplitKey string `json:"split_key,omitempty"` // NewStartingHashKey, for a split
+}
+
+// deferLocked records p to be applied when the stream is ACTIVE again.
+func (st *stream) deferLocked(p *pendingReshard, now time.Time) error {
+	st.pending = p
+	// Wake the waiters on the stream's shards, so that they arm a timer
+	// for the moment the reshard is applied.
+	close(st.pendingCh)
+	st.pendingCh = make(chan struct{})
+	st.beginUpdateLocked(now)
+	return st.saveLocked()
+}
+
+// pendingDueLocked reports whether a pending reshard's time has come.
+func (st *stream) pendingDueLocked(now time.Time) bool {
+	return st.pending != nil && !now.Before(st.statusUntil)
+}
+
+// settle applies a pending reshard whose time has come. It returns the
+// time a reshard still pending is due (zero if none is), for waiters that
+// must see it happen: a subscription, a long-polling reader. It takes the
+// stream's mu, which the caller must not hold.
+func (st *stream) settle(now time.Time) (time.Time, error) {
+	st.mu.RLock()
+	pending, due := st.pending != nil, st.pendingDueLocked(now)
+	at := st.statusUntil
+	st.mu.RUnlock()
+	if !pending {
+		return time.Time{}, nil
+	}
+	if !due {
+		return at, nil
+	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return time.Time{}, st.applyPendingLocked(now)
+}
+
+// applyPendingLocked applies a pending reshard whose time has come, as of
+// the moment the stream became ACTIVE again. The stream's mu is held for
+// writing.
+func (st *stream) applyPendingLocked(now time.Time) error {
+	if !st.pendingDueLocked(now) {
+		return nil
+	}
+	p, at := st.pending, st.statusUntil
+	st.pending = nil
+	st.status = StatusActive
+	a, err := st.shardLocked(ShardID(p.Shard))
+	if err != nil {
+		return fmt.Errorf("shardlog: stream %q: pending reshard: %w", st.name, err)
+	}
+	if !p.Merge {
+		k, ok := ParseHashKey(p.SplitKey)
+		if !ok {
+			return fmt.Errorf("shardlog: stream %q: pending split of %s at %q: not a hash key", st.name, a.id, p.SplitKey)
+		}
+		return st.splitLocked(a, k, at)
+	}
+	b, err := st.shardLocked(ShardID(p.Adjacent))
+	if err != nil {
+		return fmt.Errorf("shardlog: stream %q: pending reshard: %w", st.name, err)
+	}
+	return st.mergeLocked(a, b, at)
 }
 
 func (st *stream) splitLocked(sh *shard, k HashKey, now time.Time) error {
@@ -83,8 +164,9 @@ func (st *stream) splitLocked(sh *shard, k HashKey, now time.Time) error {
 	if _, err := st.addShardLocked(HashKeyRange{k, sh.rng.End}, now, []*shard{sh}); err != nil {
 		return err
 	}
+	// The stream is ACTIVE: the split is applied either at once (no
+	// StatusDelay) or as the stream turns ACTIVE again.
 	st.rebuildOpenLocked()
-	st.beginUpdateLocked(now)
 	return st.saveLocked()
 }
 
@@ -124,13 +206,21 @@ func (l *Log) MergeShards(ref StreamRef, shardToMerge, adjacentShard string) err
 		e.Stream, e.Shard, e.OtherShard = st.name, a.id, b.id
 		return e
 	}
+	if st.l.opts.StatusDelay > 0 {
+		return st.deferLocked(&pendingReshard{Shard: a.idx, Adjacent: b.idx, Merge: true}, now)
+	}
+	return st.mergeLocked(a, b, now)
+}
+
+// mergeLocked closes a and b (a the lower range, b right above it) and
+// opens their child.
+func (st *stream) mergeLocked(a, b *shard, now time.Time) error {
 	st.closeShardLocked(a, now)
 	st.closeShardLocked(b, now)
 	if _, err := st.addShardLocked(HashKeyRange{a.rng.Start, b.rng.End}, now, []*shard{a, b}); err != nil {
 		return err
 	}
 	st.rebuildOpenLocked()
-	st.beginUpdateLocked(now)
 	return st.saveLocked()
 }
 
@@ -215,7 +305,7 @@ func (st *stream) maybeScale(hot []*shard) {
 	now := st.l.clock.Now()
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	if st.mode != ModeOnDemand || st.deleted {
+	if st.mode != ModeOnDemand || st.deleted || st.pending != nil {
 		return
 	}
 	changed := false
