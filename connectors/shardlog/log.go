@@ -300,8 +300,11 @@ func (l *Log) janitor() {
 		case <-t.C():
 		}
 		// Errors are retried on the next round; a read never sees an
-		// expired record either way (reads filter by arrival time).
-		_ = l.EnforceRetention()
+		// expired record either way (reads filter by arrival time). They
+		// are reported, not dropped.
+		if err := l.EnforceRetention(); err != nil {
+			l.opts.ErrorLog("shardlog: retention: %v", err)
+		}
 	}
 }
 

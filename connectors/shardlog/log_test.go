@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -1216,5 +1218,66 @@ func TestReshardVisibleWhenActive(t *testing.T) {
 	clk.Advance(10 * time.Second)
 	if st, n, open := shape(l); st != StatusActive || n != 5 || open != 2 {
 		t.Fatalf("merge once ACTIVE: %s, %d shards, %d open", st, n, open)
+	}
+}
+
+// TestReshardAllOrNothing checks that a split, a merge or an
+// UpdateShardCount whose child cannot be made (its directory is taken by
+// a file) leaves the stream as it was: the parents open over their
+// ranges, no child, writes still routed; and that it succeeds once the
+// way is clear.
+func TestReshardAllOrNothing(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	l, _ := openTest(t, func(o *Options) { o.Dir = dir })
+	if err := l.CreateStream(CreateStreamInput{Name: "s", ShardCount: 2}); err != nil {
+		t.Fatal(err)
+	}
+	dirs, err := filepath.Glob(filepath.Join(dir, "streams", "s.*", "shards"))
+	if err != nil || len(dirs) != 1 {
+		t.Fatalf("shards dir: %v %v", dirs, err)
+	}
+	block := func(id string) func() {
+		p := filepath.Join(dirs[0], id)
+		if err := os.WriteFile(p, nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return func() { os.Remove(p) }
+	}
+	same := func(what string) {
+		t.Helper()
+		d, err := l.DescribeStream(ref("s"))
+		if err != nil || len(d.Shards) != 2 || d.OpenShardCount != 2 || d.Shards[0].EndingSequenceNumber != nil || d.Shards[1].EndingSequenceNumber != nil {
+			t.Fatalf("after a failed %s: %+v %v", what, d, err)
+		}
+		if lim := l.DescribeLimits(); lim.OpenShardCount != 2 {
+			t.Fatalf("after a failed %s: %d open shards counted", what, lim.OpenShardCount)
+		}
+		if _, err := l.PutRecord(ctx, ref("s"), PutEntry{PartitionKey: "k", ExplicitHashKey: "5"}, ""); err != nil {
+			t.Fatalf("put after a failed %s: %v", what, err)
+		}
+	}
+	unblock := block("shardId-000000000003") // the second child of a split
+	if err := l.SplitShard(ref("s"), "shardId-000000000000", "1000"); err == nil {
+		t.Fatal("split with a child blocked succeeded")
+	}
+	same("split")
+	if _, err := l.UpdateShardCount(ref("s"), 4, UniformScaling); err == nil {
+		t.Fatal("UpdateShardCount with a child blocked succeeded")
+	}
+	same("UpdateShardCount")
+	unblock()
+	unblock = block("shardId-000000000002") // the merged child
+	if err := l.MergeShards(ref("s"), "shardId-000000000000", "shardId-000000000001"); err == nil {
+		t.Fatal("merge with the child blocked succeeded")
+	}
+	same("merge")
+	unblock()
+	if err := l.SplitShard(ref("s"), "shardId-000000000000", "1000"); err != nil {
+		t.Fatal(err)
+	}
+	d, _ := l.DescribeStream(ref("s"))
+	if len(d.Shards) != 4 || d.Shards[2].ShardID != "shardId-000000000002" || d.Shards[3].ShardID != "shardId-000000000003" {
+		t.Fatalf("split once clear: %+v", d.Shards)
 	}
 }

@@ -157,13 +157,10 @@ func (st *stream) applyPendingLocked(now time.Time) error {
 }
 
 func (st *stream) splitLocked(sh *shard, k HashKey, now time.Time) error {
+	if err := st.addChildrenLocked([]HashKeyRange{{sh.rng.Start, k.Sub(1)}, {k, sh.rng.End}}, now, []*shard{sh}); err != nil {
+		return err
+	}
 	st.closeShardLocked(sh, now)
-	if _, err := st.addShardLocked(HashKeyRange{sh.rng.Start, k.Sub(1)}, now, []*shard{sh}); err != nil {
-		return err
-	}
-	if _, err := st.addShardLocked(HashKeyRange{k, sh.rng.End}, now, []*shard{sh}); err != nil {
-		return err
-	}
 	// The stream is ACTIVE: the split is applied either at once (no
 	// StatusDelay) or as the stream turns ACTIVE again.
 	st.rebuildOpenLocked()
@@ -215,11 +212,11 @@ func (l *Log) MergeShards(ref StreamRef, shardToMerge, adjacentShard string) err
 // mergeLocked closes a and b (a the lower range, b right above it) and
 // opens their child.
 func (st *stream) mergeLocked(a, b *shard, now time.Time) error {
-	st.closeShardLocked(a, now)
-	st.closeShardLocked(b, now)
-	if _, err := st.addShardLocked(HashKeyRange{a.rng.Start, b.rng.End}, now, []*shard{a, b}); err != nil {
+	if err := st.addChildrenLocked([]HashKeyRange{{a.rng.Start, b.rng.End}}, now, []*shard{a, b}); err != nil {
 		return err
 	}
+	st.closeShardLocked(a, now)
+	st.closeShardLocked(b, now)
 	st.rebuildOpenLocked()
 	return st.saveLocked()
 }
@@ -280,9 +277,9 @@ func (l *Log) UpdateShardCount(ref StreamRef, target int, scalingType string) (i
 		return 0, err
 	}
 	old := append([]*shard(nil), st.open...)
-	for _, sh := range old {
-		st.closeShardLocked(sh, now)
-	}
+	// The children first, all or none (as addChildrenLocked), then the
+	// parents close: a failure leaves the stream as it was.
+	var made [][]*shard // the parents of each child made
 	for _, r := range UniformRanges(target) {
 		var parents []*shard
 		for _, sh := range old {
@@ -291,8 +288,15 @@ func (l *Log) UpdateShardCount(ref StreamRef, target int, scalingType string) (i
 			}
 		}
 		if _, err := st.addShardLocked(r, now, parents); err != nil {
+			for i := len(made) - 1; i >= 0; i-- {
+				st.dropNewShardLocked(made[i])
+			}
 			return 0, err
 		}
+		made = append(made, parents)
+	}
+	for _, sh := range old {
+		st.closeShardLocked(sh, now)
 	}
 	st.rebuildOpenLocked()
 	st.beginUpdateLocked(now)
@@ -320,20 +324,55 @@ func (st *stream) maybeScale(hot []*shard) {
 		if mid.Cmp(sh.rng.Start.Add(1)) <= 0 || mid.Cmp(sh.rng.End) >= 0 {
 			continue
 		}
+		// The children first: if one cannot be made, the parent stays
+		// open over its range and the split is not done.
+		if err := st.addChildrenLocked([]HashKeyRange{{sh.rng.Start, mid.Sub(1)}, {mid, sh.rng.End}}, now, []*shard{sh}); err != nil {
+			st.l.opts.ErrorLog("shardlog: stream %q: on-demand split of %s: %v", st.name, sh.id, err)
+			break
+		}
 		st.closeShardLocked(sh, now)
-		if _, err := st.addShardLocked(HashKeyRange{sh.rng.Start, mid.Sub(1)}, now, []*shard{sh}); err != nil {
-			return
-		}
-		if _, err := st.addShardLocked(HashKeyRange{mid, sh.rng.End}, now, []*shard{sh}); err != nil {
-			return
-		}
 		st.rebuildOpenLocked()
 		changed = true
 	}
 	if changed {
 		// A failure to save is retried by the next change; the shards
 		// exist in memory and on disk either way.
-		_ = st.saveLocked()
+		if err := st.saveLocked(); err != nil {
+			st.l.opts.ErrorLog("shardlog: stream %q: on-demand split: %v", st.name, err)
+		}
+	}
+}
+
+// addChildrenLocked makes the shards over ranges, children of parents:
+// all of them or none, so that a failure (of a child's storage) leaves the
+// parents as they were, open over their ranges. The parents are closed by
+// the caller once this succeeds.
+func (st *stream) addChildrenLocked(ranges []HashKeyRange, now time.Time, parents []*shard) error {
+	made := 0
+	for _, r := range ranges {
+		if _, err := st.addShardLocked(r, now, parents); err != nil {
+			for ; made > 0; made-- {
+				st.dropNewShardLocked(parents)
+			}
+			return err
+		}
+		made++
+	}
+	return nil
+}
+
+// dropNewShardLocked undoes the last addShardLocked (of a child of
+// parents) of a reshard that cannot be completed.
+func (st *stream) dropNewShardLocked(parents []*shard) {
+	sh := st.shards[len(st.shards)-1]
+	st.shards = st.shards[:len(st.shards)-1]
+	st.nextIndex--
+	st.l.openShards.Add(-1)
+	for _, p := range parents {
+		p.children = p.children[:len(p.children)-1]
+	}
+	if err := sh.log.Remove(); err != nil {
+		st.l.opts.ErrorLog("shardlog: stream %q: removing %s of an undone reshard: %v", st.name, sh.id, err)
 	}
 }
 
