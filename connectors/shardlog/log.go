@@ -853,8 +853,10 @@ func (l *Log) DeleteStream(ref StreamRef, enforceConsumerDeletion bool) error {
 	now := l.clock.Now()
 	st.mu.Lock()
 	if st.deleted {
+		// Still DELETING (l.stream drops it once deleted): Kinesis
+		// accepts the call again, and nothing changes.
 		st.mu.Unlock()
-		return l.notFound(st.name)
+		return nil
 	}
 	if len(st.consumers) > 0 && !enforceConsumerDeletion {
 		st.mu.Unlock()
