@@ -387,6 +387,12 @@ func (s *Subscription) Next(ctx context.Context) (*SubscribeEvent, error) {
 		}
 		lt := s.l.clock.NewTimer(until.Sub(now))
 		lifetime, stopLT := lt.C(), func() { lt.Stop() }
+		if !reshardAt.IsZero() && !s.l.clock.Now().Before(reshardAt) {
+			// The clock passed the reshard while the timer was being
+			// armed (a timer is set from the clock's time when armed).
+			stopLT()
+			continue
+		}
 		notify := s.sh.log.Notify()
 		if s.sh.log.Next() > s.next {
 			stopLT()

@@ -649,6 +649,13 @@ func (r *ShardReader) Read(ctx context.Context, maxRecords, maxBytes int, wait b
 			// the shard then: wake up for it.
 			t := r.l.clock.NewTimer(reshardAt.Sub(now))
 			reshard, stop = t.C(), func() { t.Stop() }
+			if !r.l.clock.Now().Before(reshardAt) {
+				// The clock passed the reshard while the timer was
+				// being armed (a timer is set from the clock's time when
+				// armed).
+				stop()
+				continue
+			}
 		}
 		select {
 		case <-notify:
