@@ -348,6 +348,12 @@ func (s *Subscription) Next(ctx context.Context) (*SubscribeEvent, error) {
 			s.done = true
 			return nil, ErrSubscriptionCompleted
 		}
+		// A reshard of this shard pending until the stream is ACTIVE
+		// again ends the shard then: wake up for it.
+		reshardAt, err := s.st.settle(now)
+		if err != nil {
+			return nil, err
+		}
 		s.st.mu.RLock()
 		if s.st.deleted || s.c.statusAt(now) != ConsumerActive {
 			s.st.mu.RUnlock()
@@ -355,7 +361,7 @@ func (s *Subscription) Next(ctx context.Context) (*SubscribeEvent, error) {
 			return nil, ErrSubscriptionCompleted
 		}
 		res, err := s.st.readLocked(s.sh, s.next, MaxGetRecords, MaxGetRecordsBytes, now, &s.buf)
-		closedCh := s.sh.closedCh
+		closedCh, pendingCh := s.sh.closedCh, s.st.pendingCh
 		s.st.mu.RUnlock()
 		if err != nil {
 			return nil, err
@@ -375,8 +381,18 @@ func (s *Subscription) Next(ctx context.Context) (*SubscribeEvent, error) {
 			hb := s.l.clock.NewTimer(s.l.opts.HeartbeatInterval)
 			heartbeat, stopHB = hb.C(), func() { hb.Stop() }
 		}
-		lt := s.l.clock.NewTimer(s.deadline.Sub(now))
+		until := s.deadline
+		if !reshardAt.IsZero() && reshardAt.Before(until) {
+			until = reshardAt
+		}
+		lt := s.l.clock.NewTimer(until.Sub(now))
 		lifetime, stopLT := lt.C(), func() { lt.Stop() }
+		if !reshardAt.IsZero() && !s.l.clock.Now().Before(reshardAt) {
+			// The clock passed the reshard while the timer was being
+			// armed (a timer is set from the clock's time when armed).
+			stopLT()
+			continue
+		}
 		notify := s.sh.log.Notify()
 		if s.sh.log.Next() > s.next {
 			stopLT()
@@ -385,6 +401,7 @@ func (s *Subscription) Next(ctx context.Context) (*SubscribeEvent, error) {
 		select {
 		case <-notify:
 		case <-closedCh:
+		case <-pendingCh:
 		case <-lifetime:
 		case <-s.closed:
 		case <-heartbeat:

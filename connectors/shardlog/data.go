@@ -119,6 +119,20 @@ func (l *Log) PutRecord(ctx context.Context, ref StreamRef, e PutEntry, sequence
 	if err := validatePut(&e, 0); err != nil {
 		return PutResult{}, err
 	}
+	// "0" is below every sequence number: no ordering asked for.
+	if sequenceNumberForOrdering != "" && sequenceNumberForOrdering != "0" {
+		if _, ok := ParseSequenceNumber(sequenceNumberForOrdering); !ok {
+			// Kinesis looks the stream up first: a missing stream is
+			// reported before a foreign sequence number.
+			st, err := l.streamRef(ref)
+			if err != nil {
+				return PutResult{}, err
+			}
+			e := refuse(CodeInvalidArgument, ReasonOrderingSequenceForeign)
+			e.Stream, e.Value = st.name, sequenceNumberForOrdering
+			return PutResult{}, e
+		}
+	}
 	var res [1]PutResult
 	out, err := l.put(ctx, ref, []PutEntry{e}, res[:0], true)
 	if err != nil {
@@ -605,13 +619,17 @@ func (r *ShardReader) Read(ctx context.Context, maxRecords, maxBytes int, wait b
 	}
 	for {
 		now := r.l.clock.Now()
+		reshardAt, err := r.st.settle(now)
+		if err != nil {
+			return nil, err
+		}
 		r.st.mu.RLock()
 		if r.st.deleted {
 			r.st.mu.RUnlock()
 			return nil, r.l.notFound(r.st.name)
 		}
 		res, err := r.st.readLocked(r.sh, r.next, maxRecords, maxBytes, now, &r.buf)
-		closedCh := r.sh.closedCh
+		closedCh, pendingCh := r.sh.closedCh, r.st.pendingCh
 		r.st.mu.RUnlock()
 		if err != nil {
 			return nil, err
@@ -624,12 +642,31 @@ func (r *ShardReader) Read(ctx context.Context, maxRecords, maxBytes int, wait b
 		if r.sh.log.Next() > r.next {
 			continue
 		}
+		var reshard <-chan time.Time
+		stop := func() {}
+		if !reshardAt.IsZero() {
+			// A reshard pending until the stream is ACTIVE again may end
+			// the shard then: wake up for it.
+			t := r.l.clock.NewTimer(reshardAt.Sub(now))
+			reshard, stop = t.C(), func() { t.Stop() }
+			if !r.l.clock.Now().Before(reshardAt) {
+				// The clock passed the reshard while the timer was
+				// being armed (a timer is set from the clock's time when
+				// armed).
+				stop()
+				continue
+			}
+		}
 		select {
 		case <-notify:
 		case <-closedCh:
+		case <-pendingCh:
+		case <-reshard:
 		case <-ctx.Done():
+			stop()
 			return nil, ctx.Err()
 		}
+		stop()
 	}
 }
 
@@ -663,7 +700,18 @@ func msTime(t time.Time) time.Time { return time.UnixMilli(t.UnixMilli()) }
 // GetShardIterator returns an iterator for reading shardID from p. It
 // expires after Options.IteratorTTL (5 minutes).
 func (l *Log) GetShardIterator(ref StreamRef, shardID string, p StartPosition) (ShardIterator, error) {
+	// Kinesis reads the shard id before it looks the stream up, and for a
+	// stream it does not find it reports the shard.
+	idx, err := shardIndex(ref.Name, shardID)
+	if err != nil {
+		return ShardIterator{}, err
+	}
 	st, err := l.streamRef(ref)
+	if e := (*Error)(nil); errors.As(err, &e) && e.Reason == ReasonStreamNotFound {
+		nf := refuse(CodeResourceNotFound, ReasonShardNotFound)
+		nf.Stream, nf.Shard = e.Stream, ShardID(idx)
+		return ShardIterator{}, nf
+	}
 	if err != nil {
 		return ShardIterator{}, err
 	}
@@ -676,6 +724,12 @@ func (l *Log) GetShardIterator(ref StreamRef, shardID string, p StartPosition) (
 	sh, err := st.shardLocked(shardID)
 	if err != nil {
 		return ShardIterator{}, err
+	}
+	if p.SequenceNumber != "" && (p.Type == TrimHorizon || p.Type == Latest) {
+		// Kinesis refuses a sequence number it would ignore.
+		e := refuse(CodeInvalidArgument, ReasonStartingSequenceUnwanted)
+		e.Value = string(p.Type)
+		return ShardIterator{}, e
 	}
 	off, err := st.startOffset(sh, p, now)
 	if err != nil {

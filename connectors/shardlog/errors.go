@@ -104,6 +104,13 @@ const (
 	ReasonConsumerNotActive     // Consumer, Value: its status
 	ReasonSubscribedTooSoon     // Consumer, Shard
 	ReasonSubscriptionTakenOver // Consumer, Shard
+
+	// Added later; appended so that the values above keep their numbers.
+	ReasonTagCharacters            // Value: the key or value with a character outside the allowed set
+	ReasonTagPercent               // Stream, Value: the key or value with a '%'
+	ReasonStartingSequenceUnwanted // Value: the iterator type (TRIM_HORIZON, LATEST) given a sequence number
+	ReasonOrderingSequenceForeign  // Stream, Value: a SequenceNumberForOrdering this log did not issue
+	ReasonShardIDUnreadable        // Stream, Value: a shard id with no shard number in the int range
 )
 
 // Error is a refusal of the log: its kind (Code, as Kinesis names it), the
@@ -257,6 +264,16 @@ func (e *Error) describe() string {
 		return fmt.Sprintf("GetRecords limit %d is outside [1, %d]", e.Requested, e.Limit)
 	case ReasonIteratorExpired:
 		return fmt.Sprintf("shard iterator issued at %s expired after %dms", e.Time.UTC().Format(time.RFC3339Nano), e.Limit)
+	case ReasonShardIDUnreadable:
+		return fmt.Sprintf("stream %q: %q names no shard number", e.Stream, e.Value)
+	case ReasonTagCharacters:
+		return fmt.Sprintf("tag %q has a character outside letters, digits, white space and _ . / = + - %% @ :", e.Value)
+	case ReasonTagPercent:
+		return fmt.Sprintf("stream %q: tag %q has a '%%'", e.Stream, e.Value)
+	case ReasonStartingSequenceUnwanted:
+		return fmt.Sprintf("iterator type %s takes no sequence number", e.Value)
+	case ReasonOrderingSequenceForeign:
+		return fmt.Sprintf("stream %q: SequenceNumberForOrdering %s is not a sequence number of this log", e.Stream, e.Value)
 	case ReasonConsumerNameInvalid:
 		return fmt.Sprintf("consumer name %q is not 1 to %d characters of %s", e.Value, MaxConsumerNameLen, NamePattern)
 	case ReasonConsumerExists:

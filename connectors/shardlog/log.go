@@ -9,10 +9,13 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
+	"unicode"
 
 	"github.com/sluicehq/sluice/connectors/shardlog/internal/storage"
 	"github.com/sluicehq/sluice/internal/durable"
@@ -130,6 +133,8 @@ type stream struct {
 	mu          sync.RWMutex
 	status      StreamStatus
 	statusUntil time.Time
+	pending     *pendingReshard // a split or merge applied when ACTIVE again
+	pendingCh   chan struct{}   // closed (and replaced) when a reshard is deferred
 	mode        StreamMode
 	retention   int
 	shards      []*shard // every retained shard, ascending index
@@ -295,8 +300,11 @@ func (l *Log) janitor() {
 		case <-t.C():
 		}
 		// Errors are retried on the next round; a read never sees an
-		// expired record either way (reads filter by arrival time).
-		_ = l.EnforceRetention()
+		// expired record either way (reads filter by arrival time). They
+		// are reported, not dropped.
+		if err := l.EnforceRetention(); err != nil {
+			l.opts.ErrorLog("shardlog: retention: %v", err)
+		}
 	}
 }
 
@@ -391,6 +399,9 @@ type streamMeta struct {
 	KeyID       string            `json:"key_id,omitempty"`
 	Monitoring  []string          `json:"monitoring,omitempty"`
 	Shards      []shardMeta       `json:"shards"`
+	// Pending is a reshard to apply at StatusUntil (absent in data of
+	// builds before it: none pending).
+	Pending *pendingReshard `json:"pending_reshard,omitempty"`
 }
 
 func (st *stream) saveLocked() error {
@@ -398,6 +409,7 @@ func (st *stream) saveLocked() error {
 		Format: FormatVersion, Name: st.name, Created: st.created.UnixMilli(),
 		Status: st.status, Mode: st.mode, Retention: st.retention, NextIndex: st.nextIndex,
 		Tags: st.tags, Encryption: st.encryption, KeyID: st.keyID, Monitoring: st.monitoring,
+		Pending: st.pending,
 	}
 	if !st.statusUntil.IsZero() {
 		m.StatusUntil = st.statusUntil.UnixMilli()
@@ -450,13 +462,15 @@ func (l *Log) loadStream(dir string) (*stream, error) {
 	}
 	now := l.clock.Now()
 	st := &stream{
-		l: l, name: m.Name, arn: l.streamARN(m.Name), dir: dir, created: time.UnixMilli(m.Created),
+		pendingCh: make(chan struct{}),
+		l:         l, name: m.Name, arn: l.streamARN(m.Name), dir: dir, created: time.UnixMilli(m.Created),
 		status: m.Status, mode: m.Mode, retention: m.Retention, nextIndex: m.NextIndex,
 		tags: m.Tags, encryption: m.Encryption, keyID: m.KeyID, monitoring: m.Monitoring,
 	}
 	if m.StatusUntil != 0 {
 		st.statusUntil = time.UnixMilli(m.StatusUntil)
 	}
+	st.pending = m.Pending
 	if st.tags == nil {
 		st.tags = map[string]string{}
 	}
@@ -566,9 +580,17 @@ func (l *Log) stream(name string) (*stream, error) {
 	if st == nil {
 		return nil, l.notFound(name)
 	}
+	now := l.clock.Now()
 	st.mu.RLock()
-	gone := st.deleted && !l.clock.Now().Before(st.statusUntil)
+	gone := st.deleted && !now.Before(st.statusUntil)
 	st.mu.RUnlock()
+	if !gone {
+		// Every call finds its stream here: a reshard whose time has come
+		// is applied before anything of the stream is seen.
+		if _, err := st.settle(now); err != nil {
+			return nil, err
+		}
+	}
 	if gone {
 		l.mu.Lock()
 		if l.mu.streams[name] == st {
@@ -617,15 +639,39 @@ func (st *stream) activeLocked(now time.Time) error {
 }
 
 func (st *stream) shardLocked(id string) (*shard, error) {
-	if idx, ok := ParseShardID(id); ok {
-		i := sort.Search(len(st.shards), func(i int) bool { return st.shards[i].idx >= idx })
-		if i < len(st.shards) && st.shards[i].idx == idx {
-			return st.shards[i], nil
-		}
+	idx, err := shardIndex(st.name, id)
+	if err != nil {
+		return nil, err
+	}
+	i := sort.Search(len(st.shards), func(i int) bool { return st.shards[i].idx >= idx })
+	if i < len(st.shards) && st.shards[i].idx == idx {
+		return st.shards[i], nil
 	}
 	e := refuse(CodeResourceNotFound, ReasonShardNotFound)
-	e.Stream, e.Shard = st.name, id
+	e.Stream, e.Shard = st.name, ShardID(idx)
 	return nil, e
+}
+
+// maxShardIndex is the largest shard number Kinesis accepts in a shard id
+// (a Java int).
+const maxShardIndex = 1<<31 - 1
+
+// shardIndex is the number of a shard id as Kinesis reads one: the digits
+// after its last '-' (shardId-000000000007, shard-7, anything-7), or a bare
+// number (7). An id with no such number, or one beyond the int range, is
+// refused (ReasonShardIDUnreadable) naming stream.
+func shardIndex(stream, id string) (uint32, error) {
+	n := id
+	if i := strings.LastIndexByte(id, '-'); i >= 0 {
+		n = id[i+1:]
+	}
+	v, err := strconv.ParseUint(n, 10, 64)
+	if n == "" || n[0] == '+' || err != nil || v > maxShardIndex {
+		e := refuse(CodeResourceNotFound, ReasonShardIDUnreadable)
+		e.Stream, e.Value = stream, id
+		return 0, e
+	}
+	return uint32(v), nil
 }
 
 // beginUpdateLocked moves the stream to UPDATING until StatusDelay has
@@ -688,6 +734,9 @@ func (l *Log) CreateStream(in CreateStreamInput) error {
 			return err
 		}
 	}
+	if err := tagCharacters(in.Name, in.Tags); err != nil {
+		return err
+	}
 	now := l.clock.Now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -723,7 +772,8 @@ func (l *Log) CreateStream(in CreateStreamInput) error {
 	}
 	dir := filepath.Join(l.opts.Dir, "streams", fmt.Sprintf("%s.%d", in.Name, now.UnixNano()))
 	st := &stream{
-		l: l, name: in.Name, arn: l.streamARN(in.Name), dir: dir, created: now,
+		pendingCh: make(chan struct{}),
+		l:         l, name: in.Name, arn: l.streamARN(in.Name), dir: dir, created: now,
 		status: StatusActive, mode: in.Mode, retention: DefaultRetentionHours,
 		tags: map[string]string{}, encryption: "NONE",
 	}
@@ -803,8 +853,10 @@ func (l *Log) DeleteStream(ref StreamRef, enforceConsumerDeletion bool) error {
 	now := l.clock.Now()
 	st.mu.Lock()
 	if st.deleted {
+		// Still DELETING (l.stream drops it once deleted): Kinesis
+		// accepts the call again, and nothing changes.
 		st.mu.Unlock()
-		return l.notFound(st.name)
+		return nil
 	}
 	if len(st.consumers) > 0 && !enforceConsumerDeletion {
 		st.mu.Unlock()
@@ -1042,6 +1094,43 @@ func validateTag(k, v string) error {
 	return e
 }
 
+// tagCharacters refuses tags with characters Kinesis does not allow in
+// keys and values: letters, digits, spaces and _ . / = + - @ : pass; '%',
+// though the service lists it as valid, is refused on its own (as Kinesis
+// does, with a second message). Keys are checked in sorted order so that
+// the refusal names the same tag every time.
+func tagCharacters(stream string, tags map[string]string) error {
+	keys := make([]string, 0, len(tags))
+	for k := range tags {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	percent := ""
+	for _, k := range keys {
+		for _, s := range [2]string{k, tags[k]} {
+			for _, c := range s {
+				switch {
+				case c == '%':
+					if percent == "" {
+						percent = s
+					}
+				case unicode.IsLetter(c), unicode.IsDigit(c), unicode.Is(unicode.Zs, c), strings.ContainsRune("_./=+-@:", c):
+				default:
+					e := refuse(CodeInvalidArgument, ReasonTagCharacters)
+					e.Value = s
+					return e
+				}
+			}
+		}
+	}
+	if percent != "" {
+		e := refuse(CodeInvalidArgument, ReasonTagPercent)
+		e.Stream, e.Value = stream, percent
+		return e
+	}
+	return nil
+}
+
 // AddTags adds or overwrites tags of a stream (at most 50 in all).
 func (l *Log) AddTags(ref StreamRef, tags map[string]string) error {
 	st, err := l.streamRef(ref)
@@ -1052,6 +1141,9 @@ func (l *Log) AddTags(ref StreamRef, tags map[string]string) error {
 		if err := validateTag(k, v); err != nil {
 			return err
 		}
+	}
+	if err := tagCharacters(st.name, tags); err != nil {
+		return err
 	}
 	st.mu.Lock()
 	defer st.mu.Unlock()

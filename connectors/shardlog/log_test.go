@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -191,10 +193,23 @@ func TestPutGetRoutingAndIterators(t *testing.T) {
 	mustCode(t, err, CodeResourceNotFound)
 	_, err = l.GetShardIterator(ref("nope"), "shardId-000000000000", StartPosition{Type: Latest})
 	mustCode(t, err, CodeResourceNotFound)
-	// The refusal names the stream (kinesisapi's wire tests check the
-	// service message rendered from it).
-	if e := (*Error)(nil); !errors.As(err, &e) || e.Reason != ReasonStreamNotFound || e.Stream != "nope" {
+	// As Kinesis does, the refusal names the shard of the stream not found
+	// (kinesisapi's wire tests check the service message rendered from it).
+	if e := (*Error)(nil); !errors.As(err, &e) || e.Reason != ReasonShardNotFound || e.Stream != "nope" || e.Shard != "shardId-000000000000" {
 		t.Fatal(err)
+	}
+	// Shard ids in any form ending in -N, or a bare number, name shard N.
+	for _, id := range []string{"shard-1", "x-y-1", "1", "shardId-1"} {
+		it, err := l.GetShardIterator(ref("s"), id, StartPosition{Type: TrimHorizon})
+		if err != nil || it.Next.Shard != 1 {
+			t.Fatalf("%s: %+v %v", id, it, err)
+		}
+	}
+	for _, id := range []string{"shardId-2147483648", "shard-", "shard-+1", "shardId-x"} {
+		_, err = l.GetShardIterator(ref("s"), id, StartPosition{Type: TrimHorizon})
+		if e := (*Error)(nil); !errors.As(err, &e) || e.Reason != ReasonShardIDUnreadable || e.Value != id {
+			t.Fatalf("%s: %v", id, err)
+		}
 	}
 	// Iterators expire after 5 minutes. (Tokens, and the refusal of
 	// tampered ones, are the wire server's: see kinesisapi.)
@@ -241,9 +256,12 @@ func TestPutRecordsValidation(t *testing.T) {
 	// The 1 MiB limit is of key and data together.
 	_, err = l.PutRecord(ctx, ref("s"), PutEntry{PartitionKey: "k", Data: make([]byte, MaxRecordBytes)}, "")
 	mustCode(t, err, CodeInvalidArgument)
-	if _, err := l.PutRecord(ctx, ref("s"), PutEntry{PartitionKey: "k", Data: make([]byte, MaxRecordBytes-1)}, "1"); err != nil {
+	if _, err := l.PutRecord(ctx, ref("s"), PutEntry{PartitionKey: "k", Data: make([]byte, MaxRecordBytes-1)}, "0"); err != nil {
 		t.Fatal(err)
 	}
+	// A SequenceNumberForOrdering the log did not issue is refused.
+	_, err = l.PutRecord(ctx, ref("s"), PutEntry{PartitionKey: "k"}, "1")
+	mustCode(t, err, CodeInvalidArgument)
 	mustCode(t, l.CreateStream(CreateStreamInput{Name: "bad name"}), CodeValidation)
 	mustCode(t, l.CreateStream(CreateStreamInput{Name: "z", ShardCount: 0}), CodeValidation)
 	mustCode(t, l.CreateStream(CreateStreamInput{Name: "z", ShardCount: 501}), CodeLimitExceeded)
@@ -1111,5 +1129,155 @@ func TestQuotaAndNoLockInversion(t *testing.T) {
 	}
 	if lim := l.DescribeLimits(); lim.OpenShardCount > 40 || lim.OpenShardCount != splits+1 {
 		t.Fatalf("open shards %d after %d splits (limit 40)", lim.OpenShardCount, splits)
+	}
+}
+
+// TestMergeShardsOrderedPair checks that a merge takes ShardToMerge as
+// the lower range and AdjacentShardToMerge as the one right above it, as
+// Kinesis does: the pair reversed is refused as not adjacent, and leaves
+// both shards open.
+func TestMergeShardsOrderedPair(t *testing.T) {
+	l, _ := openTest(t, nil)
+	if err := l.CreateStream(CreateStreamInput{Name: "s", ShardCount: 2}); err != nil {
+		t.Fatal(err)
+	}
+	err := l.MergeShards(ref("s"), "shardId-000000000001", "shardId-000000000000")
+	if e := (*Error)(nil); !errors.As(err, &e) || e.Reason != ReasonShardsNotAdjacent || e.Shard != "shardId-000000000001" || e.OtherShard != "shardId-000000000000" {
+		t.Fatal(err)
+	}
+	if d, _ := l.DescribeStream(ref("s")); d.OpenShardCount != 2 || len(d.Shards) != 2 {
+		t.Fatalf("after a refused merge: %+v", d)
+	}
+	if err := l.MergeShards(ref("s"), "shardId-000000000000", "shardId-000000000001"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestReshardVisibleWhenActive checks that a split or merge, accepted
+// while the stream turns UPDATING, leaves the shard map as it was (the
+// parents open and written to, no children) until the stream is ACTIVE
+// again, as Kinesis does; and that one pending across a restart is still
+// applied.
+func TestReshardVisibleWhenActive(t *testing.T) {
+	ctx := context.Background()
+	clk := NewManualClock(t0)
+	opts := Options{Dir: t.TempDir(), Clock: clk, RetentionInterval: -1, Sync: SyncNone, StatusDelay: 10 * time.Second}
+	l, err := Open(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := l.CreateStream(CreateStreamInput{Name: "s", ShardCount: 2}); err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(10 * time.Second)
+	shape := func(l *Log) (StreamStatus, int, int) {
+		t.Helper()
+		d, err := l.DescribeStream(ref("s"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d.Status, len(d.Shards), d.OpenShardCount
+	}
+	if err := l.SplitShard(ref("s"), "shardId-000000000000", "1000"); err != nil {
+		t.Fatal(err)
+	}
+	if st, n, open := shape(l); st != StatusUpdating || n != 2 || open != 2 {
+		t.Fatalf("while UPDATING: %s, %d shards, %d open", st, n, open)
+	}
+	// Records still go to the parent.
+	res, err := l.PutRecord(ctx, ref("s"), PutEntry{PartitionKey: "k", ExplicitHashKey: "5"}, "")
+	if err != nil || res.ShardID != "shardId-000000000000" {
+		t.Fatalf("put while UPDATING: %+v %v", res, err)
+	}
+	// A restart while UPDATING keeps the pending split.
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if l, err = Open(opts); err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	if st, n, _ := shape(l); st != StatusUpdating || n != 2 {
+		t.Fatalf("reopened while UPDATING: %s, %d shards", st, n)
+	}
+	clk.Advance(10 * time.Second)
+	if st, n, open := shape(l); st != StatusActive || n != 4 || open != 3 {
+		t.Fatalf("ACTIVE again: %s, %d shards, %d open", st, n, open)
+	}
+	res, err = l.PutRecord(ctx, ref("s"), PutEntry{PartitionKey: "k", ExplicitHashKey: "5"}, "")
+	if err != nil || res.ShardID != "shardId-000000000002" {
+		t.Fatalf("put once ACTIVE: %+v %v", res, err)
+	}
+	// A merge likewise.
+	if err := l.MergeShards(ref("s"), "shardId-000000000002", "shardId-000000000003"); err != nil {
+		t.Fatal(err)
+	}
+	if st, n, open := shape(l); st != StatusUpdating || n != 4 || open != 3 {
+		t.Fatalf("merge while UPDATING: %s, %d shards, %d open", st, n, open)
+	}
+	clk.Advance(10 * time.Second)
+	if st, n, open := shape(l); st != StatusActive || n != 5 || open != 2 {
+		t.Fatalf("merge once ACTIVE: %s, %d shards, %d open", st, n, open)
+	}
+}
+
+// TestReshardAllOrNothing checks that a split, a merge or an
+// UpdateShardCount whose child cannot be made (its directory is taken by
+// a file) leaves the stream as it was: the parents open over their
+// ranges, no child, writes still routed; and that it succeeds once the
+// way is clear.
+func TestReshardAllOrNothing(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	l, _ := openTest(t, func(o *Options) { o.Dir = dir })
+	if err := l.CreateStream(CreateStreamInput{Name: "s", ShardCount: 2}); err != nil {
+		t.Fatal(err)
+	}
+	dirs, err := filepath.Glob(filepath.Join(dir, "streams", "s.*", "shards"))
+	if err != nil || len(dirs) != 1 {
+		t.Fatalf("shards dir: %v %v", dirs, err)
+	}
+	block := func(id string) func() {
+		p := filepath.Join(dirs[0], id)
+		if err := os.WriteFile(p, nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return func() { os.Remove(p) }
+	}
+	same := func(what string) {
+		t.Helper()
+		d, err := l.DescribeStream(ref("s"))
+		if err != nil || len(d.Shards) != 2 || d.OpenShardCount != 2 || d.Shards[0].EndingSequenceNumber != nil || d.Shards[1].EndingSequenceNumber != nil {
+			t.Fatalf("after a failed %s: %+v %v", what, d, err)
+		}
+		if lim := l.DescribeLimits(); lim.OpenShardCount != 2 {
+			t.Fatalf("after a failed %s: %d open shards counted", what, lim.OpenShardCount)
+		}
+		if _, err := l.PutRecord(ctx, ref("s"), PutEntry{PartitionKey: "k", ExplicitHashKey: "5"}, ""); err != nil {
+			t.Fatalf("put after a failed %s: %v", what, err)
+		}
+	}
+	unblock := block("shardId-000000000003") // the second child of a split
+	if err := l.SplitShard(ref("s"), "shardId-000000000000", "1000"); err == nil {
+		t.Fatal("split with a child blocked succeeded")
+	}
+	same("split")
+	if _, err := l.UpdateShardCount(ref("s"), 4, UniformScaling); err == nil {
+		t.Fatal("UpdateShardCount with a child blocked succeeded")
+	}
+	same("UpdateShardCount")
+	unblock()
+	unblock = block("shardId-000000000002") // the merged child
+	if err := l.MergeShards(ref("s"), "shardId-000000000000", "shardId-000000000001"); err == nil {
+		t.Fatal("merge with the child blocked succeeded")
+	}
+	same("merge")
+	unblock()
+	if err := l.SplitShard(ref("s"), "shardId-000000000000", "1000"); err != nil {
+		t.Fatal(err)
+	}
+	d, _ := l.DescribeStream(ref("s"))
+	if len(d.Shards) != 4 || d.Shards[2].ShardID != "shardId-000000000002" || d.Shards[3].ShardID != "shardId-000000000003" {
+		t.Fatalf("split once clear: %+v", d.Shards)
 	}
 }

@@ -2,6 +2,7 @@ package shardlog
 
 import (
 	"fmt"
+	"log"
 	"time"
 
 	"github.com/sluicehq/sluice/internal/clock"
@@ -111,12 +112,20 @@ type Options struct {
 	// expired segments and closed shards. Default 1 minute; negative
 	// disables the janitor (call Log.EnforceRetention yourself).
 	RetentionInterval time.Duration
+	// ErrorLog is told of failures of the log's background work, which
+	// has no caller to return them to: retention trimming and on-demand
+	// scaling. It may be called from any goroutine. Default: the standard
+	// logger (log.Printf).
+	ErrorLog func(format string, args ...any)
 }
 
 // EnsureDefaults fills zero fields with their defaults.
 func (o *Options) EnsureDefaults() {
 	if o.Clock == nil {
 		o.Clock = clock.Real
+	}
+	if o.ErrorLog == nil {
+		o.ErrorLog = log.Printf
 	}
 	if o.SegmentBytes == 0 {
 		o.SegmentBytes = 64 << 20

@@ -1,6 +1,7 @@
 package shardlog
 
 import (
+	"fmt"
 	"math/big"
 	"sort"
 	"time"
@@ -72,19 +73,97 @@ func (l *Log) SplitShard(ref StreamRef, shardID, newStartingHashKey string) erro
 	if err := st.checkShardQuotaLocked(1); err != nil {
 		return err
 	}
+	if st.l.opts.StatusDelay > 0 {
+		return st.deferLocked(&pendingReshard{Shard: sh.idx, SplitKey: k.String()}, now)
+	}
 	return st.splitLocked(sh, k, now)
 }
 
-func (st *stream) splitLocked(sh *shard, k HashKey, now time.Time) error {
-	st.closeShardLocked(sh, now)
-	if _, err := st.addShardLocked(HashKeyRange{sh.rng.Start, k.Sub(1)}, now, []*shard{sh}); err != nil {
-		return err
-	}
-	if _, err := st.addShardLocked(HashKeyRange{k, sh.rng.End}, now, []*shard{sh}); err != nil {
-		return err
-	}
-	st.rebuildOpenLocked()
+// pendingReshard is a split or merge accepted while the stream turned
+// UPDATING. Kinesis keeps the old shard map (the parents open, records
+// routed to them, no children listed) until the stream is ACTIVE again,
+// and the children appear and the parents close at that moment; the log
+// does the same, applying it then (applyPendingLocked). It is kept in the
+// stream's metadata, so a restart while UPDATING still applies it.
+type pendingReshard struct {
+	Shard    uint32 `json:"shard"`              // the shard to split, or ShardToMerge
+	Adjacent uint32 `json:"adjacent,omitempty"` // AdjacentShardToMerge, for a merge
+	Merge    bool   `json:"merge,omitempty"`
+	SplitKey string `json:"split_key,omitempty"` // NewStartingHashKey, for a split
+}
+
+// deferLocked records p to be applied when the stream is ACTIVE again.
+func (st *stream) deferLocked(p *pendingReshard, now time.Time) error {
+	st.pending = p
+	// Wake the waiters on the stream's shards, so that they arm a timer
+	// for the moment the reshard is applied.
+	close(st.pendingCh)
+	st.pendingCh = make(chan struct{})
 	st.beginUpdateLocked(now)
+	return st.saveLocked()
+}
+
+// pendingDueLocked reports whether a pending reshard's time has come.
+func (st *stream) pendingDueLocked(now time.Time) bool {
+	return st.pending != nil && !now.Before(st.statusUntil)
+}
+
+// settle applies a pending reshard whose time has come. It returns the
+// time a reshard still pending is due (zero if none is), for waiters that
+// must see it happen: a subscription, a long-polling reader. It takes the
+// stream's mu, which the caller must not hold.
+func (st *stream) settle(now time.Time) (time.Time, error) {
+	st.mu.RLock()
+	pending, due := st.pending != nil, st.pendingDueLocked(now)
+	at := st.statusUntil
+	st.mu.RUnlock()
+	if !pending {
+		return time.Time{}, nil
+	}
+	if !due {
+		return at, nil
+	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return time.Time{}, st.applyPendingLocked(now)
+}
+
+// applyPendingLocked applies a pending reshard whose time has come, as of
+// the moment the stream became ACTIVE again. The stream's mu is held for
+// writing.
+func (st *stream) applyPendingLocked(now time.Time) error {
+	if !st.pendingDueLocked(now) {
+		return nil
+	}
+	p, at := st.pending, st.statusUntil
+	st.pending = nil
+	st.status = StatusActive
+	a, err := st.shardLocked(ShardID(p.Shard))
+	if err != nil {
+		return fmt.Errorf("shardlog: stream %q: pending reshard: %w", st.name, err)
+	}
+	if !p.Merge {
+		k, ok := ParseHashKey(p.SplitKey)
+		if !ok {
+			return fmt.Errorf("shardlog: stream %q: pending split of %s at %q: not a hash key", st.name, a.id, p.SplitKey)
+		}
+		return st.splitLocked(a, k, at)
+	}
+	b, err := st.shardLocked(ShardID(p.Adjacent))
+	if err != nil {
+		return fmt.Errorf("shardlog: stream %q: pending reshard: %w", st.name, err)
+	}
+	return st.mergeLocked(a, b, at)
+}
+
+func (st *stream) splitLocked(sh *shard, k HashKey, now time.Time) error {
+	if err := st.addChildrenLocked([]HashKeyRange{{sh.rng.Start, k.Sub(1)}, {k, sh.rng.End}}, now, []*shard{sh}); err != nil {
+		return err
+	}
+	st.closeShardLocked(sh, now)
+	// The stream is ACTIVE: the split is applied either at once (no
+	// StatusDelay) or as the stream turns ACTIVE again.
+	st.rebuildOpenLocked()
 	return st.saveLocked()
 }
 
@@ -115,22 +194,30 @@ func (l *Log) MergeShards(ref StreamRef, shardToMerge, adjacentShard string) err
 			return st.notOpen(s)
 		}
 	}
-	lo, hi := a, b
-	if b.rng.Start.Cmp(a.rng.Start) < 0 {
-		lo, hi = b, a
-	}
-	if a == b || lo.rng.End.Add(1) != hi.rng.Start {
+	// Kinesis merges only the pair in order: ShardToMerge the lower range,
+	// AdjacentShardToMerge the one right above it. The reversed pair is
+	// refused as not adjacent.
+	// (End+1 wraps to 0 for the top shard: hence the comparison first.)
+	if a == b || a.rng.End.Cmp(b.rng.Start) >= 0 || a.rng.End.Add(1) != b.rng.Start {
 		e := refuse(CodeInvalidArgument, ReasonShardsNotAdjacent)
 		e.Stream, e.Shard, e.OtherShard = st.name, a.id, b.id
 		return e
 	}
-	st.closeShardLocked(a, now)
-	st.closeShardLocked(b, now)
-	if _, err := st.addShardLocked(HashKeyRange{lo.rng.Start, hi.rng.End}, now, []*shard{a, b}); err != nil {
+	if st.l.opts.StatusDelay > 0 {
+		return st.deferLocked(&pendingReshard{Shard: a.idx, Adjacent: b.idx, Merge: true}, now)
+	}
+	return st.mergeLocked(a, b, now)
+}
+
+// mergeLocked closes a and b (a the lower range, b right above it) and
+// opens their child.
+func (st *stream) mergeLocked(a, b *shard, now time.Time) error {
+	if err := st.addChildrenLocked([]HashKeyRange{{a.rng.Start, b.rng.End}}, now, []*shard{a, b}); err != nil {
 		return err
 	}
+	st.closeShardLocked(a, now)
+	st.closeShardLocked(b, now)
 	st.rebuildOpenLocked()
-	st.beginUpdateLocked(now)
 	return st.saveLocked()
 }
 
@@ -190,9 +277,9 @@ func (l *Log) UpdateShardCount(ref StreamRef, target int, scalingType string) (i
 		return 0, err
 	}
 	old := append([]*shard(nil), st.open...)
-	for _, sh := range old {
-		st.closeShardLocked(sh, now)
-	}
+	// The children first, all or none (as addChildrenLocked), then the
+	// parents close: a failure leaves the stream as it was.
+	var made [][]*shard // the parents of each child made
 	for _, r := range UniformRanges(target) {
 		var parents []*shard
 		for _, sh := range old {
@@ -201,8 +288,15 @@ func (l *Log) UpdateShardCount(ref StreamRef, target int, scalingType string) (i
 			}
 		}
 		if _, err := st.addShardLocked(r, now, parents); err != nil {
+			for i := len(made) - 1; i >= 0; i-- {
+				st.dropNewShardLocked(made[i])
+			}
 			return 0, err
 		}
+		made = append(made, parents)
+	}
+	for _, sh := range old {
+		st.closeShardLocked(sh, now)
 	}
 	st.rebuildOpenLocked()
 	st.beginUpdateLocked(now)
@@ -215,7 +309,7 @@ func (st *stream) maybeScale(hot []*shard) {
 	now := st.l.clock.Now()
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	if st.mode != ModeOnDemand || st.deleted {
+	if st.mode != ModeOnDemand || st.deleted || st.pending != nil {
 		return
 	}
 	changed := false
@@ -230,20 +324,55 @@ func (st *stream) maybeScale(hot []*shard) {
 		if mid.Cmp(sh.rng.Start.Add(1)) <= 0 || mid.Cmp(sh.rng.End) >= 0 {
 			continue
 		}
+		// The children first: if one cannot be made, the parent stays
+		// open over its range and the split is not done.
+		if err := st.addChildrenLocked([]HashKeyRange{{sh.rng.Start, mid.Sub(1)}, {mid, sh.rng.End}}, now, []*shard{sh}); err != nil {
+			st.l.opts.ErrorLog("shardlog: stream %q: on-demand split of %s: %v", st.name, sh.id, err)
+			break
+		}
 		st.closeShardLocked(sh, now)
-		if _, err := st.addShardLocked(HashKeyRange{sh.rng.Start, mid.Sub(1)}, now, []*shard{sh}); err != nil {
-			return
-		}
-		if _, err := st.addShardLocked(HashKeyRange{mid, sh.rng.End}, now, []*shard{sh}); err != nil {
-			return
-		}
 		st.rebuildOpenLocked()
 		changed = true
 	}
 	if changed {
 		// A failure to save is retried by the next change; the shards
 		// exist in memory and on disk either way.
-		_ = st.saveLocked()
+		if err := st.saveLocked(); err != nil {
+			st.l.opts.ErrorLog("shardlog: stream %q: on-demand split: %v", st.name, err)
+		}
+	}
+}
+
+// addChildrenLocked makes the shards over ranges, children of parents:
+// all of them or none, so that a failure (of a child's storage) leaves the
+// parents as they were, open over their ranges. The parents are closed by
+// the caller once this succeeds.
+func (st *stream) addChildrenLocked(ranges []HashKeyRange, now time.Time, parents []*shard) error {
+	made := 0
+	for _, r := range ranges {
+		if _, err := st.addShardLocked(r, now, parents); err != nil {
+			for ; made > 0; made-- {
+				st.dropNewShardLocked(parents)
+			}
+			return err
+		}
+		made++
+	}
+	return nil
+}
+
+// dropNewShardLocked undoes the last addShardLocked (of a child of
+// parents) of a reshard that cannot be completed.
+func (st *stream) dropNewShardLocked(parents []*shard) {
+	sh := st.shards[len(st.shards)-1]
+	st.shards = st.shards[:len(st.shards)-1]
+	st.nextIndex--
+	st.l.openShards.Add(-1)
+	for _, p := range parents {
+		p.children = p.children[:len(p.children)-1]
+	}
+	if err := sh.log.Remove(); err != nil {
+		st.l.opts.ErrorLog("shardlog: stream %q: removing %s of an undone reshard: %v", st.name, sh.id, err)
 	}
 }
 

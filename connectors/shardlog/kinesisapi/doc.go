@@ -22,8 +22,15 @@
 // JSON 1.1 (application/x-amz-json-1.1) or CBOR
 // (application/x-amz-cbor-1.1, the Java SDK's default; timestamps are
 // epoch milliseconds there, epoch seconds in JSON). Errors are answered as
-// Kinesis does: the error name in "__type", a "message", and the same HTTP
-// status. SubscribeToShard answers with an AWS event stream
+// Kinesis does: the error name in "__type", a "message" ("Message" for a
+// SerializationException, none for UnknownOperationException), and the
+// same HTTP status; operations without output answer an empty body. The
+// front of the protocol follows the service too: CORS (Origin, OPTIONS
+// preflight), 403 with an XML AccessDeniedException for a method other
+// than POST, 404 <UnknownOperationException/> for an unknown content
+// type, the error name alone for a request with no body, and an unsigned
+// request checked only once it is routable (400). GET /healthz is this
+// server's own. SubscribeToShard answers with an AWS event stream
 // (application/vnd.amazon.eventstream): an initial-response event, then
 // SubscribeToShardEvent events until the subscription's 5 minutes end.
 //

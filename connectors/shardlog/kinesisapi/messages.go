@@ -22,16 +22,15 @@ const (
 )
 
 // statusOf is the status Kinesis answers an error with: 500 for internal
-// failures, 503 when unavailable, 403 for a missing token (as in the
-// Common Errors of the AWS API references), else 400.
+// failures, 503 when unavailable, else 400 — a missing authentication
+// token included, as the service answers a routable request (403 is its
+// front end's, for requests it cannot route: see writeXMLError).
 func statusOf(c shardlog.ErrorCode) int {
 	switch c {
 	case shardlog.CodeInternalFailure:
 		return 500
 	case codeServiceUnavailble:
 		return 503
-	case codeMissingAuthToken:
-		return 403
 	}
 	return 400
 }
@@ -57,11 +56,10 @@ var (
 	errInternal          = &apiError{shardlog.CodeInternalFailure, "Internal service failure."}
 	errShuttingDown      = &apiError{codeServiceUnavailble, "Service is shutting down."}
 	errUnreadableRequest = "Request body could not be read: "
+	// errUnknownOperation has no message, as the service's has none.
+	errUnknownOperation = &apiError{code: codeUnknownOperation}
+	errNoOperationName  = "Unable to determine service/operation name to be authorized"
 )
-
-func unknownOperation(target string) error {
-	return &apiError{codeUnknownOperation, fmt.Sprintf("Unknown operation %q", target)}
-}
 
 // answer is what a client is told of err in operation op: an error name
 // and message. internal reports an error that is not a refusal (an I/O
@@ -80,6 +78,10 @@ func (s *Server) answer(op string, err error) (code shardlog.ErrorCode, msg stri
 	}
 	return errInternal.code, errInternal.msg, true
 }
+
+// iteratorTypeMix opens the refusal of an iterator type given with the
+// wrong company (a sequence number missing, or one it would ignore).
+const iteratorTypeMix = "Must either specify (1) AT_SEQUENCE_NUMBER or AFTER_SEQUENCE_NUMBER and StartingSequenceNumber or (2) TRIM_HORIZON or LATEST and no StartingSequenceNumber. "
 
 const javaDate = "Mon Jan 02 15:04:05 MST 2006"
 
@@ -165,7 +167,17 @@ func (s *Server) message(op string, e *shardlog.Error) string {
 	case shardlog.ReasonWriteFailed:
 		return errInternal.msg
 	case shardlog.ReasonStartingSequenceMissing:
-		return fmt.Sprintf("StartingSequenceNumber must be specified for ShardIteratorType %s.", e.Value)
+		return iteratorTypeMix + "Request specified " + e.Value + " and no StartingSequenceNumber."
+	case shardlog.ReasonStartingSequenceUnwanted:
+		return iteratorTypeMix + "Request specified " + e.Value + " and also a StartingSequenceNumber."
+	case shardlog.ReasonOrderingSequenceForeign:
+		return fmt.Sprintf("ExclusiveMinimumSequenceNumber %s used in PutRecord on stream %s under account %s is invalid.", e.Value, e.Stream, acct)
+	case shardlog.ReasonShardIDUnreadable:
+		return fmt.Sprintf("Could not find shard %s in stream %s under account %s.", e.Value, e.Stream, acct)
+	case shardlog.ReasonTagCharacters:
+		return "Some tags contain invalid characters. Valid characters: Unicode letters, digits, white space, _ . / = + - % @ :."
+	case shardlog.ReasonTagPercent:
+		return fmt.Sprintf("Failed to add tags to stream %s under account %s because some tags contained illegal characters. The allowed characters are Unicode letters, white-spaces, '_',',','/','=','+','-','@',':'.", e.Stream, acct)
 	case shardlog.ReasonStartingSequenceInvalid:
 		return fmt.Sprintf("StartingSequenceNumber %s used in %s on shard %s in stream %s under account %s is invalid.", e.Value, op, e.Shard, e.Stream, acct)
 	case shardlog.ReasonStartingSequenceElsewhere:

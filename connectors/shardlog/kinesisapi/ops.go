@@ -182,6 +182,7 @@ func (in *createStreamIn) check(v *violations) {
 	if in.StreamModeDetails != nil {
 		v.check("streamModeDetails.streamMode", str(in.StreamModeDetails.StreamMode), streamModeRule.need())
 	}
+	checkTagMap(v, in.Tags, tagMapRule)
 }
 
 func (s *Server) createStream(_ *request, in *createStreamIn) (empty, error) {
@@ -522,7 +523,31 @@ type addTagsIn struct {
 
 func (in *addTagsIn) check(v *violations) {
 	in.streamRefIn.check(v)
-	v.check("tags", dict(in.Tags), tagsRule.need())
+	checkTagMap(v, in.Tags, tagMapRule.need())
+}
+
+// checkTagMap checks a map of tags: its size, then its keys' and values'
+// lengths (the service reports each as one constraint of the whole map).
+func checkTagMap(v *violations, tags map[string]string, r rule) {
+	d := dict(tags)
+	if !v.check("tags", d, r) {
+		return
+	}
+	keys := make([]string, 0, len(tags))
+	vals := make([]string, 0, len(tags))
+	for k, val := range tags {
+		keys, vals = append(keys, k), append(vals, val)
+	}
+	v.checkElements("tags", d, keys, "Map keys", 1, 128)
+	v.checkElements("tags", d, vals, "Map value", 0, 256)
+}
+
+// checkTagKeys checks a list of tag keys: its length, then the keys'.
+func checkTagKeys(v *violations, keys []string, r rule) {
+	l := strs(keys)
+	if v.check("tagKeys", l, r) {
+		v.checkElements("tagKeys", l, keys, "Member", 1, 128)
+	}
 }
 
 func (s *Server) addTags(_ *request, in *addTagsIn) (empty, error) {
@@ -536,7 +561,7 @@ type removeTagsIn struct {
 
 func (in *removeTagsIn) check(v *violations) {
 	in.streamRefIn.check(v)
-	v.check("tagKeys", list(in.TagKeys), tagsRule.need())
+	checkTagKeys(v, in.TagKeys, tagKeysRule.need())
 }
 
 func (s *Server) removeTags(_ *request, in *removeTagsIn) (empty, error) {
@@ -602,7 +627,7 @@ type tagResourceIn struct {
 // check reports the tags only once the ARN is well-formed, as Kinesis does.
 func (in *tagResourceIn) check(v *violations) {
 	if in.resourceIn.check(v); len(v.msgs) == 0 {
-		v.check("tags", dict(in.Tags), rule{}.need())
+		checkTagMap(v, in.Tags, tagMapRule.need())
 	}
 }
 
@@ -618,7 +643,7 @@ type untagResourceIn struct {
 // check reports the keys only once the ARN is well-formed, as Kinesis does.
 func (in *untagResourceIn) check(v *violations) {
 	if in.resourceIn.check(v); len(v.msgs) == 0 {
-		v.check("tagKeys", list(in.TagKeys), rule{}.need())
+		checkTagKeys(v, in.TagKeys, tagKeysRule.need())
 	}
 }
 

@@ -62,10 +62,6 @@ func (in *putRecordsIn) decodeFast(body []byte) bool {
 	return ok
 }
 
-// maxRecordViolations is where checking the records of a PutRecords stops:
-// past it, the message would only grow.
-const maxRecordViolations = 10
-
 func (in *putRecordsIn) check(v *violations) {
 	in.streamRefIn.check(v)
 	v.check("records", list(in.Records), recordsRule.need())
@@ -80,9 +76,8 @@ func (in *putRecordsIn) check(v *violations) {
 		v.check(p+"data", data, dataRule)
 		v.check(p+"partitionKey", key, keyRule)
 		v.check(p+"explicitHashKey", hash, hashKeyRule)
-		if len(v.msgs) > maxRecordViolations {
-			break
-		}
+		// Every record is checked: the message counts all violations,
+		// though it lists only the first ten.
 	}
 }
 

@@ -285,7 +285,14 @@ func (w *wireScript) answer(resp *http.Response, b []byte) string {
 		if err := json.Unmarshal(b, &e); err != nil {
 			return fmt.Sprintf("%d unparsed %q\n", resp.StatusCode, b)
 		}
+		if bytes.Contains(b, []byte(`"Message":`)) {
+			// The key as the service spells it for this error.
+			return fmt.Sprintf("%d %s [Message]: %s\n", resp.StatusCode, e.Type, e.Message)
+		}
 		return fmt.Sprintf("%d %s: %s\n", resp.StatusCode, e.Type, e.Message)
+	}
+	if len(b) == 0 {
+		return "(no body)\n"
 	}
 	return w.normalize(b) + "\n"
 }

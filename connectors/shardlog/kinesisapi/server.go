@@ -17,10 +17,13 @@ import (
 	"math/big"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/fxamacker/cbor/v2"
 
 	"github.com/sluicehq/sluice/connectors/shardlog"
 )
@@ -215,10 +218,18 @@ func (r *request) decode(v any) error {
 func serializationMessage(err error) string {
 	var te *json.UnmarshalTypeError
 	if errors.As(err, &te) {
-		if te.Field != "" {
-			return fmt.Sprintf("Unexpected %s for field %s: expected %s", te.Value, te.Field, te.Type)
+		found, _, _ := strings.Cut(te.Value, " ") // "number 1.5": a number
+		if msg := wrongType(found, javaKind(te.Type.String())); msg != "" {
+			return msg
 		}
-		return fmt.Sprintf("Unexpected %s: expected %s", te.Value, te.Type)
+		return "Unexpected " + found + " value"
+	}
+	var ce *cbor.UnmarshalTypeError
+	if errors.As(err, &ce) {
+		if msg := wrongType(cborFound(ce.CBORType), javaKind(ce.GoType)); msg != "" {
+			return msg
+		}
+		return "Unexpected " + ce.CBORType + " value"
 	}
 	var se *json.SyntaxError
 	if errors.As(err, &se) {
@@ -228,6 +239,96 @@ func serializationMessage(err error) string {
 	msg = strings.TrimPrefix(msg, "json: ")
 	msg = strings.TrimPrefix(msg, "cbor: ")
 	return "Malformed request body: " + msg
+}
+
+// javaKind is the kind of member the service (a Java one) would decode a
+// Go type of the inputs into: String, Integer, Boolean, Blob, List, Map
+// or Structure.
+func javaKind(goType string) string {
+	switch {
+	case goType == "string":
+		return "String"
+	case goType == "bool":
+		return "Boolean"
+	case goType == "[]uint8":
+		return "Blob"
+	case strings.HasPrefix(goType, "[]"):
+		return "List"
+	case strings.HasPrefix(goType, "map["):
+		return "Map"
+	case strings.HasPrefix(goType, "int"), strings.HasPrefix(goType, "uint"):
+		return "Integer"
+	}
+	return "Structure"
+}
+
+// cborFound is the JSON kind of a CBOR type, as wrongType names them.
+func cborFound(t string) string {
+	switch t {
+	case "positive integer", "negative integer":
+		return "number"
+	case "byte string", "UTF-8 text string":
+		return "string"
+	case "map":
+		return "object"
+	case "array":
+		return "array"
+	case "primitives":
+		return "bool"
+	}
+	return t
+}
+
+// wrongType is the service's SerializationException message for a value
+// of JSON kind found (bool, number, string, object, array) where a member
+// of kind want is expected, or "" where this server has none.
+func wrongType(found, want string) string {
+	const (
+		startMap  = "Start of structure or map found where not expected."
+		startList = "Start of list found where not expected"
+	)
+	switch want {
+	case "List":
+		switch found {
+		case "object":
+			return startMap
+		case "array":
+			return ""
+		}
+		return "Expected list or null"
+	case "Map":
+		if found == "array" {
+			return startList
+		}
+		return "Expected map or null"
+	case "Structure":
+		if found == "array" {
+			return startList
+		}
+		return "Expected null"
+	}
+	switch found {
+	case "object":
+		return startMap
+	case "array":
+		return startList
+	}
+	article := "an"
+	if want == "Blob" {
+		article = "a"
+	}
+	switch found {
+	case "bool":
+		return "class java.lang.Boolean can not be converted to " + article + " " + want
+	case "number":
+		if want == "Integer" {
+			return "" // a fraction: not an integer
+		}
+		return "class java.math.BigDecimal can not be converted to " + article + " " + want
+	case "string":
+		return "class java.lang.String can not be converted to " + article + " " + want
+	}
+	return ""
 }
 
 // streamedOutput is an output that writes its own response (the event
@@ -240,33 +341,75 @@ type streamedOutput interface {
 // the table and runs it (decode, check, call, encode).
 func (s *Server) ServeHTTP(w http.ResponseWriter, hr *http.Request) {
 	id := s.requestID()
-	w.Header().Set("x-amzn-RequestId", id)
-	w.Header().Set("x-amz-id-2", id)
-	ct := hr.Header.Get("Content-Type")
-	isCBOR := strings.HasPrefix(ct, "application/x-amz-cbor")
+	h := w.Header()
+	h.Set("x-amzn-RequestId", id)
+	h.Set("x-amz-id-2", id)
+	// The protocol layer answers in the service's order: CORS, the
+	// method, an empty body, the content type, the operation, and only
+	// then the authentication.
+	if hr.Header.Get("Origin") != "" {
+		h.Set("Access-Control-Allow-Origin", "*")
+		if hr.Method == http.MethodOptions {
+			if v := hr.Header.Get("Access-Control-Request-Headers"); v != "" {
+				h.Set("Access-Control-Allow-Headers", v)
+			}
+			if v := hr.Header.Get("Access-Control-Request-Method"); v != "" {
+				h.Set("Access-Control-Allow-Methods", v)
+			}
+			h.Set("Access-Control-Max-Age", "172800")
+			h.Set("Content-Length", "0")
+			w.WriteHeader(http.StatusOK)
+			return
+		}
+		h.Set("Access-Control-Expose-Headers", "x-amzn-RequestId,x-amzn-ErrorType,x-amz-request-id,x-amz-id-2,x-amzn-ErrorMessage,Date")
+	}
 	if hr.Method != http.MethodPost {
+		// /healthz is this server's own, for probes; the service has none.
 		if hr.Method == http.MethodGet && hr.URL.Path == "/healthz" {
 			w.WriteHeader(http.StatusOK)
 			io.WriteString(w, "ok\n")
 			return
 		}
-		s.writeError(w, isCBOR, "", errMissingAuth)
+		writeXMLError(w, http.StatusForbidden, "AccessDeniedException", errNoOperationName)
 		return
 	}
+	ct, _, _ := strings.Cut(hr.Header.Get("Content-Type"), ";")
+	ct = strings.TrimSpace(ct)
+	isCBOR := ct == ctCBOR
 	target := hr.Header.Get("X-Amz-Target")
-	if !s.opts.AllowAnonymous && hr.Header.Get("Authorization") == "" && hr.URL.Query().Get("X-Amz-Algorithm") == "" {
-		s.writeError(w, isCBOR, "", errMissingAuth)
-		return
-	}
 	name, ok := strings.CutPrefix(target, targetPrefix)
 	op, known := operations[name]
-	if !ok || !known {
-		s.writeError(w, isCBOR, "", unknownOperation(target))
-		return
-	}
+	known = ok && known
 	body, err := readBody(http.MaxBytesReader(w, hr.Body, s.opts.MaxBodyBytes), hr.ContentLength, s.opts.MaxBodyBytes)
 	if err != nil {
 		s.writeError(w, isCBOR, name, &apiError{code: codeSerialization, msg: errUnreadableRequest + err.Error()})
+		return
+	}
+	if len(body) == 0 {
+		// No body at all (not even {}): the service answers with the
+		// error name alone, in JSON for its JSON content type and in CBOR
+		// otherwise.
+		code := codeSerialization
+		if !known {
+			code = codeUnknownOperation
+		}
+		s.writeError(w, ct != ctJSON, name, &apiError{code: code})
+		return
+	}
+	if ct != ctJSON && ct != ctCBOR && ct != "application/json" {
+		if target == "" || !strings.Contains(target, ".") {
+			writeXMLError(w, http.StatusForbidden, "AccessDeniedException", errNoOperationName)
+			return
+		}
+		writeXMLError(w, http.StatusNotFound, "UnknownOperationException", "")
+		return
+	}
+	if !known {
+		s.writeError(w, isCBOR, "", errUnknownOperation)
+		return
+	}
+	if !s.opts.AllowAnonymous && hr.Header.Get("Authorization") == "" && hr.URL.Query().Get("X-Amz-Algorithm") == "" {
+		s.writeError(w, isCBOR, "", errMissingAuth)
 		return
 	}
 	r := &request{ctx: hr.Context(), op: name, cbor: isCBOR, body: body}
@@ -325,6 +468,17 @@ type fastJSON interface {
 var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 64<<10); return &b }}
 
 func (s *Server) writeResult(w http.ResponseWriter, isCBOR bool, out any) {
+	if _, none := out.(empty); none {
+		// An operation without output: the service sends no body at all.
+		ct := ctJSON
+		if isCBOR {
+			ct = ctCBOR
+		}
+		w.Header().Set("Content-Type", ct)
+		w.Header().Set("Content-Length", "0")
+		w.WriteHeader(http.StatusOK)
+		return
+	}
 	if isCBOR {
 		b, err := cborEnc.Marshal(out)
 		if err != nil {
@@ -360,6 +514,13 @@ type errorBody struct {
 	Message string `json:"message,omitempty"`
 }
 
+// serializationBody is the error body of a SerializationException, whose
+// message the service keys "Message".
+type serializationBody struct {
+	Type    string `json:"__type"`
+	Message string `json:"Message,omitempty"`
+}
+
 // writeError answers err as Kinesis does: the error name in "__type" and
 // X-Amzn-ErrorType, the service's message, and the status that goes with
 // them. op is the operation (for the messages that name it).
@@ -368,7 +529,10 @@ func (s *Server) writeError(w http.ResponseWriter, isCBOR bool, op string, err e
 	if internal {
 		s.logInternal(err)
 	}
-	body := errorBody{Type: string(code), Message: msg}
+	var body any = errorBody{Type: string(code), Message: msg}
+	if code == codeSerialization {
+		body = serializationBody{Type: string(code), Message: msg}
+	}
 	var b []byte
 	if isCBOR {
 		w.Header().Set("Content-Type", ctCBOR)
@@ -380,6 +544,19 @@ func (s *Server) writeError(w http.ResponseWriter, isCBOR bool, op string, err e
 	w.Header().Set("X-Amzn-ErrorType", string(code))
 	w.WriteHeader(statusOf(code))
 	w.Write(b)
+}
+
+// writeXMLError answers as the service's front end does for a request it
+// cannot route (a method other than POST, an unknown content type): an
+// XML body, <Name/> when there is no message.
+func writeXMLError(w http.ResponseWriter, status int, name, msg string) {
+	body := "<" + name + "/>\n"
+	if msg != "" {
+		body = "<" + name + ">\n  <Message>" + msg + "</Message>\n</" + name + ">\n"
+	}
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(status)
+	io.WriteString(w, body)
 }
 
 func (s *Server) logInternal(err error) {

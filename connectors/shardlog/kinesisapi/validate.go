@@ -3,8 +3,10 @@ package kinesisapi
 import (
 	"fmt"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/sluicehq/sluice/connectors/shardlog"
 )
@@ -89,7 +91,8 @@ var (
 	positiveInt     = rangeRule(1, 1<<31-1)
 	targetShards    = rangeRule(1, 100000)
 	tagLimit        = rangeRule(1, 50)
-	tagsRule        = lengthRule(1, 50)
+	tagMapRule      = lengthRule(1, 200) // TagMap: AddTagsToStream, TagResource
+	tagKeysRule     = lengthRule(1, 50)  // TagKeyList: RemoveTagsFromStream, UntagResource
 	recordsRule     = lengthRule(1, shardlog.MaxPutRecords)
 	metricsRule     = rule{minLen: 1, maxLen: 7, lengthBetween: true}
 	streamModeRule  = enumRule(string(shardlog.ModeProvisioned), string(shardlog.ModeOnDemand))
@@ -107,6 +110,9 @@ type value struct {
 	kind    valueKind
 	s       string // a string
 	n       int64  // an integer, or the length of a blob, list or map
+	// all is the contents of a list of strings or a map of strings, as
+	// Java shows them ("a, b" or "k=v, k2=v2"): echoed in full.
+	all string
 }
 
 type valueKind uint8
@@ -117,7 +123,8 @@ const (
 	kindBlob
 	kindList
 	kindMap
-	kindElided // a list always shown as [...]
+	kindElided  // a list always shown as [...]
+	kindStrings // a list of strings, shown in full
 )
 
 func str(p *string) value {
@@ -140,8 +147,30 @@ func list[T any](l []T) value { return value{present: l != nil, kind: kindList, 
 
 func elided[T any](l []T) value { return value{present: l != nil, kind: kindElided, n: int64(len(l))} }
 
+// dict is a map of strings, shown as Java shows a map: {k=v, k2=v2}. The
+// service's order is its hash map's; here it is the keys' sorted order,
+// so that a message is the same every time.
 func dict(m map[string]string) value {
-	return value{present: m != nil, kind: kindMap, n: int64(len(m))}
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var b strings.Builder
+	for i, k := range keys {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(k)
+		b.WriteByte('=')
+		b.WriteString(m[k])
+	}
+	return value{present: m != nil, kind: kindMap, n: int64(len(m)), all: b.String()}
+}
+
+// strs is a list of strings, shown as Java shows a list: [a, b].
+func strs(l []string) value {
+	return value{present: l != nil, kind: kindStrings, n: int64(len(l)), all: strings.Join(l, ", ")}
 }
 
 // object is a nested structure, present or not.
@@ -161,17 +190,13 @@ func (v value) quoted() string {
 		return "'[...]'"
 	case kindElided:
 		return "'[...]'"
+	case kindStrings:
+		return "'[" + v.all + "]'"
 	case kindMap:
-		if v.n == 0 {
-			return "'{}'"
-		}
-		return "'{...}'"
+		return "'{" + v.all + "}'"
 	}
-	s := v.s
-	if len(s) > 256 {
-		s = s[:256] + "..."
-	}
-	return "'" + s + "'"
+	// Echoed in full, however long, as the service does.
+	return "'" + v.s + "'"
 }
 
 // holds reports whether v satisfies r, without building a message.
@@ -189,6 +214,11 @@ func (r rule) each(v value, broken func(constraint string)) {
 			broken("")
 		}
 		return
+	}
+	// The pattern is reported before the length, and an empty string
+	// breaks both (the patterns all need a character).
+	if r.pattern != nil && v.kind == kindString && !r.pattern.re.MatchString(v.s) {
+		broken("Member must satisfy regular expression pattern: " + r.pattern.text)
 	}
 	if v.kind != kindInt && (v.n < int64(r.minLen) || r.maxLen > 0 && v.n > int64(r.maxLen)) {
 		switch {
@@ -209,9 +239,6 @@ func (r rule) each(v value, broken func(constraint string)) {
 		default:
 			broken(fmt.Sprintf("Member must have value less than or equal to %d", r.max))
 		}
-	}
-	if r.pattern != nil && v.kind == kindString && v.s != "" && !r.pattern.re.MatchString(v.s) {
-		broken("Member must satisfy regular expression pattern: " + r.pattern.text)
 	}
 	if r.enum != nil && v.kind == kindString {
 		for _, e := range r.enum {
@@ -248,11 +275,36 @@ func (vs *violations) err() error {
 	return &apiError{code: shardlog.CodeValidation, msg: validationMessage(vs.msgs)}
 }
 
+// maxListedViolations is how many violations a message lists; the count
+// is of all of them.
+const maxListedViolations = 10
+
 // validationMessage is the one place a validation message is built.
 func validationMessage(msgs []string) string {
 	noun := "error"
 	if len(msgs) > 1 {
 		noun = "errors"
 	}
-	return fmt.Sprintf("%d validation %s detected: %s", len(msgs), noun, strings.Join(msgs, "; "))
+	listed := msgs[:min(len(msgs), maxListedViolations)]
+	return fmt.Sprintf("%d validation %s detected: %s", len(msgs), noun, strings.Join(listed, "; "))
+}
+
+// elementLengths is the constraint Kinesis reports, once for the whole
+// list or map, when an element (what) of a list or map is outside
+// [lo, hi]: what is "Member" for the elements of a list, "Map keys" or
+// "Map value" for a map's.
+func elementLengths(what string, lo, hi int) string {
+	return fmt.Sprintf("%s must satisfy constraint: [Member must have length less than or equal to %d, Member must have length greater than or equal to %d]", what, hi, lo)
+}
+
+// checkElements reports the constraint of elementLengths at path, with v
+// (the whole list or map) as the value, if any of elems is outside
+// [lo, hi] characters.
+func (vs *violations) checkElements(path string, v value, elems []string, what string, lo, hi int) {
+	for _, e := range elems {
+		if n := utf8.RuneCountInString(e); n < lo || n > hi {
+			vs.msgs = append(vs.msgs, "Value "+v.quoted()+" at '"+path+"' failed to satisfy constraint: "+elementLengths(what, lo, hi))
+			return
+		}
+	}
 }

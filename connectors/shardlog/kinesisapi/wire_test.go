@@ -63,12 +63,12 @@ func TestWireErrors(t *testing.T) {
 		status         int
 		typ, msg       string
 	}{
-		{"no auth", "ListStreams", `{}`, false, 403, "MissingAuthenticationTokenException", "Missing Authentication Token"},
+		{"no auth", "ListStreams", `{}`, false, 400, "MissingAuthenticationTokenException", "Missing Authentication Token"},
 		{"unknown op", "Frobnicate", `{}`, true, 400, "UnknownOperationException", ""},
 		{"no target", "", `{}`, true, 400, "UnknownOperationException", ""},
 		{"malformed", "DescribeStream", `{"StreamName": "s"`, true, 400, "SerializationException", ""},
 		{"trailing", "DescribeStream", `{"StreamName": "s"} {}`, true, 400, "SerializationException", ""},
-		{"wrong type", "DescribeStream", `{"StreamName": 5}`, true, 400, "SerializationException", "StreamName"},
+		{"wrong type", "DescribeStream", `{"StreamName": 5}`, true, 400, "SerializationException", "class java.math.BigDecimal can not be converted to an String"},
 		{"bad base64", "PutRecord", `{"StreamName":"s","PartitionKey":"k","Data":"!!"}`, true, 400, "SerializationException", ""},
 		{"float limit", "ListStreams", `{"Limit": 1.5}`, true, 400, "SerializationException", ""},
 		{"missing name", "DescribeStream", `{}`, true, 400, "InvalidArgumentException", "Neither StreamName nor StreamARN"},
@@ -381,4 +381,138 @@ func FuzzFastPutRecords(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestCBORSerializationMessages checks that a wrongly typed member in a
+// CBOR body gets the service's SerializationException text, under the key
+// "Message" (capital M) as the service spells it for this error.
+func TestCBORSerializationMessages(t *testing.T) {
+	s, _ := newHandler(t)
+	for _, c := range []struct {
+		op   string
+		body map[string]any
+		msg  string
+	}{
+		{"DescribeStream", map[string]any{"StreamName": 5}, "class java.math.BigDecimal can not be converted to an String"},
+		{"DescribeStream", map[string]any{"StreamName": "s", "Limit": "5"}, "class java.lang.String can not be converted to an Integer"},
+		{"DescribeStream", map[string]any{"StreamName": map[string]any{"a": 1}}, "Start of structure or map found where not expected."},
+		{"DescribeStream", map[string]any{"StreamName": []any{"s"}}, "Start of list found where not expected"},
+		{"AddTagsToStream", map[string]any{"StreamName": "s", "Tags": "x"}, "Expected map or null"},
+		{"RemoveTagsFromStream", map[string]any{"StreamName": "s", "TagKeys": "x"}, "Expected list or null"},
+	} {
+		b, err := cbor.Marshal(c.body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w := call(s, c.op, ctCBOR, b, true)
+		var body map[string]string
+		if err := cbor.Unmarshal(w.Body.Bytes(), &body); err != nil {
+			t.Fatalf("%s %v: %x: %v", c.op, c.body, w.Body.Bytes(), err)
+		}
+		want := map[string]string{"__type": "SerializationException", "Message": c.msg}
+		if w.Code != 400 || len(body) != 2 || body["__type"] != want["__type"] || body["Message"] != want["Message"] {
+			t.Errorf("%s %v: got %d %v, want 400 %v", c.op, c.body, w.Code, body, want)
+		}
+	}
+}
+
+// TestProtocol checks the protocol layer, request to response bytes, as
+// the service answers: CORS preflight, methods other than POST, a missing
+// body or content type, an unknown operation (no message), an unsigned
+// request (400, as the request is routable), and operations without output
+// (no body).
+func TestProtocol(t *testing.T) {
+	s, _ := newHandler(t)
+	const noName = "<AccessDeniedException>\n  <Message>Unable to determine service/operation name to be authorized</Message>\n</AccessDeniedException>\n"
+	cborBody := func(v map[string]string) string {
+		// In the server's key order (__type, then message); a map's
+		// order would be random.
+		type errBody struct {
+			Type    string `cbor:"__type,omitempty"`
+			Message string `cbor:"message,omitempty"`
+		}
+		var b []byte
+		var err error
+		if len(v) == 0 || v["__type"] != "" {
+			b, err = cbor.Marshal(errBody{v["__type"], v["message"]})
+			if len(v) == 0 {
+				b, err = cbor.Marshal(map[string]string{})
+			}
+		} else {
+			b, err = cbor.Marshal(v)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	for _, c := range []struct {
+		name, method, target, ct, body string
+		headers                        map[string]string
+		auth                           bool
+		status                         int
+		want                           string            // the body, exactly
+		wantHeaders                    map[string]string // headers that must be there
+	}{
+		{name: "preflight", method: "OPTIONS", headers: map[string]string{"Origin": "https://example.com",
+			"Access-Control-Request-Headers": "content-type,x-amz-target", "Access-Control-Request-Method": "POST"},
+			status: 200, want: "", wantHeaders: map[string]string{"Access-Control-Allow-Origin": "*",
+				"Access-Control-Allow-Headers": "content-type,x-amz-target", "Access-Control-Allow-Methods": "POST", "Access-Control-Max-Age": "172800"}},
+		{name: "cors on a call", method: "POST", target: "ListStreams", ct: ctJSON, body: `{}`, auth: true,
+			headers: map[string]string{"Origin": "https://example.com"}, status: 200,
+			want:        `{"StreamNames":["s"],"HasMoreStreams":false,"StreamSummaries":[`,
+			wantHeaders: map[string]string{"Access-Control-Allow-Origin": "*", "Access-Control-Expose-Headers": "x-amzn-RequestId,x-amzn-ErrorType,x-amz-request-id,x-amz-id-2,x-amzn-ErrorMessage,Date"}},
+		{name: "GET", method: "GET", status: 403, want: noName},
+		{name: "PUT", method: "PUT", target: "ListStreams", ct: ctJSON, body: `{}`, auth: true, status: 403, want: noName},
+		{name: "DELETE", method: "DELETE", status: 403, want: noName},
+		{name: "no content type", method: "POST", target: "ListStreams", body: `{}`, auth: true, status: 404, want: "<UnknownOperationException/>\n"},
+		{name: "unknown content type", method: "POST", target: "ListStreams", ct: "text/plain", body: `{}`, auth: true, status: 404, want: "<UnknownOperationException/>\n"},
+		{name: "no content type nor target", method: "POST", body: `{}`, auth: true, status: 403, want: noName},
+		{name: "no body", method: "POST", target: "ListStreams", ct: ctJSON, auth: true, status: 400, want: `{"__type":"SerializationException"}`},
+		{name: "no body, unknown op", method: "POST", target: "Frobnicate", ct: ctJSON, auth: true, status: 400, want: `{"__type":"UnknownOperationException"}`},
+		{name: "no body, CBOR", method: "POST", target: "ListStreams", ct: ctCBOR, auth: true, status: 400, want: cborBody(map[string]string{"__type": "SerializationException"})},
+		{name: "unknown op", method: "POST", target: "Frobnicate", ct: ctJSON, body: `{}`, auth: true, status: 400, want: `{"__type":"UnknownOperationException"}`},
+		{name: "unknown op, CBOR", method: "POST", target: "Frobnicate", ct: ctCBOR, body: cborBody(map[string]string{}), auth: true, status: 400, want: cborBody(map[string]string{"__type": "UnknownOperationException"})},
+		{name: "unsigned", method: "POST", target: "ListStreams", ct: ctJSON, body: `{}`, status: 400, want: `{"__type":"MissingAuthenticationTokenException","message":"Missing Authentication Token"}`},
+		{name: "unsigned, CBOR", method: "POST", target: "ListStreams", ct: ctCBOR, body: cborBody(map[string]string{}), status: 400,
+			want: cborBody(map[string]string{"__type": "MissingAuthenticationTokenException", "message": "Missing Authentication Token"})},
+		{name: "content type with charset", method: "POST", target: "IncreaseStreamRetentionPeriod", ct: ctJSON + "; charset=utf-8", body: `{"StreamName":"s","RetentionPeriodHours":24}`, auth: true, status: 200, want: ""},
+		{name: "no output", method: "POST", target: "IncreaseStreamRetentionPeriod", ct: ctJSON, body: `{"StreamName":"s","RetentionPeriodHours":24}`, auth: true, status: 200, want: ""},
+		{name: "no output, CBOR", method: "POST", target: "IncreaseStreamRetentionPeriod", ct: ctCBOR, body: cborBody(map[string]string{"StreamName": "s"}), auth: true, status: 400,
+			want: cborBody(map[string]string{"__type": "ValidationException", "message": "1 validation error detected: Value null at 'retentionPeriodHours' failed to satisfy constraint: Member must not be null"})},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			req := httptest.NewRequest(c.method, "/", strings.NewReader(c.body))
+			if c.target != "" {
+				req.Header.Set("X-Amz-Target", "Kinesis_20131202."+c.target)
+			}
+			if c.ct != "" {
+				req.Header.Set("Content-Type", c.ct)
+			}
+			if c.auth {
+				req.Header.Set("Authorization", "AWS4-HMAC-SHA256 Credential=AKID/20260101/us-east-1/kinesis/aws4_request, SignedHeaders=host, Signature=abc")
+			}
+			for k, v := range c.headers {
+				req.Header.Set(k, v)
+			}
+			w := httptest.NewRecorder()
+			s.ServeHTTP(w, req)
+			got := w.Body.String()
+			ok := got == c.want
+			if strings.HasSuffix(c.want, "[") { // a prefix: the rest has times
+				ok = strings.HasPrefix(got, c.want)
+			}
+			if w.Code != c.status || !ok {
+				t.Fatalf("got %d %q, want %d %q", w.Code, got, c.status, c.want)
+			}
+			for k, v := range c.wantHeaders {
+				if g := w.Header().Get(k); g != v {
+					t.Errorf("header %s: %q, want %q", k, g, v)
+				}
+			}
+			if w.Header().Get("x-amzn-RequestId") == "" {
+				t.Error("no request id")
+			}
+		})
+	}
 }
