@@ -3,7 +3,8 @@
 // JSONLines writes each subtask's records as JSON lines into hidden
 // in-progress files in a directory. At every checkpoint the subtask closes
 // and syncs its file and the file's name goes into the checkpoint; when the
-// checkpoint completes the file is renamed to its final name
+// checkpoint completes the sink's global committer (one per job attempt,
+// engine.GlobalCommitSink) renames every subtask's file to its final name
 // part-c<checkpoint>-s<subtask>.jsonl, which readers see. After a failure
 // the job restarts from its last completed checkpoint: files committed
 // before stay, files written after it are never renamed and are removed, so
@@ -16,8 +17,8 @@
 // In-progress files are named .part-s<subtask>-<run>-<n>.inprogress, in
 // the directory itself: a process killed between staging and commit
 // leaves them behind, but never a visible partial or duplicate file. The
-// job's next run (resumed from its checkpoints) commits what its restored
-// checkpoint staged and removes the rest at its first checkpoint.
+// job's next attempt or run (resumed from its checkpoints) commits what its
+// restored checkpoint staged and removes the rest before any writer opens.
 //
 // A directory serves one job: checkpoint ids restart with fresh checkpoint
 // storage, so a second job (or a run that does not resume) would reuse the
@@ -34,7 +35,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 
 	"github.com/sluicehq/sluice/connectors/internal/localdir"
@@ -49,6 +49,8 @@ func JSONLines[T any](dir string) engine.Sink[T] {
 
 type jsonLines[T any] struct{ dir string }
 
+var _ engine.GlobalCommitSink[int] = (*jsonLines[int])(nil)
+
 func (s *jsonLines[T]) Open(_ context.Context, info engine.SinkInfo) (engine.SinkWriter[T], error) {
 	if s.dir == "" {
 		return nil, errors.New("file: JSONLines needs a directory")
@@ -61,8 +63,71 @@ func (s *jsonLines[T]) Open(_ context.Context, info engine.SinkInfo) (engine.Sin
 	if _, err := rand.Read(id[:]); err != nil {
 		return nil, fmt.Errorf("file: %w", err)
 	}
-	return &jsonWriter[T]{d: d, dir: s.dir, sub: info.Subtask, par: info.Parallelism, run: hex.EncodeToString(id[:])}, nil
+	return &jsonWriter[T]{d: d, dir: s.dir, sub: info.Subtask, run: hex.EncodeToString(id[:])}, nil
 }
+
+// NewGlobalCommitter implements engine.GlobalCommitSink: one committer per
+// job attempt renames every subtask's staged files at each completed
+// checkpoint, and before any writer of the attempt opens it removes the
+// in-progress files earlier attempts left (records written after the last
+// completed checkpoint, which the job writes again) — whatever subtask or
+// parallelism wrote them.
+func (s *jsonLines[T]) NewGlobalCommitter(_ context.Context, info engine.CommitterInfo) (engine.GlobalCommitter, error) {
+	if s.dir == "" {
+		return nil, errors.New("file: JSONLines needs a directory")
+	}
+	d, err := localdir.Open(s.dir)
+	if err != nil {
+		return nil, fmt.Errorf("file: %w", err)
+	}
+	return &committer{d: d, dir: s.dir}, nil
+}
+
+type committer struct {
+	d   *localdir.Dir
+	dir string
+}
+
+// Commit renames each staged file to its final name. A file already
+// renamed (its in-progress file is gone and the final one exists) is left
+// alone; an in-progress file whose final name another file took is an
+// error, not silently dropped output.
+func (c *committer) Commit(_ context.Context, _ int64, cs []engine.Committable) error {
+	for _, e := range cs {
+		var m committable
+		if err := json.Unmarshal(e.Data, &m); err != nil {
+			return fmt.Errorf("file: corrupt committable: %w", err)
+		}
+		if err := c.d.Commit(m.Tmp, m.Final, false); err != nil {
+			if errors.Is(err, localdir.ErrTaken) {
+				return fmt.Errorf("file: commit %s: another file took its name in %s", m.Final, c.dir)
+			}
+			return fmt.Errorf("file: commit %s: %w", m.Final, err)
+		}
+	}
+	return nil
+}
+
+// Cleanup removes every in-progress file: called after the restored
+// checkpoint's files are committed and before any writer opens, it finds
+// only what no checkpoint covers.
+func (c *committer) Cleanup(context.Context) error {
+	ents, err := os.ReadDir(c.dir)
+	if err != nil {
+		return fmt.Errorf("file: %w", err)
+	}
+	for _, e := range ents {
+		n := e.Name()
+		if strings.HasPrefix(n, ".part-s") && strings.HasSuffix(n, ".inprogress") {
+			if err := c.d.Remove(n); err != nil {
+				return fmt.Errorf("file: %w", err)
+			}
+		}
+	}
+	return nil
+}
+
+func (c *committer) Close() error { return nil }
 
 // committable names an in-progress file and its final name.
 type committable struct {
@@ -71,16 +136,14 @@ type committable struct {
 }
 
 type jsonWriter[T any] struct {
-	d       *localdir.Dir
-	dir     string
-	sub     int
-	par     int    // the job's parallelism of the sink
-	run     string // distinguishes this writer's in-progress files
-	seq     int
-	f       *localdir.File // the in-progress file; nil between checkpoints
-	enc     *json.Encoder
-	tmp     string // its name in dir
-	cleaned bool
+	d   *localdir.Dir
+	dir string
+	sub int
+	run string // distinguishes this writer's in-progress files
+	seq int
+	f   *localdir.File // the in-progress file; nil between checkpoints
+	enc *json.Encoder
+	tmp string // its name in dir
 }
 
 func (w *jsonWriter[T]) inProgressPrefix() string { return fmt.Sprintf(".part-s%d-", w.sub) }
@@ -104,12 +167,9 @@ func (w *jsonWriter[T]) Write(b []engine.Record[T]) error {
 	return nil
 }
 
-// Prepare implements engine.CommittingWriter: close and sync the current
+// Prepare implements engine.StagingWriter: close and sync the current
 // file, and name it in the checkpoint.
 func (w *jsonWriter[T]) Prepare(checkpointID int64) ([]byte, error) {
-	if err := w.cleanStale(); err != nil {
-		return nil, err
-	}
 	if w.f == nil {
 		return nil, nil
 	}
@@ -134,67 +194,6 @@ func (w *jsonWriter[T]) closeFile() error {
 	w.f, w.enc = nil, nil
 	if err := f.Close(); err != nil {
 		return fmt.Errorf("file: %w", err)
-	}
-	return nil
-}
-
-// cleanStale removes this subtask's in-progress files of earlier runs:
-// they hold records written after the last completed checkpoint, which the
-// job writes again. Subtask 0 also removes those of subtasks the job no
-// longer has (it restarted at a lower parallelism). It runs at the first
-// Prepare, after the engine has committed the restored files.
-func (w *jsonWriter[T]) cleanStale() error {
-	if w.cleaned {
-		return nil
-	}
-	w.cleaned = true
-	ents, err := os.ReadDir(w.dir)
-	if err != nil {
-		return fmt.Errorf("file: %w", err)
-	}
-	mine := w.inProgressPrefix() + w.run + "-"
-	for _, e := range ents {
-		n := e.Name()
-		if !strings.HasSuffix(n, ".inprogress") || strings.HasPrefix(n, mine) {
-			continue
-		}
-		if strings.HasPrefix(n, w.inProgressPrefix()) || w.sub == 0 && w.gone(n) {
-			if err := w.d.Remove(n); err != nil {
-				return fmt.Errorf("file: %w", err)
-			}
-		}
-	}
-	return nil
-}
-
-// gone reports whether n is the in-progress file of a subtask at or above
-// the sink's parallelism.
-func (w *jsonWriter[T]) gone(n string) bool {
-	rest, ok := strings.CutPrefix(n, ".part-s")
-	if !ok {
-		return false
-	}
-	digits, _, ok := strings.Cut(rest, "-")
-	sub, err := strconv.Atoi(digits)
-	return ok && err == nil && w.par > 0 && sub >= w.par
-}
-
-// Commit implements engine.CommittingWriter: rename each file to its final
-// name. A file already renamed (its in-progress file is gone and the
-// final one exists) is left alone; an in-progress file whose final name
-// another file took is an error, not silently dropped output.
-func (w *jsonWriter[T]) Commit(cs [][]byte) error {
-	for _, b := range cs {
-		var c committable
-		if err := json.Unmarshal(b, &c); err != nil {
-			return fmt.Errorf("file: corrupt committable: %w", err)
-		}
-		if err := w.d.Commit(c.Tmp, c.Final, false); err != nil {
-			if errors.Is(err, localdir.ErrTaken) {
-				return fmt.Errorf("file: commit %s: another file took its name in %s", c.Final, w.dir)
-			}
-			return fmt.Errorf("file: commit %s: %w", c.Final, err)
-		}
 	}
 	return nil
 }

@@ -122,38 +122,87 @@ func records(vs ...rec) []engine.Record[rec] {
 
 func line(r rec) string { return fmt.Sprintf(`{"key":%q,"seq":%d,"val":%d}`, r.Key, r.Seq, r.Val) }
 
-func openWriter(t *testing.T, dir string, sub, par int) engine.CommittingWriter {
+// tw is a sink subtask's writer, driven by hand as the engine would.
+type tw struct {
+	engine.SinkWriter[rec]
+	st  engine.StagingWriter
+	dir string
+}
+
+func openWriter(t *testing.T, dir string, sub, par int) *tw {
 	t.Helper()
 	w, err := file.JSONLines[rec](dir).Open(context.Background(), engine.SinkInfo{Name: "out", Subtask: sub, Parallelism: par, Checkpointing: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	cw, ok := w.(engine.CommittingWriter)
+	st, ok := w.(engine.StagingWriter)
 	if !ok {
-		t.Fatalf("%T is not an engine.CommittingWriter", w)
+		t.Fatalf("%T is not an engine.StagingWriter", w)
 	}
-	return cw
+	return &tw{w, st, dir}
 }
 
-func write(t *testing.T, cw engine.CommittingWriter, vs ...rec) {
+func write(t *testing.T, w *tw, vs ...rec) {
 	t.Helper()
-	if err := cw.(engine.SinkWriter[rec]).Write(records(vs...)); err != nil {
+	if err := w.Write(records(vs...)); err != nil {
 		t.Fatal(err)
 	}
 }
 
-func prepare(t *testing.T, cw engine.CommittingWriter, id int64) []byte {
+func prepare(t *testing.T, w *tw, id int64) []byte {
 	t.Helper()
-	c, err := cw.Prepare(id)
+	c, err := w.st.Prepare(id)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return c
 }
 
-func commit(t *testing.T, cw engine.CommittingWriter, cs ...[]byte) {
+// committer returns the sink's global committer for dir, as the engine
+// makes one per attempt.
+func committer(t *testing.T, dir string) engine.GlobalCommitter {
 	t.Helper()
-	if err := cw.Commit(cs); err != nil {
+	gs, ok := file.JSONLines[rec](dir).(engine.GlobalCommitSink[rec])
+	if !ok {
+		t.Fatal("JSONLines is not an engine.GlobalCommitSink")
+	}
+	c, err := gs.NewGlobalCommitter(context.Background(), engine.CommitterInfo{Name: "out", Checkpointing: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func committables(cs [][]byte) []engine.Committable {
+	out := make([]engine.Committable, len(cs))
+	for i, c := range cs {
+		out[i] = engine.Committable{Data: c}
+	}
+	return out
+}
+
+// commitErr has the global committer commit cs.
+func commitErr(t *testing.T, dir string, cs ...[]byte) error {
+	return committer(t, dir).Commit(context.Background(), 0, committables(cs))
+}
+
+func commit(t *testing.T, w *tw, cs ...[]byte) {
+	t.Helper()
+	if err := commitErr(t, w.dir, cs...); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// restart does what the engine does when an attempt starts from a
+// checkpoint that staged cs, before any writer opens: commit them again,
+// then clean up what no checkpoint covers.
+func restart(t *testing.T, dir string, cs ...[]byte) {
+	t.Helper()
+	c := committer(t, dir)
+	if err := c.Commit(context.Background(), 0, committables(cs)); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Cleanup(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -220,7 +269,7 @@ func TestPartFilesRollPerCheckpoint(t *testing.T) {
 
 	e := rec{"e", 1, 1}
 	write(t, cw, e) // never prepared
-	if err := cw.(engine.SinkWriter[rec]).Close(); err != nil {
+	if err := cw.Close(); err != nil {
 		t.Fatal(err)
 	}
 	wantFiles(t, dir, "part-c2-s1.jsonl", "part-c4-s1.jsonl")
@@ -228,10 +277,13 @@ func TestPartFilesRollPerCheckpoint(t *testing.T) {
 		t.Fatalf("after close with unprepared records: stray files %q, want the one in-progress file", left)
 	}
 
-	// A restarted subtask commits what the restored checkpoint staged and
-	// drops what was written after it.
+	// A restarted attempt commits what the restored checkpoint staged and
+	// drops what was written after it, before its writers open.
+	restart(t, dir, c2, c4)
+	if left := strays(t, dir); len(left) != 0 {
+		t.Fatalf("after the restart's cleanup: stray files %q", left)
+	}
 	cw = openWriter(t, dir, 1, 2)
-	commit(t, cw, c2, c4)
 	write(t, cw, e)
 	c6 := prepare(t, cw, 6)
 	if left := strays(t, dir); len(left) != 1 {
@@ -255,18 +307,17 @@ func TestRestartAtLowerParallelism(t *testing.T) {
 		write(t, cw, rec{fmt.Sprint("k", sub), 1, 1})
 		cs = append(cs, prepare(t, cw, 3))
 		write(t, cw, rec{fmt.Sprint("k", sub), 2, 1}) // after the checkpoint
-		if err := cw.(engine.SinkWriter[rec]).Close(); err != nil {
+		if err := cw.Close(); err != nil {
 			t.Fatal(err)
 		}
 	}
-	// Restored at parallelism 2: the committables of the three old
-	// subtasks are committed by the new ones.
-	var ws []engine.CommittingWriter
+	// Restored at parallelism 2: the committer commits the three old
+	// subtasks' committables and removes all three in-progress files.
+	restart(t, dir, cs...)
+	var ws []*tw
 	for sub := 0; sub < 2; sub++ {
 		ws = append(ws, openWriter(t, dir, sub, 2))
 	}
-	commit(t, ws[0], cs[0], cs[2])
-	commit(t, ws[1], cs[1])
 	for _, cw := range ws {
 		prepare(t, cw, 4)
 	}
@@ -340,11 +391,11 @@ func TestRefusesAnotherRunsOutput(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "part-c1-s0.jsonl"), []byte("{}\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if err := cw.Commit([][]byte{c1}); err == nil || !strings.Contains(err.Error(), "part-c1-s0.jsonl") {
+	if err := commitErr(t, dir, c1); err == nil || !strings.Contains(err.Error(), "part-c1-s0.jsonl") {
 		t.Fatalf("commit onto another file: %v", err)
 	}
 	write(t, cw, rec{"a", 2, 1})
-	if _, err := cw.Prepare(1); err == nil || !strings.Contains(err.Error(), "part-c1-s0.jsonl") {
+	if _, err := cw.st.Prepare(1); err == nil || !strings.Contains(err.Error(), "part-c1-s0.jsonl") {
 		t.Fatalf("prepare onto another file: %v", err)
 	}
 }
@@ -458,9 +509,10 @@ func (f *faults) fail(kind, what string) error {
 	return fmt.Errorf("injected failure %s", what)
 }
 
-// faultySink wraps the sink's writers, failing before or after the real
-// Write, Prepare and Commit: a file staged although Prepare failed, a
-// rename done although Commit reported an error.
+// faultySink wraps the sink's writers and its global committer, failing
+// before or after the real Write, Prepare and Commit: a file staged
+// although Prepare failed, a rename done although Commit reported an
+// error.
 type faultySink struct {
 	engine.Sink[rec]
 	f *faults
@@ -471,36 +523,49 @@ func (s faultySink) Open(ctx context.Context, info engine.SinkInfo) (engine.Sink
 	if err != nil {
 		return nil, err
 	}
-	return &faultyWriter{w, w.(engine.CommittingWriter), s.f}, nil
+	return &faultyWriter{w, w.(engine.StagingWriter), s.f}, nil
 }
 
-type faultyWriter struct {
-	engine.SinkWriter[rec]
-	cw engine.CommittingWriter
-	f  *faults
+func (s faultySink) NewGlobalCommitter(ctx context.Context, info engine.CommitterInfo) (engine.GlobalCommitter, error) {
+	c, err := s.Sink.(engine.GlobalCommitSink[rec]).NewGlobalCommitter(ctx, info)
+	if err != nil {
+		return nil, err
+	}
+	return faultyCommitter{c, s.f}, nil
 }
 
-func (w *faultyWriter) around(kind, what string, do func() error) error {
-	if err := w.f.fail(kind, what+" (before)"); err != nil {
+func around(f *faults, kind, what string, do func() error) error {
+	if err := f.fail(kind, what+" (before)"); err != nil {
 		return err
 	}
 	if err := do(); err != nil {
 		return err
 	}
-	return w.f.fail(kind, what+" (after)")
+	return f.fail(kind, what+" (after)")
+}
+
+type faultyWriter struct {
+	engine.SinkWriter[rec]
+	st engine.StagingWriter
+	f  *faults
 }
 
 func (w *faultyWriter) Write(b []engine.Record[rec]) error {
-	return w.around("write", "write", func() error { return w.SinkWriter.Write(b) })
+	return around(w.f, "write", "write", func() error { return w.SinkWriter.Write(b) })
 }
 
 func (w *faultyWriter) Prepare(id int64) (c []byte, err error) {
-	err = w.around("prepare", fmt.Sprint("prepare ", id), func() error { c, err = w.cw.Prepare(id); return err })
+	err = around(w.f, "prepare", fmt.Sprint("prepare ", id), func() error { c, err = w.st.Prepare(id); return err })
 	return c, err
 }
 
-func (w *faultyWriter) Commit(cs [][]byte) error {
-	return w.around("commit", fmt.Sprintf("commit of %d", len(cs)), func() error { return w.cw.Commit(cs) })
+type faultyCommitter struct {
+	engine.GlobalCommitter
+	f *faults
+}
+
+func (c faultyCommitter) Commit(ctx context.Context, id int64, cs []engine.Committable) error {
+	return around(c.f, "commit", fmt.Sprintf("commit of %d", len(cs)), func() error { return c.GlobalCommitter.Commit(ctx, id, cs) })
 }
 
 // TestExactlyOnceUnderFailures runs a checkpointed job with failures

@@ -45,16 +45,24 @@ func (s killSink) Open(ctx context.Context, info engine.SinkInfo) (engine.SinkWr
 	if err != nil {
 		return nil, err
 	}
-	return &killWriter{w, w.(engine.CommittingWriter), s}, nil
+	return &killWriter{w, w.(engine.StagingWriter), s}, nil
+}
+
+func (s killSink) NewGlobalCommitter(ctx context.Context, info engine.CommitterInfo) (engine.GlobalCommitter, error) {
+	c, err := s.Sink.(engine.GlobalCommitSink[rec]).NewGlobalCommitter(ctx, info)
+	if err != nil {
+		return nil, err
+	}
+	return killCommitter{c, s}, nil
 }
 
 type killWriter struct {
 	engine.SinkWriter[rec]
-	cw engine.CommittingWriter
+	st engine.StagingWriter
 	s  killSink
 }
 
-func (w *killWriter) due(kind string) bool { return w.s.at == kind && w.s.calls.Add(1) == w.s.n }
+func (s killSink) due(kind string) bool { return s.at == kind && s.calls.Add(1) == s.n }
 
 func die() {
 	syscall.Kill(syscall.Getpid(), syscall.SIGKILL)
@@ -65,31 +73,38 @@ func (w *killWriter) Write(b []engine.Record[rec]) error {
 	if err := w.SinkWriter.Write(b); err != nil {
 		return err
 	}
-	if w.due(killAfterWrite) {
+	if w.s.due(killAfterWrite) {
 		die()
 	}
 	return nil
 }
 
 func (w *killWriter) Prepare(id int64) ([]byte, error) {
-	c, err := w.cw.Prepare(id)
-	if err == nil && c != nil && w.due(killAfterPrepare) {
+	c, err := w.st.Prepare(id)
+	if err == nil && c != nil && w.s.due(killAfterPrepare) {
 		die()
 	}
 	return c, err
 }
 
-func (w *killWriter) Commit(cs [][]byte) error {
-	if w.s.at == killBeforeCommit && w.due(killBeforeCommit) {
+type killCommitter struct {
+	engine.GlobalCommitter
+	s killSink
+}
+
+// Commit dies before a checkpoint's commit, or in the middle of it: after
+// the first subtask's file is renamed and before the others are.
+func (c killCommitter) Commit(ctx context.Context, id int64, cs []engine.Committable) error {
+	if len(cs) > 0 && c.s.due(killBeforeCommit) {
 		die()
 	}
-	if err := w.cw.Commit(cs); err != nil {
-		return err
-	}
-	if w.s.at == killMidCommit && w.due(killMidCommit) {
+	if len(cs) > 0 && c.s.at == killMidCommit && c.s.due(killMidCommit) {
+		if err := c.GlobalCommitter.Commit(ctx, id, cs[:1]); err != nil {
+			return err
+		}
 		die()
 	}
-	return nil
+	return c.GlobalCommitter.Commit(ctx, id, cs)
 }
 
 // TestKillChild is the job TestKillBetweenStagingAndCommit runs in a child
