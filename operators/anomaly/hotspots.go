@@ -2,6 +2,7 @@ package anomaly
 
 import (
 	"cmp"
+	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -403,6 +404,20 @@ func NewHotspots(in Schema, p HotspotsParams) (*Hotspots, error) {
 
 // OutputSchema is the input schema followed by HOTSPOTS_RESULT.
 func (h *Hotspots) OutputSchema() Schema { return h.out }
+
+// processRows is Process for in[0], in[1], ... in turn, emitting each
+// output (or ErrBadRecord refusal) in order; any other error stops it.
+// HOTSPOTS has no batched path, so sc is unused.
+func (h *Hotspots) processRows(in []Row, _ *rowBatch, emit func(i int, out Row, err error)) error {
+	for i, row := range in {
+		out, err := h.Process(row)
+		if err != nil && !errors.Is(err, ErrBadRecord) {
+			return err
+		}
+		emit(i, out, err)
+	}
+	return nil
+}
 
 // Process adds one row to the window and returns it with HOTSPOTS_RESULT
 // appended. A bad row returns an error wrapping ErrBadRecord and leaves the
