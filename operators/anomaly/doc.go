@@ -92,7 +92,9 @@
 // overlaps their independent chains of loads. ProcessBatch gives each tree
 // all of a batch's points while its arrays are in the cache (the samplers
 // decide independently of the trees, so the order changes nothing; scores
-// are bit for bit those of Process and of the previous layout). A forest at
+// are bit for bit those of Process and of the previous layout). The
+// operators hand each run of same-key rows of an engine batch to one
+// ProcessBatch call, so their outputs are those of row-by-row delivery. A forest at
 // the defaults holds about 2 MB at one column and 7 MB at ten
 // (Forest.HeapBytes after 50,000 records). A sampler's accept test is
 // rearranged so that a rejection, the common case once samples are full,

@@ -237,7 +237,7 @@ func (r *RCF) ProcessInto(dst, in Row) (Row, error) {
 	dst = append(dst[:0], in...)
 	dst = append(dst, score)
 	if r.explain {
-		dst = append(dst, r.explanationJSON())
+		dst = append(dst, r.explanationJSON(&r.attr))
 	}
 	if r.cal != nil {
 		dst = append(dst, r.cal.Update(score))
@@ -245,19 +245,96 @@ func (r *RCF) ProcessInto(dst, in Row) (Row, error) {
 	return dst, nil
 }
 
+// rowBatch is the scratch of processRows, owned by the operator that
+// drives many models (one per key) so that each model does not keep a
+// batch-sized buffer of its own. It is not safe for concurrent use.
+type rowBatch struct {
+	flat   []float64
+	recs   [][]float64
+	rows   []int // index in the caller's slice of each record in recs
+	scores []float64
+	attrs  []Attribution
+}
+
+// processRows scores in[0], in[1], ... in turn, exactly as a loop of
+// Process calls would, but hands the forest all good rows at once
+// (Forest.ProcessBatch). emit receives, in input order, each row's output
+// or, for a row that Process would refuse (wrapping ErrBadRecord, the model
+// untouched by it), a nil row and the error. Any other error stops it.
+func (r *RCF) processRows(in []Row, sc *rowBatch, emit func(i int, out Row, err error)) error {
+	sc.flat = sc.flat[:0]
+	sc.rows = sc.rows[:0]
+	sc.recs = sc.recs[:0]
+	for i, row := range in {
+		if err := extract(r.in, r.dims, row, r.vals); err != nil {
+			// Score what came before, so that outputs stay in order.
+			if err := r.scoreRows(in, sc, emit); err != nil {
+				return err
+			}
+			emit(i, nil, err)
+			continue
+		}
+		sc.flat = append(sc.flat, r.vals...)
+		sc.rows = append(sc.rows, i)
+	}
+	return r.scoreRows(in, sc, emit)
+}
+
+// scoreRows scores the rows gathered in sc and empties it.
+func (r *RCF) scoreRows(in []Row, sc *rowBatch, emit func(int, Row, error)) error {
+	n := len(sc.rows)
+	if n == 0 {
+		return nil
+	}
+	d := len(r.dims)
+	sc.recs = sc.recs[:0]
+	for k := 0; k < n; k++ {
+		sc.recs = append(sc.recs, sc.flat[k*d:(k+1)*d:(k+1)*d])
+	}
+	if cap(sc.scores) < n {
+		sc.scores = make([]float64, n)
+	}
+	scores := sc.scores[:n]
+	var attrs []Attribution
+	if r.explain {
+		for len(sc.attrs) < n {
+			sc.attrs = append(sc.attrs, Attribution{})
+		}
+		attrs = sc.attrs[:n]
+	}
+	if err := r.forest.ProcessBatch(sc.recs, scores, attrs); err != nil {
+		return err
+	}
+	for k, i := range sc.rows {
+		row := in[i]
+		out := make(Row, 0, len(r.out))
+		out = append(out, row...)
+		out = append(out, scores[k])
+		if r.explain {
+			out = append(out, r.explanationJSON(&attrs[k]))
+		}
+		if r.cal != nil {
+			out = append(out, r.cal.Update(scores[k]))
+		}
+		emit(i, out, nil)
+	}
+	sc.flat, sc.rows, sc.recs = sc.flat[:0], sc.rows[:0], sc.recs[:0]
+	return nil
+}
+
 // explanationJSON renders ANOMALY_EXPLANATION: per numeric column its
 // ATTRIBUTION_SCORE (its share of the score; the shares sum to the score),
 // STRENGTH (|high - low|, how one-sided the share is) and, if asked,
 // DIRECTION (HIGH when the value is above what the model has seen, LOW
 // otherwise, including while the model warms up).
-func (r *RCF) explanationJSON() string {
+func (r *RCF) explanationJSON(attr *Attribution) string {
 	b := make([]byte, 0, 64*len(r.dims))
 	b = append(b, '{')
 	for k, i := range r.dims {
 		if k > 0 {
 			b = append(b, ',')
 		}
-		hi, lo := r.attr.High[k], r.attr.Low[k]
+		hi, lo := attr.High[k], attr.Low[k]
 		b = strconv.AppendQuote(b, r.in[i].Name)
 		b = append(b, `:{"ATTRIBUTION_SCORE":`...)
 		b = appendNumber(b, hi+lo)

@@ -253,6 +253,7 @@ func KeyByColumn(s *engine.Stream[Row], in Schema, column string) *engine.KeyedS
 type rowModel interface {
 	*RCF | *Hotspots
 	Process(Row) (Row, error)
+	processRows(in []Row, sc *rowBatch, emit func(i int, out Row, err error)) error
 	appendBinary([]byte) []byte
 	UnmarshalBinary([]byte) error
 }
@@ -328,6 +329,12 @@ type modelOp[K comparable, M rowModel] struct {
 	created *engine.Counter
 	models  *state.ValueState[M]
 	probe   []float64
+
+	// The run of same-key rows ProcessBatch is gathering, and the scratch
+	// its model scores them with.
+	run   []Row
+	runTs []int64
+	batch rowBatch
 }
 
 func newModelOp[K comparable, M rowModel](o *Operator, keyOf func(Row) K, newModel func(uint64) (M, error), decode func([]byte) (M, error), perKeySeed bool) *modelOp[K, M] {
@@ -361,47 +368,84 @@ func (m *modelOp[K, M]) check(row Row) error {
 	return nil
 }
 
+// ProcessBatch hands the model of each run of consecutive good rows with
+// the same key all of the run at once (for RCF, one Forest.ProcessBatch
+// call), which scores exactly as row by row would. Outputs and rejections
+// keep the batch's order: a run is flushed before a bad row is rejected.
 func (m *modelOp[K, M]) ProcessBatch(b []engine.Record[Row]) error {
+	var (
+		runKey K
+		start  = -1 // first record of the run, -1 when there is none
+	)
+	m.run = m.run[:0]
 	for i := range b {
-		row, ts := b[i].Value, b[i].Time
+		row := b[i].Value
 		if err := m.check(row); err != nil {
-			m.reject(row, ts, err)
+			if err := m.flush(b, start); err != nil {
+				return err
+			}
+			start = -1
+			m.reject(row, b[i].Time, err)
 			continue
 		}
-		m.keys.SetCurrentKey(m.keyOf(row))
-		model, ok, err := m.models.Value()
-		if err != nil {
-			return fmt.Errorf("anomaly: %s: load model: %w", m.o.fn, err)
-		}
-		if !ok {
-			seed := m.o.seed()
-			if m.perKeySeed {
-				key, _ := m.keys.Backend().CurrentKey()
-				seed = KeySeed(seed, string(key))
+		k := m.keyOf(row)
+		if start >= 0 && k != runKey {
+			if err := m.flush(b, start); err != nil {
+				return err
 			}
-			if model, err = m.newModel(seed); err != nil {
-				return fmt.Errorf("anomaly: %s: new model: %w", m.o.fn, err)
-			}
-			m.created.Inc()
+			start = -1
 		}
-		res, err := model.Process(row)
-		if errors.Is(err, ErrBadRecord) {
-			// check has already refused every row a model refuses; this is
-			// a second line of defence, and the model is untouched.
-			m.reject(row, ts, err)
-			continue
+		if start < 0 {
+			start, runKey = i, k
+			m.run = m.run[:0]
 		}
-		if err != nil {
-			return fmt.Errorf("anomaly: %s: %w", m.o.fn, err)
-		}
-		// The model changed in place: mark it dirty so that the next
-		// checkpoint (or an eviction from the cache) writes it.
-		if err := m.models.Update(model); err != nil {
-			return err
-		}
-		m.out.Collect(res, ts)
+		m.run = append(m.run, row)
+		m.runTs = append(m.runTs[:len(m.run)-1], b[i].Time)
 	}
-	return nil
+	return m.flush(b, start)
+}
+
+// flush scores the run gathered in m.run (records of one key starting at
+// b[start]) against that key's model, creating it on its first rows.
+func (m *modelOp[K, M]) flush(b []engine.Record[Row], start int) error {
+	if start < 0 || len(m.run) == 0 {
+		return nil
+	}
+	defer func() {
+		clear(m.run)
+		m.run = m.run[:0]
+	}()
+	m.keys.SetCurrentKey(m.keyOf(b[start].Value))
+	model, ok, err := m.models.Value()
+	if err != nil {
+		return fmt.Errorf("anomaly: %s: load model: %w", m.o.fn, err)
+	}
+	if !ok {
+		seed := m.o.seed()
+		if m.perKeySeed {
+			key, _ := m.keys.Backend().CurrentKey()
+			seed = KeySeed(seed, string(key))
+		}
+		if model, err = m.newModel(seed); err != nil {
+			return fmt.Errorf("anomaly: %s: new model: %w", m.o.fn, err)
+		}
+		m.created.Inc()
+	}
+	err = model.processRows(m.run, &m.batch, func(i int, res Row, err error) {
+		if err != nil {
+			// check has already refused every row a model refuses; this
+			// is a second line of defence, and the model is untouched.
+			m.reject(m.run[i], m.runTs[i], err)
+			return
+		}
+		m.out.Collect(res, m.runTs[i])
+	})
+	if err != nil {
+		return fmt.Errorf("anomaly: %s: %w", m.o.fn, err)
+	}
+	// The model changed in place: mark it dirty so that the next
+	// checkpoint (or an eviction from the cache) writes it.
+	return m.models.Update(model)
 }
 
 func (m *modelOp[K, M]) reject(row Row, ts int64, err error) {

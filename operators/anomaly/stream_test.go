@@ -604,3 +604,51 @@ func TestOperatorRefusesChangedPlan(t *testing.T) {
 		t.Fatalf("changed plan: %v", err)
 	}
 }
+
+// Rows delivered in engine batches of any size (runs of one key, runs
+// broken by bad rows and key changes) give the outputs and rejections that
+// row-by-row delivery gives, in the same order, for every function.
+func TestOperatorBatchesEqualRowByRow(t *testing.T) {
+	seed := testSeed(t)
+	for _, v := range variants() {
+		for _, devices := range []int{1, 3} {
+			t.Run(fmt.Sprintf("%s/devices=%d", v.name, devices), func(t *testing.T) {
+				r := rand.New(rand.NewPCG(seed, uint64(devices)))
+				var in []Row
+				for i, row := range streamRows(1, devices, 1500, seed)[0] {
+					in = append(in, row)
+					if r.IntN(40) == 0 {
+						in = append(in, Row{row[0], -i, math.NaN(), int64(1)})
+					}
+				}
+				o, err := v.plan(keyOpts())
+				if err != nil {
+					t.Fatal(err)
+				}
+				one := keyedHarness(t, o, engine.HarnessOptions{})
+				batched := keyedHarness(t, o, engine.HarnessOptions{})
+				var recs []engine.Record[Row]
+				for i, row := range in {
+					if err := one.ProcessElement(row, int64(i)); err != nil {
+						t.Fatal(err)
+					}
+					recs = append(recs, engine.Record[Row]{Value: row, Time: int64(i)})
+				}
+				for len(recs) > 0 {
+					n := min(len(recs), 1+r.IntN(600))
+					if err := batched.ProcessBatch(recs[:n]); err != nil {
+						t.Fatal(err)
+					}
+					recs = recs[n:]
+				}
+				if got, want := batched.Output(), one.Output(); !reflect.DeepEqual(got, want) {
+					t.Fatalf("batched outputs differ from row by row (%d vs %d rows)", len(got), len(want))
+				}
+				tag := ErrorTag().ID()
+				if got, want := batched.SideOutput(tag), one.SideOutput(tag); len(want) == 0 || !reflect.DeepEqual(got, want) {
+					t.Fatalf("batched rejections differ: %d vs %d", len(got), len(want))
+				}
+			})
+		}
+	}
+}
