@@ -1,12 +1,10 @@
 // Package bench is the home of the headline benchmarks printed by
 // `sluice bench ...`: each area has its own package below it
 // (pipelinebench, windowbench, statebench, logbench, shardconnbench,
-// firehosebench) exposing Run(ctx, Config, Emit), and this package holds
-// what they share: measuring runs, summarising them and printing the
-// results. cmd/sluice only parses flags into a Config, calls Run and
-// prints. (The rcf and nab benches still live in cmd/sluice: their
-// interleaved old/new comparison changed while the others moved, and
-// moves after the forest's speed work settles.)
+// firehosebench, rcfbench, nabbench) exposing Run(ctx, Config, Emit), and
+// this package holds what they share: measuring runs, summarising them and
+// printing the results. cmd/sluice only parses flags into a Config, calls
+// Run and prints.
 //
 // Every case prints one JSON object with the same core fields, so that figures
 // from different subsystems can be compared and recorded in BENCHMARKS.md:
