@@ -13,6 +13,30 @@ import (
 	"github.com/sluicehq/sluice/connectors/shardlog/kinesisapi"
 )
 
+// startLogServer serves a fresh log over the Kinesis API on 127.0.0.1
+// for the test and returns the --endpoint flag that reaches it.
+func startLogServer(t *testing.T) string {
+	t.Helper()
+	l, err := shardlog.Open(shardlog.Options{Dir: t.TempDir(), RetentionInterval: -1, Sync: shardlog.SyncNone})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		l.Close()
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- kinesisapi.New(l, kinesisapi.Options{}).Serve(ctx, ln, nil) }()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+		l.Close()
+	})
+	return "--endpoint=http://" + ln.Addr().String()
+}
+
 func runSluice(args ...string) (stdout, stderr string, code int) {
 	var out, errb bytes.Buffer
 	code = run(context.Background(), args, &out, &errb)
@@ -54,20 +78,7 @@ func TestHelpDescribesTheCommand(t *testing.T) {
 // record put to shard 1 was invisible before); an unreachable endpoint and
 // a missing stream are said plainly.
 func TestLogGetReadsEveryShard(t *testing.T) {
-	l, err := shardlog.Open(shardlog.Options{Dir: t.TempDir(), RetentionInterval: -1, Sync: shardlog.SyncNone})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- kinesisapi.New(l, kinesisapi.Options{}).Serve(ctx, ln, nil) }()
-	defer func() { cancel(); <-done }()
-	ep := "--endpoint=http://" + ln.Addr().String()
+	ep := startLogServer(t)
 
 	if _, errs, code := runSluice("log", "create", "s", "--shards", "2", ep); code != 0 {
 		t.Fatal(errs)

@@ -3,31 +3,14 @@ package main
 import (
 	"bytes"
 	"context"
-	"net"
 	"strings"
 	"testing"
-
-	"github.com/sluicehq/sluice/connectors/shardlog"
-	"github.com/sluicehq/sluice/connectors/shardlog/kinesisapi"
 )
 
 // TestLogCommands drives `sluice log create|put|get|describe|split|merge|
 // tail` against a server started in process on 127.0.0.1.
 func TestLogCommands(t *testing.T) {
-	l, err := shardlog.Open(shardlog.Options{Dir: t.TempDir(), RetentionInterval: -1, Sync: shardlog.SyncNone})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- kinesisapi.New(l, kinesisapi.Options{}).Serve(ctx, ln, nil) }()
-	defer func() { cancel(); <-done }()
-	ep := "--endpoint=http://" + ln.Addr().String()
+	ep := startLogServer(t)
 
 	sluice := func(args ...string) (string, string, int) {
 		var out, errb bytes.Buffer
