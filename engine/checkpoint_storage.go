@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sluicehq/sluice/internal/durable"
 	"github.com/sluicehq/sluice/state"
 )
 
@@ -105,33 +106,9 @@ func (s LocalStorage) List() ([]int64, error) {
 }
 
 // writeFileAtomic writes data to path through a synced temporary file and
-// a rename, then syncs the directory.
+// a rename, then syncs the directory (internal/durable).
 func writeFileAtomic(path string, data []byte) error {
-	tmp := path + ".tmp"
-	f, err := os.Create(tmp)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return err
-	}
-	d, err := os.Open(filepath.Dir(path))
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
+	return durable.WriteFile(path, data, 0o644)
 }
 
 // ManifestFile is the name of a checkpoint's or savepoint's manifest.

@@ -134,6 +134,19 @@ type Running struct {
 	events       []Event
 	stateRoot    string
 	ownRoot      bool
+	// cancelJob ends the whole run: the current attempt, a restart delay,
+	// and an attempt that has not started yet (Cancel may come first).
+	cancelJob context.CancelCauseFunc
+}
+
+// cancelledErr is the job's error when ctx ended it: ErrJobCancelled with
+// the cause (Cancel's own error as it is, not wrapped twice).
+func cancelledErr(ctx context.Context) error {
+	cause := context.Cause(ctx)
+	if errors.Is(cause, ErrJobCancelled) {
+		return cause
+	}
+	return fmt.Errorf("%w: %w", ErrJobCancelled, cause)
 }
 
 // Start validates and plans the job, restores it if configured, starts it
@@ -162,6 +175,7 @@ func (j *Job) Start(ctx context.Context) (*Running, error) {
 		}
 		r.stateRoot, r.ownRoot = dir, true
 	}
+	ctx, r.cancelJob = context.WithCancelCause(ctx)
 	go r.run(ctx)
 	return r, nil
 }
@@ -256,6 +270,7 @@ func (r *Running) LatestCheckpoint() (int64, string) {
 // or ctx is cancelled.
 func (r *Running) run(ctx context.Context) {
 	defer close(r.done)
+	defer r.cancelJob(nil) // release the run's context
 	defer func() {
 		if r.ownRoot {
 			os.RemoveAll(r.stateRoot)
@@ -274,7 +289,7 @@ func (r *Running) run(ctx context.Context) {
 			return
 		}
 		if ctx.Err() != nil {
-			r.err = fmt.Errorf("%w: %w", ErrJobCancelled, context.Cause(ctx))
+			r.err = cancelledErr(ctx)
 			return
 		}
 		if errors.Is(err, ErrJobCancelled) || errors.Is(err, ErrIncompatibleState) || errors.Is(err, ErrInvalidJob) {
@@ -293,7 +308,7 @@ func (r *Running) run(ctx context.Context) {
 		}
 		r.emit(Event{Kind: EventRestarting, Err: err, Message: fmt.Sprintf("restart %d in %s", failures, delay)})
 		if err := clock.Sleep(ctx, r.cfg.Clock, delay); err != nil {
-			r.err = fmt.Errorf("%w: %w", ErrJobCancelled, context.Cause(ctx))
+			r.err = cancelledErr(ctx)
 			return
 		}
 		restore = r.latestRestore()
@@ -494,11 +509,15 @@ func (r *Running) Done() <-chan struct{} { return r.done }
 
 // Cancel stops the job; Wait then returns an error wrapping ErrJobCancelled.
 func (r *Running) Cancel() {
+	cause := fmt.Errorf("%w: cancelled", ErrJobCancelled)
+	// The run's context first: a Cancel that comes before the first
+	// attempt is set up, or during a restart delay, must not be lost.
+	r.cancelJob(cause)
 	r.mu.Lock()
 	ex := r.cur
 	r.mu.Unlock()
 	if ex != nil {
-		ex.cancel(fmt.Errorf("%w: cancelled", ErrJobCancelled))
+		ex.cancel(cause)
 	}
 }
 
