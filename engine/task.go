@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 	"time"
 
 	"github.com/sluicehq/sluice/internal/clock"
@@ -634,3 +635,55 @@ func instantiateSource[T any](t *task, n *node, subtask int, src Source[T], ws W
 	t.src = d
 	return inst, nil, nil
 }
+
+// mailbox carries the coordinator's requests to a task.
+type mailbox struct {
+	mu   sync.Mutex
+	msgs []taskMsg
+	wake chan struct{}
+}
+
+type taskMsgKind int
+
+type taskMsg struct {
+	kind      taskMsgKind
+	id        int64
+	savepoint bool
+	dir       string
+	splits    any // msgSplits: a []S of the source's split type
+}
+
+func newMailbox() *mailbox { return &mailbox{wake: make(chan struct{}, 1)} }
+
+func (m *mailbox) post(msg taskMsg) {
+	m.mu.Lock()
+	m.msgs = append(m.msgs, msg)
+	m.mu.Unlock()
+	select {
+	case m.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (m *mailbox) take() []taskMsg {
+	// The wake-up is consumed here too: a source task never waits on it
+	// (its reader may, through SourceInfo.Interrupt), and every message
+	// posted before this point is taken below.
+	select {
+	case <-m.wake:
+	default:
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	msgs := m.msgs
+	m.msgs = nil
+	return msgs
+}
+
+const (
+	msgTrigger      taskMsgKind = iota // start a checkpoint (source tasks) or snapshot now (ended tasks)
+	msgComplete                        // a checkpoint completed
+	msgExit                            // the job is done: stop
+	msgSplits                          // splits for the source reader (SplitContext.Assign)
+	msgNoMoreSplits                    // no more splits for the source reader
+)
