@@ -65,16 +65,10 @@ func NewKeyedHarness[In any, K comparable, Out any](op KeyedOperator[In, K, Out]
 			return nil, nil, fmt.Errorf("engine: harness: %w", err)
 		}
 		n.keyed = true
-		inst, ctx := newInstance[Out](t, n, opts.Subtask, outs)
-		keys, err := newKeys(t, n, inst, codec)
+		inst, err := instantiateKeyed[K, Out](t, n, opts.Subtask, outs, codec, op)
 		if err != nil {
 			return nil, nil, err
 		}
-		keys.onTimer = op.OnTimer
-		inst.keyed = keys
-		inst.opener = func() error { return op.Open(ctx, keys) }
-		inst.closer = op.Close
-		inst.setHooks(op)
 		return inst, []any{Input[In](&oneInputAdapter[In]{inst: inst, fn: op.ProcessBatch})}, nil
 	})
 }

@@ -170,6 +170,31 @@ type KeyedTwoInputOperator[In1, In2 any, K comparable, Out any] interface {
 	Close() error
 }
 
+// keyedOperatorCore is what every keyed operator shares, of one or two
+// inputs: opening with its keys, timers, closing.
+type keyedOperatorCore[K comparable, Out any] interface {
+	Open(ctx *OperatorContext[Out], keys *Keys[K]) error
+	OnTimer(t TimerFiring) error
+	Close() error
+}
+
+// instantiateKeyed makes the instance of a keyed operator for one subtask:
+// its keyed state and timers, and the hooks the task calls. It is the one
+// place that wires a keyed operator, for jobs and the test harness alike.
+func instantiateKeyed[K comparable, Out any](t *task, n *node, subtask int, outs [][]any, codec state.Codec[K], op keyedOperatorCore[K, Out]) (*opInstance, error) {
+	inst, ctx := newInstance[Out](t, n, subtask, outs)
+	keys, err := newKeys(t, n, inst, codec)
+	if err != nil {
+		return nil, err
+	}
+	keys.onTimer = op.OnTimer
+	inst.keyed = keys
+	inst.opener = func() error { return op.Open(ctx, keys) }
+	inst.closer = op.Close
+	inst.setHooks(op)
+	return inst, nil
+}
+
 // TransformKeyed adds a custom keyed operator; newOp is called once per
 // subtask.
 func TransformKeyed[In any, K comparable, Out any](ks *KeyedStream[In, K], name string, newOp func() KeyedOperator[In, K, Out]) *Stream[Out] {
@@ -183,16 +208,10 @@ func TransformKeyed[In any, K comparable, Out any](ks *KeyedStream[In, K], name 
 	}
 	n.instantiate = func(t *task, subtask int, outs [][]any) (*opInstance, []any, error) {
 		op := newOp()
-		inst, ctx := newInstance[Out](t, n, subtask, outs)
-		keys, err := newKeys(t, n, inst, ks.codec)
+		inst, err := instantiateKeyed[K, Out](t, n, subtask, outs, ks.codec, op)
 		if err != nil {
 			return nil, nil, err
 		}
-		keys.onTimer = op.OnTimer
-		inst.keyed = keys
-		inst.opener = func() error { return op.Open(ctx, keys) }
-		inst.closer = op.Close
-		inst.setHooks(op)
 		return inst, []any{Input[In](&oneInputAdapter[In]{inst: inst, fn: op.ProcessBatch})}, nil
 	}
 	return newStream[Out](n, 0)
@@ -211,16 +230,10 @@ func TransformKeyed2[In1, In2 any, K comparable, Out any](a *KeyedStream[In1, K]
 	}
 	n.instantiate = func(t *task, subtask int, outs [][]any) (*opInstance, []any, error) {
 		op := newOp()
-		inst, ctx := newInstance[Out](t, n, subtask, outs)
-		keys, err := newKeys(t, n, inst, a.codec)
+		inst, err := instantiateKeyed[K, Out](t, n, subtask, outs, a.codec, op)
 		if err != nil {
 			return nil, nil, err
 		}
-		keys.onTimer = op.OnTimer
-		inst.keyed = keys
-		inst.opener = func() error { return op.Open(ctx, keys) }
-		inst.closer = op.Close
-		inst.setHooks(op)
 		return inst, []any{
 			Input[In1](&oneInputAdapter[In1]{inst: inst, fn: op.ProcessBatch1}),
 			Input[In2](&oneInputAdapter[In2]{inst: inst, fn: op.ProcessBatch2}),
