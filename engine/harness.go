@@ -199,8 +199,26 @@ func (h *Harness[In, Out]) OutputValues() []Out {
 // Watermarks returns the watermarks the operator forwarded so far.
 func (h *Harness[In, Out]) Watermarks() []int64 { return slices.Clone(h.wms) }
 
-// SideOutput returns the records emitted to side output tag so far.
+// SideOutput returns the records emitted to the side output with id tag
+// so far, untyped: for scripts that print every side output alike. Use
+// SideOutputOf for the records of one tag with their type.
 func (h *Harness[In, Out]) SideOutput(tag string) []Record[any] { return slices.Clone(h.sides[tag]) }
+
+// SideOutputOf returns the records emitted to tag so far, typed as the tag
+// says. A value of another type under the tag's id (two tags with one id)
+// panics: the harness has no way to return it.
+func SideOutputOf[X, In, Out any](h *Harness[In, Out], tag OutputTag[X]) []Record[X] {
+	rs := h.sides[tag.ID()]
+	out := make([]Record[X], len(rs))
+	for i, r := range rs {
+		v, ok := r.Value.(X)
+		if !ok {
+			panic(fmt.Sprintf("engine: harness: side output %q holds a %T, not the tag's %T", tag.ID(), r.Value, v))
+		}
+		out[i] = Record[X]{Value: v, Time: r.Time}
+	}
+	return out
+}
 
 // ClearOutput forgets the output gathered so far.
 func (h *Harness[In, Out]) ClearOutput() {

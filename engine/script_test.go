@@ -114,7 +114,7 @@ func TestScriptKeyedProcess(t *testing.T) {
 			for _, r := range h.Output() {
 				fmt.Fprintf(&b, "out %s @%s\n", r.Value, fmtTime(r.Time))
 			}
-			for _, r := range h.SideOutput("late") {
+			for _, r := range SideOutputOf(h, lateTag) {
 				fmt.Fprintf(&b, "late %v @%s\n", r.Value, fmtTime(r.Time))
 			}
 			for _, wm := range h.Watermarks() {

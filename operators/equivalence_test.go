@@ -230,8 +230,8 @@ func runEquivalence(t *testing.T, seed uint64, desc string, steps []step, pebble
 		for _, r := range s.h.Output() {
 			got = append(got, fmt.Sprintf("out %s @%d", r.Value, r.Time))
 		}
-		for _, r := range s.h.SideOutput("late-data") {
-			got = append(got, fmt.Sprintf("late %s @%d", r.Value.(ev).Key, r.Time))
+		for _, r := range engine.SideOutputOf(s.h, LateDataTag[ev]()) {
+			got = append(got, fmt.Sprintf("late %s @%d", r.Value.Key, r.Time))
 		}
 		s.h.ClearOutput()
 		for _, g := range got {

@@ -237,17 +237,17 @@ func TestOperatorBadRowsToErrorOutput(t *testing.T) {
 		t.Fatalf("%d good rows out, want %d", len(got), len(parts[0]))
 	}
 	checkRows(t, "around bad rows", got, want)
-	rej := h.SideOutput(ErrorTag().ID())
+	rej := engine.SideOutputOf(h, ErrorTag())
 	if len(rej) != 7 {
 		t.Fatalf("%d rejected rows, want 7", len(rej))
 	}
 	for _, r := range rej {
-		rr := r.Value.(RejectedRow)
+		rr := r.Value
 		if rr.Reason == "" || !strings.HasPrefix(rr.Reason, "anomaly: bad record") {
 			t.Errorf("rejected %v: reason %q", rr.Row, rr.Reason)
 		}
 	}
-	if s := rej[4].Value.(RejectedRow).Reason; !strings.Contains(s, `key column "device" is NULL`) {
+	if s := rej[4].Value.Reason; !strings.Contains(s, `key column "device" is NULL`) {
 		t.Errorf("NULL key: %q", s)
 	}
 }
