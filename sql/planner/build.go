@@ -16,6 +16,7 @@ import (
 	"github.com/sluicehq/sluice/engine"
 	"github.com/sluicehq/sluice/operators"
 	"github.com/sluicehq/sluice/sql/ast"
+	"github.com/sluicehq/sluice/sql/catalog"
 	"github.com/sluicehq/sluice/sql/functions"
 	"github.com/sluicehq/sluice/sql/row"
 	"github.com/sluicehq/sluice/sql/types"
@@ -62,13 +63,23 @@ func (ip *insertPlan) describe(where ast.Expr, sel *ast.Select) {
 	}
 	ip.logical = append(ip.logical, scan)
 
-	ip.physical = append(ip.physical, fmt.Sprintf("source %q (datagen, computed columns, watermarks)", ip.src.table.Name))
+	srcDesc := "datagen"
+	if len(ip.src.sc.names) > len(physicalOf(ip.src.table)) {
+		srcDesc += ", computed columns"
+	}
+	if ip.src.rowtime >= 0 {
+		srcDesc += fmt.Sprintf(", watermarks %v behind %s", ip.src.delay, ip.src.sc.names[ip.src.rowtime])
+	} else {
+		srcDesc += ", no watermarks"
+	}
+	ip.physical = append(ip.physical, fmt.Sprintf("source %q (%s)", ip.src.table.Name, srcDesc))
 	if ip.window != nil {
 		ip.physical = append(ip.physical, fmt.Sprintf("  -> calc %q (forward, chained)", ip.src.table.Name+"-calc"))
 		ip.physical = append(ip.physical, fmt.Sprintf("  -> window %q (hash exchange on [%s]; state: %d accumulators per key and window)", ip.windowName(), strings.Join(ip.keyNames(), ", "), len(ip.window.aggs)))
 	} else {
 		ip.physical = append(ip.physical, fmt.Sprintf("  -> calc %q (forward, chained; stateless)", ip.src.table.Name+"-calc"))
 	}
+	ip.physical = append(ip.physical, fmt.Sprintf("  -> cast %q (forward, chained; to the sink's column types)", ip.sink.Name+"-cast"))
 	ip.physical = append(ip.physical, fmt.Sprintf("  -> sink %q (%s)", ip.sink.Name, ip.sink.Factory.Name()))
 }
 
@@ -440,4 +451,14 @@ func (ip *insertPlan) buildSink(s *engine.Stream[*row.Row], o RunOptions) error 
 		return fmt.Errorf("writing connector '%s' is not supported yet", t.Factory.Name())
 	}
 	return nil
+}
+
+func physicalOf(t *catalog.Table) []string {
+	var ns []string
+	for _, c := range t.Columns {
+		if c.Expr == nil {
+			ns = append(ns, c.Name)
+		}
+	}
+	return ns
 }
