@@ -162,7 +162,7 @@ func planInsert(c *compiler, cat *catalog.Catalog, ins *ast.Insert) (*insertPlan
 	if err != nil {
 		return nil, err
 	}
-	if ip.src, err = planSource(c, tbl); err != nil {
+	if ip.src, err = planSource(c, tbl, tableName.Span()); err != nil {
 		return nil, err
 	}
 	var where ast.Expr
@@ -258,9 +258,9 @@ func argAt(call *ast.FuncCall, i int, name string) ast.Expr {
 
 // planSource types a table's columns (computed ones by their expression)
 // and its watermark.
-func planSource(c *compiler, t *catalog.Table) (*sourcePlan, error) {
+func planSource(c *compiler, t *catalog.Table, ref diag.Span) (*sourcePlan, error) {
 	if t.Factory.Name() != "datagen" {
-		return nil, diag.New(c.src, t.Span, "reading connector '%s' is not supported yet (datagen is)", t.Factory.Name())
+		return nil, diag.New(c.src, ref, "reading connector '%s' is not supported yet (datagen is)", t.Factory.Name())
 	}
 	sc := &scope{}
 	var phys []int
