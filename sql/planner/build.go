@@ -98,33 +98,11 @@ func (ip *insertPlan) build(j *engine.Job, o RunOptions) error {
 	if err != nil {
 		return err
 	}
-	calc := ip.calc
-	s = engine.FlatMap(s, ip.src.table.Name+"-calc", func(in *row.Row, emit func(*row.Row)) {
-		f := calc.get()
-		out, keep, err := f(in)
-		calc.put(f)
-		if err != nil {
-			j.ReportError(ip.src.table.Name+"-calc", err)
-			return
-		}
-		if keep {
-			emit(out)
-		}
-	})
+	s = engine.Process[*row.Row, *row.Row](s, ip.src.table.Name+"-calc", &rowProcess{newFn: ip.calc.newFn})
 	if ip.window != nil {
 		s = ip.buildWindow(s)
 	}
-	cast := ip.sinkCast
-	s = engine.FlatMap(s, ip.sink.Name+"-cast", func(in *row.Row, emit func(*row.Row)) {
-		f := cast.get()
-		out, _, err := f(in)
-		cast.put(f)
-		if err != nil {
-			j.ReportError(ip.sink.Name+"-cast", err)
-			return
-		}
-		emit(out)
-	})
+	s = engine.Process[*row.Row, *row.Row](s, ip.sink.Name+"-cast", &rowProcess{newFn: ip.sinkCast.newFn})
 	return ip.buildSink(s, o)
 }
 
@@ -164,7 +142,9 @@ func (ip *insertPlan) buildSource(j *engine.Job) (*engine.Stream[*row.Row], erro
 		err := f(r)
 		comp.put(f)
 		if err != nil {
-			j.ReportError(t.Name, fmt.Errorf("computed column: %w", err))
+			// The generator cannot return an error; the engine turns the
+			// panic into the source operator's failure, naming it.
+			panic(fmt.Errorf("table %s: computed column: %w", t.Name, err))
 		}
 		return r
 	}
@@ -308,7 +288,6 @@ type accs []functions.Accumulator
 type rowAggregator struct {
 	aggs  []*aggSpec
 	input *pooled[func(*row.Row, []functions.Accumulator) error]
-	errs  func(error)
 }
 
 func (a *rowAggregator) CreateAccumulator() accs {
@@ -324,7 +303,9 @@ func (a *rowAggregator) Add(in *row.Row, acc accs) accs {
 	err := f(in, acc)
 	a.input.put(f)
 	if err != nil {
-		a.errs(err)
+		// state.Aggregator.Add cannot return an error; the engine turns
+		// the panic into the window operator's failure, naming it.
+		panic(fmt.Errorf("window aggregation: %w", err))
 	}
 	return acc
 }
@@ -378,8 +359,7 @@ func (ip *insertPlan) buildWindow(s *engine.Stream[*row.Row]) *engine.Stream[*ro
 		assigner = operators.Sliding(wp.size, wp.slide)
 	}
 	name := ip.windowName()
-	j := s.Job()
-	agg := &rowAggregator{aggs: wp.aggs, input: newPooled(wp.newAggInput), errs: func(err error) { j.ReportError(name, err) }}
+	agg := &rowAggregator{aggs: wp.aggs, input: newPooled(wp.newAggInput)}
 	w := operators.Window(ks, name, assigner)
 	out := wp.out
 	keyL := wp.keyLayout
@@ -461,4 +441,29 @@ func physicalOf(t *catalog.Table) []string {
 		}
 	}
 	return ns
+}
+
+// rowProcess runs a compiled row function; each parallel instance compiles
+// its own in Open (engine.Process copies the struct per instance), so
+// evaluators are never shared between goroutines.
+type rowProcess struct {
+	newFn func() (rowFn, error)
+	f     rowFn
+}
+
+func (p *rowProcess) Open(*engine.RuntimeContext) error {
+	f, err := p.newFn()
+	p.f = f
+	return err
+}
+
+func (p *rowProcess) ProcessElement(in *row.Row, ctx *engine.Context[*row.Row]) error {
+	out, keep, err := p.f(in)
+	if err != nil {
+		return err
+	}
+	if keep {
+		ctx.Emit(out)
+	}
+	return nil
 }

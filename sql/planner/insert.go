@@ -20,10 +20,13 @@ type rowFn func(in *row.Row) (out *row.Row, keep bool, err error)
 // pooled runs compilations of one validated expression set, one per
 // concurrent caller. newFn cannot fail: the plan compiled the same
 // expressions already.
-type pooled[F any] struct{ p sync.Pool }
+type pooled[F any] struct {
+	p     sync.Pool
+	newFn func() (F, error)
+}
 
 func newPooled[F any](newFn func() (F, error)) *pooled[F] {
-	return &pooled[F]{p: sync.Pool{New: func() any {
+	return &pooled[F]{newFn: newFn, p: sync.Pool{New: func() any {
 		f, err := newFn()
 		if err != nil {
 			panic(fmt.Sprintf("planner: recompiling a validated plan failed: %v", err))
