@@ -72,15 +72,15 @@ func (ip *insertPlan) describe(where ast.Expr, sel *ast.Select) {
 	} else {
 		srcDesc += ", no watermarks"
 	}
-	ip.physical = append(ip.physical, fmt.Sprintf("source %q (%s)", ip.src.table.Name, srcDesc))
+	ip.physical = append(ip.physical, fmt.Sprintf("source %q (%s)", ip.op(ip.src.table.Name), srcDesc))
 	if ip.window != nil {
-		ip.physical = append(ip.physical, fmt.Sprintf("  -> calc %q (forward, chained)", ip.src.table.Name+"-calc"))
+		ip.physical = append(ip.physical, fmt.Sprintf("  -> calc %q (forward, chained)", ip.op(ip.src.table.Name+"-calc")))
 		ip.physical = append(ip.physical, fmt.Sprintf("  -> window %q (hash exchange on [%s]; state: %d accumulators per key and window)", ip.windowName(), strings.Join(ip.keyNames(), ", "), len(ip.window.aggs)))
 	} else {
-		ip.physical = append(ip.physical, fmt.Sprintf("  -> calc %q (forward, chained; stateless)", ip.src.table.Name+"-calc"))
+		ip.physical = append(ip.physical, fmt.Sprintf("  -> calc %q (forward, chained; stateless)", ip.op(ip.src.table.Name+"-calc")))
 	}
-	ip.physical = append(ip.physical, fmt.Sprintf("  -> cast %q (forward, chained; to the sink's column types)", ip.sink.Name+"-cast"))
-	ip.physical = append(ip.physical, fmt.Sprintf("  -> sink %q (%s)", ip.sink.Name, ip.sink.Factory.Name()))
+	ip.physical = append(ip.physical, fmt.Sprintf("  -> cast %q (forward, chained; to the sink's column types)", ip.op(ip.sink.Name+"-cast")))
+	ip.physical = append(ip.physical, fmt.Sprintf("  -> sink %q (%s)", ip.op(ip.sink.Name), ip.sink.Factory.Name()))
 }
 
 func (ip *insertPlan) keyNames() []string {
@@ -91,18 +91,27 @@ func (ip *insertPlan) keyNames() []string {
 	return ks
 }
 
-func (ip *insertPlan) windowName() string { return ip.sink.Name + "-window" }
+func (ip *insertPlan) windowName() string { return ip.op(ip.sink.Name + "-window") }
+
+// op names an operator of the plan: the INSERTs of a statement set after
+// the first number theirs, so that uids stay distinct.
+func (ip *insertPlan) op(base string) string {
+	if ip.seq == 0 {
+		return base
+	}
+	return fmt.Sprintf("%s#%d", base, ip.seq+1)
+}
 
 func (ip *insertPlan) build(j *engine.Job, o RunOptions) error {
 	s, err := ip.buildSource(j)
 	if err != nil {
 		return err
 	}
-	s = engine.Process[*row.Row, *row.Row](s, ip.src.table.Name+"-calc", &rowProcess{newFn: ip.calc.newFn})
+	s = engine.Process[*row.Row, *row.Row](s, ip.op(ip.src.table.Name+"-calc"), &rowProcess{newFn: ip.calc.newFn})
 	if ip.window != nil {
 		s = ip.buildWindow(s)
 	}
-	s = engine.Process[*row.Row, *row.Row](s, ip.sink.Name+"-cast", &rowProcess{newFn: ip.sinkCast.newFn})
+	s = engine.Process[*row.Row, *row.Row](s, ip.op(ip.sink.Name+"-cast"), &rowProcess{newFn: ip.sinkCast.newFn})
 	return ip.buildSink(s, o)
 }
 
@@ -158,7 +167,7 @@ func (ip *insertPlan) buildSource(j *engine.Job) (*engine.Stream[*row.Row], erro
 			return r.Timestamp(rt).Millis
 		})
 	}
-	return engine.SourceOf(j, t.Name, src, ws), nil
+	return engine.SourceOf(j, ip.op(t.Name), src, ws), nil
 }
 
 // mix is splitmix64: the random values of field f in row i.
@@ -414,7 +423,7 @@ func (ip *insertPlan) buildSink(s *engine.Stream[*row.Row], o RunOptions) error 
 		if id := t.Options["print-identifier"]; id != "" {
 			prefix = id + "> "
 		}
-		engine.ForEach(s, t.Name, func(r *row.Row) error {
+		engine.ForEach(s, ip.op(t.Name), func(r *row.Row) error {
 			line := append([]byte(prefix), r.AppendJava(nil)...)
 			line = append(line, '\n')
 			lw.mu.Lock()
@@ -423,10 +432,10 @@ func (ip *insertPlan) buildSink(s *engine.Stream[*row.Row], o RunOptions) error 
 			return err
 		})
 	case "blackhole":
-		engine.ForEach(s, t.Name, func(*row.Row) error { return nil })
+		engine.ForEach(s, ip.op(t.Name), func(*row.Row) error { return nil })
 	case "filesystem":
-		js := engine.Map(s, t.Name+"-json", func(r *row.Row) json.RawMessage { return r.AppendJSON(nil) })
-		engine.SinkTo(js, t.Name, file.JSONLines[json.RawMessage](t.Options["path"]))
+		js := engine.Map(s, ip.op(t.Name+"-json"), func(r *row.Row) json.RawMessage { return r.AppendJSON(nil) })
+		engine.SinkTo(js, ip.op(t.Name), file.JSONLines[json.RawMessage](t.Options["path"]))
 	default:
 		return fmt.Errorf("writing connector '%s' is not supported yet", t.Factory.Name())
 	}

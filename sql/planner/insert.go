@@ -85,6 +85,7 @@ type aggSpec struct {
 }
 
 type insertPlan struct {
+	seq      int // position in the job's statement set
 	c        *compiler
 	src      *sourcePlan
 	calc     *pooled[rowFn] // WHERE and projection (or just WHERE before a window)

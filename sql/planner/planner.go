@@ -70,6 +70,7 @@ func Plan(src string) (*Program, error) {
 			if err != nil {
 				return nil, err
 			}
+			ip.seq = len(p.inserts)
 			p.inserts = append(p.inserts, ip)
 		case *ast.StatementSet:
 			for _, in := range s.Inserts {
@@ -77,6 +78,7 @@ func Plan(src string) (*Program, error) {
 				if err != nil {
 					return nil, err
 				}
+				ip.seq = len(p.inserts)
 				p.inserts = append(p.inserts, ip)
 			}
 		default:
