@@ -26,6 +26,7 @@ func runSQL(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fs := newFlagSet("run", stderr)
 	explain := fs.Bool("explain", false, "print the logical plan and the engine job, then exit")
 	stateDir := fs.String("state-dir", "", "directory of the job's keyed state (default: a temporary directory)")
+	ckptDir := fs.String("checkpoint-dir", "", "directory of checkpoints, needed with SET 'execution.checkpointing.interval'")
 	setUsage(fs, "sluice run [--explain] FILE.sql",
 		"Runs the INSERT INTO statements of a Flink-dialect SQL script as one job.")
 	// Accept the file before or after the flags.
@@ -58,6 +59,10 @@ func runSQL(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return err
 	}
 	cfg.StateDir = *stateDir
+	cfg.Checkpoint.Dir = *ckptDir
+	if cfg.Checkpoint.Interval > 0 && cfg.Checkpoint.Dir == "" {
+		return fmt.Errorf("%w: SET 'execution.checkpointing.interval' needs --checkpoint-dir", errUsage)
+	}
 	j := engine.NewJob(p.JobName(file), cfg)
 	if err := p.Build(j, planner.RunOptions{Stdout: stdout, Stderr: stderr}); err != nil {
 		return err
