@@ -129,11 +129,11 @@ func (ip *insertPlan) buildSource(j *engine.Job) (*engine.Stream[*row.Row], erro
 	}
 	var gens []func(i int64, r *row.Row)
 	field := 0
-	for ci, col := range t.Columns {
+	for _, col := range t.Columns {
 		if col.Expr != nil {
 			continue
 		}
-		g, n := fieldGen(field, ci, col.Name, col.Type, opts)
+		g, n := fieldGen(field, col.Name, col.Type, opts)
 		if n > 0 && (count == 0 || n < count) {
 			count = n
 		}
@@ -180,7 +180,7 @@ func mix(i int64, f int) uint64 {
 
 // fieldGen is one physical column's generator and, for a sequence, the
 // number of values it has.
-func fieldGen(f, col int, name string, t types.Type, opts map[string]string) (func(int64, *row.Row), int64) {
+func fieldGen(f int, name string, t types.Type, opts map[string]string) (func(int64, *row.Row), int64) {
 	p := "fields." + name + "."
 	num := func(k string, def float64) float64 {
 		if v, ok := opts[p+k]; ok {
@@ -193,7 +193,6 @@ func fieldGen(f, col int, name string, t types.Type, opts map[string]string) (fu
 	isNull := func(i int64) bool {
 		return nullRate > 0 && float64(mix(i, f+1000)>>11)/(1<<53) < nullRate
 	}
-	_ = col
 	dst := f
 	if opts[p+"kind"] == "sequence" {
 		start, end := int64(num("start", 0)), int64(num("end", 0))

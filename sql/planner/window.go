@@ -116,10 +116,8 @@ func planWindow(c *compiler, sp *sourcePlan, call *ast.FuncCall, sel *ast.Select
 				wp.items = append(wp.items, windowItem{kind: itemWindowEnd})
 				ts = append(ts, types.TimestampType(3).AsNotNull())
 			case "window_time":
-				if !slices.Contains(groupNames, "window_time") {
-					// Flink allows window_time without grouping by it: it
-					// follows from window_end.
-				}
+				// window_time follows from window_end, so it needs no
+				// GROUP BY entry of its own.
 				wp.items = append(wp.items, windowItem{kind: itemWindowTime})
 				ts = append(ts, rtType.AsNotNull().WithAttr(types.Rowtime))
 			default:
