@@ -219,7 +219,7 @@ func (Print) Name() string { return "print" }
 
 // Options implements Factory.
 func (Print) Options() []OptionSpec {
-	return []OptionSpec{{Key: "print-identifier"}, {Key: "standard-error"}, {Key: "sink.parallelism"}}
+	return []OptionSpec{{Key: "print-identifier"}, {Key: "standard-error"}}
 }
 
 // Check implements Factory.
