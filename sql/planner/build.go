@@ -400,10 +400,16 @@ func (ip *insertPlan) buildWindow(s *engine.Stream[*row.Row]) *engine.Stream[*ro
 		}))
 }
 
-// lockedWriter serialises the print sink's subtasks' lines.
+// lockedWriter serialises the print sinks' subtasks' lines.
 type lockedWriter struct {
 	mu sync.Mutex
 	w  io.Writer
+}
+
+func (l *lockedWriter) Write(b []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(b)
 }
 
 func (ip *insertPlan) buildSink(s *engine.Stream[*row.Row], o RunOptions) error {
@@ -414,10 +420,6 @@ func (ip *insertPlan) buildSink(s *engine.Stream[*row.Row], o RunOptions) error 
 		if t.Options["standard-error"] == "true" {
 			w = o.Stderr
 		}
-		if w == nil {
-			w = io.Discard
-		}
-		lw := &lockedWriter{w: w}
 		prefix := ""
 		if id := t.Options["print-identifier"]; id != "" {
 			prefix = id + "> "
@@ -425,9 +427,7 @@ func (ip *insertPlan) buildSink(s *engine.Stream[*row.Row], o RunOptions) error 
 		engine.ForEach(s, ip.op(t.Name), func(r *row.Row) error {
 			line := append([]byte(prefix), r.AppendJava(nil)...)
 			line = append(line, '\n')
-			lw.mu.Lock()
-			defer lw.mu.Unlock()
-			_, err := lw.w.Write(line)
+			_, err := w.Write(line) // a lockedWriter (Program.Build)
 			return err
 		})
 	case "blackhole":

@@ -157,6 +157,20 @@ type RunOptions struct {
 
 // Build adds every INSERT's pipeline to j.
 func (p *Program) Build(j *engine.Job, o RunOptions) error {
+	// One lock per writer, shared by every print sink of the job (a
+	// statement set may print twice to one writer).
+	if o.Stdout == nil {
+		o.Stdout = io.Discard
+	}
+	if o.Stderr == nil {
+		o.Stderr = io.Discard
+	}
+	out := &lockedWriter{w: o.Stdout}
+	errw := out
+	if o.Stderr != o.Stdout {
+		errw = &lockedWriter{w: o.Stderr}
+	}
+	o.Stdout, o.Stderr = out, errw
 	for _, ip := range p.inserts {
 		if err := ip.build(j, o); err != nil {
 			return err
