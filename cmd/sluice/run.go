@@ -53,6 +53,12 @@ func runSQL(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return fmt.Errorf("%s:\n%w", file, err)
 	}
+	for _, l := range p.Output {
+		fmt.Fprintln(stdout, l)
+	}
+	if !p.HasJob() {
+		return nil
+	}
 	if *explain || p.Explained {
 		fmt.Fprint(stdout, p.Explain())
 		return nil

@@ -4,8 +4,9 @@
 // settings. A Catalog is not safe for concurrent use: one script, one
 // catalog.
 //
-// Not here yet: metadata columns, PRIMARY KEY, LIKE, views, SHOW and
-// DESCRIBE; each is refused by name with its position.
+// SHOW TABLES and DESCRIBE are answered by package planner, which types
+// computed columns. Not here yet: metadata columns, PRIMARY KEY, LIKE and
+// views; each is refused by name with its position.
 package catalog
 
 import (

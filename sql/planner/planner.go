@@ -40,6 +40,76 @@ type Program struct {
 	inserts []*insertPlan
 	// Explained is set when the script's INSERT was under EXPLAIN.
 	Explained bool
+	// Output are the lines SHOW TABLES and DESCRIBE print, in order.
+	Output []string
+}
+
+// HasJob reports whether the script has an INSERT to run.
+func (p *Program) HasJob() bool { return len(p.inserts) > 0 }
+
+// describe is DESCRIBE t: each column's name, type, nullability, computed
+// expression and watermark, as Flink's columns of that table.
+func describe(c *compiler, cat *catalog.Catalog, s *ast.Describe) ([]string, error) {
+	t, err := cat.Lookup(s.Name.Last().Name, s.Name.Span())
+	if err != nil {
+		return nil, err
+	}
+	sc := &scope{}
+	for _, col := range t.Columns {
+		if col.Expr == nil {
+			sc.names = append(sc.names, col.Name)
+			sc.types = append(sc.types, col.Type)
+		}
+	}
+	colTypes := map[string]types.Type{}
+	for i, col := range t.Columns {
+		if col.Expr != nil {
+			x, err := c.compile(col.Expr, sc)
+			if err != nil {
+				return nil, err
+			}
+			t.Columns[i].Type = x.typ
+			sc.names = append(sc.names, col.Name)
+			sc.types = append(sc.types, x.typ)
+		}
+		colTypes[col.Name] = t.Columns[i].Type
+	}
+	rows := [][]string{{"name", "type", "null", "extras", "watermark"}}
+	for _, col := range t.Columns {
+		typ := colTypes[col.Name]
+		null := "TRUE"
+		if !typ.IsNullable() {
+			null = "FALSE"
+		}
+		extras, wm := "", ""
+		if col.Expr != nil {
+			extras = "AS " + ast.Format(col.Expr)
+		}
+		tn := typ.Nullable().String()
+		if t.Watermark != nil && t.Watermark.Column == col.Name {
+			wm = ast.Format(t.Watermark.Expr)
+			tn += " *ROWTIME*"
+		}
+		rows = append(rows, []string{col.Name, tn, null, extras, wm})
+	}
+	widths := make([]int, 5)
+	for _, r := range rows {
+		for i, f := range r {
+			widths[i] = max(widths[i], len(f))
+		}
+	}
+	var out []string
+	for _, r := range rows {
+		var b strings.Builder
+		for i, f := range r {
+			if i > 0 {
+				b.WriteString(" | ")
+			}
+			fmt.Fprintf(&b, "%-*s", widths[i], f)
+		}
+		out = append(out, strings.TrimRight(b.String(), " "))
+	}
+	return out, nil
 }
 
 // Plan parses and plans a script. Errors are *diag.Error with positions.
@@ -65,6 +135,21 @@ func Plan(src string) (*Program, error) {
 			st = ex.Stmt
 		}
 		switch s := st.(type) {
+		case *ast.Show:
+			if s.What != "TABLES" || s.Name != nil || s.Like != nil {
+				return nil, diag.New(src, s.Span(), "SHOW %s is not supported yet (SHOW TABLES is)", s.What)
+			}
+			for _, n := range p.Catalog.TableNames() {
+				p.Output = append(p.Output, n)
+			}
+			continue
+		case *ast.Describe:
+			lines, err := describe(c, p.Catalog, s)
+			if err != nil {
+				return nil, err
+			}
+			p.Output = append(p.Output, lines...)
+			continue
 		case *ast.Insert:
 			ip, err := planInsert(c, p.Catalog, s)
 			if err != nil {
@@ -85,7 +170,7 @@ func Plan(src string) (*Program, error) {
 			return nil, diag.New(src, st.Span(), "%s is not supported yet", stmtName(st))
 		}
 	}
-	if len(p.inserts) == 0 {
+	if len(p.inserts) == 0 && len(p.Output) == 0 {
 		return nil, fmt.Errorf("the script has no INSERT INTO: nothing to run")
 	}
 	return p, nil

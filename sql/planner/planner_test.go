@@ -47,7 +47,14 @@ func TestScripts(t *testing.T) {
 				if err != nil {
 					return "error: " + err.Error() + "\n"
 				}
-				return p.Explain()
+				var out string
+				for _, l := range p.Output {
+					out += l + "\n"
+				}
+				if p.HasJob() {
+					out += p.Explain()
+				}
+				return out
 			case "run":
 				out, err := runSQL(t, d.Input)
 				if err != nil {
