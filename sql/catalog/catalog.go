@@ -115,7 +115,7 @@ func (c *Catalog) TableNames() []string {
 }
 
 // settingKeys are the SET keys a job reads.
-var settingKeys = []string{"parallelism.default", "pipeline.name", "execution.checkpointing.interval"}
+var settingKeys = []string{"parallelism.default", "pipeline.name", "execution.checkpointing.interval", "table.exec.source.idle-timeout"}
 
 // Exec applies a DDL or SET statement. It reports whether stmt was one the
 // catalog handles; other statements are the planner's.
@@ -163,8 +163,8 @@ func (c *Catalog) Exec(stmt ast.Statement) (bool, error) {
 func (c *Catalog) createTable(s *ast.CreateTable) error {
 	name := s.Name.Last().Name
 	switch {
-	case s.Like != nil:
-		return diag.New(c.src, s.Like.Span(), "CREATE TABLE ... LIKE is not supported yet")
+	case s.Like != nil && len(s.Like.Options) > 0:
+		return diag.New(c.src, s.Like.Options[0].Span(), "LIKE options (INCLUDING, EXCLUDING, OVERWRITING) are not supported yet; without them LIKE includes everything and the new options overwrite the old")
 	case s.AsQuery != nil:
 		return diag.New(c.src, s.Span(), "CREATE TABLE ... AS SELECT is not supported yet")
 	case len(s.PartitionedBy) > 0:
@@ -183,6 +183,22 @@ func (c *Catalog) createTable(s *ast.CreateTable) error {
 		}
 	}
 	t := &Table{Name: name, Options: map[string]string{}, OptionSpans: map[string]diag.Span{}, Span: s.Span()}
+	if s.Like != nil {
+		// Flink's default: INCLUDING ALL OVERWRITING OPTIONS.
+		base, err := c.Lookup(s.Like.Source.Last().Name, s.Like.Source.Span())
+		if err != nil {
+			return err
+		}
+		t.Columns = append(t.Columns, base.Columns...)
+		if base.Watermark != nil {
+			w := *base.Watermark
+			t.Watermark = &w
+		}
+		for k, v := range base.Options {
+			t.Options[k] = v
+			t.OptionSpans[k] = base.OptionSpans[k]
+		}
+	}
 	for _, cd := range s.Columns {
 		col := Column{Name: cd.Name.Name, Span: cd.Span()}
 		if t.Column(col.Name) >= 0 {
@@ -206,6 +222,9 @@ func (c *Catalog) createTable(s *ast.CreateTable) error {
 		t.Columns = append(t.Columns, col)
 	}
 	if len(s.Watermarks) == 1 {
+		if t.Watermark != nil {
+			return diag.New(c.src, s.Watermarks[0].Span(), "table '%s' already has a WATERMARK from LIKE", name)
+		}
 		w := s.Watermarks[0]
 		cn := w.Column.Last().Name
 		i := t.Column(cn)
@@ -218,10 +237,12 @@ func (c *Catalog) createTable(s *ast.CreateTable) error {
 		}
 		t.Watermark = &Watermark{Column: cn, Expr: w.Expr, Span: w.Span()}
 	}
+	seen := map[string]bool{}
 	for _, o := range s.Options {
-		if _, dup := t.Options[o.Key.Value]; dup {
+		if seen[o.Key.Value] {
 			return diag.New(c.src, o.Key.Span(), "option '%s' is given twice", o.Key.Value)
 		}
+		seen[o.Key.Value] = true
 		t.Options[o.Key.Value] = o.Value.Value
 		t.OptionSpans[o.Key.Value] = o.Key.Span()
 	}

@@ -98,12 +98,17 @@ func validateOptions(src string, t *Table, s *ast.CreateTable, f Factory) error 
 	for _, sp := range specs {
 		known = append(known, expandField(sp.Key, t)...)
 	}
-	for _, o := range s.Options {
-		k := o.Key.Value
+	// Every option, written here or inherited through LIKE, in key order.
+	keys := make([]string, 0, len(t.Options))
+	for k := range t.Options {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
 		if k == "connector" || slices.Contains(known, k) {
 			continue
 		}
-		e := diag.New(src, o.Key.Span(), "Unsupported option '%s' for connector '%s'", k, f.Name())
+		e := diag.New(src, t.OptionSpans[k], "Unsupported option '%s' for connector '%s'", k, f.Name())
 		if best, ok := diag.Closest(k, known); ok {
 			e.Hint = fmt.Sprintf("did you mean '%s'?", best)
 		} else if strings.HasPrefix(k, "fields.") {

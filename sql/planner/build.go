@@ -72,6 +72,9 @@ func (ip *insertPlan) describe(where ast.Expr, sel *ast.Select) {
 	} else {
 		srcDesc += ", no watermarks"
 	}
+	if ip.idle > 0 {
+		srcDesc += fmt.Sprintf(", idle after %v", ip.idle)
+	}
 	ip.physical = append(ip.physical, fmt.Sprintf("source %q (%s)", ip.op(ip.src.table.Name), srcDesc))
 	if ip.window != nil {
 		ip.physical = append(ip.physical, fmt.Sprintf("  -> calc %q (forward, chained)", ip.op(ip.src.table.Name+"-calc")))
@@ -166,6 +169,9 @@ func (ip *insertPlan) buildSource(j *engine.Job) (*engine.Stream[*row.Row], erro
 			}
 			return r.Timestamp(rt).Millis
 		})
+	}
+	if ip.idle > 0 {
+		ws = ws.WithIdleness(ip.idle)
 	}
 	return engine.SourceOf(j, ip.op(t.Name), src, ws), nil
 }

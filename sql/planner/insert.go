@@ -85,7 +85,8 @@ type aggSpec struct {
 }
 
 type insertPlan struct {
-	seq      int // position in the job's statement set
+	seq      int           // position in the job's statement set
+	idle     time.Duration // table.exec.source.idle-timeout; 0 never
 	c        *compiler
 	src      *sourcePlan
 	calc     *pooled[rowFn] // WHERE and projection (or just WHERE before a window)
@@ -140,6 +141,13 @@ func planInsert(c *compiler, cat *catalog.Catalog, ins *ast.Insert) (*insertPlan
 		return nil, diag.New(src, sel.Span(), "SELECT without FROM is not supported yet")
 	}
 	ip := &insertPlan{c: c, sink: sink}
+	if v, ok := cat.Settings["table.exec.source.idle-timeout"]; ok {
+		d, err := parseDuration(v)
+		if err != nil || d < 0 {
+			return nil, fmt.Errorf("SET 'table.exec.source.idle-timeout' = '%s': want a duration such as '10 s'", v)
+		}
+		ip.idle = d
+	}
 	var tvf *ast.FuncCall
 	var tableName *ast.Name
 	switch f := sel.From.(type) {
