@@ -20,8 +20,9 @@
 //     ParseStatement, ParseQuery, ParseExpr and ParseType read one piece.
 //   - sql/catalog: tables from CREATE TABLE (physical and computed columns,
 //     WATERMARK FOR, WITH options checked by the connector's Factory with the
-//     closest option name suggested), DROP TABLE and SET. Views, LIKE,
-//     metadata columns and primary keys are refused by name (next).
+//     closest option name suggested), CREATE TABLE ... LIKE, DROP TABLE and
+//     SET. Views, metadata columns and primary keys are refused by name
+//     (next).
 //   - sql/types: Flink's logical types, their DESCRIBE strings, cast rules,
 //     common types and DECIMAL derivation.
 //   - sql/row: the unboxed row layout, RowKind, the row codec,
