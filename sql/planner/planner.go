@@ -6,8 +6,10 @@
 //
 // What runs: INSERT INTO sink SELECT exprs FROM table [WHERE cond], and
 // window aggregation over TABLE(TUMBLE(TABLE t, DESCRIPTOR(ts), size))
-// GROUP BY window_start, window_end[, keys] with COUNT, SUM, AVG, MIN,
-// MAX (DISTINCT and FILTER (WHERE ...) included) through operators.Window.
+// GROUP BY window_start, window_end[, keys] with the aggregates of
+// sql/functions (COUNT, SUM, AVG, MIN, MAX, FIRST_VALUE, LAST_VALUE,
+// LISTAGG; DISTINCT and FILTER (WHERE ...) included) through
+// operators.Window; EXECUTE STATEMENT SET; EXPLAIN; SHOW TABLES; DESCRIBE.
 // Everything else the parser reads is refused by name with its position.
 //
 // Compiled evaluators keep per-call buffers and are not safe for

@@ -59,6 +59,10 @@ func planWindow(c *compiler, sp *sourcePlan, call *ast.FuncCall, sel *ast.Select
 		if wp.size, err = dur(3, "SIZE"); err != nil {
 			return nil, err
 		}
+		if wp.size%wp.slide != 0 {
+			// Flink's rule: its HOP aggregation slices windows by slide.
+			return nil, diag.New(src, call.Span(), "HOP table function based aggregate requires size must be an integral multiple of slide, but got size %v and slide %v", wp.size, wp.slide)
+		}
 	} else {
 		if wp.size, err = dur(2, "SIZE"); err != nil {
 			return nil, err
@@ -221,13 +225,8 @@ func firstUngrouped(e ast.Expr, groups []string, sc *scope) *ast.Name {
 	return found
 }
 
-var windowAggs = []string{"COUNT", "SUM", "AVG", "MIN", "MAX"}
-
 func planAgg(c *compiler, sc *scope, call *ast.FuncCall) (*aggSpec, error) {
 	name := strings.ToUpper(call.Name.Last().Name)
-	if !slices.Contains(windowAggs, name) {
-		return nil, diag.New(c.src, call.Name.Span(), "aggregate function %s is not supported in window aggregations yet (%s are)", name, strings.Join(windowAggs, ", "))
-	}
 	if call.Over != nil || call.OverName != nil || len(call.WithinGroup) > 0 {
 		return nil, diag.New(c.src, call.Span(), "OVER and WITHIN GROUP are not supported yet")
 	}
