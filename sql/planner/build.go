@@ -110,11 +110,11 @@ func (ip *insertPlan) build(j *engine.Job, o RunOptions) error {
 	if err != nil {
 		return err
 	}
-	s = engine.Process[*row.Row, *row.Row](s, ip.op(ip.src.table.Name+"-calc"), &rowProcess{newFn: ip.calc.newFn})
+	s = engine.Process[*row.Row, *row.Row](s, ip.op(ip.src.table.Name+"-calc"), &rowProcess{newFn: ip.calc})
 	if ip.window != nil {
 		s = ip.buildWindow(s)
 	}
-	s = engine.Process[*row.Row, *row.Row](s, ip.op(ip.sink.Name+"-cast"), &rowProcess{newFn: ip.sinkCast.newFn})
+	s = engine.Process[*row.Row, *row.Row](s, ip.op(ip.sink.Name+"-cast"), &rowProcess{newFn: ip.sinkCast})
 	return ip.buildSink(s, o)
 }
 

@@ -18,15 +18,13 @@ import (
 type rowFn func(in *row.Row) (out *row.Row, keep bool, err error)
 
 // pooled runs compilations of one validated expression set, one per
-// concurrent caller. newFn cannot fail: the plan compiled the same
+// concurrent caller, where the engine calls a shared function from several
+// subtasks (a datagen generator, a window's Aggregator). newFn cannot fail: the plan compiled the same
 // expressions already.
-type pooled[F any] struct {
-	p     sync.Pool
-	newFn func() (F, error)
-}
+type pooled[F any] struct{ p sync.Pool }
 
 func newPooled[F any](newFn func() (F, error)) *pooled[F] {
-	return &pooled[F]{newFn: newFn, p: sync.Pool{New: func() any {
+	return &pooled[F]{p: sync.Pool{New: func() any {
 		f, err := newFn()
 		if err != nil {
 			panic(fmt.Sprintf("planner: recompiling a validated plan failed: %v", err))
@@ -89,10 +87,10 @@ type insertPlan struct {
 	idle     time.Duration // table.exec.source.idle-timeout; 0 never
 	c        *compiler
 	src      *sourcePlan
-	calc     *pooled[rowFn] // WHERE and projection (or just WHERE before a window)
+	calc     func() (rowFn, error) // WHERE and projection (or just WHERE before a window); one per instance
 	calcOut  *row.Layout
 	window   *windowPlan
-	sinkCast *pooled[rowFn] // the query's row cast to the sink's column types
+	sinkCast func() (rowFn, error) // the query's row cast to the sink's column types; one per instance
 	sink     *catalog.Table
 	sinkL    *row.Layout
 	logical  []string
@@ -381,7 +379,7 @@ func watermarkDelay(c *compiler, w *catalog.Watermark) (time.Duration, error) {
 
 // planCalc is WHERE and the select list over sc. Without items the row
 // passes through unchanged (a filter before a window).
-func planCalc(c *compiler, sc *scope, where ast.Expr, items []ast.Expr, names []string) (*pooled[rowFn], *row.Layout, error) {
+func planCalc(c *compiler, sc *scope, where ast.Expr, items []ast.Expr, names []string) (func() (rowFn, error), *row.Layout, error) {
 	var outL *row.Layout
 	newFn := func() (rowFn, error) {
 		var cond evalFn
@@ -434,12 +432,12 @@ func planCalc(c *compiler, sc *scope, where ast.Expr, items []ast.Expr, names []
 	if _, err := newFn(); err != nil {
 		return nil, nil, err
 	}
-	return newPooled(newFn), outL, nil
+	return newFn, outL, nil
 }
 
 // planSinkCast checks the query's columns against the sink's and casts
 // each to the sink's type, as Flink's implicit insert casts.
-func planSinkCast(c *compiler, ins *ast.Insert, q *row.Layout, sink *catalog.Table) (*pooled[rowFn], *row.Layout, error) {
+func planSinkCast(c *compiler, ins *ast.Insert, q *row.Layout, sink *catalog.Table) (func() (rowFn, error), *row.Layout, error) {
 	if len(sink.Columns) != q.Len() {
 		return nil, nil, diag.New(c.src, ins.Query.Span(), "Column types of query result and sink for '%s' do not match: the query has %d columns, the sink %d", sink.Name, q.Len(), len(sink.Columns))
 	}
@@ -496,5 +494,5 @@ func planSinkCast(c *compiler, ins *ast.Insert, q *row.Layout, sink *catalog.Tab
 	if _, err := newFn(); err != nil {
 		return nil, nil, err
 	}
-	return newPooled(newFn), outL, nil
+	return newFn, outL, nil
 }

@@ -13,8 +13,11 @@
 // Everything else the parser reads is refused by name with its position.
 //
 // Compiled evaluators keep per-call buffers and are not safe for
-// concurrent use; a job's parallel subtasks take theirs from a sync.Pool
-// of evaluators compiled from the same, already validated, plan.
+// concurrent use. Each parallel instance of the calc and cast operators
+// compiles its own in Open; where the engine shares one function between
+// subtasks (the datagen generator that fills computed columns, a window's
+// Aggregator) they take evaluators from a sync.Pool compiled from the
+// same, already validated, plan.
 package planner
 
 import (
