@@ -18,25 +18,30 @@
 //     ast.Inspect walks it.
 //   - sql/parser: the lexer and parser. parser.Parse reads a script;
 //     ParseStatement, ParseQuery, ParseExpr and ParseType read one piece.
-//   - sql/catalog (next): tables, views and functions from the DDL; a table
-//     is a connector and a format with a schema, watermarks and a primary key.
+//   - sql/catalog: tables from CREATE TABLE (physical and computed columns,
+//     WATERMARK FOR, WITH options checked by the connector's Factory with the
+//     closest option name suggested), CREATE TABLE ... LIKE, DROP TABLE and
+//     SET. Views, metadata columns and primary keys are refused by name
+//     (next).
 //   - sql/types: Flink's logical types, their DESCRIBE strings, cast rules,
 //     common types and DECIMAL derivation.
 //   - sql/row: the unboxed row layout, RowKind, the row codec,
 //     order-preserving key encoding, Flink's print and JSON forms.
 //   - sql/functions: the built-in scalar functions, CAST/TRY_CAST, the
 //     operators, and mergeable, serialisable aggregates.
-//   - sql/planner (next): name resolution and validation against the
-//     catalog, a logical plan, changelog inference (append-only vs updating),
-//     and the translation to an engine job (operators' windows, keyed state,
-//     exchanges, sinks).
-//   - sql/expr (next): expressions compiled once into closures (or
-//     expr-lang programs) over a row layout fixed at planning time.
+//   - sql/planner: name resolution and validation against the catalog,
+//     expressions typed and resolved once and compiled into closures over
+//     sql/row, and the translation of INSERT INTO ... SELECT (projection,
+//     WHERE, TUMBLE/HOP window aggregation through operators.Window) and
+//     EXECUTE STATEMENT SET to one engine job; EXPLAIN prints the logical
+//     plan and the engine operators. Connectors as tables live here for
+//     now: datagen in; print, blackhole and filesystem (JSON, exactly once)
+//     out. Changelog inference and updating results are next.
 //   - sql/runtime (next): the row type, Arrow batches where they pay, the
 //     connectors as tables, and the error output for bad records.
 //
-// The parser imports only the standard library; nothing in sql imports the
-// engine yet.
+// The parser imports only the standard library; only sql/planner imports
+// the engine.
 //
 // # Why a hand-written parser
 //

@@ -1,0 +1,275 @@
+package planner
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/sluicehq/sluice/sql/ast"
+	"github.com/sluicehq/sluice/sql/diag"
+	"github.com/sluicehq/sluice/sql/functions"
+	"github.com/sluicehq/sluice/sql/row"
+	"github.com/sluicehq/sluice/sql/types"
+)
+
+// evalFn evaluates a compiled expression over one input row. It is not
+// safe for concurrent use: the functions it calls keep buffers, so each
+// goroutine uses its own compilation (see evalPool).
+type evalFn func(r *row.Row) (functions.Value, error)
+
+// compiled is an expression resolved and typed once, at planning time,
+// into a closure over the input row's field indexes: no AST is looked at
+// per record.
+type compiled struct {
+	typ   types.Type
+	eval  evalFn
+	konst *functions.Value // set for a literal
+}
+
+// scope is the input row an expression reads: its layout's names and
+// types.
+type scope struct {
+	names []string
+	types []types.Type
+}
+
+func (s *scope) index(name string) int {
+	for i, n := range s.names {
+		if n == name {
+			return i
+		}
+	}
+	return -1
+}
+
+// compiler compiles expressions of one script.
+type compiler struct {
+	src string
+	reg *functions.Registry
+	ctx *functions.Context
+}
+
+func (c *compiler) errorf(n ast.Node, format string, args ...any) *diag.Error {
+	return diag.New(c.src, n.Span(), format, args...)
+}
+
+func konst(t types.Type, v functions.Value) *compiled {
+	return &compiled{typ: t, konst: &v, eval: func(*row.Row) (functions.Value, error) { return v, nil }}
+}
+
+// compile types e against sc and returns its evaluator.
+func (c *compiler) compile(e ast.Expr, sc *scope) (*compiled, error) {
+	switch e := e.(type) {
+	case *ast.Name:
+		name := e.Last().Name
+		if len(e.Parts) > 2 {
+			return nil, c.errorf(e, "qualified name %s is not supported", ast.Format(e))
+		}
+		i := sc.index(name)
+		if i < 0 {
+			err := c.errorf(e, "Column '%s' not found in any table", name)
+			if best, ok := diag.Closest(name, sc.names); ok {
+				err.Hint = fmt.Sprintf("did you mean '%s'?", best)
+			}
+			return nil, err
+		}
+		return &compiled{typ: sc.types[i], eval: func(r *row.Row) (functions.Value, error) { return functions.Read(r, i), nil }}, nil
+	case *ast.NumberLit:
+		return c.number(e)
+	case *ast.StringLit:
+		return konst(types.CharType(max(1, len([]rune(e.Value)))).AsNotNull(), functions.Str(e.Value)), nil
+	case *ast.BoolLit:
+		return konst(types.BooleanType().AsNotNull(), functions.Bool(e.Value)), nil
+	case *ast.NullLit:
+		return konst(types.NullType(), functions.Null()), nil
+	case *ast.IntervalLit:
+		ms, res, err := c.interval(e)
+		if err != nil {
+			return nil, err
+		}
+		return konst(types.DayTimeInterval(res, 2, 3).AsNotNull(), functions.Int(ms)), nil
+	case *ast.UnaryExpr:
+		x, err := c.compile(e.X, sc)
+		if err != nil {
+			return nil, err
+		}
+		switch e.Op {
+		case ast.OpPlus:
+			return x, nil
+		case ast.OpNeg:
+			return c.call(e, "-", x)
+		}
+		return c.call(e, "NOT", x)
+	case *ast.BinaryExpr:
+		l, err := c.compile(e.L, sc)
+		if err != nil {
+			return nil, err
+		}
+		r, err := c.compile(e.R, sc)
+		if err != nil {
+			return nil, err
+		}
+		name := e.Op.String()
+		if e.Op == ast.OpMod {
+			name = "MOD"
+		}
+		return c.call(e, name, l, r)
+	case *ast.IsExpr:
+		x, err := c.compile(e.X, sc)
+		if err != nil {
+			return nil, err
+		}
+		var what string
+		switch e.What {
+		case ast.IsNull:
+			what = "NULL"
+		case ast.IsTrue:
+			what = "TRUE"
+		case ast.IsFalse:
+			what = "FALSE"
+		default:
+			return nil, c.errorf(e, "%s is not supported yet", ast.Format(e))
+		}
+		name := "IS " + what
+		if e.Not {
+			name = "IS NOT " + what
+		}
+		return c.call(e, name, x)
+	case *ast.CastExpr:
+		x, err := c.compile(e.X, sc)
+		if err != nil {
+			return nil, err
+		}
+		to, err := convertType(c.src, e.Type)
+		if err != nil {
+			return nil, err
+		}
+		return c.cast(e, x, to, e.Try)
+	case *ast.FuncCall:
+		name := e.Name.Last().Name
+		if c.reg.IsAggregate(name) {
+			return nil, c.errorf(e, "Aggregate function %s is only valid in a SELECT with GROUP BY or a window aggregation", strings.ToUpper(name))
+		}
+		if e.Over != nil || e.OverName != nil {
+			return nil, c.errorf(e, "OVER windows are not supported yet")
+		}
+		if e.Filter != nil || e.Distinct {
+			return nil, c.errorf(e, "DISTINCT and FILTER apply to aggregate functions only")
+		}
+		args := make([]*compiled, len(e.Args))
+		for i, a := range e.Args {
+			x, err := c.compile(a, sc)
+			if err != nil {
+				return nil, err
+			}
+			args[i] = x
+		}
+		return c.call(e, name, args...)
+	}
+	return nil, c.errorf(e, "expression %s is not supported yet", ast.Format(e))
+}
+
+func (c *compiler) number(e *ast.NumberLit) (*compiled, error) {
+	if e.Approx {
+		f, err := strconv.ParseFloat(e.Text, 64)
+		if err != nil {
+			return nil, c.errorf(e, "bad number %s", e.Text)
+		}
+		return konst(types.DoubleType().AsNotNull(), functions.Float(f)), nil
+	}
+	if !strings.Contains(e.Text, ".") {
+		if v, err := strconv.ParseInt(e.Text, 10, 64); err == nil {
+			if v >= -1<<31 && v < 1<<31 {
+				return konst(types.IntType().AsNotNull(), functions.Int(v)), nil
+			}
+			return konst(types.BigIntType().AsNotNull(), functions.Int(v)), nil
+		}
+	}
+	d, err := row.ParseDecimal(e.Text)
+	if err != nil {
+		return nil, c.errorf(e, "bad number %s: %v", e.Text, err)
+	}
+	return konst(types.DecimalType(max(1, d.Precision()), d.Scale()).AsNotNull(), functions.Dec(d)), nil
+}
+
+// interval reads a single-unit day-time interval literal as milliseconds.
+func (c *compiler) interval(e *ast.IntervalLit) (int64, types.Resolution, error) {
+	q := e.Qualifier
+	if q.End != "" {
+		return 0, 0, c.errorf(e, "interval %s TO %s is not supported yet", q.Start, q.End)
+	}
+	unit := map[ast.TimeUnit]struct {
+		ms  int64
+		res types.Resolution
+	}{"DAY": {86_400_000, types.ResDay}, "HOUR": {3_600_000, types.ResHour}, "MINUTE": {60_000, types.ResMinute}, "SECOND": {1000, types.ResSecond}}
+	u, ok := unit[q.Start]
+	if !ok {
+		return 0, 0, c.errorf(e, "INTERVAL ... %s is not supported yet", q.Start)
+	}
+	f, err := strconv.ParseFloat(strings.TrimSpace(e.Value), 64)
+	if err != nil {
+		return 0, 0, c.errorf(e, "Illegal interval literal '%s'", e.Value)
+	}
+	ms := int64(f * float64(u.ms))
+	if e.Negative {
+		ms = -ms
+	}
+	return ms, u.res, nil
+}
+
+// call resolves a function or operator once and casts its arguments to
+// the overload's parameter types.
+func (c *compiler) call(n ast.Node, name string, args ...*compiled) (*compiled, error) {
+	as := make([]functions.Arg, len(args))
+	for i, a := range args {
+		as[i] = functions.Arg{Type: a.typ, Const: a.konst}
+	}
+	s, err := c.reg.Scalar(c.ctx, name, as)
+	if err != nil {
+		return nil, c.errorf(n, "%v", err)
+	}
+	for i := range args {
+		if i < len(s.Params) && !args[i].typ.Equal(s.Params[i]) && args[i].typ.Kind != types.Null {
+			if args[i], err = c.cast(n, args[i], s.Params[i], false); err != nil {
+				return nil, err
+			}
+		}
+	}
+	evals := make([]evalFn, len(args))
+	for i, a := range args {
+		evals[i] = a.eval
+	}
+	buf := make([]functions.Value, len(args))
+	f := s.Eval
+	return &compiled{typ: s.Result, eval: func(r *row.Row) (functions.Value, error) {
+		for i, ev := range evals {
+			v, err := ev(r)
+			if err != nil {
+				return functions.Value{}, err
+			}
+			buf[i] = v
+		}
+		return f(buf)
+	}}, nil
+}
+
+// cast converts x to type to (CAST, TRY_CAST, or an implicit cast).
+func (c *compiler) cast(n ast.Node, x *compiled, to types.Type, try bool) (*compiled, error) {
+	if x.typ.Equal(to) {
+		return x, nil
+	}
+	s, err := functions.Cast(c.ctx, x.typ, to, try)
+	if err != nil {
+		return nil, c.errorf(n, "%v", err)
+	}
+	ev, f := x.eval, s.Eval
+	buf := make([]functions.Value, 1)
+	return &compiled{typ: s.Result, eval: func(r *row.Row) (functions.Value, error) {
+		v, err := ev(r)
+		if err != nil {
+			return functions.Value{}, err
+		}
+		buf[0] = v
+		return f(buf)
+	}}, nil
+}

@@ -1,0 +1,498 @@
+package planner
+
+import (
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/sluicehq/sluice/sql/ast"
+	"github.com/sluicehq/sluice/sql/catalog"
+	"github.com/sluicehq/sluice/sql/diag"
+	"github.com/sluicehq/sluice/sql/functions"
+	"github.com/sluicehq/sluice/sql/row"
+	"github.com/sluicehq/sluice/sql/types"
+)
+
+// rowFn maps one input row to an output row, or drops it (keep false).
+type rowFn func(in *row.Row) (out *row.Row, keep bool, err error)
+
+// pooled runs compilations of one validated expression set, one per
+// concurrent caller, where the engine calls a shared function from several
+// subtasks (a datagen generator, a window's Aggregator). newFn cannot fail: the plan compiled the same
+// expressions already.
+type pooled[F any] struct{ p sync.Pool }
+
+func newPooled[F any](newFn func() (F, error)) *pooled[F] {
+	return &pooled[F]{p: sync.Pool{New: func() any {
+		f, err := newFn()
+		if err != nil {
+			panic(fmt.Sprintf("planner: recompiling a validated plan failed: %v", err))
+		}
+		return f
+	}}}
+}
+
+func (p *pooled[F]) get() F  { return p.p.Get().(F) }
+func (p *pooled[F]) put(f F) { p.p.Put(f) }
+
+// sourcePlan is a table read: the physical columns the connector gives
+// and the computed columns evaluated on each row, in the table's order.
+type sourcePlan struct {
+	table    *catalog.Table
+	layout   *row.Layout
+	sc       *scope
+	computed *pooled[func(*row.Row) error] // fills the computed columns in place
+	rowtime  int                           // column index, -1 without a watermark
+	delay    time.Duration
+}
+
+// windowPlan is a TUMBLE/HOP window aggregation.
+type windowPlan struct {
+	timeCol     int
+	size, slide time.Duration
+	hop         bool
+	keys        []int        // input columns of the GROUP BY keys
+	keyLayout   *row.Layout  // the keys' projection
+	out         *row.Layout  // the select list's row
+	items       []windowItem // how each output column is made
+	aggs        []*aggSpec   // the aggregate calls
+	newAggInput func() (func(r *row.Row, accs []functions.Accumulator) error, error)
+}
+
+type windowItemKind uint8
+
+const (
+	itemWindowStart windowItemKind = iota + 1
+	itemWindowEnd
+	itemWindowTime
+	itemKey
+	itemAgg
+)
+
+type windowItem struct {
+	kind windowItemKind
+	idx  int // key index or aggregate index
+}
+
+type aggSpec struct {
+	agg    *functions.Aggregate
+	call   *ast.FuncCall
+	args   []ast.Expr
+	params []types.Type
+}
+
+type insertPlan struct {
+	seq      int           // position in the job's statement set
+	idle     time.Duration // table.exec.source.idle-timeout; 0 never
+	c        *compiler
+	src      *sourcePlan
+	calc     func() (rowFn, error) // WHERE and projection (or just WHERE before a window); one per instance
+	calcOut  *row.Layout
+	window   *windowPlan
+	sinkCast func() (rowFn, error) // the query's row cast to the sink's column types; one per instance
+	sink     *catalog.Table
+	sinkL    *row.Layout
+	logical  []string
+	physical []string
+}
+
+func planInsert(c *compiler, cat *catalog.Catalog, ins *ast.Insert) (*insertPlan, error) {
+	src := c.src
+	if ins.Overwrite {
+		return nil, diag.New(src, ins.Span(), "INSERT OVERWRITE is not supported yet")
+	}
+	if len(ins.Partition) > 0 || len(ins.Columns) > 0 {
+		return nil, diag.New(src, ins.Span(), "INSERT with a column list or PARTITION is not supported yet")
+	}
+	sink, err := cat.Lookup(ins.Table.Last().Name, ins.Table.Span())
+	if err != nil {
+		return nil, err
+	}
+	if sink.Factory.Name() == "datagen" {
+		return nil, diag.New(src, ins.Table.Span(), "Connector 'datagen' can only be used as a source")
+	}
+	q := ins.Query
+	if len(q.With) > 0 {
+		return nil, diag.New(src, q.With[0].Span(), "WITH (common table expressions) is not supported yet")
+	}
+	if len(q.OrderBy) > 0 {
+		return nil, diag.New(src, q.OrderBy[0].Span(), "ORDER BY is not supported yet")
+	}
+	if q.Limit != nil {
+		return nil, diag.New(src, q.Limit.Span(), "LIMIT is not supported yet")
+	}
+	sel, ok := q.Body.(*ast.Select)
+	if !ok {
+		return nil, diag.New(src, q.Body.Span(), "UNION, INTERSECT, EXCEPT and VALUES are not supported yet")
+	}
+	switch {
+	case sel.Distinct:
+		return nil, diag.New(src, sel.Span(), "SELECT DISTINCT is not supported yet")
+	case sel.Having != nil:
+		return nil, diag.New(src, sel.Having.Span(), "HAVING is not supported yet")
+	case len(sel.Windows) > 0:
+		return nil, diag.New(src, sel.Windows[0].Span(), "WINDOW clauses are not supported yet")
+	case sel.Stagger != nil:
+		return nil, diag.New(src, sel.Stagger.Span(), "WINDOWED BY STAGGER is not supported yet")
+	case sel.From == nil:
+		return nil, diag.New(src, sel.Span(), "SELECT without FROM is not supported yet")
+	}
+	ip := &insertPlan{c: c, sink: sink}
+	if v, ok := cat.Settings["table.exec.source.idle-timeout"]; ok {
+		d, err := parseDuration(v)
+		if err != nil || d < 0 {
+			return nil, fmt.Errorf("SET 'table.exec.source.idle-timeout' = '%s': want a duration such as '10 s'", v)
+		}
+		ip.idle = d
+	}
+	var tvf *ast.FuncCall
+	var tableName *ast.Name
+	switch f := sel.From.(type) {
+	case *ast.TableName:
+		if f.SystemTime != nil {
+			return nil, diag.New(src, f.SystemTime.Span(), "FOR SYSTEM_TIME AS OF is not supported yet")
+		}
+		tableName = f.Name
+	case *ast.TableFunc:
+		name := strings.ToUpper(f.Call.Name.Last().Name)
+		if name != "TUMBLE" && name != "HOP" {
+			return nil, diag.New(src, f.Call.Name.Span(), "table function %s is not supported yet", name)
+		}
+		tvf = f.Call
+		ta, ok := argAt(f.Call, 0, "DATA").(*ast.TableArg)
+		if !ok {
+			return nil, diag.New(src, f.Call.Span(), "%s needs a table argument: %s(TABLE t, DESCRIPTOR(ts), size)", name, name)
+		}
+		tableName = ta.Table
+	default:
+		return nil, diag.New(src, sel.From.Span(), "joins, subqueries and UNNEST are not supported yet")
+	}
+	tbl, err := cat.Lookup(tableName.Last().Name, tableName.Span())
+	if err != nil {
+		return nil, err
+	}
+	if ip.src, err = planSource(c, tbl, tableName.Span()); err != nil {
+		return nil, err
+	}
+	var where ast.Expr
+	if sel.Where != nil {
+		w, err := c.compile(sel.Where, ip.src.sc)
+		if err != nil {
+			return nil, err
+		}
+		if w.typ.Kind != types.Boolean {
+			return nil, diag.New(src, sel.Where.Span(), "WHERE clause must be a condition, not %s", w.typ)
+		}
+		where = sel.Where
+	}
+	var outL *row.Layout
+	if tvf != nil {
+		if ip.calc, ip.calcOut, err = planCalc(c, ip.src.sc, where, nil, nil); err != nil {
+			return nil, err
+		}
+		if ip.window, err = planWindow(c, ip.src, tvf, sel); err != nil {
+			return nil, err
+		}
+		outL = ip.window.out
+	} else {
+		if sel.GroupBy != nil {
+			return nil, diag.New(src, sel.GroupBy.Span(), "GROUP BY without a window table function (an updating result) is not supported yet")
+		}
+		var items []ast.Expr
+		var names []string
+		for i, it := range sel.Items {
+			if st, ok := it.Expr.(*ast.Star); ok {
+				if st.Qualifier != nil {
+					return nil, diag.New(src, st.Span(), "t.* is not supported yet")
+				}
+				for _, n := range ip.src.sc.names {
+					items = append(items, &ast.Name{Spanned: st.Spanned, Parts: []*ast.Ident{{Spanned: st.Spanned, Name: n}}})
+					names = append(names, n)
+				}
+				continue
+			}
+			if containsAggregate(c, it.Expr) {
+				return nil, diag.New(src, it.Expr.Span(), "aggregation without GROUP BY over a window table function (an updating result) is not supported yet")
+			}
+			items = append(items, it.Expr)
+			names = append(names, itemName(it, i))
+		}
+		if ip.calc, outL, err = planCalc(c, ip.src.sc, where, items, names); err != nil {
+			return nil, err
+		}
+		ip.calcOut = outL
+	}
+	if ip.sinkCast, ip.sinkL, err = planSinkCast(c, ins, outL, sink); err != nil {
+		return nil, err
+	}
+	ip.describe(where, sel)
+	return ip, nil
+}
+
+func itemName(it *ast.SelectItem, i int) string {
+	if it.Alias != nil {
+		return it.Alias.Name
+	}
+	if n, ok := it.Expr.(*ast.Name); ok {
+		return n.Last().Name
+	}
+	return fmt.Sprintf("EXPR$%d", i)
+}
+
+func containsAggregate(c *compiler, e ast.Expr) bool {
+	found := false
+	ast.Inspect(e, func(n ast.Node) bool {
+		if f, ok := n.(*ast.FuncCall); ok && c.reg.IsAggregate(f.Name.Last().Name) {
+			found = true
+		}
+		return !found
+	})
+	return found
+}
+
+// argAt is a table function's argument by position or by name.
+func argAt(call *ast.FuncCall, i int, name string) ast.Expr {
+	for _, a := range call.Args {
+		if na, ok := a.(*ast.NamedArg); ok && strings.EqualFold(na.Name.Name, name) {
+			return na.Value
+		}
+	}
+	if i < len(call.Args) {
+		if _, named := call.Args[i].(*ast.NamedArg); !named {
+			return call.Args[i]
+		}
+	}
+	return nil
+}
+
+// planSource types a table's columns (computed ones by their expression)
+// and its watermark.
+func planSource(c *compiler, t *catalog.Table, ref diag.Span) (*sourcePlan, error) {
+	if t.Factory.Name() != "datagen" {
+		return nil, diag.New(c.src, ref, "reading connector '%s' is not supported yet (datagen is)", t.Factory.Name())
+	}
+	sc := &scope{}
+	var phys []int
+	for i, col := range t.Columns {
+		if col.Expr == nil {
+			phys = append(phys, i)
+			sc.names = append(sc.names, col.Name)
+			sc.types = append(sc.types, col.Type)
+		}
+	}
+	// Computed columns may use the physical columns and the computed
+	// columns before them, as Flink's.
+	var comp []int
+	for i, col := range t.Columns {
+		if col.Expr == nil {
+			continue
+		}
+		x, err := c.compile(col.Expr, sc)
+		if err != nil {
+			return nil, err
+		}
+		t.Columns[i].Type = x.typ
+		sc.names = append(sc.names, col.Name)
+		sc.types = append(sc.types, x.typ)
+		comp = append(comp, i)
+	}
+	sp := &sourcePlan{table: t, sc: sc, rowtime: -1, layout: layoutOf(sc.names, sc.types)}
+	if t.Watermark != nil {
+		i := sc.index(t.Watermark.Column)
+		rt := sc.types[i]
+		if !rt.IsTimestamp() || rt.Precision > 3 {
+			return nil, diag.New(c.src, t.Watermark.Span, "Invalid data type of time field for watermark definition. The field must be of type TIMESTAMP(p) or TIMESTAMP_LTZ(p), the supported precision 'p' is from 0 to 3, but the time field type is %s", rt)
+		}
+		w, err := c.compile(t.Watermark.Expr, sc)
+		if err != nil {
+			return nil, err
+		}
+		if w.typ.Kind != rt.Kind {
+			return nil, diag.New(c.src, t.Watermark.Expr.Span(), "Watermark strategy %s must be of type %s, but is of type %s", ast.Format(t.Watermark.Expr), rt.Nullable(), w.typ.Nullable())
+		}
+		d, err := watermarkDelay(c, t.Watermark)
+		if err != nil {
+			return nil, err
+		}
+		sp.rowtime, sp.delay = i, d
+		sc.types[i] = rt.WithAttr(types.Rowtime)
+		sp.layout = layoutOf(sc.names, sc.types)
+	}
+	base := &scope{names: sc.names, types: sc.types}
+	newComputed := func() (func(*row.Row) error, error) {
+		type colEval struct {
+			dst int
+			ev  evalFn
+		}
+		// Computed columns follow the physical ones in the row.
+		var evs []colEval
+		for k, ti := range comp {
+			x, err := c.compile(t.Columns[ti].Expr, base)
+			if err != nil {
+				return nil, err
+			}
+			evs = append(evs, colEval{dst: len(phys) + k, ev: x.eval})
+		}
+		return func(r *row.Row) error {
+			for _, e := range evs {
+				v, err := e.ev(r)
+				if err != nil {
+					return err
+				}
+				functions.Write(r, e.dst, v)
+			}
+			return nil
+		}, nil
+	}
+	if _, err := newComputed(); err != nil {
+		return nil, err
+	}
+	sp.computed = newPooled(newComputed)
+	return sp, nil
+}
+
+// watermarkDelay reads WATERMARK FOR ts AS ts [- INTERVAL 'n' unit]: the
+// bounded out-of-orderness strategies the engine runs.
+func watermarkDelay(c *compiler, w *catalog.Watermark) (time.Duration, error) {
+	switch e := w.Expr.(type) {
+	case *ast.Name:
+		if e.Last().Name == w.Column {
+			return 0, nil
+		}
+	case *ast.BinaryExpr:
+		n, ok := e.L.(*ast.Name)
+		iv, ok2 := e.R.(*ast.IntervalLit)
+		if ok && ok2 && e.Op == ast.OpSub && n.Last().Name == w.Column {
+			ms, _, err := c.interval(iv)
+			if err != nil {
+				return 0, err
+			}
+			if ms < 0 {
+				return 0, diag.New(c.src, iv.Span(), "the watermark delay must not be negative")
+			}
+			return time.Duration(ms) * time.Millisecond, nil
+		}
+	}
+	return 0, diag.New(c.src, w.Expr.Span(), "watermark expression %s is not supported yet: use %s or %s - INTERVAL '...' unit", ast.Format(w.Expr), w.Column, w.Column)
+}
+
+// planCalc is WHERE and the select list over sc. Without items the row
+// passes through unchanged (a filter before a window).
+func planCalc(c *compiler, sc *scope, where ast.Expr, items []ast.Expr, names []string) (func() (rowFn, error), *row.Layout, error) {
+	var outL *row.Layout
+	newFn := func() (rowFn, error) {
+		var cond evalFn
+		if where != nil {
+			w, err := c.compile(where, sc)
+			if err != nil {
+				return nil, err
+			}
+			cond = w.eval
+		}
+		evs := make([]evalFn, len(items))
+		ts := make([]types.Type, len(items))
+		for i, it := range items {
+			x, err := c.compile(it, sc)
+			if err != nil {
+				return nil, err
+			}
+			evs[i], ts[i] = x.eval, x.typ
+		}
+		if items != nil && outL == nil {
+			// Set by the first, synchronous compilation only; the pool's
+			// later ones read it.
+			outL = layoutOf(names, ts)
+		}
+		l := outL
+		return func(in *row.Row) (*row.Row, bool, error) {
+			if cond != nil {
+				v, err := cond(in)
+				if err != nil {
+					return nil, false, err
+				}
+				if v.Null || !v.Bool() {
+					return nil, false, nil
+				}
+			}
+			if l == nil {
+				return in, true, nil
+			}
+			out := l.New()
+			for i, ev := range evs {
+				v, err := ev(in)
+				if err != nil {
+					return nil, false, err
+				}
+				functions.Write(out, i, v)
+			}
+			return out, true, nil
+		}, nil
+	}
+	if _, err := newFn(); err != nil {
+		return nil, nil, err
+	}
+	return newFn, outL, nil
+}
+
+// planSinkCast checks the query's columns against the sink's and casts
+// each to the sink's type, as Flink's implicit insert casts.
+func planSinkCast(c *compiler, ins *ast.Insert, q *row.Layout, sink *catalog.Table) (func() (rowFn, error), *row.Layout, error) {
+	if len(sink.Columns) != q.Len() {
+		return nil, nil, diag.New(c.src, ins.Query.Span(), "Column types of query result and sink for '%s' do not match: the query has %d columns, the sink %d", sink.Name, q.Len(), len(sink.Columns))
+	}
+	var names []string
+	var ts []types.Type
+	for i, col := range sink.Columns {
+		if col.Expr != nil {
+			return nil, nil, diag.New(c.src, col.Span, "a sink table cannot have computed columns")
+		}
+		from := q.Type(i)
+		if !from.EqualIgnoringNull(col.Type) && !types.CanImplicitCast(from.WithAttr(types.Regular), col.Type) {
+			return nil, nil, diag.New(c.src, ins.Query.Span(), "Column types of query result and sink for '%s' do not match: column %d ('%s') is %s, the sink's '%s' is %s", sink.Name, i+1, q.Name(i), from, col.Name, col.Type)
+		}
+		names = append(names, col.Name)
+		ts = append(ts, col.Type)
+	}
+	outL := layoutOf(names, ts)
+	sc := &scope{}
+	for i := range q.Len() {
+		sc.names = append(sc.names, fmt.Sprintf("$%d", i))
+		sc.types = append(sc.types, q.Type(i))
+	}
+	newFn := func() (rowFn, error) {
+		evs := make([]evalFn, q.Len())
+		for i := range evs {
+			idx := i
+			x := &compiled{typ: q.Type(i).WithAttr(types.Regular), eval: func(r *row.Row) (functions.Value, error) { return functions.Read(r, idx), nil }}
+			to := outL.Type(i)
+			if x.typ.IsNullable() && !to.IsNullable() {
+				to = to.Nullable()
+			}
+			y, err := c.cast(ins.Query, x, to, false)
+			if err != nil {
+				return nil, err
+			}
+			evs[i] = y.eval
+		}
+		return func(in *row.Row) (*row.Row, bool, error) {
+			out := outL.New()
+			out.Kind = in.Kind
+			for i, ev := range evs {
+				v, err := ev(in)
+				if err != nil {
+					return nil, false, err
+				}
+				if v.Null && !outL.Type(i).IsNullable() {
+					return nil, false, fmt.Errorf("column '%s' of sink '%s' is NOT NULL, but the query gave NULL", outL.Name(i), sink.Name)
+				}
+				functions.Write(out, i, v)
+			}
+			return out, true, nil
+		}, nil
+	}
+	if _, err := newFn(); err != nil {
+		return nil, nil, err
+	}
+	return newFn, outL, nil
+}

@@ -1,0 +1,308 @@
+// Package planner turns a SQL script (CREATE TABLE, SET, INSERT INTO ...
+// SELECT, EXPLAIN) into an engine job. Names are resolved against the
+// catalog, expressions are typed with sql/types and resolved once with
+// sql/functions, then compiled into closures over sql/row; nothing reads
+// the syntax tree per record.
+//
+// What runs: INSERT INTO sink SELECT exprs FROM table [WHERE cond], and
+// window aggregation over TABLE(TUMBLE(TABLE t, DESCRIPTOR(ts), size))
+// GROUP BY window_start, window_end[, keys] with the aggregates of
+// sql/functions (COUNT, SUM, AVG, MIN, MAX, FIRST_VALUE, LAST_VALUE,
+// LISTAGG; DISTINCT and FILTER (WHERE ...) included) through
+// operators.Window; EXECUTE STATEMENT SET; EXPLAIN; SHOW TABLES; DESCRIBE.
+// Everything else the parser reads is refused by name with its position.
+//
+// Compiled evaluators keep per-call buffers and are not safe for
+// concurrent use. Each parallel instance of the calc and cast operators
+// compiles its own in Open; where the engine shares one function between
+// subtasks (the datagen generator that fills computed columns, a window's
+// Aggregator) they take evaluators from a sync.Pool compiled from the
+// same, already validated, plan.
+package planner
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/sluicehq/sluice/engine"
+	"github.com/sluicehq/sluice/sql/ast"
+	"github.com/sluicehq/sluice/sql/catalog"
+	"github.com/sluicehq/sluice/sql/diag"
+	"github.com/sluicehq/sluice/sql/functions"
+	"github.com/sluicehq/sluice/sql/parser"
+	"github.com/sluicehq/sluice/sql/row"
+	"github.com/sluicehq/sluice/sql/types"
+)
+
+func convertType(src string, t *ast.Type) (types.Type, error) { return catalog.ConvertType(src, t) }
+
+// Program is a planned script: its catalog, the INSERTs that make up the
+// job, and whether the script asked for EXPLAIN.
+type Program struct {
+	Catalog *catalog.Catalog
+	inserts []*insertPlan
+	// Explained is set when the script's INSERT was under EXPLAIN.
+	Explained bool
+	// Output are the lines SHOW TABLES and DESCRIBE print, in order.
+	Output []string
+}
+
+// HasJob reports whether the script has an INSERT to run.
+func (p *Program) HasJob() bool { return len(p.inserts) > 0 }
+
+// describe is DESCRIBE t: each column's name, type, nullability, computed
+// expression and watermark, as Flink's columns of that table.
+func describe(c *compiler, cat *catalog.Catalog, s *ast.Describe) ([]string, error) {
+	t, err := cat.Lookup(s.Name.Last().Name, s.Name.Span())
+	if err != nil {
+		return nil, err
+	}
+	sc := &scope{}
+	for _, col := range t.Columns {
+		if col.Expr == nil {
+			sc.names = append(sc.names, col.Name)
+			sc.types = append(sc.types, col.Type)
+		}
+	}
+	colTypes := map[string]types.Type{}
+	for i, col := range t.Columns {
+		if col.Expr != nil {
+			x, err := c.compile(col.Expr, sc)
+			if err != nil {
+				return nil, err
+			}
+			t.Columns[i].Type = x.typ
+			sc.names = append(sc.names, col.Name)
+			sc.types = append(sc.types, x.typ)
+		}
+		colTypes[col.Name] = t.Columns[i].Type
+	}
+	rows := [][]string{{"name", "type", "null", "extras", "watermark"}}
+	for _, col := range t.Columns {
+		typ := colTypes[col.Name]
+		null := "TRUE"
+		if !typ.IsNullable() {
+			null = "FALSE"
+		}
+		extras, wm := "", ""
+		if col.Expr != nil {
+			extras = "AS " + ast.Format(col.Expr)
+		}
+		tn := typ.Nullable().String()
+		if t.Watermark != nil && t.Watermark.Column == col.Name {
+			wm = ast.Format(t.Watermark.Expr)
+			tn += " *ROWTIME*"
+		}
+		rows = append(rows, []string{col.Name, tn, null, extras, wm})
+	}
+	widths := make([]int, 5)
+	for _, r := range rows {
+		for i, f := range r {
+			widths[i] = max(widths[i], len(f))
+		}
+	}
+	var out []string
+	for _, r := range rows {
+		var b strings.Builder
+		for i, f := range r {
+			if i > 0 {
+				b.WriteString(" | ")
+			}
+			fmt.Fprintf(&b, "%-*s", widths[i], f)
+		}
+		out = append(out, strings.TrimRight(b.String(), " "))
+	}
+	return out, nil
+}
+
+// Plan parses and plans a script. Errors are *diag.Error with positions.
+func Plan(src string) (*Program, error) {
+	stmts, err := parser.Parse(src)
+	if err != nil {
+		return nil, err
+	}
+	p := &Program{Catalog: catalog.New(src)}
+	c := &compiler{src: src, reg: functions.Builtins(), ctx: &functions.Context{}}
+	for _, st := range stmts {
+		if ok, err := p.Catalog.Exec(st); ok {
+			if err != nil {
+				return nil, err
+			}
+			continue
+		}
+		if ex, ok := st.(*ast.Explain); ok {
+			p.Explained = true
+			st = ex.Stmt
+		}
+		if ex, ok := st.(*ast.Execute); ok {
+			st = ex.Stmt
+		}
+		switch s := st.(type) {
+		case *ast.Show:
+			if s.What != "TABLES" || s.Name != nil || s.Like != nil {
+				return nil, diag.New(src, s.Span(), "SHOW %s is not supported yet (SHOW TABLES is)", s.What)
+			}
+			for _, n := range p.Catalog.TableNames() {
+				p.Output = append(p.Output, n)
+			}
+			continue
+		case *ast.Describe:
+			lines, err := describe(c, p.Catalog, s)
+			if err != nil {
+				return nil, err
+			}
+			p.Output = append(p.Output, lines...)
+			continue
+		case *ast.Insert:
+			ip, err := planInsert(c, p.Catalog, s)
+			if err != nil {
+				return nil, err
+			}
+			ip.seq = len(p.inserts)
+			p.inserts = append(p.inserts, ip)
+		case *ast.StatementSet:
+			for _, in := range s.Inserts {
+				ip, err := planInsert(c, p.Catalog, in)
+				if err != nil {
+					return nil, err
+				}
+				ip.seq = len(p.inserts)
+				p.inserts = append(p.inserts, ip)
+			}
+		default:
+			return nil, diag.New(src, st.Span(), "%s is not supported yet", stmtName(st))
+		}
+	}
+	if len(p.inserts) == 0 && len(p.Output) == 0 {
+		return nil, fmt.Errorf("the script has no INSERT INTO: nothing to run")
+	}
+	return p, nil
+}
+
+func stmtName(st ast.Statement) string {
+	n := fmt.Sprintf("%T", st)
+	return strings.ToUpper(strings.TrimPrefix(n, "*ast.")) + " statement"
+}
+
+// Config is the engine configuration the script's SET statements give.
+func (p *Program) Config() (engine.Config, error) {
+	cfg := engine.Config{}
+	s := p.Catalog.Settings
+	if v, ok := s["parallelism.default"]; ok {
+		var n int
+		if _, err := fmt.Sscan(v, &n); err != nil || n < 1 {
+			return cfg, fmt.Errorf("SET 'parallelism.default' = '%s': want a positive integer", v)
+		}
+		cfg.Parallelism = n
+	}
+	if v, ok := s["execution.checkpointing.interval"]; ok {
+		d, err := parseDuration(v)
+		if err != nil {
+			return cfg, fmt.Errorf("SET 'execution.checkpointing.interval' = '%s': %w", v, err)
+		}
+		cfg.Checkpoint.Interval = d
+	}
+	return cfg, nil
+}
+
+// JobName is pipeline.name, or def.
+func (p *Program) JobName(def string) string {
+	if n, ok := p.Catalog.Settings["pipeline.name"]; ok {
+		return n
+	}
+	return def
+}
+
+// parseDuration reads Flink's duration forms: 10s, 1 min, 500 ms, 10000.
+func parseDuration(v string) (time.Duration, error) {
+	v = strings.TrimSpace(v)
+	if d, err := time.ParseDuration(strings.ReplaceAll(v, " ", "")); err == nil {
+		return d, nil
+	}
+	var n int64
+	var unit string
+	if k, _ := fmt.Sscanf(v, "%d%s", &n, &unit); k < 1 {
+		return 0, fmt.Errorf("not a duration")
+	}
+	switch strings.ToLower(strings.TrimSpace(unit)) {
+	case "", "ms", "milli", "millis":
+		return time.Duration(n) * time.Millisecond, nil
+	case "s", "sec", "second", "seconds":
+		return time.Duration(n) * time.Second, nil
+	case "min", "minute", "minutes":
+		return time.Duration(n) * time.Minute, nil
+	case "h", "hour", "hours":
+		return time.Duration(n) * time.Hour, nil
+	}
+	return 0, fmt.Errorf("unknown unit %q", unit)
+}
+
+// RunOptions are where the job's print output goes.
+type RunOptions struct {
+	// Stdout and Stderr receive the print connector's rows.
+	Stdout, Stderr io.Writer
+}
+
+// Build adds every INSERT's pipeline to j.
+func (p *Program) Build(j *engine.Job, o RunOptions) error {
+	// One lock per writer, shared by every print sink of the job (a
+	// statement set may print twice to one writer).
+	if o.Stdout == nil {
+		o.Stdout = io.Discard
+	}
+	if o.Stderr == nil {
+		o.Stderr = io.Discard
+	}
+	out := &lockedWriter{w: o.Stdout}
+	errw := out
+	if o.Stderr != o.Stdout {
+		errw = &lockedWriter{w: o.Stderr}
+	}
+	o.Stdout, o.Stderr = out, errw
+	for _, ip := range p.inserts {
+		if err := ip.build(j, o); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Explain is the logical plan of each INSERT and the engine operators it
+// becomes.
+func (p *Program) Explain() string {
+	var b strings.Builder
+	cfg, _ := p.Config()
+	par := max(1, cfg.Parallelism)
+	for i, ip := range p.inserts {
+		if i > 0 {
+			b.WriteString("\n")
+		}
+		b.WriteString("== Logical plan ==\n")
+		for d, l := range ip.logical {
+			b.WriteString(strings.Repeat("   ", d))
+			if d > 0 {
+				b.WriteString("+- ")
+			}
+			b.WriteString(l)
+			b.WriteString("\n")
+		}
+		b.WriteString("== Engine job ==\n")
+		for _, l := range ip.physical {
+			fmt.Fprintf(&b, "%s parallelism=%d\n", l, par)
+		}
+	}
+	return b.String()
+}
+
+// row layouts of a plan carry their column names for EXPLAIN and JSON.
+func layoutOf(names []string, ts []types.Type) *row.Layout { return row.NewLayout(ts, names) }
+
+func layoutNames(l *row.Layout) []string {
+	ns := make([]string, l.Len())
+	for i := range ns {
+		ns[i] = l.Name(i)
+	}
+	return ns
+}
