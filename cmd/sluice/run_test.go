@@ -101,3 +101,12 @@ INSERT INTO snk SELECT id FROM src;
 		t.Fatalf("%d distinct rows, want 3000", len(seen))
 	}
 }
+
+// TestRunExampleExplains: the README's SQL example plans (its full run is
+// in .ci/readme.sh, which runs the README verbatim).
+func TestRunExampleExplains(t *testing.T) {
+	out, errs, code := runSluice("run", "../../examples/sql/clicks.sql", "--explain")
+	if code != 0 || !strings.Contains(out, "WindowAggregate(window=[TUMBLE(time_col=[ts], size=[10s])]") || !strings.Contains(out, "sink \"clicks_per_user\" (filesystem)") {
+		t.Fatalf("exit %d\nstdout %s\nstderr %s", code, out, errs)
+	}
+}
