@@ -9,10 +9,12 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/sluicehq/sluice/engine/enginetest"
 	"github.com/sluicehq/sluice/internal/testseed"
 	"github.com/sluicehq/sluice/state"
 )
@@ -77,40 +79,38 @@ func (r *runningSum) ProcessElement(v rec, ctx *KeyedContext[string, sumOut]) er
 }
 
 // injector fails the n-th call for each n in points, once each, across
-// restarts.
+// restarts: the shared enginetest.Injector, with its points chosen before
+// the first call.
 type injector struct {
-	calls  atomic.Int64
 	points []int64
-	fired  atomic.Int64
+	once   sync.Once
+	in     *enginetest.Injector
+	fired  firedCount
+}
+
+// firedCount reads the shared injector's count of fired failures.
+type firedCount struct{ in *injector }
+
+func (f *firedCount) Load() int64 {
+	if f.in == nil || f.in.in == nil {
+		return 0
+	}
+	return int64(f.in.in.Fired())
 }
 
 func (in *injector) fail() error {
-	c := in.calls.Add(1)
-	for _, p := range in.points {
-		if c == p {
-			in.fired.Add(1)
-			return fmt.Errorf("injected failure at call %d", c)
-		}
-	}
-	return nil
+	in.once.Do(func() {
+		in.in = enginetest.NewInjector(in.points...)
+		in.fired.in = in
+	})
+	return in.in.Fail()
 }
 
 func seedFrom(t *testing.T) uint64 { return testseed.Seed(t) }
 
 func checkExactlyOnce(t *testing.T, seed uint64, got []sumOut, want map[sumOut]int) {
 	t.Helper()
-	have := map[sumOut]int{}
-	for _, g := range got {
-		have[g]++
-	}
-	for k, n := range want {
-		if have[k] != n {
-			t.Fatalf("seed %d: %v committed %d times, want %d (%d committed records, want %d)", seed, k, have[k], n, len(got), len(want))
-		}
-	}
-	if len(got) != len(want) {
-		t.Fatalf("seed %d: %d committed records, want %d", seed, len(got), len(want))
-	}
+	enginetest.CheckExactlyOnce(t, seed, got, func(v sumOut) sumOut { return v }, want)
 }
 
 // TestExactlyOnceWithRandomFailures fails tasks at random (seeded) points;
