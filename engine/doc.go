@@ -78,6 +78,29 @@
 // same for a split coordinator); FromSlice, FromRecords and Collect
 // are a bounded source and a collecting sink for job-level tests.
 //
+// # Where things are
+//
+//	api.go, keyed.go, operator.go  the user API: streams, operators, keyed
+//	                               streams and state, side outputs
+//	graph.go                       the job graph and planning (chains,
+//	                               parallelism, exchanges)
+//	execute.go, restart.go         running a job: attempts, restarts, Cancel
+//	task.go, runtime.go            a task's loop, mailbox and input gate, and
+//	                               an operator instance in its chain
+//	exchange.go                    channels between tasks: batches,
+//	                               partitioning, the input gate's channels
+//	source.go, splits.go           sources and their readers; split
+//	                               coordinators
+//	barrier.go                     the task side of a checkpoint: alignment
+//	                               and snapshot
+//	coordinator.go                 the checkpoint coordinator
+//	checkpoint.go                  the protocol and the interfaces operators
+//	                               implement to take part
+//	checkpoint_storage.go, restore.go  where checkpoints live; restoring them
+//	sink.go, commit.go             the sink runtime: staging, commit, global
+//	                               committers
+//	harness.go, testkit.go         testing one operator; test sources and sinks
+//
 // # Concurrency
 //
 // A Job is built by one goroutine. Operators and user functions are called
