@@ -232,16 +232,10 @@ func (s *Source[T]) Open(ctx context.Context, info engine.SourceInfo) (engine.So
 	if info.Parallelism < 1 || info.Subtask < 0 || info.Subtask >= info.Parallelism {
 		return nil, fmt.Errorf("shardconn: source: subtask %d of %d", info.Subtask, info.Parallelism)
 	}
-	created, _, err := sourceView(s.l, s.opts.Stream)
+	r, err := s.newReader(info)
 	if err != nil {
-		return nil, fmt.Errorf("shardconn: source: %w", err)
+		return nil, err
 	}
-	r := &reader[T]{
-		src: s, me: info.Subtask, clock: clock.Or(info.Clock), created: created,
-		splits: map[uint32]*split{}, finished: map[uint32]bool{}, interrupt: info.Interrupt,
-		timer: time.NewTimer(time.Hour),
-	}
-	r.timer.Stop()
 	if info.Splits != nil {
 		r.send = info.Splits.SendEvent
 		return r, nil
@@ -268,6 +262,22 @@ func (s *Source[T]) Open(ctx context.Context, info engine.SourceInfo) (engine.So
 	if err := local.assignReady(); err != nil {
 		return nil, err
 	}
+	return r, nil
+}
+
+// newReader returns a reader that is given its shards with AddSplits and
+// reports their ends through send, which the caller sets.
+func (s *Source[T]) newReader(info engine.SourceInfo) (*reader[T], error) {
+	created, _, err := sourceView(s.l, s.opts.Stream)
+	if err != nil {
+		return nil, fmt.Errorf("shardconn: source: %w", err)
+	}
+	r := &reader[T]{
+		src: s, me: info.Subtask, clock: clock.Or(info.Clock), created: created,
+		splits: map[uint32]*split{}, finished: map[uint32]bool{}, interrupt: info.Interrupt,
+		timer: time.NewTimer(time.Hour),
+	}
+	r.timer.Stop()
 	return r, nil
 }
 
