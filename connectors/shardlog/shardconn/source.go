@@ -179,13 +179,15 @@ type SourceRecord struct {
 // subtask's watermark back unless the strategy has an idle timeout (as with
 // Flink's Kinesis source); a subtask without shards is idle.
 //
-// # Sharing
+// # Coordination
 //
-// The readers of one attempt of a job share state in the Source value
-// (which shards exist, who reads them, which have ended), rebuilt from the
-// restored positions when the attempt's first reader opens; each attempt,
-// and each job using the Source, gets its own. A Source and its readers
-// are safe for use by the engine's goroutines.
+// Source is an engine.SplitSource: in a job, one split coordinator per
+// attempt knows which shards exist, who reads them and which have ended.
+// It discovers shards every DiscoveryInterval of the job's clock (and when
+// a reader reports an end naming unknown children), and rebuilds itself
+// from the restored positions of every old subtask. Readers report each
+// shard's end as an event. The Source value holds no per-job state; it and
+// its readers are safe for use by the engine's goroutines.
 type Source[T any] struct {
 	l    *shardlog.Log
 	opts SourceOptions
