@@ -26,8 +26,12 @@
 // # Concurrency
 //
 // A Source, DecodingSource or Sink is safe for use by the engine's
-// goroutines: each subtask's reader or writer runs on its task's goroutine;
-// the readers of one attempt of a job share their state in the Source
-// under its locks. A sink writer owns one sender goroutine, stopped by
+// goroutines: each subtask's reader or writer runs on its task's goroutine.
+// In a job, the Source is an engine.SplitSource: one split coordinator per
+// attempt, on the engine's coordinator goroutine, discovers the shards on
+// the job's clock, assigns each to its reader (pending until its parents'
+// ends are reported and, across subtasks, committed) and rebuilds itself
+// from the readers' restored positions, whose format is unchanged. A
+// reader opened outside a job runs a coordinator of its own. A sink writer owns one sender goroutine, stopped by
 // Close.
 package shardconn

@@ -179,20 +179,19 @@ type SourceRecord struct {
 // subtask's watermark back unless the strategy has an idle timeout (as with
 // Flink's Kinesis source); a subtask without shards is idle.
 //
-// # Sharing
+// # Coordination
 //
-// The readers of one attempt of a job share state in the Source value
-// (which shards exist, who reads them, which have ended), rebuilt from the
-// restored positions when the attempt's first reader opens; each attempt,
-// and each job using the Source, gets its own. A Source and its readers
-// are safe for use by the engine's goroutines.
+// Source is an engine.SplitSource: in a job, one split coordinator per
+// attempt knows which shards exist, who reads them and which have ended.
+// It discovers shards every DiscoveryInterval of the job's clock (and when
+// a reader reports an end naming unknown children), and rebuilds itself
+// from the restored positions of every old subtask. Readers report each
+// shard's end as an event. The Source value holds no per-job state; it and
+// its readers are safe for use by the engine's goroutines.
 type Source[T any] struct {
 	l    *shardlog.Log
 	opts SourceOptions
 	conv func(sp *split, rec *shardlog.Record, a *arena) (T, error)
-
-	mu    sync.Mutex
-	enums map[context.Context]*enumerator // one per attempt of the job
 }
 
 // NewSource returns a source of the records of opts.Stream, each copied out
@@ -212,41 +211,72 @@ func newSource[T any](l *shardlog.Log, opts SourceOptions, conv func(*split, *sh
 	if err := opts.Validate(); err != nil {
 		return nil, err
 	}
-	return &Source[T]{l: l, opts: opts, conv: conv, enums: map[context.Context]*enumerator{}}, nil
+	return &Source[T]{l: l, opts: opts, conv: conv}, nil
 }
 
 // Options returns the source's options, defaults filled in.
 func (s *Source[T]) Options() SourceOptions { return s.opts }
 
-// Open implements engine.Source. The engine opens every reader of one
-// attempt of a job with that attempt's context, which is how the readers of
-// an attempt find their shared state.
+// SplitCoordination implements engine.SplitSource: in a job, one
+// coordinator per attempt discovers the shards and assigns them.
+func (s *Source[T]) SplitCoordination() engine.SplitCoordination {
+	return engine.CoordinateSplits(func(ctx *engine.SplitContext[shardSplit]) (engine.SplitCoordinator, error) {
+		return newJobCoordinator(s.l, &s.opts, ctx)
+	})
+}
+
+// Open implements engine.Source. In a job the reader gets its shards from
+// the attempt's split coordinator (info.Splits). A reader opened outside a
+// job (no info.Splits) runs a coordinator of its own for its subtask's
+// shards: a shard whose parent another subtask reads then starts only if
+// the restored positions hold the parent's end.
 func (s *Source[T]) Open(ctx context.Context, info engine.SourceInfo) (engine.SourceReader[T], error) {
 	if info.Parallelism < 1 || info.Subtask < 0 || info.Subtask >= info.Parallelism {
 		return nil, fmt.Errorf("shardconn: source: subtask %d of %d", info.Subtask, info.Parallelism)
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for c, e := range s.enums {
-		// Forget attempts that are over.
-		if c.Err() != nil && e.live == 0 {
-			delete(s.enums, c)
-		}
+	r, err := s.newReader(info)
+	if err != nil {
+		return nil, err
 	}
-	e := s.enums[ctx]
-	if e == nil || e.par != info.Parallelism || e.opened[info.Subtask] {
-		var err error
-		e, err = newEnumerator(s.l, &s.opts, info)
-		if err != nil {
-			return nil, err
-		}
-		s.enums[ctx] = e
+	if info.Splits != nil {
+		r.send = info.Splits.SendEvent
+		return r, nil
 	}
-	e.opened[info.Subtask] = true
-	e.live++
+	local, err := newCoordinator(s.l, &s.opts, info.Parallelism, s.opts.Checkpointed || info.Checkpointing, info.Restored,
+		func(sub int, sp shardSplit) error {
+			if sub == r.me {
+				r.incoming = append(r.incoming, sp)
+			}
+			return nil
+		},
+		func(sub int) error {
+			if sub == r.me {
+				r.noMore = true
+			}
+			return nil
+		})
+	if err != nil {
+		return nil, err
+	}
+	r.local = local
+	r.nextDiscovery = r.clock.Now().Add(s.opts.DiscoveryInterval)
+	r.send = func(ev any) error { return local.ended(r.me, r.snaps, ev.(shardEnded)) }
+	if err := local.assignReady(); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// newReader returns a reader that is given its shards with AddSplits and
+// reports their ends through send, which the caller sets.
+func (s *Source[T]) newReader(info engine.SourceInfo) (*reader[T], error) {
+	created, _, err := sourceView(s.l, s.opts.Stream)
+	if err != nil {
+		return nil, fmt.Errorf("shardconn: source: %w", err)
+	}
 	r := &reader[T]{
-		src: s, e: e, me: info.Subtask, clock: clock.Or(info.Clock),
-		splits: map[uint32]*split{}, ver: math.MaxUint64,
+		src: s, me: info.Subtask, clock: clock.Or(info.Clock), created: created,
+		splits: map[uint32]*split{}, finished: map[uint32]bool{}, interrupt: info.Interrupt,
 		timer: time.NewTimer(time.Hour),
 	}
 	r.timer.Stop()
@@ -256,8 +286,8 @@ func (s *Source[T]) Open(ctx context.Context, info engine.SourceInfo) (engine.So
 // noBound marks an unbounded shard.
 const noBound = math.MaxUint64
 
-// split is one shard a reader owns and has not finished: pending until its
-// parents have ended, then read through rd.
+// split is one shard a reader owns and has not finished: pending until
+// the coordinator starts it, then read through rd.
 type split struct {
 	idx   uint32
 	id    string
@@ -268,39 +298,68 @@ type split struct {
 
 // reader is one subtask's SourceReader.
 type reader[T any] struct {
-	src   *Source[T]
-	e     *enumerator
-	me    int
-	clock clock.Clock
+	src     *Source[T]
+	me      int
+	clock   clock.Clock
+	created int64
+	send    func(ev any) error // to the coordinator
 
-	splits  map[uint32]*split // owned, not finished
-	pending []*split          // waiting for their parents
-	active  []*split          // being read
-	outs    map[uint32]*engine.SplitOutput[T]
-	rr      int // round robin start over active
+	// local is the reader's own coordinator outside a job (else nil);
+	// snaps counts its snapshots, nextDiscovery is when it lists shards.
+	local         *coordinator
+	snaps         int64
+	nextDiscovery time.Time
+
+	incoming  []shardSplit      // assigned, not yet taken on by Read
+	noMore    bool              // the coordinator assigns nothing more
+	interrupt <-chan struct{}   // the engine has something for the task
+	splits    map[uint32]*split // owned, pending or being read
+	active    []*split          // those being read, in the order they are read
+	finished  map[uint32]bool   // owned and read to their end
+	outs      map[uint32]*engine.SplitOutput[T]
+	rr        int // round robin start over active
 
 	// unpublished are shards this reader finished whose end it has not yet
-	// told the enumerator: it does so at the next Read, once the driver
+	// told the coordinator: it does so at the next Read, once the driver
 	// has passed the shard's last records downstream.
-	unpublished []uint32
-	// inSnap are the shards that had ended, and were not known to be
-	// committed, at the last snapshot: a completed checkpoint commits them.
-	inSnap []uint32
+	unpublished []shardEnded
 
-	ver       uint64 // enumerator version last seen
 	started   bool
 	eof       bool
-	discover  bool // a finished shard named children the enumerator lacks
 	arena     arena
 	timer     *time.Timer
 	cases     []reflect.SelectCase
 	closeOnce sync.Once
 }
 
+// AddSplits implements engine.SplitReader: the shards are taken on at the
+// next Read (it needs the SourceOutput).
+func (r *reader[T]) AddSplits(splits []shardSplit) error {
+	r.incoming = append(r.incoming, splits...)
+	return nil
+}
+
+// NoMoreSplits implements engine.SplitReader.
+func (r *reader[T]) NoMoreSplits() error {
+	r.noMore = true
+	return nil
+}
+
 // idleSplit is a split id no shard has: claiming and releasing it at once
 // tells the engine that the reader uses splits, so that a reader without
 // shards is idle rather than holding the watermark back.
 const idleSplit = "shardlog:no-shard"
+
+func (r *reader[T]) publish() error {
+	for i, ev := range r.unpublished {
+		if err := r.send(ev); err != nil {
+			r.unpublished = r.unpublished[:copy(r.unpublished, r.unpublished[i:])]
+			return err
+		}
+	}
+	r.unpublished = r.unpublished[:0]
+	return nil
+}
 
 // Read implements engine.SourceReader.
 func (r *reader[T]) Read(ctx context.Context, out *engine.SourceOutput[T]) error {
@@ -310,36 +369,38 @@ func (r *reader[T]) Read(ctx context.Context, out *engine.SourceOutput[T]) error
 		out.Split(idleSplit)
 		out.ReleaseSplit(idleSplit)
 	}
-	if len(r.unpublished) > 0 {
-		r.e.finish(r.unpublished)
-		r.unpublished = r.unpublished[:0]
+	if err := r.publish(); err != nil {
+		return err
 	}
 	if r.eof {
 		return io.EOF
 	}
-	if err := r.refresh(out); err != nil {
+	if r.local != nil && !r.src.opts.Bounded && !r.clock.Now().Before(r.nextDiscovery) {
+		r.nextDiscovery = r.clock.Now().Add(r.src.opts.DiscoveryInterval)
+		if err := r.local.discover(); err != nil {
+			return err
+		}
+	}
+	if err := r.takeIncoming(out); err != nil {
 		return err
 	}
-	if r.src.opts.Bounded && len(r.splits) == 0 {
-		// Publish before ending: there is no next Read.
+	if r.src.opts.Bounded && r.noMore && len(r.splits) == 0 {
+		// The ends are published above, before ending: there is no next
+		// Read.
 		r.eof = true
-		if len(r.unpublished) > 0 {
-			r.e.finish(r.unpublished)
-			r.unpublished = r.unpublished[:0]
-		}
 		return io.EOF
 	}
 	got, ended := 0, false
 	n := len(r.active)
 	for k := 0; k < n; k++ {
 		sp := r.active[(r.rr+k)%n]
-		c, done, err := r.readSplit(ctx, sp, out)
+		c, done, children, err := r.readSplit(ctx, sp, out)
 		if err != nil {
 			return err
 		}
 		got += c
 		if done {
-			r.finishSplit(sp, out)
+			r.finishSplit(sp, out, children)
 			ended = true
 		}
 	}
@@ -360,13 +421,59 @@ func (r *reader[T]) Read(ctx context.Context, out *engine.SourceOutput[T]) error
 	return nil
 }
 
+// takeIncoming starts reading the shards assigned since the last Read.
+func (r *reader[T]) takeIncoming(out *engine.SourceOutput[T]) error {
+	for len(r.incoming) > 0 {
+		a := r.incoming[0]
+		r.incoming = r.incoming[1:]
+		if a.finished {
+			r.finished[a.idx] = true
+			continue
+		}
+		if r.finished[a.idx] {
+			continue
+		}
+		sp := r.splits[a.idx]
+		if sp == nil {
+			sp = &split{idx: a.idx, id: a.id, pos: a.pos, bound: a.bound}
+			r.splits[a.idx] = sp
+			// The split exists from now on: until it has records, it holds
+			// the subtask's watermark where it is (or goes idle with the
+			// strategy's idle timeout), so records of a key that moves here
+			// from another shard are not late.
+			r.outs[a.idx] = out.Split(a.id)
+		}
+		if a.pending || sp.rd != nil {
+			continue
+		}
+		rd, err := r.src.l.NewShardReader(r.src.opts.Stream, a.id, shardlog.StartPosition{Type: shardlog.AfterSequenceNumber, SequenceNumber: shardlog.SequenceNumber{Shard: a.idx, Pos: a.pos}.String()})
+		if err != nil {
+			if !r.src.l.HasShard(r.src.opts.Stream, a.id) {
+				// Its retention ended before it started.
+				out.ReleaseSplit(a.id)
+				delete(r.outs, a.idx)
+				delete(r.splits, a.idx)
+				r.finished[a.idx] = true
+				r.unpublished = append(r.unpublished, shardEnded{idx: a.idx})
+				continue
+			}
+			return fmt.Errorf("shardconn: source: open %s: %w", a.id, err)
+		}
+		sp.rd = rd
+		r.active = append(r.active, sp)
+	}
+	r.incoming = nil
+	return nil
+}
+
 // readSplit reads one batch of sp and emits it; done reports that sp has
-// been read to its end (or bound).
-func (r *reader[T]) readSplit(ctx context.Context, sp *split, out *engine.SourceOutput[T]) (int, bool, error) {
+// been read to its end (or bound), children the shards the log named at
+// its end.
+func (r *reader[T]) readSplit(ctx context.Context, sp *split, out *engine.SourceOutput[T]) (int, bool, []uint32, error) {
 	max := out.Room()
 	if sp.bound != noBound {
 		if sp.rd.Position().Pos >= sp.bound {
-			return 0, true, nil
+			return 0, true, nil, nil
 		}
 		if rem := sp.bound - sp.rd.Position().Pos; rem < uint64(max) {
 			max = int(rem)
@@ -377,10 +484,9 @@ func (r *reader[T]) readSplit(ctx context.Context, sp *split, out *engine.Source
 		if !r.src.l.HasShard(r.src.opts.Stream, sp.id) {
 			// Its retention ended while it was being read: its records are
 			// gone, and its children may go on.
-			r.discover = true
-			return 0, true, nil
+			return 0, true, nil, nil
 		}
-		return 0, false, fmt.Errorf("shardconn: source: read %s: %w", sp.id, err)
+		return 0, false, nil, fmt.Errorf("shardconn: source: read %s: %w", sp.id, err)
 	}
 	so := r.outs[sp.idx]
 	conv := r.src.conv
@@ -388,107 +494,32 @@ func (r *reader[T]) readSplit(ctx context.Context, sp *split, out *engine.Source
 		rec := &res.Records[i]
 		v, err := conv(sp, rec, &r.arena)
 		if err != nil {
-			return 0, false, err
+			return 0, false, nil, err
 		}
 		so.CollectAt(v, rec.ArrivalTime.UnixMilli())
 	}
 	if res.ShardEnded {
+		var children []uint32
 		for _, c := range res.ChildShards {
-			if idx, ok := shardlog.ParseShardID(c.ShardID); ok && !r.e.knows(idx) {
-				r.discover = true
+			if idx, ok := shardlog.ParseShardID(c.ShardID); ok {
+				children = append(children, idx)
 			}
 		}
-		return len(res.Records), true, nil
+		return len(res.Records), true, children, nil
 	}
-	return len(res.Records), sp.bound != noBound && sp.rd.Position().Pos >= sp.bound, nil
+	return len(res.Records), sp.bound != noBound && sp.rd.Position().Pos >= sp.bound, nil, nil
 }
 
-func (r *reader[T]) finishSplit(sp *split, out *engine.SourceOutput[T]) {
+func (r *reader[T]) finishSplit(sp *split, out *engine.SourceOutput[T], children []uint32) {
 	out.ReleaseSplit(sp.id)
 	delete(r.outs, sp.idx)
 	delete(r.splits, sp.idx)
-	r.unpublished = append(r.unpublished, sp.idx)
-}
-
-// refresh takes on shards the enumerator assigned to this reader, drops
-// shards that left the log, and starts pending shards whose parents have
-// ended.
-func (r *reader[T]) refresh(out *engine.SourceOutput[T]) error {
-	e := r.e
-	if !r.src.opts.Bounded && (r.discover || e.discoveryDue(r.clock.Now())) {
-		r.discover = false
-		if err := e.discover(r.clock.Now()); err != nil {
-			return err
-		}
-	}
-	v := e.version.Load()
-	if v == r.ver {
-		return nil
-	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	r.ver = e.version.Load()
-	for idx, sp := range r.splits {
-		if e.shards[idx] == nil {
-			// Gone from the log (retention) before it was read to its end.
-			out.ReleaseSplit(sp.id)
-			delete(r.outs, idx)
-			delete(r.splits, idx)
-		}
-	}
-	for _, n := range e.shards {
-		if n.owner != r.me || n.finished || r.splits[n.idx] != nil || containsIdx(r.unpublished, n.idx) {
-			continue
-		}
-		sp := &split{idx: n.idx, id: n.id, pos: n.pos, bound: n.bound}
-		r.splits[n.idx] = sp
-		// The split exists from now on: until it has records, it holds the
-		// subtask's watermark where it is (or goes idle with the strategy's
-		// idle timeout), so records of a key that moves here from another
-		// shard are not late.
-		r.outs[n.idx] = out.Split(n.id)
-		r.pending = append(r.pending, sp)
-	}
-	kept := r.pending[:0]
-	for _, sp := range r.pending {
-		if r.splits[sp.idx] != sp {
-			continue
-		}
-		if !e.canStartLocked(e.shards[sp.idx], r.me) {
-			kept = append(kept, sp)
-			continue
-		}
-		rd, err := r.src.l.NewShardReader(r.src.opts.Stream, sp.id, shardlog.StartPosition{Type: shardlog.AfterSequenceNumber, SequenceNumber: shardlog.SequenceNumber{Shard: sp.idx, Pos: sp.pos}.String()})
-		if err != nil {
-			return fmt.Errorf("shardconn: source: open %s: %w", sp.id, err)
-		}
-		sp.rd = rd
-		r.active = append(r.active, sp)
-	}
-	clear(r.pending[len(kept):])
-	r.pending = kept
-	live := r.active[:0]
-	for _, sp := range r.active {
-		if r.splits[sp.idx] == sp {
-			live = append(live, sp)
-		}
-	}
-	clear(r.active[len(live):])
-	r.active = live
-	return nil
-}
-
-func containsIdx(s []uint32, idx uint32) bool {
-	for _, v := range s {
-		if v == idx {
-			return true
-		}
-	}
-	return false
+	r.finished[sp.idx] = true
+	r.unpublished = append(r.unpublished, shardEnded{idx: sp.idx, children: children})
 }
 
 // wait blocks until a shard being read has new records or closes, the
-// enumerator changes, ctx ends, or IdleWait passes.
+// engine has something for the task, ctx ends, or IdleWait passes.
 func (r *reader[T]) wait(ctx context.Context) {
 	d := r.src.opts.IdleWait
 	if d <= 0 {
@@ -499,7 +530,7 @@ func (r *reader[T]) wait(ctx context.Context) {
 		cases = append(cases, reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(ch)})
 	}
 	recv(ctx.Done())
-	recv(r.e.changedChan())
+	recv(r.interrupt)
 	for _, sp := range r.active {
 		data, closed, ready := sp.rd.WaitChannels()
 		if ready {
@@ -521,26 +552,13 @@ func (r *reader[T]) wait(ctx context.Context) {
 }
 
 // SnapshotPosition implements engine.CheckpointedReader: the position of
-// every shard this subtask owns, and which of them have ended.
+// every shard this subtask owns (including those assigned but not yet
+// taken on), and which of them have ended. The format is the one the
+// source had before the split coordinator (docs/shardlog-format.md).
 func (r *reader[T]) SnapshotPosition() ([]byte, error) {
-	e := r.e
-	e.mu.Lock()
-	e.snapshotted = true
-	ents := make([]posEntry, 0, len(r.splits)+len(r.unpublished)+4)
-	r.inSnap = r.inSnap[:0]
-	for _, n := range e.shards {
-		if n.owner == r.me && n.finished {
-			ents = append(ents, posEntry{idx: n.idx, finished: true})
-			if !n.committed {
-				r.inSnap = append(r.inSnap, n.idx)
-			}
-		}
-	}
-	created := e.created
-	e.mu.Unlock()
-	for _, idx := range r.unpublished {
+	ents := make([]posEntry, 0, len(r.splits)+len(r.finished)+len(r.incoming))
+	for idx := range r.finished {
 		ents = append(ents, posEntry{idx: idx, finished: true})
-		r.inSnap = append(r.inSnap, idx)
 	}
 	for _, sp := range r.splits {
 		p := posEntry{idx: sp.idx, pos: sp.pos, bound: sp.bound}
@@ -549,31 +567,36 @@ func (r *reader[T]) SnapshotPosition() ([]byte, error) {
 		}
 		ents = append(ents, p)
 	}
-	return encodePositions(created, r.src.opts.Bounded, ents), nil
+	for _, a := range r.incoming {
+		if a.finished {
+			ents = append(ents, posEntry{idx: a.idx, finished: true})
+		} else if r.splits[a.idx] == nil && !r.finished[a.idx] {
+			ents = append(ents, posEntry{idx: a.idx, pos: a.pos, bound: a.bound})
+		}
+	}
+	if r.local != nil {
+		r.snaps++
+		r.local.snapshotted = true
+	}
+	return encodePositions(r.created, r.src.opts.Bounded, ents), nil
 }
 
-// NotifyCheckpointComplete implements engine.CheckpointListener: the ends
-// of shards recorded in the snapshot just completed are now safe to build
-// on, so children read by other subtasks may start.
+// NotifyCheckpointComplete implements engine.CheckpointListener. In a job
+// the coordinator hears of completions itself; a reader's own coordinator
+// commits the ends its last snapshot recorded.
 func (r *reader[T]) NotifyCheckpointComplete(int64) error {
-	// The engine delivers completions in order with the triggers, so the
-	// reader's latest snapshot belongs to this checkpoint (or an earlier
-	// one, which commits less): what it recorded as ended is committed.
-	if len(r.inSnap) > 0 {
-		r.e.commit(r.inSnap)
-		r.inSnap = r.inSnap[:0]
+	if r.local == nil {
+		return nil
+	}
+	if err := r.local.complete(r.snaps); err != nil {
+		return err
 	}
 	return nil
 }
 
 // Close implements engine.SourceReader.
 func (r *reader[T]) Close() error {
-	r.closeOnce.Do(func() {
-		r.timer.Stop()
-		r.src.mu.Lock()
-		r.e.live--
-		r.src.mu.Unlock()
-	})
+	r.closeOnce.Do(func() { r.timer.Stop() })
 	return nil
 }
 
@@ -611,3 +634,5 @@ func (a *arena) copy(key, data []byte) (string, []byte) {
 
 var _ engine.CheckpointedReader = (*reader[SourceRecord])(nil)
 var _ engine.CheckpointListener = (*reader[SourceRecord])(nil)
+var _ engine.SplitReader[shardSplit] = (*reader[SourceRecord])(nil)
+var _ engine.SplitSource[SourceRecord] = (*Source[SourceRecord])(nil)
