@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/sluicehq/sluice/engine"
+	"github.com/sluicehq/sluice/engine/enginetest"
 	"github.com/sluicehq/sluice/internal/testseed"
 )
 
@@ -288,39 +289,25 @@ func TestOperatorPlanning(t *testing.T) {
 	}
 }
 
-// injector fails the n-th call for each n in points, once each, across
-// restarts (as the engine's own exactly-once tests do), counting calls
-// from the first completed checkpoint, so that restarts restore state.
-type injector struct {
-	seen   atomic.Int64
-	armed  atomic.Bool
-	calls  atomic.Int64
-	points []int64
-	fired  atomic.Int64
-}
-
-// events arms the injector when a checkpoint completes.
-func (in *injector) events(e engine.Event) {
-	if e.Kind == engine.EventCheckpointCompleted {
-		in.armed.Store(true)
-	}
-}
-
-func (in *injector) fail() error {
-	if in.seen.Add(1)%10 == 0 {
-		time.Sleep(time.Millisecond) // slow enough for checkpoints to complete
-	}
-	if !in.armed.Load() {
-		return nil
-	}
-	c := in.calls.Add(1)
-	for _, p := range in.points {
-		if c == p {
-			in.fired.Add(1)
-			return fmt.Errorf("injected failure at call %d", c)
+// newInjector is the shared enginetest.Injector failing the calls numbered
+// points, counted from the first completed checkpoint (armed by the job's
+// events, so that restarts restore state), with every tenth call slowed
+// a little so that checkpoints complete between failures.
+func newInjector(points ...int64) (in *enginetest.Injector, events func(engine.Event), fail func() error) {
+	in = enginetest.NewInjector(points...).ArmLater()
+	var seen atomic.Int64
+	events = func(e engine.Event) {
+		if e.Kind == engine.EventCheckpointCompleted {
+			in.Arm()
 		}
 	}
-	return nil
+	fail = func() error {
+		if seen.Add(1)%10 == 0 {
+			time.Sleep(time.Millisecond)
+		}
+		return in.Fail()
+	}
+	return in, events, fail
 }
 
 func testSeed(t *testing.T) uint64 { return testseed.Seed(t) }
@@ -352,17 +339,18 @@ func TestOperatorExactlyOnceWithFailures(t *testing.T) {
 	for _, v := range variants() {
 		parts := streamRows(1+rng.IntN(3), 3, 500+rng.IntN(400), rng.Uint64())
 		want := expectByKey(t, v, seedOf(v), parts)
-		in := &injector{}
+		var points []int64
 		for f := 0; f < 1+rng.IntN(3); f++ {
-			in.points = append(in.points, 1+rng.Int64N(int64(len(want)/8)))
+			points = append(points, 1+rng.Int64N(int64(len(want)/8)))
 		}
+		in, events, fail := newInjector(points...)
 		p := 1 + rng.IntN(3)
 		backend := []string{"memory", "pebble"}[rng.IntN(2)]
 		cfg := engine.Config{
 			Parallelism: p, MaxParallelism: 16, StateBackend: backend, BatchSize: []int{7, 64}[rng.IntN(2)],
 			Checkpoint: engine.CheckpointConfig{Interval: time.Duration(2+rng.IntN(8)) * time.Millisecond, Dir: t.TempDir()},
 			Restart:    engine.FixedDelay(10, time.Millisecond),
-			Events:     in.events,
+			Events:     events,
 		}
 		o, err := v.plan(OperatorOptions{KeyColumns: []string{"device"}, MaxCachedModels: rng.IntN(3)})
 		if err != nil {
@@ -371,7 +359,7 @@ func TestOperatorExactlyOnceWithFailures(t *testing.T) {
 		j := engine.NewJob("anomaly-exactly-once", cfg)
 		src := engine.FromPartitions(j, "rows", parts, engine.WatermarkStrategy[Row]{})
 		pre := engine.Map(src, "maybe-fail", func(r Row) Row {
-			if err := in.fail(); err != nil {
+			if err := fail(); err != nil {
 				panic(err)
 			}
 			return r
@@ -390,7 +378,7 @@ func TestOperatorExactlyOnceWithFailures(t *testing.T) {
 				restored++
 			}
 		}
-		t.Logf("%s: p=%d %s, %d failures fired, %d restarts, %d from a checkpoint", v.name, p, backend, in.fired.Load(), r.Attempt(), restored)
+		t.Logf("%s: p=%d %s, %d failures fired, %d restarts, %d from a checkpoint", v.name, p, backend, in.Fired(), r.Attempt(), restored)
 		if restored == 0 {
 			t.Fatalf("seed %d %s: no restart restored a checkpoint", seed, v.name)
 		}
@@ -417,17 +405,17 @@ func TestOperatorStreamFormExactlyOnce(t *testing.T) {
 		}
 		want[rowKey(r)] = out
 	}
-	in := &injector{points: []int64{1 + rng.Int64N(500), 1 + rng.Int64N(500)}}
+	in, events, fail := newInjector(1+rng.Int64N(500), 1+rng.Int64N(500))
 	o, err := v.plan(OperatorOptions{KeyColumns: []string{"device"}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	j := engine.NewJob("anomaly-stream", engine.Config{Parallelism: 3, MaxParallelism: 16, StateBackend: "pebble", BatchSize: 16,
 		Checkpoint: engine.CheckpointConfig{Interval: 3 * time.Millisecond, Dir: t.TempDir()},
-		Restart:    engine.FixedDelay(10, time.Millisecond), Events: in.events})
+		Restart:    engine.FixedDelay(10, time.Millisecond), Events: events})
 	src := engine.FromPartitions(j, "rows", parts, engine.WatermarkStrategy[Row]{})
 	pre := engine.Map(src, "maybe-fail", func(r Row) Row {
-		if err := in.fail(); err != nil {
+		if err := fail(); err != nil {
 			panic(err)
 		}
 		return r
@@ -447,7 +435,7 @@ func TestOperatorStreamFormExactlyOnce(t *testing.T) {
 		}
 	}
 	if restored == 0 {
-		t.Fatalf("seed %d: no restart restored a checkpoint (%d failures)", seed, in.fired.Load())
+		t.Fatalf("seed %d: no restart restored a checkpoint (%d failures)", seed, in.Fired())
 	}
 	ran := false
 	for _, m := range r.Metrics().Operators {
