@@ -26,19 +26,12 @@ func TestScriptBarrierAlignment(t *testing.T) {
 			got = got[:0]
 			switch d.Cmd {
 			case "channels":
-				n := int(argInt(t, d, 0))
-				tk = &task{cfg: Config{Clock: RealClock}, lastWm: MinTime, gate: newInputGate(), exec: &execution{}}
-				for i := 0; i < n; i++ {
-					tk.gate.add(nil, 0)
-				}
-				tk.head = &opInstance{watermark: MinTime, task: tk, node: &node{name: "head"}}
-				tk.insts = []*opInstance{tk.head}
-				tk.head.downs = []controlTarget{controlFunc(func(c control) error {
+				tk = newGateTask(int(argInt(t, d, 0)), func(c control) error {
 					if c.kind == ctlBarrier {
 						got = append(got, fmt.Sprintf("snapshot %d", c.cp.id))
 					}
 					return nil
-				})}
+				})
 				return "ok"
 			case "barrier":
 				ch, id := int(argInt(t, d, 0)), argInt(t, d, 1)
@@ -66,4 +59,17 @@ func TestScriptBarrierAlignment(t *testing.T) {
 			return strings.Join(got, "\n")
 		})
 	})
+}
+
+// newGateTask is a task with n input channels and nothing but a head
+// operator whose downstream is down: what the input-gate scripts drive.
+func newGateTask(n int, down func(control) error) *task {
+	tk := &task{cfg: Config{Clock: RealClock}, lastWm: MinTime, gate: newInputGate(), exec: &execution{}}
+	for i := 0; i < n; i++ {
+		tk.gate.add(nil, 0)
+	}
+	tk.head = &opInstance{watermark: MinTime, task: tk, node: &node{name: "head"}}
+	tk.insts = []*opInstance{tk.head}
+	tk.head.downs = []controlTarget{controlFunc(down)}
+	return tk
 }

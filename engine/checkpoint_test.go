@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -78,34 +77,6 @@ func (r *runningSum) ProcessElement(v rec, ctx *KeyedContext[string, sumOut]) er
 	return r.sum.Update(s)
 }
 
-// injector fails the n-th call for each n in points, once each, across
-// restarts: the shared enginetest.Injector, with its points chosen before
-// the first call.
-type injector struct {
-	points []int64
-	once   sync.Once
-	in     *enginetest.Injector
-	fired  firedCount
-}
-
-// firedCount reads the shared injector's count of fired failures.
-type firedCount struct{ in *injector }
-
-func (f *firedCount) Load() int64 {
-	if f.in == nil || f.in.in == nil {
-		return 0
-	}
-	return int64(f.in.in.Fired())
-}
-
-func (in *injector) fail() error {
-	in.once.Do(func() {
-		in.in = enginetest.NewInjector(in.points...)
-		in.fired.in = in
-	})
-	return in.in.Fail()
-}
-
 func seedFrom(t *testing.T) uint64 { return testseed.Seed(t) }
 
 func checkExactlyOnce(t *testing.T, seed uint64, got []sumOut, want map[sumOut]int) {
@@ -122,10 +93,7 @@ func TestExactlyOnceWithRandomFailures(t *testing.T) {
 	for round := 0; round < 3; round++ {
 		parts, want := makePartitions(rng, 1+rng.IntN(6), 500+rng.IntN(1500), 1+rng.IntN(5))
 		total := int64(len(want))
-		in := &injector{}
-		for f := 0; f < 1+rng.IntN(4); f++ {
-			in.points = append(in.points, 1+rng.Int64N(total))
-		}
+		in := enginetest.RandomInjector(rng, total, 1+rng.IntN(4))
 		p := 1 + rng.IntN(4)
 		backend := []string{"memory", "pebble"}[rng.IntN(2)]
 		cfg := Config{
@@ -139,7 +107,7 @@ func TestExactlyOnceWithRandomFailures(t *testing.T) {
 		failInMap := rng.IntN(2) == 0
 		if failInMap {
 			pre = Map(src, "maybe-fail", func(v rec) rec {
-				if err := in.fail(); err != nil {
+				if err := in.Fail(); err != nil {
 					panic(err) // a panic is a failure too
 				}
 				return v
@@ -152,7 +120,7 @@ func TestExactlyOnceWithRandomFailures(t *testing.T) {
 			if failInMap {
 				return nil
 			}
-			return in.fail()
+			return in.Fail()
 		}}))
 		out := CollectExactlyOnce(sums, "sink")
 		r, err := j.Start(context.Background())
@@ -162,12 +130,12 @@ func TestExactlyOnceWithRandomFailures(t *testing.T) {
 		if err := r.Wait(); err != nil {
 			t.Fatalf("seed %d round %d (p=%d, %s): %v", seed, round, p, backend, err)
 		}
-		if got := int(in.fired.Load()); got == 0 {
+		if got := in.Fired(); got == 0 {
 			t.Logf("round %d: no failure fired", round)
 		}
 		// Parallel subtasks may hit two failure points before the job
 		// stops, so one restart can follow several failures.
-		if fired := int(in.fired.Load()); r.Attempt() > fired || (fired > 0 && r.Attempt() == 0) {
+		if fired := in.Fired(); r.Attempt() > fired || (fired > 0 && r.Attempt() == 0) {
 			t.Fatalf("seed %d: %d restarts for %d failures", seed, r.Attempt(), fired)
 		}
 		checkExactlyOnce(t, seed, out.CommittedValues(), want)

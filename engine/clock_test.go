@@ -7,6 +7,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/sluicehq/sluice/engine/enginetest"
 )
 
 // TestJobTimersRunOnTheJobClock drives a job's every timer — checkpoint
@@ -19,7 +21,7 @@ func TestJobTimersRunOnTheJobClock(t *testing.T) {
 	seed := seedFrom(t)
 	rng := rand.New(rand.NewPCG(seed, 41))
 	parts, want := makePartitions(rng, 2, 300, 3)
-	in := &injector{points: []int64{1 + rng.Int64N(int64(len(want)))}}
+	in := enginetest.NewInjector(1 + rng.Int64N(int64(len(want))))
 	clk := NewManualClock(time.Unix(1e9, 0))
 	const (
 		interval = 10 * time.Minute
@@ -35,7 +37,7 @@ func TestJobTimersRunOnTheJobClock(t *testing.T) {
 		return v
 	})
 	sums := KeyedProcess(KeyBy(slow, func(v rec) string { return v.Key }), "sum",
-		KeyedProcessFunction[string, rec, sumOut](&runningSum{fail: in.fail}))
+		KeyedProcessFunction[string, rec, sumOut](&runningSum{fail: in.Fail}))
 	out := CollectExactlyOnce(sums, "sink")
 	start := clk.Now()
 	r, err := j.Start(context.Background())
@@ -98,13 +100,13 @@ func TestJobTimersRunOnTheJobClock(t *testing.T) {
 // the clock passes the delay.
 func TestCheckpointRequestWaitsForNextAttempt(t *testing.T) {
 	parts, want := makePartitions(rand.New(rand.NewPCG(4, 4)), 2, 300, 2)
-	in := &injector{points: []int64{1}}
+	in := enginetest.NewInjector(1)
 	clk := NewManualClock(time.Unix(1e9, 0))
 	j := NewJob("request", Config{Parallelism: 2, StateBackend: "memory", Clock: clk,
 		Checkpoint: CheckpointConfig{Dir: t.TempDir()}, Restart: FixedDelay(1, time.Hour)})
 	src := FromPartitions(j, "parts", parts, WatermarkStrategy[rec]{})
 	sums := KeyedProcess(KeyBy(Map(src, "slow", throttled[rec](true, 0)), func(v rec) string { return v.Key }), "sum",
-		KeyedProcessFunction[string, rec, sumOut](&runningSum{fail: in.fail}))
+		KeyedProcessFunction[string, rec, sumOut](&runningSum{fail: in.Fail}))
 	out := CollectExactlyOnce(sums, "sink")
 	r, err := j.Start(context.Background())
 	if err != nil {

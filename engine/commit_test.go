@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/sluicehq/sluice/engine/enginetest"
 )
 
 // globalTx is a GlobalCommitSink for tests: writers stage their records
@@ -279,11 +281,9 @@ func TestGlobalCommitWithRandomFailures(t *testing.T) {
 	rng := rand.New(rand.NewPCG(seed, 31))
 	for round := 0; round < 4; round++ {
 		parts, want := makePartitions(rng, 1+rng.IntN(5), 300+rng.IntN(1200), 1+rng.IntN(5))
-		in := &injector{}
+		in := enginetest.NewInjector()
 		if round > 0 {
-			for f := 0; f < 1+rng.IntN(4); f++ {
-				in.points = append(in.points, 1+rng.Int64N(int64(2*len(want))))
-			}
+			in = enginetest.RandomInjector(rng, int64(2*len(want)), 1+rng.IntN(4))
 		}
 		var commitFailures atomic.Int64
 		commitPlan := rng.Uint64()
@@ -299,7 +299,7 @@ func TestGlobalCommitWithRandomFailures(t *testing.T) {
 			commitFailures.Add(1)
 			return true, (commitPlan>>((2*n+1)%64))&1 == 1
 		}
-		g.failWrite = in.fail
+		g.failWrite = in.Fail
 		dir := t.TempDir()
 		var throttle atomic.Bool
 		run := func(p int, stopAfter int64) error {
@@ -315,7 +315,7 @@ func TestGlobalCommitWithRandomFailures(t *testing.T) {
 				return v
 			})
 			sums := KeyedProcess(KeyBy(slow, func(v rec) string { return v.Key }), "sum",
-				KeyedProcessFunction[string, rec, sumOut](&runningSum{fail: in.fail}))
+				KeyedProcessFunction[string, rec, sumOut](&runningSum{fail: in.Fail}))
 			SinkTo(sums, "sink", g)
 			r, err := j.Start(context.Background())
 			if err != nil {
@@ -357,7 +357,7 @@ func TestGlobalCommitWithRandomFailures(t *testing.T) {
 			t.Fatalf("seed %d round %d: second run (p=%d): %v", seed, round, p2, err)
 		}
 		t.Logf("round %d: p %d -> %d, %d failures injected, %d commit failures, %d commits, %d of %d records committed by the first run",
-			round, p1, p2, in.fired.Load(), commitFailures.Load(), len(g.commits), first, len(want))
+			round, p1, p2, in.Fired(), commitFailures.Load(), len(g.commits), first, len(want))
 		g.check(t, seed)
 		checkExactlyOnce(t, seed, g.values(), want)
 	}

@@ -164,13 +164,7 @@ func TestScriptWatermarkValve(t *testing.T) {
 			got = got[:0]
 			switch d.Cmd {
 			case "channels":
-				n := int(argInt(t, d, 0))
-				tk = &task{lastWm: MinTime, gate: newInputGate()}
-				for i := 0; i < n; i++ {
-					tk.gate.add(nil, 0)
-				}
-				tk.head = &opInstance{watermark: MinTime, task: tk, node: &node{name: "head"}}
-				tk.head.downs = []controlTarget{controlFunc(func(c control) error {
+				tk = newGateTask(int(argInt(t, d, 0)), func(c control) error {
 					switch c.kind {
 					case ctlWatermark:
 						got = append(got, "watermark "+fmtTime(c.wm))
@@ -180,7 +174,7 @@ func TestScriptWatermarkValve(t *testing.T) {
 						got = append(got, "active")
 					}
 					return nil
-				})}
+				})
 				return "ok"
 			case "wm", "idle", "active", "end":
 				ch := int(argInt(t, d, 0))

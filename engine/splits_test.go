@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sluicehq/sluice/engine/enginetest"
 	"github.com/sluicehq/sluice/internal/testseed"
 	"github.com/sluicehq/sluice/state"
 )
@@ -508,22 +509,15 @@ func (f *seqSum) ProcessElement(v rec, ctx *KeyedContext[string, sumOut]) error 
 	return f.sum.Update(s)
 }
 
-// siteInjector fails calls at chosen points of a shared count.
-type siteInjector struct {
-	calls  atomic.Int64
-	points []int64
-	fired  atomic.Int64
-}
-
-func (in *siteInjector) fail(where string) error {
-	c := in.calls.Add(1)
-	for _, p := range in.points {
-		if c == p {
-			in.fired.Add(1)
-			return fmt.Errorf("injected failure in %s at call %d", where, c)
+// siteFail fails the calls in chooses, saying where: one shared count
+// across the coordinator, the readers and the operator.
+func siteFail(in *enginetest.Injector) func(where string) error {
+	return func(where string) error {
+		if err := in.Fail(); err != nil {
+			return fmt.Errorf("%s: %w", where, err)
 		}
+		return nil
 	}
-	return nil
 }
 
 // TestSplitCoordinatorExactlyOnce runs the split test source at one
@@ -537,13 +531,11 @@ func TestSplitCoordinatorExactlyOnce(t *testing.T) {
 	rng := rand.New(rand.NewPCG(seed, 21))
 	for round := 0; round < 4; round++ {
 		dag, want := makeSplitDAG(rng, 1+rng.IntN(4), 1+rng.IntN(5), 1+rng.IntN(6), 1+rng.IntN(60))
-		in := &siteInjector{}
+		in := enginetest.NewInjector()
 		if round > 0 {
-			for f := 0; f < 1+rng.IntN(5); f++ {
-				in.points = append(in.points, 1+rng.Int64N(int64(len(want))+200))
-			}
+			in = enginetest.RandomInjector(rng, int64(len(want))+200, 1+rng.IntN(5))
 		}
-		src := &splitTestSource{dag: dag, interval: time.Duration(1+rng.IntN(3)) * time.Millisecond, fail: in.fail, perRead: 1 + rng.IntN(16),
+		src := &splitTestSource{dag: dag, interval: time.Duration(1+rng.IntN(3)) * time.Millisecond, fail: siteFail(in), perRead: 1 + rng.IntN(16),
 			pull: rng.IntN(2) == 0}
 		var disorder atomic.Int64
 		dir := t.TempDir()
@@ -560,7 +552,7 @@ func TestSplitCoordinatorExactlyOnce(t *testing.T) {
 			j := NewJob("splits", cfg)
 			s := SourceOf[rec](j, "log", src, WatermarkStrategy[rec]{})
 			sums := KeyedProcess(KeyBy(s, func(v rec) string { return v.Key }), "sum",
-				KeyedProcessFunction[string, rec, sumOut](&seqSum{fail: in.fail, disorder: &disorder}))
+				KeyedProcessFunction[string, rec, sumOut](&seqSum{fail: siteFail(in), disorder: &disorder}))
 			SinkTo(sums, "sink", tx)
 			r, err := j.Start(context.Background())
 			if err != nil {
@@ -600,7 +592,7 @@ func TestSplitCoordinatorExactlyOnce(t *testing.T) {
 			t.Fatalf("seed %d round %d: second run (p=%d): %v", seed, round, p2, err)
 		}
 		t.Logf("round %d: %d splits, %d records, pull %v, p %d -> %d, %d failures injected, %d records committed by the first run",
-			round, len(dag.parents), len(want), src.pull, p1, p2, in.fired.Load(), first)
+			round, len(dag.parents), len(want), src.pull, p1, p2, in.Fired(), first)
 		if n := src.invariant.Load(); n > 0 {
 			t.Fatalf("seed %d round %d: coordinator and readers disagreed %d times on restore", seed, round, n)
 		}
