@@ -3,9 +3,10 @@
 // made durable by syncing the directories that hold them.
 //
 // POSIX makes a rename atomic but not durable: until the directory itself is
-// synced, a crash may forget the new name. Every writer in Sluice that
-// publishes a file by renaming it (checkpoint metadata, state snapshots, the
-// log's metadata, committed sink output) goes through this package, so that
+// synced, a crash may forget the new name. The writers that publish a file
+// by renaming it — checkpoint manifests, the log's metadata, committed sink
+// output (through connectors/internal/localdir) — and the directory syncs
+// of state snapshots and the log's storage go through this package, so that
 // the rule lives in one place.
 //
 // The functions are safe for concurrent use on different paths; two writers
