@@ -135,6 +135,14 @@ func (c *compiler) compile(e ast.Expr, sc *scope) (*compiled, error) {
 			name = "IS NOT " + what
 		}
 		return c.call(e, name, x)
+	case *ast.BetweenExpr:
+		return c.between(e, sc)
+	case *ast.InExpr:
+		return c.in(e, sc)
+	case *ast.LikeExpr:
+		return c.like(e, sc)
+	case *ast.CaseExpr:
+		return c.caseExpr(e, sc)
 	case *ast.CastExpr:
 		x, err := c.compile(e.X, sc)
 		if err != nil {

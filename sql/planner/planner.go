@@ -4,7 +4,9 @@
 // sql/functions, then compiled into closures over sql/row; nothing reads
 // the syntax tree per record.
 //
-// What runs: INSERT INTO sink SELECT exprs FROM table [WHERE cond], and
+// What runs: INSERT INTO sink SELECT exprs FROM table [WHERE cond] (exprs
+// with CAST/TRY_CAST, CASE, IN (list), BETWEEN [SYMMETRIC], LIKE [ESCAPE],
+// IS [NOT] NULL/TRUE/FALSE and the registry's functions), and
 // window aggregation over TABLE(TUMBLE(TABLE t, DESCRIPTOR(ts), size))
 // GROUP BY window_start, window_end[, keys] with the aggregates of
 // sql/functions (COUNT, SUM, AVG, MIN, MAX, FIRST_VALUE, LAST_VALUE,
