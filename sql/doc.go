@@ -32,7 +32,7 @@
 //   - sql/planner: name resolution and validation against the catalog,
 //     expressions typed and resolved once and compiled into closures over
 //     sql/row, and the translation of INSERT INTO ... SELECT (projection,
-//     WHERE, TUMBLE/HOP window aggregation through operators.Window) and
+//     WHERE, TUMBLE/HOP/CUMULATE/SESSION window aggregation through operators.Window) and
 //     EXECUTE STATEMENT SET to one engine job; EXPLAIN prints the logical
 //     plan and the engine operators. Connectors as tables live here for
 //     now: datagen in; print, blackhole and filesystem (JSON, exactly once)

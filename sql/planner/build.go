@@ -29,9 +29,17 @@ func (ip *insertPlan) describe(where ast.Expr, sel *ast.Select) {
 	ip.logical = append(ip.logical, fmt.Sprintf("Sink(table=[%s], connector=[%s], fields=[%s])", ip.sink.Name, ip.sink.Factory.Name(), sinkCols))
 	if ip.window != nil {
 		wp := ip.window
-		w := fmt.Sprintf("TUMBLE(time_col=[%s], size=[%v])", ip.src.sc.names[wp.timeCol], wp.size)
-		if wp.hop {
-			w = fmt.Sprintf("HOP(time_col=[%s], slide=[%v], size=[%v])", ip.src.sc.names[wp.timeCol], wp.slide, wp.size)
+		tc := ip.src.sc.names[wp.timeCol]
+		var w string
+		switch wp.kind {
+		case "HOP":
+			w = fmt.Sprintf("HOP(time_col=[%s], slide=[%v], size=[%v])", tc, wp.slide, wp.size)
+		case "CUMULATE":
+			w = fmt.Sprintf("CUMULATE(time_col=[%s], max_size=[%v], step=[%v])", tc, wp.size, wp.slide)
+		case "SESSION":
+			w = fmt.Sprintf("SESSION(time_col=[%s], gap=[%v])", tc, wp.size)
+		default:
+			w = fmt.Sprintf("TUMBLE(time_col=[%s], size=[%v])", tc, wp.size)
 		}
 		var keys, items []string
 		for _, k := range wp.keys {
@@ -368,9 +376,18 @@ func (ip *insertPlan) buildWindow(s *engine.Stream[*row.Row]) *engine.Stream[*ro
 	wp := ip.window
 	enc := row.NewKeyEncoder(ip.src.layout, wp.keys)
 	ks := engine.KeyBy(s, func(r *row.Row) string { return enc.Key(r) })
-	assigner := operators.Tumbling(wp.size)
-	if wp.hop {
+	var assigner operators.Assigner
+	switch wp.kind {
+	case "HOP":
 		assigner = operators.Sliding(wp.size, wp.slide)
+	case "CUMULATE":
+		assigner = operators.Cumulate(wp.slide, wp.size)
+	case "SESSION":
+		// Sessions are per key: the stream is keyed by the GROUP BY keys,
+		// which planWindow checked against SESSION's PARTITION BY.
+		assigner = operators.Session(wp.size)
+	default:
+		assigner = operators.Tumbling(wp.size)
 	}
 	name := ip.windowName()
 	agg := &rowAggregator{aggs: wp.aggs, input: newPooled(wp.newAggInput)}

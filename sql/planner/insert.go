@@ -47,11 +47,14 @@ type sourcePlan struct {
 	delay    time.Duration
 }
 
-// windowPlan is a TUMBLE/HOP window aggregation.
+// windowPlan is a TUMBLE, HOP, CUMULATE or SESSION window aggregation.
 type windowPlan struct {
-	timeCol     int
+	timeCol int
+	// kind is the table function's name. size is TUMBLE's and HOP's size,
+	// CUMULATE's max size and SESSION's gap; slide is HOP's slide and
+	// CUMULATE's step.
+	kind        string
 	size, slide time.Duration
-	hop         bool
 	keys        []int        // input columns of the GROUP BY keys
 	keyLayout   *row.Layout  // the keys' projection
 	out         *row.Layout  // the select list's row
@@ -156,7 +159,7 @@ func planInsert(c *compiler, cat *catalog.Catalog, ins *ast.Insert) (*insertPlan
 		tableName = f.Name
 	case *ast.TableFunc:
 		name := strings.ToUpper(f.Call.Name.Last().Name)
-		if name != "TUMBLE" && name != "HOP" {
+		if name != "TUMBLE" && name != "HOP" && name != "CUMULATE" && name != "SESSION" {
 			return nil, diag.New(src, f.Call.Name.Span(), "table function %s is not supported yet", name)
 		}
 		tvf = f.Call

@@ -7,8 +7,10 @@
 // What runs: INSERT INTO sink SELECT exprs FROM table [WHERE cond] (exprs
 // with CAST/TRY_CAST, CASE, IN (list), BETWEEN [SYMMETRIC], LIKE [ESCAPE],
 // IS [NOT] NULL/TRUE/FALSE and the registry's functions), and
-// window aggregation over TABLE(TUMBLE(TABLE t, DESCRIPTOR(ts), size))
-// GROUP BY window_start, window_end[, keys] with the aggregates of
+// window aggregation over TABLE(TUMBLE(TABLE t, DESCRIPTOR(ts), size)),
+// HOP(..., slide, size), CUMULATE(..., step, max size) and
+// SESSION(TABLE t [PARTITION BY keys], DESCRIPTOR(ts), gap) GROUP BY
+// window_start, window_end[, keys] with the aggregates of
 // sql/functions (COUNT, SUM, AVG, MIN, MAX, FIRST_VALUE, LAST_VALUE,
 // LISTAGG; DISTINCT and FILTER (WHERE ...) included) through
 // operators.Window; EXECUTE STATEMENT SET; EXPLAIN; SHOW TABLES; DESCRIBE.

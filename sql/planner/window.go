@@ -20,7 +20,7 @@ var windowCols = []string{"window_start", "window_end", "window_time"}
 func planWindow(c *compiler, sp *sourcePlan, call *ast.FuncCall, sel *ast.Select) (*windowPlan, error) {
 	src := c.src
 	fn := strings.ToUpper(call.Name.Last().Name)
-	wp := &windowPlan{hop: fn == "HOP"}
+	wp := &windowPlan{kind: fn}
 	d, ok := argAt(call, 1, "TIMECOL").(*ast.DescriptorExpr)
 	if !ok || len(d.Columns) != 1 {
 		return nil, diag.New(src, call.Span(), "%s needs DESCRIPTOR(time column) as its second argument", fn)
@@ -52,7 +52,25 @@ func planWindow(c *compiler, sp *sourcePlan, call *ast.FuncCall, sel *ast.Select
 		return time.Duration(ms) * time.Millisecond, nil
 	}
 	var err error
-	if wp.hop {
+	switch fn {
+	case "CUMULATE":
+		if wp.slide, err = dur(2, "STEP"); err != nil {
+			return nil, err
+		}
+		if wp.size, err = dur(3, "SIZE"); err != nil {
+			return nil, err
+		}
+		if wp.size%wp.slide != 0 {
+			return nil, diag.New(src, call.Span(), "CUMULATE table function based aggregate requires maxSize must be an integral multiple of step, but got maxSize %v and step %v", wp.size, wp.slide)
+		}
+		if len(call.Args) > 4 {
+			return nil, diag.New(src, call.Args[4].Span(), "CUMULATE's OFFSET is not supported yet")
+		}
+	case "SESSION":
+		if wp.size, err = dur(2, "GAP"); err != nil {
+			return nil, err
+		}
+	case "HOP":
 		if wp.slide, err = dur(2, "SLIDE"); err != nil {
 			return nil, err
 		}
@@ -63,7 +81,7 @@ func planWindow(c *compiler, sp *sourcePlan, call *ast.FuncCall, sel *ast.Select
 			// Flink's rule: its HOP aggregation slices windows by slide.
 			return nil, diag.New(src, call.Span(), "HOP table function based aggregate requires size must be an integral multiple of slide, but got size %v and slide %v", wp.size, wp.slide)
 		}
-	} else {
+	default:
 		if wp.size, err = dur(2, "SIZE"); err != nil {
 			return nil, err
 		}
@@ -99,6 +117,31 @@ func planWindow(c *compiler, sp *sourcePlan, call *ast.FuncCall, sel *ast.Select
 	}
 	if !slices.Contains(groupNames, "window_start") || !slices.Contains(groupNames, "window_end") {
 		return nil, diag.New(src, sel.GroupBy.Span(), "a window aggregation must GROUP BY window_start and window_end")
+	}
+	if ta, ok := argAt(call, 0, "DATA").(*ast.TableArg); ok && (len(ta.PartitionBy) > 0 || len(ta.OrderBy) > 0) {
+		if fn != "SESSION" || len(ta.OrderBy) > 0 {
+			return nil, diag.New(src, ta.Span(), "%s does not take PARTITION BY or ORDER BY on its table argument", fn)
+		}
+		// Sessions are kept per GROUP BY key, so the partition keys must be
+		// those keys: anything else would merge sessions across partitions.
+		var part []int
+		for _, pe := range ta.PartitionBy {
+			n, ok := pe.(*ast.Name)
+			i := -1
+			if ok {
+				i = sp.sc.index(n.Last().Name)
+			}
+			if i < 0 {
+				return nil, diag.New(src, pe.Span(), "SESSION's PARTITION BY takes columns of table '%s'", sp.table.Name)
+			}
+			part = append(part, i)
+		}
+		a, b := slices.Clone(part), slices.Clone(wp.keys)
+		slices.Sort(a)
+		slices.Sort(b)
+		if !slices.Equal(slices.Compact(a), slices.Compact(b)) {
+			return nil, diag.New(src, ta.Span(), "SESSION's PARTITION BY columns must be the GROUP BY columns besides window_start and window_end")
+		}
 	}
 	wp.keyLayout, _ = sp.layout.Project(wp.keys)
 	var names []string
