@@ -90,6 +90,7 @@ func runSQL(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return err
 	}
 	fmt.Fprintf(stderr, "sluice run: job %q started\n", name)
+	last, lastAt := r.Metrics(), time.Now()
 	var tick <-chan time.Time
 	if *progress > 0 {
 		t := time.NewTicker(*progress)
@@ -104,9 +105,10 @@ func runSQL(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 			}
 			fmt.Fprintf(stderr, "sluice run: job %q finished\n", name)
 			return nil
-		case <-tick:
-			id, _ := r.LatestCheckpoint()
-			fmt.Fprintf(stderr, "sluice run: job %q running, latest checkpoint %d\n", name, id)
+		case now := <-tick:
+			m := r.Metrics()
+			fmt.Fprintf(stderr, "sluice run: %s\n", progressLine(last, m, now.Sub(lastAt), r.LastCheckpointStats(), now))
+			last, lastAt = m, now
 		case <-ctx.Done():
 			if cfg.Checkpoint.Dir != "" {
 				if id, err := r.TriggerCheckpoint(context.Background()); err != nil {
