@@ -60,27 +60,15 @@ func TestSQLEqualsGoAPIAndBatch(t *testing.T) {
 	step := 1 + rng.Int64N(50)         // ms between rows
 	size := 100 * (1 + rng.Int64N(20)) // window size, ms
 	par := 1 + rng.IntN(3)
-	gen := func(i int64) event { return event{ID: i, K: i % keys, V: i * 37 % 1000, TS: i * step} }
+	g := windowRows{n: n, keys: keys, step: step, burst: 1, pause: 0}
+	gen := g.event
 
-	src := fmt.Sprintf(`
-CREATE TABLE src (
-  id BIGINT,
-  k AS id %% %d,
-  v AS id * 37 %% 1000,
-  ts AS TO_TIMESTAMP_LTZ(id * %d, 3),
-  WATERMARK FOR ts AS ts
-) WITH ('connector' = 'datagen', 'rows-per-second' = '0',
-  'fields.id.kind' = 'sequence', 'fields.id.start' = '0', 'fields.id.end' = '%d');
-CREATE TABLE snk (ws TIMESTAMP(3), we TIMESTAMP(3), k BIGINT, c BIGINT, s BIGINT, mn BIGINT, mx BIGINT)
-  WITH ('connector' = 'print');
-SET 'parallelism.default' = '%d';
-INSERT INTO snk
-SELECT window_start, window_end, k, COUNT(*), SUM(v), MIN(v), MAX(v)
-FROM TABLE(TUMBLE(TABLE src, DESCRIPTOR(ts), INTERVAL '%d' SECOND))
-GROUP BY window_start, window_end, k;
-`, keys, step, n-1, par, 0)
 	// INTERVAL literals take whole or fractional seconds.
-	src = strings.Replace(src, "INTERVAL '0' SECOND", fmt.Sprintf("INTERVAL '%g' SECOND", float64(size)/1000), 1)
+	src := g.table(par) + fmt.Sprintf(`INSERT INTO snk
+SELECT window_start, window_end, k, COUNT(*), SUM(v), MIN(v), MAX(v)
+FROM TABLE(TUMBLE(TABLE src, DESCRIPTOR(ts), INTERVAL '%g' SECOND))
+GROUP BY window_start, window_end, k;
+`, float64(size)/1000)
 	got, err := runSQL(t, src)
 	if err != nil {
 		t.Fatal(err)
