@@ -41,6 +41,9 @@ func (ip *insertPlan) describe(where ast.Expr, sel *ast.Select) {
 		default:
 			w = fmt.Sprintf("TUMBLE(time_col=[%s], size=[%v])", tc, wp.size)
 		}
+		if wp.offset != 0 {
+			w = strings.TrimSuffix(w, ")") + fmt.Sprintf(", offset=[%v])", wp.offset)
+		}
 		var keys, items []string
 		for _, k := range wp.keys {
 			keys = append(keys, ip.src.sc.names[k])
@@ -388,6 +391,9 @@ func (ip *insertPlan) buildWindow(s *engine.Stream[*row.Row]) *engine.Stream[*ro
 		assigner = operators.Session(wp.size)
 	default:
 		assigner = operators.Tumbling(wp.size)
+	}
+	if wp.offset != 0 {
+		assigner = assigner.WithOffset(wp.offset)
 	}
 	name := ip.windowName()
 	agg := &rowAggregator{aggs: wp.aggs, input: newPooled(wp.newAggInput)}

@@ -55,6 +55,7 @@ type windowPlan struct {
 	// CUMULATE's step.
 	kind        string
 	size, slide time.Duration
+	offset      time.Duration // TUMBLE's, HOP's and CUMULATE's OFFSET, within one period
 	keys        []int        // input columns of the GROUP BY keys
 	keyLayout   *row.Layout  // the keys' projection
 	out         *row.Layout  // the select list's row

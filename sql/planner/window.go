@@ -63,9 +63,6 @@ func planWindow(c *compiler, sp *sourcePlan, call *ast.FuncCall, sel *ast.Select
 		if wp.size%wp.slide != 0 {
 			return nil, diag.New(src, call.Span(), "CUMULATE table function based aggregate requires maxSize must be an integral multiple of step, but got maxSize %v and step %v", wp.size, wp.slide)
 		}
-		if len(call.Args) > 4 {
-			return nil, diag.New(src, call.Args[4].Span(), "CUMULATE's OFFSET is not supported yet")
-		}
 	case "SESSION":
 		if wp.size, err = dur(2, "GAP"); err != nil {
 			return nil, err
@@ -85,8 +82,37 @@ func planWindow(c *compiler, sp *sourcePlan, call *ast.FuncCall, sel *ast.Select
 		if wp.size, err = dur(2, "SIZE"); err != nil {
 			return nil, err
 		}
-		if len(call.Args) > 3 {
-			return nil, diag.New(src, call.Args[3].Span(), "TUMBLE's OFFSET is not supported yet")
+	}
+	// The optional OFFSET (Flink's last argument of TUMBLE, HOP and
+	// CUMULATE) shifts the window boundaries; it is normalised into one
+	// period (the size, HOP's slide), which gives the same windows.
+	offsetAt, unit := 3, wp.size
+	switch fn {
+	case "HOP":
+		offsetAt, unit = 4, wp.slide
+	case "CUMULATE":
+		offsetAt = 4
+	case "SESSION":
+		offsetAt = -1
+	}
+	maxArgs := offsetAt + 1
+	if offsetAt < 0 {
+		maxArgs = 3
+	}
+	if len(call.Args) > maxArgs {
+		return nil, diag.New(src, call.Args[maxArgs].Span(), "%s takes %d arguments, not %d", fn, maxArgs, len(call.Args))
+	}
+	if offsetAt > 0 {
+		if a := argAt(call, offsetAt, "OFFSET"); a != nil {
+			iv, ok := a.(*ast.IntervalLit)
+			if !ok {
+				return nil, diag.New(src, a.Span(), "%s needs an INTERVAL literal as its OFFSET argument", fn)
+			}
+			ms, _, err := c.interval(iv)
+			if err != nil {
+				return nil, err
+			}
+			wp.offset = time.Duration(ms) * time.Millisecond % unit
 		}
 	}
 	if sel.GroupBy == nil {
