@@ -56,11 +56,11 @@ type windowPlan struct {
 	kind        string
 	size, slide time.Duration
 	offset      time.Duration // TUMBLE's, HOP's and CUMULATE's OFFSET, within one period
-	keys        []int        // input columns of the GROUP BY keys
-	keyLayout   *row.Layout  // the keys' projection
-	out         *row.Layout  // the select list's row
-	items       []windowItem // how each output column is made
-	aggs        []*aggSpec   // the aggregate calls
+	keys        []int         // input columns of the GROUP BY keys
+	keyLayout   *row.Layout   // the keys' projection
+	out         *row.Layout   // the select list's row
+	items       []windowItem  // how each output column is made
+	aggs        []*aggSpec    // the aggregate calls
 	newAggInput func() (func(r *row.Row, accs []functions.Accumulator) error, error)
 }
 
