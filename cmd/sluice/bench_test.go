@@ -26,6 +26,7 @@ func TestBenchJSON(t *testing.T) {
 		{[]string{"state", "--runs", "1", "--cases", "updates,snapshot", "--keys", "100", "--records", "1000",
 			"--snapshot-bytes", "64KiB", "--update-bytes", "4KiB", "--dir", t.TempDir()}, 6},
 		{[]string{"firehose", "--runs", "1", "--records", "100"}, 3},
+		{[]string{"sql", "--runs", "1", "--records", "1000"}, 1},
 	} {
 		t.Run(tc.args[0], func(t *testing.T) {
 			if tc.args[0] == "firehose" {
@@ -65,7 +66,7 @@ func TestBenchJSON(t *testing.T) {
 
 // TestBenchUsage checks that an invalid Config exits with status 2.
 func TestBenchUsage(t *testing.T) {
-	for _, name := range []string{"pipeline", "windows", "shardconn", "rcf", "state", "firehose", "log", "nab"} {
+	for _, name := range []string{"pipeline", "windows", "shardconn", "rcf", "state", "firehose", "log", "nab", "sql"} {
 		var stdout, stderr bytes.Buffer
 		if code := run(context.Background(), []string{"bench", name, "--runs", "0"}, &stdout, &stderr); code != 2 {
 			t.Errorf("bench %s --runs 0: exit %d, want 2 (%s)", name, code, stderr.String())

@@ -1,0 +1,152 @@
+// Package sqlbench is `sluice bench sql`: a SQL job (sql/planner) beside the
+// hand-written Go API job that computes the same thing, on the same
+// generated rows, into a sink that discards them. The Go job is the
+// reference: the test checks that both produce the same rows.
+package sqlbench
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	"github.com/sluicehq/sluice/connectors/datagen"
+	"github.com/sluicehq/sluice/engine"
+	"github.com/sluicehq/sluice/internal/bench"
+	"github.com/sluicehq/sluice/sql/planner"
+)
+
+// Config is the configuration of Run (`sluice bench sql`).
+type Config struct {
+	Runs    int   // runs per case; figures are medians
+	Records int64 // generated rows per run
+}
+
+// DefaultConfig is the configuration of the published figures.
+var DefaultConfig = Config{Runs: 5, Records: 2_000_000}
+
+// FilterProjectSQL is case (1): keep the rows whose id is even and project
+// (id, v*2+1). Both columns are datagen sequences 0..n-1, so the Go job can
+// generate the same rows without reimplementing the random generator.
+func FilterProjectSQL(n int64, sink string) string {
+	return fmt.Sprintf(`CREATE TABLE src (id BIGINT, v BIGINT) WITH (
+  'connector' = 'datagen', 'number-of-rows' = '%[1]d', 'rows-per-second' = '0',
+  'fields.id.kind' = 'sequence', 'fields.id.start' = '0', 'fields.id.end' = '%[2]d',
+  'fields.v.kind' = 'sequence', 'fields.v.start' = '0', 'fields.v.end' = '%[2]d');
+CREATE TABLE snk (id BIGINT, w BIGINT) WITH ('connector' = '%[3]s');
+INSERT INTO snk SELECT id, v * 2 + 1 FROM src WHERE id %% 2 = 0;
+`, n, n-1, sink)
+}
+
+// Out is one output row of the filter+project case.
+type Out struct{ ID, W int64 }
+
+type in struct{ ID, V int64 }
+
+// SQLJob runs the filter+project case as SQL into the blackhole sink and
+// blocks until the job ends.
+func SQLJob(ctx context.Context, n int64) error {
+	return runSQL(ctx, FilterProjectSQL(n, "blackhole"), planner.RunOptions{})
+}
+
+func runSQL(ctx context.Context, script string, o planner.RunOptions) error {
+	p, err := planner.Plan(script)
+	if err != nil {
+		return fmt.Errorf("sqlbench: plan: %w", err)
+	}
+	cfg, err := p.Config()
+	if err != nil {
+		return fmt.Errorf("sqlbench: %w", err)
+	}
+	cfg.StateBackend = "memory"
+	j := engine.NewJob(p.JobName("sql-bench"), cfg)
+	if err := p.Build(j, o); err != nil {
+		return fmt.Errorf("sqlbench: build: %w", err)
+	}
+	return j.Execute(ctx)
+}
+
+// GoJob runs the hand-written equivalent of FilterProjectSQL, handing every
+// output row to sink (called from the sink's goroutine; parallelism 1), and
+// blocks until the job ends.
+func GoJob(ctx context.Context, n int64, sink func(Out) error) error {
+	j := engine.NewJob("sql-bench-go", engine.Config{StateBackend: "memory"})
+	src := datagen.Source(datagen.Options{Count: n}, func(i int64) in { return in{ID: i, V: i} })
+	s := engine.SourceOf(j, "src", src, engine.NoWatermarks[in]())
+	out := engine.FlatMap(s, "filter-project", func(r in, emit func(Out)) {
+		if r.ID%2 == 0 {
+			emit(Out{ID: r.ID, W: r.V*2 + 1})
+		}
+	})
+	engine.ForEach(out, "snk", sink)
+	return j.Execute(ctx)
+}
+
+// Summary is what the equivalence test compares: rows and column sums.
+type Summary struct{ Rows, SumID, SumW int64 }
+
+// SQLSummary runs the SQL case into a collecting sink (in place of the
+// blackhole) and summarises its rows.
+func SQLSummary(ctx context.Context, n int64) (Summary, error) {
+	var mu sync.Mutex
+	var s Summary
+	w := writerFunc(func(b []byte) (int, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		var r Out
+		if _, err := fmt.Sscanf(string(b), "+I[%d, %d]", &r.ID, &r.W); err != nil {
+			return 0, fmt.Errorf("sqlbench: unexpected print line %q: %w", b, err)
+		}
+		s.Rows++
+		s.SumID += r.ID
+		s.SumW += r.W
+		return len(b), nil
+	})
+	err := runSQL(ctx, FilterProjectSQL(n, "print"), planner.RunOptions{Stdout: w})
+	return s, err
+}
+
+// GoSummary runs the Go job into a collecting sink and summarises its rows.
+func GoSummary(ctx context.Context, n int64) (Summary, error) {
+	var s Summary
+	err := GoJob(ctx, n, func(r Out) error {
+		s.Rows++
+		s.SumID += r.ID
+		s.SumW += r.W
+		return nil
+	})
+	return s, err
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(b []byte) (int, error) { return f(b) }
+
+// Run runs the filter+project case as SQL and as the Go job, interleaved
+// (SQL, Go, SQL, Go, ...), and emits one result with the SQL figures and
+// the Go job as its baseline (baseline_ratio = SQL records/s ÷ Go records/s).
+// It blocks until the runs are done or ctx ends.
+func Run(ctx context.Context, cfg Config, emit bench.Emit) error {
+	switch {
+	case cfg.Runs < 1:
+		return bench.ConfigError("--runs must be at least 1")
+	case cfg.Records < 1:
+		return bench.ConfigError("--records must be at least 1")
+	}
+	n := cfg.Records
+	var sqlS, goS []bench.Sample
+	for r := 0; r < cfg.Runs; r++ {
+		s, err := bench.Measure(func() (int64, int64, error) { return n, 0, SQLJob(ctx, n) })
+		if err != nil {
+			return fmt.Errorf("sql/filter-project: %w", err)
+		}
+		sqlS = append(sqlS, s)
+		g, err := bench.Measure(func() (int64, int64, error) {
+			return n, 0, GoJob(ctx, n, func(Out) error { return nil })
+		})
+		if err != nil {
+			return fmt.Errorf("sql/filter-project go job: %w", err)
+		}
+		goS = append(goS, g)
+	}
+	return emit(bench.FromSamples("sql/filter-project", sqlS).WithBaseline(goS))
+}

@@ -1,0 +1,28 @@
+package sqlbench
+
+import (
+	"context"
+	"testing"
+)
+
+// TestSameResults checks that the SQL job and the hand-written Go job (the
+// reference) produce the same rows on a short input.
+func TestSameResults(t *testing.T) {
+	ctx := context.Background()
+	for _, n := range []int64{1, 2, 1001} {
+		got, err := SQLSummary(ctx, n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := GoSummary(ctx, n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got != want {
+			t.Fatalf("n=%d: SQL %+v, Go %+v", n, got, want)
+		}
+		if want.Rows != (n+1)/2 {
+			t.Fatalf("n=%d: Go job gave %d rows, want %d", n, want.Rows, (n+1)/2)
+		}
+	}
+}
