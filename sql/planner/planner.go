@@ -27,6 +27,7 @@ package planner
 import (
 	"fmt"
 	"io"
+	"reflect"
 	"strings"
 	"time"
 
@@ -261,7 +262,7 @@ func (p *Program) Build(j *engine.Job, o RunOptions) error {
 	}
 	out := &lockedWriter{w: o.Stdout}
 	errw := out
-	if o.Stderr != o.Stdout {
+	if !sameWriter(o.Stderr, o.Stdout) {
 		errw = &lockedWriter{w: o.Stderr}
 	}
 	o.Stdout, o.Stderr = out, errw
@@ -309,4 +310,12 @@ func layoutNames(l *row.Layout) []string {
 		ns[i] = l.Name(i)
 	}
 	return ns
+}
+
+// sameWriter reports whether a and b are one writer. Comparing two
+// interfaces that hold one uncomparable type (a func or a map writer)
+// panics; such writers are taken as different.
+func sameWriter(a, b io.Writer) bool {
+	ta := reflect.TypeOf(a)
+	return ta == reflect.TypeOf(b) && ta.Comparable() && a == b
 }

@@ -67,3 +67,31 @@ func TestScripts(t *testing.T) {
 		})
 	})
 }
+
+// writerFunc is an io.Writer of an uncomparable type.
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(b []byte) (int, error) { return f(b) }
+
+// TestBuildWithUncomparableWriter: one uncomparable writer as both Stdout
+// and Stderr must not panic in Build (it compares them).
+func TestBuildWithUncomparableWriter(t *testing.T) {
+	p, err := planner.Plan(`CREATE TABLE src (id INT) WITH ('connector' = 'datagen', 'number-of-rows' = '3');
+CREATE TABLE snk (id INT) WITH ('connector' = 'print');
+INSERT INTO snk SELECT id FROM src;`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	w := writerFunc(out.Write)
+	j := engine.NewJob("w", engine.Config{StateBackend: "memory"})
+	if err := p.Build(j, planner.RunOptions{Stdout: w, Stderr: w}); err != nil {
+		t.Fatal(err)
+	}
+	if err := j.Execute(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(out.String(), "\n"); n != 3 {
+		t.Fatalf("printed %d rows, want 3:\n%s", n, out.String())
+	}
+}
