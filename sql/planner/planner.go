@@ -130,6 +130,7 @@ func Plan(src string) (*Program, error) {
 	}
 	p := &Program{Catalog: catalog.New(src)}
 	c := &compiler{src: src, reg: functions.Builtins(), ctx: &functions.Context{}}
+	rp := newRelPlanner(c, p.Catalog)
 	for _, st := range stmts {
 		if ok, err := p.Catalog.Exec(st); ok {
 			if err != nil {
@@ -161,19 +162,17 @@ func Plan(src string) (*Program, error) {
 			p.Output = append(p.Output, lines...)
 			continue
 		case *ast.Insert:
-			ip, err := planInsert(c, p.Catalog, s)
+			ip, err := rp.planInsert(s)
 			if err != nil {
 				return nil, err
 			}
-			ip.seq = len(p.inserts)
 			p.inserts = append(p.inserts, ip)
 		case *ast.StatementSet:
 			for _, in := range s.Inserts {
-				ip, err := planInsert(c, p.Catalog, in)
+				ip, err := rp.planInsert(in)
 				if err != nil {
 					return nil, err
 				}
-				ip.seq = len(p.inserts)
 				p.inserts = append(p.inserts, ip)
 			}
 		default:
@@ -266,8 +265,9 @@ func (p *Program) Build(j *engine.Job, o RunOptions) error {
 		errw = &lockedWriter{w: o.Stderr}
 	}
 	o.Stdout, o.Stderr = out, errw
+	l := &lowering{j: j, streams: map[*relNode]*engine.Stream[*row.Row]{}}
 	for _, ip := range p.inserts {
-		if err := ip.build(j, o); err != nil {
+		if err := ip.build(l, o); err != nil {
 			return err
 		}
 	}
@@ -285,11 +285,7 @@ func (p *Program) Explain() string {
 			b.WriteString("\n")
 		}
 		b.WriteString("== Logical plan ==\n")
-		for d, l := range ip.logical {
-			b.WriteString(strings.Repeat("   ", d))
-			if d > 0 {
-				b.WriteString("+- ")
-			}
+		for _, l := range ip.logical {
 			b.WriteString(l)
 			b.WriteString("\n")
 		}
