@@ -332,6 +332,8 @@ func (c *Catalog) createTable(s *ast.CreateTable) error {
 			sp := t.Watermark.Span
 			if len(s.Watermarks) == 1 {
 				sp = s.Watermarks[0].Column.Span()
+			} else if s.Like != nil {
+				sp = s.Like.Span() // the watermark came with LIKE
 			}
 			e := diag.New(c.src, sp, "The rowtime attribute field '%s' is not defined in the table schema", cn)
 			if best, ok := diag.Closest(cn, t.ColumnNames()); ok {
