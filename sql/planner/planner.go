@@ -28,6 +28,7 @@ import (
 	"fmt"
 	"io"
 	"reflect"
+	"slices"
 	"strings"
 	"time"
 
@@ -59,7 +60,23 @@ func (p *Program) HasJob() bool { return len(p.inserts) > 0 }
 
 // describe is DESCRIBE t: each column's name, type, nullability, computed
 // expression and watermark, as Flink's columns of that table.
-func describe(c *compiler, cat *catalog.Catalog, s *ast.Describe) ([]string, error) {
+func describe(c *compiler, rp *relPlanner, cat *catalog.Catalog, s *ast.Describe) ([]string, error) {
+	if v, ok := cat.View(s.Name.Last().Name); ok {
+		in, err := rp.view(v, s.Name)
+		if err != nil {
+			return nil, err
+		}
+		rows := [][]string{{"name", "type", "null", "extras", "watermark"}}
+		for i, n := range in.sc.names {
+			typ := in.sc.types[i]
+			null := "TRUE"
+			if !typ.IsNullable() {
+				null = "FALSE"
+			}
+			rows = append(rows, []string{n, typ.Nullable().String(), null, "", ""})
+		}
+		return formatRows(rows), nil
+	}
 	t, err := cat.Lookup(s.Name.Last().Name, s.Name.Span())
 	if err != nil {
 		return nil, err
@@ -102,6 +119,11 @@ func describe(c *compiler, cat *catalog.Catalog, s *ast.Describe) ([]string, err
 		}
 		rows = append(rows, []string{col.Name, tn, null, extras, wm})
 	}
+	return formatRows(rows), nil
+}
+
+// formatRows lays rows out in columns separated by " | ".
+func formatRows(rows [][]string) []string {
 	widths := make([]int, 5)
 	for _, r := range rows {
 		for i, f := range r {
@@ -119,7 +141,7 @@ func describe(c *compiler, cat *catalog.Catalog, s *ast.Describe) ([]string, err
 		}
 		out = append(out, strings.TrimRight(b.String(), " "))
 	}
-	return out, nil
+	return out
 }
 
 // Plan parses and plans a script. Errors are *diag.Error with positions.
@@ -136,6 +158,15 @@ func Plan(src string) (*Program, error) {
 			if err != nil {
 				return nil, err
 			}
+			if cv, ok := st.(*ast.CreateView); ok {
+				// A view's query is checked where it is created, as
+				// Flink's; IF NOT EXISTS may have kept an older one.
+				if v, ok := p.Catalog.View(cv.Name.Last().Name); ok && v.Query == cv.Query {
+					if _, err := rp.view(v, cv.Name); err != nil {
+						return nil, err
+					}
+				}
+			}
 			continue
 		}
 		if ex, ok := st.(*ast.Explain); ok {
@@ -147,15 +178,19 @@ func Plan(src string) (*Program, error) {
 		}
 		switch s := st.(type) {
 		case *ast.Show:
-			if s.What != "TABLES" || s.Name != nil || s.Like != nil {
-				return nil, diag.New(src, s.Span(), "SHOW %s is not supported yet (SHOW TABLES is)", s.What)
+			if (s.What != "TABLES" && s.What != "VIEWS") || s.Name != nil || s.Like != nil {
+				return nil, diag.New(src, s.Span(), "SHOW %s is not supported yet (SHOW TABLES and SHOW VIEWS are)", s.What)
 			}
-			for _, n := range p.Catalog.TableNames() {
-				p.Output = append(p.Output, n)
+			// As Flink's, SHOW TABLES lists the views too.
+			names := p.Catalog.ViewNames()
+			if s.What == "TABLES" {
+				names = append(names, p.Catalog.TableNames()...)
+				slices.Sort(names)
 			}
+			p.Output = append(p.Output, names...)
 			continue
 		case *ast.Describe:
-			lines, err := describe(c, p.Catalog, s)
+			lines, err := describe(c, rp, p.Catalog, s)
 			if err != nil {
 				return nil, err
 			}

@@ -205,7 +205,11 @@ func (p *relPlanner) view(v *catalog.View, ref *ast.Name) (relInput, error) {
 		}
 		p.views[v] = n
 	}
-	return p.renamed(relInput{node: n, sc: n.sc, name: v.Name}, v.Columns, v.Span)
+	at := v.Span
+	if len(v.Columns) > 0 {
+		at = diag.Cover(v.Columns[0].Span(), v.Columns[len(v.Columns)-1].Span())
+	}
+	return p.renamed(relInput{node: n, sc: n.sc, name: v.Name}, v.Columns, at)
 }
 
 // scan is the one read of table t in the script.
@@ -337,9 +341,11 @@ func (p *relPlanner) selectRel(sel *ast.Select) (*relNode, error) {
 		if err != nil {
 			return nil, err
 		}
-		fn := &relNode{kind: relCalc, name: in.name, sc: in.sc, layout: in.node.layout, inputs: []*relNode{in.node}, calc: calc, filter: true, calcBase: in.name + "-calc"}
+		// Without WHERE the window reads its input directly.
+		fn := in.node
 		if where != nil {
-			fn.label = fmt.Sprintf("Calc(where=[%s])", ast.Format(where))
+			fn = &relNode{kind: relCalc, name: in.name, sc: in.sc, layout: in.node.layout, inputs: []*relNode{in.node}, calc: calc, filter: true, calcBase: in.name + "-calc",
+				label: fmt.Sprintf("Calc(where=[%s])", ast.Format(where))}
 		}
 		wp, err := planWindow(c, in, tvf, sel)
 		if err != nil {

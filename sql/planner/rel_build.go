@@ -50,12 +50,6 @@ func (p *relPlanner) nameInsert(ip *insertPlan) {
 // renderRel writes n and its inputs as Flink's plan trees: lead before
 // n's line, cont before its inputs' lines.
 func renderRel(out *[]string, n *relNode, lead, cont string) {
-	if n.label == "" {
-		// A node without a line of its own (a WHERE-less calc before a
-		// window) shows its input in its place.
-		renderRel(out, n.inputs[0], lead, cont)
-		return
-	}
 	*out = append(*out, lead+n.label)
 	for i, in := range n.inputs {
 		if i == len(n.inputs)-1 {
