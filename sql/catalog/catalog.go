@@ -4,9 +4,15 @@
 // settings. A Catalog is not safe for concurrent use: one script, one
 // catalog.
 //
+// CREATE [TEMPORARY] VIEW keeps the view's query, which package planner
+// plans where the view is read; DROP VIEW and DROP TABLE remove them.
+// CREATE TABLE ... LIKE merges the base table as Flink's LIKE options say
+// (INCLUDING, EXCLUDING, OVERWRITING of ALL, GENERATED, WATERMARKS,
+// OPTIONS; CONSTRAINTS, METADATA and PARTITIONS have nothing to copy).
+//
 // SHOW TABLES and DESCRIBE are answered by package planner, which types
-// computed columns. Not here yet: metadata columns, PRIMARY KEY, LIKE and
-// views; each is refused by name with its position.
+// computed columns. Not here yet: metadata columns and PRIMARY KEY; each
+// is refused by name with its position.
 package catalog
 
 import (
@@ -69,10 +75,22 @@ func (t *Table) ColumnNames() []string {
 	return ns
 }
 
-// Catalog is the tables and settings of one script.
+// View is CREATE [TEMPORARY] VIEW name [(columns)] AS query. The planner
+// plans Query where the view is read.
+type View struct {
+	Name string
+	// Columns rename the query's columns when given.
+	Columns   []*ast.Ident
+	Query     *ast.Query
+	Temporary bool
+	Span      diag.Span
+}
+
+// Catalog is the tables, views and settings of one script.
 type Catalog struct {
 	src       string
 	tables    map[string]*Table
+	views     map[string]*View
 	factories map[string]Factory
 	// Settings are the SET 'k' = 'v' values.
 	Settings map[string]string
@@ -81,7 +99,7 @@ type Catalog struct {
 // New is an empty catalog for the script src (kept to render errors) with
 // the built-in connector factories.
 func New(src string) *Catalog {
-	c := &Catalog{src: src, tables: map[string]*Table{}, factories: map[string]Factory{}, Settings: map[string]string{}}
+	c := &Catalog{src: src, tables: map[string]*Table{}, views: map[string]*View{}, factories: map[string]Factory{}, Settings: map[string]string{}}
 	for _, f := range Builtins() {
 		c.factories[f.Name()] = f
 	}
@@ -91,17 +109,38 @@ func New(src string) *Catalog {
 // Source is the script the catalog renders errors against.
 func (c *Catalog) Source() string { return c.src }
 
+// View returns the named view.
+func (c *Catalog) View(name string) (*View, bool) {
+	v, ok := c.views[name]
+	return v, ok
+}
+
 // Lookup returns the named table, or an error at span suggesting the
-// closest declared name.
+// closest declared name (of a table or view).
 func (c *Catalog) Lookup(name string, span diag.Span) (*Table, error) {
 	if t, ok := c.tables[name]; ok {
 		return t, nil
 	}
 	e := diag.New(c.src, span, "Object '%s' not found", name)
-	if best, ok := diag.Closest(name, c.TableNames()); ok {
+	names := c.TableNames()
+	for n := range c.views {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	if best, ok := diag.Closest(name, names); ok {
 		e.Hint = fmt.Sprintf("did you mean '%s'?", best)
 	}
 	return nil, e
+}
+
+// ViewNames are the declared views, sorted.
+func (c *Catalog) ViewNames() []string {
+	ns := make([]string, 0, len(c.views))
+	for n := range c.views {
+		ns = append(ns, n)
+	}
+	slices.Sort(ns)
+	return ns
 }
 
 // TableNames are the declared tables, sorted.
@@ -123,20 +162,10 @@ func (c *Catalog) Exec(stmt ast.Statement) (bool, error) {
 	switch s := stmt.(type) {
 	case *ast.CreateTable:
 		return true, c.createTable(s)
+	case *ast.CreateView:
+		return true, c.createView(s)
 	case *ast.Drop:
-		if s.Kind != ast.ObjTable {
-			return true, diag.New(c.src, s.Span(), "DROP %s is not supported yet", s.Kind)
-		}
-		name := s.Name.Last().Name
-		if _, ok := c.tables[name]; !ok {
-			if s.IfExists {
-				return true, nil
-			}
-			_, err := c.Lookup(name, s.Name.Span())
-			return true, err
-		}
-		delete(c.tables, name)
-		return true, nil
+		return true, c.drop(s)
 	case *ast.Set:
 		if s.Key == nil {
 			return true, diag.New(c.src, s.Span(), "SET without a key is not supported")
@@ -160,11 +189,74 @@ func (c *Catalog) Exec(stmt ast.Statement) (bool, error) {
 	return false, nil
 }
 
+// identifier is Flink's summary form of a name in the default catalog.
+func identifier(name string) string { return "default_catalog.default_database." + name }
+
+func (c *Catalog) createView(s *ast.CreateView) error {
+	name := s.Name.Last().Name
+	if _, isT := c.tables[name]; isT {
+		return diag.New(c.src, s.Name.Span(), "Could not execute CreateView in path `default_catalog`.`default_database`.`%s`: a table of that name exists", name)
+	}
+	if _, dup := c.views[name]; dup {
+		if s.IfNotExists {
+			return nil
+		}
+		if !s.OrReplace {
+			return diag.New(c.src, s.Name.Span(), "Could not execute CreateView in path `default_catalog`.`default_database`.`%s`: the view exists", name)
+		}
+	}
+	seen := map[string]bool{}
+	for _, col := range s.Columns {
+		if seen[col.Name] {
+			return diag.New(c.src, col.Span(), "Duplicate column name '%s' in the column list of view '%s'", col.Name, name)
+		}
+		seen[col.Name] = true
+	}
+	c.views[name] = &View{Name: name, Columns: s.Columns, Query: s.Query, Temporary: s.Temporary, Span: s.Span()}
+	return nil
+}
+
+// drop is DROP TABLE and DROP VIEW with Flink's messages.
+func (c *Catalog) drop(s *ast.Drop) error {
+	name := s.Name.Last().Name
+	switch s.Kind {
+	case ast.ObjTable:
+		if _, ok := c.tables[name]; ok {
+			delete(c.tables, name)
+			return nil
+		}
+		if s.IfExists {
+			return nil
+		}
+		e := diag.New(c.src, s.Name.Span(), "Table with identifier '%s' does not exist.", identifier(name))
+		if _, isV := c.views[name]; isV {
+			e.Hint = fmt.Sprintf("'%s' is a view: use DROP VIEW", name)
+		} else if best, ok := diag.Closest(name, c.TableNames()); ok {
+			e.Hint = fmt.Sprintf("did you mean '%s'?", best)
+		}
+		return e
+	case ast.ObjView:
+		if _, ok := c.views[name]; ok {
+			delete(c.views, name)
+			return nil
+		}
+		if s.IfExists {
+			return nil
+		}
+		e := diag.New(c.src, s.Name.Span(), "View with identifier '%s' does not exist.", identifier(name))
+		if _, isT := c.tables[name]; isT {
+			e.Hint = fmt.Sprintf("'%s' is a table: use DROP TABLE", name)
+		} else if best, ok := diag.Closest(name, c.ViewNames()); ok {
+			e.Hint = fmt.Sprintf("did you mean '%s'?", best)
+		}
+		return e
+	}
+	return diag.New(c.src, s.Span(), "DROP %s is not supported yet", s.Kind)
+}
+
 func (c *Catalog) createTable(s *ast.CreateTable) error {
 	name := s.Name.Last().Name
 	switch {
-	case s.Like != nil && len(s.Like.Options) > 0:
-		return diag.New(c.src, s.Like.Options[0].Span(), "LIKE options (INCLUDING, EXCLUDING, OVERWRITING) are not supported yet; without them LIKE includes everything and the new options overwrite the old")
 	case s.AsQuery != nil:
 		return diag.New(c.src, s.Span(), "CREATE TABLE ... AS SELECT is not supported yet")
 	case len(s.PartitionedBy) > 0:
@@ -173,6 +265,9 @@ func (c *Catalog) createTable(s *ast.CreateTable) error {
 		return diag.New(c.src, s.Constraints[0].Span(), "PRIMARY KEY is not supported yet")
 	case len(s.Watermarks) > 1:
 		return diag.New(c.src, s.Watermarks[1].Span(), "a table has at most one WATERMARK")
+	}
+	if _, isV := c.views[name]; isV {
+		return diag.New(c.src, s.Name.Span(), "Could not execute CreateTable in path `default_catalog`.`default_database`.`%s`: a view of that name exists", name)
 	}
 	if _, dup := c.tables[name]; dup {
 		if s.IfNotExists {
@@ -183,27 +278,15 @@ func (c *Catalog) createTable(s *ast.CreateTable) error {
 		}
 	}
 	t := &Table{Name: name, Options: map[string]string{}, OptionSpans: map[string]diag.Span{}, Span: s.Span()}
+	var like *likeMerge
 	if s.Like != nil {
-		// Flink's default: INCLUDING ALL OVERWRITING OPTIONS.
-		base, err := c.Lookup(s.Like.Source.Last().Name, s.Like.Source.Span())
-		if err != nil {
+		var err error
+		if like, err = c.likeBase(s, t); err != nil {
 			return err
-		}
-		t.Columns = append(t.Columns, base.Columns...)
-		if base.Watermark != nil {
-			w := *base.Watermark
-			t.Watermark = &w
-		}
-		for k, v := range base.Options {
-			t.Options[k] = v
-			t.OptionSpans[k] = base.OptionSpans[k]
 		}
 	}
 	for _, cd := range s.Columns {
 		col := Column{Name: cd.Name.Name, Span: cd.Span()}
-		if t.Column(col.Name) >= 0 {
-			return diag.New(c.src, cd.Name.Span(), "Column '%s' is declared twice", col.Name)
-		}
 		if cd.Constraint != nil {
 			return diag.New(c.src, cd.Constraint.Span(), "column constraints are not supported yet")
 		}
@@ -219,32 +302,60 @@ func (c *Catalog) createTable(s *ast.CreateTable) error {
 		default:
 			return diag.New(c.src, cd.Span(), "metadata columns are not supported yet")
 		}
+		if i := t.Column(col.Name); i >= 0 {
+			if like == nil || i >= like.baseCols {
+				return diag.New(c.src, cd.Name.Span(), "Column '%s' is declared twice", col.Name)
+			}
+			if err := like.mergeColumn(c.src, t, i, col, cd); err != nil {
+				return err
+			}
+			continue
+		}
 		t.Columns = append(t.Columns, col)
 	}
 	if len(s.Watermarks) == 1 {
-		if t.Watermark != nil {
-			return diag.New(c.src, s.Watermarks[0].Span(), "table '%s' already has a WATERMARK from LIKE", name)
-		}
 		w := s.Watermarks[0]
 		cn := w.Column.Last().Name
-		i := t.Column(cn)
-		if i < 0 {
-			e := diag.New(c.src, w.Column.Span(), "The rowtime attribute field '%s' is not defined in the table schema", cn)
+		if t.Watermark != nil {
+			if t.Watermark.Column != cn {
+				return diag.New(c.src, w.Span(), "a table has at most one WATERMARK: the base table's is for column '%s'", t.Watermark.Column)
+			}
+			if like.strategy["WATERMARKS"] == "INCLUDING" {
+				return diag.New(c.src, w.Span(), "There already exists a watermark spec for column '%s' in the base table. You might want to specify EXCLUDING WATERMARKS or OVERWRITING WATERMARKS.", cn)
+			}
+		}
+		t.Watermark = &Watermark{Column: cn, Expr: w.Expr, Span: w.Span()}
+	}
+	if t.Watermark != nil {
+		cn := t.Watermark.Column
+		if t.Column(cn) < 0 {
+			sp := t.Watermark.Span
+			if len(s.Watermarks) == 1 {
+				sp = s.Watermarks[0].Column.Span()
+			} else if s.Like != nil {
+				sp = s.Like.Span() // the watermark came with LIKE
+			}
+			e := diag.New(c.src, sp, "The rowtime attribute field '%s' is not defined in the table schema", cn)
 			if best, ok := diag.Closest(cn, t.ColumnNames()); ok {
 				e.Hint = fmt.Sprintf("did you mean '%s'?", best)
 			}
 			return e
 		}
-		t.Watermark = &Watermark{Column: cn, Expr: w.Expr, Span: w.Span()}
 	}
 	seen := map[string]bool{}
 	for _, o := range s.Options {
-		if seen[o.Key.Value] {
-			return diag.New(c.src, o.Key.Span(), "option '%s' is given twice", o.Key.Value)
+		k := o.Key.Value
+		if seen[k] {
+			return diag.New(c.src, o.Key.Span(), "option '%s' is given twice", k)
 		}
-		seen[o.Key.Value] = true
-		t.Options[o.Key.Value] = o.Value.Value
-		t.OptionSpans[o.Key.Value] = o.Key.Span()
+		seen[k] = true
+		if like != nil && like.strategy["OPTIONS"] == "INCLUDING" {
+			if v, ok := t.Options[k]; ok {
+				return diag.New(c.src, o.Key.Span(), "There already exists an option ['%s' -> '%s'] in the base table. You might want to specify EXCLUDING OPTIONS or OVERWRITING OPTIONS.", k, v)
+			}
+		}
+		t.Options[k] = o.Value.Value
+		t.OptionSpans[k] = o.Key.Span()
 	}
 	conn, ok := t.Options["connector"]
 	if !ok {

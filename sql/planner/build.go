@@ -8,14 +8,12 @@ import (
 	"io"
 	"math"
 	"strconv"
-	"strings"
 	"sync"
 
 	"github.com/sluicehq/sluice/connectors/datagen"
 	"github.com/sluicehq/sluice/connectors/file"
 	"github.com/sluicehq/sluice/engine"
 	"github.com/sluicehq/sluice/operators"
-	"github.com/sluicehq/sluice/sql/ast"
 	"github.com/sluicehq/sluice/sql/catalog"
 	"github.com/sluicehq/sluice/sql/functions"
 	"github.com/sluicehq/sluice/sql/row"
@@ -23,92 +21,9 @@ import (
 	"github.com/sluicehq/sluice/state"
 )
 
-// describe fills the logical plan and the engine operators for EXPLAIN.
-func (ip *insertPlan) describe(where ast.Expr, sel *ast.Select) {
-	sinkCols := strings.Join(layoutNames(ip.sinkL), ", ")
-	ip.logical = append(ip.logical, fmt.Sprintf("Sink(table=[%s], connector=[%s], fields=[%s])", ip.sink.Name, ip.sink.Factory.Name(), sinkCols))
-	if ip.window != nil {
-		wp := ip.window
-		tc := ip.src.sc.names[wp.timeCol]
-		var w string
-		switch wp.kind {
-		case "HOP":
-			w = fmt.Sprintf("HOP(time_col=[%s], slide=[%v], size=[%v])", tc, wp.slide, wp.size)
-		case "CUMULATE":
-			w = fmt.Sprintf("CUMULATE(time_col=[%s], max_size=[%v], step=[%v])", tc, wp.size, wp.slide)
-		case "SESSION":
-			w = fmt.Sprintf("SESSION(time_col=[%s], gap=[%v])", tc, wp.size)
-		default:
-			w = fmt.Sprintf("TUMBLE(time_col=[%s], size=[%v])", tc, wp.size)
-		}
-		if wp.offset != 0 {
-			w = strings.TrimSuffix(w, ")") + fmt.Sprintf(", offset=[%v])", wp.offset)
-		}
-		var keys, items []string
-		for _, k := range wp.keys {
-			keys = append(keys, ip.src.sc.names[k])
-		}
-		for _, it := range sel.Items {
-			items = append(items, ast.Format(it.Expr))
-		}
-		ip.logical = append(ip.logical, fmt.Sprintf("WindowAggregate(window=[%s], groupBy=[%s], select=[%s])", w, strings.Join(keys, ", "), strings.Join(items, ", ")))
-		if where != nil {
-			ip.logical = append(ip.logical, fmt.Sprintf("Calc(where=[%s])", ast.Format(where)))
-		}
-	} else {
-		var items []string
-		for _, n := range layoutNames(ip.calcOut) {
-			items = append(items, n)
-		}
-		calc := fmt.Sprintf("Calc(select=[%s]", strings.Join(items, ", "))
-		if where != nil {
-			calc += fmt.Sprintf(", where=[%s]", ast.Format(where))
-		}
-		ip.logical = append(ip.logical, calc+")")
-	}
-	scan := fmt.Sprintf("TableSourceScan(table=[%s], connector=[%s], fields=[%s]", ip.src.table.Name, ip.src.table.Factory.Name(), strings.Join(ip.src.sc.names, ", "))
-	if w := ip.src.table.Watermark; w != nil {
-		scan += fmt.Sprintf(", watermark=[%s])", ast.Format(w.Expr))
-	} else {
-		scan += ")"
-	}
-	ip.logical = append(ip.logical, scan)
-
-	srcDesc := "datagen"
-	if len(ip.src.sc.names) > len(physicalOf(ip.src.table)) {
-		srcDesc += ", computed columns"
-	}
-	if ip.src.rowtime >= 0 {
-		srcDesc += fmt.Sprintf(", watermarks %v behind %s", ip.src.delay, ip.src.sc.names[ip.src.rowtime])
-	} else {
-		srcDesc += ", no watermarks"
-	}
-	if ip.idle > 0 {
-		srcDesc += fmt.Sprintf(", idle after %v", ip.idle)
-	}
-	ip.physical = append(ip.physical, fmt.Sprintf("source %q (%s)", ip.op(ip.src.table.Name), srcDesc))
-	if ip.window != nil {
-		ip.physical = append(ip.physical, fmt.Sprintf("  -> calc %q (forward, chained)", ip.op(ip.src.table.Name+"-calc")))
-		ip.physical = append(ip.physical, fmt.Sprintf("  -> window %q (hash exchange on [%s]; state: %d accumulators per key and window)", ip.windowName(), strings.Join(ip.keyNames(), ", "), len(ip.window.aggs)))
-	} else {
-		ip.physical = append(ip.physical, fmt.Sprintf("  -> calc %q (forward, chained; stateless)", ip.op(ip.src.table.Name+"-calc")))
-	}
-	ip.physical = append(ip.physical, fmt.Sprintf("  -> cast %q (forward, chained; to the sink's column types)", ip.op(ip.sink.Name+"-cast")))
-	ip.physical = append(ip.physical, fmt.Sprintf("  -> sink %q (%s)", ip.op(ip.sink.Name), ip.sink.Factory.Name()))
-}
-
-func (ip *insertPlan) keyNames() []string {
-	var ks []string
-	for _, k := range ip.window.keys {
-		ks = append(ks, ip.src.sc.names[k])
-	}
-	return ks
-}
-
-func (ip *insertPlan) windowName() string { return ip.op(ip.sink.Name + "-window") }
-
-// op names an operator of the plan: the INSERTs of a statement set after
-// the first number theirs, so that uids stay distinct.
+// op names a source or sink operator: "name", or "name#k+1" when an
+// earlier operator of the job took the name (relPlanner.unique), so that
+// uids stay distinct.
 func (ip *insertPlan) op(base string) string {
 	if ip.seq == 0 {
 		return base
@@ -116,16 +31,12 @@ func (ip *insertPlan) op(base string) string {
 	return fmt.Sprintf("%s#%d", base, ip.seq+1)
 }
 
-func (ip *insertPlan) build(j *engine.Job, o RunOptions) error {
-	s, err := ip.buildSource(j)
+func (ip *insertPlan) build(l *lowering, o RunOptions) error {
+	s, err := l.lower(ip.root)
 	if err != nil {
 		return err
 	}
-	s = engine.Process[*row.Row, *row.Row](s, ip.op(ip.src.table.Name+"-calc"), &rowProcess{newFn: ip.calc})
-	if ip.window != nil {
-		s = ip.buildWindow(s)
-	}
-	s = engine.Process[*row.Row, *row.Row](s, ip.op(ip.sink.Name+"-cast"), &rowProcess{newFn: ip.sinkCast})
+	s = engine.Process[*row.Row, *row.Row](s, ip.castName, &rowProcess{newFn: ip.sinkCast})
 	return ip.buildSink(s, o)
 }
 
@@ -375,9 +286,9 @@ func (c accCodec) Decode(src []byte) (accs, error) {
 	return v, nil
 }
 
-func (ip *insertPlan) buildWindow(s *engine.Stream[*row.Row]) *engine.Stream[*row.Row] {
-	wp := ip.window
-	enc := row.NewKeyEncoder(ip.src.layout, wp.keys)
+// buildWindow is the window operator over s, whose rows have layout in.
+func buildWindow(s *engine.Stream[*row.Row], wp *windowPlan, in *row.Layout, name string) *engine.Stream[*row.Row] {
+	enc := row.NewKeyEncoder(in, wp.keys)
 	ks := engine.KeyBy(s, func(r *row.Row) string { return enc.Key(r) })
 	var assigner operators.Assigner
 	switch wp.kind {
@@ -395,7 +306,6 @@ func (ip *insertPlan) buildWindow(s *engine.Stream[*row.Row]) *engine.Stream[*ro
 	if wp.offset != 0 {
 		assigner = assigner.WithOffset(wp.offset)
 	}
-	name := ip.windowName()
 	agg := &rowAggregator{aggs: wp.aggs, input: newPooled(wp.newAggInput)}
 	w := operators.Window(ks, name, assigner)
 	out := wp.out

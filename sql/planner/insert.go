@@ -86,28 +86,33 @@ type aggSpec struct {
 	params []types.Type
 }
 
+// insertPlan is one INSERT: the query's relational tree, the cast to the
+// sink's column types and the sink.
 type insertPlan struct {
-	seq      int           // position in the job's statement set
-	idle     time.Duration // table.exec.source.idle-timeout; 0 never
+	seq      int           // the sink is operator op(sink.Name): "name", "name#2", ...
+	idle     time.Duration // buildSource: table.exec.source.idle-timeout; 0 never
 	c        *compiler
-	src      *sourcePlan
-	calc     func() (rowFn, error) // WHERE and projection (or just WHERE before a window); one per instance
-	calcOut  *row.Layout
-	window   *windowPlan
+	src      *sourcePlan // buildSource: the table it reads (an insertPlan per scan)
+	root     *relNode
 	sinkCast func() (rowFn, error) // the query's row cast to the sink's column types; one per instance
+	castName string
 	sink     *catalog.Table
 	sinkL    *row.Layout
 	logical  []string
 	physical []string
 }
 
-func planInsert(c *compiler, cat *catalog.Catalog, ins *ast.Insert) (*insertPlan, error) {
+func (p *relPlanner) planInsert(ins *ast.Insert) (*insertPlan, error) {
+	c, cat := p.c, p.cat
 	src := c.src
 	if ins.Overwrite {
 		return nil, diag.New(src, ins.Span(), "INSERT OVERWRITE is not supported yet")
 	}
 	if len(ins.Partition) > 0 || len(ins.Columns) > 0 {
 		return nil, diag.New(src, ins.Span(), "INSERT with a column list or PARTITION is not supported yet")
+	}
+	if _, isV := cat.View(ins.Table.Last().Name); isV {
+		return nil, diag.New(src, ins.Table.Span(), "INSERT INTO a view is not supported: '%s' is a view", ins.Table.Last().Name)
 	}
 	sink, err := cat.Lookup(ins.Table.Last().Name, ins.Table.Span())
 	if err != nil {
@@ -116,121 +121,15 @@ func planInsert(c *compiler, cat *catalog.Catalog, ins *ast.Insert) (*insertPlan
 	if sink.Factory.Name() == "datagen" {
 		return nil, diag.New(src, ins.Table.Span(), "Connector 'datagen' can only be used as a source")
 	}
-	q := ins.Query
-	if len(q.With) > 0 {
-		return nil, diag.New(src, q.With[0].Span(), "WITH (common table expressions) is not supported yet")
-	}
-	if len(q.OrderBy) > 0 {
-		return nil, diag.New(src, q.OrderBy[0].Span(), "ORDER BY is not supported yet")
-	}
-	if q.Limit != nil {
-		return nil, diag.New(src, q.Limit.Span(), "LIMIT is not supported yet")
-	}
-	sel, ok := q.Body.(*ast.Select)
-	if !ok {
-		return nil, diag.New(src, q.Body.Span(), "UNION, INTERSECT, EXCEPT and VALUES are not supported yet")
-	}
-	switch {
-	case sel.Distinct:
-		return nil, diag.New(src, sel.Span(), "SELECT DISTINCT is not supported yet")
-	case sel.Having != nil:
-		return nil, diag.New(src, sel.Having.Span(), "HAVING is not supported yet")
-	case len(sel.Windows) > 0:
-		return nil, diag.New(src, sel.Windows[0].Span(), "WINDOW clauses are not supported yet")
-	case sel.Stagger != nil:
-		return nil, diag.New(src, sel.Stagger.Span(), "WINDOWED BY STAGGER is not supported yet")
-	case sel.From == nil:
-		return nil, diag.New(src, sel.Span(), "SELECT without FROM is not supported yet")
-	}
-	ip := &insertPlan{c: c, sink: sink}
-	if v, ok := cat.Settings["table.exec.source.idle-timeout"]; ok {
-		d, err := parseDuration(v)
-		if err != nil || d < 0 {
-			return nil, fmt.Errorf("SET 'table.exec.source.idle-timeout' = '%s': want a duration such as '10 s'", v)
-		}
-		ip.idle = d
-	}
-	var tvf *ast.FuncCall
-	var tableName *ast.Name
-	switch f := sel.From.(type) {
-	case *ast.TableName:
-		if f.SystemTime != nil {
-			return nil, diag.New(src, f.SystemTime.Span(), "FOR SYSTEM_TIME AS OF is not supported yet")
-		}
-		tableName = f.Name
-	case *ast.TableFunc:
-		name := strings.ToUpper(f.Call.Name.Last().Name)
-		if name != "TUMBLE" && name != "HOP" && name != "CUMULATE" && name != "SESSION" {
-			return nil, diag.New(src, f.Call.Name.Span(), "table function %s is not supported yet", name)
-		}
-		tvf = f.Call
-		ta, ok := argAt(f.Call, 0, "DATA").(*ast.TableArg)
-		if !ok {
-			return nil, diag.New(src, f.Call.Span(), "%s needs a table argument: %s(TABLE t, DESCRIPTOR(ts), size)", name, name)
-		}
-		tableName = ta.Table
-	default:
-		return nil, diag.New(src, sel.From.Span(), "joins, subqueries and UNNEST are not supported yet")
-	}
-	tbl, err := cat.Lookup(tableName.Last().Name, tableName.Span())
+	root, err := p.query(ins.Query)
 	if err != nil {
 		return nil, err
 	}
-	if ip.src, err = planSource(c, tbl, tableName.Span()); err != nil {
+	ip := &insertPlan{c: c, sink: sink, root: root}
+	if ip.sinkCast, ip.sinkL, err = planSinkCast(c, ins, root.layout, sink); err != nil {
 		return nil, err
 	}
-	var where ast.Expr
-	if sel.Where != nil {
-		w, err := c.compile(sel.Where, ip.src.sc)
-		if err != nil {
-			return nil, err
-		}
-		if w.typ.Kind != types.Boolean {
-			return nil, diag.New(src, sel.Where.Span(), "WHERE clause must be a condition, not %s", w.typ)
-		}
-		where = sel.Where
-	}
-	var outL *row.Layout
-	if tvf != nil {
-		if ip.calc, ip.calcOut, err = planCalc(c, ip.src.sc, where, nil, nil); err != nil {
-			return nil, err
-		}
-		if ip.window, err = planWindow(c, ip.src, tvf, sel); err != nil {
-			return nil, err
-		}
-		outL = ip.window.out
-	} else {
-		if sel.GroupBy != nil {
-			return nil, diag.New(src, sel.GroupBy.Span(), "GROUP BY without a window table function (an updating result) is not supported yet")
-		}
-		var items []ast.Expr
-		var names []string
-		for i, it := range sel.Items {
-			if st, ok := it.Expr.(*ast.Star); ok {
-				if st.Qualifier != nil {
-					return nil, diag.New(src, st.Span(), "t.* is not supported yet")
-				}
-				for _, n := range ip.src.sc.names {
-					items = append(items, &ast.Name{Spanned: st.Spanned, Parts: []*ast.Ident{{Spanned: st.Spanned, Name: n}}})
-					names = append(names, n)
-				}
-				continue
-			}
-			if containsAggregate(c, it.Expr) {
-				return nil, diag.New(src, it.Expr.Span(), "aggregation without GROUP BY over a window table function (an updating result) is not supported yet")
-			}
-			items = append(items, it.Expr)
-			names = append(names, itemName(it, i))
-		}
-		if ip.calc, outL, err = planCalc(c, ip.src.sc, where, items, names); err != nil {
-			return nil, err
-		}
-		ip.calcOut = outL
-	}
-	if ip.sinkCast, ip.sinkL, err = planSinkCast(c, ins, outL, sink); err != nil {
-		return nil, err
-	}
-	ip.describe(where, sel)
+	p.nameInsert(ip)
 	return ip, nil
 }
 

@@ -28,6 +28,7 @@ import (
 	"fmt"
 	"io"
 	"reflect"
+	"slices"
 	"strings"
 	"time"
 
@@ -59,7 +60,23 @@ func (p *Program) HasJob() bool { return len(p.inserts) > 0 }
 
 // describe is DESCRIBE t: each column's name, type, nullability, computed
 // expression and watermark, as Flink's columns of that table.
-func describe(c *compiler, cat *catalog.Catalog, s *ast.Describe) ([]string, error) {
+func describe(c *compiler, rp *relPlanner, cat *catalog.Catalog, s *ast.Describe) ([]string, error) {
+	if v, ok := cat.View(s.Name.Last().Name); ok {
+		in, err := rp.view(v, s.Name)
+		if err != nil {
+			return nil, err
+		}
+		rows := [][]string{{"name", "type", "null", "extras", "watermark"}}
+		for i, n := range in.sc.names {
+			typ := in.sc.types[i]
+			null := "TRUE"
+			if !typ.IsNullable() {
+				null = "FALSE"
+			}
+			rows = append(rows, []string{n, typ.Nullable().String(), null, "", ""})
+		}
+		return formatRows(rows), nil
+	}
 	t, err := cat.Lookup(s.Name.Last().Name, s.Name.Span())
 	if err != nil {
 		return nil, err
@@ -102,6 +119,11 @@ func describe(c *compiler, cat *catalog.Catalog, s *ast.Describe) ([]string, err
 		}
 		rows = append(rows, []string{col.Name, tn, null, extras, wm})
 	}
+	return formatRows(rows), nil
+}
+
+// formatRows lays rows out in columns separated by " | ".
+func formatRows(rows [][]string) []string {
 	widths := make([]int, 5)
 	for _, r := range rows {
 		for i, f := range r {
@@ -119,7 +141,7 @@ func describe(c *compiler, cat *catalog.Catalog, s *ast.Describe) ([]string, err
 		}
 		out = append(out, strings.TrimRight(b.String(), " "))
 	}
-	return out, nil
+	return out
 }
 
 // Plan parses and plans a script. Errors are *diag.Error with positions.
@@ -130,10 +152,20 @@ func Plan(src string) (*Program, error) {
 	}
 	p := &Program{Catalog: catalog.New(src)}
 	c := &compiler{src: src, reg: functions.Builtins(), ctx: &functions.Context{}}
+	rp := newRelPlanner(c, p.Catalog)
 	for _, st := range stmts {
 		if ok, err := p.Catalog.Exec(st); ok {
 			if err != nil {
 				return nil, err
+			}
+			if cv, ok := st.(*ast.CreateView); ok {
+				// A view's query is checked where it is created, as
+				// Flink's; IF NOT EXISTS may have kept an older one.
+				if v, ok := p.Catalog.View(cv.Name.Last().Name); ok && v.Query == cv.Query {
+					if _, err := rp.view(v, cv.Name); err != nil {
+						return nil, err
+					}
+				}
 			}
 			continue
 		}
@@ -146,34 +178,36 @@ func Plan(src string) (*Program, error) {
 		}
 		switch s := st.(type) {
 		case *ast.Show:
-			if s.What != "TABLES" || s.Name != nil || s.Like != nil {
-				return nil, diag.New(src, s.Span(), "SHOW %s is not supported yet (SHOW TABLES is)", s.What)
+			if (s.What != "TABLES" && s.What != "VIEWS") || s.Name != nil || s.Like != nil {
+				return nil, diag.New(src, s.Span(), "SHOW %s is not supported yet (SHOW TABLES and SHOW VIEWS are)", s.What)
 			}
-			for _, n := range p.Catalog.TableNames() {
-				p.Output = append(p.Output, n)
+			// As Flink's, SHOW TABLES lists the views too.
+			names := p.Catalog.ViewNames()
+			if s.What == "TABLES" {
+				names = append(names, p.Catalog.TableNames()...)
+				slices.Sort(names)
 			}
+			p.Output = append(p.Output, names...)
 			continue
 		case *ast.Describe:
-			lines, err := describe(c, p.Catalog, s)
+			lines, err := describe(c, rp, p.Catalog, s)
 			if err != nil {
 				return nil, err
 			}
 			p.Output = append(p.Output, lines...)
 			continue
 		case *ast.Insert:
-			ip, err := planInsert(c, p.Catalog, s)
+			ip, err := rp.planInsert(s)
 			if err != nil {
 				return nil, err
 			}
-			ip.seq = len(p.inserts)
 			p.inserts = append(p.inserts, ip)
 		case *ast.StatementSet:
 			for _, in := range s.Inserts {
-				ip, err := planInsert(c, p.Catalog, in)
+				ip, err := rp.planInsert(in)
 				if err != nil {
 					return nil, err
 				}
-				ip.seq = len(p.inserts)
 				p.inserts = append(p.inserts, ip)
 			}
 		default:
@@ -266,8 +300,9 @@ func (p *Program) Build(j *engine.Job, o RunOptions) error {
 		errw = &lockedWriter{w: o.Stderr}
 	}
 	o.Stdout, o.Stderr = out, errw
+	l := &lowering{j: j, streams: map[*relNode]*engine.Stream[*row.Row]{}}
 	for _, ip := range p.inserts {
-		if err := ip.build(j, o); err != nil {
+		if err := ip.build(l, o); err != nil {
 			return err
 		}
 	}
@@ -285,11 +320,7 @@ func (p *Program) Explain() string {
 			b.WriteString("\n")
 		}
 		b.WriteString("== Logical plan ==\n")
-		for d, l := range ip.logical {
-			b.WriteString(strings.Repeat("   ", d))
-			if d > 0 {
-				b.WriteString("+- ")
-			}
+		for _, l := range ip.logical {
 			b.WriteString(l)
 			b.WriteString("\n")
 		}

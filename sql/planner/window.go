@@ -16,8 +16,13 @@ import (
 var windowCols = []string{"window_start", "window_end", "window_time"}
 
 // planWindow plans SELECT ... FROM TABLE(TUMBLE|HOP(...)) GROUP BY
-// window_start, window_end, keys.
-func planWindow(c *compiler, sp *sourcePlan, call *ast.FuncCall, sel *ast.Select) (*windowPlan, error) {
+// window_start, window_end, keys over the relation in (a table, view, CTE
+// or anything else whose time column is a rowtime attribute).
+func planWindow(c *compiler, in relInput, call *ast.FuncCall, sel *ast.Select) (*windowPlan, error) {
+	sp := struct {
+		sc     *scope
+		layout *row.Layout
+	}{in.sc, in.node.layout}
 	src := c.src
 	fn := strings.ToUpper(call.Name.Last().Name)
 	wp := &windowPlan{kind: fn}
@@ -28,14 +33,14 @@ func planWindow(c *compiler, sp *sourcePlan, call *ast.FuncCall, sel *ast.Select
 	tc := d.Columns[0].Name
 	wp.timeCol = sp.sc.index(tc)
 	if wp.timeCol < 0 {
-		e := diag.New(src, d.Columns[0].Span(), "Column '%s' not found in table '%s'", tc, sp.table.Name)
+		e := diag.New(src, d.Columns[0].Span(), "Column '%s' not found in table '%s'", tc, in.name)
 		if best, ok := diag.Closest(tc, sp.sc.names); ok {
 			e.Hint = fmt.Sprintf("did you mean '%s'?", best)
 		}
 		return nil, e
 	}
-	if wp.timeCol != sp.rowtime {
-		return nil, diag.New(src, d.Columns[0].Span(), "The window function requires the timecol to be a time attribute, but '%s' is %s without a WATERMARK in table '%s'", tc, sp.sc.types[wp.timeCol], sp.table.Name)
+	if sp.sc.types[wp.timeCol].Attr != types.Rowtime {
+		return nil, diag.New(src, d.Columns[0].Span(), "The window function requires the timecol to be a time attribute, but '%s' is %s without a WATERMARK in table '%s'", tc, sp.sc.types[wp.timeCol], in.name)
 	}
 	dur := func(i int, name string) (time.Duration, error) {
 		iv, ok := argAt(call, i, name).(*ast.IntervalLit)
@@ -158,7 +163,7 @@ func planWindow(c *compiler, sp *sourcePlan, call *ast.FuncCall, sel *ast.Select
 				i = sp.sc.index(n.Last().Name)
 			}
 			if i < 0 {
-				return nil, diag.New(src, pe.Span(), "SESSION's PARTITION BY takes columns of table '%s'", sp.table.Name)
+				return nil, diag.New(src, pe.Span(), "SESSION's PARTITION BY takes columns of table '%s'", in.name)
 			}
 			part = append(part, i)
 		}
