@@ -60,7 +60,9 @@ func runInDir(t testing.TB, src, dataDir string) (string, error) {
 //	explain           plan only (errors, EXPLAIN, DESCRIBE)
 //	run               plan, build and run; the printed rows, sorted
 //	put stream=s      append each input line as a record (partition key k)
-//	errors table=t    the table's error output, 'time' fields as given
+//	errors table=t    the table's error output (or dir=d: $DATA/d's)
+//
+// $DATA in a script is the data directory.
 func TestShardlogScripts(t *testing.T) {
 	datadriven.Walk(t, "testdata_shardlog", func(t *testing.T, path string) {
 		dir := t.TempDir()
@@ -80,7 +82,7 @@ func TestShardlogScripts(t *testing.T) {
 				}
 				return out
 			case "run":
-				out, err := runInDir(t, d.Input, dir)
+				out, err := runInDir(t, strings.ReplaceAll(d.Input, "$DATA", dir), dir)
 				if err != nil {
 					return "error: " + err.Error() + "\n"
 				}
@@ -91,9 +93,15 @@ func TestShardlogScripts(t *testing.T) {
 				putLines(t, filepath.Join(dir, "log"), stream, strings.Split(d.Input, "\n"))
 				return ""
 			case "errors":
-				var table string
-				d.ScanArgs(t, "table", &table)
-				b, err := os.ReadFile(filepath.Join(dir, "errors", table, "errors.jsonl"))
+				sub := ""
+				if d.HasArg("table") {
+					var table string
+					d.ScanArgs(t, "table", &table)
+					sub = filepath.Join("errors", table)
+				} else {
+					d.ScanArgs(t, "dir", &sub)
+				}
+				b, err := os.ReadFile(filepath.Join(dir, sub, "errors.jsonl"))
 				if err != nil {
 					return "error: " + err.Error() + "\n"
 				}
