@@ -87,6 +87,7 @@ func (ip *insertPlan) describe(where ast.Expr, sel *ast.Select) {
 		srcDesc += fmt.Sprintf(", idle after %v", ip.idle)
 	}
 	ip.physical = append(ip.physical, fmt.Sprintf("source %q (%s)", ip.op(ip.src.table.Name), srcDesc))
+	ip.physical = append(ip.physical, ip.logSourceOps()...)
 	if ip.window != nil {
 		ip.physical = append(ip.physical, fmt.Sprintf("  -> calc %q (forward, chained)", ip.op(ip.src.table.Name+"-calc")))
 		ip.physical = append(ip.physical, fmt.Sprintf("  -> window %q (hash exchange on [%s]; state: %d accumulators per key and window)", ip.windowName(), strings.Join(ip.keyNames(), ", "), len(ip.window.aggs)))

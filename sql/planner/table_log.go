@@ -436,3 +436,17 @@ func metadataExtras(col catalog.Column) string {
 	}
 	return s
 }
+
+// logSourceOps are EXPLAIN's lines for the operators a shardlog source
+// adds after itself.
+func (ip *insertPlan) logSourceOps() []string {
+	t := ip.src.table
+	if t.Factory.Name() != "shardlog" {
+		return nil
+	}
+	_, name, _ := catalog.LogFormat(t)
+	return []string{
+		fmt.Sprintf("  -> decode %q (forward, chained; %s records into rows; undecodable ones to %q, the error output)", ip.op(t.Name)+"/decode", name, ip.op(t.Name+"-errors")),
+		fmt.Sprintf("  -> skip %q (forward, chained; drops records skipped by ignore-parse-errors)", ip.op(t.Name+"-skip")),
+	}
+}
