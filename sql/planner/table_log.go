@@ -252,6 +252,7 @@ func (ip *insertPlan) buildLogSource(j *engine.Job, o RunOptions) (*engine.Strea
 	// The source row: the connector's columns (format fields and
 	// metadata, in the table's order), then the computed ones.
 	var fields []int
+	var notNull []string // per format field: its name when NOT NULL
 	var metas []metaFill
 	k := 0
 	for _, c := range t.Columns {
@@ -262,6 +263,11 @@ func (ip *insertPlan) buildLogSource(j *engine.Job, o RunOptions) (*engine.Strea
 			metas = append(metas, metaFill{dst: k, key: c.Metadata})
 		} else {
 			fields = append(fields, k)
+			nn := ""
+			if !c.Type.IsNullable() {
+				nn = c.Name
+			}
+			notNull = append(notNull, nn)
 		}
 		k++
 	}
@@ -273,6 +279,12 @@ func (ip *insertPlan) buildLogSource(j *engine.Job, o RunOptions) (*engine.Strea
 		}
 		r := layout.New()
 		for f, dst := range fields {
+			if fr.IsNull(f) {
+				if notNull[f] != "" {
+					return nil, fmt.Errorf("column '%s' is NOT NULL, but the record gives no value for it", notNull[f])
+				}
+				continue
+			}
 			if err := r.Set(dst, fr.Get(f)); err != nil {
 				return nil, err
 			}
