@@ -491,3 +491,54 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+func benchLayout() *row.Layout {
+	return row.NewLayout([]types.Type{types.BigIntType(), types.StringType(), types.DoubleType(),
+		{Kind: types.Timestamp, Precision: 3}}, []string{"id", "name", "amount", "ts"})
+}
+
+func benchCodec(b *testing.B, name string) (Codec, []byte, *row.Row) {
+	l := benchLayout()
+	c, err := New(name, nil, "", l)
+	if err != nil {
+		b.Fatal(err)
+	}
+	r, err := l.Of(row.Insert, int64(123456), "some user name", 42.5, row.Timestamp{Millis: 1704164645678})
+	if err != nil {
+		b.Fatal(err)
+	}
+	rec, err := c.Encode(nil, r)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return c, rec, r
+}
+
+func benchDecode(b *testing.B, name string) {
+	c, rec, _ := benchCodec(b, name)
+	b.SetBytes(int64(len(rec)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := c.Decode(rec); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func benchEncode(b *testing.B, name string) {
+	c, rec, r := benchCodec(b, name)
+	b.SetBytes(int64(len(rec)))
+	b.ReportAllocs()
+	buf := make([]byte, 0, 256)
+	for b.Loop() {
+		var err error
+		if buf, err = c.Encode(buf[:0], r); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkJSONDecode(b *testing.B) { benchDecode(b, "json") }
+func BenchmarkJSONEncode(b *testing.B) { benchEncode(b, "json") }
+func BenchmarkCSVDecode(b *testing.B)  { benchDecode(b, "csv") }
+func BenchmarkCSVEncode(b *testing.B)  { benchEncode(b, "csv") }
