@@ -1,8 +1,9 @@
 // Package catalog holds the tables a SQL script declares: CREATE TABLE
-// (physical and computed columns, WATERMARK FOR, WITH options) checked
-// against the connector's factory, DROP TABLE, and SET for the job
-// settings. A Catalog is not safe for concurrent use: one script, one
-// catalog.
+// (physical, computed and METADATA [FROM 'key'] [VIRTUAL] columns,
+// WATERMARK FOR, PARTITIONED BY where the connector takes it, WITH
+// options) checked against the connector's factory, DROP TABLE, and SET
+// for the job settings. A Catalog is not safe for concurrent use: one
+// script, one catalog.
 //
 // CREATE [TEMPORARY] VIEW keeps the view's query, which package planner
 // plans where the view is read; DROP VIEW and DROP TABLE remove them.
@@ -11,8 +12,9 @@
 // OPTIONS; CONSTRAINTS, METADATA and PARTITIONS have nothing to copy).
 //
 // SHOW TABLES and DESCRIBE are answered by package planner, which types
-// computed columns. Not here yet: metadata columns and PRIMARY KEY; each
-// is refused by name with its position.
+// computed columns. Not here yet: PRIMARY KEY, refused by name with its
+// position. The shardlog table and its formats are described in
+// docs/sql-tables.md.
 package catalog
 
 import (
@@ -30,9 +32,15 @@ type Column struct {
 	Name string
 	Type types.Type
 	// Expr is a computed column's expression (c AS expr); nil for a
-	// physical column. The planner types it and fixes Type.
+	// physical or metadata column. The planner types it and fixes Type.
 	Expr ast.Expr
-	Span diag.Span
+	// Metadata is a METADATA column's key (FROM 'key', else the column's
+	// name); "" for other columns. The connector fills it when reading.
+	Metadata string
+	// Virtual marks a METADATA ... VIRTUAL column: read only, not part of
+	// the table's columns when it is written.
+	Virtual bool
+	Span    diag.Span
 }
 
 // Watermark is WATERMARK FOR Column AS Expr.
@@ -52,7 +60,10 @@ type Table struct {
 	// OptionSpans locate each option's key, for run-time errors.
 	OptionSpans map[string]diag.Span
 	Factory     Factory
-	Span        diag.Span
+	// PartitionKeys are the PARTITIONED BY columns (connectors that take
+	// them only: see Partitioned).
+	PartitionKeys []string
+	Span          diag.Span
 }
 
 // Column returns the index of the named column (case-sensitive, as
@@ -259,8 +270,6 @@ func (c *Catalog) createTable(s *ast.CreateTable) error {
 	switch {
 	case s.AsQuery != nil:
 		return diag.New(c.src, s.Span(), "CREATE TABLE ... AS SELECT is not supported yet")
-	case len(s.PartitionedBy) > 0:
-		return diag.New(c.src, s.PartitionedBy[0].Span(), "PARTITIONED BY is not supported yet")
 	case len(s.Constraints) > 0:
 		return diag.New(c.src, s.Constraints[0].Span(), "PRIMARY KEY is not supported yet")
 	case len(s.Watermarks) > 1:
@@ -300,7 +309,14 @@ func (c *Catalog) createTable(s *ast.CreateTable) error {
 		case ast.ComputedColumn:
 			col.Expr = cd.Expr
 		default:
-			return diag.New(c.src, cd.Span(), "metadata columns are not supported yet")
+			typ, err := ConvertType(c.src, cd.Type)
+			if err != nil {
+				return err
+			}
+			col.Type, col.Metadata, col.Virtual = typ, col.Name, cd.Virtual
+			if cd.MetadataKey != nil {
+				col.Metadata = cd.MetadataKey.Value
+			}
 		}
 		if i := t.Column(col.Name); i >= 0 {
 			if like == nil || i >= like.baseCols {
@@ -377,6 +393,12 @@ func (c *Catalog) createTable(s *ast.CreateTable) error {
 		return e
 	}
 	t.Factory = f
+	if err := checkMetadata(c.src, t, s, f); err != nil {
+		return err
+	}
+	if err := checkPartitionedBy(c.src, t, s, f); err != nil {
+		return err
+	}
 	if err := validateOptions(c.src, t, s, f); err != nil {
 		return err
 	}

@@ -41,8 +41,11 @@ func (ip *insertPlan) build(l *lowering, o RunOptions) error {
 }
 
 // buildSource is the datagen source: row i is a function of i.
-func (ip *insertPlan) buildSource(j *engine.Job) (*engine.Stream[*row.Row], error) {
+func (ip *insertPlan) buildSource(j *engine.Job, o RunOptions) (*engine.Stream[*row.Row], error) {
 	t := ip.src.table
+	if t.Factory.Name() == "shardlog" {
+		return ip.buildLogSource(j, o)
+	}
 	opts := t.Options
 	var count int64
 	if v, ok := opts["number-of-rows"]; ok {
@@ -371,6 +374,8 @@ func (ip *insertPlan) buildSink(s *engine.Stream[*row.Row], o RunOptions) error 
 		})
 	case "blackhole":
 		engine.ForEach(s, ip.op(t.Name), func(*row.Row) error { return nil })
+	case "shardlog":
+		return ip.buildLogSink(s, o)
 	case "filesystem":
 		js := engine.Map(s, ip.op(t.Name+"-json"), func(r *row.Row) json.RawMessage { return r.AppendJSON(nil) })
 		engine.SinkTo(js, ip.op(t.Name), file.JSONLines[json.RawMessage](t.Options["path"]))

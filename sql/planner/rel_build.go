@@ -105,6 +105,7 @@ func (w *physWriter) node(n *relNode) {
 	case relScan:
 		n.opName, n.seq = p.unique(n.src.table.Name)
 		ip.physical = append(ip.physical, fmt.Sprintf("source %q (%s)", n.opName, n.scanDesc()))
+		ip.physical = append(ip.physical, (&insertPlan{src: n.src, seq: n.seq}).logSourceOps()...)
 	case relCalc:
 		base, desc := n.calcBase, "stateless"
 		if base == "union-cast" {
@@ -173,6 +174,7 @@ func (n *relNode) scanDesc() string {
 // operator whose output goes to both.
 type lowering struct {
 	j       *engine.Job
+	o       RunOptions
 	streams map[*relNode]*engine.Stream[*row.Row]
 }
 
@@ -193,7 +195,7 @@ func (l *lowering) lower(n *relNode) (*engine.Stream[*row.Row], error) {
 	case relScan:
 		sip := &insertPlan{src: n.src, idle: n.idle, seq: n.seq}
 		var err error
-		if s, err = sip.buildSource(l.j); err != nil {
+		if s, err = sip.buildSource(l.j, l.o); err != nil {
 			return nil, err
 		}
 	case relCalc:
