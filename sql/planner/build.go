@@ -93,8 +93,12 @@ func (ip *insertPlan) describe(where ast.Expr, sel *ast.Select) {
 	} else {
 		ip.physical = append(ip.physical, fmt.Sprintf("  -> calc %q (forward, chained; stateless)", ip.op(ip.src.table.Name+"-calc")))
 	}
-	ip.physical = append(ip.physical, fmt.Sprintf("  -> cast %q (forward, chained; to the sink's column types)", ip.op(ip.sink.Name+"-cast")))
-	ip.physical = append(ip.physical, fmt.Sprintf("  -> sink %q (%s)", ip.op(ip.sink.Name), ip.sink.Factory.Name()))
+	if ip.sinkCast != nil {
+		ip.physical = append(ip.physical, fmt.Sprintf("  -> cast %q (forward, chained; to the sink's column types)", ip.op(ip.sink.Name+"-cast")))
+		ip.physical = append(ip.physical, fmt.Sprintf("  -> sink %q (%s)", ip.op(ip.sink.Name), ip.sink.Factory.Name()))
+	} else {
+		ip.physical = append(ip.physical, fmt.Sprintf("  -> sink %q (%s; no cast: the query's columns are of the sink's types)", ip.op(ip.sink.Name), ip.sink.Factory.Name()))
+	}
 }
 
 func (ip *insertPlan) keyNames() []string {
@@ -125,7 +129,9 @@ func (ip *insertPlan) build(j *engine.Job, o RunOptions) error {
 	if ip.window != nil {
 		s = ip.buildWindow(s)
 	}
-	s = engine.Process[*row.Row, *row.Row](s, ip.op(ip.sink.Name+"-cast"), &rowProcess{newFn: ip.sinkCast})
+	if ip.sinkCast != nil {
+		s = engine.Process[*row.Row, *row.Row](s, ip.op(ip.sink.Name+"-cast"), &rowProcess{newFn: ip.sinkCast})
+	}
 	return ip.buildSink(s, o)
 }
 

@@ -94,7 +94,7 @@ type insertPlan struct {
 	calc     func() (rowFn, error) // WHERE and projection (or just WHERE before a window); one per instance
 	calcOut  *row.Layout
 	window   *windowPlan
-	sinkCast func() (rowFn, error) // the query's row cast to the sink's column types; one per instance
+	sinkCast func() (rowFn, error) // the query's row cast to the sink's column types; one per instance; nil when the identity
 	sink     *catalog.Table
 	sinkL    *row.Layout
 	logical  []string
@@ -440,7 +440,8 @@ func planCalc(c *compiler, sc *scope, where ast.Expr, items []ast.Expr, names []
 }
 
 // planSinkCast checks the query's columns against the sink's and casts
-// each to the sink's type, as Flink's implicit insert casts.
+// each to the sink's type, as Flink's implicit insert casts. The cast is
+// nil (no operator) when it would be the identity: see castIsIdentity.
 func planSinkCast(c *compiler, ins *ast.Insert, q *row.Layout, sink *catalog.Table) (func() (rowFn, error), *row.Layout, error) {
 	if len(sink.Columns) != q.Len() {
 		return nil, nil, diag.New(c.src, ins.Query.Span(), "Column types of query result and sink for '%s' do not match: the query has %d columns, the sink %d", sink.Name, q.Len(), len(sink.Columns))
@@ -459,6 +460,10 @@ func planSinkCast(c *compiler, ins *ast.Insert, q *row.Layout, sink *catalog.Tab
 		ts = append(ts, col.Type)
 	}
 	outL := layoutOf(names, ts)
+	if castIsIdentity(q, outL, sink.Factory.Name()) {
+		// The query's rows already are the sink's: no cast operator.
+		return nil, outL, nil
+	}
 	sc := &scope{}
 	for i := range q.Len() {
 		sc.names = append(sc.names, fmt.Sprintf("$%d", i))
@@ -499,4 +504,28 @@ func planSinkCast(c *compiler, ins *ast.Insert, q *row.Layout, sink *catalog.Tab
 		return nil, nil, err
 	}
 	return newFn, outL, nil
+}
+
+// castIsIdentity reports whether the query's rows (layout q) can go to
+// the sink (layout to) as they are: every column of the same type but for
+// nullability, no NOT NULL column fed by a nullable one (which needs the
+// cast's check), and either the same column names or a sink connector
+// that writes values by position only (print, blackhole), since a row
+// keeps q's names.
+func castIsIdentity(q, to *row.Layout, connector string) bool {
+	for i := range q.Len() {
+		from, t := q.Type(i), to.Type(i)
+		if !from.EqualIgnoringNull(t) || (from.IsNullable() && !t.IsNullable()) {
+			return false
+		}
+	}
+	if connector == "print" || connector == "blackhole" {
+		return true
+	}
+	for i := range q.Len() {
+		if q.Name(i) != to.Name(i) {
+			return false
+		}
+	}
+	return true
 }

@@ -26,3 +26,23 @@ func TestSameResults(t *testing.T) {
 		}
 	}
 }
+
+func BenchmarkFilterProjectSQL(b *testing.B) {
+	ctx := context.Background()
+	for b.Loop() {
+		if err := SQLJob(ctx, 1_000_000); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N)*1e6/b.Elapsed().Seconds(), "rows/s")
+}
+
+func BenchmarkFilterProjectGo(b *testing.B) {
+	ctx := context.Background()
+	for b.Loop() {
+		if err := GoJob(ctx, 1_000_000, func(Out) error { return nil }); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N)*1e6/b.Elapsed().Seconds(), "rows/s")
+}
