@@ -325,26 +325,20 @@ func planSource(c *compiler, t *catalog.Table, ref diag.Span) (*sourcePlan, erro
 	}
 	base := &scope{names: sc.names, types: sc.types}
 	newComputed := func() (func(*row.Row) error, error) {
-		type colEval struct {
-			dst int
-			ev  evalFn
-		}
 		// Computed columns follow the physical ones in the row.
-		var evs []colEval
+		var sets []setter
 		for k, ti := range comp {
 			x, err := c.compile(t.Columns[ti].Expr, base)
 			if err != nil {
 				return nil, err
 			}
-			evs = append(evs, colEval{dst: len(phys) + k, ev: x.eval})
+			sets = append(sets, newSetter(x, len(phys)+k))
 		}
 		return func(r *row.Row) error {
-			for _, e := range evs {
-				v, err := e.ev(r)
-				if err != nil {
+			for _, set := range sets {
+				if _, err := set(r, r); err != nil {
 					return err
 				}
-				functions.Write(r, e.dst, v)
 			}
 			return nil
 		}, nil
@@ -386,22 +380,22 @@ func watermarkDelay(c *compiler, w *catalog.Watermark) (time.Duration, error) {
 func planCalc(c *compiler, sc *scope, where ast.Expr, items []ast.Expr, names []string) (func() (rowFn, error), *row.Layout, error) {
 	var outL *row.Layout
 	newFn := func() (rowFn, error) {
-		var cond evalFn
+		var cond predicate
 		if where != nil {
 			w, err := c.compile(where, sc)
 			if err != nil {
 				return nil, err
 			}
-			cond = w.eval
+			cond = newPredicate(w)
 		}
-		evs := make([]evalFn, len(items))
+		sets := make([]setter, len(items))
 		ts := make([]types.Type, len(items))
 		for i, it := range items {
 			x, err := c.compile(it, sc)
 			if err != nil {
 				return nil, err
 			}
-			evs[i], ts[i] = x.eval, x.typ
+			sets[i], ts[i] = newSetter(x, i), x.typ
 		}
 		if items != nil && outL == nil {
 			// Set by the first, synchronous compilation only; the pool's
@@ -411,24 +405,20 @@ func planCalc(c *compiler, sc *scope, where ast.Expr, items []ast.Expr, names []
 		l := outL
 		return func(in *row.Row) (*row.Row, bool, error) {
 			if cond != nil {
-				v, err := cond(in)
-				if err != nil {
+				keep, err := cond(in)
+				if err != nil || !keep {
 					return nil, false, err
-				}
-				if v.Null || !v.Bool() {
-					return nil, false, nil
 				}
 			}
 			if l == nil {
 				return in, true, nil
 			}
 			out := l.New()
-			for i, ev := range evs {
-				v, err := ev(in)
-				if err != nil {
+			out.Kind = in.Kind
+			for _, set := range sets {
+				if _, err := set(in, out); err != nil {
 					return nil, false, err
 				}
-				functions.Write(out, i, v)
 			}
 			return out, true, nil
 		}, nil
@@ -470,10 +460,9 @@ func planSinkCast(c *compiler, ins *ast.Insert, q *row.Layout, sink *catalog.Tab
 		sc.types = append(sc.types, q.Type(i))
 	}
 	newFn := func() (rowFn, error) {
-		evs := make([]evalFn, q.Len())
-		for i := range evs {
-			idx := i
-			x := &compiled{typ: q.Type(i).WithAttr(types.Regular), eval: func(r *row.Row) (functions.Value, error) { return functions.Read(r, idx), nil }}
+		sets := make([]setter, q.Len())
+		for i := range sets {
+			x := column(i, q.Type(i).WithAttr(types.Regular))
 			to := outL.Type(i)
 			if x.typ.IsNullable() && !to.IsNullable() {
 				to = to.Nullable()
@@ -482,20 +471,19 @@ func planSinkCast(c *compiler, ins *ast.Insert, q *row.Layout, sink *catalog.Tab
 			if err != nil {
 				return nil, err
 			}
-			evs[i] = y.eval
+			sets[i] = newSetter(y, i)
 		}
 		return func(in *row.Row) (*row.Row, bool, error) {
 			out := outL.New()
 			out.Kind = in.Kind
-			for i, ev := range evs {
-				v, err := ev(in)
+			for i, set := range sets {
+				null, err := set(in, out)
 				if err != nil {
 					return nil, false, err
 				}
-				if v.Null && !outL.Type(i).IsNullable() {
+				if null && !outL.Type(i).IsNullable() {
 					return nil, false, fmt.Errorf("column '%s' of sink '%s' is NOT NULL, but the query gave NULL", outL.Name(i), sink.Name)
 				}
-				functions.Write(out, i, v)
 			}
 			return out, true, nil
 		}, nil
