@@ -53,6 +53,9 @@ type compiler struct {
 	src string
 	reg *functions.Registry
 	ctx *functions.Context
+	// generic compiles without typed closures or constant folding: the
+	// reference the typed compilation is tested against.
+	generic bool
 }
 
 func (c *compiler) errorf(n ast.Node, format string, args ...any) *diag.Error {
@@ -78,6 +81,9 @@ func (c *compiler) compile(e ast.Expr, sc *scope) (*compiled, error) {
 				err.Hint = fmt.Sprintf("did you mean '%s'?", best)
 			}
 			return nil, err
+		}
+		if c.generic {
+			return &compiled{typ: sc.types[i], eval: func(r *row.Row) (functions.Value, error) { return functions.Read(r, i), nil }}, nil
 		}
 		return column(i, sc.types[i]), nil
 	case *ast.NumberLit:
@@ -249,7 +255,7 @@ func (c *compiler) call(n ast.Node, name string, args ...*compiled) (*compiled, 
 			}
 		}
 	}
-	if x := typedCall(s, args); x != nil {
+	if x := typedCall(s, args); x != nil && !c.generic {
 		return foldConst(x, args), nil
 	}
 	evals := make([]evalFn, len(args))
@@ -279,7 +285,7 @@ func (c *compiler) cast(n ast.Node, x *compiled, to types.Type, try bool) (*comp
 	if err != nil {
 		return nil, c.errorf(n, "%v", err)
 	}
-	if y := typedCast(s, x); y != nil {
+	if y := typedCast(s, x); y != nil && !c.generic {
 		return foldConst(y, []*compiled{x}), nil
 	}
 	ev, f := x.eval, s.Eval
@@ -292,6 +298,9 @@ func (c *compiler) cast(n ast.Node, x *compiled, to types.Type, try bool) (*comp
 		buf[0] = v
 		return f(buf)
 	}}
+	if c.generic {
+		return y, nil
+	}
 	// A cast is deterministic: a cast literal is a literal.
 	return foldConst(y, []*compiled{x}), nil
 }
