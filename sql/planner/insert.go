@@ -402,6 +402,10 @@ func planCalc(c *compiler, sc *scope, where ast.Expr, items []ast.Expr, names []
 			// later ones read it.
 			outL = layoutOf(names, ts)
 		}
+		var alloc *row.Allocator
+		if outL != nil {
+			alloc = outL.NewAllocator(rowBatch)
+		}
 		l := outL
 		return func(in *row.Row) (*row.Row, bool, error) {
 			if cond != nil {
@@ -413,7 +417,7 @@ func planCalc(c *compiler, sc *scope, where ast.Expr, items []ast.Expr, names []
 			if l == nil {
 				return in, true, nil
 			}
-			out := l.New()
+			out := alloc.New()
 			out.Kind = in.Kind
 			for _, set := range sets {
 				if _, err := set(in, out); err != nil {
@@ -473,8 +477,9 @@ func planSinkCast(c *compiler, ins *ast.Insert, q *row.Layout, sink *catalog.Tab
 			}
 			sets[i] = newSetter(y, i)
 		}
+		alloc := outL.NewAllocator(rowBatch)
 		return func(in *row.Row) (*row.Row, bool, error) {
-			out := outL.New()
+			out := alloc.New()
 			out.Kind = in.Kind
 			for i, set := range sets {
 				null, err := set(in, out)

@@ -3,6 +3,8 @@ package sqlbench
 import (
 	"context"
 	"testing"
+
+	"github.com/sluicehq/sluice/internal/bench"
 )
 
 // TestSameResults checks that the SQL job and the hand-written Go job (the
@@ -29,20 +31,22 @@ func TestSameResults(t *testing.T) {
 
 func BenchmarkFilterProjectSQL(b *testing.B) {
 	ctx := context.Background()
+	cpu := bench.CPUTime()
 	for b.Loop() {
 		if err := SQLJob(ctx, 1_000_000); err != nil {
 			b.Fatal(err)
 		}
 	}
-	b.ReportMetric(float64(b.N)*1e6/b.Elapsed().Seconds(), "rows/s")
+	b.ReportMetric(float64(bench.CPUTime()-cpu)/float64(b.N)/1e6, "cpu-ns/row")
 }
 
 func BenchmarkFilterProjectGo(b *testing.B) {
 	ctx := context.Background()
+	cpu := bench.CPUTime()
 	for b.Loop() {
 		if err := GoJob(ctx, 1_000_000, func(Out) error { return nil }); err != nil {
 			b.Fatal(err)
 		}
 	}
-	b.ReportMetric(float64(b.N)*1e6/b.Elapsed().Seconds(), "rows/s")
+	b.ReportMetric(float64(bench.CPUTime()-cpu)/float64(b.N)/1e6, "cpu-ns/row")
 }
