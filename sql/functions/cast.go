@@ -35,7 +35,7 @@ func Cast(c *Context, from, to types.Type, try bool) (*Scalar, error) {
 	if to.Kind == types.Decimal && types.CastCanFail(from, to) {
 		rt = rt.Nullable() // an overflowing DECIMAL is NULL
 	}
-	return &Scalar{Name: name, Result: rt, Params: []types.Type{from},
+	return &Scalar{Name: name, Result: rt, Params: []types.Type{from}, Typed: castTyped(from, to),
 		Eval: func(a []Value) (Value, error) {
 			if a[0].Null {
 				return Null(), nil
@@ -279,34 +279,77 @@ func fromString(c *Context, to types.Type) (convFn, error) {
 }
 
 // numericConv converts between numeric types (and from BOOLEAN).
+// castTyped is the unboxed form of a cast between integers, BOOLEAN and
+// floating point (numericConv's kernels), nil for other casts. TRY_CAST
+// is the same: these casts cannot fail.
+func castTyped(from, to types.Type) *Typed {
+	intLike := func(t types.Type) bool { return t.IsInteger() || t.Kind == types.Boolean }
+	switch {
+	case to.IsInteger() && intLike(from):
+		return &Typed{Int: intToInt(intBits(to.Kind))}
+	case to.IsInteger() && from.IsApproximate():
+		return &Typed{FloatToInt: floatToInt(intBits(to.Kind))}
+	case to.IsApproximate() && intLike(from):
+		return &Typed{IntToFloat: intToFloat(to.Kind == types.Float)}
+	case to.IsApproximate() && from.IsApproximate():
+		return &Typed{Float: floatToFloat(to.Kind == types.Float)}
+	}
+	return nil
+}
+
+func intToInt(bits int) func(a, _ int64) (int64, error) {
+	return func(a, _ int64) (int64, error) { return wrap(a, bits), nil }
+}
+
+func floatToInt(bits int) func(float64) int64 {
+	return func(f float64) int64 { return wrap(saturate(f, bits), bits) }
+}
+
+func roundTo(single bool, f float64) float64 {
+	if single {
+		return float64(float32(f))
+	}
+	return f
+}
+
+func intToFloat(single bool) func(int64) float64 {
+	return func(i int64) float64 { return roundTo(single, float64(i)) }
+}
+
+func floatToFloat(single bool) func(a, _ float64) float64 {
+	return func(f, _ float64) float64 { return roundTo(single, f) }
+}
+
 func numericConv(from, to types.Type) convFn {
 	switch {
 	case to.IsInteger():
 		bits := intBits(to.Kind)
 		switch {
 		case from.IsInteger() || from.Kind == types.Boolean:
-			return func(v Value) (Value, error) { return Int(wrap(v.I, bits)), nil }
+			k := intToInt(bits)
+			return func(v Value) (Value, error) {
+				z, _ := k(v.I, 0)
+				return Int(z), nil
+			}
 		case from.IsApproximate():
-			return func(v Value) (Value, error) { return Int(wrap(saturate(v.F, bits), bits)), nil }
+			k := floatToInt(bits)
+			return func(v Value) (Value, error) { return Int(k(v.F)), nil }
 		}
 		return func(v Value) (Value, error) {
 			n, _ := v.D.Int64()
 			return Int(wrap(n, bits)), nil
 		}
 	case to.IsApproximate():
-		round := func(f float64) float64 {
-			if to.Kind == types.Float {
-				return float64(float32(f))
-			}
-			return f
-		}
+		single := to.Kind == types.Float
 		switch {
 		case from.IsInteger() || from.Kind == types.Boolean:
-			return func(v Value) (Value, error) { return Float(round(float64(v.I))), nil }
+			k := intToFloat(single)
+			return func(v Value) (Value, error) { return Float(k(v.I)), nil }
 		case from.IsApproximate():
-			return func(v Value) (Value, error) { return Float(round(v.F)), nil }
+			k := floatToFloat(single)
+			return func(v Value) (Value, error) { return Float(k(v.F, 0)), nil }
 		}
-		return func(v Value) (Value, error) { return Float(round(v.D.Float64())), nil }
+		return func(v Value) (Value, error) { return Float(roundTo(single, v.D.Float64())), nil }
 	}
 	// To DECIMAL: NULL when it does not fit.
 	switch {

@@ -122,14 +122,12 @@ func registerMath(r *Registry) {
 			// Compute in BIGINT; the remainder fits the divisor's type.
 			p := []types.Type{types.BigIntType().WithNullable(a.IsNullable()), types.BigIntType().WithNullable(b.IsNullable())}
 			return &Scalar{Result: rt, Params: p, Eval: strict(func(v []Value) (Value, error) {
-				if v[1].I == 0 {
-					return Value{}, errDivideByZero
+				z, err := intMod(v[0].I, v[1].I)
+				if err != nil {
+					return Value{}, err
 				}
-				if v[1].I == -1 {
-					return Int(0), nil
-				}
-				return Int(v[0].I % v[1].I), nil
-			})}, true, nil
+				return Int(z), nil
+			}), Typed: &Typed{Int: intMod}}, true, nil
 		}
 		p := []types.Type{a.AsDecimal().WithNullable(a.IsNullable()), b.AsDecimal().WithNullable(b.IsNullable())}
 		return &Scalar{Result: rt, Params: p, Eval: strict(func(v []Value) (Value, error) {
@@ -161,7 +159,7 @@ func orInt(t types.Type) types.Type {
 
 // numeric1 binds a one-argument numeric function whose result type and
 // evaluator depend on the argument's type.
-func numeric1(f func(t types.Type) (types.Type, Eval)) binder {
+func numeric1(f func(t types.Type) (types.Type, Eval), typed ...func(t types.Type) *Typed) binder {
 	return func(c *Context, args []Arg) (*Scalar, bool, error) {
 		if len(args) != 1 || args[0].Symbol != "" {
 			return nil, false, nil
@@ -175,7 +173,11 @@ func numeric1(f func(t types.Type) (types.Type, Eval)) binder {
 		}
 		rt, ev := f(t.Nullable())
 		n := args[0].Type.IsNullable()
-		return &Scalar{Result: rt.WithNullable(n), Params: []types.Type{t.WithNullable(n)}, Eval: strict(ev)}, true, nil
+		s := &Scalar{Result: rt.WithNullable(n), Params: []types.Type{t.WithNullable(n)}, Eval: strict(ev)}
+		if len(typed) > 0 {
+			s.Typed = typed[0](t.Nullable())
+		}
+		return s, true, nil
 	}
 }
 

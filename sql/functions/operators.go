@@ -1,8 +1,6 @@
 package functions
 
 import (
-	"math"
-
 	"github.com/sluicehq/sluice/sql/row"
 	"github.com/sluicehq/sluice/sql/types"
 )
@@ -29,6 +27,15 @@ func registerOperators(r *Registry) {
 			return t, func(a []Value) (Value, error) { return Float(-a[0].F), nil }
 		}
 		return t, func(a []Value) (Value, error) { return Dec(a[0].D.Neg()), nil }
+	}, func(t types.Type) *Typed {
+		switch {
+		case t.IsInteger():
+			bits := intBits(t.Kind)
+			return &Typed{Int: func(a, _ int64) (int64, error) { return wrap(-a, bits), nil }}
+		case t.IsApproximate():
+			return &Typed{Float: func(a, _ float64) float64 { return -a }}
+		}
+		return nil
 	}))
 	for _, name := range []string{"=", "<>", "<", "<=", ">", ">="} {
 		r.add(name, "<COMPARABLE> "+name+" <COMPARABLE>", comparison(name))
@@ -41,12 +48,12 @@ func registerOperators(r *Registry) {
 		}
 		return &Scalar{Result: boolean.WithNullable(nullable), Params: params, Eval: strict(func(a []Value) (Value, error) {
 			return Bool(!a[0].Bool()), nil
-		})}, true, nil
+		}), Typed: &Typed{Logic: LogicNot}}, true, nil
 	})
 	for _, and := range []bool{true, false} {
-		name := "AND"
+		name, logic := "AND", LogicAnd
 		if !and {
-			name = "OR"
+			name, logic = "OR", LogicOr
 		}
 		r.add(name, "<BOOLEAN> "+name+" <BOOLEAN> ...", func(c *Context, args []Arg) (*Scalar, bool, error) {
 			ps := make([]param, len(args))
@@ -72,16 +79,12 @@ func registerOperators(r *Registry) {
 					return Null(), nil
 				}
 				return Bool(and), nil
-			}}, true, nil
+			}, Typed: &Typed{Logic: logic}}, true, nil
 		})
 	}
-	for name, f := range map[string]func(v Value) bool{
-		"IS NULL":      func(v Value) bool { return v.Null },
-		"IS NOT NULL":  func(v Value) bool { return !v.Null },
-		"IS TRUE":      func(v Value) bool { return !v.Null && v.Bool() },
-		"IS NOT TRUE":  func(v Value) bool { return v.Null || !v.Bool() },
-		"IS FALSE":     func(v Value) bool { return !v.Null && !v.Bool() },
-		"IS NOT FALSE": func(v Value) bool { return v.Null || v.Bool() },
+	for name, logic := range map[string]Logic{
+		"IS NULL": LogicIsNull, "IS NOT NULL": LogicIsNotNull, "IS TRUE": LogicIsTrue,
+		"IS NOT TRUE": LogicIsNotTrue, "IS FALSE": LogicIsFalse, "IS NOT FALSE": LogicIsNotFalse,
 	} {
 		onlyBool := name != "IS NULL" && name != "IS NOT NULL"
 		r.add(name, "<ANY> "+name, func(c *Context, args []Arg) (*Scalar, bool, error) {
@@ -94,8 +97,8 @@ func registerOperators(r *Registry) {
 				}
 			}
 			return &Scalar{Result: boolean.AsNotNull(), Params: []types.Type{args[0].Type}, Eval: func(a []Value) (Value, error) {
-				return Bool(f(a[0])), nil
-			}}, true, nil
+				return Bool(logic.IsTest(a[0].Bool(), a[0].Null)), nil
+			}, Typed: &Typed{Logic: logic}}, true, nil
 		})
 	}
 }
@@ -128,45 +131,20 @@ func arith(op types.ArithOp) binder {
 		case rt.IsInteger():
 			bits := intBits(rt.Kind)
 			params := []types.Type{nb(types.BigIntType(), a), nb(types.BigIntType(), b)}
+			k := intArith(op, bits)
 			return &Scalar{Result: rt, Params: params, Eval: strict(func(v []Value) (Value, error) {
-				x, y := v[0].I, v[1].I
-				switch op {
-				case types.Plus:
-					return Int(wrap(x+y, bits)), nil
-				case types.Minus:
-					return Int(wrap(x-y, bits)), nil
-				case types.Times:
-					return Int(wrap(x*y, bits)), nil
+				z, err := k(v[0].I, v[1].I)
+				if err != nil {
+					return Value{}, err
 				}
-				if y == 0 {
-					return Value{}, errDivideByZero
-				}
-				if y == -1 {
-					return Int(wrap(-x, bits)), nil
-				}
-				return Int(x / y), nil
-			})}, true, nil
+				return Int(z), nil
+			}), Typed: &Typed{Int: k}}, true, nil
 		case rt.IsApproximate():
 			params := []types.Type{nb(types.DoubleType(), a), nb(types.DoubleType(), b)}
-			single := rt.Kind == types.Float
+			k := floatArith(op, rt.Kind == types.Float)
 			return &Scalar{Result: rt, Params: params, Eval: strict(func(v []Value) (Value, error) {
-				x, y := v[0].F, v[1].F
-				var z float64
-				switch op {
-				case types.Plus:
-					z = x + y
-				case types.Minus:
-					z = x - y
-				case types.Times:
-					z = x * y
-				default:
-					z = x / y
-				}
-				if single {
-					z = float64(float32(z))
-				}
-				return Float(z), nil
-			})}, true, nil
+				return Float(k(v[0].F, v[1].F)), nil
+			}), Typed: &Typed{Float: k}}, true, nil
 		}
 		params := []types.Type{nb(a.AsDecimal(), a), nb(b.AsDecimal(), b)}
 		rt = rt.Nullable() // overflow is NULL
@@ -290,21 +268,25 @@ func comparison(name string) binder {
 		if (ct.Kind == types.Map || ct.Kind == types.Multiset) && name != "=" && name != "<>" {
 			return nil, false, nil
 		}
-		test := map[string]func(int) bool{
-			"=": func(c int) bool { return c == 0 }, "<>": func(c int) bool { return c != 0 },
-			"<": func(c int) bool { return c < 0 }, "<=": func(c int) bool { return c <= 0 },
-			">": func(c int) bool { return c > 0 }, ">=": func(c int) bool { return c >= 0 },
-		}[name]
+		test := cmpTest(name)
 		params := []types.Type{ct.WithNullable(a.IsNullable()), ct.WithNullable(b.IsNullable())}
 		result := types.BooleanType().WithNullable(a.IsNullable() || b.IsNullable())
-		if ct.IsApproximate() {
+		switch {
+		case ct.IsApproximate():
+			k := floatCmp(name)
 			return &Scalar{Result: result, Params: params, Eval: strict(func(v []Value) (Value, error) {
-				x, y := v[0].F, v[1].F
-				if math.IsNaN(x) || math.IsNaN(y) {
-					return Bool(name == "<>"), nil
-				}
-				return Bool(test(Compare(ct, v[0], v[1]))), nil
-			})}, true, nil
+				return Bool(k(v[0].F, v[1].F)), nil
+			}), Typed: &Typed{FloatCmp: k}}, true, nil
+		case intSlot(ct.Kind):
+			k := intCmp(name)
+			return &Scalar{Result: result, Params: params, Eval: strict(func(v []Value) (Value, error) {
+				return Bool(k(v[0].I, v[1].I)), nil
+			}), Typed: &Typed{IntCmp: k}}, true, nil
+		case ct.IsCharString() || ct.IsBinaryString():
+			k := strCmp(name)
+			return &Scalar{Result: result, Params: params, Eval: strict(func(v []Value) (Value, error) {
+				return Bool(k(v[0].S, v[1].S)), nil
+			}), Typed: &Typed{StrCmp: k}}, true, nil
 		}
 		return &Scalar{Result: result, Params: params, Eval: strict(func(v []Value) (Value, error) {
 			return Bool(test(Compare(ct, v[0], v[1]))), nil

@@ -39,6 +39,8 @@ type Scalar struct {
 	Result types.Type
 	Params []types.Type
 	Eval   Eval
+	// Typed is the unboxed form of Eval, nil where there is none.
+	Typed *Typed
 }
 
 // Context is the session configuration functions depend on.

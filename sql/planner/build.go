@@ -1,6 +1,7 @@
 package planner
 
 import (
+	"context"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -36,7 +37,9 @@ func (ip *insertPlan) build(l *lowering, o RunOptions) error {
 	if err != nil {
 		return err
 	}
-	s = engine.Process[*row.Row, *row.Row](s, ip.castName, &rowProcess{newFn: ip.sinkCast})
+	if ip.sinkCast != nil {
+		s = engine.Process[*row.Row, *row.Row](s, ip.castName, &rowProcess{newFn: ip.sinkCast})
+	}
 	return ip.buildSink(s, o)
 }
 
@@ -70,22 +73,28 @@ func (ip *insertPlan) buildSource(j *engine.Job, o RunOptions) (*engine.Stream[*
 	}
 	layout := ip.src.layout
 	comp := ip.src.computed
-	gen := func(i int64) *row.Row {
-		r := layout.New()
-		for _, g := range gens {
-			g(i, r)
+	hasComputed := len(t.Columns) > len(gens)
+	// One generator per subtask: its own row allocator and computed
+	// column evaluator, so the per-row path takes no lock or pool.
+	newGen := func() func(int64) *row.Row {
+		alloc := layout.NewAllocator(rowBatch)
+		computed := comp.get()
+		return func(i int64) *row.Row {
+			r := alloc.New()
+			for _, g := range gens {
+				g(i, r)
+			}
+			if hasComputed {
+				if err := computed(r); err != nil {
+					// The generator cannot return an error; the engine turns
+					// the panic into the source operator's failure, naming it.
+					panic(fmt.Errorf("table %s: computed column: %w", t.Name, err))
+				}
+			}
+			return r
 		}
-		f := comp.get()
-		err := f(r)
-		comp.put(f)
-		if err != nil {
-			// The generator cannot return an error; the engine turns the
-			// panic into the source operator's failure, naming it.
-			panic(fmt.Errorf("table %s: computed column: %w", t.Name, err))
-		}
-		return r
 	}
-	src := datagen.Source(datagen.Options{Count: count, RatePerSecond: rate}, gen)
+	src := perSubtaskGen{opts: datagen.Options{Count: count, RatePerSecond: rate}, newGen: newGen}
 	ws := engine.NoWatermarks[*row.Row]()
 	if rt := ip.src.rowtime; rt >= 0 {
 		ws = engine.BoundedOutOfOrderness(ip.src.delay, func(r *row.Row) int64 {
@@ -99,6 +108,24 @@ func (ip *insertPlan) buildSource(j *engine.Job, o RunOptions) (*engine.Stream[*
 		ws = ws.WithIdleness(ip.idle)
 	}
 	return engine.SourceOf(j, ip.op(t.Name), src, ws), nil
+}
+
+// rowBatch is how many rows an operator allocates at once (row.Allocator).
+const rowBatch = 128
+
+// perSubtaskGen is a datagen source whose generator function is made per
+// subtask reader, so that it may keep unsynchronised state.
+type perSubtaskGen struct {
+	opts   datagen.Options
+	newGen func() func(int64) *row.Row
+}
+
+func (s perSubtaskGen) Open(ctx context.Context, info engine.SourceInfo) (engine.SourceReader[*row.Row], error) {
+	r, err := datagen.Source(s.opts, s.newGen()).Open(ctx, info)
+	if err != nil {
+		return nil, fmt.Errorf("table source: %w", err)
+	}
+	return r, nil
 }
 
 // mix is splitmix64: the random values of field f in row i.

@@ -23,7 +23,13 @@ type evalFn func(r *row.Row) (functions.Value, error)
 type compiled struct {
 	typ   types.Type
 	eval  evalFn
-	konst *functions.Value // set for a literal
+	konst *functions.Value // set for a literal (or a constant folded from literals)
+	// The typed form (see expr_typed.go), at most one, for the types of
+	// its class; nil where the expression has none.
+	ei  intFn
+	ef  floatFn
+	es  strFn
+	ref int // field index + 1 of a bare column reference, 0 otherwise
 }
 
 // scope is the input row an expression reads: its layout's names and
@@ -47,6 +53,9 @@ type compiler struct {
 	src string
 	reg *functions.Registry
 	ctx *functions.Context
+	// generic compiles without typed closures or constant folding: the
+	// reference the typed compilation is tested against.
+	generic bool
 }
 
 func (c *compiler) errorf(n ast.Node, format string, args ...any) *diag.Error {
@@ -54,7 +63,7 @@ func (c *compiler) errorf(n ast.Node, format string, args ...any) *diag.Error {
 }
 
 func konst(t types.Type, v functions.Value) *compiled {
-	return &compiled{typ: t, konst: &v, eval: func(*row.Row) (functions.Value, error) { return v, nil }}
+	return typedKonst(&compiled{typ: t, konst: &v, eval: func(*row.Row) (functions.Value, error) { return v, nil }})
 }
 
 // compile types e against sc and returns its evaluator.
@@ -73,7 +82,10 @@ func (c *compiler) compile(e ast.Expr, sc *scope) (*compiled, error) {
 			}
 			return nil, err
 		}
-		return &compiled{typ: sc.types[i], eval: func(r *row.Row) (functions.Value, error) { return functions.Read(r, i), nil }}, nil
+		if c.generic {
+			return &compiled{typ: sc.types[i], eval: func(r *row.Row) (functions.Value, error) { return functions.Read(r, i), nil }}, nil
+		}
+		return column(i, sc.types[i]), nil
 	case *ast.NumberLit:
 		return c.number(e)
 	case *ast.StringLit:
@@ -243,6 +255,9 @@ func (c *compiler) call(n ast.Node, name string, args ...*compiled) (*compiled, 
 			}
 		}
 	}
+	if x := typedCall(s, args); x != nil && !c.generic {
+		return foldConst(x, args), nil
+	}
 	evals := make([]evalFn, len(args))
 	for i, a := range args {
 		evals[i] = a.eval
@@ -270,14 +285,39 @@ func (c *compiler) cast(n ast.Node, x *compiled, to types.Type, try bool) (*comp
 	if err != nil {
 		return nil, c.errorf(n, "%v", err)
 	}
+	if y := typedCast(s, x); y != nil && !c.generic {
+		return foldConst(y, []*compiled{x}), nil
+	}
 	ev, f := x.eval, s.Eval
 	buf := make([]functions.Value, 1)
-	return &compiled{typ: s.Result, eval: func(r *row.Row) (functions.Value, error) {
+	y := &compiled{typ: s.Result, eval: func(r *row.Row) (functions.Value, error) {
 		v, err := ev(r)
 		if err != nil {
 			return functions.Value{}, err
 		}
 		buf[0] = v
 		return f(buf)
-	}}, nil
+	}}
+	if c.generic {
+		return y, nil
+	}
+	// A cast is deterministic: a cast literal is a literal.
+	return foldConst(y, []*compiled{x}), nil
+}
+
+// foldConst evaluates x once when its operands are all literals and x is
+// deterministic (a cast, or a function with a typed form: operators,
+// comparisons, MOD), so that `v * 2` does not cast 2 to BIGINT per row.
+// An evaluation error (1 / 0) is left to run time, where it belongs.
+func foldConst(x *compiled, args []*compiled) *compiled {
+	for _, a := range args {
+		if a.konst == nil {
+			return x
+		}
+	}
+	v, err := x.eval(nil)
+	if err != nil {
+		return x
+	}
+	return konst(x.typ, v)
 }

@@ -94,7 +94,7 @@ type insertPlan struct {
 	c        *compiler
 	src      *sourcePlan // buildSource: the table it reads (an insertPlan per scan)
 	root     *relNode
-	sinkCast func() (rowFn, error) // the query's row cast to the sink's column types; one per instance
+	sinkCast func() (rowFn, error) // the query's row cast to the sink's column types; one per instance; nil when the identity
 	castName string
 	sink     *catalog.Table
 	sinkL    *row.Layout
@@ -224,26 +224,20 @@ func planSource(c *compiler, t *catalog.Table, ref diag.Span) (*sourcePlan, erro
 	}
 	base := &scope{names: sc.names, types: sc.types}
 	newComputed := func() (func(*row.Row) error, error) {
-		type colEval struct {
-			dst int
-			ev  evalFn
-		}
 		// Computed columns follow the physical ones in the row.
-		var evs []colEval
+		var sets []setter
 		for k, ti := range comp {
 			x, err := c.compile(t.Columns[ti].Expr, base)
 			if err != nil {
 				return nil, err
 			}
-			evs = append(evs, colEval{dst: len(phys) + k, ev: x.eval})
+			sets = append(sets, newSetter(x, len(phys)+k))
 		}
 		return func(r *row.Row) error {
-			for _, e := range evs {
-				v, err := e.ev(r)
-				if err != nil {
+			for _, set := range sets {
+				if _, err := set(r, r); err != nil {
 					return err
 				}
-				functions.Write(r, e.dst, v)
 			}
 			return nil
 		}, nil
@@ -285,49 +279,49 @@ func watermarkDelay(c *compiler, w *catalog.Watermark) (time.Duration, error) {
 func planCalc(c *compiler, sc *scope, where ast.Expr, items []ast.Expr, names []string) (func() (rowFn, error), *row.Layout, error) {
 	var outL *row.Layout
 	newFn := func() (rowFn, error) {
-		var cond evalFn
+		var cond predicate
 		if where != nil {
 			w, err := c.compile(where, sc)
 			if err != nil {
 				return nil, err
 			}
-			cond = w.eval
+			cond = newPredicate(w)
 		}
-		evs := make([]evalFn, len(items))
+		sets := make([]setter, len(items))
 		ts := make([]types.Type, len(items))
 		for i, it := range items {
 			x, err := c.compile(it, sc)
 			if err != nil {
 				return nil, err
 			}
-			evs[i], ts[i] = x.eval, x.typ
+			sets[i], ts[i] = newSetter(x, i), x.typ
 		}
 		if items != nil && outL == nil {
 			// Set by the first, synchronous compilation only; the pool's
 			// later ones read it.
 			outL = layoutOf(names, ts)
 		}
+		var alloc *row.Allocator
+		if outL != nil {
+			alloc = outL.NewAllocator(rowBatch)
+		}
 		l := outL
 		return func(in *row.Row) (*row.Row, bool, error) {
 			if cond != nil {
-				v, err := cond(in)
-				if err != nil {
+				keep, err := cond(in)
+				if err != nil || !keep {
 					return nil, false, err
-				}
-				if v.Null || !v.Bool() {
-					return nil, false, nil
 				}
 			}
 			if l == nil {
 				return in, true, nil
 			}
-			out := l.New()
-			for i, ev := range evs {
-				v, err := ev(in)
-				if err != nil {
+			out := alloc.New()
+			out.Kind = in.Kind
+			for _, set := range sets {
+				if _, err := set(in, out); err != nil {
 					return nil, false, err
 				}
-				functions.Write(out, i, v)
 			}
 			return out, true, nil
 		}, nil
@@ -339,7 +333,8 @@ func planCalc(c *compiler, sc *scope, where ast.Expr, items []ast.Expr, names []
 }
 
 // planSinkCast checks the query's columns against the sink's and casts
-// each to the sink's type, as Flink's implicit insert casts.
+// each to the sink's type, as Flink's implicit insert casts. The cast is
+// nil (no operator) when it would be the identity: see castIsIdentity.
 func planSinkCast(c *compiler, ins *ast.Insert, q *row.Layout, sink *catalog.Table) (func() (rowFn, error), *row.Layout, error) {
 	cols, err := sinkColumns(c, sink)
 	if err != nil {
@@ -362,16 +357,19 @@ func planSinkCast(c *compiler, ins *ast.Insert, q *row.Layout, sink *catalog.Tab
 		ts = append(ts, col.Type)
 	}
 	outL := layoutOf(names, ts)
+	if castIsIdentity(q, outL, sink.Factory.Name()) {
+		// The query's rows already are the sink's: no cast operator.
+		return nil, outL, nil
+	}
 	sc := &scope{}
 	for i := range q.Len() {
 		sc.names = append(sc.names, fmt.Sprintf("$%d", i))
 		sc.types = append(sc.types, q.Type(i))
 	}
 	newFn := func() (rowFn, error) {
-		evs := make([]evalFn, q.Len())
-		for i := range evs {
-			idx := i
-			x := &compiled{typ: q.Type(i).WithAttr(types.Regular), eval: func(r *row.Row) (functions.Value, error) { return functions.Read(r, idx), nil }}
+		sets := make([]setter, q.Len())
+		for i := range sets {
+			x := column(i, q.Type(i).WithAttr(types.Regular))
 			to := outL.Type(i)
 			if x.typ.IsNullable() && !to.IsNullable() {
 				to = to.Nullable()
@@ -380,20 +378,20 @@ func planSinkCast(c *compiler, ins *ast.Insert, q *row.Layout, sink *catalog.Tab
 			if err != nil {
 				return nil, err
 			}
-			evs[i] = y.eval
+			sets[i] = newSetter(y, i)
 		}
+		alloc := outL.NewAllocator(rowBatch)
 		return func(in *row.Row) (*row.Row, bool, error) {
-			out := outL.New()
+			out := alloc.New()
 			out.Kind = in.Kind
-			for i, ev := range evs {
-				v, err := ev(in)
+			for i, set := range sets {
+				null, err := set(in, out)
 				if err != nil {
 					return nil, false, err
 				}
-				if v.Null && !outL.Type(i).IsNullable() {
+				if null && !outL.Type(i).IsNullable() {
 					return nil, false, fmt.Errorf("column '%s' of sink '%s' is NOT NULL, but the query gave NULL", outL.Name(i), sink.Name)
 				}
-				functions.Write(out, i, v)
 			}
 			return out, true, nil
 		}, nil
@@ -402,4 +400,28 @@ func planSinkCast(c *compiler, ins *ast.Insert, q *row.Layout, sink *catalog.Tab
 		return nil, nil, err
 	}
 	return newFn, outL, nil
+}
+
+// castIsIdentity reports whether the query's rows (layout q) can go to
+// the sink (layout to) as they are: every column of the same type but for
+// nullability, no NOT NULL column fed by a nullable one (which needs the
+// cast's check), and either the same column names or a sink connector
+// that writes values by position only (print, blackhole), since a row
+// keeps q's names.
+func castIsIdentity(q, to *row.Layout, connector string) bool {
+	for i := range q.Len() {
+		from, t := q.Type(i), to.Type(i)
+		if !from.EqualIgnoringNull(t) || (from.IsNullable() && !t.IsNullable()) {
+			return false
+		}
+	}
+	if connector == "print" || connector == "blackhole" {
+		return true
+	}
+	for i := range q.Len() {
+		if q.Name(i) != to.Name(i) {
+			return false
+		}
+	}
+	return true
 }

@@ -32,8 +32,10 @@ func (p *relPlanner) nameInsert(ip *insertPlan) {
 
 	w := &physWriter{p: p, ip: ip, seen: map[*relNode]bool{}}
 	w.node(ip.root)
-	ip.castName, _ = p.unique(ip.sink.Name + "-cast")
-	w.line(ip.root, fmt.Sprintf("cast %q", ip.castName), "to the sink's column types")
+	if ip.sinkCast != nil {
+		ip.castName, _ = p.unique(ip.sink.Name + "-cast")
+		w.line(ip.root, fmt.Sprintf("cast %q", ip.castName), "to the sink's column types")
+	}
 	// The sink's operators are op(name) and op(name-json): find a k free
 	// for both.
 	for k := 0; ; k++ {
@@ -44,7 +46,11 @@ func (p *relPlanner) nameInsert(ip *insertPlan) {
 			break
 		}
 	}
-	ip.physical = append(ip.physical, fmt.Sprintf("  -> sink %q (%s)", ip.op(ip.sink.Name), ip.sink.Factory.Name()))
+	if ip.sinkCast != nil {
+		ip.physical = append(ip.physical, fmt.Sprintf("  -> sink %q (%s)", ip.op(ip.sink.Name), ip.sink.Factory.Name()))
+		return
+	}
+	w.line(ip.root, fmt.Sprintf("sink %q", ip.op(ip.sink.Name)), ip.sink.Factory.Name()+"; no cast: the query's columns are of the sink's types")
 }
 
 // renderRel writes n and its inputs as Flink's plan trees: lead before

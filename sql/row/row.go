@@ -562,3 +562,32 @@ func (p *Projection) Apply(src, dst *Row) *Row {
 	}
 	return dst
 }
+
+// Allocator hands out fresh all-NULL rows of one layout, carved from
+// batches allocated together (NewBatch), so that an operator producing a
+// row per record makes a few allocations per batch instead of two to
+// four per row. Every row it returns is new: none is ever handed out
+// twice, so rows may be passed downstream, across exchanges, and kept.
+// A batch stays in memory while any of its rows is referenced. An
+// Allocator is not safe for concurrent use: one per operator instance.
+type Allocator struct {
+	l    *Layout
+	size int
+	rows []Row
+}
+
+// NewAllocator is an allocator of rows of l in batches of size rows
+// (at least 1).
+func (l *Layout) NewAllocator(size int) *Allocator {
+	return &Allocator{l: l, size: max(1, size)}
+}
+
+// New is a fresh all-NULL row of kind Insert.
+func (a *Allocator) New() *Row {
+	if len(a.rows) == 0 {
+		a.rows = a.l.NewBatch(a.size)
+	}
+	r := &a.rows[0]
+	a.rows = a.rows[1:]
+	return r
+}

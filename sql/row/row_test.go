@@ -3,6 +3,7 @@ package row
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -406,6 +407,39 @@ func TestInstantOfDST(t *testing.T) {
 		}
 		if got := LocalOf(InstantOf(l, ny), ny); tc.local != "2024-03-10 02:30:00" && got != l {
 			t.Errorf("LocalOf(InstantOf(%s)) = %s", tc.local, AppendTimestampSQL(nil, got, 0))
+		}
+	}
+}
+
+// TestAllocatorRowsAreIndependent: rows from an Allocator start all-NULL,
+// are distinct, and writing (or appending to) one never shows in another,
+// within a batch and across batches.
+func TestAllocatorRowsAreIndependent(t *testing.T) {
+	l := NewLayout([]types.Type{types.BigIntType(), types.VarCharType(5), types.DoubleType()}, nil)
+	a := l.NewAllocator(3)
+	var rows []*Row
+	for i := range 10 {
+		r := a.New()
+		for f := range 3 {
+			if !r.IsNull(f) {
+				t.Fatalf("row %d field %d not NULL when new", i, f)
+			}
+		}
+		r.SetInt(0, int64(i))
+		r.SetStr(1, fmt.Sprint(i))
+		r.SetFloat(2, float64(i)/2)
+		_ = append(r.W, 99) // must not write into the next row
+		_ = append(r.S, "x")
+		rows = append(rows, r)
+	}
+	for i, r := range rows {
+		if r.Int(0) != int64(i) || r.Str(1) != fmt.Sprint(i) || r.Float(2) != float64(i)/2 {
+			t.Fatalf("row %d overwritten: %s", i, r.AppendJava(nil))
+		}
+		for j := range i {
+			if rows[j] == r {
+				t.Fatalf("rows %d and %d are one row", j, i)
+			}
 		}
 	}
 }

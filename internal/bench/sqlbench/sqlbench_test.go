@@ -3,6 +3,8 @@ package sqlbench
 import (
 	"context"
 	"testing"
+
+	"github.com/sluicehq/sluice/internal/bench"
 )
 
 // TestSameResults checks that the SQL job and the hand-written Go job (the
@@ -25,4 +27,26 @@ func TestSameResults(t *testing.T) {
 			t.Fatalf("n=%d: Go job gave %d rows, want %d", n, want.Rows, (n+1)/2)
 		}
 	}
+}
+
+func BenchmarkFilterProjectSQL(b *testing.B) {
+	ctx := context.Background()
+	cpu := bench.CPUTime()
+	for b.Loop() {
+		if err := SQLJob(ctx, 1_000_000); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(bench.CPUTime()-cpu)/float64(b.N)/1e6, "cpu-ns/row")
+}
+
+func BenchmarkFilterProjectGo(b *testing.B) {
+	ctx := context.Background()
+	cpu := bench.CPUTime()
+	for b.Loop() {
+		if err := GoJob(ctx, 1_000_000, func(Out) error { return nil }); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(bench.CPUTime()-cpu)/float64(b.N)/1e6, "cpu-ns/row")
 }
