@@ -47,6 +47,9 @@ type Table struct {
 	OptionSpans map[string]diag.Span
 	Factory     Factory
 	Span        diag.Span
+	// PartitionKeys are the PARTITIONED BY columns, for a factory that
+	// implements PartitionedFactory (checkPartitions).
+	PartitionKeys []string
 }
 
 // Column returns the index of the named column (case-sensitive, as
@@ -167,8 +170,6 @@ func (c *Catalog) createTable(s *ast.CreateTable) error {
 		return diag.New(c.src, s.Like.Options[0].Span(), "LIKE options (INCLUDING, EXCLUDING, OVERWRITING) are not supported yet; without them LIKE includes everything and the new options overwrite the old")
 	case s.AsQuery != nil:
 		return diag.New(c.src, s.Span(), "CREATE TABLE ... AS SELECT is not supported yet")
-	case len(s.PartitionedBy) > 0:
-		return diag.New(c.src, s.PartitionedBy[0].Span(), "PARTITIONED BY is not supported yet")
 	case len(s.Constraints) > 0:
 		return diag.New(c.src, s.Constraints[0].Span(), "PRIMARY KEY is not supported yet")
 	case len(s.Watermarks) > 1:
@@ -190,6 +191,7 @@ func (c *Catalog) createTable(s *ast.CreateTable) error {
 			return err
 		}
 		t.Columns = append(t.Columns, base.Columns...)
+		t.PartitionKeys = base.PartitionKeys
 		if base.Watermark != nil {
 			w := *base.Watermark
 			t.Watermark = &w
@@ -266,6 +268,9 @@ func (c *Catalog) createTable(s *ast.CreateTable) error {
 		return e
 	}
 	t.Factory = f
+	if err := checkPartitions(c.src, t, s); err != nil {
+		return err
+	}
 	if err := validateOptions(c.src, t, s, f); err != nil {
 		return err
 	}
