@@ -1,6 +1,7 @@
 package catalog
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -10,6 +11,8 @@ import (
 
 	"github.com/sluicehq/sluice/sql/ast"
 	"github.com/sluicehq/sluice/sql/diag"
+	"github.com/sluicehq/sluice/sql/format"
+	"github.com/sluicehq/sluice/sql/row"
 	"github.com/sluicehq/sluice/sql/types"
 )
 
@@ -422,8 +425,8 @@ const (
 )
 
 // FilesystemFormats are the formats the filesystem connector reads and
-// writes.
-var FilesystemFormats = []string{"json", "parquet"}
+// writes: sql/format's (one record a line) and parquet.
+func FilesystemFormats() []string { return append(format.Names(), "parquet") }
 
 // ParquetCompressions are the parquet.compression values.
 var ParquetCompressions = []string{"SNAPPY", "GZIP", "UNCOMPRESSED"}
@@ -433,11 +436,44 @@ func (Filesystem) Name() string { return "filesystem" }
 
 // Options implements Factory.
 func (Filesystem) Options() []OptionSpec {
-	return []OptionSpec{{Key: "path", Required: true}, {Key: "format", Required: true},
+	return append([]OptionSpec{{Key: "path", Required: true}, {Key: "format", Required: true},
 		{Key: "source.monitor-interval"},
 		{Key: "sink.rolling-policy.file-size"}, {Key: "sink.rolling-policy.rollover-interval"},
 		{Key: "sink.rolling-policy.check-interval"}, {Key: "partition.default-name"},
-		{Key: "parquet.compression"}}
+		{Key: "parquet.compression"}}, formatKeys()...)
+}
+
+func formatKeys() []OptionSpec {
+	var specs []OptionSpec
+	for _, k := range format.Keys("") {
+		specs = append(specs, OptionSpec{Key: k})
+	}
+	return specs
+}
+
+// FileLayout is the row of what a filesystem table's files hold: its
+// physical columns but the partition columns, which are directories.
+func FileLayout(t *Table) *row.Layout {
+	var names []string
+	var ts []types.Type
+	for _, c := range t.Columns {
+		if c.Expr == nil && !slices.Contains(t.PartitionKeys, c.Name) {
+			names = append(names, c.Name)
+			ts = append(ts, c.Type)
+		}
+	}
+	return row.NewLayout(ts, names)
+}
+
+// FormatError is a sql/format error at the option it names.
+func (v *Validator) FormatError(err error) error {
+	var oe *format.OptionError
+	if errors.As(err, &oe) {
+		e := v.Errorf(oe.Key, "%s", oe.Msg)
+		e.(*diag.Error).Hint = oe.Hint
+		return e
+	}
+	return v.Errorf("format", "%v", err)
 }
 
 // PartitionTypeOK implements PartitionedFactory: partition values are
@@ -461,7 +497,7 @@ func (Filesystem) Check(v *Validator) error {
 	if p := v.Table.Options["path"]; strings.Contains(p, "://") && !strings.HasPrefix(p, "file://") {
 		return v.Errorf("path", "option 'path': only local paths (or file://) are supported yet, not '%s'", p)
 	}
-	format, err := v.OneOf("format", "", FilesystemFormats...)
+	fmtName, err := v.OneOf("format", "", FilesystemFormats()...)
 	if err != nil {
 		return err
 	}
@@ -483,13 +519,24 @@ func (Filesystem) Check(v *Validator) error {
 	if n, ok := v.Table.Options["partition.default-name"]; ok && (n == "" || strings.ContainsAny(n, "/\\") || n == "." || n == "..") {
 		return v.Errorf("partition.default-name", "option 'partition.default-name': '%s' is not a directory name", n)
 	}
-	if _, ok := v.Table.Options["parquet.compression"]; ok && format != "parquet" {
-		return v.Errorf("parquet.compression", "option 'parquet.compression' is for format 'parquet', not '%s'", format)
+	if _, ok := v.Table.Options["parquet.compression"]; ok && fmtName != "parquet" {
+		return v.Errorf("parquet.compression", "option 'parquet.compression' is for format 'parquet', not '%s'", fmtName)
 	}
 	if _, err := v.OneOf("parquet.compression", "SNAPPY", ParquetCompressions...); err != nil {
 		return err
 	}
-	if format == "parquet" {
+	if fmtName != "parquet" {
+		if _, err := format.New(fmtName, v.Table.Options, "", FileLayout(v.Table)); err != nil {
+			return v.FormatError(err)
+		}
+		return nil
+	}
+	for _, k := range format.Keys("") {
+		if _, ok := v.Table.Options[k]; ok {
+			return v.Errorf(k, "Unsupported option '%s' for format 'parquet'", k)
+		}
+	}
+	{
 		for _, c := range v.Table.Columns {
 			if c.Expr != nil || slices.Contains(v.Table.PartitionKeys, c.Name) {
 				continue

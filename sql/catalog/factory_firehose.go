@@ -11,6 +11,8 @@ import (
 	"github.com/sluicehq/sluice/connectors/parquet"
 	"github.com/sluicehq/sluice/connectors/s3"
 	"github.com/sluicehq/sluice/sql/diag"
+	"github.com/sluicehq/sluice/sql/format"
+	"github.com/sluicehq/sluice/sql/row"
 	"github.com/sluicehq/sluice/sql/types"
 )
 
@@ -31,7 +33,7 @@ import (
 //	'buffering.size'       '1 mb' to '128 mb' (default 5 mb; 64 mb partitioned)
 //	'buffering.interval'   '0 s' to '900 s' (default 300 s)
 //	'compression'          UNCOMPRESSED, GZIP, ZIP, Snappy, HADOOP_SNAPPY
-//	'format'               json (JSON lines, default) or parquet
+//	'format'               json (default), csv, raw (one record a line) or parquet
 //	'parquet.compression'  SNAPPY (default), GZIP, UNCOMPRESSED
 //	'custom-time-zone', 'file-extension'
 type Firehose struct{}
@@ -41,20 +43,21 @@ func (Firehose) Name() string { return "firehose" }
 
 // Options implements Factory.
 func (Firehose) Options() []OptionSpec {
-	return []OptionSpec{{Key: "destination", Required: true}, {Key: "path"}, {Key: "bucket"},
+	return append([]OptionSpec{{Key: "destination", Required: true}, {Key: "path"}, {Key: "bucket"},
 		{Key: "s3.endpoint"}, {Key: "s3.region"}, {Key: "s3.path-style"},
 		{Key: "s3.access-key-id"}, {Key: "s3.secret-access-key"},
 		{Key: "name"}, {Key: "prefix"}, {Key: "error-output-prefix"},
 		{Key: "buffering.size"}, {Key: "buffering.interval"}, {Key: "compression"},
-		{Key: "format"}, {Key: "parquet.compression"}, {Key: "custom-time-zone"}, {Key: "file-extension"}}
+		{Key: "format"}, {Key: "parquet.compression"}, {Key: "custom-time-zone"}, {Key: "file-extension"}}, formatKeys()...)
 }
 
 // PartitionTypeOK implements PartitionedFactory: a partition column is a
 // dynamic partitioning key, a value in the object's prefix.
 func (Firehose) PartitionTypeOK(t types.Type) error { return partitionTypeOK(t) }
 
-// FirehoseFormats are the firehose table's formats.
-var FirehoseFormats = []string{"json", "parquet"}
+// FirehoseFormats are the firehose table's formats: sql/format's (one
+// record a line, Firehose's JSON lines framing) and parquet.
+func FirehoseFormats() []string { return append(format.Names(), "parquet") }
 
 // FirehoseCompressions are the 'compression' values, spelled as
 // Firehose's.
@@ -147,21 +150,32 @@ func FirehoseConfig(v *Validator) (firehose.Config, error) {
 	if cfg.Compression, err = v.OneOf("compression", firehose.Uncompressed, FirehoseCompressions...); err != nil {
 		return cfg, err
 	}
-	format, err := v.OneOf("format", "json", FirehoseFormats...)
+	fmtName, err := v.OneOf("format", "json", FirehoseFormats()...)
 	if err != nil {
 		return cfg, err
 	}
-	if _, ok := o["parquet.compression"]; ok && format != "parquet" {
-		return cfg, v.Errorf("parquet.compression", "option 'parquet.compression' is for 'format' = 'parquet', not '%s'", format)
+	if _, ok := o["parquet.compression"]; ok && fmtName != "parquet" {
+		return cfg, v.Errorf("parquet.compression", "option 'parquet.compression' is for 'format' = 'parquet', not '%s'", fmtName)
 	}
 	pqc, err := v.OneOf("parquet.compression", parquet.Snappy, ParquetCompressions...)
 	if err != nil {
 		return cfg, err
 	}
-	switch format {
-	case "json":
+	switch fmtName {
+	default:
+		if _, err := format.New(fmtName, o, "", RowLayout(t)); err != nil {
+			return cfg, v.FormatError(err)
+		}
+		if len(t.PartitionKeys) > 0 && fmtName != "json" {
+			return cfg, v.Errorf("format", "a PARTITIONED BY firehose table needs 'format' = 'json' or 'parquet': Firehose evaluates partition keys over JSON records")
+		}
 		cfg.Format.Type = firehose.FormatJSONLines
 	case "parquet":
+		for _, k := range format.Keys("") {
+			if _, ok := o[k]; ok {
+				return cfg, v.Errorf(k, "Unsupported option '%s' for format 'parquet'", k)
+			}
+		}
 		if _, ok := o["compression"]; ok && cfg.Compression != firehose.Uncompressed {
 			return cfg, v.Errorf("compression", "option 'compression' must be UNCOMPRESSED with 'format' = 'parquet', which compresses inside the file: set 'parquet.compression'")
 		}
@@ -304,6 +318,19 @@ func ParquetTypeName(t types.Type) string {
 		return "timestamp(ns)"
 	}
 	return "string"
+}
+
+// RowLayout is the row of a table's physical columns.
+func RowLayout(t *Table) *row.Layout {
+	var names []string
+	var ts []types.Type
+	for _, c := range t.Columns {
+		if c.Expr == nil {
+			names = append(names, c.Name)
+			ts = append(ts, c.Type)
+		}
+	}
+	return row.NewLayout(ts, names)
 }
 
 // Validator for a table outside CREATE TABLE (the planner rebuilds a

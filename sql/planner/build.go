@@ -2,7 +2,6 @@ package planner
 
 import (
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -12,7 +11,6 @@ import (
 	"sync"
 
 	"github.com/sluicehq/sluice/connectors/datagen"
-	"github.com/sluicehq/sluice/connectors/file"
 	"github.com/sluicehq/sluice/engine"
 	"github.com/sluicehq/sluice/operators"
 	"github.com/sluicehq/sluice/sql/ast"
@@ -74,7 +72,7 @@ func (ip *insertPlan) describe(where ast.Expr, sel *ast.Select) {
 	}
 	ip.logical = append(ip.logical, scan)
 
-	srcDesc := "datagen"
+	srcDesc := ip.sourceDesc()
 	if len(ip.src.sc.names) > len(physicalOf(ip.src.table)) {
 		srcDesc += ", computed columns"
 	}
@@ -94,7 +92,7 @@ func (ip *insertPlan) describe(where ast.Expr, sel *ast.Select) {
 		ip.physical = append(ip.physical, fmt.Sprintf("  -> calc %q (forward, chained; stateless)", ip.op(ip.src.table.Name+"-calc")))
 	}
 	ip.physical = append(ip.physical, fmt.Sprintf("  -> cast %q (forward, chained; to the sink's column types)", ip.op(ip.sink.Name+"-cast")))
-	ip.physical = append(ip.physical, fmt.Sprintf("  -> sink %q (%s)", ip.op(ip.sink.Name), ip.sink.Factory.Name()))
+	ip.physical = append(ip.physical, fmt.Sprintf("  -> sink %q (%s)", ip.op(ip.sink.Name), ip.sinkDesc()))
 }
 
 func (ip *insertPlan) keyNames() []string {
@@ -132,6 +130,9 @@ func (ip *insertPlan) build(j *engine.Job, o RunOptions) error {
 // buildSource is the datagen source: row i is a function of i.
 func (ip *insertPlan) buildSource(j *engine.Job) (*engine.Stream[*row.Row], error) {
 	t := ip.src.table
+	if t.Factory.Name() == "filesystem" {
+		return ip.buildFilesystemSource(j)
+	}
 	opts := t.Options
 	var count int64
 	if v, ok := opts["number-of-rows"]; ok {
@@ -462,8 +463,9 @@ func (ip *insertPlan) buildSink(s *engine.Stream[*row.Row], o RunOptions) error 
 	case "blackhole":
 		engine.ForEach(s, ip.op(t.Name), func(*row.Row) error { return nil })
 	case "filesystem":
-		js := engine.Map(s, ip.op(t.Name+"-json"), func(r *row.Row) json.RawMessage { return r.AppendJSON(nil) })
-		engine.SinkTo(js, ip.op(t.Name), file.JSONLines[json.RawMessage](t.Options["path"]))
+		return ip.buildFilesystemSink(s)
+	case "firehose":
+		return ip.buildFirehoseSink(s)
 	default:
 		return fmt.Errorf("writing connector '%s' is not supported yet", t.Factory.Name())
 	}

@@ -1,0 +1,256 @@
+package planner_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	aparquet "github.com/apache/arrow-go/v18/parquet"
+	"github.com/apache/arrow-go/v18/parquet/pqarrow"
+
+	"github.com/sluicehq/sluice/engine"
+	"github.com/sluicehq/sluice/sql/planner"
+)
+
+// runSQLCheckpointed runs a script as runSQL does, with checkpoint
+// storage in a temporary directory (so sinks commit exactly once, at
+// checkpoints and the final one at the end of input).
+func runSQLCheckpointed(t *testing.T, src string) string {
+	t.Helper()
+	p, err := planner.Plan(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := p.Config()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.StateBackend = "memory"
+	cfg.Checkpoint.Dir = t.TempDir()
+	if cfg.Checkpoint.Interval == 0 {
+		cfg.Checkpoint.Interval = time.Hour // only the final checkpoint
+	}
+	j := engine.NewJob(p.JobName("test"), cfg)
+	var out bytes.Buffer
+	if err := p.Build(j, planner.RunOptions{Stdout: &out}); err != nil {
+		t.Fatal(err)
+	}
+	if err := j.Execute(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	slices.Sort(lines)
+	return strings.Join(lines, "\n") + "\n"
+}
+
+const fsRows = 200
+
+// fsWant is the batch computation of the rows fsWrite writes and fsRead
+// prints: id 1..n, k = id % 3, region = r<id % 2>, x = id / 4.0, s = 'n'
+// || id, ts = 2024-01-02 03:04:05 + id seconds.
+func fsWant(n int) string {
+	var lines []string
+	base := time.Date(2024, 1, 2, 3, 4, 5, 0, time.UTC)
+	for id := 1; id <= n; id++ {
+		ts := javaLocalDateTime(base.Add(time.Duration(id) * time.Second))
+		lines = append(lines, fmt.Sprintf("+I[%d, %d, r%d, %s, n%d, %s]", id, id%3, id%2, javaDouble(float64(id)/4), id, ts))
+	}
+	slices.Sort(lines)
+	return strings.Join(lines, "\n") + "\n"
+}
+
+// javaLocalDateTime is Java's LocalDateTime.toString for whole seconds
+// (":00" seconds are left out).
+func javaLocalDateTime(t time.Time) string {
+	if t.Second() == 0 {
+		return t.Format("2006-01-02T15:04")
+	}
+	return t.Format("2006-01-02T15:04:05")
+}
+
+// javaDouble is Java's Double.toString for the test's values (a fraction
+// of at most two digits).
+func javaDouble(f float64) string {
+	s := fmt.Sprint(f)
+	if !strings.Contains(s, ".") {
+		s += ".0"
+	}
+	return s
+}
+
+func fsDDL(name, dir, format string, extra string) string {
+	return fmt.Sprintf(`CREATE TABLE %s (id BIGINT, k INT, region STRING, x DOUBLE, s STRING, ts TIMESTAMP(3))
+PARTITIONED BY (region, k) WITH ('connector' = 'filesystem', 'path' = '%s', 'format' = '%s'%s);
+`, name, dir, format, extra)
+}
+
+func fsWrite(t *testing.T, dir, format, extra string) {
+	t.Helper()
+	src := fmt.Sprintf(`SET 'parallelism.default' = '2';
+CREATE TABLE gen (id BIGINT) WITH ('connector' = 'datagen',
+  'fields.id.kind' = 'sequence', 'fields.id.start' = '1', 'fields.id.end' = '%d');
+`, fsRows) + fsDDL("sink_t", dir, format, extra) + `
+INSERT INTO sink_t SELECT id, CAST(id % 3 AS INT), CONCAT('r', CAST(id % 2 AS STRING)), id / 4.0, CONCAT('n', CAST(id AS STRING)),
+  TO_TIMESTAMP(FROM_UNIXTIME(1704164645 + id)) FROM gen;
+`
+	runSQLCheckpointed(t, src)
+}
+
+func fsRead(t *testing.T, dir, format string) string {
+	t.Helper()
+	src := `SET 'parallelism.default' = '3';
+` + fsDDL("back", dir, format, "") + `
+CREATE TABLE p (id BIGINT, k INT, region STRING, x DOUBLE, s STRING, ts TIMESTAMP(3)) WITH ('connector' = 'print');
+INSERT INTO p SELECT * FROM back;
+`
+	out, err := runSQL(t, src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+var partFile = regexp.MustCompile(`^region=r[01]/k=[012]/part-[0-9a-f-]{36}-[01]-[0-9]+(\.parquet)?$`)
+
+// visibleFiles are the committed part files under dir, each checked to
+// sit in a partition directory and be named as Flink names part files.
+func visibleFiles(t *testing.T, dir string) []string {
+	t.Helper()
+	var files []string
+	err := filepath.WalkDir(dir, func(p string, de fs.DirEntry, err error) error {
+		if err != nil || de.IsDir() || strings.HasPrefix(de.Name(), ".") {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, p)
+		rel = filepath.ToSlash(rel)
+		if !partFile.MatchString(rel) {
+			t.Fatalf("visible %s is not a part file in a partition directory", rel)
+		}
+		files = append(files, rel)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(files) == 0 {
+		t.Fatalf("no part files under %s", dir)
+	}
+	return files
+}
+
+// TestFilesystemRoundTrip writes a partitioned table in each format with
+// the filesystem sink (parallelism 2, exactly once) and reads the
+// directory back with the filesystem source (parallelism 3): the rows are
+// the batch computation's, partition columns from the k=v directories.
+func TestFilesystemRoundTrip(t *testing.T) {
+	for _, format := range []string{"json", "csv", "parquet"} {
+		t.Run(format, func(t *testing.T) {
+			dir := t.TempDir()
+			fsWrite(t, dir, format, "")
+			files := visibleFiles(t, dir)
+			if format != "parquet" {
+				// Partition columns live in the directory names only.
+				b, err := os.ReadFile(filepath.Join(dir, files[0]))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if strings.Contains(string(b), `"region"`) || strings.Contains(string(b), ",r0,") || strings.Contains(string(b), ",r1,") {
+					t.Fatalf("%s holds a partition column:\n%s", files[0], b)
+				}
+			}
+			if got, want := fsRead(t, dir, format), fsWant(fsRows); got != want {
+				t.Fatalf("read back:\n%s\nwant:\n%s", got, want)
+			}
+		})
+	}
+}
+
+// TestFilesystemRolling: a small file size rolls part files; every row is
+// still read back once.
+func TestFilesystemRolling(t *testing.T) {
+	dir := t.TempDir()
+	fsWrite(t, dir, "json", ", 'sink.rolling-policy.file-size' = '1kb'")
+	files := visibleFiles(t, dir)
+	// 200 rows of ~70 bytes in 6 partitions: 14 KB, so at least 12 files.
+	if len(files) < 12 {
+		t.Fatalf("%d part files, want rolling at 1 KiB: %v", len(files), files)
+	}
+	for _, f := range files {
+		st, err := os.Stat(filepath.Join(dir, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Size() > 1024+200 {
+			t.Fatalf("%s is %d bytes: rolled too late", f, st.Size())
+		}
+	}
+	if got, want := fsRead(t, dir, "json"), fsWant(fsRows); got != want {
+		t.Fatalf("read back:\n%s\nwant:\n%s", got, want)
+	}
+}
+
+// TestFilesystemParquetPqarrow reads every Parquet part file the sink
+// wrote with arrow-go's pqarrow: the file columns (not the partition
+// columns) with their Parquet types, rows equal to the batch computation.
+func TestFilesystemParquetPqarrow(t *testing.T) {
+	dir := t.TempDir()
+	fsWrite(t, dir, "parquet", ", 'parquet.compression' = 'GZIP'")
+	var got []string
+	for _, f := range visibleFiles(t, dir) {
+		m := regexp.MustCompile(`^region=(r[01])/k=([012])/`).FindStringSubmatch(f)
+		got = append(got, readParquetRows(t, filepath.Join(dir, f), m[1], m[2])...)
+	}
+	slices.Sort(got)
+	if g, want := strings.Join(got, "\n")+"\n", fsWant(fsRows); g != want {
+		t.Fatalf("pqarrow read:\n%s\nwant:\n%s", g, want)
+	}
+}
+
+// readParquetRows renders a Parquet file's rows as the print sink would,
+// with the partition values from its directory.
+func readParquetRows(t *testing.T, path, region, k string) []string {
+	t.Helper()
+	body, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tbl, err := pqarrow.ReadTable(context.Background(), bytes.NewReader(body), aparquet.NewReaderProperties(memory.DefaultAllocator),
+		pqarrow.ArrowReadProperties{}, memory.DefaultAllocator)
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	defer tbl.Release()
+	var names []string
+	for _, f := range tbl.Schema().Fields() {
+		names = append(names, f.Name+":"+f.Type.String())
+	}
+	if got := strings.Join(names, " "); got != "id:int64 x:float64 s:utf8 ts:timestamp[ms, tz=UTC]" {
+		t.Fatalf("%s: columns %s", path, got)
+	}
+	var rows []string
+	tr := array.NewTableReader(tbl, 64)
+	defer tr.Release()
+	for tr.Next() {
+		rec := tr.Record()
+		ids := rec.Column(0).(*array.Int64)
+		xs := rec.Column(1).(*array.Float64)
+		ss := rec.Column(2).(*array.String)
+		tss := rec.Column(3).(*array.Timestamp)
+		for i := 0; i < int(rec.NumRows()); i++ {
+			ts := javaLocalDateTime(tss.Value(i).ToTime(arrow.Millisecond).UTC())
+			rows = append(rows, fmt.Sprintf("+I[%d, %s, %s, %s, %s, %s]", ids.Value(i), k, region, javaDouble(xs.Value(i)), ss.Value(i), ts))
+		}
+	}
+	return rows
+}
