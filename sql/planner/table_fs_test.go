@@ -217,9 +217,28 @@ func TestFilesystemParquetPqarrow(t *testing.T) {
 	}
 }
 
-// readParquetRows renders a Parquet file's rows as the print sink would,
-// with the partition values from its directory.
-func readParquetRows(t *testing.T, path, region, k string) []string {
+// readFirehoseParquet renders a Parquet object's rows (every column) as
+// the print sink would.
+func readFirehoseParquet(t *testing.T, path string) []string {
+	t.Helper()
+	tbl := readParquet(t, path, "id:int64 k:int32 region:utf8 x:float64 s:utf8 ts:timestamp[ms, tz=UTC]")
+	defer tbl.Release()
+	var rows []string
+	tr := array.NewTableReader(tbl, 64)
+	defer tr.Release()
+	for tr.Next() {
+		rec := tr.Record()
+		for i := 0; i < int(rec.NumRows()); i++ {
+			ts := javaLocalDateTime(rec.Column(5).(*array.Timestamp).Value(i).ToTime(arrow.Millisecond).UTC())
+			rows = append(rows, fmt.Sprintf("+I[%d, %d, %s, %s, %s, %s]", rec.Column(0).(*array.Int64).Value(i), rec.Column(1).(*array.Int32).Value(i),
+				rec.Column(2).(*array.String).Value(i), javaDouble(rec.Column(3).(*array.Float64).Value(i)), rec.Column(4).(*array.String).Value(i), ts))
+		}
+	}
+	return rows
+}
+
+// readParquet reads a Parquet file with pqarrow and checks its columns.
+func readParquet(t *testing.T, path, columns string) arrow.Table {
 	t.Helper()
 	body, err := os.ReadFile(path)
 	if err != nil {
@@ -230,14 +249,23 @@ func readParquetRows(t *testing.T, path, region, k string) []string {
 	if err != nil {
 		t.Fatalf("%s: %v", path, err)
 	}
-	defer tbl.Release()
 	var names []string
 	for _, f := range tbl.Schema().Fields() {
 		names = append(names, f.Name+":"+f.Type.String())
 	}
-	if got := strings.Join(names, " "); got != "id:int64 x:float64 s:utf8 ts:timestamp[ms, tz=UTC]" {
-		t.Fatalf("%s: columns %s", path, got)
+	if got := strings.Join(names, " "); got != columns {
+		tbl.Release()
+		t.Fatalf("%s: columns %s, want %s", path, got, columns)
 	}
+	return tbl
+}
+
+// readParquetRows renders a Parquet file's rows as the print sink would,
+// with the partition values from its directory.
+func readParquetRows(t *testing.T, path, region, k string) []string {
+	t.Helper()
+	tbl := readParquet(t, path, "id:int64 x:float64 s:utf8 ts:timestamp[ms, tz=UTC]")
+	defer tbl.Release()
 	var rows []string
 	tr := array.NewTableReader(tbl, 64)
 	defer tr.Release()
