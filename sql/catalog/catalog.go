@@ -1,12 +1,14 @@
 // Package catalog holds the tables a SQL script declares: CREATE TABLE
-// (physical and computed columns, WATERMARK FOR, WITH options) checked
-// against the connector's factory, DROP TABLE, and SET for the job
-// settings. A Catalog is not safe for concurrent use: one script, one
-// catalog.
+// (physical, computed and METADATA [FROM 'key'] [VIRTUAL] columns,
+// WATERMARK FOR, PARTITIONED BY where the connector takes it, WITH
+// options) checked against the connector's factory, DROP TABLE, and SET
+// for the job settings. A Catalog is not safe for concurrent use: one
+// script, one catalog.
 //
 // SHOW TABLES and DESCRIBE are answered by package planner, which types
-// computed columns. Not here yet: metadata columns, PRIMARY KEY, LIKE and
-// views; each is refused by name with its position.
+// computed columns. Not here yet: PRIMARY KEY, LIKE options and views;
+// each is refused by name with its position. The shardlog table and its
+// formats are described in docs/sql-tables.md.
 package catalog
 
 import (
@@ -24,9 +26,15 @@ type Column struct {
 	Name string
 	Type types.Type
 	// Expr is a computed column's expression (c AS expr); nil for a
-	// physical column. The planner types it and fixes Type.
+	// physical or metadata column. The planner types it and fixes Type.
 	Expr ast.Expr
-	Span diag.Span
+	// Metadata is a METADATA column's key (FROM 'key', else the column's
+	// name); "" for other columns. The connector fills it when reading.
+	Metadata string
+	// Virtual marks a METADATA ... VIRTUAL column: read only, not part of
+	// the table's columns when it is written.
+	Virtual bool
+	Span    diag.Span
 }
 
 // Watermark is WATERMARK FOR Column AS Expr.
@@ -46,10 +54,10 @@ type Table struct {
 	// OptionSpans locate each option's key, for run-time errors.
 	OptionSpans map[string]diag.Span
 	Factory     Factory
-	Span        diag.Span
-	// PartitionKeys are the PARTITIONED BY columns, for a factory that
-	// implements PartitionedFactory (checkPartitions).
+	// PartitionKeys are the PARTITIONED BY columns (connectors that take
+	// them only: see Partitioned).
 	PartitionKeys []string
+	Span          diag.Span
 }
 
 // Column returns the index of the named column (case-sensitive, as
@@ -219,7 +227,14 @@ func (c *Catalog) createTable(s *ast.CreateTable) error {
 		case ast.ComputedColumn:
 			col.Expr = cd.Expr
 		default:
-			return diag.New(c.src, cd.Span(), "metadata columns are not supported yet")
+			typ, err := ConvertType(c.src, cd.Type)
+			if err != nil {
+				return err
+			}
+			col.Type, col.Metadata, col.Virtual = typ, col.Name, cd.Virtual
+			if cd.MetadataKey != nil {
+				col.Metadata = cd.MetadataKey.Value
+			}
 		}
 		t.Columns = append(t.Columns, col)
 	}
@@ -268,6 +283,9 @@ func (c *Catalog) createTable(s *ast.CreateTable) error {
 		return e
 	}
 	t.Factory = f
+	if err := checkMetadata(c.src, t, s, f); err != nil {
+		return err
+	}
 	if err := checkPartitions(c.src, t, s); err != nil {
 		return err
 	}

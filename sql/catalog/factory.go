@@ -155,7 +155,7 @@ func expandField(key string, t *Table) []string {
 
 // Builtins are the connectors Sluice has as tables.
 func Builtins() []Factory {
-	return []Factory{Datagen{}, Print{}, Blackhole{}, Filesystem{}, Firehose{}}
+	return []Factory{Datagen{}, Print{}, Blackhole{}, Filesystem{}, ShardLog{}, Firehose{}}
 }
 
 // Datagen is Flink's datagen connector: rows-per-second, number-of-rows
@@ -262,20 +262,19 @@ type PartitionedFactory interface {
 // checkPartitions checks PARTITIONED BY: a connector that has partitions,
 // physical columns of the table, each once, of a type a directory name
 // holds, and not every column.
+// Other connectors are checkPartitionedBy's (Partitioned).
 func checkPartitions(src string, t *Table, s *ast.CreateTable) error {
+	pf, ok := t.Factory.(PartitionedFactory)
 	if len(s.PartitionedBy) == 0 {
-		if len(t.PartitionKeys) > 0 {
-			if _, ok := t.Factory.(PartitionedFactory); !ok {
-				return diag.New(src, s.Span(), "PARTITIONED BY (from LIKE) is not supported by connector '%s'", t.Factory.Name())
-			}
+		if p, isP := t.Factory.(Partitioned); len(t.PartitionKeys) > 0 && !ok && (!isP || !p.TakesPartitionedBy()) {
+			return diag.New(src, s.Span(), "PARTITIONED BY (from LIKE) is not supported for connector '%s'", t.Factory.Name())
 		}
 		return nil
 	}
-	pf, ok := t.Factory.(PartitionedFactory)
+	t.PartitionKeys = nil // LIKE's are replaced
 	if !ok {
-		return diag.New(src, s.PartitionedBy[0].Span(), "PARTITIONED BY is not supported by connector '%s' (filesystem tables have partitions)", t.Factory.Name())
+		return checkPartitionedBy(src, t, s, t.Factory)
 	}
-	t.PartitionKeys = nil
 	for _, id := range s.PartitionedBy {
 		i := t.Column(id.Name)
 		if i < 0 || t.Columns[i].Expr != nil {

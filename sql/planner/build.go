@@ -85,6 +85,7 @@ func (ip *insertPlan) describe(where ast.Expr, sel *ast.Select) {
 		srcDesc += fmt.Sprintf(", idle after %v", ip.idle)
 	}
 	ip.physical = append(ip.physical, fmt.Sprintf("source %q (%s)", ip.op(ip.src.table.Name), srcDesc))
+	ip.physical = append(ip.physical, ip.logSourceOps()...)
 	if ip.window != nil {
 		ip.physical = append(ip.physical, fmt.Sprintf("  -> calc %q (forward, chained)", ip.op(ip.src.table.Name+"-calc")))
 		ip.physical = append(ip.physical, fmt.Sprintf("  -> window %q (hash exchange on [%s]; state: %d accumulators per key and window)", ip.windowName(), strings.Join(ip.keyNames(), ", "), len(ip.window.aggs)))
@@ -115,7 +116,7 @@ func (ip *insertPlan) op(base string) string {
 }
 
 func (ip *insertPlan) build(j *engine.Job, o RunOptions) error {
-	s, err := ip.buildSource(j)
+	s, err := ip.buildSource(j, o)
 	if err != nil {
 		return err
 	}
@@ -128,10 +129,13 @@ func (ip *insertPlan) build(j *engine.Job, o RunOptions) error {
 }
 
 // buildSource is the datagen source: row i is a function of i.
-func (ip *insertPlan) buildSource(j *engine.Job) (*engine.Stream[*row.Row], error) {
+func (ip *insertPlan) buildSource(j *engine.Job, o RunOptions) (*engine.Stream[*row.Row], error) {
 	t := ip.src.table
-	if t.Factory.Name() == "filesystem" {
+	switch t.Factory.Name() {
+	case "filesystem":
 		return ip.buildFilesystemSource(j)
+	case "shardlog":
+		return ip.buildLogSource(j, o)
 	}
 	opts := t.Options
 	var count int64
@@ -462,6 +466,8 @@ func (ip *insertPlan) buildSink(s *engine.Stream[*row.Row], o RunOptions) error 
 		})
 	case "blackhole":
 		engine.ForEach(s, ip.op(t.Name), func(*row.Row) error { return nil })
+	case "shardlog":
+		return ip.buildLogSink(s, o)
 	case "filesystem":
 		return ip.buildFilesystemSink(s)
 	case "firehose":

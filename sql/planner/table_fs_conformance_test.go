@@ -51,7 +51,7 @@ INSERT INTO snk SELECT * FROM src;`)
 	ip := p.inserts[0]
 	conformance.RunSource(t, conformance.Source[*row.Row]{
 		Build: func(t *testing.T, j *engine.Job) *engine.Stream[*row.Row] {
-			s, err := ip.buildSource(j)
+			s, err := ip.buildSource(j, RunOptions{})
 			if err != nil {
 				t.Fatal(err)
 			}
