@@ -285,7 +285,7 @@ func readParquetRows(t *testing.T, path, region, k string) []string {
 
 // TestFilesystemPartitionValues: partition values with characters a
 // directory name cannot hold are escaped as Flink escapes them (%XX),
-// NULL and '' go to partition.default-name, and all read back as written.
+// NULL and ” go to partition.default-name, and all read back as written.
 func TestFilesystemPartitionValues(t *testing.T) {
 	dir := t.TempDir()
 	ddl := func(name string) string {
