@@ -285,7 +285,7 @@ func readParquetRows(t *testing.T, path, region, k string) []string {
 
 // TestFilesystemPartitionValues: partition values with characters a
 // directory name cannot hold are escaped as Flink escapes them (%XX),
-// NULL and ” go to partition.default-name, and all read back as written.
+// NULL and the empty string go to partition.default-name, and all read back as written.
 func TestFilesystemPartitionValues(t *testing.T) {
 	dir := t.TempDir()
 	ddl := func(name string) string {
@@ -321,7 +321,7 @@ INSERT INTO pr SELECT * FROM r;`)
 	if err != nil {
 		t.Fatal(err)
 	}
-	// '' is written to the default partition, as Flink does, so it reads
+	// The empty string is written to the default partition, as Flink does, so it reads
 	// back as NULL.
 	want := "+I[1, a/b=c%d, 2024-02-29]\n+I[2, null, 2024-02-29]\n+I[3, null, 2024-02-29]\n+I[4, plain, 2024-02-29]\n+I[5, plain, null]\n"
 	if out != want {
