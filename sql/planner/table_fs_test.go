@@ -354,3 +354,37 @@ INSERT INTO pr SELECT * FROM r;`
 		t.Fatalf("read with ignore-parse-errors:\n%s", out)
 	}
 }
+
+// TestFilesystemEventTimeWindow reads the partitioned Parquet directory
+// with a WATERMARK and counts rows per region in 1-minute TUMBLE windows:
+// the source's watermarks close every window, each row counted once.
+func TestFilesystemEventTimeWindow(t *testing.T) {
+	dir := t.TempDir()
+	fsWrite(t, dir, "parquet", "")
+	out, err := runSQL(t, `SET 'parallelism.default' = '2';
+CREATE TABLE back (id BIGINT, k INT, region STRING, x DOUBLE, s STRING, ts TIMESTAMP(3),
+  WATERMARK FOR ts AS ts - INTERVAL '5' SECOND)
+PARTITIONED BY (region, k) WITH ('connector' = 'filesystem', 'path' = '`+dir+`', 'format' = 'parquet');
+CREATE TABLE p (region STRING, window_start TIMESTAMP(3), n BIGINT) WITH ('connector' = 'print');
+INSERT INTO p SELECT region, window_start, COUNT(*) FROM TABLE(TUMBLE(TABLE back, DESCRIPTOR(ts), INTERVAL '1' MINUTE))
+  GROUP BY window_start, window_end, region;
+`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The batch computation: ts = 03:04:05 + id s for id 1..200.
+	counts := map[string]int{}
+	base := time.Date(2024, 1, 2, 3, 4, 5, 0, time.UTC)
+	for id := 1; id <= fsRows; id++ {
+		ws := base.Add(time.Duration(id) * time.Second).Truncate(time.Minute)
+		counts[fmt.Sprintf("+I[r%d, %s, ", id%2, javaLocalDateTime(ws))]++
+	}
+	var want []string
+	for k, n := range counts {
+		want = append(want, fmt.Sprintf("%s%d]", k, n))
+	}
+	slices.Sort(want)
+	if w := strings.Join(want, "\n") + "\n"; out != w {
+		t.Fatalf("windows:\n%s\nwant:\n%s", out, w)
+	}
+}
