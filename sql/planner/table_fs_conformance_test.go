@@ -1,11 +1,20 @@
 package planner
 
 import (
+	"bytes"
+	"context"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
+
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	aparquet "github.com/apache/arrow-go/v18/parquet"
+	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 
 	"github.com/sluicehq/sluice/engine"
 	"github.com/sluicehq/sluice/engine/enginetest/conformance"
@@ -64,5 +73,70 @@ INSERT INTO snk SELECT * FROM src;`)
 			return strconv.FormatInt(r.Int(0), 10)
 		},
 		Want: want,
+	})
+}
+
+// TestFilesystemSinkConformance runs the two-phase-commit sink suite over
+// the filesystem table's sink: Parquet part files partitioned by the key,
+// small files (rolling at 2 KiB), read back with pqarrow.
+func TestFilesystemSinkConformance(t *testing.T) {
+	conformance.RunSink(t, conformance.Sink{
+		Attach: func(t *testing.T, s *engine.Stream[conformance.Rec], dir string) {
+			p, err := Plan(`CREATE TABLE src (seq INT) WITH ('connector' = 'datagen');
+CREATE TABLE snk (seq INT, val BIGINT, key STRING) PARTITIONED BY (key) WITH ('connector' = 'filesystem',
+  'path' = '` + dir + `', 'format' = 'parquet', 'sink.rolling-policy.file-size' = '2kb');
+INSERT INTO snk SELECT seq, CAST(seq AS BIGINT), 'k' FROM src;`)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ip := p.inserts[0]
+			l := ip.sinkL
+			rows := engine.Map(s, "to-row", func(r conformance.Rec) *row.Row {
+				out := l.New()
+				out.SetInt(0, int64(r.Seq))
+				out.SetInt(1, r.Val)
+				out.SetStr(2, r.Key)
+				return out
+			})
+			if err := ip.buildFilesystemSink(rows); err != nil {
+				t.Fatal(err)
+			}
+		},
+		Committed: func(t *testing.T, dir string) []conformance.Rec {
+			var out []conformance.Rec
+			err := filepath.WalkDir(dir, func(p string, de fs.DirEntry, err error) error {
+				if err != nil || de.IsDir() || strings.HasPrefix(de.Name(), ".") {
+					return err
+				}
+				key, ok := strings.CutPrefix(filepath.Base(filepath.Dir(p)), "key=")
+				if !ok || !strings.HasPrefix(de.Name(), "part-") {
+					t.Fatalf("visible %s is not a part file of a partition", p)
+				}
+				body, err := os.ReadFile(p)
+				if err != nil {
+					return err
+				}
+				tbl, err := pqarrow.ReadTable(context.Background(), bytes.NewReader(body), aparquet.NewReaderProperties(memory.DefaultAllocator),
+					pqarrow.ArrowReadProperties{}, memory.DefaultAllocator)
+				if err != nil {
+					t.Fatalf("%s: %v", p, err)
+				}
+				defer tbl.Release()
+				tr := array.NewTableReader(tbl, 256)
+				defer tr.Release()
+				for tr.Next() {
+					rec := tr.Record()
+					seqs, vals := rec.Column(0).(*array.Int32), rec.Column(1).(*array.Int64)
+					for i := 0; i < int(rec.NumRows()); i++ {
+						out = append(out, conformance.Rec{Key: key, Seq: int(seqs.Value(i)), Val: vals.Value(i)})
+					}
+				}
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return out
+		},
 	})
 }
