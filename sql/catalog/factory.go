@@ -1,7 +1,6 @@
 package catalog
 
 import (
-	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -464,16 +463,6 @@ func FileLayout(t *Table) *row.Layout {
 	return row.NewLayout(ts, names)
 }
 
-// FormatError is a sql/format error at the option it names.
-func (v *Validator) FormatError(err error) error {
-	var oe *format.OptionError
-	if errors.As(err, &oe) {
-		e := v.Errorf(oe.Key, "%s", oe.Msg)
-		e.(*diag.Error).Hint = oe.Hint
-		return e
-	}
-	return v.Errorf("format", "%v", err)
-}
 
 // PartitionTypeOK implements PartitionedFactory: partition values are
 // directory names, so strings, integers, booleans and dates.
@@ -525,10 +514,7 @@ func (Filesystem) Check(v *Validator) error {
 		return err
 	}
 	if fmtName != "parquet" {
-		if _, err := format.New(fmtName, v.Table.Options, "", FileLayout(v.Table)); err != nil {
-			return v.FormatError(err)
-		}
-		return nil
+		return v.CheckFormat("format", FileLayout(v.Table))
 	}
 	for _, k := range format.Keys("") {
 		if _, ok := v.Table.Options[k]; ok {

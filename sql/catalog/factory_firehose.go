@@ -163,8 +163,19 @@ func FirehoseConfig(v *Validator) (firehose.Config, error) {
 	}
 	switch fmtName {
 	default:
-		if _, err := format.New(fmtName, o, "", RowLayout(t)); err != nil {
-			return cfg, v.FormatError(err)
+		if _, ok := o["format"]; ok {
+			if err := v.CheckFormat("format", RowLayout(t)); err != nil {
+				return cfg, err
+			}
+		} else if _, err := format.New(fmtName, o, "", RowLayout(t)); err != nil {
+			// The default json format, with json.* options.
+			var oe *format.OptionError
+			if errors.As(err, &oe) {
+				e := v.Errorf(oe.Key, "%s", oe.Msg)
+				e.(*diag.Error).Hint = oe.Hint
+				return cfg, e
+			}
+			return cfg, diag.New(v.src, t.Span, "%v", err)
 		}
 		if len(t.PartitionKeys) > 0 && fmtName != "json" {
 			return cfg, v.Errorf("format", "a PARTITIONED BY firehose table needs 'format' = 'json' or 'parquet': Firehose evaluates partition keys over JSON records")

@@ -128,8 +128,9 @@ func (ip *insertPlan) build(j *engine.Job, o RunOptions) error {
 	return ip.buildSink(s, o)
 }
 
-// buildSource is the table's source: a shardlog table's (table_log.go),
-// else the datagen source, whose row i is a function of i.
+// buildSource is the table's source: a filesystem table's (table_fs.go),
+// a shardlog table's (table_log.go), else the datagen source, whose row i
+// is a function of i.
 func (ip *insertPlan) buildSource(j *engine.Job, o RunOptions) (*engine.Stream[*row.Row], error) {
 	t := ip.src.table
 	switch t.Factory.Name() {
