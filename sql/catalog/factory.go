@@ -463,7 +463,6 @@ func FileLayout(t *Table) *row.Layout {
 	return row.NewLayout(ts, names)
 }
 
-
 // PartitionTypeOK implements PartitionedFactory: partition values are
 // directory names, so strings, integers, booleans and dates.
 func (Filesystem) PartitionTypeOK(t types.Type) error { return partitionTypeOK(t) }
