@@ -82,7 +82,7 @@ INSERT INTO snk SELECT id FROM src;
 	if code := run(context.Background(), []string{"run", file, "--checkpoint-dir", ckpt, "--resume"}, &stdout, &stderr); code != 0 {
 		t.Fatalf("resumed run: exit %d: %s", code, stderr.String())
 	}
-	files, _ := filepath.Glob(filepath.Join(out, "part-*.jsonl"))
+	files, _ := filepath.Glob(filepath.Join(out, "part-*-*-*"))
 	seen := map[string]int{}
 	for _, f := range files {
 		b, err := os.ReadFile(f)
@@ -107,7 +107,7 @@ INSERT INTO snk SELECT id FROM src;
 // in .ci/readme.sh, which runs the README verbatim).
 func TestRunExampleExplains(t *testing.T) {
 	out, errs, code := runSluice("run", "../../examples/sql/clicks.sql", "--explain")
-	if code != 0 || !strings.Contains(out, "WindowAggregate(window=[TUMBLE(time_col=[ts], size=[10s])]") || !strings.Contains(out, "sink \"clicks_per_user\" (filesystem)") {
+	if code != 0 || !strings.Contains(out, "WindowAggregate(window=[TUMBLE(time_col=[ts], size=[10s])]") || !strings.Contains(out, "sink \"clicks_per_user\" (filesystem, format json; exactly once") {
 		t.Fatalf("exit %d\nstdout %s\nstderr %s", code, out, errs)
 	}
 }

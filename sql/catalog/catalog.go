@@ -396,7 +396,7 @@ func (c *Catalog) createTable(s *ast.CreateTable) error {
 	if err := checkMetadata(c.src, t, s, f); err != nil {
 		return err
 	}
-	if err := checkPartitionedBy(c.src, t, s, f); err != nil {
+	if err := checkPartitions(c.src, t, s); err != nil {
 		return err
 	}
 	if err := validateOptions(c.src, t, s, f); err != nil {

@@ -3,6 +3,7 @@ package catalog
 import (
 	"github.com/sluicehq/sluice/sql/ast"
 	"github.com/sluicehq/sluice/sql/diag"
+	"slices"
 )
 
 // likeMerge is how CREATE TABLE ... LIKE base merges base into the new
@@ -63,12 +64,18 @@ func (c *Catalog) likeBase(s *ast.CreateTable, t *Table) (*likeMerge, error) {
 		if col.Expr != nil && m.strategy["GENERATED"] == "EXCLUDING" {
 			continue
 		}
+		if col.Metadata != "" && m.strategy["METADATA"] == "EXCLUDING" {
+			continue
+		}
 		t.Columns = append(t.Columns, col)
 	}
 	m.baseCols = len(t.Columns)
 	if base.Watermark != nil && m.strategy["WATERMARKS"] != "EXCLUDING" {
 		w := *base.Watermark
 		t.Watermark = &w
+	}
+	if m.strategy["PARTITIONS"] != "EXCLUDING" {
+		t.PartitionKeys = slices.Clone(base.PartitionKeys)
 	}
 	if m.strategy["OPTIONS"] != "EXCLUDING" {
 		for k, v := range base.Options {

@@ -3,7 +3,6 @@ package planner
 import (
 	"context"
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -12,7 +11,6 @@ import (
 	"sync"
 
 	"github.com/sluicehq/sluice/connectors/datagen"
-	"github.com/sluicehq/sluice/connectors/file"
 	"github.com/sluicehq/sluice/engine"
 	"github.com/sluicehq/sluice/operators"
 	"github.com/sluicehq/sluice/sql/catalog"
@@ -43,11 +41,15 @@ func (ip *insertPlan) build(l *lowering, o RunOptions) error {
 	return ip.buildSink(s, o)
 }
 
-// buildSource is the table's source: a shardlog table's (table_log.go),
-// else the datagen source, whose row i is a function of i.
+// buildSource is the table's source: a filesystem table's (table_fs.go),
+// a shardlog table's (table_log.go), else the datagen source, whose row i
+// is a function of i.
 func (ip *insertPlan) buildSource(j *engine.Job, o RunOptions) (*engine.Stream[*row.Row], error) {
 	t := ip.src.table
-	if t.Factory.Name() == "shardlog" {
+	switch t.Factory.Name() {
+	case "filesystem":
+		return ip.buildFilesystemSource(j)
+	case "shardlog":
 		return ip.buildLogSource(j, o)
 	}
 	opts := t.Options
@@ -405,8 +407,9 @@ func (ip *insertPlan) buildSink(s *engine.Stream[*row.Row], o RunOptions) error 
 	case "shardlog":
 		return ip.buildLogSink(s, o)
 	case "filesystem":
-		js := engine.Map(s, ip.op(t.Name+"-json"), func(r *row.Row) json.RawMessage { return r.AppendJSON(nil) })
-		engine.SinkTo(js, ip.op(t.Name), file.JSONLines[json.RawMessage](t.Options["path"]))
+		return ip.buildFilesystemSink(s)
+	case "firehose":
+		return ip.buildFirehoseSink(s)
 	default:
 		return fmt.Errorf("writing connector '%s' is not supported yet", t.Factory.Name())
 	}

@@ -8,8 +8,8 @@ import (
 	"testing"
 )
 
-// TestFilesystemSink writes JSON lines through the exactly-once file sink
-// and reads them back.
+// TestFilesystemSink writes JSON lines through the exactly-once rolling
+// file sink and reads them back.
 func TestFilesystemSink(t *testing.T) {
 	dir := t.TempDir()
 	src := `
@@ -22,7 +22,7 @@ INSERT INTO snk SELECT id, name, id > 3 FROM src;
 	if _, err := runSQL(t, src); err != nil {
 		t.Fatal(err)
 	}
-	files, err := filepath.Glob(filepath.Join(dir, "part-*.jsonl"))
+	files, err := filepath.Glob(filepath.Join(dir, "part-*-*-*"))
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no committed files in %s (%v)", dir, err)
 	}

@@ -47,10 +47,10 @@ func (p *relPlanner) nameInsert(ip *insertPlan) {
 		}
 	}
 	if ip.sinkCast != nil {
-		ip.physical = append(ip.physical, fmt.Sprintf("  -> sink %q (%s)", ip.op(ip.sink.Name), ip.sink.Factory.Name()))
+		ip.physical = append(ip.physical, fmt.Sprintf("  -> sink %q (%s)", ip.op(ip.sink.Name), ip.sinkDesc()))
 		return
 	}
-	w.line(ip.root, fmt.Sprintf("sink %q", ip.op(ip.sink.Name)), ip.sink.Factory.Name()+"; no cast: the query's columns are of the sink's types")
+	w.line(ip.root, fmt.Sprintf("sink %q", ip.op(ip.sink.Name)), ip.sinkDesc()+"; no cast: the query's columns are of the sink's types")
 }
 
 // renderRel writes n and its inputs as Flink's plan trees: lead before
@@ -160,7 +160,7 @@ func (n *relNode) kindWord() string {
 // scanDesc is a source's line in EXPLAIN's engine job.
 func (n *relNode) scanDesc() string {
 	sp := n.src
-	d := sp.table.Factory.Name()
+	d := (&insertPlan{src: sp}).sourceDesc()
 	if len(sp.sc.names) > len(physicalOf(sp.table)) {
 		d += ", computed columns"
 	}

@@ -1,0 +1,331 @@
+package file
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/sluicehq/sluice/connectors/internal/localdir"
+	"github.com/sluicehq/sluice/engine"
+)
+
+// PartWriter encodes records into one part file.
+type PartWriter[T any] interface {
+	// Write encodes one record.
+	Write(v T) error
+	// Close finishes the file (a footer, for Parquet) without closing the
+	// io.Writer it was opened on.
+	Close() error
+}
+
+// RollingOptions configure Rolling: the format of part files, the
+// partition (bucket) of each record and Flink's rolling policy.
+type RollingOptions[T any] struct {
+	// NewPart starts a part file on w. Required.
+	NewPart func(w io.Writer) (PartWriter[T], error)
+	// Bucket is the directory of a record relative to the sink's
+	// directory ("" for the directory itself; "k=v/k2=w" for partitions,
+	// slash-separated, no "..").
+	Bucket func(v T) (string, error)
+	// FileSize rolls a part file once this many bytes have reached it
+	// (default 128 MiB, Flink's sink.rolling-policy.file-size). A format
+	// that buffers (Parquet's row groups) reaches the file in steps.
+	FileSize int64
+	// RolloverInterval rolls a part file that has been open this long
+	// (default 30 min, sink.rolling-policy.rollover-interval), checked
+	// every CheckInterval (default 1 min, sink.rolling-policy.check-interval)
+	// of the job's clock when records arrive.
+	RolloverInterval, CheckInterval time.Duration
+	// Suffix is appended to part file names (e.g. ".parquet"); Flink's
+	// part files have none.
+	Suffix string
+}
+
+// Default rolling policy, as Flink's filesystem sink.
+const (
+	DefaultFileSize         = 128 << 20
+	DefaultRolloverInterval = 30 * time.Minute
+	DefaultCheckInterval    = time.Minute
+)
+
+// Rolling returns an exactly-once sink that writes records into part
+// files under dir, as Flink's filesystem table sink does: one open part
+// file per subtask and bucket (partition directory), rolled by size and
+// age, and at every checkpoint. A part file is named
+// part-<uuid>-<subtask>-<n><suffix>, where uuid is fresh for every sink
+// and job attempt (shared by its subtasks) and n counts the subtask's
+// files, so the names of two attempts never collide. Part files are
+// written hidden (localdir's staged names, beside their final name) and
+// renamed by the sink's global committer when the checkpoint after them
+// completes, or at the end of a bounded input without checkpoints; what a
+// failed attempt wrote after its last completed checkpoint is removed
+// before the next attempt writes. Readers must skip hidden files (names
+// starting with '.'), as Flink's filesystem source does.
+func Rolling[T any](dir string, o RollingOptions[T]) (engine.Sink[T], error) {
+	if dir == "" {
+		return nil, errors.New("file: Rolling needs a directory")
+	}
+	if o.NewPart == nil {
+		return nil, errors.New("file: Rolling needs RollingOptions.NewPart")
+	}
+	if o.FileSize < 0 || o.RolloverInterval < 0 || o.CheckInterval < 0 {
+		return nil, errors.New("file: negative rolling policy")
+	}
+	if o.FileSize == 0 {
+		o.FileSize = DefaultFileSize
+	}
+	if o.RolloverInterval == 0 {
+		o.RolloverInterval = DefaultRolloverInterval
+	}
+	if o.CheckInterval == 0 {
+		o.CheckInterval = DefaultCheckInterval
+	}
+	if strings.ContainsAny(o.Suffix, "/\\") {
+		return nil, fmt.Errorf("file: suffix %q holds a path separator", o.Suffix)
+	}
+	return &rolling[T]{dir: dir, o: o, uuids: map[int]string{}}, nil
+}
+
+type rolling[T any] struct {
+	dir string
+	o   RollingOptions[T]
+
+	mu    sync.Mutex
+	uuids map[int]string // by attempt
+}
+
+var _ engine.GlobalCommitSink[int] = (*rolling[int])(nil)
+
+func (s *rolling[T]) uuidOf(attempt int) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	u, ok := s.uuids[attempt]
+	if !ok {
+		u = uuid.NewString()
+		s.uuids[attempt] = u
+	}
+	return u
+}
+
+func (s *rolling[T]) Open(_ context.Context, info engine.SinkInfo) (engine.SinkWriter[T], error) {
+	d, err := localdir.Open(s.dir)
+	if err != nil {
+		return nil, fmt.Errorf("file: %w", err)
+	}
+	w := &rollingWriter[T]{s: s, d: d, sub: info.Subtask, uuid: s.uuidOf(info.Attempt), clk: info.Clock, open: map[string]*part[T]{}}
+	if w.clk != nil {
+		w.lastCheck = w.clk.Now()
+	}
+	return w, nil
+}
+
+// NewGlobalCommitter implements engine.GlobalCommitSink.
+func (s *rolling[T]) NewGlobalCommitter(context.Context, engine.CommitterInfo) (engine.GlobalCommitter, error) {
+	d, err := localdir.Open(s.dir)
+	if err != nil {
+		return nil, fmt.Errorf("file: %w", err)
+	}
+	return &rollingCommitter{d: d}, nil
+}
+
+type rollingCommitter struct{ d *localdir.Dir }
+
+// Commit renames each staged part file; one renamed before is left alone.
+func (c *rollingCommitter) Commit(_ context.Context, _ int64, cs []engine.Committable) error {
+	for _, e := range cs {
+		var parts []committable
+		if err := json.Unmarshal(e.Data, &parts); err != nil {
+			return fmt.Errorf("file: corrupt committable: %w", err)
+		}
+		for _, p := range parts {
+			if err := c.d.Commit(p.Tmp, p.Final, false); err != nil {
+				return fmt.Errorf("file: commit %s: %w", p.Final, err)
+			}
+		}
+	}
+	return nil
+}
+
+// Cleanup removes every staged part file under the directory: called
+// after the restored checkpoint's commit and before any writer opens, it
+// finds only what no checkpoint covers.
+func (c *rollingCommitter) Cleanup(context.Context) error {
+	var garbage []string
+	err := c.d.Walk("", func(rel, _ string) {
+		key, ok := localdir.KeyOfStaged(rel)
+		if !ok {
+			return
+		}
+		base := key[strings.LastIndex(key, "/")+1:]
+		if strings.HasPrefix(base, "part-") {
+			garbage = append(garbage, rel)
+		}
+	})
+	if err != nil {
+		return fmt.Errorf("file: %w", err)
+	}
+	for _, g := range garbage {
+		if err := c.d.Remove(g); err != nil {
+			return fmt.Errorf("file: %w", err)
+		}
+	}
+	return nil
+}
+
+func (c *rollingCommitter) Close() error { return nil }
+
+// part is one open part file.
+type part[T any] struct {
+	f      *localdir.File
+	cw     *countingWriter
+	pw     PartWriter[T]
+	tmp    string
+	final  string
+	opened time.Time
+}
+
+type countingWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countingWriter) Write(b []byte) (int, error) {
+	n, err := c.w.Write(b)
+	c.n += int64(n)
+	return n, err
+}
+
+type rollingWriter[T any] struct {
+	s         *rolling[T]
+	d         *localdir.Dir
+	sub       int
+	uuid      string
+	clk       engine.Clock
+	n         int // part files started by this writer
+	open      map[string]*part[T]
+	done      []committable // rolled since the last Prepare
+	lastCheck time.Time
+}
+
+func (w *rollingWriter[T]) now() time.Time {
+	if w.clk == nil {
+		return time.Time{}
+	}
+	return w.clk.Now()
+}
+
+func (w *rollingWriter[T]) Write(batch []engine.Record[T]) error {
+	for i := range batch {
+		v := batch[i].Value
+		bucket := ""
+		if w.s.o.Bucket != nil {
+			b, err := w.s.o.Bucket(v)
+			if err != nil {
+				return err
+			}
+			bucket = strings.Trim(b, "/")
+		}
+		p := w.open[bucket]
+		if p == nil {
+			var err error
+			if p, err = w.start(bucket); err != nil {
+				return err
+			}
+		}
+		if err := p.pw.Write(v); err != nil {
+			return fmt.Errorf("file: %s: %w", p.final, err)
+		}
+		if p.cw.n >= w.s.o.FileSize {
+			if err := w.roll(bucket); err != nil {
+				return err
+			}
+		}
+	}
+	if now := w.now(); now.Sub(w.lastCheck) >= w.s.o.CheckInterval {
+		w.lastCheck = now
+		for b, p := range w.open {
+			if now.Sub(p.opened) >= w.s.o.RolloverInterval {
+				if err := w.roll(b); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}
+
+func (w *rollingWriter[T]) start(bucket string) (*part[T], error) {
+	name := fmt.Sprintf("part-%s-%d-%d%s", w.uuid, w.sub, w.n, w.s.o.Suffix)
+	w.n++
+	final := name
+	if bucket != "" {
+		final = bucket + "/" + name
+	}
+	tmp, err := localdir.StagedKey(final)
+	if err != nil {
+		return nil, fmt.Errorf("file: %w", err)
+	}
+	f, err := w.d.Create(tmp)
+	if err != nil {
+		return nil, fmt.Errorf("file: %w", err)
+	}
+	cw := &countingWriter{w: f}
+	pw, err := w.s.o.NewPart(cw)
+	if err != nil {
+		f.Abort()
+		return nil, fmt.Errorf("file: start %s: %w", final, err)
+	}
+	p := &part[T]{f: f, cw: cw, pw: pw, tmp: tmp, final: final, opened: w.now()}
+	w.open[bucket] = p
+	return p, nil
+}
+
+// roll finishes the bucket's open part file: it is committed with the
+// next checkpoint.
+func (w *rollingWriter[T]) roll(bucket string) error {
+	p := w.open[bucket]
+	delete(w.open, bucket)
+	if err := p.pw.Close(); err != nil {
+		p.f.Abort()
+		return fmt.Errorf("file: finish %s: %w", p.final, err)
+	}
+	if err := p.f.Close(); err != nil {
+		return fmt.Errorf("file: %w", err)
+	}
+	w.done = append(w.done, committable{Tmp: p.tmp, Final: p.final})
+	return nil
+}
+
+// Prepare implements engine.StagingWriter: roll every open part file and
+// name them all in the checkpoint.
+func (w *rollingWriter[T]) Prepare(int64) ([]byte, error) {
+	for b := range w.open {
+		if err := w.roll(b); err != nil {
+			return nil, err
+		}
+	}
+	if len(w.done) == 0 {
+		return nil, nil
+	}
+	c, err := json.Marshal(w.done)
+	w.done = nil
+	return c, err
+}
+
+// Close removes the open part files, which no checkpoint names; rolled
+// ones may be in a checkpoint being completed and stay for its commit
+// (or the next attempt's cleanup).
+func (w *rollingWriter[T]) Close() error {
+	for b, p := range w.open {
+		p.f.Abort()
+		delete(w.open, b)
+	}
+	return nil
+}
