@@ -169,6 +169,7 @@ func Plan(src string) (*Program, error) {
 			if err != nil {
 				return nil, err
 			}
+			rp.gen++
 			if cv, ok := st.(*ast.CreateView); ok {
 				// A view's query is checked where it is created, as
 				// Flink's; IF NOT EXISTS may have kept an older one.

@@ -103,7 +103,9 @@ func (w *physWriter) node(n *relNode) {
 	}
 	switch n.kind {
 	case relScan:
+		// The first INSERT that reads the table sets its idle timeout.
 		n.opName, n.seq = p.unique(n.src.table.Name)
+		n.idle = ip.idle
 		ip.physical = append(ip.physical, fmt.Sprintf("source %q (%s)", n.opName, n.scanDesc()))
 	case relCalc:
 		base, desc := n.calcBase, "stateless"
