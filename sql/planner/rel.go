@@ -318,6 +318,9 @@ func (p *relPlanner) selectRel(sel *ast.Select) (*relNode, error) {
 	} else if in, err = p.from(sel.From); err != nil {
 		return nil, err
 	}
+	if err := p.checkQualifiers(in, sel); err != nil {
+		return nil, err
+	}
 	var where ast.Expr
 	if sel.Where != nil {
 		w, err := c.compile(sel.Where, in.sc)
@@ -573,4 +576,44 @@ func (p *relPlanner) castTo(n *relNode, out *row.Layout, at ast.Node) (*relNode,
 	}
 	return &relNode{kind: relCalc, name: n.name, sc: &scope{names: layoutNames(out), types: layoutTypes(out)}, layout: out, inputs: []*relNode{n}, calc: newFn, calcBase: "union-cast",
 		label: fmt.Sprintf("Calc(select=[%s])", strings.Join(sel, ", "))}, nil
+}
+
+// checkQualifiers refuses a column qualified by a name other than the FROM
+// item's (its alias, or the table, view or CTE name), in the select list,
+// WHERE and GROUP BY of sel.
+func (p *relPlanner) checkQualifiers(in relInput, sel *ast.Select) error {
+	var nodes []ast.Node
+	for _, it := range sel.Items {
+		nodes = append(nodes, it.Expr)
+	}
+	if sel.Where != nil {
+		nodes = append(nodes, sel.Where)
+	}
+	if sel.GroupBy != nil {
+		nodes = append(nodes, sel.GroupBy)
+	}
+	funcNames := map[*ast.Name]bool{}
+	var err error
+	for _, n := range nodes {
+		ast.Inspect(n, func(x ast.Node) bool {
+			if err != nil {
+				return false
+			}
+			switch e := x.(type) {
+			case *ast.FuncCall:
+				funcNames[e.Name] = true
+			case *ast.SubqueryExpr:
+				return false // refused by the expression compiler
+			case *ast.Name:
+				if len(e.Parts) == 2 && !funcNames[e] && e.Parts[0].Name != in.name {
+					q := e.Parts[0]
+					d := diag.New(p.c.src, q.Span(), "Table '%s' not found", q.Name)
+					d.Hint = fmt.Sprintf("the FROM item is '%s'", in.name)
+					err = d
+				}
+			}
+			return true
+		})
+	}
+	return err
 }
