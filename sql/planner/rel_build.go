@@ -175,6 +175,7 @@ func (n *relNode) scanDesc() string {
 // operator whose output goes to both.
 type lowering struct {
 	j       *engine.Job
+	c       *compiler
 	streams map[*relNode]*engine.Stream[*row.Row]
 }
 
@@ -193,7 +194,7 @@ func (l *lowering) lower(n *relNode) (*engine.Stream[*row.Row], error) {
 	var s *engine.Stream[*row.Row]
 	switch n.kind {
 	case relScan:
-		sip := &insertPlan{src: n.src, idle: n.idle, seq: n.seq}
+		sip := &insertPlan{c: l.c, src: n.src, idle: n.idle, seq: n.seq}
 		var err error
 		if s, err = sip.buildSource(l.j); err != nil {
 			return nil, err
