@@ -343,13 +343,31 @@ func (p *relPlanner) selectRel(sel *ast.Select) (*relNode, error) {
 			fn = &relNode{kind: relCalc, name: in.name, sc: in.sc, layout: in.node.layout, inputs: []*relNode{in.node}, calc: calc, filter: true, calcBase: in.name + "-calc",
 				label: fmt.Sprintf("Calc(where=[%s])", ast.Format(where))}
 		}
-		wp, err := planWindow(c, in, tvf, sel)
+		wsel := sel
+		var outer []ast.Expr
+		var outerNames []string
+		if windowOuter(c, sel) {
+			// Expressions over the grouped columns and aggregates: the
+			// window computes those, a calc after it the expressions.
+			if wsel, outer, outerNames, err = splitWindowSelect(c, sel, in.sc); err != nil {
+				return nil, err
+			}
+		}
+		wp, err := planWindow(c, in, tvf, wsel)
 		if err != nil {
 			return nil, err
 		}
 		n := &relNode{kind: relWindow, name: in.name, sc: &scope{names: layoutNames(wp.out), types: layoutTypes(wp.out)}, layout: wp.out, inputs: []*relNode{fn}, window: wp}
-		n.label = windowLabel(wp, in.sc, sel)
-		return n, nil
+		n.label = windowLabel(wp, in.sc, wsel)
+		if outer == nil {
+			return n, nil
+		}
+		calc, outL, err := planCalc(c, n.sc, nil, outer, outerNames)
+		if err != nil {
+			return nil, err
+		}
+		return &relNode{kind: relCalc, name: in.name, sc: &scope{names: layoutNames(outL), types: layoutTypes(outL)}, layout: outL, inputs: []*relNode{n}, calc: calc, calcBase: in.name + "-window-calc",
+			label: fmt.Sprintf("Calc(select=[%s])", strings.Join(outerNames, ", "))}, nil
 	}
 	if sel.GroupBy != nil {
 		return nil, diag.New(src, sel.GroupBy.Span(), "GROUP BY without a window table function (an updating result) is not supported yet")
