@@ -22,8 +22,8 @@
 // SESSION(TABLE t [PARTITION BY keys], DESCRIPTOR(ts), gap) GROUP BY
 // window_start, window_end[, keys] with the aggregates of
 // sql/functions (COUNT, SUM, AVG, MIN, MAX, FIRST_VALUE, LAST_VALUE,
-// LISTAGG; DISTINCT and FILTER (WHERE ...) included) through
-// operators.Window; UNION ALL (columns widened to their common type);
+// LISTAGG; DISTINCT and FILTER (WHERE ...) included, and expressions
+// over them and the grouped columns) through operators.Window; UNION ALL (columns widened to their common type);
 // EXECUTE STATEMENT SET; EXPLAIN; SHOW TABLES, SHOW VIEWS; DESCRIBE.
 // Everything else the parser reads is refused by name with its position.
 //
