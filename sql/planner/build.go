@@ -31,6 +31,7 @@ func (ip *insertPlan) op(base string) string {
 }
 
 func (ip *insertPlan) build(l *lowering, o RunOptions) error {
+	l.c = ip.c
 	s, err := l.lower(ip.root)
 	if err != nil {
 		return err

@@ -121,11 +121,19 @@ func (p *relPlanner) planInsert(ins *ast.Insert) (*insertPlan, error) {
 	if sink.Factory.Name() == "datagen" {
 		return nil, diag.New(src, ins.Table.Span(), "Connector 'datagen' can only be used as a source")
 	}
+	idle := time.Duration(0)
+	if v, ok := cat.Settings["table.exec.source.idle-timeout"]; ok {
+		d, err := parseDuration(v)
+		if err != nil || d < 0 {
+			return nil, fmt.Errorf("SET 'table.exec.source.idle-timeout' = '%s': want a duration such as '10 s'", v)
+		}
+		idle = d
+	}
 	root, err := p.query(ins.Query)
 	if err != nil {
 		return nil, err
 	}
-	ip := &insertPlan{c: c, sink: sink, root: root}
+	ip := &insertPlan{c: c, sink: sink, root: root, idle: idle}
 	if ip.sinkCast, ip.sinkL, err = planSinkCast(c, ins, root.layout, sink); err != nil {
 		return nil, err
 	}

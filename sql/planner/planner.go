@@ -4,6 +4,16 @@
 // sql/functions, then compiled into closures over sql/row; nothing reads
 // the syntax tree per record.
 //
+// A query is planned into a small relational tree (rel.go): table scans,
+// calcs (WHERE and projection), window aggregations and UNION ALL, each
+// node knowing its output row and its rowtime attribute. FROM reads a
+// table, a view, a CTE of WITH or a subquery; a window function's TABLE
+// argument a table, view or CTE whose time column is a rowtime attribute
+// (a plain column reference passes it through a projection; window_time
+// of a window aggregation is one). The tree is lowered to engine streams
+// once per node (rel_build.go), so a table read by two branches or two
+// INSERTs of a statement set is one engine source.
+//
 // What runs: INSERT INTO sink SELECT exprs FROM table [WHERE cond] (exprs
 // with CAST/TRY_CAST, CASE, IN (list), BETWEEN [SYMMETRIC], LIKE [ESCAPE],
 // IS [NOT] NULL/TRUE/FALSE and the registry's functions), and
@@ -12,8 +22,9 @@
 // SESSION(TABLE t [PARTITION BY keys], DESCRIPTOR(ts), gap) GROUP BY
 // window_start, window_end[, keys] with the aggregates of
 // sql/functions (COUNT, SUM, AVG, MIN, MAX, FIRST_VALUE, LAST_VALUE,
-// LISTAGG; DISTINCT and FILTER (WHERE ...) included) through
-// operators.Window; EXECUTE STATEMENT SET; EXPLAIN; SHOW TABLES; DESCRIBE.
+// LISTAGG; DISTINCT and FILTER (WHERE ...) included, and expressions
+// over them and the grouped columns) through operators.Window; UNION ALL (columns widened to their common type);
+// EXECUTE STATEMENT SET; EXPLAIN; SHOW TABLES, SHOW VIEWS; DESCRIBE.
 // Everything else the parser reads is refused by name with its position.
 //
 // Tables: datagen sources, print, blackhole and filesystem sinks, and
@@ -167,6 +178,7 @@ func Plan(src string) (*Program, error) {
 			if err != nil {
 				return nil, err
 			}
+			rp.gen++
 			if cv, ok := st.(*ast.CreateView); ok {
 				// A view's query is checked where it is created, as
 				// Flink's; IF NOT EXISTS may have kept an older one.

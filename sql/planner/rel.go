@@ -53,16 +53,6 @@ type relNode struct {
 	seq    int // relScan: the k of "name#k+1" when the table's name was taken
 }
 
-// rowtime is the first rowtime column of the node's output, or -1.
-func (n *relNode) rowtime() int {
-	for i, t := range n.sc.types {
-		if t.Attr == types.Rowtime {
-			return i
-		}
-	}
-	return -1
-}
-
 // relInput is a relation as a query reads it: a node under a name, with
 // its columns possibly renamed (AS s(a, b), a view's or CTE's column list).
 type relInput struct {
@@ -78,14 +68,15 @@ type relPlanner struct {
 	c         *compiler
 	cat       *catalog.Catalog
 	scans     map[*catalog.Table]*relNode
-	views     map[*catalog.View]*relNode
+	views     map[*catalog.View]viewPlan
+	gen       int             // bumped by every DDL statement: a view's plan is kept while it is unchanged
 	expanding map[string]bool // views being planned, to refuse a cycle
 	ctes      []map[string]relInput
 	used      map[string]bool // engine operator names taken
 }
 
 func newRelPlanner(c *compiler, cat *catalog.Catalog) *relPlanner {
-	return &relPlanner{c: c, cat: cat, scans: map[*catalog.Table]*relNode{}, views: map[*catalog.View]*relNode{}, expanding: map[string]bool{}, used: map[string]bool{}}
+	return &relPlanner{c: c, cat: cat, scans: map[*catalog.Table]*relNode{}, views: map[*catalog.View]viewPlan{}, expanding: map[string]bool{}, used: map[string]bool{}}
 }
 
 // query plans WITH ... body.
@@ -185,11 +176,20 @@ func (p *relPlanner) named(n *ast.Name) (relInput, error) {
 	return relInput{node: s, sc: s.sc, name: name}, nil
 }
 
-// view plans a view's query once per script; it does not see the CTEs
-// of the query that reads it.
+// viewPlan is a view's planned query, valid while no DDL statement has
+// run since (a table it reads may have been dropped and created anew).
+type viewPlan struct {
+	node *relNode
+	gen  int
+}
+
+// view plans a view's query, once while the catalog is unchanged (so a
+// view read twice is one set of operators); it does not see the CTEs of
+// the query that reads it.
 func (p *relPlanner) view(v *catalog.View, ref *ast.Name) (relInput, error) {
-	n, ok := p.views[v]
-	if !ok {
+	vp, ok := p.views[v]
+	n := vp.node
+	if !ok || vp.gen != p.gen {
 		if p.expanding[v.Name] {
 			return relInput{}, diag.New(p.c.src, ref.Span(), "view '%s' reads itself", v.Name)
 		}
@@ -203,7 +203,7 @@ func (p *relPlanner) view(v *catalog.View, ref *ast.Name) (relInput, error) {
 		if err != nil {
 			return relInput{}, err
 		}
-		p.views[v] = n
+		p.views[v] = viewPlan{node: n, gen: p.gen}
 	}
 	at := v.Span
 	if len(v.Columns) > 0 {
@@ -222,13 +222,6 @@ func (p *relPlanner) scan(t *catalog.Table, ref diag.Span) (*relNode, error) {
 		return nil, err
 	}
 	n := &relNode{kind: relScan, name: t.Name, sc: sp.sc, layout: sp.layout, src: sp}
-	if v, ok := p.cat.Settings["table.exec.source.idle-timeout"]; ok {
-		d, err := parseDuration(v)
-		if err != nil || d < 0 {
-			return nil, fmt.Errorf("SET 'table.exec.source.idle-timeout' = '%s': want a duration such as '10 s'", v)
-		}
-		n.idle = d
-	}
 	scan := fmt.Sprintf("TableSourceScan(table=[%s], connector=[%s], fields=[%s]", t.Name, t.Factory.Name(), strings.Join(sp.sc.names, ", "))
 	if w := t.Watermark; w != nil {
 		scan += fmt.Sprintf(", watermark=[%s])", ast.Format(w.Expr))
@@ -325,6 +318,9 @@ func (p *relPlanner) selectRel(sel *ast.Select) (*relNode, error) {
 	} else if in, err = p.from(sel.From); err != nil {
 		return nil, err
 	}
+	if err := p.checkQualifiers(in, sel); err != nil {
+		return nil, err
+	}
 	var where ast.Expr
 	if sel.Where != nil {
 		w, err := c.compile(sel.Where, in.sc)
@@ -347,13 +343,31 @@ func (p *relPlanner) selectRel(sel *ast.Select) (*relNode, error) {
 			fn = &relNode{kind: relCalc, name: in.name, sc: in.sc, layout: in.node.layout, inputs: []*relNode{in.node}, calc: calc, filter: true, calcBase: in.name + "-calc",
 				label: fmt.Sprintf("Calc(where=[%s])", ast.Format(where))}
 		}
-		wp, err := planWindow(c, in, tvf, sel)
+		wsel := sel
+		var outer []ast.Expr
+		var outerNames []string
+		if windowOuter(c, sel) {
+			// Expressions over the grouped columns and aggregates: the
+			// window computes those, a calc after it the expressions.
+			if wsel, outer, outerNames, err = splitWindowSelect(c, sel, in.sc); err != nil {
+				return nil, err
+			}
+		}
+		wp, err := planWindow(c, in, tvf, wsel)
 		if err != nil {
 			return nil, err
 		}
 		n := &relNode{kind: relWindow, name: in.name, sc: &scope{names: layoutNames(wp.out), types: layoutTypes(wp.out)}, layout: wp.out, inputs: []*relNode{fn}, window: wp}
-		n.label = windowLabel(wp, in.sc, sel)
-		return n, nil
+		n.label = windowLabel(wp, in.sc, wsel)
+		if outer == nil {
+			return n, nil
+		}
+		calc, outL, err := planCalc(c, n.sc, nil, outer, outerNames)
+		if err != nil {
+			return nil, err
+		}
+		return &relNode{kind: relCalc, name: in.name, sc: &scope{names: layoutNames(outL), types: layoutTypes(outL)}, layout: outL, inputs: []*relNode{n}, calc: calc, calcBase: in.name + "-window-calc",
+			label: fmt.Sprintf("Calc(select=[%s])", strings.Join(outerNames, ", "))}, nil
 	}
 	if sel.GroupBy != nil {
 		return nil, diag.New(src, sel.GroupBy.Span(), "GROUP BY without a window table function (an updating result) is not supported yet")
@@ -580,4 +594,44 @@ func (p *relPlanner) castTo(n *relNode, out *row.Layout, at ast.Node) (*relNode,
 	}
 	return &relNode{kind: relCalc, name: n.name, sc: &scope{names: layoutNames(out), types: layoutTypes(out)}, layout: out, inputs: []*relNode{n}, calc: newFn, calcBase: "union-cast",
 		label: fmt.Sprintf("Calc(select=[%s])", strings.Join(sel, ", "))}, nil
+}
+
+// checkQualifiers refuses a column qualified by a name other than the FROM
+// item's (its alias, or the table, view or CTE name), in the select list,
+// WHERE and GROUP BY of sel.
+func (p *relPlanner) checkQualifiers(in relInput, sel *ast.Select) error {
+	var nodes []ast.Node
+	for _, it := range sel.Items {
+		nodes = append(nodes, it.Expr)
+	}
+	if sel.Where != nil {
+		nodes = append(nodes, sel.Where)
+	}
+	if sel.GroupBy != nil {
+		nodes = append(nodes, sel.GroupBy)
+	}
+	funcNames := map[*ast.Name]bool{}
+	var err error
+	for _, n := range nodes {
+		ast.Inspect(n, func(x ast.Node) bool {
+			if err != nil {
+				return false
+			}
+			switch e := x.(type) {
+			case *ast.FuncCall:
+				funcNames[e.Name] = true
+			case *ast.SubqueryExpr:
+				return false // refused by the expression compiler
+			case *ast.Name:
+				if len(e.Parts) == 2 && !funcNames[e] && e.Parts[0].Name != in.name {
+					q := e.Parts[0]
+					d := diag.New(p.c.src, q.Span(), "Table '%s' not found", q.Name)
+					d.Hint = fmt.Sprintf("the FROM item is '%s'", in.name)
+					err = d
+				}
+			}
+			return true
+		})
+	}
+	return err
 }

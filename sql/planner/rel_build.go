@@ -109,7 +109,9 @@ func (w *physWriter) node(n *relNode) {
 	}
 	switch n.kind {
 	case relScan:
+		// The first INSERT that reads the table sets its idle timeout.
 		n.opName, n.seq = p.unique(n.src.table.Name)
+		n.idle = ip.idle
 		ip.physical = append(ip.physical, fmt.Sprintf("source %q (%s)", n.opName, n.scanDesc()))
 		ip.physical = append(ip.physical, (&insertPlan{src: n.src, seq: n.seq}).logSourceOps()...)
 	case relCalc:
@@ -181,6 +183,7 @@ func (n *relNode) scanDesc() string {
 type lowering struct {
 	j       *engine.Job
 	o       RunOptions
+	c       *compiler
 	streams map[*relNode]*engine.Stream[*row.Row]
 }
 
@@ -199,7 +202,7 @@ func (l *lowering) lower(n *relNode) (*engine.Stream[*row.Row], error) {
 	var s *engine.Stream[*row.Row]
 	switch n.kind {
 	case relScan:
-		sip := &insertPlan{src: n.src, idle: n.idle, seq: n.seq}
+		sip := &insertPlan{c: l.c, src: n.src, idle: n.idle, seq: n.seq}
 		var err error
 		if s, err = sip.buildSource(l.j, l.o); err != nil {
 			return nil, err
