@@ -2,8 +2,6 @@ package engine
 
 import (
 	"fmt"
-	"os"
-	"path/filepath"
 	"slices"
 
 	"github.com/sluicehq/sluice/internal/clock"
@@ -34,58 +32,6 @@ type pendingOp struct {
 	// savepoint: the store whose snapshot must be converted to the
 	// portable format.
 	opts state.PebbleOptions
-}
-
-// checkControl handles the coordinator's requests, if any.
-func (t *task) checkControl() error {
-	if t.mbox == nil {
-		return nil
-	}
-	for _, m := range t.mbox.take() {
-		switch m.kind {
-		case msgTrigger:
-			if m.id <= t.lastSnapshot {
-				continue
-			}
-			if t.src != nil && !t.inputEnded {
-				// A source task starts the checkpoint: the barrier goes
-				// down the chain and out to every receiver.
-				if err := t.snapshot(checkpointBarrier{id: m.id, savepoint: m.savepoint}, m.dir, true); err != nil {
-					return err
-				}
-			} else if t.inputEnded {
-				if err := t.snapshot(checkpointBarrier{id: m.id, savepoint: m.savepoint}, m.dir, false); err != nil {
-					return err
-				}
-			}
-			// A running non-source task ignores the trigger: the barrier
-			// reaches it in-band.
-		case msgComplete:
-			for _, inst := range t.insts {
-				if l, ok := inst.checkpointListener(); ok {
-					if err := inst.call(func() error { return l.NotifyCheckpointComplete(m.id) }); err != nil {
-						return err
-					}
-				}
-			}
-		case msgExit:
-			t.exitRequested = true
-		case msgSplits:
-			if t.src == nil || t.inputEnded {
-				return t.head.wrap(fmt.Errorf("split coordinator assigned splits to subtask %d, whose reader has ended", t.subtask))
-			}
-			if err := t.src.addSplits(m.splits); err != nil {
-				return err
-			}
-		case msgNoMoreSplits:
-			if t.src != nil && !t.inputEnded {
-				if err := t.src.noMoreSplits(); err != nil {
-					return err
-				}
-			}
-		}
-	}
-	return nil
 }
 
 // onBarrier handles barrier cp arriving on input channel i.
@@ -237,76 +183,4 @@ func (t *task) snapshot(cp checkpointBarrier, dir string, viaBarrier bool) error
 	}
 	t.exec.coord.asyncWrite(t, cp, dir, ops, pause)
 	return nil
-}
-
-// keyedStore is a keyed operator instance's state store.
-type keyedStore struct {
-	store   state.Store
-	backend *state.Backend
-	dir     string // Pebble working directory ("" for memory)
-}
-
-// newKeyedStore opens the store of a keyed operator instance, restored
-// from the job's restore plan when there is one.
-func (t *task) newKeyedStore(inst *opInstance, kgs state.KeyGroupRange) (state.Store, string, error) {
-	uid := inst.node.uid
-	var parts []state.SnapshotPart
-	var overlays []string
-	if rp := t.exec.restore; rp != nil {
-		parts = rp.keyedParts(uid, kgs)
-		overlays = rp.keyedOverlays(uid, kgs)
-	}
-	var s state.Store
-	var dir string
-	var err error
-	switch {
-	case t.cfg.StateBackend == "memory" && len(parts) == 0:
-		return state.NewMemStore(), "", nil
-	case t.cfg.StateBackend == "memory":
-		s, err = state.NewMemStoreFrom(parts, kgs)
-	default:
-		dir = filepath.Join(t.exec.stateDir, fmt.Sprintf("%s-%d", sanitize(uid), inst.subtask))
-		if err := os.RemoveAll(dir); err != nil {
-			return nil, "", err
-		}
-		if len(parts) == 0 {
-			s, err = state.OpenPebble(dir, state.PebbleOptions{})
-			return s, dir, err
-		}
-		s, err = state.OpenPebbleFrom(dir, state.PebbleOptions{}, parts, kgs)
-	}
-	if err != nil {
-		return nil, "", err
-	}
-	for _, path := range overlays {
-		data, err := state.ReadOverlayFile(path)
-		if err == nil {
-			err = state.ApplyOverlay(s, path, data, kgs)
-		}
-		if err != nil {
-			s.Close()
-			return nil, "", err
-		}
-	}
-	return s, dir, nil
-}
-
-// sanitize makes a uid usable as a file name.
-func sanitize(s string) string {
-	b := []byte(s)
-	for i, c := range b {
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
-			b[i] = '_'
-		}
-	}
-	return string(b)
-}
-
-// restoredPosition returns the source positions of node n in the restore
-// plan.
-func (t *task) restoredPosition(n *node) []SourcePosition {
-	if t.exec.restore == nil {
-		return nil
-	}
-	return t.exec.restore.positions(n.uid)
 }

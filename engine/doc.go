@@ -82,13 +82,23 @@
 //
 //	api.go, keyed.go, operator.go  the user API: streams, operators, keyed
 //	                               streams and state, side outputs
+//	record.go, clock.go            records and their times; the clock's
+//	                               names in the engine (internal/clock)
+//	config.go, errors.go           a job's settings; its errors
+//	metrics.go                     counters and a running job's metrics
 //	graph.go                       the job graph and planning (chains,
 //	                               parallelism, exchanges)
 //	execute.go, restart.go         running a job: attempts, restarts, Cancel
-//	task.go, runtime.go            a task's loop, mailbox and input gate, and
-//	                               an operator instance in its chain
-//	exchange.go                    channels between tasks: batches,
-//	                               partitioning, the input gate's channels
+//	task.go                        a task's loop: open, run the source or
+//	                               the input gate, mailbox (triggers,
+//	                               completions, splits), processing-time
+//	                               callbacks, finish
+//	runtime.go                     an operator instance in its chain: calls,
+//	                               errors, outputs and fan-out, control
+//	                               events; the source instance
+//	exchange.go                    channels between tasks: in-band events,
+//	                               batches, partitioning writers, the input
+//	                               gate and its channels
 //	source.go, splits.go           sources and their readers; split
 //	                               coordinators
 //	barrier.go                     the task side of a checkpoint: alignment
@@ -96,8 +106,11 @@
 //	coordinator.go                 the checkpoint coordinator
 //	checkpoint.go                  the protocol and the interfaces operators
 //	                               implement to take part
-//	checkpoint_storage.go, restore.go  where checkpoints live; restoring them
-//	sink.go, commit.go             the sink runtime: staging, commit, global
+//	checkpoint_storage.go          where checkpoints live
+//	restore.go                     restoring them: the restore plan, keyed
+//	                               stores opened from it
+//	sink.go, commit.go             sinks: their interfaces, SinkTo, the sink
+//	                               runtime (staging, commit); global
 //	                               committers
 //	harness.go, testkit.go         testing one operator; test sources and sinks
 //

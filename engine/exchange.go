@@ -58,42 +58,6 @@ func (typedKit[T]) inputChannel(ch any, dst any) inputChannel {
 	return &inChannel[T]{c: ch.(*channel[T]), dst: dst.(Input[T])}
 }
 
-// flusher is the untyped face of a Collector.
-type flusher interface {
-	flush() error
-	pending() bool
-	counted() int64
-}
-
-func (c *Collector[T]) counted() int64 { return c.count.Load() }
-
-// fanout returns the Input that passes batches to every consumer, or nil
-// if there are none (the output is discarded).
-func fanout[T any](consumers []any) Input[T] {
-	switch len(consumers) {
-	case 0:
-		return nil
-	case 1:
-		return consumers[0].(Input[T])
-	}
-	ins := make(fanoutInput[T], len(consumers))
-	for i, c := range consumers {
-		ins[i] = c.(Input[T])
-	}
-	return ins
-}
-
-type fanoutInput[T any] []Input[T]
-
-func (f fanoutInput[T]) ProcessBatch(b []Record[T]) error {
-	for _, in := range f {
-		if err := in.ProcessBatch(b); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 // control is an in-band event that travels with the records.
 type control struct {
 	kind ctlKind

@@ -199,10 +199,14 @@ func (h *Harness[In, Out]) OutputValues() []Out {
 // Watermarks returns the watermarks the operator forwarded so far.
 func (h *Harness[In, Out]) Watermarks() []int64 { return slices.Clone(h.wms) }
 
-// SideOutput returns the records emitted to the side output with id tag
-// so far, untyped: for scripts that print every side output alike. Use
-// SideOutputOf for the records of one tag with their type.
-func (h *Harness[In, Out]) SideOutput(tag string) []Record[any] { return slices.Clone(h.sides[tag]) }
+// UntypedSideOutput returns the records emitted so far to the side output
+// whose tag has id tag, with their values untyped: for scripts that print
+// the side outputs of several tags, of different types, alike (the
+// operators' scripts print late records and Either values this way). A
+// test of one tag uses SideOutputOf, which keeps the tag's type.
+func (h *Harness[In, Out]) UntypedSideOutput(tag string) []Record[any] {
+	return slices.Clone(h.sides[tag])
+}
 
 // SideOutputOf returns the records emitted to tag so far, typed as the tag
 // says. A value of another type under the tag's id (two tags with one id)

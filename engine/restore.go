@@ -3,6 +3,7 @@ package engine
 import (
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -195,4 +196,76 @@ func (p *restorePlan) checkStates(inst *opInstance, registered []state.StateDesc
 		}
 	}
 	return nil
+}
+
+// keyedStore is a keyed operator instance's state store.
+type keyedStore struct {
+	store   state.Store
+	backend *state.Backend
+	dir     string // Pebble working directory ("" for memory)
+}
+
+// newKeyedStore opens the store of a keyed operator instance, restored
+// from the job's restore plan when there is one.
+func (t *task) newKeyedStore(inst *opInstance, kgs state.KeyGroupRange) (state.Store, string, error) {
+	uid := inst.node.uid
+	var parts []state.SnapshotPart
+	var overlays []string
+	if rp := t.exec.restore; rp != nil {
+		parts = rp.keyedParts(uid, kgs)
+		overlays = rp.keyedOverlays(uid, kgs)
+	}
+	var s state.Store
+	var dir string
+	var err error
+	switch {
+	case t.cfg.StateBackend == "memory" && len(parts) == 0:
+		return state.NewMemStore(), "", nil
+	case t.cfg.StateBackend == "memory":
+		s, err = state.NewMemStoreFrom(parts, kgs)
+	default:
+		dir = filepath.Join(t.exec.stateDir, fmt.Sprintf("%s-%d", sanitize(uid), inst.subtask))
+		if err := os.RemoveAll(dir); err != nil {
+			return nil, "", err
+		}
+		if len(parts) == 0 {
+			s, err = state.OpenPebble(dir, state.PebbleOptions{})
+			return s, dir, err
+		}
+		s, err = state.OpenPebbleFrom(dir, state.PebbleOptions{}, parts, kgs)
+	}
+	if err != nil {
+		return nil, "", err
+	}
+	for _, path := range overlays {
+		data, err := state.ReadOverlayFile(path)
+		if err == nil {
+			err = state.ApplyOverlay(s, path, data, kgs)
+		}
+		if err != nil {
+			s.Close()
+			return nil, "", err
+		}
+	}
+	return s, dir, nil
+}
+
+// sanitize makes a uid usable as a file name.
+func sanitize(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
+			b[i] = '_'
+		}
+	}
+	return string(b)
+}
+
+// restoredPosition returns the source positions of node n in the restore
+// plan.
+func (t *task) restoredPosition(n *node) []SourcePosition {
+	if t.exec.restore == nil {
+		return nil
+	}
+	return t.exec.restore.positions(n.uid)
 }

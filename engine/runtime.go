@@ -4,10 +4,18 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
+	"time"
 )
+
+// The operator instances of a task's chain: each operator's instance
+// (opInstance) with its calls, error naming and in-band control events; its
+// outputs (collectors, and the fan-out to the chained operators that
+// consume them); and the instance of a source at the chain's head
+// (sourceDriver, which the task's loop reads).
 
 // opInstance is one subtask's instance of an operator: the untyped control
 // surface the task drives (watermarks, end of input, timers, barriers),
@@ -93,7 +101,7 @@ func (inst *opInstance) wrap(err error) error {
 		return nil
 	}
 	var oe *OperatorError
-	if errors.As(err, &oe) || errors.Is(err, errTaskCancelled) {
+	if errors.As(err, &oe) {
 		return err
 	}
 	if ctx := inst.task.ctx; ctx != nil && ctx.Err() != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.Cause(ctx))) {
@@ -121,6 +129,13 @@ func (inst *opInstance) call(fn func() error) (err error) {
 		return inst.wrap(err)
 	}
 	return inst.flushOutputs()
+}
+
+// callNoFlush calls into the operator without flushing its outputs (Close:
+// downstream operators may already be closed).
+func (inst *opInstance) callNoFlush(fn func() error) (err error) {
+	defer inst.recoverAs(&err)
+	return inst.wrap(fn())
 }
 
 // control handles an in-band event arriving at this operator and forwards
@@ -225,4 +240,166 @@ func newInstance[Out any](t *task, n *node, subtask int, outs [][]any) (*opInsta
 	return inst, ctx
 }
 
-var errTaskCancelled = errors.New("engine: task cancelled")
+// flusher is the untyped face of a Collector.
+type flusher interface {
+	flush() error
+	pending() bool
+	counted() int64
+}
+
+func (c *Collector[T]) counted() int64 { return c.count.Load() }
+
+// fanout returns the Input that passes batches to every consumer, or nil
+// if there are none (the output is discarded).
+func fanout[T any](consumers []any) Input[T] {
+	switch len(consumers) {
+	case 0:
+		return nil
+	case 1:
+		return consumers[0].(Input[T])
+	}
+	ins := make(fanoutInput[T], len(consumers))
+	for i, c := range consumers {
+		ins[i] = c.(Input[T])
+	}
+	return ins
+}
+
+type fanoutInput[T any] []Input[T]
+
+func (f fanoutInput[T]) ProcessBatch(b []Record[T]) error {
+	for _, in := range f {
+		if err := in.ProcessBatch(b); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// sourceDriver is the untyped face of a source subtask.
+type sourceDriver interface {
+	open(ctx context.Context) error
+	// read calls the reader once; eof reports the end of a bounded input.
+	read(ctx context.Context) (eof bool, emitted bool, err error)
+	watermark(now time.Time) (int64, bool)
+	none() bool
+	snapshotPosition() ([]byte, bool, error)
+	// addSplits and noMoreSplits deliver a split coordinator's messages.
+	addSplits(splits any) error
+	noMoreSplits() error
+	close() error
+}
+
+// typedSourceDriver drives one subtask's SourceReader.
+type typedSourceDriver[T any] struct {
+	t      *task
+	inst   *opInstance
+	src    Source[T]
+	info   SourceInfo
+	ws     WatermarkStrategy[T]
+	reader SourceReader[T]
+	out    *SourceOutput[T]
+}
+
+func (d *typedSourceDriver[T]) open(ctx context.Context) error {
+	r, err := d.src.Open(ctx, d.info)
+	if err != nil {
+		return err
+	}
+	d.reader = r
+	if rt := d.t.split; rt != nil && !rt.b.isReader(r) {
+		return fmt.Errorf("reader %T of a SplitSource does not implement SplitReader[%s]", r, rt.b.splitType)
+	}
+	if l, ok := r.(CheckpointListener); ok && d.inst.listener == nil {
+		// A reader that acts on completed checkpoints (to trim, or to let
+		// a next split start only once a finished one is checkpointed).
+		d.inst.listener = l
+	}
+	return nil
+}
+
+func (d *typedSourceDriver[T]) read(ctx context.Context) (eof, emitted bool, err error) {
+	inst := d.inst
+	d.out.emitted = false
+	func() {
+		defer inst.recoverAs(&err)
+		err = d.reader.Read(ctx, d.out)
+	}()
+	if errors.Is(err, io.EOF) {
+		eof, err = true, nil
+	}
+	if err != nil {
+		return false, false, inst.wrap(err)
+	}
+	if err := inst.flushOutputs(); err != nil {
+		return false, false, err
+	}
+	if d.out.emitted && d.ws.IdleTimeout > 0 {
+		now := d.info.Clock.Now()
+		for _, s := range d.out.splits {
+			if s.sawRecord {
+				s.lastActive, s.sawRecord = now, false
+			}
+		}
+		if d.out.def.sawRecord {
+			d.out.def.lastActive, d.out.def.sawRecord = now, false
+		}
+	}
+	return eof, d.out.emitted, nil
+}
+
+func (d *typedSourceDriver[T]) watermark(now time.Time) (int64, bool) { return d.out.watermark(now) }
+
+func (d *typedSourceDriver[T]) none() bool { return d.ws.None }
+
+func (d *typedSourceDriver[T]) snapshotPosition() ([]byte, bool, error) {
+	cr, ok := d.reader.(CheckpointedReader)
+	if !ok {
+		return nil, false, nil
+	}
+	pos, err := cr.SnapshotPosition()
+	return pos, true, err
+}
+
+func (d *typedSourceDriver[T]) addSplits(splits any) error {
+	return d.inst.call(func() error { return d.t.split.b.addSplits(d.reader, splits) })
+}
+
+func (d *typedSourceDriver[T]) noMoreSplits() error {
+	return d.inst.call(func() error { return d.t.split.b.noMoreSplits(d.reader) })
+}
+
+func (d *typedSourceDriver[T]) close() error {
+	if d.reader == nil {
+		return nil
+	}
+	return d.reader.Close()
+}
+
+// instantiateSource builds a source subtask: its driver and the instance
+// that carries its output collector.
+func instantiateSource[T any](t *task, n *node, subtask int, src Source[T], ws WatermarkStrategy[T], outs [][]any) (*opInstance, []any, error) {
+	inst, ctx := newInstance[T](t, n, subtask, outs)
+	d := &typedSourceDriver[T]{
+		t: t, inst: inst, src: src, ws: ws,
+		info: SourceInfo{Name: n.name, Subtask: subtask, Parallelism: inst.parallelism, Clock: t.cfg.Clock, Restored: t.restoredPosition(n),
+			Checkpointing: t.cfg.Checkpoint.Interval > 0 && t.cfg.Checkpoint.storage() != nil},
+		out: newSourceOutput(ctx.out, ws, t.cfg.Clock),
+	}
+	if t.src != nil {
+		return nil, nil, fmt.Errorf("engine: task %s has two sources", t.name)
+	}
+	if t.exec != nil {
+		d.info.Attempt = t.exec.attempt
+		if rt := t.exec.splitFor[n]; rt != nil {
+			t.split = rt
+			rt.tasks[subtask] = t
+			d.info.Splits = &SplitReaderContext{t: t, rt: rt}
+		}
+	}
+	if t.mbox != nil {
+		d.info.Interrupt = t.mbox.wake
+	}
+	t.src = d
+	return inst, nil, nil
+}

@@ -7,6 +7,90 @@ import (
 	"fmt"
 )
 
+// Sinks: the interfaces a sink implements (Sink, SinkWriter, and for
+// two-phase commit StagingWriter or CommittingWriter; GlobalCommitSink in
+// commit.go), SinkTo and ForEach.
+
+// Sink consumes a stream. Open is called once per subtask.
+type Sink[T any] interface {
+	Open(ctx context.Context, info SinkInfo) (SinkWriter[T], error)
+}
+
+// SinkInfo tells a sink writer which subtask it is.
+type SinkInfo struct {
+	Name        string
+	UID         string
+	Subtask     int
+	Parallelism int
+	// Attempt counts the job's restarts; a writer can use it to name what
+	// it stages so that attempts never collide.
+	Attempt int
+	// Checkpointing reports whether the job takes checkpoints. Without
+	// them, a CommittingWriter's output is committed only when a bounded
+	// input ends.
+	Checkpointing bool
+	// Clock is the job's clock; a writer that waits or timestamps reads it.
+	Clock Clock
+}
+
+// SinkWriter writes one subtask's records. Write must not keep the batch
+// after it returns. A writer that buffers implements EndInputHook to write
+// out what it holds when a bounded input ends.
+type SinkWriter[T any] interface {
+	Write(batch []Record[T]) error
+	Close() error
+}
+
+// StagingWriter is a SinkWriter that stages its output for a two-phase
+// commit. The writers of a GlobalCommitSink implement it; the staged
+// output becomes visible when the sink's global committer commits it.
+type StagingWriter interface {
+	// Prepare stages everything written since the previous Prepare and
+	// returns a description of it (a committable; nil if nothing was
+	// written). It is called at every checkpoint barrier, and the
+	// committable is recorded in the checkpoint. Without checkpoint
+	// storage it is called once, with id 0, when a bounded input ends.
+	Prepare(checkpointID int64) ([]byte, error)
+}
+
+// CommittingWriter is a SinkWriter with exactly-once output by two-phase
+// commit: it stages what it writes, and staged output becomes visible only
+// once the checkpoint that covers it has completed. Each writer commits
+// the committables it prepared itself; a sink that commits for all
+// subtasks at once is a GlobalCommitSink, and then Commit is never called.
+type CommittingWriter interface {
+	StagingWriter
+	// Commit makes staged output visible. It is called once the checkpoint
+	// that recorded the committables has completed, and again, after a
+	// restore, with the committables of the checkpoint restored from: it
+	// must be idempotent, and must succeed for output it already made
+	// visible. Output staged after the last completed checkpoint is never
+	// committed; the writer may remove it when it opens.
+	Commit(committables [][]byte) error
+}
+
+// SinkTo writes s to sink. A GlobalCommitSink gets a global committer per
+// attempt.
+func SinkTo[T any](s *Stream[T], name string, sink Sink[T]) *Stream[struct{}] {
+	n, out := oneInput(s, name, func() OneInputOperator[T, struct{}] { return &sinkOp[T]{sink: sink} })
+	n.isSink = true
+	if sink == nil {
+		n.nilFunc = "sink"
+	}
+	if gs, ok := sink.(GlobalCommitSink[T]); ok {
+		n.newCommitter = gs.NewGlobalCommitter
+	}
+	return out
+}
+
+// ForEach calls fn for every record, as a sink.
+func ForEach[T any](s *Stream[T], name string, fn func(v T) error) *Stream[struct{}] {
+	if fn == nil {
+		return SinkTo[T](s, name, nil)
+	}
+	return SinkTo[T](s, name, funcSink[T](fn))
+}
+
 // The sink runtime: the operator that runs a SinkWriter, stages its output
 // at every barrier (StagingWriter.Prepare), keeps the committables in its
 // checkpointed state and commits them — itself (CommittingWriter) or

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"sync"
 	"time"
 
@@ -52,20 +51,6 @@ type task struct {
 	// harnessSides, set in an operator test harness, receives the records
 	// of side outputs that no stream consumes.
 	harnessSides func(id string, rs []Record[any])
-}
-
-// sourceDriver is the untyped face of a source subtask.
-type sourceDriver interface {
-	open(ctx context.Context) error
-	// read calls the reader once; eof reports the end of a bounded input.
-	read(ctx context.Context) (eof bool, emitted bool, err error)
-	watermark(now time.Time) (int64, bool)
-	none() bool
-	snapshotPosition() ([]byte, bool, error)
-	// addSplits and noMoreSplits deliver a split coordinator's messages.
-	addSplits(splits any) error
-	noMoreSplits() error
-	close() error
 }
 
 func (t *task) String() string { return t.name }
@@ -193,13 +178,6 @@ func (t *task) checkRestoredStates(inst *opInstance) error {
 		return nil
 	}
 	return t.exec.restore.checkStates(inst, inst.keyedStore.backend.Registered(), t.cfg.Checkpoint.AllowNonRestoredState)
-}
-
-// callNoFlush calls into the operator without flushing its outputs (Close:
-// downstream operators may already be closed).
-func (inst *opInstance) callNoFlush(fn func() error) (err error) {
-	defer inst.recoverAs(&err)
-	return inst.wrap(fn())
 }
 
 // finish ends a task whose input is exhausted: the final watermark, then end
@@ -523,119 +501,6 @@ func (h *callbackHeap) Pop() any {
 	return x
 }
 
-// typedSourceDriver drives one subtask's SourceReader.
-type typedSourceDriver[T any] struct {
-	t      *task
-	inst   *opInstance
-	src    Source[T]
-	info   SourceInfo
-	ws     WatermarkStrategy[T]
-	reader SourceReader[T]
-	out    *SourceOutput[T]
-}
-
-func (d *typedSourceDriver[T]) open(ctx context.Context) error {
-	r, err := d.src.Open(ctx, d.info)
-	if err != nil {
-		return err
-	}
-	d.reader = r
-	if rt := d.t.split; rt != nil && !rt.b.isReader(r) {
-		return fmt.Errorf("reader %T of a SplitSource does not implement SplitReader[%s]", r, rt.b.splitType)
-	}
-	if l, ok := r.(CheckpointListener); ok && d.inst.listener == nil {
-		// A reader that acts on completed checkpoints (to trim, or to let
-		// a next split start only once a finished one is checkpointed).
-		d.inst.listener = l
-	}
-	return nil
-}
-
-func (d *typedSourceDriver[T]) read(ctx context.Context) (eof, emitted bool, err error) {
-	inst := d.inst
-	d.out.emitted = false
-	func() {
-		defer inst.recoverAs(&err)
-		err = d.reader.Read(ctx, d.out)
-	}()
-	if errors.Is(err, io.EOF) {
-		eof, err = true, nil
-	}
-	if err != nil {
-		return false, false, inst.wrap(err)
-	}
-	if err := inst.flushOutputs(); err != nil {
-		return false, false, err
-	}
-	if d.out.emitted && d.ws.IdleTimeout > 0 {
-		now := d.info.Clock.Now()
-		for _, s := range d.out.splits {
-			if s.sawRecord {
-				s.lastActive, s.sawRecord = now, false
-			}
-		}
-		if d.out.def.sawRecord {
-			d.out.def.lastActive, d.out.def.sawRecord = now, false
-		}
-	}
-	return eof, d.out.emitted, nil
-}
-
-func (d *typedSourceDriver[T]) watermark(now time.Time) (int64, bool) { return d.out.watermark(now) }
-func (d *typedSourceDriver[T]) none() bool                            { return d.ws.None }
-
-func (d *typedSourceDriver[T]) snapshotPosition() ([]byte, bool, error) {
-	cr, ok := d.reader.(CheckpointedReader)
-	if !ok {
-		return nil, false, nil
-	}
-	pos, err := cr.SnapshotPosition()
-	return pos, true, err
-}
-
-func (d *typedSourceDriver[T]) addSplits(splits any) error {
-	return d.inst.call(func() error { return d.t.split.b.addSplits(d.reader, splits) })
-}
-
-func (d *typedSourceDriver[T]) noMoreSplits() error {
-	return d.inst.call(func() error { return d.t.split.b.noMoreSplits(d.reader) })
-}
-
-func (d *typedSourceDriver[T]) close() error {
-	if d.reader == nil {
-		return nil
-	}
-	return d.reader.Close()
-}
-
-// instantiateSource builds a source subtask: its driver and the instance
-// that carries its output collector.
-func instantiateSource[T any](t *task, n *node, subtask int, src Source[T], ws WatermarkStrategy[T], outs [][]any) (*opInstance, []any, error) {
-	inst, ctx := newInstance[T](t, n, subtask, outs)
-	d := &typedSourceDriver[T]{
-		t: t, inst: inst, src: src, ws: ws,
-		info: SourceInfo{Name: n.name, Subtask: subtask, Parallelism: inst.parallelism, Clock: t.cfg.Clock, Restored: t.restoredPosition(n),
-			Checkpointing: t.cfg.Checkpoint.Interval > 0 && t.cfg.Checkpoint.storage() != nil},
-		out: newSourceOutput(ctx.out, ws, t.cfg.Clock),
-	}
-	if t.src != nil {
-		return nil, nil, fmt.Errorf("engine: task %s has two sources", t.name)
-	}
-	if t.exec != nil {
-		d.info.Attempt = t.exec.attempt
-		if rt := t.exec.splitFor[n]; rt != nil {
-			t.split = rt
-			rt.tasks[subtask] = t
-			d.info.Splits = &SplitReaderContext{t: t, rt: rt}
-		}
-	}
-	if t.mbox != nil {
-		d.info.Interrupt = t.mbox.wake
-	}
-	t.src = d
-	return inst, nil, nil
-}
-
 // mailbox carries the coordinator's requests to a task.
 type mailbox struct {
 	mu   sync.Mutex
@@ -687,3 +552,55 @@ const (
 	msgSplits                          // splits for the source reader (SplitContext.Assign)
 	msgNoMoreSplits                    // no more splits for the source reader
 )
+
+// checkControl handles the coordinator's requests, if any.
+func (t *task) checkControl() error {
+	if t.mbox == nil {
+		return nil
+	}
+	for _, m := range t.mbox.take() {
+		switch m.kind {
+		case msgTrigger:
+			if m.id <= t.lastSnapshot {
+				continue
+			}
+			if t.src != nil && !t.inputEnded {
+				// A source task starts the checkpoint: the barrier goes
+				// down the chain and out to every receiver.
+				if err := t.snapshot(checkpointBarrier{id: m.id, savepoint: m.savepoint}, m.dir, true); err != nil {
+					return err
+				}
+			} else if t.inputEnded {
+				if err := t.snapshot(checkpointBarrier{id: m.id, savepoint: m.savepoint}, m.dir, false); err != nil {
+					return err
+				}
+			}
+			// A running non-source task ignores the trigger: the barrier
+			// reaches it in-band.
+		case msgComplete:
+			for _, inst := range t.insts {
+				if l, ok := inst.checkpointListener(); ok {
+					if err := inst.call(func() error { return l.NotifyCheckpointComplete(m.id) }); err != nil {
+						return err
+					}
+				}
+			}
+		case msgExit:
+			t.exitRequested = true
+		case msgSplits:
+			if t.src == nil || t.inputEnded {
+				return t.head.wrap(fmt.Errorf("split coordinator assigned splits to subtask %d, whose reader has ended", t.subtask))
+			}
+			if err := t.src.addSplits(m.splits); err != nil {
+				return err
+			}
+		case msgNoMoreSplits:
+			if t.src != nil && !t.inputEnded {
+				if err := t.src.noMoreSplits(); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}

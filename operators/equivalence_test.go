@@ -391,7 +391,7 @@ func TestIntervalJoinEquivalence(t *testing.T) {
 			for _, r := range s.h.Output() {
 				got = append(got, r.Value)
 			}
-			if late := append(s.h.SideOutput("late-left"), s.h.SideOutput("late-right")...); len(late) > 0 {
+			if late := append(engine.SideOutputOf(s.h, LateLeftTag[ev]()), engine.SideOutputOf(s.h, LateRightTag[ev]())...); len(late) > 0 {
 				t.Fatalf("seed %d: late records %v", seed, late)
 			}
 			s.h.ClearOutput()

@@ -197,7 +197,7 @@ func (s *scriptHarness) output() string {
 		fmt.Fprintf(&b, "out %s @%s\n", r.Value, fmtTime(r.Time))
 	}
 	for _, tag := range []string{"late-data", "late-left", "late-right", "errors", "errors-left", "errors-right"} {
-		for _, r := range s.h.SideOutput(tag) {
+		for _, r := range s.h.UntypedSideOutput(tag) {
 			fmt.Fprintf(&b, "%s %v @%s\n", tag, r.Value, fmtTime(r.Time))
 		}
 	}

@@ -6,12 +6,12 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/sluicehq/sluice/connectors/file"
 	"github.com/sluicehq/sluice/engine"
+	"github.com/sluicehq/sluice/engine/enginetest/crashtest"
 )
 
 // testdata/sink-v1 is what JSONLines as of commit 19569f5 (before its
@@ -41,15 +41,8 @@ func compatJob(dir string) *engine.Job {
 	for i := 0; i < compatRecords; i++ {
 		parts[i%2] = append(parts[i%2], compatLine{i})
 	}
-	j := engine.NewJob("file-compat", engine.Config{Parallelism: 2, BatchSize: 8, StateBackend: "memory",
-		Checkpoint: engine.CheckpointConfig{Interval: 10 * time.Millisecond, Dir: filepath.Join(dir, "checkpoints"), Resume: true}})
-	var n atomic.Int64
-	slow := engine.Map(engine.FromPartitions(j, "parts", parts, engine.WatermarkStrategy[compatLine]{}), "slow", func(l compatLine) compatLine {
-		if n.Add(1)%4 == 0 {
-			time.Sleep(time.Millisecond)
-		}
-		return l
-	})
+	j := crashtest.CheckpointedJob("file-compat", dir, engine.Config{Parallelism: 2, BatchSize: 8, StateBackend: "memory"}, 10*time.Millisecond)
+	slow := crashtest.SlowPartitions(j, parts, 4, time.Millisecond)
 	engine.SinkTo(slow, "out", file.JSONLines[compatLine](filepath.Join(dir, "out")))
 	return j
 }
@@ -84,10 +77,7 @@ func compatCounts(t *testing.T, out string) map[int]int {
 }
 
 func TestOldCheckpointRestores(t *testing.T) {
-	dir := t.TempDir()
-	if err := os.CopyFS(dir, os.DirFS("testdata/sink-v1")); err != nil {
-		t.Fatal(err)
-	}
+	dir := crashtest.Fixture(t, "testdata/sink-v1")
 	out := filepath.Join(dir, "out")
 	before := 0
 	for _, c := range compatCounts(t, out) {
@@ -99,15 +89,7 @@ func TestOldCheckpointRestores(t *testing.T) {
 	if err := compatJob(dir).Execute(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	got := compatCounts(t, out)
-	for i := 0; i < compatRecords; i++ {
-		if got[i] != 1 {
-			t.Fatalf("record %d committed %d times (the old run had committed %d records)", i, got[i], before)
-		}
-	}
-	if len(got) != compatRecords {
-		t.Fatalf("%d distinct records, want %d", len(got), compatRecords)
-	}
+	crashtest.CheckEachOnce(t, compatCounts(t, out), compatRecords, "committed", before)
 	if left := strays(t, out); len(left) != 0 {
 		t.Fatalf("files left behind: %q", left)
 	}

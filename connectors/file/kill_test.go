@@ -4,19 +4,14 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
-	"strconv"
-	"strings"
-	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/sluicehq/sluice/connectors/file"
 	"github.com/sluicehq/sluice/engine"
+	"github.com/sluicehq/sluice/engine/enginetest/crashtest"
 	"github.com/sluicehq/sluice/internal/testseed"
 )
 
@@ -35,9 +30,7 @@ func killInput() ([][]rec, []string) { return input(rand.New(rand.NewPCG(7, 7)),
 // killSink sends the process SIGKILL at the n-th call of a kind.
 type killSink struct {
 	engine.Sink[rec]
-	at    string
-	n     int64
-	calls *atomic.Int64
+	at *crashtest.Point
 }
 
 func (s killSink) Open(ctx context.Context, info engine.SinkInfo) (engine.SinkWriter[rec], error) {
@@ -62,27 +55,18 @@ type killWriter struct {
 	s  killSink
 }
 
-func (s killSink) due(kind string) bool { return s.at == kind && s.calls.Add(1) == s.n }
-
-func die() {
-	syscall.Kill(syscall.Getpid(), syscall.SIGKILL)
-	select {} // the signal is on its way
-}
-
 func (w *killWriter) Write(b []engine.Record[rec]) error {
 	if err := w.SinkWriter.Write(b); err != nil {
 		return err
 	}
-	if w.s.due(killAfterWrite) {
-		die()
-	}
+	w.s.at.Fire(killAfterWrite)
 	return nil
 }
 
 func (w *killWriter) Prepare(id int64) ([]byte, error) {
 	c, err := w.st.Prepare(id)
-	if err == nil && c != nil && w.s.due(killAfterPrepare) {
-		die()
+	if err == nil && c != nil {
+		w.s.at.Fire(killAfterPrepare)
 	}
 	return c, err
 }
@@ -95,14 +79,14 @@ type killCommitter struct {
 // Commit dies before a checkpoint's commit, or in the middle of it: after
 // the first subtask's file is renamed and before the others are.
 func (c killCommitter) Commit(ctx context.Context, id int64, cs []engine.Committable) error {
-	if len(cs) > 0 && c.s.due(killBeforeCommit) {
-		die()
+	if len(cs) > 0 {
+		c.s.at.Fire(killBeforeCommit)
 	}
-	if len(cs) > 0 && c.s.at == killMidCommit && c.s.due(killMidCommit) {
+	if len(cs) > 0 && c.s.at.Due(killMidCommit) {
 		if err := c.GlobalCommitter.Commit(ctx, id, cs[:1]); err != nil {
 			return err
 		}
-		die()
+		crashtest.Die()
 	}
 	return c.GlobalCommitter.Commit(ctx, id, cs)
 }
@@ -111,31 +95,15 @@ func (c killCommitter) Commit(ctx context.Context, id int64, cs []engine.Committ
 // process; it does nothing unless SLUICE_FILE_KILL_DIR is set.
 // SLUICE_FILE_KILL_AT (kind:n) says where it kills itself.
 func TestKillChild(t *testing.T) {
-	dir := os.Getenv("SLUICE_FILE_KILL_DIR")
-	if dir == "" {
-		t.Skip("run by TestKillBetweenStagingAndCommit")
-	}
+	dir, at := crashtest.InChild(t, "SLUICE_FILE_KILL", "TestKillBetweenStagingAndCommit")
 	parts, _ := killInput()
-	j := engine.NewJob("file-kill", engine.Config{Parallelism: 3, BatchSize: 32,
-		Checkpoint: engine.CheckpointConfig{Interval: 20 * time.Millisecond, Dir: filepath.Join(dir, "checkpoints"), Resume: true}})
-	src := engine.FromPartitions(j, "parts", parts, engine.WatermarkStrategy[rec]{})
-	var n atomic.Int64
-	slow := engine.Map(src, "slow", func(r rec) rec {
-		if n.Add(1)%4 == 0 {
-			time.Sleep(time.Millisecond) // many checkpoints while the input flows
-		}
-		return r
-	})
+	j := crashtest.CheckpointedJob("file-kill", dir, engine.Config{Parallelism: 3, BatchSize: 32}, 20*time.Millisecond)
+	slow := crashtest.SlowPartitions(j, parts, 4, time.Millisecond) // many checkpoints while the input flows
 	sums := engine.KeyedProcess(engine.KeyBy(slow, func(r rec) string { return r.Key }), "sum",
 		engine.KeyedProcessFunction[string, rec, rec](&summer{}))
 	var sink engine.Sink[rec] = file.JSONLines[rec](filepath.Join(dir, "out"))
-	if at := os.Getenv("SLUICE_FILE_KILL_AT"); at != "" {
-		kind, ns, _ := strings.Cut(at, ":")
-		k, err := strconv.ParseInt(ns, 10, 64)
-		if err != nil {
-			t.Fatal(err)
-		}
-		sink = killSink{sink, kind, k, new(atomic.Int64)}
+	if at != nil {
+		sink = killSink{sink, at}
 	}
 	engine.SinkTo(sums, "out", sink)
 	if err := j.Execute(context.Background()); err != nil {
@@ -151,49 +119,26 @@ func TestKillChild(t *testing.T) {
 // files and no record twice; then it resumes the job to its end and
 // requires every record exactly once and no file left behind.
 func TestKillBetweenStagingAndCommit(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts subprocesses")
-	}
+	child := crashtest.NewChild(t, "TestKillChild", "SLUICE_FILE_KILL", 2*time.Minute)
 	seed := testseed.Seed(t)
 	rng := rand.New(rand.NewPCG(seed, 20))
-	dir := t.TempDir()
-	out := filepath.Join(dir, "out")
-	run := func(killAt string) error {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestKillChild$", "-test.count=1")
-		cmd.Env = append(os.Environ(), "SLUICE_FILE_KILL_DIR="+dir, "SLUICE_FILE_KILL_AT="+killAt)
-		var buf strings.Builder
-		cmd.Stdout, cmd.Stderr = &buf, &buf
-		err := cmd.Run()
-		if ctx.Err() != nil {
-			t.Fatalf("child (kill at %q) did not finish in time: %s", killAt, buf.String())
-		}
-		if err != nil && !killed(err) {
-			t.Fatalf("child (kill at %q): %v\n%s", killAt, err, buf.String())
-		}
-		return err
-	}
+	out := filepath.Join(child.Dir, "out")
 	kinds := []string{killBeforeCommit, killMidCommit, killAfterPrepare, killAfterWrite}
-	for kill := 0; kill < 2; kill++ {
+	next := func() string {
 		kind := kinds[rng.IntN(len(kinds))]
 		n := 1 + rng.IntN(4)
 		if kind == killAfterWrite {
 			n = 5 + rng.IntN(60)
 		}
-		at := fmt.Sprintf("%s:%d", kind, n)
-		if err := run(at); err == nil {
-			t.Fatalf("seed %d: the child was to die at %s but finished", seed, at)
-		}
+		return fmt.Sprintf("%s:%d", kind, n)
+	}
+	child.Kills(t, seed, 2, next, func(kill int, at string) {
 		files, lines := output(t, out)
 		if dup := firstDuplicate(lines); dup != "" {
 			t.Fatalf("seed %d: after a kill at %s, %s is committed twice", seed, at, dup)
 		}
 		t.Logf("kill %d at %s: %d committed files, %d records; left behind: %q", kill, at, len(files), len(lines), strays(t, out))
-	}
-	if err := run(""); err != nil {
-		t.Fatalf("seed %d: the final run: %v", seed, err)
-	}
+	})
 	files, lines := output(t, out)
 	slices.Sort(lines)
 	if _, want := killInput(); !slices.Equal(lines, want) {
@@ -203,15 +148,6 @@ func TestKillBetweenStagingAndCommit(t *testing.T) {
 		t.Fatalf("seed %d: files left behind after the resumed run finished: %q", seed, left)
 	}
 	t.Logf("%d records exactly once in %d files", len(lines), len(files))
-}
-
-func killed(err error) bool {
-	ee, ok := err.(*exec.ExitError)
-	if !ok {
-		return false
-	}
-	ws, ok := ee.Sys().(syscall.WaitStatus)
-	return ok && ws.Signaled() && ws.Signal() == syscall.SIGKILL
 }
 
 func firstDuplicate(lines []string) string {

@@ -2,16 +2,14 @@ package firehose
 
 import (
 	"context"
-	"fmt"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/sluicehq/sluice/engine"
+	"github.com/sluicehq/sluice/engine/enginetest/crashtest"
 )
 
 // testdata/sink-v1 is what the Sink as of commit 19569f5 (before it
@@ -38,35 +36,16 @@ func compatJob(t *testing.T, dir string) *engine.Job {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := Config{Name: "compat", Prefix: "data/", Directory: &DirectoryConfig{Path: "unused"},
-		Format: Format{Type: FormatJSONLines}, Buffering: BufferingHints{IntervalInSeconds: Seconds(0)},
-		RetryDurationInSeconds: Seconds(0)}
-	sink, err := NewSink[string](cfg, SinkOptions{Deps: Deps{Store: ds}}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	parts := make([][]string, 2)
-	for i := 0; i < compatRecords; i++ {
-		parts[i%2] = append(parts[i%2], fmt.Sprintf(`{"n":%d}`, i))
-	}
-	j := engine.NewJob("firehose-compat", engine.Config{Parallelism: 2, BatchSize: 8, StateBackend: "memory",
-		Checkpoint: engine.CheckpointConfig{Interval: 10 * time.Millisecond, Dir: filepath.Join(dir, "checkpoints"), Resume: true}})
-	var n atomic.Int64
-	slow := engine.Map(engine.FromPartitions(j, "parts", parts, engine.WatermarkStrategy[string]{}), "slow", func(s string) string {
-		if n.Add(1)%4 == 0 {
-			time.Sleep(time.Millisecond)
-		}
-		return s
-	})
+	sink := numberedSink(t, "compat", ds)
+	parts := numberedParts(compatRecords)
+	j := crashtest.CheckpointedJob("firehose-compat", dir, engine.Config{Parallelism: 2, BatchSize: 8, StateBackend: "memory"}, 10*time.Millisecond)
+	slow := crashtest.SlowPartitions(j, parts, 4, time.Millisecond)
 	engine.SinkTo(slow, "firehose", sink)
 	return j
 }
 
 func TestOldCheckpointRestores(t *testing.T) {
-	dir := t.TempDir()
-	if err := os.CopyFS(dir, os.DirFS("testdata/sink-v1")); err != nil {
-		t.Fatal(err)
-	}
+	dir := crashtest.Fixture(t, "testdata/sink-v1")
 	out := filepath.Join(dir, "out")
 	before := 0
 	for key, body := range files(t, out) {
@@ -90,14 +69,7 @@ func TestOldCheckpointRestores(t *testing.T) {
 			got[n]++
 		}
 	}
-	for i := 0; i < compatRecords; i++ {
-		if got[i] != 1 {
-			t.Fatalf("record %d delivered %d times (the old run had committed %d records)", i, got[i], before)
-		}
-	}
-	if len(got) != compatRecords {
-		t.Fatalf("%d distinct records, want %d", len(got), compatRecords)
-	}
+	crashtest.CheckEachOnce(t, got, compatRecords, "delivered", before)
 	filepath.WalkDir(out, func(p string, d fs.DirEntry, err error) error {
 		if err == nil && !d.IsDir() && strings.Contains(d.Name(), stagedMarker) {
 			t.Errorf("staged file %s left", p)

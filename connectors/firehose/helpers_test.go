@@ -3,6 +3,7 @@ package firehose
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -91,3 +92,26 @@ func docs(t *testing.T, b []byte) []map[string]any {
 }
 
 func rec(s string) Record { return Record{Data: []byte(s)} }
+
+// numberedSink is the sink of the kill and fixture tests: JSON lines into
+// store, no buffering interval, no retries.
+func numberedSink(t *testing.T, name string, store ObjectStore) *Sink[string] {
+	t.Helper()
+	cfg := Config{Name: name, Prefix: "data/", Directory: &DirectoryConfig{Path: "unused"}, // Deps.Store
+		Format: Format{Type: FormatJSONLines}, Buffering: BufferingHints{IntervalInSeconds: Seconds(0)},
+		RetryDurationInSeconds: Seconds(0)}
+	sink, err := NewSink[string](cfg, SinkOptions{Deps: Deps{Store: store}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sink
+}
+
+// numberedParts returns n JSON records {"n":i} dealt over two partitions.
+func numberedParts(n int) [][]string {
+	parts := make([][]string, 2)
+	for i := 0; i < n; i++ {
+		parts[i%2] = append(parts[i%2], fmt.Sprintf(`{"n":%d}`, i))
+	}
+	return parts
+}

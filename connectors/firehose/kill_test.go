@@ -5,17 +5,13 @@ import (
 	"fmt"
 	"io/fs"
 	"math/rand/v2"
-	"os"
-	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
-	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/sluicehq/sluice/engine"
+	"github.com/sluicehq/sluice/engine/enginetest/crashtest"
 	"github.com/sluicehq/sluice/internal/testseed"
 )
 
@@ -34,16 +30,7 @@ const killRecords = 10000
 // killStore is a DirStore whose process dies at the n-th call of one kind.
 type killStore struct {
 	*DirStore
-	at    string
-	n     int64
-	calls atomic.Int64
-}
-
-func (s *killStore) point(kind string) {
-	if s.at == kind && s.calls.Add(1) == s.n {
-		syscall.Kill(syscall.Getpid(), syscall.SIGKILL)
-		select {} // the signal is on its way
-	}
+	at *crashtest.Point
 }
 
 // Put is DirStore.Put with a kill point between its two steps.
@@ -52,14 +39,14 @@ func (s *killStore) Put(ctx context.Context, key string, body []byte) error {
 	if err != nil {
 		return err
 	}
-	s.point(killMidPut)
+	s.at.Fire(killMidPut)
 	return s.DirStore.Commit(ctx, st)
 }
 
 func (s *killStore) Stage(ctx context.Context, key string, body []byte) (Staged, error) {
 	st, err := s.DirStore.Stage(ctx, key, body)
 	if err == nil {
-		s.point(killAfterStage)
+		s.at.Fire(killAfterStage)
 	}
 	return st, err
 }
@@ -67,7 +54,7 @@ func (s *killStore) Stage(ctx context.Context, key string, body []byte) (Staged,
 func (s *killStore) Commit(ctx context.Context, st Staged) error {
 	err := s.DirStore.Commit(ctx, st)
 	if err == nil {
-		s.point(killAfterCommit)
+		s.at.Fire(killAfterCommit)
 	}
 	return err
 }
@@ -75,7 +62,7 @@ func (s *killStore) Commit(ctx context.Context, st Staged) error {
 func (s *killStore) Delete(ctx context.Context, key string) error {
 	err := s.DirStore.Delete(ctx, key)
 	if err == nil {
-		s.point(killAfterDelete)
+		s.at.Fire(killAfterDelete)
 	}
 	return err
 }
@@ -84,42 +71,16 @@ func (s *killStore) Delete(ctx context.Context, key string) error {
 // nothing unless SLUICE_FIREHOSE_KILL_DIR is set. SLUICE_FIREHOSE_KILL_AT
 // (kind:n) says where it kills itself.
 func TestKillChild(t *testing.T) {
-	dir := os.Getenv("SLUICE_FIREHOSE_KILL_DIR")
-	if dir == "" {
-		t.Skip("run by TestSinkKilled")
-	}
+	dir, at := crashtest.InChild(t, "SLUICE_FIREHOSE_KILL", "TestSinkKilled")
 	ds, err := NewDirStore(filepath.Join(dir, "out"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	store := &killStore{DirStore: ds}
-	if at := os.Getenv("SLUICE_FIREHOSE_KILL_AT"); at != "" {
-		kind, ns, _ := strings.Cut(at, ":")
-		if store.n, err = strconv.ParseInt(ns, 10, 64); err != nil {
-			t.Fatal(err)
-		}
-		store.at = kind
-	}
-	cfg := Config{Name: "kill", Prefix: "data/", Directory: &DirectoryConfig{Path: "unused"}, // Deps.Store
-		Format: Format{Type: FormatJSONLines}, Buffering: BufferingHints{IntervalInSeconds: Seconds(0)},
-		RetryDurationInSeconds: Seconds(0)}
-	sink, err := NewSink[string](cfg, SinkOptions{Deps: Deps{Store: store}}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	parts := make([][]string, 2)
-	for i := 0; i < killRecords; i++ {
-		parts[i%2] = append(parts[i%2], fmt.Sprintf(`{"n":%d}`, i))
-	}
-	j := engine.NewJob("firehose-kill", engine.Config{Parallelism: 2, BatchSize: 16,
-		Checkpoint: engine.CheckpointConfig{Interval: 10 * time.Millisecond, Dir: filepath.Join(dir, "checkpoints"), Resume: true}})
-	var n atomic.Int64
-	slow := engine.Map(engine.FromPartitions(j, "parts", parts, engine.WatermarkStrategy[string]{}), "slow", func(s string) string {
-		if n.Add(1)%8 == 0 {
-			time.Sleep(200 * time.Microsecond) // checkpoints while the input flows
-		}
-		return s
-	})
+	store := &killStore{DirStore: ds, at: at}
+	sink := numberedSink(t, "kill", store)
+	parts := numberedParts(killRecords)
+	j := crashtest.CheckpointedJob("firehose-kill", dir, engine.Config{Parallelism: 2, BatchSize: 16}, 10*time.Millisecond)
+	slow := crashtest.SlowPartitions(j, parts, 8, 200*time.Microsecond) // checkpoints while the input flows
 	engine.SinkTo(slow, "firehose", sink)
 	if err := j.Execute(context.Background()); err != nil {
 		t.Fatal(err)
@@ -133,47 +94,14 @@ func TestKillChild(t *testing.T) {
 // delivered exactly once, and nothing staged or journaled is left under
 // the output directory.
 func TestSinkKilled(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts subprocesses")
-	}
+	child := crashtest.NewChild(t, "TestKillChild", "SLUICE_FIREHOSE_KILL", time.Minute)
 	seed := testseed.Seed(t)
 	rng := rand.New(rand.NewPCG(seed, 70))
-	dir := t.TempDir()
-	out := filepath.Join(dir, "out")
-	run := func(killAt string) (killed bool) {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestKillChild$", "-test.count=1")
-		cmd.Env = append(os.Environ(), "SLUICE_FIREHOSE_KILL_DIR="+dir, "SLUICE_FIREHOSE_KILL_AT="+killAt)
-		var buf strings.Builder
-		cmd.Stdout, cmd.Stderr = &buf, &buf
-		err := cmd.Run()
-		if ctx.Err() != nil {
-			t.Fatalf("seed %d: child (kill at %q) did not finish in time: %s", seed, killAt, buf.String())
-		}
-		if err == nil {
-			return false
-		}
-		if ee, ok := err.(*exec.ExitError); ok {
-			if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() && ws.Signal() == syscall.SIGKILL {
-				return true
-			}
-		}
-		t.Fatalf("seed %d: child (kill at %q): %v\n%s", seed, killAt, err, buf.String())
-		return false
-	}
-	kills := 0
-	for kills < 70 {
-		kind := killKinds[rng.IntN(len(killKinds))]
-		at := fmt.Sprintf("%s:%d", kind, 1+rng.IntN(10))
-		if !run(at) {
-			t.Fatalf("seed %d: the job ended before kill %d (at %s): the test needs a longer input", seed, kills+1, at)
-		}
-		kills++
-	}
-	if run("") {
-		t.Fatalf("seed %d: the clean run was killed", seed)
-	}
+	out := filepath.Join(child.Dir, "out")
+	const kills = 70
+	child.Kills(t, seed, kills, func() string {
+		return fmt.Sprintf("%s:%d", killKinds[rng.IntN(len(killKinds))], 1+rng.IntN(10))
+	}, nil)
 	got := map[int]int{}
 	for key, body := range files(t, out) {
 		if strings.HasPrefix(key, ".sluice-staging/") {

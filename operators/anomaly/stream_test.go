@@ -632,8 +632,7 @@ func TestOperatorBatchesEqualRowByRow(t *testing.T) {
 				if got, want := batched.Output(), one.Output(); !reflect.DeepEqual(got, want) {
 					t.Fatalf("batched outputs differ from row by row (%d vs %d rows)", len(got), len(want))
 				}
-				tag := ErrorTag().ID()
-				if got, want := batched.SideOutput(tag), one.SideOutput(tag); len(want) == 0 || !reflect.DeepEqual(got, want) {
+				if got, want := engine.SideOutputOf(batched, ErrorTag()), engine.SideOutputOf(one, ErrorTag()); len(want) == 0 || !reflect.DeepEqual(got, want) {
 					t.Fatalf("batched rejections differ: %d vs %d", len(got), len(want))
 				}
 			})
