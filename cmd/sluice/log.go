@@ -34,8 +34,10 @@ import (
 )
 
 func init() {
-	registerGroup("log", "the built-in sharded log: serve, create, put, get, describe, split, merge, tail", []*command{
+	registerGroup("log", "the built-in sharded log: serve, create, put, get, describe, split, merge, tail, check, repair", []*command{
 		{"serve", "serve the sharded log over the Kinesis API (HTTP/1.1, h2c, TLS)", logServe},
+		{"check", "verify every stored record of a log directory (not being served): sluice log check --data DIR", logCheck},
+		{"repair", "repair damaged records of a log directory (not being served): sluice log repair --data DIR --skip|--salvage", logRepair},
 		{"create", "create a stream: sluice log create STREAM --shards N", clientErrors(logCreate)},
 		{"put", "put records: sluice log put STREAM [--key K] [DATA ...] (else lines of stdin)", clientErrors(logPut)},
 		{"get", "read a stream once, every shard: sluice log get STREAM [--shard ID] [--from POS]", clientErrors(logGet)},
@@ -104,7 +106,8 @@ func logServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if *dir == "" {
 		return usageError("--data DIR is required")
 	}
-	opts := shardlog.Options{Dir: *dir, StatusDelay: *statusDelay, SegmentBytes: *segment}
+	opts := shardlog.Options{Dir: *dir, StatusDelay: *statusDelay, SegmentBytes: *segment,
+		ErrorLog: func(f string, a ...any) { fmt.Fprintf(stderr, f+"\n", a...) }}
 	switch *limits {
 	case "kinesis":
 		l := shardlog.KinesisLimits
@@ -151,6 +154,93 @@ func logServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fmt.Fprintf(stdout, "sluice log: serving %s on %s://%s (HTTP/1.1, HTTP/2)\n", *dir, scheme, ln.Addr())
 	srv := kinesisapi.New(l, kinesisapi.Options{AllowAnonymous: *anonymous, ErrorLog: func(f string, a ...any) { fmt.Fprintf(stderr, f+"\n", a...) }})
 	return srv.Serve(ctx, ln, tlsConf)
+}
+
+// errDamaged is the error of `sluice log check` when it finds damage.
+var errDamaged = errors.New("the log has damaged records")
+
+// openOffline opens a log directory for an operator command: no janitor,
+// and what recovery does is told on stderr.
+func openOffline(dir string, stderr io.Writer) (*shardlog.Log, error) {
+	l, err := shardlog.Open(shardlog.Options{Dir: dir, RetentionInterval: -1,
+		ErrorLog: func(f string, a ...any) { fmt.Fprintf(stderr, f+"\n", a...) }})
+	if err != nil {
+		return nil, fmt.Errorf("open %s (stop 'sluice log serve' on it first): %w", dir, err)
+	}
+	return l, nil
+}
+
+// logCheck reads every stored batch of a log directory in full and lists
+// the damage: the shard, the offsets, the file and position. It fails when
+// there is any.
+func logCheck(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("log check", stderr)
+	dir := fs.String("data", "", "data directory (required)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *dir == "" {
+		return usageError("--data DIR is required")
+	}
+	l, err := openOffline(*dir, stderr)
+	if err != nil {
+		return err
+	}
+	defer l.Close()
+	ds, err := l.Verify()
+	if err != nil {
+		return err
+	}
+	for _, d := range ds {
+		fmt.Fprintln(stdout, d)
+	}
+	if len(ds) > 0 {
+		return fmt.Errorf("%w: %d damaged ranges (repair with 'sluice log repair --data %s --skip' or '--salvage')", errDamaged, len(ds), *dir)
+	}
+	fmt.Fprintln(stdout, "sluice log: no damage")
+	return nil
+}
+
+// logRepair repairs every damaged range of a log directory: --skip drops
+// the damaged records (their positions become a gap readers step over),
+// --salvage keeps those of a batch whose framing holds (their bytes may be
+// wrong) and skips the rest.
+func logRepair(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("log repair", stderr)
+	dir := fs.String("data", "", "data directory (required)")
+	skip := fs.Bool("skip", false, "drop damaged records")
+	salvage := fs.Bool("salvage", false, "keep what can be framed of damaged batches, drop the rest")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *dir == "" {
+		return usageError("--data DIR is required")
+	}
+	var mode shardlog.RepairMode
+	switch {
+	case *skip && *salvage:
+		return usageError("give one of --skip and --salvage")
+	case *skip:
+		mode = shardlog.RepairSkip
+	case *salvage:
+		mode = shardlog.RepairSalvage
+	default:
+		return usageError("--skip or --salvage is required")
+	}
+	l, err := openOffline(*dir, stderr)
+	if err != nil {
+		return err
+	}
+	defer l.Close()
+	done, err := l.Repair(mode)
+	for _, r := range done {
+		fmt.Fprintln(stdout, r)
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "sluice log: %d damaged ranges repaired\n", len(done))
+	return nil
 }
 
 // logClient returns a Kinesis client for --endpoint (default

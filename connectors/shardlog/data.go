@@ -40,6 +40,7 @@ type putScratch struct {
 	batches [][]storage.Entry
 	offs    [][]int32 // per shard: entry indexes in batch order
 	bases   []uint64
+	times   []int64 // each batch's arrival time, Unix ms
 	errs    []error
 	// Per shard: the refusal its failed (throttled) records share.
 	failed, throttled []*Error
@@ -267,6 +268,7 @@ func (l *Log) put(ctx context.Context, ref StreamRef, entries []PutEntry, result
 	sc.batches = growBatches(sc.batches, n)
 	sc.offs = growOffs(sc.offs, n)
 	sc.bases = append(sc.bases[:0], make([]uint64, n)...)
+	sc.times = append(sc.times[:0], make([]int64, n)...)
 	sc.errs = append(sc.errs[:0], make([]error, n)...)
 	sc.failed = append(sc.failed[:0], make([]*Error, n)...)
 	sc.throttled = append(sc.throttled[:0], make([]*Error, n)...)
@@ -285,7 +287,7 @@ func (l *Log) put(ctx context.Context, ref StreamRef, entries []PutEntry, result
 		}
 		// Shards fsync in parallel; the last batch runs on this goroutine.
 		run := func(si int) {
-			sc.bases[si], sc.errs[si] = sc.shards[si].log.Append(nowMs, sc.batches[si])
+			sc.bases[si], sc.times[si], sc.errs[si] = sc.shards[si].log.AppendAt(nowMs, sc.batches[si])
 		}
 		if si == n-1 {
 			run(si)
@@ -320,7 +322,7 @@ func (l *Log) put(ctx context.Context, ref StreamRef, entries []PutEntry, result
 				r.ErrorCode, r.Err = CodeInternalFailure, sc.failed[si]
 				continue
 			}
-			r.SequenceNumber = seqForOffset(sc.shards[si].idx, sc.bases[si]+uint64(j))
+			r.SequenceNumber = seqForOffset(sc.shards[si], sc.bases[si]+uint64(j), sc.times[si])
 		}
 	}
 	for i := range entries {
@@ -525,14 +527,17 @@ func (st *stream) readLocked(sh *shard, from uint64, maxRecords, maxBytes int, n
 			break
 		}
 		buf.recs = append(buf.recs, Record{
-			SequenceNumber: seqForOffset(sh.idx, r.Offset),
+			SequenceNumber: seqForOffset(sh, r.Offset, r.Timestamp),
 			ArrivalTime:    time.UnixMilli(r.Timestamp),
 			PartitionKey:   r.Key,
 			Data:           r.Data,
 		})
 	}
 	res := &buf.res
-	*res = ReadResult{Records: buf.recs, Next: SequenceNumber{Shard: sh.idx, Pos: next}, ChildShards: res.ChildShards[:0]}
+	*res = ReadResult{Records: buf.recs, Next: seqAt(sh, next), ChildShards: res.ChildShards[:0]}
+	if n := len(buf.recs); n > 0 && buf.recs[n-1].SequenceNumber.Pos == next {
+		res.Next = buf.recs[n-1].SequenceNumber // the last record read, as Kinesis names it
+	}
 	if next < end {
 		last := sh.log.LastTimestamp()
 		if n := len(buf.recs); n > 0 {
@@ -570,6 +575,7 @@ type ShardReader struct {
 	st   *stream
 	sh   *shard
 	next uint64
+	last SequenceNumber // the last Next read, which names the last record read
 	buf  RecordBuffer
 }
 
@@ -602,7 +608,12 @@ func (r *ShardReader) ShardID() string { return r.sh.id }
 // Position is where the next read starts; give it back as
 // AFTER_SEQUENCE_NUMBER to resume (it is the last record read, or the
 // shard's starting sequence number before any).
-func (r *ShardReader) Position() SequenceNumber { return SequenceNumber{Shard: r.sh.idx, Pos: r.next} }
+func (r *ShardReader) Position() SequenceNumber {
+	if r.last.Pos == r.next && r.next != 0 {
+		return r.last
+	}
+	return seqAt(r.sh, r.next)
+}
 
 // Read returns the next records, at most maxRecords and about maxBytes
 // (at least one record when any is available). With wait set and nothing
@@ -635,6 +646,7 @@ func (r *ShardReader) Read(ctx context.Context, maxRecords, maxBytes int, wait b
 			return nil, err
 		}
 		r.next = res.Next.Pos
+		r.last = res.Next
 		if len(res.Records) > 0 || res.ShardEnded || !wait {
 			return res, nil
 		}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -43,8 +44,15 @@ func TestReadsV0Log(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got != rest {
-		w, g := strings.Split(rest, "\n"), strings.Split(got, "\n")
+	// Sequence numbers print in the service's 56-digit shape now (the
+	// dump has the 46-digit form the old code printed): compared by the
+	// position they name, and each checked to carry its shard's creation
+	// and its record's arrival time.
+	if err := checkSeqTimes(got); err != nil {
+		t.Fatal(err)
+	}
+	if norm, gnorm := normSeqs(rest), normSeqs(got); norm != gnorm {
+		w, g := strings.Split(norm, "\n"), strings.Split(gnorm, "\n")
 		for i := 0; i < len(w) || i < len(g); i++ {
 			if i >= len(w) || i >= len(g) || w[i] != g[i] {
 				t.Fatalf("the old log reads back differently from line %d of the dump:\nwant %q\ngot  %q", i+2, at(w, i), at(g, i))
@@ -59,9 +67,67 @@ func TestReadsV0Log(t *testing.T) {
 	if err != nil || res[0].Err != nil {
 		t.Fatal(err, res)
 	}
-	if s := res[0].SequenceNumber.String(); res[0].ShardID != "shardId-000000000005" || s != "1000000000000000000050000000000000000000000011" {
-		t.Fatalf("new record: %s %s, want shardId-000000000005 right after the last old one", res[0].ShardID, s)
+	if s := res[0].SequenceNumber; res[0].ShardID != "shardId-000000000005" || s.Shard != 5 || s.Pos != 11 || len(s.String()) != 56 {
+		t.Fatalf("new record: %s %s, want shardId-000000000005 position 11, right after the last old one", res[0].ShardID, s)
 	}
+}
+
+var seqText = regexp.MustCompile(`\b(\d{56}|1\d{45})\b`)
+
+// normSeqs writes every sequence number of a dump as shard:position.
+func normSeqs(dump string) string {
+	return seqText.ReplaceAllStringFunc(dump, func(m string) string {
+		s, ok := ParseSequenceNumber(m)
+		if !ok {
+			return "bad(" + m + ")"
+		}
+		return fmt.Sprintf("seq(%d:%d)", s.Shard, s.Pos)
+	})
+}
+
+var (
+	shardLine  = regexp.MustCompile(`^  shard \S+ .* seq=\[(\d+), (\S+)\] closed=\S+ created=(\d+) closedAt=(\d+)$`)
+	recordLine = regexp.MustCompile(`^    (\d+) t=(\d+) `)
+)
+
+// checkSeqTimes checks the times a dump's sequence numbers show: a shard's
+// starting number its creation, its ending number its closing, a record's
+// its arrival, all with the shard's creation.
+func checkSeqTimes(dump string) error {
+	var created uint64
+	n := 0
+	check := func(text string, wantTime uint64) error {
+		n++
+		s, ok := ParseSequenceNumber(text)
+		if !ok || len(text) != 56 || s.Created != created || s.Time != wantTime {
+			return fmt.Errorf("sequence number %s (%+v): want 56 digits with created %d and time %d", text, s, created, wantTime)
+		}
+		return nil
+	}
+	for _, line := range strings.Split(dump, "\n") {
+		if m := shardLine.FindStringSubmatch(line); m != nil {
+			c, _ := strconv.ParseUint(m[3], 10, 64)
+			created = c / 1000
+			if err := check(m[1], created); err != nil {
+				return err
+			}
+			if m[2] != "-" {
+				c, _ := strconv.ParseUint(m[4], 10, 64)
+				if err := check(m[2], c/1000); err != nil {
+					return err
+				}
+			}
+		} else if m := recordLine.FindStringSubmatch(line); m != nil {
+			ms, _ := strconv.ParseUint(m[2], 10, 64)
+			if err := check(m[1], ms/1000); err != nil {
+				return err
+			}
+		}
+	}
+	if n < 20 {
+		return fmt.Errorf("only %d sequence numbers found in the dump", n)
+	}
+	return nil
 }
 
 func at(lines []string, i int) string {

@@ -435,10 +435,21 @@ func (st *stream) saveLocked() error {
 	return writeJSONAtomic(filepath.Join(st.dir, "stream.json"), m)
 }
 
-func (l *Log) storageOptions() storage.Options {
-	o := storage.Options{SegmentBytes: l.opts.SegmentBytes}
+// storageOptions are the storage options of shard sh of stream name: a
+// closed shard's end is known, so recovery never cuts it; what recovery
+// does and any damage found go to the error log with the shard named.
+func (l *Log) storageOptions(name string, sh *shard) storage.Options {
+	o := storage.Options{SegmentBytes: l.opts.SegmentBytes, Sealed: sh.closed, End: sh.end}
 	if l.opts.Sync == SyncNone {
 		o.Sync = storage.SyncNone
+	}
+	id := sh.id
+	o.Report = func(e storage.Event) {
+		hint := ""
+		if e.Kind == storage.EventDamage {
+			hint = " (see 'sluice log check'; 'sluice log repair --skip|--salvage' repairs it)"
+		}
+		l.opts.ErrorLog("shardlog: stream %q shard %s: %s%s", name, id, e, hint)
 	}
 	return o
 }
@@ -498,7 +509,7 @@ func (l *Log) loadStream(dir string) (*stream, error) {
 			sh.closedAt = time.UnixMilli(sm.ClosedAt)
 			close(sh.closedCh)
 		}
-		sh.log, err = storage.Open(filepath.Join(dir, "shards", sh.id), l.storageOptions())
+		sh.log, err = storage.Open(filepath.Join(dir, "shards", sh.id), l.storageOptions(m.Name, sh))
 		if err != nil {
 			for _, o := range st.shards {
 				o.log.Close()
@@ -833,7 +844,7 @@ func (st *stream) addShardLocked(r HashKeyRange, now time.Time, parents []*shard
 		p.children = append(p.children, sh.id)
 	}
 	var err error
-	sh.log, err = storage.Open(filepath.Join(st.dir, "shards", sh.id), st.l.storageOptions())
+	sh.log, err = storage.Open(filepath.Join(st.dir, "shards", sh.id), st.l.storageOptions(st.name, sh))
 	if err != nil {
 		return nil, fmt.Errorf("shardlog: %w", err)
 	}
@@ -921,11 +932,14 @@ func (sh *shard) infoLocked() ShardInfo {
 	in := ShardInfo{
 		ShardID: sh.id, ParentShardID: sh.parent, AdjacentParentShardID: sh.adjParent,
 		Parents: slices.Clone(sh.parents), HashKeyRange: sh.rng,
-		StartingSequenceNumber: SequenceNumber{Shard: sh.idx}, Closed: sh.closed,
+		StartingSequenceNumber: seqAt(sh, 0), Closed: sh.closed,
 		Children: slices.Clone(sh.children), Created: sh.created,
 	}
 	if sh.closed {
-		end := SequenceNumber{Shard: sh.idx, Pos: sh.end}
+		// The position of the last record; its time the closing, which is
+		// never before the last record's arrival.
+		end := seqAt(sh, sh.end)
+		end.Time = unixSec(sh.closedAt.UnixMilli())
 		in.EndingSequenceNumber = &end
 		in.ClosedAt = sh.closedAt
 	}

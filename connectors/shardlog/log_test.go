@@ -88,26 +88,6 @@ func TestPartitionHashAndParse(t *testing.T) {
 	}
 }
 
-func TestSequenceNumberFormat(t *testing.T) {
-	s := seqForOffset(3, 41)
-	str := s.String()
-	if len(str) != 46 || str[0] != '1' || !validSeqSyntax(str) {
-		t.Fatalf("bad format %q", str)
-	}
-	back, ok := ParseSequenceNumber(str)
-	if !ok || back != s || back.Offset() != 41 {
-		t.Fatalf("round trip %v %v", back, ok)
-	}
-	// Numeric order is string order.
-	a, b := seqForOffset(0, 9).String(), seqForOffset(0, 10).String()
-	if !(a < b) {
-		t.Fatalf("%s !< %s", a, b)
-	}
-	if ShardID(7) != "shardId-000000000007" {
-		t.Fatal(ShardID(7))
-	}
-}
-
 func TestPutGetRoutingAndIterators(t *testing.T) {
 	l, clk := openTest(t, nil)
 	ctx := context.Background()

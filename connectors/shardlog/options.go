@@ -113,9 +113,11 @@ type Options struct {
 	// disables the janitor (call Log.EnforceRetention yourself).
 	RetentionInterval time.Duration
 	// ErrorLog is told of failures of the log's background work, which
-	// has no caller to return them to: retention trimming and on-demand
-	// scaling. It may be called from any goroutine. Default: the standard
-	// logger (log.Printf).
+	// has no caller to return them to (retention trimming, on-demand
+	// scaling), of what recovery did at open (a torn tail cut, an empty
+	// segment recreated: shard, position, offset, bytes dropped) and of
+	// damaged records found (see Log.Damage). It may be called from any
+	// goroutine. Default: the standard logger (log.Printf).
 	ErrorLog func(format string, args ...any)
 }
 

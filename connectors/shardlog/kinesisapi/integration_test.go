@@ -76,7 +76,7 @@ func TestJavaScriptSDK(t *testing.T) {
 	if err := json.Unmarshal(stdout.Bytes(), &out); err != nil {
 		t.Fatalf("output %q: %v", stdout.String(), err)
 	}
-	if out.Status != "ACTIVE" || len(out.Shards) != 2 || !out.Created || out.Failed != 0 || len(out.PutSeq) != 46 {
+	if out.Status != "ACTIVE" || len(out.Shards) != 2 || !out.Created || out.Failed != 0 || len(out.PutSeq) != 56 {
 		t.Fatalf("basics: %+v", out)
 	}
 	if len(out.Got) != 11 || out.Got[0] != "hello" || out.Got[10] != "r9" || !out.ArrivalIsDate {
@@ -164,7 +164,7 @@ func TestAWSCLI(t *testing.T) {
 		t.Fatalf("put-record: %v %s", r.err, r.errOut)
 	}
 	var put struct{ ShardId, SequenceNumber string }
-	if err := json.Unmarshal([]byte(r.out), &put); err != nil || len(put.SequenceNumber) != 46 {
+	if err := json.Unmarshal([]byte(r.out), &put); err != nil || len(put.SequenceNumber) != 56 {
 		t.Fatalf("put-record output %q: %v", r.out, err)
 	}
 	r = run("get-shard-iterator", "--stream-name", "cli", "--shard-id", put.ShardId, "--shard-iterator-type", "AT_SEQUENCE_NUMBER", "--starting-sequence-number", put.SequenceNumber)

@@ -67,8 +67,12 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// testServe parses the arguments of `sluice log serve` this test passes.
+// testServe parses the arguments of `sluice log serve` this test passes
+// (and runs `sluice log check` and `sluice log repair`, see testOperator).
 func testServe(args []string) int {
+	if len(args) > 1 && (args[1] == "check" || args[1] == "repair") {
+		return testOperator(args)
+	}
 	var addr, dir string
 	for i := 0; i+1 < len(args); i++ {
 		switch args[i] {

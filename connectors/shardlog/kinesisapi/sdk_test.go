@@ -325,7 +325,7 @@ func TestSDKRecords(t *testing.T) {
 		t.Fatal(err)
 	}
 	// md5("a") starts 0x0c..: shard 0 of 2.
-	if *pr.ShardId != "shardId-000000000000" || len(*pr.SequenceNumber) != 46 || pr.EncryptionType != types.EncryptionTypeNone {
+	if *pr.ShardId != "shardId-000000000000" || len(*pr.SequenceNumber) != 56 || pr.EncryptionType != types.EncryptionTypeNone {
 		t.Fatalf("put record: %+v", pr)
 	}
 	var es []types.PutRecordsRequestEntry
@@ -707,7 +707,7 @@ func testSubscribe(t *testing.T, e *env, c *kinesis.Client, proto string) {
 		}
 	}
 	mu.Lock()
-	if got[0] != "before" || got[3] != "push2" || len(cont) != 46 {
+	if got[0] != "before" || got[3] != "push2" || len(cont) != 56 {
 		t.Fatalf("pushed %v cont %q", got, cont)
 	}
 	mu.Unlock()

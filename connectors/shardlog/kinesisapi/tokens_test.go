@@ -1,9 +1,14 @@
 package kinesisapi
 
 import (
+	"crypto/hmac"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/json"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/sluicehq/sluice/connectors/shardlog"
 )
@@ -58,6 +63,17 @@ func TestIteratorTokens(t *testing.T) {
 			b[len(b)-1] ^= 1
 			return base64.StdEncoding.EncodeToString(b)
 		}(),
+		"altered version": func() string {
+			b := append([]byte(nil), raw...)
+			b[7] = 2
+			return base64.StdEncoding.EncodeToString(b)
+		}(),
+		"altered iv": func() string {
+			b := append([]byte(nil), raw...)
+			b[9] ^= 0x80
+			return base64.StdEncoding.EncodeToString(b)
+		}(),
+		"truncated":  base64.StdEncoding.EncodeToString(raw[:len(raw)-16]),
 		"short":      base64.StdEncoding.EncodeToString(raw[:20]),
 		"not base64": "not-an-iterator",
 	} {
@@ -83,5 +99,69 @@ func TestIteratorTokens(t *testing.T) {
 	other, _ := newHandler(t)
 	if status, typ, msg := getRecords(other, tok); status != 400 || msg != "Invalid ShardIterator." {
 		t.Fatalf("token of another log: %d %s %q", status, typ, msg)
+	}
+}
+
+// TestIteratorShape: iterators look like the service's — the 8-byte
+// version 1 first ("AAAAAAAAAAE".."AAAAAAAAAAH"), standard base64, 224
+// characters for a short stream name and longer in the steps the service's
+// take as the name grows — and each round-trips, the same position giving
+// the same iterator; an iterator of the earlier, shorter form still reads.
+func TestIteratorShape(t *testing.T) {
+	s, l := newHandler(t)
+	created := time.UnixMilli(1772600767123)
+	for _, c := range []struct {
+		name  int
+		chars int
+	}{{1, 224}, {4, 224}, {11, 224}, {12, 248}, {13, 248}, {27, 248}, {28, 268}, {48, 288}, {128, 396}} {
+		it := shardlog.ShardIterator{Stream: strings.Repeat("n", c.name), StreamCreated: created, Next: shardlog.SequenceNumber{Shard: 7, Pos: 1<<40 + 3}, Issued: created.Add(time.Minute)}
+		tok := s.encodeIterator(it)
+		if len(tok) != c.chars || !strings.HasPrefix(tok, "AAAAAAAAAA") || !strings.ContainsAny(tok[10:11], "EFGH") {
+			t.Fatalf("name of %d bytes: iterator %q (%d characters), want %d beginning AAAAAAAAAA[EFGH]", c.name, tok, len(tok), c.chars)
+		}
+		if _, err := base64.StdEncoding.Strict().DecodeString(tok); err != nil {
+			t.Fatalf("iterator %q: %v", tok, err)
+		}
+		back, err := s.decodeIterator(tok)
+		if err != nil || back != it {
+			t.Fatalf("round trip of %+v: %+v %v", it, back, err)
+		}
+		if again := s.encodeIterator(it); again != tok {
+			t.Fatalf("the same position gave two iterators: %s, %s", tok, again)
+		}
+		it.Next.Pos++
+		if s.encodeIterator(it)[:40] == tok[:40] {
+			t.Fatalf("the next position's iterator begins as this one's: %s", tok)
+		}
+	}
+
+	// The earlier form: version byte 1, the fields in the clear, an HMAC.
+	old := []byte{1}
+	old = binary.BigEndian.AppendUint64(old, uint64(created.UnixMilli()))
+	old = binary.BigEndian.AppendUint32(old, 2)
+	old = binary.BigEndian.AppendUint64(old, 5)
+	old = binary.BigEndian.AppendUint64(old, uint64(created.UnixMilli()+1000))
+	old = append(old, 1, 's')
+	m := hmac.New(sha256.New, l.IteratorKey())
+	m.Write(old)
+	old = m.Sum(old)[:len(old)+16]
+	it, err := s.decodeIterator(base64.StdEncoding.EncodeToString(old))
+	want := shardlog.ShardIterator{Stream: "s", StreamCreated: created, Next: shardlog.SequenceNumber{Shard: 2, Pos: 5}, Issued: created.Add(time.Second)}
+	if err != nil || it != want {
+		t.Fatalf("an iterator of the earlier form reads as %+v %v, want %+v", it, err, want)
+	}
+	old[5] ^= 1
+	if _, err := s.decodeIterator(base64.StdEncoding.EncodeToString(old)); err != errBadIterator {
+		t.Fatalf("an altered iterator of the earlier form: %v", err)
+	}
+}
+
+func BenchmarkIterator(b *testing.B) {
+	s, _ := newHandler(b)
+	it := shardlog.ShardIterator{Stream: "orders", StreamCreated: time.UnixMilli(1772600767123), Next: shardlog.SequenceNumber{Shard: 7, Pos: 12345}, Issued: time.UnixMilli(1772600867123)}
+	for b.Loop() {
+		if _, err := s.decodeIterator(s.encodeIterator(it)); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

@@ -121,7 +121,7 @@ func TestCBOR(t *testing.T) {
 		ShardId        string
 		SequenceNumber string
 	}
-	if err := cbor.Unmarshal(w.Body.Bytes(), &put); err != nil || len(put.SequenceNumber) != 46 {
+	if err := cbor.Unmarshal(w.Body.Bytes(), &put); err != nil || len(put.SequenceNumber) != 56 {
 		t.Fatalf("put response: %+v %v", put, err)
 	}
 	w = call(s, "PutRecords", ctCBOR, enc(map[string]any{"StreamName": "s", "Records": []any{

@@ -1,9 +1,12 @@
 // Package storage is the on-disk log of one shard: an append-only sequence of
 // segment files holding checksummed record batches, with group-commit fsync,
 // sparse in-memory indexes by offset and by arrival time, retention trimming
-// by whole segments, and crash recovery that cuts torn tails.
+// by whole segments, and crash recovery that cuts torn tails — and only
+// those: anything else that fails its checks is damage, recorded, reported
+// and left for Repair (damage.go).
 //
-// The format is described in docs/shardlog-format.md (format version 1).
+// The format is described in docs/shardlog-format.md (segment format 1,
+// and 2 for a repaired segment that holds a gap).
 //
 // Offsets are dense per shard: the first record ever appended has offset 0,
 // and every record gets the next one. The Kinesis model above this package

@@ -18,8 +18,18 @@ import (
 	"github.com/sluicehq/sluice/internal/durable"
 )
 
-// FormatVersion is the segment format this package writes and reads.
+// FormatVersion is the segment format this package writes. It also reads
+// gapVersion, the format of a segment Repair has put a gap into.
 const FormatVersion = 1
+
+const (
+	// gapVersion is version 1 plus gap batches (flags flagGap): a range of
+	// offsets Repair skipped, with no records. Only repaired segments are
+	// written in it, so a build that knows only version 1 refuses them
+	// rather than reading a gap as empty records.
+	gapVersion = 2
+	flagGap    = 1
+)
 
 const (
 	segMagic      = "SLUICESG"
@@ -66,6 +76,14 @@ type Options struct {
 	IndexInterval int64
 	// Sync says when appends are acknowledged. Default SyncAlways.
 	Sync SyncMode
+	// Sealed says the shard is closed and its records end at End: its
+	// last segment holds acknowledged records only, so a bad batch in it
+	// (or records missing before End) is damage, never a torn tail.
+	Sealed bool
+	End    uint64
+	// Report, if set, is told of what recovery does (a torn tail cut, an
+	// empty segment recreated) and of damage found, at open or later.
+	Report func(Event)
 }
 
 // EnsureDefaults fills zero fields with their defaults.
@@ -165,6 +183,10 @@ type Shard struct {
 
 	nmu    sync.Mutex
 	notify chan struct{} // closed and replaced on every commit
+
+	dmu       sync.Mutex
+	damage    []Damage // known damage, in the order found
+	hasDamage atomic.Bool
 }
 
 // Open opens (creating if needed) the shard log in dir and recovers it:
@@ -204,14 +226,35 @@ func Open(dir string, opts Options) (*Shard, error) {
 	}
 	sort.Slice(bases, func(i, j int) bool { return bases[i] < bases[j] })
 	for i, b := range bases {
-		seg, err := s.openSegment(b, i == len(bases)-1)
+		seg, err := s.openSegment(b, i == len(bases)-1, false)
 		if err != nil {
 			s.closeFiles()
 			return nil, err
 		}
 		if n := len(s.segs); n > 0 && s.segs[n-1].next.Load() != seg.base {
-			s.closeFiles()
-			return nil, fmt.Errorf("%w: segment %s starts at %d, previous ends at %d", ErrCorrupt, seg.path, seg.base, s.segs[n-1].next.Load())
+			prev := s.segs[n-1]
+			if prev.next.Load() > seg.base {
+				// A damaged record count the header walk believed: check
+				// the previous segment in full to find where it is.
+				prev.f.Close()
+				s.forgetDamage(prev.path)
+				full, err := s.openSegment(prev.base, false, true)
+				if err != nil {
+					s.segs = s.segs[:n-1]
+					s.closeFiles()
+					seg.f.Close()
+					return nil, err
+				}
+				s.segs[n-1], prev = full, full
+			}
+			if prev.next.Load() > seg.base {
+				s.closeFiles()
+				seg.f.Close()
+				return nil, fmt.Errorf("%w: segment %s starts at %d, previous ends at %d", ErrCorrupt, seg.path, seg.base, prev.next.Load())
+			}
+			// Records missing between two segments: damage up to the
+			// next segment's first offset.
+			s.extendDamage(prev, seg.base, fmt.Sprintf("records %d to %d missing before segment %s", prev.next.Load(), seg.base-1, seg.path))
 		}
 		s.segs = append(s.segs, seg)
 	}
@@ -223,6 +266,17 @@ func Open(dir string, opts Options) (*Shard, error) {
 		s.segs = append(s.segs, seg)
 	}
 	last := s.segs[len(s.segs)-1]
+	if opts.Sealed && last.next.Load() < opts.End {
+		s.extendDamage(last, opts.End, fmt.Sprintf("the closed shard ends at offset %d, its records at %d", opts.End, last.next.Load()))
+	}
+	if !opts.Sealed && last.size.Load() == 0 {
+		// The active segment's header is damaged (and it holds more than
+		// a crash while creating it could leave): where its records end
+		// is not known, so nothing may be appended until it is repaired.
+		if d := s.damageAt(last.base); d != nil {
+			s.mu.err = &DamageError{Damage: *d}
+		}
+	}
 	s.mu.next = last.next.Load()
 	for i := len(s.segs) - 1; i >= 0; i-- {
 		if ts := s.segs[i].lastTs.Load(); ts != 0 {
@@ -242,18 +296,9 @@ func (s *Shard) createSegment(base uint64) (*segment, error) {
 	if err != nil {
 		return nil, fmt.Errorf("storage: %w", err)
 	}
-	var h [segHeaderSize]byte
-	copy(h[:8], segMagic)
-	binary.LittleEndian.PutUint32(h[8:], FormatVersion)
-	binary.LittleEndian.PutUint64(h[16:], base)
-	binary.LittleEndian.PutUint32(h[24:], crc32.Checksum(h[:24], castagnoli))
-	if _, err := f.WriteAt(h[:], 0); err != nil {
+	if err := writeSegHeader(f, base, FormatVersion); err != nil {
 		f.Close()
-		return nil, fmt.Errorf("storage: %w", err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("storage: %w", err)
+		return nil, err
 	}
 	if err := syncDir(s.dir); err != nil {
 		f.Close()
@@ -273,12 +318,16 @@ func syncDir(dir string) error {
 }
 
 // openSegment opens an existing segment and rebuilds its index from the
-// batch headers. In the last segment every batch's checksum is verified and
-// the file is cut at the first bad one: that is the torn tail of a crash.
-// An earlier segment was sealed after an fsync, so a bad batch there is
-// corruption and an error.
-func (s *Shard) openSegment(base uint64, last bool) (*segment, error) {
+// batch headers. In the last segment of an open shard every batch's
+// checksum is verified and the file is cut at the first bad one: that is
+// the torn tail of a crash, which held nothing acknowledged. Anywhere else
+// (an earlier segment, sealed after an fsync, or the last segment of a
+// closed shard, whose end is known) a bad batch is damage: it is recorded
+// and reported, the segment is read up to it, and reads that reach it fail
+// until an operator repairs it (Repair).
+func (s *Shard) openSegment(base uint64, last, full bool) (*segment, error) {
 	path := filepath.Join(s.dir, segName(base))
+	cut := last && !s.opts.Sealed
 	f, err := os.OpenFile(path, os.O_RDWR, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("storage: %w", err)
@@ -293,59 +342,50 @@ func (s *Shard) openSegment(base uint64, last bool) (*segment, error) {
 	if _, err := f.ReadAt(h[:], 0); err != nil || string(h[:8]) != segMagic ||
 		binary.LittleEndian.Uint32(h[24:]) != crc32.Checksum(h[:24], castagnoli) ||
 		binary.LittleEndian.Uint64(h[16:]) != base {
-		f.Close()
-		if last && fileSize < segHeaderSize+batchHeaderSize {
+		if last && fileSize < segHeaderSize+batchHeaderSize && (cut || s.opts.End <= base) {
 			// A crash while creating the segment: nothing was ever
 			// acknowledged in it. Recreate it.
-			return s.createSegment(base)
+			f.Close()
+			seg, err := s.createSegment(base)
+			if err == nil {
+				s.report(Event{Kind: EventSegmentRecreated, Segment: path, Offset: base, Bytes: fileSize, Detail: "incomplete segment header"})
+			}
+			return seg, err
 		}
-		return nil, fmt.Errorf("%w: %s: bad segment header", ErrCorrupt, path)
+		// The whole segment is unreadable: damage from its first offset
+		// (its end is the next segment's first offset, or the closed
+		// shard's end).
+		seg := &segment{base: base, path: path, f: f}
+		seg.size.Store(0)
+		seg.next.Store(base)
+		s.noteDamage(Damage{Segment: path, FilePos: 0, Until: fileSize, Offset: base, Reason: "bad segment header"})
+		return seg, nil
 	}
-	if v := binary.LittleEndian.Uint32(h[8:]); v != FormatVersion {
+	v := binary.LittleEndian.Uint32(h[8:])
+	if v != FormatVersion && v != gapVersion {
 		f.Close()
-		return nil, fmt.Errorf("storage: %s: format version %d, this build reads %d", path, v, FormatVersion)
+		return nil, fmt.Errorf("storage: %s: format version %d, this build reads %d and %d", path, v, FormatVersion, gapVersion)
 	}
 	seg := &segment{base: base, path: path, f: f}
 	pos := int64(segHeaderSize)
 	next := base
-	var hdr [batchHeaderSize]byte
 	var body []byte
+	var prevTs int64
 	for pos < fileSize {
-		bad := func() bool {
-			if fileSize-pos < batchHeaderSize {
-				return true
-			}
-			if _, err := f.ReadAt(hdr[:], pos); err != nil {
-				return true
-			}
-			n := int64(binary.LittleEndian.Uint32(hdr[0:]))
-			if n < batchHeaderSize-8 || n > maxBatchBody || pos+8+n > fileSize {
-				return true
-			}
-			if binary.LittleEndian.Uint64(hdr[8:]) != next {
-				return true
-			}
-			if last {
-				if cap(body) < int(n) {
-					body = make([]byte, n)
+		// The last segment is checked in full (checksums, framing): the
+		// only one a crash can have left a partial batch in.
+		b, bad := checkBatch(f, pos, fileSize, last || full, v == gapVersion, &body)
+		if bad == "" && b.base != next {
+			bad = fmt.Sprintf("batch begins at offset %d, expected %d", b.base, next)
+		}
+		if bad != "" {
+			if !cut {
+				d := Damage{Segment: path, FilePos: pos, Until: fileSize, Offset: next, Reason: bad, prevTs: prevTs}
+				if last && s.opts.End > next {
+					d.End = s.opts.End
 				}
-				body = body[:n]
-				if _, err := f.ReadAt(body, pos+8); err != nil {
-					return true
-				}
-				if crc32.Checksum(body, castagnoli) != binary.LittleEndian.Uint32(hdr[4:]) {
-					return true
-				}
-				if _, err := countRecords(body[batchHeaderSize-8:], binary.LittleEndian.Uint32(hdr[24:])); err != nil {
-					return true
-				}
-			}
-			return false
-		}()
-		if bad {
-			if !last {
-				f.Close()
-				return nil, fmt.Errorf("%w: %s: bad batch at position %d", ErrCorrupt, path, pos)
+				s.noteDamage(d)
+				break
 			}
 			// Torn tail: cut it.
 			if err := f.Truncate(pos); err != nil {
@@ -356,18 +396,39 @@ func (s *Shard) openSegment(base uint64, last bool) (*segment, error) {
 				f.Close()
 				return nil, fmt.Errorf("storage: %w", err)
 			}
+			s.report(Event{Kind: EventTailCut, Segment: path, FilePos: pos, Offset: next, Bytes: fileSize - pos, Detail: bad})
 			break
 		}
-		n := int64(binary.LittleEndian.Uint32(hdr[0:]))
-		ts := int64(binary.LittleEndian.Uint64(hdr[16:]))
-		count := binary.LittleEndian.Uint32(hdr[24:])
-		seg.addIndex(next, pos, ts, s.opts.IndexInterval)
-		next += uint64(count)
-		pos += 8 + n
+		seg.addIndex(next, pos, b.ts, s.opts.IndexInterval)
+		prevTs = b.ts
+		next += uint64(b.count)
+		pos += 8 + b.n
 	}
 	seg.size.Store(pos)
 	seg.next.Store(next)
 	return seg, nil
+}
+
+// extendDamage records that the records from seg's end up to end are
+// missing: the damage found at seg's end gets that end, or new damage is
+// recorded there.
+func (s *Shard) extendDamage(seg *segment, end uint64, reason string) {
+	s.dmu.Lock()
+	for i := range s.damage {
+		if d := &s.damage[i]; d.Segment == seg.path && d.Offset == seg.next.Load() {
+			if d.End == 0 || d.End > end {
+				d.End = end
+			}
+			s.dmu.Unlock()
+			return
+		}
+	}
+	s.dmu.Unlock()
+	size := seg.size.Load()
+	if st, err := seg.f.Stat(); err == nil {
+		size = st.Size()
+	}
+	s.noteDamage(Damage{Segment: seg.path, FilePos: max(seg.size.Load(), segHeaderSize), Until: size, Offset: seg.next.Load(), End: end, Reason: reason, prevTs: seg.lastTs.Load()})
 }
 
 func (seg *segment) addIndex(offset uint64, pos, ts int64, interval int64) {
@@ -423,25 +484,32 @@ func (s *Shard) First() uint64 {
 // It blocks until the batch is durable (see SyncMode). Entries' bytes are
 // copied before Append returns.
 func (s *Shard) Append(ts int64, entries []Entry) (uint64, error) {
+	base, _, err := s.AppendAt(ts, entries)
+	return base, err
+}
+
+// AppendAt is Append that also returns the arrival time the batch got
+// (ts, or the previous batch's time if that is later).
+func (s *Shard) AppendAt(ts int64, entries []Entry) (uint64, int64, error) {
 	if len(entries) == 0 {
-		return 0, errors.New("storage: empty batch")
+		return 0, 0, errors.New("storage: empty batch")
 	}
 	body := 0
 	for _, e := range entries {
 		body += len(e.Key) + len(e.Data) + 2*binary.MaxVarintLen32
 	}
 	if body > maxBatchBody-batchHeaderSize {
-		return 0, ErrTooBig
+		return 0, 0, ErrTooBig
 	}
 	s.mu.Lock()
 	if s.mu.closed {
 		s.mu.Unlock()
-		return 0, ErrClosed
+		return 0, 0, ErrClosed
 	}
 	if s.mu.err != nil {
 		err := s.mu.err
 		s.mu.Unlock()
-		return 0, err
+		return 0, 0, err
 	}
 	if ts < s.mu.lastTs {
 		ts = s.mu.lastTs
@@ -469,9 +537,9 @@ func (s *Shard) Append(ts int64, entries []Entry) (uint64, error) {
 	s.mu.Unlock()
 
 	if err := s.commit(my); err != nil {
-		return 0, err
+		return 0, 0, err
 	}
-	return base, nil
+	return base, ts, nil
 }
 
 // commit makes epoch my durable: the first waiter to get wmu writes every
@@ -623,6 +691,9 @@ func (s *Shard) Read(from uint64, maxRecords, maxBytes int, minTs int64, rb *Rea
 	rb.Records = rb.Records[:0]
 	rb.Bytes = 0
 	end := s.committed.Load()
+	if s.opts.Sealed && s.hasDamage.Load() {
+		end = max(end, s.opts.End) // so that a read reaches the missing end
+	}
 	s.segMu.RLock()
 	segs := s.segs
 	if from < segs[0].base {
@@ -633,48 +704,74 @@ func (s *Shard) Read(from uint64, maxRecords, maxBytes int, minTs int64, rb *Rea
 		i = 0
 	}
 	var pos int64
+	var posOff uint64
 	if i < len(segs) {
-		pos = segs[i].findPos(from)
+		pos, posOff = segs[i].findPos(from)
 	}
 	s.segMu.RUnlock()
 	next := from
 	for ; i < len(segs) && next < end; i++ {
 		seg := segs[i]
+		if seg.base > next {
+			break // records missing before this segment: damage
+		}
 		if seg.next.Load() <= next {
 			pos = -1
 			continue
 		}
 		if pos < 0 {
 			s.segMu.RLock()
-			pos = seg.findPos(next)
+			pos, posOff = seg.findPos(next)
 			s.segMu.RUnlock()
 		}
 		var full bool
 		var err error
-		next, full, err = s.readSegment(seg, pos, next, end, maxRecords, maxBytes, minTs, rb)
+		next, full, err = s.readSegment(seg, pos, posOff, next, end, maxRecords, maxBytes, minTs, rb)
 		if err != nil || full {
 			return next, err
 		}
 		pos = -1
 	}
+	if len(rb.Records) == 0 && next < end {
+		if d := s.damageAt(next); d != nil {
+			return next, &DamageError{Damage: *d}
+		}
+	}
 	return next, nil
 }
 
-// findPos returns the file position of the indexed batch at or before
-// offset. segMu is held.
-func (seg *segment) findPos(offset uint64) int64 {
+// findPos returns the file position and first offset of the indexed batch
+// at or before offset. segMu is held.
+func (seg *segment) findPos(offset uint64) (int64, uint64) {
 	idx := seg.index
 	j := sort.Search(len(idx), func(j int) bool { return idx[j].offset > offset }) - 1
 	if j < 0 {
-		return segHeaderSize
+		return segHeaderSize, seg.base
 	}
-	return idx[j].pos
+	return idx[j].pos, idx[j].offset
 }
 
 const readChunk = 256 << 10
 
-func (s *Shard) readSegment(seg *segment, pos int64, next, end uint64, maxRecords, maxBytes int, minTs int64, rb *ReadBuf) (uint64, bool, error) {
+// readSegment reads seg from file position pos, where the batch with first
+// offset posOff begins.
+func (s *Shard) readSegment(seg *segment, pos int64, posOff, next, end uint64, maxRecords, maxBytes int, minTs int64, rb *ReadBuf) (uint64, bool, error) {
 	limit := seg.size.Load()
+	expect := posOff // the first offset of the batch at pos
+	// damaged stops the read at a bad batch: with records read, they are
+	// returned (the next read starts at the damage); without, the damage
+	// is the answer.
+	damaged := func(at int64, reason string) (uint64, bool, error) {
+		d := Damage{Segment: seg.path, FilePos: at, Offset: expect, Reason: reason}
+		s.noteDamage(d)
+		if len(rb.Records) > 0 {
+			return next, true, nil
+		}
+		if k := s.damageAt(expect); k != nil {
+			d = *k
+		}
+		return expect, false, &DamageError{Damage: d}
+	}
 	for pos < limit {
 		// Read a chunk appended to rb.data; records alias it, so the
 		// buffer only ever grows within one Read (a reallocation leaves
@@ -708,8 +805,8 @@ func (s *Shard) readSegment(seg *segment, pos int64, next, end uint64, maxRecord
 		p := 0
 		for p+batchHeaderSize <= len(chunk) {
 			n := int(binary.LittleEndian.Uint32(chunk[p:]))
-			if n < batchHeaderSize-8 || n > maxBatchBody {
-				return next, false, fmt.Errorf("%w: %s: bad batch length at %d", ErrCorrupt, seg.path, pos+int64(p))
+			if n < batchHeaderSize-8 || n > maxBatchBody || pos+int64(p)+8+int64(n) > limit {
+				return damaged(pos+int64(p), fmt.Sprintf("bad batch length %d", n))
 			}
 			if p+8+n > len(chunk) {
 				if p == 0 {
@@ -730,34 +827,46 @@ func (s *Shard) readSegment(seg *segment, pos int64, next, end uint64, maxRecord
 			}
 			b := chunk[p : p+8+n]
 			if crc32.Checksum(b[8:], castagnoli) != binary.LittleEndian.Uint32(b[4:]) {
-				return next, false, fmt.Errorf("%w: %s: checksum mismatch at %d", ErrCorrupt, seg.path, pos+int64(p))
+				return damaged(pos+int64(p), "checksum mismatch")
 			}
 			base := binary.LittleEndian.Uint64(b[8:])
 			ts := int64(binary.LittleEndian.Uint64(b[16:]))
 			count := int(binary.LittleEndian.Uint32(b[24:]))
+			flags := binary.LittleEndian.Uint32(b[28:])
+			if base != expect {
+				return damaged(pos+int64(p), fmt.Sprintf("batch begins at offset %d, expected %d", base, expect))
+			}
+			batchPos := pos + int64(p)
 			p += 8 + n
+			expect = base + uint64(count)
 			if base >= end {
 				return next, true, nil
 			}
 			if base+uint64(count) <= next {
 				continue
 			}
-			if ts < minTs {
+			if ts < minTs || flags == flagGap {
+				// Expired, or a range Repair skipped: no records.
 				next = base + uint64(count)
 				continue
+			}
+			if flags != 0 {
+				return damaged(batchPos, fmt.Sprintf("bad batch flags %#x", flags))
 			}
 			rp := batchHeaderSize
 			for k := 0; k < count; k++ {
 				kl, m := binary.Uvarint(b[rp:])
 				if m <= 0 || int(kl) > len(b)-rp-m {
-					return next, false, fmt.Errorf("%w: %s: bad record", ErrCorrupt, seg.path)
+					expect = base
+					return damaged(batchPos, "bad record framing")
 				}
 				rp += m
 				key := b[rp : rp+int(kl) : rp+int(kl)]
 				rp += int(kl)
 				dl, m := binary.Uvarint(b[rp:])
 				if m <= 0 || int(dl) > len(b)-rp-m {
-					return next, false, fmt.Errorf("%w: %s: bad record", ErrCorrupt, seg.path)
+					expect = base
+					return damaged(batchPos, "bad record framing")
 				}
 				rp += m
 				data := b[rp : rp+int(dl) : rp+int(dl)]
@@ -859,6 +968,11 @@ func (s *Shard) Trim(cutoff int64) (int, error) {
 	for len(s.segs) > 1 {
 		sg := s.segs[0]
 		if sg.next.Load() > sg.base && sg.lastTs.Load() >= cutoff {
+			break
+		}
+		if s.damagedSegment(sg.path) {
+			// Its damaged records' times are not known: it stays until
+			// an operator repairs it, so damage never vanishes unseen.
 			break
 		}
 		dead = append(dead, sg)

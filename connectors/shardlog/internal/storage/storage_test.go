@@ -250,27 +250,6 @@ func randBytes(r *rand.Rand, n int) []byte {
 	return b
 }
 
-func TestCorruptSealedSegmentIsAnError(t *testing.T) {
-	dir := t.TempDir()
-	s, _ := Open(dir, Options{SegmentBytes: 4 << 10})
-	for i := 0; i < 40; i++ {
-		if _, err := s.Append(1, entries("x", 20)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if s.Segments() < 2 {
-		t.Fatal("want two segments")
-	}
-	s.Close()
-	p := filepath.Join(dir, segName(0))
-	b, _ := os.ReadFile(p)
-	b[segHeaderSize+2] ^= 0x40 // the first batch's length
-	os.WriteFile(p, b, 0o644)
-	if _, err := Open(dir, Options{SegmentBytes: 4 << 10}); !errors.Is(err, ErrCorrupt) {
-		t.Fatalf("want ErrCorrupt, got %v", err)
-	}
-}
-
 func TestReadDetectsChecksumMismatch(t *testing.T) {
 	dir := t.TempDir()
 	s, _ := Open(dir, Options{})
