@@ -408,8 +408,7 @@ func TestSIGKILLWithTornTails(t *testing.T) {
 	bin := buildSluice(t)
 	dir := t.TempDir()
 	ctx := context.Background()
-	type ack struct{ shard, seq string }
-	all := map[string]ack{}
+	all := map[string]acked{}
 	const shards = 3
 	for round := 0; round < 3; round++ {
 		s := serveLog(t, bin, dir)
@@ -425,41 +424,10 @@ func TestSIGKILLWithTornTails(t *testing.T) {
 				}
 			}
 		}
-		var mu sync.Mutex
-		var wg sync.WaitGroup
-		stop := make(chan struct{})
-		for w := 0; w < 2; w++ {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for i := 0; ; i++ {
-					select {
-					case <-stop:
-						return
-					default:
-					}
-					recs := make([]types.PutRecordsRequestEntry, 30)
-					for j := range recs {
-						recs[j] = types.PutRecordsRequestEntry{PartitionKey: aws.String(fmt.Sprint(w, "-", j)), Data: []byte(fmt.Sprintf("r%d-w%d-%d-%d", round, w, i, j))}
-					}
-					out, err := s.c.PutRecords(ctx, &kinesis.PutRecordsInput{StreamName: aws.String("t"), Records: recs})
-					if err != nil {
-						return // killed
-					}
-					mu.Lock()
-					for j, r := range out.Records {
-						if r.ErrorCode == nil {
-							all[string(recs[j].Data)] = ack{*r.ShardId, *r.SequenceNumber}
-						}
-					}
-					mu.Unlock()
-				}
-			}()
-		}
+		stop := writeUntilKilled(ctx, s.c, "t", round, 2, 30, all)
 		time.Sleep(300 * time.Millisecond)
 		s.kill()
-		close(stop)
-		wg.Wait()
+		stop()
 		for sh := 0; sh < shards; sh++ {
 			m, _ := filepath.Glob(filepath.Join(dir, "streams", "t.*", "shards", fmt.Sprintf("shardId-%012d", sh), "*.log"))
 			if len(m) == 0 {
@@ -482,7 +450,7 @@ func TestSIGKILLWithTornTails(t *testing.T) {
 		t.Fatal("nothing was acknowledged")
 	}
 	s := serveLog(t, bin, dir)
-	found := map[string]ack{}
+	found := map[string]acked{}
 	for sh := 0; sh < shards; sh++ {
 		id := fmt.Sprintf("shardId-%012d", sh)
 		r := readShard(ctx, s.c, "t", id, 10000)
@@ -490,7 +458,7 @@ func TestSIGKILLWithTornTails(t *testing.T) {
 			t.Fatal(r.err)
 		}
 		for i := range r.seqs {
-			found[r.data[i]] = ack{id, r.seqs[i]}
+			found[r.data[i]] = acked{id, r.seqs[i]}
 		}
 	}
 	for data, a := range all {

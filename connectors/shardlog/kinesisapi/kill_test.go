@@ -136,6 +136,46 @@ func serveProcess(t *testing.T, bin, dir string) (*exec.Cmd, string) {
 
 type acked struct{ shard, seq string }
 
+// writeUntilKilled starts writers goroutines that put batches of n records
+// into stream until a put fails (the server was killed) or stop is called;
+// each acknowledged record goes into all, its data (unique per round,
+// writer and batch) to the shard and sequence number it was given. stop
+// waits for the writers.
+func writeUntilKilled(ctx context.Context, c *kinesis.Client, stream string, round, writers, n int, all map[string]acked) (stop func()) {
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	done := make(chan struct{})
+	for w := 0; w < writers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; ; i++ {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				recs := make([]types.PutRecordsRequestEntry, n)
+				for j := range recs {
+					recs[j] = types.PutRecordsRequestEntry{PartitionKey: aws.String(fmt.Sprint(w, "-", j)), Data: []byte(fmt.Sprintf("r%d-w%d-%d-%d", round, w, i, j))}
+				}
+				out, err := c.PutRecords(ctx, &kinesis.PutRecordsInput{StreamName: aws.String(stream), Records: recs})
+				if err != nil {
+					return // the server was killed
+				}
+				mu.Lock()
+				for j, r := range out.Records {
+					if r.ErrorCode == nil {
+						all[string(recs[j].Data)] = acked{*r.ShardId, *r.SequenceNumber}
+					}
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	return func() { close(done); wg.Wait() }
+}
+
 // TestSIGKILLKeepsAcknowledgedRecords kills `sluice log serve` with SIGKILL
 // while four clients write, restarts it on the same directory, and checks
 // that every record the server acknowledged is there with the sequence
@@ -158,44 +198,13 @@ func TestSIGKILLKeepsAcknowledgedRecords(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		var mu sync.Mutex
-		var wg sync.WaitGroup
-		stop := make(chan struct{})
-		for w := 0; w < 4; w++ {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for i := 0; ; i++ {
-					select {
-					case <-stop:
-						return
-					default:
-					}
-					recs := make([]types.PutRecordsRequestEntry, 50)
-					for j := range recs {
-						recs[j] = types.PutRecordsRequestEntry{PartitionKey: aws.String(fmt.Sprint(w, "-", j)), Data: []byte(fmt.Sprintf("r%d-w%d-%d-%d", round, w, i, j))}
-					}
-					out, err := c.PutRecords(ctx, &kinesis.PutRecordsInput{StreamName: aws.String("k"), Records: recs})
-					if err != nil {
-						return // the server was killed
-					}
-					mu.Lock()
-					for j, r := range out.Records {
-						if r.ErrorCode == nil {
-							all[string(recs[j].Data)] = acked{*r.ShardId, *r.SequenceNumber}
-						}
-					}
-					mu.Unlock()
-				}
-			}()
-		}
+		stop := writeUntilKilled(ctx, c, "k", round, 4, 50, all)
 		time.Sleep(time.Duration(400+300*round) * time.Millisecond)
 		if err := cmd.Process.Kill(); err != nil { // SIGKILL
 			t.Fatal(err)
 		}
 		cmd.Wait()
-		close(stop)
-		wg.Wait()
+		stop()
 	}
 	if len(all) == 0 {
 		t.Fatal("no record was acknowledged before the kills")
