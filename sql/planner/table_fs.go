@@ -103,7 +103,11 @@ func (ip *insertPlan) sinkDesc() string {
 	case "filesystem":
 		ft := newFSTable(ip.sink)
 		size, roll, _ := rollingPolicy(ip.sink)
-		return fmt.Sprintf("%s; exactly once, rolling at %s or %v", ft.describe(), sizeText(size), roll)
+		d := fmt.Sprintf("%s; exactly once, rolling at %s or %v", ft.describe(), sizeText(size), roll)
+		if f := catalog.SuccessFile(ip.sink); f != "" {
+			d += ", partitions committed with " + f
+		}
+		return d
 	case "firehose":
 		return firehoseDesc(ip)
 	}
@@ -265,7 +269,7 @@ func (ip *insertPlan) buildFilesystemSink(s *engine.Stream[*row.Row]) error {
 		}
 	}
 	k, err := file.Rolling(ft.path, file.RollingOptions[*row.Row]{NewPart: newPart, Bucket: bucket,
-		FileSize: size, RolloverInterval: roll, CheckInterval: check})
+		FileSize: size, RolloverInterval: roll, CheckInterval: check, SuccessFile: catalog.SuccessFile(t)})
 	if err != nil {
 		return fmt.Errorf("table %s: %w", t.Name, err)
 	}
