@@ -581,3 +581,17 @@ func FuzzJSONFastPath(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkJSONDecodeMap is the general (encoding/json into a map) path,
+// for comparison with the scanner BenchmarkJSONDecode measures.
+func BenchmarkJSONDecodeMap(b *testing.B) {
+	c, rec, _ := benchCodec(b, "json")
+	jc := c.(*jsonCodec)
+	b.SetBytes(int64(len(rec)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := jc.decodeSlow(rec); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
