@@ -46,6 +46,12 @@ type RollingOptions[T any] struct {
 	// Suffix is appended to part file names (e.g. ".parquet"); Flink's
 	// part files have none.
 	Suffix string
+	// SuccessFile, when set, is written (empty, durably) into every
+	// bucket directory that a commit made files visible in, after them:
+	// Flink's success-file partition commit policy with the process-time
+	// trigger and no delay ("_SUCCESS"). Readers skip names starting with
+	// '_'.
+	SuccessFile string
 }
 
 // Default rolling policy, as Flink's filesystem sink.
@@ -90,6 +96,9 @@ func Rolling[T any](dir string, o RollingOptions[T]) (engine.Sink[T], error) {
 	if strings.ContainsAny(o.Suffix, "/\\") {
 		return nil, fmt.Errorf("file: suffix %q holds a path separator", o.Suffix)
 	}
+	if f := o.SuccessFile; f != "" && (strings.ContainsAny(f, "/\\") || f == "." || f == ".." || strings.HasPrefix(f, "part-")) {
+		return nil, fmt.Errorf("file: success file name %q is not a plain file name (or looks like a part file)", f)
+	}
 	return &rolling[T]{dir: dir, o: o, uuids: map[int]string{}}, nil
 }
 
@@ -132,13 +141,19 @@ func (s *rolling[T]) NewGlobalCommitter(context.Context, engine.CommitterInfo) (
 	if err != nil {
 		return nil, fmt.Errorf("file: %w", err)
 	}
-	return &rollingCommitter{d: d}, nil
+	return &rollingCommitter{d: d, success: s.o.SuccessFile}, nil
 }
 
-type rollingCommitter struct{ d *localdir.Dir }
+type rollingCommitter struct {
+	d       *localdir.Dir
+	success string
+}
 
-// Commit renames each staged part file; one renamed before is left alone.
+// Commit renames each staged part file (one renamed before is left
+// alone), then writes the success file of each bucket it touched.
 func (c *rollingCommitter) Commit(_ context.Context, _ int64, cs []engine.Committable) error {
+	var dirs []string // bucket directories with files made visible
+	seen := map[string]bool{}
 	for _, e := range cs {
 		var parts []committable
 		if err := json.Unmarshal(e.Data, &parts); err != nil {
@@ -148,7 +163,40 @@ func (c *rollingCommitter) Commit(_ context.Context, _ int64, cs []engine.Commit
 			if err := c.d.Commit(p.Tmp, p.Final, false); err != nil {
 				return fmt.Errorf("file: commit %s: %w", p.Final, err)
 			}
+			dir := ""
+			if i := strings.LastIndex(p.Final, "/"); i >= 0 {
+				dir = p.Final[:i+1]
+			}
+			if !seen[dir] {
+				seen[dir] = true
+				dirs = append(dirs, dir)
+			}
 		}
+	}
+	if c.success == "" {
+		return nil
+	}
+	// After every file of the commit, in every subtask's committables.
+	for _, dir := range dirs {
+		if err := c.markSuccess(dir + c.success); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// markSuccess writes the empty success file key, replacing one a commit
+// before wrote.
+func (c *rollingCommitter) markSuccess(key string) error {
+	tmp, err := localdir.StagedKey(key)
+	if err != nil {
+		return fmt.Errorf("file: %w", err)
+	}
+	if err := c.d.Stage(tmp, nil); err != nil {
+		return fmt.Errorf("file: %w", err)
+	}
+	if err := c.d.Commit(tmp, key, true); err != nil {
+		return fmt.Errorf("file: %s: %w", key, err)
 	}
 	return nil
 }
@@ -164,7 +212,7 @@ func (c *rollingCommitter) Cleanup(context.Context) error {
 			return
 		}
 		base := key[strings.LastIndex(key, "/")+1:]
-		if strings.HasPrefix(base, "part-") {
+		if strings.HasPrefix(base, "part-") || (c.success != "" && base == c.success) {
 			garbage = append(garbage, rel)
 		}
 	})

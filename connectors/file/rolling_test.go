@@ -50,7 +50,7 @@ func rollingOutput[T any](t *testing.T, dir string, bucket func(T) string) ([]st
 		if err != nil {
 			return err
 		}
-		if de.IsDir() || strings.HasPrefix(de.Name(), ".") {
+		if de.IsDir() || strings.HasPrefix(de.Name(), ".") || de.Name() == "_SUCCESS" {
 			return nil
 		}
 		rel, _ := filepath.Rel(dir, p)
@@ -226,5 +226,44 @@ func TestRollingByInterval(t *testing.T) {
 	}
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestRollingSuccessFile: each bucket a commit made files visible in gets
+// an empty _SUCCESS, written after the files of every subtask.
+func TestRollingSuccessFile(t *testing.T) {
+	dir := t.TempDir()
+	var in []item
+	for i := range 60 {
+		in = append(in, item{P: fmt.Sprint("p", i%3), N: i})
+	}
+	j := engine.NewJob("roll", engine.Config{Parallelism: 2, StateBackend: "memory"})
+	k, err := file.Rolling(dir, file.RollingOptions[item]{
+		NewPart:     newJSONPart[item],
+		Bucket:      func(v item) (string, error) { return "p=" + v.P, nil },
+		SuccessFile: "_SUCCESS",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	engine.SinkTo(engine.FromSlice(j, "in", in, engine.NoWatermarks[item]()), "files", k)
+	if err := j.Execute(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	_, out := rollingOutput(t, dir, func(v item) string { return "p=" + v.P })
+	if len(out) != len(in) {
+		t.Fatalf("%d records committed, want %d", len(out), len(in))
+	}
+	for _, b := range []string{"p=p0", "p=p1", "p=p2"} {
+		st, err := os.Stat(filepath.Join(dir, b, "_SUCCESS"))
+		if err != nil || st.Size() != 0 {
+			t.Fatalf("%s/_SUCCESS: %v", b, err)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "_SUCCESS")); err == nil {
+		t.Fatal("_SUCCESS in the root, which got no files")
+	}
+	if _, err := file.Rolling(dir, file.RollingOptions[item]{NewPart: newJSONPart[item], SuccessFile: "a/b"}); err == nil {
+		t.Fatal("a success file name with a '/' was accepted")
 	}
 }

@@ -438,7 +438,9 @@ func (Filesystem) Options() []OptionSpec {
 		{Key: "source.monitor-interval"},
 		{Key: "sink.rolling-policy.file-size"}, {Key: "sink.rolling-policy.rollover-interval"},
 		{Key: "sink.rolling-policy.check-interval"}, {Key: "partition.default-name"},
-		{Key: "parquet.compression"}}, formatKeys()...)
+		{Key: "parquet.compression"},
+		{Key: "sink.partition-commit.policy.kind"}, {Key: "sink.partition-commit.success-file.name"},
+		{Key: "sink.partition-commit.trigger"}, {Key: "sink.partition-commit.delay"}}, formatKeys()...)
 }
 
 func formatKeys() []OptionSpec {
@@ -506,6 +508,9 @@ func (Filesystem) Check(v *Validator) error {
 	if n, ok := v.Table.Options["partition.default-name"]; ok && (n == "" || strings.ContainsAny(n, "/\\") || n == "." || n == "..") {
 		return v.Errorf("partition.default-name", "option 'partition.default-name': '%s' is not a directory name", n)
 	}
+	if err := checkPartitionCommit(v); err != nil {
+		return err
+	}
 	if _, ok := v.Table.Options["parquet.compression"]; ok && fmtName != "parquet" {
 		return v.Errorf("parquet.compression", "option 'parquet.compression' is for format 'parquet', not '%s'", fmtName)
 	}
@@ -547,4 +552,60 @@ func ParquetTypeOK(t types.Type) error {
 		return nil
 	}
 	return fmt.Errorf("type %s is not supported in Parquet files yet (booleans, integers, FLOAT, DOUBLE, strings, DATE and timestamps are)", t)
+}
+
+// checkPartitionCommit checks Flink's partition commit options: the
+// success-file policy, on the process-time trigger without delay.
+func checkPartitionCommit(v *Validator) error {
+	o := v.Table.Options
+	if _, err := v.OneOf("sink.partition-commit.trigger", "process-time", "process-time"); err != nil {
+		if o["sink.partition-commit.trigger"] == "partition-time" {
+			return v.Errorf("sink.partition-commit.trigger", "option 'sink.partition-commit.trigger': 'partition-time' is not supported yet (partitions are committed with the checkpoint that makes their files visible: 'process-time')")
+		}
+		return err
+	}
+	if d, err := v.Duration("sink.partition-commit.delay", 0); err != nil {
+		return err
+	} else if d != 0 {
+		return v.Errorf("sink.partition-commit.delay", "option 'sink.partition-commit.delay': a delay is not supported yet (only '0 s')")
+	}
+	kind, ok := o["sink.partition-commit.policy.kind"]
+	if !ok {
+		if _, named := o["sink.partition-commit.success-file.name"]; named {
+			return v.Errorf("sink.partition-commit.success-file.name", "option 'sink.partition-commit.success-file.name' needs 'sink.partition-commit.policy.kind' = 'success-file'")
+		}
+		return nil
+	}
+	if len(v.Table.PartitionKeys) == 0 {
+		return v.Errorf("sink.partition-commit.policy.kind", "option 'sink.partition-commit.policy.kind': partition commit needs PARTITIONED BY")
+	}
+	for _, k := range strings.Split(kind, ",") {
+		switch k = strings.TrimSpace(k); k {
+		case "success-file":
+		case "metastore", "custom":
+			return v.Errorf("sink.partition-commit.policy.kind", "option 'sink.partition-commit.policy.kind': '%s' is not supported yet (there is no metastore; 'success-file' is)", k)
+		default:
+			e := v.Errorf("sink.partition-commit.policy.kind", "option 'sink.partition-commit.policy.kind': unknown policy '%s'; supported: success-file", k)
+			if best, ok := diag.Closest(k, []string{"success-file", "metastore", "custom"}); ok {
+				e.(*diag.Error).Hint = fmt.Sprintf("did you mean '%s'?", best)
+			}
+			return e
+		}
+	}
+	if n, ok := o["sink.partition-commit.success-file.name"]; ok && (n == "" || strings.ContainsAny(n, "/\\") || n == "." || n == ".." || strings.HasPrefix(n, "part-")) {
+		return v.Errorf("sink.partition-commit.success-file.name", "option 'sink.partition-commit.success-file.name': '%s' is not a plain file name", n)
+	}
+	return nil
+}
+
+// SuccessFile is the success file a filesystem table's partition commit
+// writes, "" for none.
+func SuccessFile(t *Table) string {
+	if !strings.Contains(t.Options["sink.partition-commit.policy.kind"], "success-file") {
+		return ""
+	}
+	if n, ok := t.Options["sink.partition-commit.success-file.name"]; ok {
+		return n
+	}
+	return "_SUCCESS"
 }

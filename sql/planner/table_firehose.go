@@ -59,7 +59,8 @@ func (ip *insertPlan) buildFirehoseSink(s *engine.Stream[*row.Row]) error {
 	}
 	var toRecord func(*row.Row) firehose.Record
 	if cfg.Format.Type == firehose.FormatParquet {
-		toRecord = func(r *row.Row) firehose.Record { return firehose.Record{Data: appendParquetJSON(nil, r)} }
+		enc := newParquetJSON(ip.sinkL)
+		toRecord = func(r *row.Row) firehose.Record { return firehose.Record{Data: enc.append(nil, r)} }
 	} else {
 		name := t.Options["format"]
 		if name == "" {

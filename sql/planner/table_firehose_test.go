@@ -2,6 +2,7 @@ package planner_test
 
 import (
 	"bufio"
+	"compress/gzip"
 	"encoding/json"
 	"fmt"
 	"io/fs"
@@ -141,5 +142,48 @@ PARTITIONED BY (region) WITH (
 	slices.Sort(got)
 	if g, want := strings.Join(got, "\n")+"\n", fsWant(fsRows); g != want {
 		t.Fatalf("read:\n%s\nwant:\n%s", g, want)
+	}
+}
+
+// TestFirehoseWithoutCheckpoints: a bounded job without checkpoint
+// storage delivers at least once, as Firehose does, flushing at the end
+// of input: gzip JSON lines, every row there.
+func TestFirehoseWithoutCheckpoints(t *testing.T) {
+	dir := t.TempDir()
+	_, err := runSQL(t, `CREATE TABLE gen (id BIGINT) WITH ('connector' = 'datagen',
+  'fields.id.kind' = 'sequence', 'fields.id.start' = '1', 'fields.id.end' = '50');
+CREATE TABLE fh (id BIGINT) WITH ('connector' = 'firehose', 'destination' = 'dir', 'path' = '`+dir+`',
+  'prefix' = 'p/', 'compression' = 'GZIP');
+INSERT INTO fh SELECT id FROM gen;`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[int64]int{}
+	for _, k := range objects(t, dir) {
+		if !regexp.MustCompile(`^p/\d{4}/\d{2}/\d{2}/\d{2}/fh-1-.*\.gz$`).MatchString(k) {
+			t.Fatalf("object %s", k)
+		}
+		f, err := os.Open(filepath.Join(dir, k))
+		if err != nil {
+			t.Fatal(err)
+		}
+		zr, err := gzip.NewReader(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sc := bufio.NewScanner(zr)
+		for sc.Scan() {
+			var r struct{ ID int64 }
+			if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
+				t.Fatalf("%s: %v", k, err)
+			}
+			seen[r.ID]++
+		}
+		f.Close()
+	}
+	for id := int64(1); id <= 50; id++ {
+		if seen[id] != 1 {
+			t.Fatalf("row %d delivered %d times", id, seen[id])
+		}
 	}
 }

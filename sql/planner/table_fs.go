@@ -103,7 +103,11 @@ func (ip *insertPlan) sinkDesc() string {
 	case "filesystem":
 		ft := newFSTable(ip.sink)
 		size, roll, _ := rollingPolicy(ip.sink)
-		return fmt.Sprintf("%s; exactly once, rolling at %s or %v", ft.describe(), sizeText(size), roll)
+		d := fmt.Sprintf("%s; exactly once, rolling at %s or %v", ft.describe(), sizeText(size), roll)
+		if f := catalog.SuccessFile(ip.sink); f != "" {
+			d += ", partitions committed with " + f
+		}
+		return d
 	case "firehose":
 		return firehoseDesc(ip)
 	}
@@ -227,13 +231,14 @@ func (ip *insertPlan) buildFilesystemSink(s *engine.Stream[*row.Row]) error {
 		if err != nil {
 			return err
 		}
+		enc := newParquetJSON(proj)
 		opts := parquet.Options{Compression: t.Options["parquet.compression"], BlockSizeBytes: min(size, parquet.DefaultBlockSizeBytes)}
 		newPart = func(w io.Writer) (file.PartWriter[*row.Row], error) {
 			pw, err := parquet.NewWriter(w, ps, opts)
 			if err != nil {
 				return nil, err
 			}
-			return &parquetPart{w: pw, proj: projected}, nil
+			return &parquetPart{w: pw, enc: enc, proj: projected}, nil
 		}
 	} else {
 		codec, err := format.New(ft.format, t.Options, "", proj)
@@ -264,7 +269,7 @@ func (ip *insertPlan) buildFilesystemSink(s *engine.Stream[*row.Row]) error {
 		}
 	}
 	k, err := file.Rolling(ft.path, file.RollingOptions[*row.Row]{NewPart: newPart, Bucket: bucket,
-		FileSize: size, RolloverInterval: roll, CheckInterval: check})
+		FileSize: size, RolloverInterval: roll, CheckInterval: check, SuccessFile: catalog.SuccessFile(t)})
 	if err != nil {
 		return fmt.Errorf("table %s: %w", t.Name, err)
 	}
@@ -297,6 +302,7 @@ func (p *linePart) Close() error { return nil }
 // parquetPart writes rows through connectors/parquet, in batches.
 type parquetPart struct {
 	w     *parquet.Writer
+	enc   *parquetJSON
 	proj  *row.Projection
 	fr    *row.Row
 	batch [][]byte
@@ -308,7 +314,7 @@ const parquetBatch = 512
 func (p *parquetPart) Write(r *row.Row) error {
 	p.fr = p.proj.Apply(r, p.fr)
 	start := len(p.buf)
-	p.buf = appendParquetJSON(p.buf, p.fr)
+	p.buf = p.enc.append(p.buf, p.fr)
 	p.batch = append(p.batch, p.buf[start:len(p.buf):len(p.buf)])
 	if len(p.batch) >= parquetBatch {
 		return p.flush()
@@ -353,18 +359,29 @@ func parquetSchemaOf(t *catalog.Table, names []string) (*parquet.Schema, error) 
 	return parquet.NewSchema(as)
 }
 
-// appendParquetJSON is a row as the JSON connectors/parquet converts:
-// timestamps in RFC 3339 (UTC), dates yyyy-MM-dd, the rest as sql/row's
-// JSON.
-func appendParquetJSON(dst []byte, r *row.Row) []byte {
+// parquetJSON writes rows of one layout as the JSON connectors/parquet
+// converts: timestamps in RFC 3339 (UTC), dates yyyy-MM-dd, the rest as
+// sql/row's JSON.
+type parquetJSON struct {
+	keys [][]byte // each field's quoted name and ':'
+}
+
+func newParquetJSON(l *row.Layout) *parquetJSON {
+	pj := &parquetJSON{}
+	for i := range l.Len() {
+		name, _ := json.Marshal(l.Name(i)) // a string always marshals
+		pj.keys = append(pj.keys, append(name, ':'))
+	}
+	return pj
+}
+
+func (pj *parquetJSON) append(dst []byte, r *row.Row) []byte {
 	dst = append(dst, '{')
 	for i := range r.Len() {
 		if i > 0 {
 			dst = append(dst, ',')
 		}
-		name, _ := json.Marshal(r.L.Name(i))
-		dst = append(dst, name...)
-		dst = append(dst, ':')
+		dst = append(dst, pj.keys[i]...)
 		t := r.L.Type(i)
 		switch {
 		case r.IsNull(i):

@@ -129,7 +129,7 @@ func visibleFiles(t *testing.T, dir string) []string {
 	t.Helper()
 	var files []string
 	err := filepath.WalkDir(dir, func(p string, de fs.DirEntry, err error) error {
-		if err != nil || de.IsDir() || strings.HasPrefix(de.Name(), ".") {
+		if err != nil || de.IsDir() || strings.HasPrefix(de.Name(), ".") || de.Name() == "_SUCCESS" {
 			return err
 		}
 		rel, _ := filepath.Rel(dir, p)
@@ -386,5 +386,28 @@ INSERT INTO p SELECT region, window_start, COUNT(*) FROM TABLE(TUMBLE(TABLE back
 	slices.Sort(want)
 	if w := strings.Join(want, "\n") + "\n"; out != w {
 		t.Fatalf("windows:\n%s\nwant:\n%s", out, w)
+	}
+}
+
+// TestFilesystemSuccessFile: with Flink's success-file partition commit
+// policy every partition directory gets its _SUCCESS when its files are
+// committed; the source skips it.
+func TestFilesystemSuccessFile(t *testing.T) {
+	dir := t.TempDir()
+	fsWrite(t, dir, "csv", ", 'sink.partition-commit.policy.kind' = 'success-file'")
+	parts := map[string]bool{}
+	for _, f := range visibleFiles(t, dir) {
+		parts[filepath.Dir(f)] = true
+	}
+	if len(parts) != 6 {
+		t.Fatalf("partitions %v, want 6", parts)
+	}
+	for p := range parts {
+		if _, err := os.Stat(filepath.Join(dir, p, "_SUCCESS")); err != nil {
+			t.Fatalf("partition %s: %v", p, err)
+		}
+	}
+	if got, want := fsRead(t, dir, "csv"), fsWant(fsRows); got != want {
+		t.Fatalf("read back:\n%s\nwant:\n%s", got, want)
 	}
 }
