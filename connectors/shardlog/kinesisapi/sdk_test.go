@@ -55,7 +55,9 @@ func start(t testing.TB, fake bool, mut func(*shardlog.Options), tlsConf *tls.Co
 	}
 	e.addr = ln.Addr().String()
 	ctx, cancel := context.WithCancel(context.Background())
-	srv := New(l, Options{})
+	// Every SDK test runs with signatures verified: the keys the Go SDK,
+	// the JavaScript SDK and the CLI tests sign with.
+	srv := New(l, Options{Credentials: testCredentials(t, l)})
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ctx, ln, tlsConf) }()
 	t.Cleanup(func() {
