@@ -38,9 +38,10 @@ import (
 //   - AllowAnonymous: no authentication at all; signatures are not looked
 //     at (the explicit opt-out, for local use).
 //   - neither (the zero Options, for embedded and development use): a
-//     request must carry a signature of the right form, as real clients
-//     always do, but any key and any signature are accepted — the
-//     behaviour of earlier versions of this server.
+//     request must carry a signature (an Authorization header or
+//     X-Amz-Algorithm in the query), as real clients always do, but it is
+//     not checked: any key is accepted — the behaviour of earlier versions
+//     of this server.
 
 const (
 	sigAlgorithm = "AWS4-HMAC-SHA256"
@@ -182,6 +183,9 @@ func (s *Server) authenticate(hr *http.Request, body []byte) (*Principal, error)
 	if authz == "" && query.Get("X-Amz-Algorithm") == "" {
 		return nil, errMissingAuth
 	}
+	if s.opts.Credentials == nil {
+		return nil, nil // development mode: signed, by anyone
+	}
 	var (
 		sp  sigParts
 		err error
@@ -193,9 +197,6 @@ func (s *Server) authenticate(hr *http.Request, body []byte) (*Principal, error)
 	}
 	if err != nil {
 		return nil, err
-	}
-	if s.opts.Credentials == nil {
-		return nil, nil // development mode: the form is checked, not the key
 	}
 	p := s.opts.Credentials.byKey[sp.keyID]
 	if p == nil || sp.token != p.SessionToken {
@@ -212,6 +213,9 @@ func (s *Server) authenticate(hr *http.Request, body []byte) (*Principal, error)
 	}
 	if err := s.checkTime(sp, t); err != nil {
 		return nil, err
+	}
+	if !routingSigned(hr, sp) {
+		return nil, errBadSignature
 	}
 	want, err := expectedSignature(hr, body, sp, p, t)
 	if err != nil {
@@ -231,8 +235,9 @@ func parseAuthorization(authz string, h http.Header) (sigParts, error) {
 	algo, rest, _ := strings.Cut(strings.TrimSpace(authz), " ")
 	params := map[string]string{}
 	if rest = strings.TrimSpace(rest); rest != "" {
-		for _, part := range strings.Split(rest, ",") {
-			part = strings.TrimSpace(part)
+		// The service reads the parameters as tokens between commas and
+		// spaces.
+		for _, part := range strings.FieldsFunc(rest, func(r rune) bool { return r == ',' || r == ' ' }) {
 			k, v, ok := strings.Cut(part, "=")
 			if !ok {
 				return sp, &apiError{codeIncompleteSignature, fmt.Sprintf("'%s' not a valid key=value pair (missing equal-sign) in Authorization header: '%s'.", part, authz)}
@@ -347,6 +352,35 @@ func (s *Server) now() time.Time {
 		return s.opts.Now()
 	}
 	return time.Now()
+}
+
+// routingSigned reports whether the headers the server routes a request by
+// (X-Amz-Target, Content-Type) are covered by its signature: signed as
+// headers, or, in a presigned URL, hoisted into the signed query with the
+// value the header has. Otherwise a signature for one operation would
+// serve for any other.
+func routingSigned(hr *http.Request, sp sigParts) bool {
+	for _, name := range []string{"X-Amz-Target", "Content-Type"} {
+		lower := strings.ToLower(name)
+		signed := false
+		for _, h := range sp.signedHeaders {
+			if strings.ToLower(h) == lower {
+				signed = true
+				break
+			}
+		}
+		if signed {
+			continue
+		}
+		if !sp.presigned {
+			return false
+		}
+		q := hr.URL.Query()
+		if _, ok := q[name]; !ok || q.Get(name) != hr.Header.Get(name) {
+			return false
+		}
+	}
+	return true
 }
 
 // signer is the SDK's SigV4 signer. Presigned requests are rebuilt with

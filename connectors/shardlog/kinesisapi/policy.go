@@ -175,7 +175,9 @@ type resourceFunc func(s *Server, in any) ([]string, error)
 // always "kinesis:" + the operation's name. Every operation of the
 // operations table has an entry (a test checks it).
 var permissions = map[string]resourceFunc{
-	"CreateStream":                  func(s *Server, in any) ([]string, error) { return one(s.streamARN(strOf(in.(*createStreamIn).StreamName))) },
+	"CreateStream": func(s *Server, in any) ([]string, error) {
+		return one(s.streamARN(strOf(in.(*createStreamIn).StreamName)))
+	},
 	"DeleteStream":                  streamRefOf(func(in any) *streamRefIn { return &in.(*deleteStreamIn).streamRefIn }),
 	"DescribeStream":                streamRefOf(func(in any) *streamRefIn { return &in.(*describeStreamIn).streamRefIn }),
 	"DescribeStreamSummary":         streamRefOf(func(in any) *streamRefIn { return in.(*streamRefIn) }),
@@ -290,12 +292,22 @@ func (s *Server) authorize(p *Principal, op string, in any) error {
 	}
 	action := "kinesis:" + op
 	for _, r := range resources {
-		switch p.Policy.evaluate(action, r) {
-		case explicitDeny:
-			return &apiError{codeAccessDenied, fmt.Sprintf("User: %s is not authorized to perform: %s on resource: %s with an explicit deny in an identity-based policy", p.ARN, action, r)}
-		case implicitDeny:
-			return &apiError{codeAccessDenied, fmt.Sprintf("User: %s is not authorized to perform: %s on resource: %s because no identity-based policy allows the %s action", p.ARN, action, r, action)}
+		d := p.Policy.evaluate(action, r)
+		if d == allowed {
+			continue
 		}
+		// An action without resource-level permissions (resource "*")
+		// is refused without naming a resource, as IAM words it.
+		msg := "User: " + p.ARN + " is not authorized to perform: " + action
+		if r != "*" {
+			msg += " on resource: " + r
+		}
+		if d == explicitDeny {
+			msg += " with an explicit deny in an identity-based policy"
+		} else {
+			msg += " because no identity-based policy allows the " + action + " action"
+		}
+		return &apiError{codeAccessDenied, msg}
 	}
 	return nil
 }

@@ -37,8 +37,8 @@ type Options struct {
 	// AllowAnonymous turns authentication off: requests need no
 	// signature, and signatures are not checked. With neither this nor
 	// Credentials (the default, for embedded and development use) a
-	// request must carry a signature of the right form, as from Kinesis
-	// (else MissingAuthenticationTokenException), but any key is accepted.
+	// request must carry a signature, as for Kinesis (else
+	// MissingAuthenticationTokenException), but it is not checked.
 	AllowAnonymous bool
 	// Now is the clock of the signature time window (nil: time.Now).
 	Now func() time.Time
