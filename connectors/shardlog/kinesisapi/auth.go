@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"reflect"
 	"strconv"
 	"strings"
 	"time"
@@ -434,7 +435,16 @@ func expectedSignature(hr *http.Request, body []byte, sp sigParts, p *Principal,
 		if err != nil {
 			return "", fmt.Errorf("kinesisapi: presigned URL: %w", err)
 		}
-		return su.Query().Get("X-Amz-Signature"), nil
+		// The signer sets the signing parameters itself (algorithm,
+		// credential, date, signed headers): they must be what was sent,
+		// or the signature is over another query than the one received.
+		sq := su.Query()
+		sig := sq.Get("X-Amz-Signature")
+		sq.Del("X-Amz-Signature")
+		if !reflect.DeepEqual(sq, q) {
+			return "", errBadSignature
+		}
+		return sig, nil
 	}
 	if signsToken {
 		creds.SessionToken = sp.token
@@ -445,9 +455,15 @@ func expectedSignature(hr *http.Request, body []byte, sp sigParts, p *Principal,
 	if err != nil {
 		return "", fmt.Errorf("kinesisapi: sign: %w", err)
 	}
-	_, sig, ok := strings.Cut(req.Header.Get("Authorization"), "Signature=")
+	// Likewise the date and the list of signed headers the signer used
+	// must be the ones sent.
+	made := req.Header.Get("Authorization")
+	_, sig, ok := strings.Cut(made, "Signature=")
 	if !ok {
 		return "", errors.New("kinesisapi: the signer made no signature")
+	}
+	if !strings.Contains(made, "SignedHeaders="+strings.Join(sp.signedHeaders, ";")+",") || req.Header.Get("X-Amz-Date") != sp.amzDate {
+		return "", errBadSignature
 	}
 	return sig, nil
 }
