@@ -1,0 +1,89 @@
+package kinesisapi
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// awsCLIs are the AWS CLIs on this machine: the one on PATH (v1 here, the
+// Python awscli) and Debian's package (v2) in /usr/bin.
+func awsCLIs() []string {
+	var out []string
+	if p, ok := awsCLI(); ok {
+		out = append(out, p)
+	}
+	if _, err := os.Stat("/usr/bin/aws"); err == nil && (len(out) == 0 || out[0] != "/usr/bin/aws") {
+		out = append(out, "/usr/bin/aws")
+	}
+	return out
+}
+
+// TestAWSCLIAuth runs `aws kinesis list-streams --endpoint-url ...` with
+// the keys in the environment, as users do, against a server with
+// credentials: accepted with the right secret, refused with the
+// service's words otherwise. Every CLI found runs (v1 and v2).
+func TestAWSCLIAuth(t *testing.T) {
+	clis := awsCLIs()
+	if len(clis) == 0 {
+		requireOrSkip(t, "aws CLI not found")
+	}
+	srv, _ := authServerRealClock(t, alicePrinc)
+	type result struct {
+		out, errOut string
+		err         error
+	}
+	run := func(bin, id, secret string) result {
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, bin, "kinesis", "list-streams", "--endpoint-url", srv.URL, "--output", "json")
+		cmd.Env = append(os.Environ(), "AWS_ACCESS_KEY_ID="+id, "AWS_SECRET_ACCESS_KEY="+secret, "AWS_DEFAULT_REGION=us-east-1",
+			"AWS_PAGER=", "AWS_EC2_METADATA_DISABLED=true", "AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null", "AWS_MAX_ATTEMPTS=1")
+		var o, e bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &o, &e
+		err := cmd.Run()
+		return result{o.String(), e.String(), err}
+	}
+	cases := []struct {
+		id, secret, want string
+	}{
+		{alice.AccessKeyID, alice.SecretAccessKey, ""},
+		{alice.AccessKeyID, "wrong", "An error occurred (InvalidSignatureException) when calling the ListStreams operation: The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details."},
+		{"AKIANOBODY", "x", "An error occurred (UnrecognizedClientException) when calling the ListStreams operation: The security token included in the request is invalid."},
+	}
+	var wg sync.WaitGroup
+	results := make([][]result, len(clis))
+	for i, bin := range clis {
+		results[i] = make([]result, len(cases))
+		for j, tc := range cases {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				results[i][j] = run(bin, tc.id, tc.secret)
+			}()
+		}
+	}
+	wg.Wait()
+	for i, bin := range clis {
+		for j, tc := range cases {
+			r := results[i][j]
+			if strings.Contains(r.errOut, "No module named") || strings.Contains(r.errOut, "ImportError") {
+				requireOrSkip(t, "%s is broken here: %s", bin, r.errOut)
+			}
+			if tc.want == "" {
+				if r.err != nil || !strings.Contains(r.out, `"StreamNames"`) {
+					t.Errorf("%s with %s: %v\n%s%s", bin, tc.id, r.err, r.out, r.errOut)
+				}
+				continue
+			}
+			if r.err == nil || !strings.Contains(r.errOut, tc.want) {
+				t.Errorf("%s with %s/%s: %v\n%s\nwant %s", bin, tc.id, tc.secret, r.err, r.errOut, tc.want)
+			}
+		}
+	}
+}
