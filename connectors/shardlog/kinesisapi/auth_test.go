@@ -603,6 +603,11 @@ func TestAuthModes(t *testing.T) {
 	if status, code, msg := send(t, rawRequest(t, anon.URL, "ListStreams", "{}")); status != 200 {
 		t.Errorf("anonymous, unsigned: %d %s %s", status, code, msg)
 	}
+	o := Options{AllowAnonymous: true, Credentials: &Credentials{}}
+	o.EnsureDefaults()
+	if err := o.Validate(); err == nil || !strings.Contains(err.Error(), "AllowAnonymous and Credentials exclude each other") {
+		t.Errorf("Validate of AllowAnonymous with Credentials: %v", err)
+	}
 	bad := rawRequest(t, anon.URL, "ListStreams", "{}")
 	bad.Header.Set("Authorization", "garbage")
 	if status, code, msg := send(t, bad); status != 200 {

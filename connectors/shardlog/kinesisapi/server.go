@@ -78,15 +78,19 @@ func (o *Options) Validate() error {
 	if o.MaxBodyBytes < 8<<20 {
 		return fmt.Errorf("kinesisapi: MaxBodyBytes %d is below 8 MiB, too small for a full PutRecords", o.MaxBodyBytes)
 	}
+	if o.AllowAnonymous && o.Credentials != nil {
+		return errors.New("kinesisapi: AllowAnonymous and Credentials exclude each other (AllowAnonymous would ignore the credentials)")
+	}
 	return nil
 }
 
-// New returns a server for l. The caller keeps ownership of l. Options
-// that fail Validate after defaults are filled are replaced by the
-// defaults (New does not fail; call Validate to check a configuration).
+// New returns a server for l. The caller keeps ownership of l. A body
+// limit that fails Validate is replaced by the default; AllowAnonymous
+// with Credentials serves anonymously (New does not fail; call Validate
+// to check a configuration).
 func New(l *shardlog.Log, opts Options) *Server {
 	opts.EnsureDefaults()
-	if opts.Validate() != nil {
+	if opts.MaxBodyBytes < 8<<20 {
 		opts.MaxBodyBytes = 16 << 20
 	}
 	lo := l.Options()
