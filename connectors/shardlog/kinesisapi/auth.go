@@ -412,12 +412,17 @@ func expectedSignature(hr *http.Request, body []byte, sp sigParts, p *Principal,
 				}
 				req.ContentLength = n
 			}
+		case "x-amz-security-token":
+			signsToken = true // the signer adds it from the credentials
+		case "x-amz-date":
+			// the signer adds it from the signing time
 		default:
-			if name == "x-amz-security-token" {
-				signsToken = true
-			}
+			// Under its lower-case name: the signer's list of headers it
+			// never signs (User-Agent, Expect, ...) holds canonical names,
+			// so a header the client did sign — the Java SDK v1 signs
+			// User-Agent — is signed here too.
 			if vs := hr.Header.Values(name); len(vs) > 0 {
-				req.Header[http.CanonicalHeaderKey(name)] = vs
+				req.Header[name] = vs
 			}
 		}
 	}

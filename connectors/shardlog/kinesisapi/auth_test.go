@@ -277,6 +277,35 @@ func presignedCopy(t testing.TB, u, body string) *http.Request {
 	return req
 }
 
+// TestAuthSignedUserAgent: a client that signs headers the Go SDK's
+// signer never signs itself (the Java SDK v1 signs User-Agent) is
+// verified over those headers too.
+func TestAuthSignedUserAgent(t *testing.T) {
+	s := fuzzAuthServer(t)
+	req := rawRequest(t, "http://127.0.0.1:4567", "ListStreams", "{}")
+	req.Header["user-agent"] = []string{"aws-sdk-java/1.12.700 Linux/6.1 OpenJDK_64-Bit_Server_VM/17"}
+	sign(t, req, "{}", alice, "us-east-1", "kinesis", authNow)
+	if !strings.Contains(req.Header.Get("Authorization"), "SignedHeaders=content-length;content-type;host;user-agent;x-amz-date;x-amz-target,") {
+		t.Fatalf("the client did not sign User-Agent: %s", req.Header.Get("Authorization"))
+	}
+	received := func(ua string) *http.Request {
+		h := http.Header{}
+		for k, vs := range req.Header {
+			for _, v := range vs {
+				h.Add(k, v)
+			}
+		}
+		h.Set("User-Agent", ua)
+		return &http.Request{Method: req.Method, URL: req.URL, Host: req.URL.Host, Header: h}
+	}
+	if p, err := s.authenticate(received(req.Header["user-agent"][0]), []byte("{}")); err != nil || p == nil {
+		t.Errorf("signed User-Agent: %v", err)
+	}
+	if _, err := s.authenticate(received("aws-sdk-java/9"), []byte("{}")); err != errBadSignature {
+		t.Errorf("changed signed User-Agent: %v, want %v", err, errBadSignature)
+	}
+}
+
 // TestAuthSDKKeys runs the AWS SDK for Go v2 with the server's keys, a
 // wrong secret and an unknown key.
 func TestAuthSDKKeys(t *testing.T) {
