@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -200,8 +201,13 @@ func (s *Server) authenticate(hr *http.Request, body []byte) (*Principal, error)
 		return nil, err
 	}
 	p := s.opts.Credentials.byKey[sp.keyID]
-	if p == nil || sp.token != p.SessionToken {
+	if p == nil || subtle.ConstantTimeCompare([]byte(sp.token), []byte(p.SessionToken)) != 1 {
 		return nil, errUnknownKey
+	}
+	// One date and one token: a second value the signature does not
+	// cover must not ride along.
+	if len(hr.Header.Values("X-Amz-Date")) > 1 || len(hr.Header.Values("X-Amz-Security-Token")) > 1 {
+		return nil, errBadSignature
 	}
 	if err := s.checkScope(sp); err != nil {
 		return nil, err
@@ -243,6 +249,9 @@ func parseAuthorization(authz string, h http.Header) (sigParts, error) {
 			if !ok {
 				return sp, &apiError{codeIncompleteSignature, fmt.Sprintf("'%s' not a valid key=value pair (missing equal-sign) in Authorization header: '%s'.", part, authz)}
 			}
+			if _, dup := params[k]; dup {
+				return sp, errBadSignature
+			}
 			params[k] = v
 		}
 	}
@@ -279,6 +288,11 @@ func parsePresigned(q url.Values) (sigParts, error) {
 	for _, k := range []string{"X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Signature", "X-Amz-SignedHeaders", "X-Amz-Date"} {
 		if q.Get(k) == "" {
 			return sp, &apiError{codeIncompleteSignature, "Query-string authentication version 4 requires the X-Amz-Algorithm, X-Amz-Credential, X-Amz-Signature, X-Amz-Date, X-Amz-SignedHeaders, and X-Amz-Expires parameters."}
+		}
+	}
+	for _, k := range []string{"X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Signature", "X-Amz-SignedHeaders", "X-Amz-Date", "X-Amz-Expires", "X-Amz-Security-Token"} {
+		if len(q[k]) > 1 {
+			return sp, errBadSignature
 		}
 	}
 	if q.Get("X-Amz-Algorithm") != sigAlgorithm {
@@ -377,7 +391,7 @@ func routingSigned(hr *http.Request, sp sigParts) bool {
 			return false
 		}
 		q := hr.URL.Query()
-		if _, ok := q[name]; !ok || q.Get(name) != hr.Header.Get(name) {
+		if vs := hr.Header.Values(name); len(q[name]) != 1 || len(vs) != 1 || q.Get(name) != vs[0] {
 			return false
 		}
 	}

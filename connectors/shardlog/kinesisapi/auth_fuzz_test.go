@@ -244,6 +244,34 @@ func TestSignedRequestMutations(t *testing.T) {
 			}
 		}
 	}
+	// Whole-line and whole-parameter edits: every header line given
+	// twice (once as is, once with its value changed), and every query
+	// parameter given a second value.
+	for _, seed := range seeds {
+		head, body, _ := bytes.Cut(seed.raw, []byte("\r\n\r\n"))
+		lines := bytes.Split(head, []byte("\r\n"))
+		for i := 1; i < len(lines); i++ {
+			for _, extra := range [][]byte{lines[i], append(append([]byte(nil), lines[i]...), 'x')} {
+				ls := append(append(append([][]byte(nil), lines[:i+1]...), extra), lines[i+1:]...)
+				m := append(append(bytes.Join(ls, []byte("\r\n")), "\r\n\r\n"...), body...)
+				tried++
+				if judge(t, s, seed, m) {
+					accepted++
+				}
+			}
+		}
+		reqLine, rest, _ := bytes.Cut(seed.raw, []byte(" HTTP/1.1"))
+		if _, q, ok := bytes.Cut(reqLine, []byte("?")); ok {
+			for _, kv := range bytes.Split(q, []byte("&")) {
+				k, _, _ := bytes.Cut(kv, []byte("="))
+				m := append(append(append(append([]byte(nil), reqLine...), '&'), append(k, "=x"...)...), append([]byte(" HTTP/1.1"), rest...)...)
+				tried++
+				if judge(t, s, seed, m) {
+					accepted++
+				}
+			}
+		}
+	}
 	if accepted == 0 {
 		t.Fatalf("none of %d edits was accepted: the User-Agent edits should have been", tried)
 	}
