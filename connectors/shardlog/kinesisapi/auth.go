@@ -420,8 +420,10 @@ func expectedSignature(hr *http.Request, body []byte, sp sigParts, p *Principal,
 		case "content-length":
 			req.ContentLength = int64(len(body))
 			if v := hr.Header.Get("Content-Length"); v != "" {
+				// The signer writes the length in decimal: a value in
+				// another form ("014") is not the one signed.
 				n, err := strconv.ParseInt(v, 10, 64)
-				if err != nil {
+				if err != nil || strconv.FormatInt(n, 10) != v || len(hr.Header.Values("Content-Length")) != 1 {
 					return "", errBadSignature
 				}
 				req.ContentLength = n
