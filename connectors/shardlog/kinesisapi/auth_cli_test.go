@@ -3,8 +3,10 @@ package kinesisapi
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -87,5 +89,47 @@ func TestAWSCLIAuth(t *testing.T) {
 				t.Errorf("%s with %s/%s: %v\n%s\nwant %s: %s", bin, tc.id, tc.secret, r.err, r.errOut, tc.code, tc.msg)
 			}
 		}
+	}
+}
+
+// TestJavaScriptSDKAuth runs the JavaScript SDK v3 over HTTP/1.1 against
+// a server that verifies signatures: its key is accepted, a wrong secret
+// refused with the service's error.
+func TestJavaScriptSDKAuth(t *testing.T) {
+	node, err := exec.LookPath("node")
+	if err != nil {
+		requireOrSkip(t, "node not found")
+	}
+	dir := jsSDKDir()
+	if _, err := os.Stat(filepath.Join(dir, "node_modules", "@aws-sdk", "client-kinesis")); err != nil {
+		requireOrSkip(t, "@aws-sdk/client-kinesis not installed in %s (run .ci/setup.d/40-shardlog.sh)", dir)
+	}
+	e := start(t, false, nil, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	script, _ := filepath.Abs("testdata/jssdk-auth.mjs")
+	cmd := exec.CommandContext(ctx, node, script, "http://"+e.addr)
+	cmd.Env = append(os.Environ(), "SLUICE_JS_SDK_DIR="+filepath.Join(dir, "node_modules"))
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("node: %v\nstdout: %s\nstderr: %s", err, stdout.String(), stderr.String())
+	}
+	var out struct {
+		Streams     []string
+		WrongSecret struct {
+			Name, Message string
+			Status        int
+		}
+	}
+	if err := json.Unmarshal(stdout.Bytes(), &out); err != nil {
+		t.Fatalf("output %q: %v", stdout.String(), err)
+	}
+	if len(out.Streams) != 1 || out.Streams[0] != "js" {
+		t.Errorf("streams %v", out.Streams)
+	}
+	w := out.WrongSecret
+	if w.Name != "InvalidSignatureException" || w.Status != 400 || !strings.HasPrefix(w.Message, "The request signature we calculated does not match") {
+		t.Errorf("wrong secret: %+v", w)
 	}
 }
