@@ -44,6 +44,14 @@ import (
 //     X-Amz-Algorithm in the query), as real clients always do, but it is
 //     not checked: any key is accepted — the behaviour of earlier versions
 //     of this server.
+//
+// What the SDK's signer cannot reproduce is refused as a bad signature:
+// a request dated only by a Date header (the signer always signs
+// X-Amz-Date), a payload declared UNSIGNED-PAYLOAD (the body's hash is
+// always checked), and a request that signs the HTTP/2 :authority
+// pseudo-header instead of host (the signer always signs host) — which is
+// what the JavaScript SDK v3 does over HTTP/2; over HTTP/1.1 it signs host
+// and is accepted.
 
 const (
 	sigAlgorithm = "AWS4-HMAC-SHA256"
