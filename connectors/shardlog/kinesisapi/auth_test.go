@@ -461,7 +461,7 @@ func TestAuthPolicy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitConsumersActive(t, l, stream("app-1"))
+	requireConsumersActive(t, l, stream("app-1"))
 	_, err = rd.SubscribeToShard(ctx, &kinesis.SubscribeToShardInput{ConsumerARN: regOther.Consumer.ConsumerARN, ShardId: aws.String("shardId-000000000000"),
 		StartingPosition: &types.StartingPosition{Type: types.ShardIteratorTypeTrimHorizon}})
 	check("subscribe unlisted", err, denied("SubscribeToShard", *regOther.Consumer.ConsumerARN))
@@ -481,9 +481,9 @@ func TestAuthPolicy(t *testing.T) {
 	check("deregister unlisted by name", err, denied("DeregisterStreamConsumer", *regOther.Consumer.ConsumerARN))
 }
 
-// waitConsumersActive waits until the stream's consumers are ACTIVE (the
-// log makes them so at once without a status delay).
-func waitConsumersActive(t *testing.T, l *shardlog.Log, streamARN string) {
+// requireConsumersActive checks that the stream's consumers are ACTIVE
+// (the log makes them so at once without a status delay).
+func requireConsumersActive(t *testing.T, l *shardlog.Log, streamARN string) {
 	t.Helper()
 	cs, err := l.ListStreamConsumers(streamARN)
 	if err != nil {
