@@ -98,13 +98,25 @@ func logServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	limits := fs.String("limits", "kinesis", "per-shard throughput limits: kinesis or off")
 	sync := fs.String("sync", "always", "acknowledge puts after fsync (always) or after write (none)")
 	statusDelay := fs.Duration("status-delay", 0, "how long streams stay CREATING/UPDATING/DELETING")
-	anonymous := fs.Bool("allow-anonymous", false, "accept requests without an Authorization header")
+	credFile := fs.String("credentials", "", "JSON file of the accepted access keys (and their policies): every request's SigV4 signature is verified")
+	anonymous := fs.Bool("anonymous", false, "no authentication: accept every request, signed or not")
+	fs.BoolVar(anonymous, "allow-anonymous", false, "the former name of --anonymous")
 	segment := fs.Int64("segment-bytes", 64<<20, "segment file size")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if *dir == "" {
 		return usageError("--data DIR is required")
+	}
+	auth, err := serveAuthMode(*addr, *credFile, *anonymous)
+	if err != nil {
+		return err
+	}
+	if (*certFile == "") != (*keyFile == "") {
+		return usageError("--tls-cert and --tls-key go together")
+	}
+	if *certFile != "" && *selfSigned {
+		return usageError("--tls-self-signed and --tls-cert/--tls-key exclude each other")
 	}
 	opts := shardlog.Options{Dir: *dir, StatusDelay: *statusDelay, SegmentBytes: *segment,
 		ErrorLog: func(f string, a ...any) { fmt.Fprintf(stderr, f+"\n", a...) }}
@@ -143,6 +155,12 @@ func logServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	defer l.Close()
+	srvOpts := kinesisapi.Options{AllowAnonymous: auth == authAnonymous, ErrorLog: func(f string, a ...any) { fmt.Fprintf(stderr, f+"\n", a...) }}
+	if auth == authCredentials {
+		if srvOpts.Credentials, err = kinesisapi.LoadCredentials(*credFile, l.Options().AccountID); err != nil {
+			return err
+		}
+	}
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return err
@@ -151,9 +169,49 @@ func logServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if tlsConf != nil {
 		scheme = "https"
 	}
+	switch auth {
+	case authDevelopment:
+		fmt.Fprintf(stderr, "sluice log: no --credentials: any signed request is accepted (development mode, loopback only)\n")
+	case authAnonymous:
+		fmt.Fprintf(stderr, "sluice log: --anonymous: requests are not authenticated\n")
+	}
 	fmt.Fprintf(stdout, "sluice log: serving %s on %s://%s (HTTP/1.1, HTTP/2)\n", *dir, scheme, ln.Addr())
-	srv := kinesisapi.New(l, kinesisapi.Options{AllowAnonymous: *anonymous, ErrorLog: func(f string, a ...any) { fmt.Fprintf(stderr, f+"\n", a...) }})
-	return srv.Serve(ctx, ln, tlsConf)
+	return kinesisapi.New(l, srvOpts).Serve(ctx, ln, tlsConf)
+}
+
+// How `log serve` authenticates.
+type authMode int
+
+const (
+	// authDevelopment: no credentials configured, loopback only; a
+	// request must be signed, by any key.
+	authDevelopment authMode = iota
+	authCredentials
+	authAnonymous
+)
+
+// serveAuthMode decides how `log serve` authenticates: with --credentials
+// every signature is verified; --anonymous turns authentication off;
+// with neither, the server accepts any signed request, which it allows
+// only on a loopback address (development on one machine), so that a
+// server reachable from the network is never open by default.
+func serveAuthMode(addr, credFile string, anonymous bool) (authMode, error) {
+	switch {
+	case credFile != "" && anonymous:
+		return 0, usageError("--credentials and --anonymous exclude each other")
+	case credFile != "":
+		return authCredentials, nil
+	case anonymous:
+		return authAnonymous, nil
+	}
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return 0, usageError("--addr %q: %v", addr, err)
+	}
+	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		return 0, usageError("--addr %s is not a loopback address: pass --credentials FILE (or --anonymous to serve without authentication)", addr)
+	}
+	return authDevelopment, nil
 }
 
 // errDamaged is the error of `sluice log check` when it finds damage.
@@ -261,10 +319,22 @@ func logClientFlags(fs *flag.FlagSet) func() *kinesis.Client {
 		return kinesis.New(kinesis.Options{
 			Region:       *region,
 			BaseEndpoint: aws.String(*endpoint),
-			Credentials:  credentials.NewStaticCredentialsProvider("sluice", "sluice", ""),
+			Credentials:  clientCredentials(),
 			HTTPClient:   &http.Client{Transport: tr},
 		})
 	}
+}
+
+// clientCredentials are the keys the client commands sign with:
+// $AWS_ACCESS_KEY_ID, $AWS_SECRET_ACCESS_KEY and $AWS_SESSION_TOKEN when
+// set (a server with --credentials, or Kinesis itself), else a
+// placeholder key that a server without credentials accepts.
+func clientCredentials() aws.CredentialsProvider {
+	id, secret := os.Getenv("AWS_ACCESS_KEY_ID"), os.Getenv("AWS_SECRET_ACCESS_KEY")
+	if id == "" || secret == "" {
+		return credentials.NewStaticCredentialsProvider("sluice", "sluice", "")
+	}
+	return credentials.NewStaticCredentialsProvider(id, secret, os.Getenv("AWS_SESSION_TOKEN"))
 }
 
 func streamArg(fs *flag.FlagSet, n int) ([]string, error) {

@@ -36,13 +36,28 @@
 //
 // Transport: HTTP/1.1, HTTP/2 over cleartext with prior knowledge (what the
 // JavaScript SDK v3's Kinesis client speaks) and TLS with HTTP/2 by ALPN.
-// Requests must carry an Authorization header (any SigV4 signature is
-// accepted; credentials are not checked), as real clients always do.
+//
+// # Authentication and permissions
+//
+// With Options.Credentials every request's SigV4 signature (Authorization
+// header or presigned query string; SubscribeToShard included) is verified
+// with the AWS SDK's own signer over the request as received, the body's
+// hash included, within the service's 5-minute clock-skew window (or a
+// presigned URL's X-Amz-Expires); refusals are the service's
+// (MissingAuthenticationToken, IncompleteSignature, InvalidSignature,
+// UnrecognizedClient), auth.go. Each principal may carry an IAM-like
+// identity policy (policy.go): the operation's action kinesis:<Name> on
+// its resource (the stream's ARN, the consumer's, "*" for ListStreams and
+// DescribeLimits, one table) is allowed, denied, or denied explicitly,
+// answered with the service's AccessDeniedException after the input is
+// validated. Without credentials a request must still carry a signature,
+// which is not checked (embedded and development use); AllowAnonymous
+// turns authentication off.
 //
 // # Imports
 //
-// The log (connectors/shardlog), the standard library and a CBOR codec;
-// never the engine, the state package or Pebble (a test checks this with
+// The log (connectors/shardlog), the standard library, a CBOR codec and
+// the AWS SDK's SigV4 signer; never the engine, the state package or Pebble (a test checks this with
 // go list -deps), so the wire server builds and links small.
 //
 // # Concurrency

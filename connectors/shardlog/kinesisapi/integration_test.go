@@ -42,7 +42,12 @@ func TestJavaScriptSDK(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "node_modules", "@aws-sdk", "client-kinesis")); err != nil {
 		requireOrSkip(t, "@aws-sdk/client-kinesis not installed in %s (run .ci/setup.d/40-shardlog.sh)", dir)
 	}
-	e := start(t, false, nil, nil)
+	// Signatures are not verified here: over HTTP/2 the JavaScript SDK
+	// signs the :authority pseudo-header instead of host, which the Go
+	// SDK's signer the server verifies with cannot reproduce (it always
+	// signs host). TestJavaScriptSDKAuth runs it with verification over
+	// HTTP/1.1.
+	e := startWith(t, false, nil, nil, false)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	script, _ := filepath.Abs("testdata/jssdk.mjs")

@@ -65,6 +65,9 @@ func op[In, Out any](check func(*In, *violations), do func(*Server, *request, *I
 		if err := vs.err(); err != nil {
 			return nil, err
 		}
+		if err := s.authorize(r.principal, r.op, in); err != nil {
+			return nil, err
+		}
 		return do(s, r, in)
 	}}
 }

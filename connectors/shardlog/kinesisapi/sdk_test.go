@@ -32,8 +32,15 @@ type env struct {
 }
 
 // start runs a Log and a Server on 127.0.0.1:0 and returns an SDK client
-// for it. fake selects a fake clock for the log.
+// for it. fake selects a fake clock for the log. The server verifies
+// signatures (testCredentials).
 func start(t testing.TB, fake bool, mut func(*shardlog.Options), tlsConf *tls.Config) *env {
+	t.Helper()
+	return startWith(t, fake, mut, tlsConf, true)
+}
+
+// startWith is start, verifying signatures or (verify false) accepting any.
+func startWith(t testing.TB, fake bool, mut func(*shardlog.Options), tlsConf *tls.Config, verify bool) *env {
 	t.Helper()
 	opts := shardlog.Options{Dir: t.TempDir(), RetentionInterval: -1, Sync: shardlog.SyncNone}
 	e := &env{ctx: context.Background()}
@@ -55,7 +62,13 @@ func start(t testing.TB, fake bool, mut func(*shardlog.Options), tlsConf *tls.Co
 	}
 	e.addr = ln.Addr().String()
 	ctx, cancel := context.WithCancel(context.Background())
-	srv := New(l, Options{})
+	// Every SDK test runs with signatures verified: the keys the Go SDK,
+	// the JavaScript SDK and the CLI tests sign with.
+	var srvOpts Options
+	if verify {
+		srvOpts.Credentials = testCredentials(t, l)
+	}
+	srv := New(l, srvOpts)
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ctx, ln, tlsConf) }()
 	t.Cleanup(func() {

@@ -30,10 +30,18 @@ import (
 
 // Options configure a Server.
 type Options struct {
-	// AllowAnonymous accepts requests without an Authorization header.
-	// Default false: such requests get MissingAuthenticationTokenException,
-	// as from Kinesis.
+	// Credentials, when set, are the keys whose SigV4 signatures the
+	// server accepts: every request must be signed by one of them, and
+	// its principal's policy must allow it (auth.go, policy.go).
+	Credentials *Credentials
+	// AllowAnonymous turns authentication off: requests need no
+	// signature, and signatures are not checked. With neither this nor
+	// Credentials (the default, for embedded and development use) a
+	// request must carry a signature, as for Kinesis (else
+	// MissingAuthenticationTokenException), but it is not checked.
 	AllowAnonymous bool
+	// Now is the clock of the signature time window (nil: time.Now).
+	Now func() time.Time
 	// MaxBodyBytes bounds a request body. Default 16 MiB (a 5 MiB
 	// PutRecords in base64 JSON fits).
 	MaxBodyBytes int64
@@ -70,15 +78,19 @@ func (o *Options) Validate() error {
 	if o.MaxBodyBytes < 8<<20 {
 		return fmt.Errorf("kinesisapi: MaxBodyBytes %d is below 8 MiB, too small for a full PutRecords", o.MaxBodyBytes)
 	}
+	if o.AllowAnonymous && o.Credentials != nil {
+		return errors.New("kinesisapi: AllowAnonymous and Credentials exclude each other (AllowAnonymous would ignore the credentials)")
+	}
 	return nil
 }
 
-// New returns a server for l. The caller keeps ownership of l. Options
-// that fail Validate after defaults are filled are replaced by the
-// defaults (New does not fail; call Validate to check a configuration).
+// New returns a server for l. The caller keeps ownership of l. A body
+// limit that fails Validate is replaced by the default; AllowAnonymous
+// with Credentials serves anonymously (New does not fail; call Validate
+// to check a configuration).
 func New(l *shardlog.Log, opts Options) *Server {
 	opts.EnsureDefaults()
-	if opts.Validate() != nil {
+	if opts.MaxBodyBytes < 8<<20 {
 		opts.MaxBodyBytes = 16 << 20
 	}
 	lo := l.Options()
@@ -176,6 +188,8 @@ type request struct {
 	op   string
 	cbor bool
 	body []byte
+	// principal signed the request (nil without credentials).
+	principal *Principal
 }
 
 // fastDecoder is an input with a decoder of its own for its common JSON
@@ -408,11 +422,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, hr *http.Request) {
 		s.writeError(w, isCBOR, "", errUnknownOperation)
 		return
 	}
-	if !s.opts.AllowAnonymous && hr.Header.Get("Authorization") == "" && hr.URL.Query().Get("X-Amz-Algorithm") == "" {
-		s.writeError(w, isCBOR, "", errMissingAuth)
+	principal, err := s.authenticate(hr, body)
+	if err != nil {
+		s.writeError(w, isCBOR, "", err)
 		return
 	}
-	r := &request{ctx: hr.Context(), op: name, cbor: isCBOR, body: body}
+	r := &request{ctx: hr.Context(), op: name, cbor: isCBOR, body: body, principal: principal}
 	out, err := op.serve(s, r)
 	if err != nil {
 		s.writeError(w, isCBOR, name, err)

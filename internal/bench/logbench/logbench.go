@@ -7,6 +7,10 @@
 //	log/sdk-put                AWS SDK for Go PutRecords over loopback (16 clients, 500 x 100 B) to
 //	                           `sluice log serve` in its own process, durable (fsync)
 //	log/sdk-get                AWS SDK for Go GetRecords of what sdk-put wrote
+//	log/sdk-put-auth           sdk-put against `sluice log serve --credentials`: every request's
+//	                           SigV4 signature verified; baseline: sdk-put (no credentials),
+//	                           run interleaved with it
+//	log/sdk-get-auth           sdk-get likewise
 //	log/disk-fsync-latency     hand-written loop: append 100 B to a file and fsync, p50/p99 (the
 //	                           floor of a durable put on this disk)
 //	log/put-get-latency        PutRecord -> GetRecords (tight polling) latency, p50/p99, durable,
@@ -340,13 +344,27 @@ type sdkSample struct {
 	GetCPU     time.Duration `json:"get_cpu"`
 }
 
+// The key the workload signs with, which the server with credentials
+// accepts (benchCredentials).
+const benchKeyID, benchSecret = "AKIABENCH", "bench-secret"
+
+// benchCredentials writes the credentials file of the server with
+// authentication on: the workload's key, without a policy.
+func benchCredentials(path string) error {
+	b, err := json.Marshal(map[string]any{"Credentials": []map[string]string{{"AccessKeyId": benchKeyID, "SecretAccessKey": benchSecret}}})
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, b, 0o600)
+}
+
 func benchClient(endpoint string, conns int) *kinesis.Client {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.MaxIdleConnsPerHost = conns * 2
 	return kinesis.New(kinesis.Options{
 		Region:       "us-east-1",
 		BaseEndpoint: aws.String(endpoint),
-		Credentials:  credentials.NewStaticCredentialsProvider("bench", "bench", ""),
+		Credentials:  credentials.NewStaticCredentialsProvider(benchKeyID, benchSecret, ""),
 		HTTPClient:   &http.Client{Transport: tr},
 		// Retry connection errors only (the Go SDK's HTTP/1.1 transport
 		// can drop a connection whose response arrives before its write
@@ -480,6 +498,16 @@ func benchLogSDK(ctx context.Context, dir string, cfg Config, stderr io.Writer) 
 		return nil, err
 	}
 	defer stopServer()
+	// The same server with authentication on, run interleaved with it.
+	credFile := filepath.Join(dir, "credentials.json")
+	if err := benchCredentials(credFile); err != nil {
+		return nil, err
+	}
+	authEndpoint, stopAuthServer, err := startLogServer(ctx, cfg.Sluice, filepath.Join(dir, "server-auth"), "always", stderr, "--credentials", credFile)
+	if err != nil {
+		return nil, err
+	}
+	defer stopAuthServer()
 
 	var peers []*peer
 	if cfg.Peers != "off" {
@@ -503,14 +531,27 @@ func benchLogSDK(ctx context.Context, dir string, cfg Config, stderr io.Writer) 
 			p.stop()
 		}
 	}()
-	var mine []sdkSample
+	var mine, authed []sdkSample
 	theirs := make([][]sdkSample, len(peers))
 	for run := 0; run < cfg.Runs; run++ {
-		s, err := sdkWorkload(ctx, endpoint, fmt.Sprint("bench-", run), cfg)
-		if err != nil {
-			return nil, fmt.Errorf("sluice: %w", err)
+		// Authentication off and on, in turn first: the second of two
+		// back-to-back workloads runs measurably slower on these
+		// machines, whichever it is.
+		for i := 0; i < 2; i++ {
+			if (i+run)%2 == 0 {
+				s, err := sdkWorkload(ctx, endpoint, fmt.Sprint("bench-", run), cfg)
+				if err != nil {
+					return nil, fmt.Errorf("sluice: %w", err)
+				}
+				mine = append(mine, s)
+				continue
+			}
+			s, err := sdkWorkload(ctx, authEndpoint, fmt.Sprint("bench-", run), cfg)
+			if err != nil {
+				return nil, fmt.Errorf("sluice with --credentials: %w", err)
+			}
+			authed = append(authed, s)
 		}
-		mine = append(mine, s)
 		for i, p := range peers {
 			s, err := p.run(ctx, fmt.Sprint("bench-", run))
 			if err != nil {
@@ -548,6 +589,11 @@ func benchLogSDK(ctx context.Context, dir string, cfg Config, stderr io.Writer) 
 			get = get.WithBaseline(gs).Set("baseline", p.name)
 		}
 	}
+	putAuth := bench.FromSamples("log/sdk-put-auth", samples(authed, sdkSample.put)).WithBaseline(samples(mine, sdkSample.put)).
+		Set("baseline", "sdk-put without credentials").Set("auth", "sigv4").
+		Set("clients", cfg.Clients).Set("batch", cfg.Batch).Set("record_bytes", cfg.Size).Set("shards", cfg.Shards).Set("durable", true)
+	getAuth := bench.FromSamples("log/sdk-get-auth", samples(authed, sdkSample.get)).WithBaseline(samples(mine, sdkSample.get)).
+		Set("baseline", "sdk-get without credentials").Set("auth", "sigv4").Set("shards", cfg.Shards)
 	// The disk's own flush latency, the floor of a durable put: the same
 	// number of small appends, each followed by the fsync the log does.
 	disk, err := benchDiskSync(filepath.Join(dir, "fsync-baseline"), cfg)
@@ -575,7 +621,7 @@ func benchLogSDK(ctx context.Context, dir string, cfg Config, stderr io.Writer) 
 	if err != nil {
 		return nil, err
 	}
-	return []bench.Result{put, get, disk, lat, lat2}, nil
+	return []bench.Result{put, get, putAuth, getAuth, disk, lat, lat2}, nil
 }
 
 // benchDiskSync is a hand-written loop of what a durable put costs the
@@ -680,14 +726,14 @@ func benchLatency(ctx context.Context, endpoint string, cfg Config, name string,
 }
 
 // startLogServer runs `self log serve` on a free 127.0.0.1 port with
-// limits off and waits until it answers.
-func startLogServer(ctx context.Context, self, dir, sync string, stderr io.Writer) (string, func(), error) {
+// limits off (and the extra flags) and waits until it answers.
+func startLogServer(ctx context.Context, self, dir, sync string, stderr io.Writer, extra ...string) (string, func(), error) {
 	port, err := freePort()
 	if err != nil {
 		return "", nil, err
 	}
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	cmd := exec.Command(self, "log", "serve", "--addr", addr, "--data", dir, "--limits", "off", "--sync", sync)
+	cmd := exec.Command(self, append([]string{"log", "serve", "--addr", addr, "--data", dir, "--limits", "off", "--sync", sync}, extra...)...)
 	cmd.Stderr = stderr
 	if err := cmd.Start(); err != nil {
 		return "", nil, err
