@@ -2,8 +2,10 @@ package kinesis
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -146,4 +148,108 @@ func TestSourceReshardMidReadRestarts(t *testing.T) {
 func rec200(r Record) bool {
 	seq, ok := shardlog.ParseSequenceNumber(r.SequenceNumber)
 	return ok && seq.Pos == 200
+}
+
+// TestSourceUnboundedDiscoversReshards runs an unbounded job at
+// parallelism 3 with checkpoints while the stream is split, merged and
+// rescaled under it; new shards are found by listing every 20 ms. The
+// committed output holds every record once, each key's in order.
+func TestSourceUnboundedDiscoversReshards(t *testing.T) {
+	e := startServer(t)
+	e.createStream(t, "s", 2)
+	prod := newProducer(e.log, "s", 30, 2)
+	src, err := NewSource(e.client, SourceOptions{Stream: "s", DiscoveryInterval: 20 * time.Millisecond, PollInterval: 5 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	j := engine.NewJob("live", engine.Config{Parallelism: 3, BatchSize: 32,
+		Checkpoint: engine.CheckpointConfig{Interval: 10 * time.Millisecond, Dir: t.TempDir()}})
+	out := engine.CollectExactlyOnce(keyed(parsed(engine.SourceOf(j, "kinesis", src, engine.NoWatermarks[Record]()))), "out")
+	r, err := j.Start(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref := shardlog.StreamRef{Name: "s"}
+	steps := []func() error{
+		func() error {
+			return e.log.SplitShard(ref, "shardId-000000000000", shardlog.UniformRanges(2)[0].Midpoint().String())
+		},
+		func() error { _, err := e.log.UpdateShardCount(ref, 4, shardlog.UniformScaling); return err },
+		func() error { return e.log.MergeShards(ref, "shardId-000000000005", "shardId-000000000006") },
+	}
+	for _, step := range steps {
+		prod.put(t, 500, nil)
+		if err := step(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	prod.put(t, 500, nil)
+	total := 0
+	for _, n := range prod.counts() {
+		total += n
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for len(out.Committed()) < total && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	r.Cancel()
+	if err := r.Wait(); !errors.Is(err, engine.ErrJobCancelled) {
+		t.Fatalf("job: %v", err)
+	}
+	checkOnceInOrder(t, out.CommittedValues(), prod.counts())
+}
+
+// TestSourceStartPositions: LATEST reads only what arrives after the job
+// starts (and no closed shard), AT_TIMESTAMP what arrived from then on.
+func TestSourceStartPositions(t *testing.T) {
+	e := startServer(t)
+	e.createStream(t, "s", 2)
+	put := func(tag string, n int) {
+		for i := 0; i < n; i++ {
+			k := fmt.Sprintf("%s%d", tag, i)
+			if _, err := e.log.PutRecord(context.Background(), shardlog.StreamRef{Name: "s"}, shardlog.PutEntry{PartitionKey: k, Data: []byte(k)}, ""); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	put("old", 20)
+	time.Sleep(5 * time.Millisecond) // arrival times have millisecond precision
+	mid := time.Now()
+	time.Sleep(5 * time.Millisecond)
+	put("new", 20)
+	read := func(o SourceOptions) []string {
+		o.Stream, o.Bounded = "s", true
+		src, err := NewSource(e.client, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		j := engine.NewJob("read", engine.Config{Parallelism: 2})
+		s := engine.Map(engine.SourceOf(j, "kinesis", src, engine.NoWatermarks[Record]()), "data", func(r Record) string { return string(r.Data) })
+		out := engine.Collect(s, "out")
+		if err := j.Execute(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		return out.Values()
+	}
+	count := func(vs []string, prefix string) int {
+		n := 0
+		for _, v := range vs {
+			if strings.HasPrefix(v, prefix) {
+				n++
+			}
+		}
+		return n
+	}
+	got := read(SourceOptions{Start: AtTimestamp, StartTimestamp: mid})
+	if count(got, "old") != 0 || count(got, "new") != 20 {
+		t.Fatalf("AT_TIMESTAMP: %v", got)
+	}
+	got = read(SourceOptions{Start: TrimHorizon})
+	if count(got, "old") != 20 || count(got, "new") != 20 {
+		t.Fatalf("TRIM_HORIZON: %v", got)
+	}
+	got = read(SourceOptions{Start: Latest})
+	if len(got) != 0 {
+		t.Fatalf("LATEST over a quiet stream: %v", got)
+	}
 }
