@@ -24,9 +24,15 @@ type Column struct {
 	Name string
 	Type types.Type
 	// Expr is a computed column's expression (c AS expr); nil for a
-	// physical column. The planner types it and fixes Type.
+	// physical or metadata column. The planner types it and fixes Type.
 	Expr ast.Expr
-	Span diag.Span
+	// Metadata is a METADATA column's key (FROM 'key', else the column's
+	// name); "" for other columns. The connector fills it when reading.
+	Metadata string
+	// Virtual marks a METADATA ... VIRTUAL column: read only, not part of
+	// the table's columns when it is written.
+	Virtual bool
+	Span    diag.Span
 }
 
 // Watermark is WATERMARK FOR Column AS Expr.
@@ -46,7 +52,10 @@ type Table struct {
 	// OptionSpans locate each option's key, for run-time errors.
 	OptionSpans map[string]diag.Span
 	Factory     Factory
-	Span        diag.Span
+	// PartitionKeys are the PARTITIONED BY columns (connectors that take
+	// them only: see Partitioned).
+	PartitionKeys []string
+	Span          diag.Span
 }
 
 // Column returns the index of the named column (case-sensitive, as
@@ -167,8 +176,6 @@ func (c *Catalog) createTable(s *ast.CreateTable) error {
 		return diag.New(c.src, s.Like.Options[0].Span(), "LIKE options (INCLUDING, EXCLUDING, OVERWRITING) are not supported yet; without them LIKE includes everything and the new options overwrite the old")
 	case s.AsQuery != nil:
 		return diag.New(c.src, s.Span(), "CREATE TABLE ... AS SELECT is not supported yet")
-	case len(s.PartitionedBy) > 0:
-		return diag.New(c.src, s.PartitionedBy[0].Span(), "PARTITIONED BY is not supported yet")
 	case len(s.Constraints) > 0:
 		return diag.New(c.src, s.Constraints[0].Span(), "PRIMARY KEY is not supported yet")
 	case len(s.Watermarks) > 1:
@@ -217,7 +224,14 @@ func (c *Catalog) createTable(s *ast.CreateTable) error {
 		case ast.ComputedColumn:
 			col.Expr = cd.Expr
 		default:
-			return diag.New(c.src, cd.Span(), "metadata columns are not supported yet")
+			typ, err := ConvertType(c.src, cd.Type)
+			if err != nil {
+				return err
+			}
+			col.Type, col.Metadata, col.Virtual = typ, col.Name, cd.Virtual
+			if cd.MetadataKey != nil {
+				col.Metadata = cd.MetadataKey.Value
+			}
 		}
 		t.Columns = append(t.Columns, col)
 	}
@@ -266,6 +280,12 @@ func (c *Catalog) createTable(s *ast.CreateTable) error {
 		return e
 	}
 	t.Factory = f
+	if err := checkMetadata(c.src, t, s, f); err != nil {
+		return err
+	}
+	if err := checkPartitionedBy(c.src, t, s, f); err != nil {
+		return err
+	}
 	if err := validateOptions(c.src, t, s, f); err != nil {
 		return err
 	}

@@ -74,7 +74,7 @@ func (ip *insertPlan) describe(where ast.Expr, sel *ast.Select) {
 	}
 	ip.logical = append(ip.logical, scan)
 
-	srcDesc := "datagen"
+	srcDesc := ip.src.table.Factory.Name()
 	if len(ip.src.sc.names) > len(physicalOf(ip.src.table)) {
 		srcDesc += ", computed columns"
 	}
@@ -117,7 +117,7 @@ func (ip *insertPlan) op(base string) string {
 }
 
 func (ip *insertPlan) build(j *engine.Job, o RunOptions) error {
-	s, err := ip.buildSource(j)
+	s, err := ip.buildSource(j, o)
 	if err != nil {
 		return err
 	}
@@ -130,8 +130,11 @@ func (ip *insertPlan) build(j *engine.Job, o RunOptions) error {
 }
 
 // buildSource is the datagen source: row i is a function of i.
-func (ip *insertPlan) buildSource(j *engine.Job) (*engine.Stream[*row.Row], error) {
+func (ip *insertPlan) buildSource(j *engine.Job, o RunOptions) (*engine.Stream[*row.Row], error) {
 	t := ip.src.table
+	if t.Factory.Name() == "shardlog" {
+		return ip.buildLogSource(j, o)
+	}
 	opts := t.Options
 	var count int64
 	if v, ok := opts["number-of-rows"]; ok {
@@ -461,6 +464,8 @@ func (ip *insertPlan) buildSink(s *engine.Stream[*row.Row], o RunOptions) error 
 		})
 	case "blackhole":
 		engine.ForEach(s, ip.op(t.Name), func(*row.Row) error { return nil })
+	case "shardlog":
+		return ip.buildLogSink(s, o)
 	case "filesystem":
 		js := engine.Map(s, ip.op(t.Name+"-json"), func(r *row.Row) json.RawMessage { return r.AppendJSON(nil) })
 		engine.SinkTo(js, ip.op(t.Name), file.JSONLines[json.RawMessage](t.Options["path"]))

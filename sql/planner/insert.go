@@ -273,8 +273,8 @@ func argAt(call *ast.FuncCall, i int, name string) ast.Expr {
 // planSource types a table's columns (computed ones by their expression)
 // and its watermark.
 func planSource(c *compiler, t *catalog.Table, ref diag.Span) (*sourcePlan, error) {
-	if t.Factory.Name() != "datagen" {
-		return nil, diag.New(c.src, ref, "reading connector '%s' is not supported yet (datagen is)", t.Factory.Name())
+	if n := t.Factory.Name(); n != "datagen" && n != "shardlog" {
+		return nil, diag.New(c.src, ref, "reading connector '%s' is not supported yet (datagen and shardlog are)", t.Factory.Name())
 	}
 	sc := &scope{}
 	var phys []int
@@ -442,12 +442,16 @@ func planCalc(c *compiler, sc *scope, where ast.Expr, items []ast.Expr, names []
 // planSinkCast checks the query's columns against the sink's and casts
 // each to the sink's type, as Flink's implicit insert casts.
 func planSinkCast(c *compiler, ins *ast.Insert, q *row.Layout, sink *catalog.Table) (func() (rowFn, error), *row.Layout, error) {
-	if len(sink.Columns) != q.Len() {
-		return nil, nil, diag.New(c.src, ins.Query.Span(), "Column types of query result and sink for '%s' do not match: the query has %d columns, the sink %d", sink.Name, q.Len(), len(sink.Columns))
+	cols, err := sinkColumns(c, sink)
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(cols) != q.Len() {
+		return nil, nil, diag.New(c.src, ins.Query.Span(), "Column types of query result and sink for '%s' do not match: the query has %d columns, the sink %d", sink.Name, q.Len(), len(cols))
 	}
 	var names []string
 	var ts []types.Type
-	for i, col := range sink.Columns {
+	for i, col := range cols {
 		if col.Expr != nil {
 			return nil, nil, diag.New(c.src, col.Span, "a sink table cannot have computed columns")
 		}

@@ -31,6 +31,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sluicehq/sluice/connectors/shardlog"
 	"github.com/sluicehq/sluice/engine"
 	"github.com/sluicehq/sluice/sql/ast"
 	"github.com/sluicehq/sluice/sql/catalog"
@@ -48,6 +49,7 @@ func convertType(src string, t *ast.Type) (types.Type, error) { return catalog.C
 type Program struct {
 	Catalog *catalog.Catalog
 	inserts []*insertPlan
+	res     *runResources // opened by Build, closed by Close
 	// Explained is set when the script's INSERT was under EXPLAIN.
 	Explained bool
 	// Output are the lines SHOW TABLES and DESCRIBE print, in order.
@@ -94,6 +96,8 @@ func describe(c *compiler, cat *catalog.Catalog, s *ast.Describe) ([]string, err
 		extras, wm := "", ""
 		if col.Expr != nil {
 			extras = "AS " + ast.Format(col.Expr)
+		} else if col.Metadata != "" {
+			extras = metadataExtras(col)
 		}
 		tn := typ.Nullable().String()
 		if t.Watermark != nil && t.Watermark.Column == col.Name {
@@ -244,10 +248,20 @@ func parseDuration(v string) (time.Duration, error) {
 	return 0, fmt.Errorf("unknown unit %q", unit)
 }
 
-// RunOptions are where the job's print output goes.
+// RunOptions are where the job's print output goes and where its data
+// lives.
 type RunOptions struct {
 	// Stdout and Stderr receive the print connector's rows.
 	Stdout, Stderr io.Writer
+	// DataDir is the run's data directory: shardlog tables keep their log
+	// in DataDir/log unless they set 'log.path', and records that do not
+	// decode go to DataDir/errors/<table> unless 'error.path' is set.
+	DataDir string
+	// LogClock is the clock of the logs the program opens (arrival
+	// times, retention); default the wall clock. Tests set a manual one.
+	LogClock shardlog.Clock
+
+	res *runResources
 }
 
 // Build adds every INSERT's pipeline to j.
@@ -266,12 +280,28 @@ func (p *Program) Build(j *engine.Job, o RunOptions) error {
 		errw = &lockedWriter{w: o.Stderr}
 	}
 	o.Stdout, o.Stderr = out, errw
+	if p.res == nil {
+		p.res = &runResources{clock: o.LogClock}
+	}
+	o.res = p.res
+	if err := p.prepareLogs(o); err != nil {
+		return err
+	}
 	for _, ip := range p.inserts {
 		if err := ip.build(j, o); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// Close releases what Build opened (the logs of shardlog tables, error
+// outputs). Call it once the job has ended.
+func (p *Program) Close() error {
+	if p.res == nil {
+		return nil
+	}
+	return p.res.close()
 }
 
 // Explain is the logical plan of each INSERT and the engine operators it

@@ -1,0 +1,438 @@
+package planner
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unicode/utf8"
+
+	"github.com/sluicehq/sluice/connectors/shardlog"
+	"github.com/sluicehq/sluice/connectors/shardlog/shardconn"
+	"github.com/sluicehq/sluice/engine"
+	"github.com/sluicehq/sluice/sql/catalog"
+	"github.com/sluicehq/sluice/sql/diag"
+	"github.com/sluicehq/sluice/sql/format"
+	"github.com/sluicehq/sluice/sql/row"
+)
+
+// This file is the 'shardlog' table: the built-in log read and written
+// through its engine connectors (shardconn), records in a sql/format
+// format. One program opens each log directory once, shared by all its
+// tables, and Program.Close closes it.
+//
+// Records that do not decode go to the table's error output: JSON lines
+// {"table", "reason", "raw", "raw_encoding" ("text" or "base64"), "time",
+// "shard-id", "sequence-number", "partition-key"} appended to
+// <error.path>/errors.jsonl (default <data dir>/errors/<table>), counted
+// by the source's decode operator (the run's progress line shows them as
+// the table's errors); the job goes on. With
+// '<format>.ignore-parse-errors' a bad record is skipped as Flink skips
+// it: not written there, not counted. The error output is at least once:
+// records replayed after a restore from a checkpoint are written again.
+
+// runResources are the logs and error files a built program holds open.
+type runResources struct {
+	mu    sync.Mutex
+	clock shardlog.Clock
+	logs  map[string]*shardlog.Log
+	errs  map[string]*errorFile
+}
+
+// log opens the log in dir, once.
+func (r *runResources) log(dir string) (*shardlog.Log, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if l, ok := r.logs[dir]; ok {
+		return l, nil
+	}
+	l, err := shardlog.Open(shardlog.Options{Dir: dir, Clock: r.clock})
+	if err != nil {
+		return nil, fmt.Errorf("open the log in %s: %w", dir, err)
+	}
+	if r.logs == nil {
+		r.logs = map[string]*shardlog.Log{}
+	}
+	r.logs[dir] = l
+	return l, nil
+}
+
+func (r *runResources) errorFile(dir string) *errorFile {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if f, ok := r.errs[dir]; ok {
+		return f
+	}
+	if r.errs == nil {
+		r.errs = map[string]*errorFile{}
+	}
+	f := &errorFile{path: filepath.Join(dir, "errors.jsonl")}
+	r.errs[dir] = f
+	return f
+}
+
+func (r *runResources) close() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var errs []error
+	for _, f := range r.errs {
+		errs = append(errs, f.close())
+	}
+	for dir, l := range r.logs {
+		if err := l.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("close the log in %s: %w", dir, err))
+		}
+	}
+	r.logs, r.errs = nil, nil
+	return errors.Join(errs...)
+}
+
+// errorFile appends error lines to one file, opened at the first.
+type errorFile struct {
+	mu   sync.Mutex
+	path string
+	f    *os.File
+}
+
+func (e *errorFile) write(line []byte) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.f == nil {
+		if err := os.MkdirAll(filepath.Dir(e.path), 0o755); err != nil {
+			return fmt.Errorf("error output: %w", err)
+		}
+		f, err := os.OpenFile(e.path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+		if err != nil {
+			return fmt.Errorf("error output: %w", err)
+		}
+		e.f = f
+	}
+	if _, err := e.f.Write(line); err != nil {
+		return fmt.Errorf("error output %s: %w", e.path, err)
+	}
+	return nil
+}
+
+func (e *errorFile) close() error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.f == nil {
+		return nil
+	}
+	err := e.f.Close()
+	e.f = nil
+	if err != nil {
+		return fmt.Errorf("error output %s: %w", e.path, err)
+	}
+	return nil
+}
+
+// logDir is the table's log directory: 'log.path', else the run's data
+// directory's "log".
+func logDir(t *catalog.Table, o RunOptions) (string, error) {
+	if p, ok := t.Options["log.path"]; ok {
+		return p, nil
+	}
+	if o.DataDir == "" {
+		return "", fmt.Errorf("table '%s': 'connector' = 'shardlog' needs 'log.path' or a data directory (sluice run --data-dir)", t.Name)
+	}
+	return filepath.Join(o.DataDir, "log"), nil
+}
+
+func errorDir(t *catalog.Table, o RunOptions) (string, error) {
+	if p, ok := t.Options["error.path"]; ok {
+		return p, nil
+	}
+	if o.DataDir == "" {
+		return "", fmt.Errorf("table '%s': records that do not decode need somewhere to go: set 'error.path' or a data directory (sluice run --data-dir)", t.Name)
+	}
+	return filepath.Join(o.DataDir, "errors", t.Name), nil
+}
+
+func logCodec(t *catalog.Table, l *row.Layout) (format.Codec, error) {
+	_, name, prefix := catalog.LogFormat(t)
+	c, err := format.New(name, t.Options, prefix, l)
+	if err != nil {
+		return nil, fmt.Errorf("table '%s': %w", t.Name, err)
+	}
+	return c, nil
+}
+
+// prepareLogs creates the streams the program writes that do not exist
+// yet, before any source looks for them.
+func (p *Program) prepareLogs(o RunOptions) error {
+	for _, ip := range p.inserts {
+		t := ip.sink
+		if t.Factory.Name() != "shardlog" {
+			continue
+		}
+		dir, err := logDir(t, o)
+		if err != nil {
+			return err
+		}
+		l, err := o.res.log(dir)
+		if err != nil {
+			return err
+		}
+		n, _ := strconv.Atoi(t.Options["stream.shards"]) // validated by the catalog
+		if n == 0 {
+			n = 1
+		}
+		err = l.CreateStream(shardlog.CreateStreamInput{Name: t.Options["stream"], ShardCount: n})
+		if err != nil && !errors.Is(err, shardlog.ErrResourceInUse) {
+			return fmt.Errorf("table '%s': create stream '%s': %w", t.Name, t.Options["stream"], err)
+		}
+	}
+	return nil
+}
+
+// metaFill sets one metadata column of a source row from a record.
+type metaFill struct {
+	dst int
+	key string
+}
+
+func (m metaFill) set(r *row.Row, rec *shardlog.Record) {
+	switch m.key {
+	case "timestamp":
+		r.SetTimestamp(m.dst, row.TimestampFromMillis(rec.ArrivalTime.UnixMilli()))
+	case "partition-key":
+		r.SetStr(m.dst, string(rec.PartitionKey))
+	case "sequence-number":
+		r.SetStr(m.dst, rec.SequenceNumber.String())
+	case "shard-id":
+		r.SetStr(m.dst, shardlog.ShardID(rec.SequenceNumber.Shard))
+	}
+}
+
+// buildLogSource reads the table's stream: each record decoded by the
+// format into the physical columns, the metadata columns filled from the
+// record, then the computed columns.
+func (ip *insertPlan) buildLogSource(j *engine.Job, o RunOptions) (*engine.Stream[*row.Row], error) {
+	t := ip.src.table
+	dir, err := logDir(t, o)
+	if err != nil {
+		return nil, err
+	}
+	edir, err := errorDir(t, o)
+	if err != nil {
+		return nil, err
+	}
+	l, err := o.res.log(dir)
+	if err != nil {
+		return nil, err
+	}
+	ref := shardlog.StreamRef{Name: t.Options["stream"]}
+	if _, err := l.DescribeStream(ref); err != nil {
+		return nil, fmt.Errorf("table '%s': stream '%s': %w", t.Name, ref.Name, err)
+	}
+	codec, err := logCodec(t, catalog.FormatLayout(t))
+	if err != nil {
+		return nil, err
+	}
+	opts := shardconn.SourceOptions{Stream: ref, Bounded: t.Options["scan.bounded"] == "true"}
+	switch t.Options["scan.stream.initpos"] {
+	case "TRIM_HORIZON":
+		opts.Start.Type = shardlog.TrimHorizon
+	case "AT_TIMESTAMP":
+		opts.Start.Type = shardlog.AtTimestamp
+		if opts.Start.Timestamp, err = catalog.ParseInitPosTimestamp(t.Options["scan.stream.initpos-timestamp"]); err != nil {
+			return nil, fmt.Errorf("table '%s': %w", t.Name, err)
+		}
+	default: // LATEST, Flink's default
+		opts.Start.Type = shardlog.Latest
+	}
+	// The source row: the connector's columns (format fields and
+	// metadata, in the table's order), then the computed ones.
+	var fields []int
+	var metas []metaFill
+	k := 0
+	for _, c := range t.Columns {
+		if c.Expr != nil {
+			continue
+		}
+		if c.Metadata != "" {
+			metas = append(metas, metaFill{dst: k, key: c.Metadata})
+		} else {
+			fields = append(fields, k)
+		}
+		k++
+	}
+	layout, comp := ip.src.layout, ip.src.computed
+	decode := func(rec *shardlog.Record) (*row.Row, error) {
+		fr, err := codec.Decode(rec.Data)
+		if err != nil || fr == nil {
+			return nil, err // nil, nil: skipped under ignore-parse-errors
+		}
+		r := layout.New()
+		for f, dst := range fields {
+			if err := r.Set(dst, fr.Get(f)); err != nil {
+				return nil, err
+			}
+		}
+		for _, m := range metas {
+			m.set(r, rec)
+		}
+		fn := comp.get()
+		err = fn(r)
+		comp.put(fn)
+		if err != nil {
+			return nil, fmt.Errorf("computed column: %w", err)
+		}
+		return r, nil
+	}
+	ds, err := shardconn.NewDecodingSource(l, opts, decode)
+	if err != nil {
+		return nil, fmt.Errorf("table '%s': %w", t.Name, err)
+	}
+	ws := engine.NoWatermarks[*row.Row]()
+	if rt := ip.src.rowtime; rt >= 0 {
+		ws = engine.BoundedOutOfOrderness(ip.src.delay, func(r *row.Row) int64 {
+			if r == nil {
+				return engine.NoTimestamp
+			}
+			if r.IsNull(rt) {
+				return -1 << 63
+			}
+			return r.Timestamp(rt).Millis
+		})
+	}
+	if ip.idle > 0 {
+		ws = ws.WithIdleness(ip.idle)
+	}
+	s := shardconn.SourceOfDecoded(j, ip.op(t.Name), ds, ws)
+	ef := o.res.errorFile(edir)
+	bad := engine.SideOutput(s, shardconn.DecodeErrors)
+	engine.ForEach(bad, ip.op(t.Name+"-errors"), func(e shardconn.DecodeError) error {
+		return ef.write(errorLine(t.Name, e))
+	})
+	return engine.FlatMap(s, ip.op(t.Name+"-skip"), func(r *row.Row, emit func(*row.Row)) {
+		if r != nil {
+			emit(r)
+		}
+	}), nil
+}
+
+// errorLine is one line of a table's error output.
+func errorLine(table string, e shardconn.DecodeError) []byte {
+	raw, enc := string(e.Data), "text"
+	if !utf8.Valid(e.Data) {
+		raw, enc = base64.StdEncoding.EncodeToString(e.Data), "base64"
+	}
+	reason := "undecodable record"
+	if e.Err != nil {
+		reason = e.Err.Error()
+	}
+	b, _ := json.Marshal(struct { // strings and a time always marshal
+		Table          string `json:"table"`
+		Reason         string `json:"reason"`
+		Raw            string `json:"raw"`
+		RawEncoding    string `json:"raw_encoding"`
+		Time           string `json:"time"`
+		ShardID        string `json:"shard-id"`
+		SequenceNumber string `json:"sequence-number"`
+		PartitionKey   string `json:"partition-key"`
+	}{table, reason, raw, enc, e.ArrivalTime.UTC().Format(time.RFC3339Nano), e.ShardID, e.SequenceNumber.String(), e.PartitionKey})
+	return append(b, '\n')
+}
+
+// buildLogSink writes rows to the table's stream in its format, the
+// partition key made of the PARTITIONED BY columns.
+func (ip *insertPlan) buildLogSink(s *engine.Stream[*row.Row], o RunOptions) error {
+	t := ip.sink
+	dir, err := logDir(t, o)
+	if err != nil {
+		return err
+	}
+	l, err := o.res.log(dir)
+	if err != nil {
+		return err
+	}
+	codec, err := logCodec(t, ip.sinkL)
+	if err != nil {
+		return err
+	}
+	var keyCols []int
+	for _, k := range t.PartitionKeys {
+		for i := 0; i < ip.sinkL.Len(); i++ {
+			if ip.sinkL.Name(i) == k {
+				keyCols = append(keyCols, i)
+			}
+		}
+	}
+	delim := "|"
+	if d, ok := t.Options["sink.partitioner-field-delimiter"]; ok {
+		delim = d
+	}
+	var seq atomic.Int64
+	enc := func(r *row.Row, buf []byte) (shardlog.PutEntry, error) {
+		data, err := codec.Encode(buf, r)
+		if err != nil {
+			return shardlog.PutEntry{}, fmt.Errorf("table '%s': %w", t.Name, err)
+		}
+		var key string
+		if len(keyCols) == 0 {
+			// Flink's random partitioner: a key of its own per record.
+			key = strconv.FormatInt(seq.Add(1), 36)
+		} else {
+			var b strings.Builder
+			for n, i := range keyCols {
+				if n > 0 {
+					b.WriteString(delim)
+				}
+				b.Write(row.AppendJava(nil, ip.sinkL.Type(i), r.Get(i)))
+			}
+			key = b.String()
+			if key == "" {
+				return shardlog.PutEntry{}, fmt.Errorf("table '%s': the partition key of a row is empty (PARTITIONED BY %s); a key needs 1 to 256 characters", t.Name, strings.Join(t.PartitionKeys, ", "))
+			}
+		}
+		return shardlog.PutEntry{PartitionKey: key, Data: data}, nil
+	}
+	sink, err := shardconn.NewSink(l, shardconn.SinkOptions{Stream: shardlog.StreamRef{Name: t.Options["stream"]}}, enc)
+	if err != nil {
+		return fmt.Errorf("table '%s': %w", t.Name, err)
+	}
+	engine.SinkTo(s, ip.op(t.Name), sink)
+	return nil
+}
+
+// sinkColumns are the columns an INSERT writes: all but METADATA VIRTUAL
+// ones. A metadata column that is not VIRTUAL is refused: no connector
+// writes metadata yet.
+func sinkColumns(c *compiler, sink *catalog.Table) ([]catalog.Column, error) {
+	var cols []catalog.Column
+	for _, col := range sink.Columns {
+		if col.Metadata == "" {
+			cols = append(cols, col)
+			continue
+		}
+		if col.Virtual {
+			continue
+		}
+		e := diag.New(c.src, col.Span, "Invalid metadata key '%s' in column '%s' of table '%s'. The connector '%s' supports the following metadata keys for writing: none",
+			col.Metadata, col.Name, sink.Name, sink.Factory.Name())
+		e.Hint = "declare the column METADATA VIRTUAL to read it only"
+		return nil, e
+	}
+	return cols, nil
+}
+
+// metadataExtras is DESCRIBE's extras of a metadata column.
+func metadataExtras(col catalog.Column) string {
+	s := "METADATA"
+	if col.Metadata != col.Name {
+		s += " FROM '" + col.Metadata + "'"
+	}
+	if col.Virtual {
+		s += " VIRTUAL"
+	}
+	return s
+}
