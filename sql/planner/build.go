@@ -135,6 +135,9 @@ func (ip *insertPlan) buildSource(j *engine.Job, o RunOptions) (*engine.Stream[*
 	if t.Factory.Name() == "shardlog" {
 		return ip.buildLogSource(j, o)
 	}
+	if t.Factory.Name() == "kinesis" {
+		return ip.buildKinesisSource(j, o)
+	}
 	opts := t.Options
 	var count int64
 	if v, ok := opts["number-of-rows"]; ok {
@@ -466,6 +469,8 @@ func (ip *insertPlan) buildSink(s *engine.Stream[*row.Row], o RunOptions) error 
 		engine.ForEach(s, ip.op(t.Name), func(*row.Row) error { return nil })
 	case "shardlog":
 		return ip.buildLogSink(s, o)
+	case "kinesis":
+		return ip.buildKinesisSink(s, o)
 	case "filesystem":
 		js := engine.Map(s, ip.op(t.Name+"-json"), func(r *row.Row) json.RawMessage { return r.AppendJSON(nil) })
 		engine.SinkTo(js, ip.op(t.Name), file.JSONLines[json.RawMessage](t.Options["path"]))
