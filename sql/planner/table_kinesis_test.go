@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -43,6 +44,9 @@ func startKinesis(t *testing.T) (*shardlog.Log, string) {
 	return l, "http://" + ln.Addr().String()
 }
 
+// requestID masks the server's request ids, which differ run to run.
+var requestID = regexp.MustCompile(`RequestID: [0-9a-f-]+`)
+
 // TestKinesisScripts runs testdata_kinesis against a Kinesis wire server
 // started per file; $ENDPOINT in a script is its URL, $DATA the data
 // directory.
@@ -68,7 +72,8 @@ func TestKinesisScripts(t *testing.T) {
 				}
 				out, err := runInDir(t, expand(d.Input), dir)
 				if err != nil {
-					return "error: " + strings.ReplaceAll(err.Error(), endpoint, "$ENDPOINT") + "\n"
+					msg := strings.ReplaceAll(err.Error(), endpoint, "$ENDPOINT")
+					return "error: " + requestID.ReplaceAllString(msg, "RequestID: <id>") + "\n"
 				}
 				return out
 			case "create":
