@@ -228,9 +228,15 @@ func checkOnceInOrder(t testing.TB, got []keySeq, want map[string]int) {
 type faultyAPI struct {
 	API
 	throttleEvery, refuseEvery int64
-	reads, puts                atomic.Int64
-	throttledReads             atomic.Int64
-	refused                    atomic.Int64
+	// expireEvery makes every expireEvery-th GetRecords fail with
+	// ExpiredIteratorException, as Kinesis does for an iterator older
+	// than five minutes.
+	expireEvery      int64
+	reads, puts      atomic.Int64
+	getRecords       atomic.Int64
+	throttledReads   atomic.Int64
+	refused, expired atomic.Int64
+	afterSeqIters    atomic.Int64 // GetShardIterator calls AFTER_SEQUENCE_NUMBER
 }
 
 func (f *faultyAPI) throttle() error {
@@ -245,12 +251,19 @@ func (f *faultyAPI) GetRecords(ctx context.Context, in *kinesis.GetRecordsInput,
 	if err := f.throttle(); err != nil {
 		return nil, err
 	}
+	if f.expireEvery > 0 && f.getRecords.Add(1)%f.expireEvery == 0 {
+		f.expired.Add(1)
+		return nil, &types.ExpiredIteratorException{Message: aws.String("Iterator expired. The iterator was created at time Mon Dec 07 14:00:00 UTC 2026 while right now it is Mon Dec 07 14:06:00 UTC 2026 which is further in the future than the tolerated delay of 300000 milliseconds.")}
+	}
 	return f.API.GetRecords(ctx, in, opts...)
 }
 
 func (f *faultyAPI) GetShardIterator(ctx context.Context, in *kinesis.GetShardIteratorInput, opts ...func(*kinesis.Options)) (*kinesis.GetShardIteratorOutput, error) {
 	if err := f.throttle(); err != nil {
 		return nil, err
+	}
+	if in.ShardIteratorType == types.ShardIteratorTypeAfterSequenceNumber {
+		f.afterSeqIters.Add(1)
 	}
 	return f.API.GetShardIterator(ctx, in, opts...)
 }

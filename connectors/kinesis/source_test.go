@@ -150,6 +150,30 @@ func rec200(r Record) bool {
 	return ok && seq.Pos == 200
 }
 
+// TestSourceExpiredIterators: every fifth GetRecords finds its iterator
+// expired; the reader gets a new one AFTER_SEQUENCE_NUMBER of the last
+// record it emitted, and every record is read once, in order.
+func TestSourceExpiredIterators(t *testing.T) {
+	e := startServer(t)
+	e.createStream(t, "s", 2)
+	prod := newProducer(e.log, "s", 10, 3)
+	prod.put(t, 2000, nil)
+	api := &faultyAPI{API: e.client, expireEvery: 5}
+	src, err := NewSource(api, SourceOptions{Stream: "s", Bounded: true, MaxRecordsPerRead: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	j := engine.NewJob("read", engine.Config{Parallelism: 1})
+	out := engine.Collect(parsed(engine.SourceOf(j, "kinesis", src, engine.NoWatermarks[Record]())), "out")
+	if err := j.Execute(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if api.expired.Load() == 0 || api.afterSeqIters.Load() == 0 {
+		t.Fatalf("%d expired, %d AFTER_SEQUENCE_NUMBER iterators", api.expired.Load(), api.afterSeqIters.Load())
+	}
+	checkOnceInOrder(t, out.Values(), prod.counts())
+}
+
 // TestSourceUnboundedDiscoversReshards runs an unbounded job at
 // parallelism 3 with checkpoints while the stream is split, merged and
 // rescaled under it; new shards are found by listing every 20 ms. The
