@@ -29,6 +29,7 @@ type testEnv struct {
 	log    *shardlog.Log
 	client *kinesis.Client
 	url    string
+	rt     *countingTransport
 }
 
 func startServer(t testing.TB) *testEnv {
@@ -53,15 +54,46 @@ func startServer(t testing.TB) *testEnv {
 		l.Close()
 	})
 	url := "http://" + ln.Addr().String()
+	rt := &countingTransport{rt: http.DefaultTransport.(*http.Transport).Clone()}
 	c, err := NewClient(context.Background(), ClientConfig{
 		Region: "us-east-1", Endpoint: url, Credentials: CredentialsBasic, AccessKeyID: "AKIDEXAMPLE", SecretKey: "secret",
-		HTTPClient: &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()},
+		HTTPClient: &http.Client{Transport: rt},
 		Retryer:    connectionRetryer,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &testEnv{log: l, client: c, url: url}
+	return &testEnv{log: l, client: c, url: url, rt: rt}
+}
+
+// countingTransport counts the HTTP requests of each Kinesis operation
+// and the requests that failed below HTTP (which the SDK retries).
+type countingTransport struct {
+	rt       http.RoundTripper
+	mu       sync.Mutex
+	requests map[string]int
+	failed   map[string]int
+}
+
+func (c *countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	op := strings.TrimPrefix(r.Header.Get("X-Amz-Target"), "Kinesis_20131202.")
+	res, err := c.rt.RoundTrip(r)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.requests == nil {
+		c.requests, c.failed = map[string]int{}, map[string]int{}
+	}
+	c.requests[op]++
+	if err != nil {
+		c.failed[op]++
+	}
+	return res, err
+}
+
+func (c *countingTransport) counts() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return fmt.Sprintf("requests %v, failed below HTTP %v", c.requests, c.failed)
 }
 
 // connectionRetryer retries connection errors only (the SDK's HTTP/1.1
