@@ -135,6 +135,13 @@ func newProducer(l *shardlog.Log, stream string, nKeys int, seed uint64) *produc
 // key per call so that each key's order holds.
 func (p *producer) put(t testing.TB, n int, keep func(key string) bool) {
 	t.Helper()
+	if err := p.tryPut(n, keep); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// tryPut is put for goroutines other than the test's.
+func (p *producer) tryPut(n int, keep func(key string) bool) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	var keys []string
@@ -144,7 +151,7 @@ func (p *producer) put(t testing.TB, n int, keep func(key string) bool) {
 		}
 	}
 	if len(keys) == 0 {
-		t.Fatal("producer: no key to write")
+		return fmt.Errorf("producer: no key to write")
 	}
 	for n > 0 {
 		m := min(n, len(keys), 1+p.rng.IntN(100))
@@ -156,15 +163,16 @@ func (p *producer) put(t testing.TB, n int, keep func(key string) bool) {
 		}
 		res, err := p.l.PutRecords(context.Background(), p.stream, es, nil)
 		if err != nil {
-			t.Fatal(err)
+			return err
 		}
 		for _, r := range res {
 			if r.ErrorCode != "" {
-				t.Fatalf("put: %s %v", r.ErrorCode, r.Err)
+				return fmt.Errorf("put: %s %w", r.ErrorCode, r.Err)
 			}
 		}
 		n -= m
 	}
+	return nil
 }
 
 func (p *producer) counts() map[string]int {

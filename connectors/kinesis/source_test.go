@@ -115,7 +115,9 @@ func TestSourceReshardMidReadRestarts(t *testing.T) {
 			splitShard = r.ShardID
 			// More records, only of keys the split shard held: they go
 			// into its children, which the job must then read.
-			prod.put(t, 600, func(k string) bool { return rng.Contains(shardlog.PartitionHash([]byte(k))) })
+			if err := prod.tryPut(600, func(k string) bool { return rng.Contains(shardlog.PartitionHash([]byte(k))) }); err != nil {
+				panic(err)
+			}
 		}
 		return r
 	})
