@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"sync"
 	"sync/atomic"
 	"time"
 	"unicode/utf8"
@@ -37,10 +38,10 @@ type SinkOptions struct {
 	// 500 and 5 MiB.
 	MaxBatchRecords int
 	MaxBatchBytes   int
-	// FlushTimeout sends a partial batch when a Write finds its oldest
-	// record this old (Flink's sink.flush-buffer.timeout). Batches are
-	// also sent when full, at every checkpoint barrier and at the end of
-	// input. Default 5 s.
+	// FlushTimeout sends a partial batch once its oldest record is this
+	// old (Flink's sink.flush-buffer.timeout). Batches are also sent when
+	// full, at every checkpoint barrier and at the end of input. Default
+	// 5 s.
 	FlushTimeout time.Duration
 	// InitialBackoff and MaxBackoff bound the wait before the records a
 	// call refused (throttled, or an internal failure) are sent again; it
@@ -143,7 +144,8 @@ type SinkStats struct {
 // throttling) and whole calls that were throttled are retried with
 // backoff; any other refusal fails the job with Kinesis's error. Writes
 // are synchronous: a full batch is sent before Write returns, which is
-// the sink's backpressure. A retried record lands after the records of its
+// the sink's backpressure; a partial one is sent FlushTimeout after its
+// first record by a goroutine of the writer. A retried record lands after the records of its
 // call that were stored at the first attempt, so a key's order holds only
 // without retries (as with PutRecords itself).
 type Sink[T any] struct {
@@ -174,11 +176,17 @@ func (s *Sink[T]) Stats() SinkStats {
 	return SinkStats{Records: s.records.Load(), Calls: s.calls.Load(), Retried: s.retried.Load()}
 }
 
-// Open implements engine.Sink.
+// Open implements engine.Sink. Each writer has a goroutine that sends a
+// partial batch once its oldest record is FlushTimeout old (by the job's
+// clock); it stops when the writer closes.
 func (s *Sink[T]) Open(ctx context.Context, info engine.SinkInfo) (engine.SinkWriter[T], error) {
 	wctx, cancel := context.WithCancel(ctx)
-	return &sinkWriter[T]{s: s, ctx: wctx, cancel: cancel, name: info.Name, clock: clock.Or(info.Clock),
-		policy: backoff.Policy{Initial: s.opts.InitialBackoff, Multiplier: 2, Max: s.opts.MaxBackoff, Jitter: true}}, nil
+	w := &sinkWriter[T]{s: s, ctx: wctx, cancel: cancel, name: info.Name, clock: clock.Or(info.Clock),
+		policy: backoff.Policy{Initial: s.opts.InitialBackoff, Multiplier: 2, Max: s.opts.MaxBackoff, Jitter: true},
+		kick:   make(chan struct{}, 1)}
+	w.wg.Add(1)
+	go w.flusher()
+	return w, nil
 }
 
 type sinkWriter[T any] struct {
@@ -188,15 +196,62 @@ type sinkWriter[T any] struct {
 	name   string
 	clock  clock.Clock
 	policy backoff.Policy
+	wg     sync.WaitGroup
+	kick   chan struct{} // the buffer has become non-empty
 
+	// mu guards the buffer and is held while it is sent, by Write (on the
+	// task's goroutine) or by the flusher.
+	mu     sync.Mutex
 	buf    []types.PutRecordsRequestEntry
 	bytes  int
 	oldest time.Time // when the first buffered record was written
+	bgErr  error     // the flusher's failure, returned by the next call
+}
+
+// flusher sends the buffer when its oldest record is FlushTimeout old.
+func (w *sinkWriter[T]) flusher() {
+	defer w.wg.Done()
+	timeout := w.s.opts.FlushTimeout
+	for {
+		select {
+		case <-w.ctx.Done():
+			return
+		case <-w.kick:
+		}
+		for {
+			w.mu.Lock()
+			if len(w.buf) == 0 || w.bgErr != nil {
+				w.mu.Unlock()
+				break
+			}
+			due := w.oldest.Add(timeout)
+			if !w.clock.Now().Before(due) {
+				if err := w.send(); err != nil {
+					w.bgErr = err
+				}
+				w.mu.Unlock()
+				continue
+			}
+			w.mu.Unlock()
+			t := w.clock.NewTimer(due.Sub(w.clock.Now()))
+			select {
+			case <-w.ctx.Done():
+				t.Stop()
+				return
+			case <-t.C():
+			}
+		}
+	}
 }
 
 // Write implements engine.SinkWriter.
 func (w *sinkWriter[T]) Write(b []engine.Record[T]) error {
 	o := &w.s.opts
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.bgErr != nil {
+		return w.bgErr
+	}
 	for i := range b {
 		e, err := w.s.enc(b[i].Value)
 		if err != nil {
@@ -213,6 +268,10 @@ func (w *sinkWriter[T]) Write(b []engine.Record[T]) error {
 		}
 		if len(w.buf) == 0 {
 			w.oldest = w.clock.Now()
+			select { // the flusher times the new batch
+			case w.kick <- struct{}{}:
+			default:
+			}
 		}
 		re := types.PutRecordsRequestEntry{PartitionKey: aws.String(e.PartitionKey), Data: e.Data}
 		if e.ExplicitHashKey != "" {
@@ -238,7 +297,8 @@ func retryable(code string) bool {
 }
 
 // send puts the buffered records, retrying refused ones, until every one
-// is stored, a permanent refusal, or the writer's context ends.
+// is stored, a permanent refusal, or the writer's context ends. The caller
+// holds mu.
 func (w *sinkWriter[T]) send() error {
 	s := w.s
 	entries := w.buf
@@ -289,7 +349,17 @@ func (w *sinkWriter[T]) send() error {
 // Prepare implements engine.CommittingWriter: at every checkpoint barrier
 // the writer sends what it holds and waits until it is stored. It stages
 // nothing, so it returns no committable.
-func (w *sinkWriter[T]) Prepare(int64) ([]byte, error) { return nil, w.send() }
+func (w *sinkWriter[T]) Prepare(int64) ([]byte, error) { return nil, w.flush() }
+
+// flush sends the buffer, or returns the flusher's failure.
+func (w *sinkWriter[T]) flush() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.bgErr != nil {
+		return w.bgErr
+	}
+	return w.send()
+}
 
 // Commit implements engine.CommittingWriter: the records are stored
 // already.
@@ -297,12 +367,13 @@ func (w *sinkWriter[T]) Commit([][]byte) error { return nil }
 
 // EndInput implements engine.EndInputHook: a bounded input's last records
 // are written before the job ends.
-func (w *sinkWriter[T]) EndInput() error { return w.send() }
+func (w *sinkWriter[T]) EndInput() error { return w.flush() }
 
 // Close implements engine.SinkWriter. Records not yet sent are dropped
 // (the job is failing or cancelled; a restore writes them again).
 func (w *sinkWriter[T]) Close() error {
 	w.cancel()
+	w.wg.Wait()
 	return nil
 }
 

@@ -201,3 +201,40 @@ func TestSinkNamesKinesisErrors(t *testing.T) {
 	}
 	t.Log(err)
 }
+
+// TestSinkFlushTimeout: a partial batch is sent once its first record is
+// FlushTimeout old by the job's clock, without another Write or a
+// checkpoint.
+func TestSinkFlushTimeout(t *testing.T) {
+	e := startServer(t)
+	e.createStream(t, "out", 1)
+	sink, err := NewSink(e.client, SinkOptions{Stream: "out", FlushTimeout: time.Second}, encodeKeySeq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clk := engine.NewManualClock(time.Unix(0, 0))
+	w, err := sink.Open(context.Background(), engine.SinkInfo{Name: "kinesis", Clock: clk})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	var recs []engine.Record[keySeq]
+	for _, v := range keySeqs(3, 3) {
+		recs = append(recs, engine.Record[keySeq]{Value: v})
+	}
+	if err := w.Write(recs); err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(999 * time.Millisecond)
+	if n := sink.Stats().Calls; n != 0 {
+		t.Fatalf("%d calls before the timeout", n)
+	}
+	clk.Advance(time.Millisecond)
+	deadline := time.Now().Add(30 * time.Second)
+	for sink.Stats().Records < 3 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond) // the writer's goroutine sends
+	}
+	if st := sink.Stats(); st.Records != 3 || st.Calls != 1 {
+		t.Fatalf("stats %+v", st)
+	}
+}
