@@ -151,24 +151,35 @@ type SinkStats struct {
 type Sink[T any] struct {
 	api  API
 	opts SinkOptions
-	enc  Encoder[T]
+	// encFor makes each writer's encoder, given its subtask.
+	encFor func(subtask int) Encoder[T]
 
 	records, calls, retried atomic.Int64
 }
 
 // NewSink returns a sink into opts' stream through api.
 func NewSink[T any](api API, opts SinkOptions, enc Encoder[T]) (*Sink[T], error) {
+	if enc == nil {
+		return nil, errors.New("kinesis: sink: nil Encoder")
+	}
+	return NewSinkPerSubtask(api, opts, func(int) Encoder[T] { return enc })
+}
+
+// NewSinkPerSubtask returns a sink whose writers encode with encoders of
+// their own: encFor is called once per writer with its subtask (Flink's
+// fixed partitioner keys each record by its subtask, say).
+func NewSinkPerSubtask[T any](api API, opts SinkOptions, encFor func(subtask int) Encoder[T]) (*Sink[T], error) {
 	if api == nil {
 		return nil, errors.New("kinesis: sink: nil API")
 	}
-	if enc == nil {
+	if encFor == nil {
 		return nil, errors.New("kinesis: sink: nil Encoder")
 	}
 	opts.EnsureDefaults()
 	if err := opts.Validate(); err != nil {
 		return nil, err
 	}
-	return &Sink[T]{api: api, opts: opts, enc: enc}, nil
+	return &Sink[T]{api: api, opts: opts, encFor: encFor}, nil
 }
 
 // Stats returns the sink's counters.
@@ -181,7 +192,12 @@ func (s *Sink[T]) Stats() SinkStats {
 // clock); it stops when the writer closes.
 func (s *Sink[T]) Open(ctx context.Context, info engine.SinkInfo) (engine.SinkWriter[T], error) {
 	wctx, cancel := context.WithCancel(ctx)
-	w := &sinkWriter[T]{s: s, ctx: wctx, cancel: cancel, name: info.Name, clock: clock.Or(info.Clock),
+	enc := s.encFor(info.Subtask)
+	if enc == nil {
+		cancel()
+		return nil, fmt.Errorf("kinesis: sink %s: no encoder for subtask %d", info.Name, info.Subtask)
+	}
+	w := &sinkWriter[T]{s: s, enc: enc, ctx: wctx, cancel: cancel, name: info.Name, clock: clock.Or(info.Clock),
 		policy: backoff.Policy{Initial: s.opts.InitialBackoff, Multiplier: 2, Max: s.opts.MaxBackoff, Jitter: true},
 		kick:   make(chan struct{}, 1)}
 	w.wg.Add(1)
@@ -191,6 +207,7 @@ func (s *Sink[T]) Open(ctx context.Context, info engine.SinkInfo) (engine.SinkWr
 
 type sinkWriter[T any] struct {
 	s      *Sink[T]
+	enc    Encoder[T]
 	ctx    context.Context
 	cancel context.CancelFunc
 	name   string
@@ -253,7 +270,7 @@ func (w *sinkWriter[T]) Write(b []engine.Record[T]) error {
 		return w.bgErr
 	}
 	for i := range b {
-		e, err := w.s.enc(b[i].Value)
+		e, err := w.enc(b[i].Value)
 		if err != nil {
 			return fmt.Errorf("kinesis: sink %s: encode: %w", w.name, err)
 		}

@@ -35,8 +35,10 @@ import (
 //   - 'scan.bounded' (Sluice's): 'true' reads each shard until it is
 //     closed (then its children) or caught up, then finishes.
 //   - 'sink.partitioner': 'random' (the default: a key of its own per
-//     record); PARTITIONED BY (cols) makes the key of the columns' values
-//     joined with 'sink.partitioner-field-delimiter' (default '|').
+//     record) or 'fixed' (the sink subtask's index as the key, so each
+//     subtask writes one shard); PARTITIONED BY (cols) makes the key of
+//     the columns' values joined with 'sink.partitioner-field-delimiter'
+//     (default '|').
 //   - 'sink.batch.max-size' (500 records a call),
 //     'sink.flush-buffer.timeout' (5000 ms).
 //   - 'error.path': where records that do not decode go.
@@ -153,13 +155,8 @@ func (k Kinesis) Check(v *Validator) error {
 		}
 		return err
 	}
-	if _, set := t.Options["sink.partitioner"]; set {
-		switch {
-		case part == "fixed":
-			return v.Errorf("sink.partitioner", "option 'sink.partitioner' = 'fixed' is not supported yet ('random' and PARTITIONED BY are)")
-		case len(t.PartitionKeys) > 0:
-			return v.Errorf("sink.partitioner", "option 'sink.partitioner' cannot be set on a table with PARTITIONED BY: the partition key is made of the PARTITIONED BY columns")
-		}
+	if _, set := t.Options["sink.partitioner"]; set && len(t.PartitionKeys) > 0 {
+		return v.Errorf("sink.partitioner", "option 'sink.partitioner' = '%s' cannot be set on a table with PARTITIONED BY: the partition key is made of the PARTITIONED BY columns", part)
 	}
 	if d, ok := t.Options["sink.partitioner-field-delimiter"]; ok && d == "" {
 		return v.Errorf("sink.partitioner-field-delimiter", "option 'sink.partitioner-field-delimiter' must not be empty")

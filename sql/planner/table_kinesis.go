@@ -253,8 +253,8 @@ func kinesisErrorLine(table string, e *kinesisBadRecord) []byte {
 }
 
 // buildKinesisSink writes rows to the table's stream in its format, the
-// partition key made of the PARTITIONED BY columns (else one of its own
-// per record, Flink's random partitioner).
+// partition key made of the PARTITIONED BY columns, else the subtask's
+// index ('fixed'), else one of its own per record ('random').
 func (ip *insertPlan) buildKinesisSink(s *engine.Stream[*row.Row], o RunOptions) error {
 	t := ip.sink
 	cl, err := kinesisClient(t)
@@ -279,12 +279,16 @@ func (ip *insertPlan) buildKinesisSink(s *engine.Stream[*row.Row], o RunOptions)
 	}
 	var seq atomic.Int64
 	salt := strconv.FormatInt(time.Now().UnixNano(), 36) + "-"
-	enc := func(r *row.Row) (kinesis.Entry, error) {
+	fixed := t.Options["sink.partitioner"] == "fixed"
+	enc := func(subtask int, r *row.Row) (kinesis.Entry, error) {
 		data, err := codec.Encode(nil, r)
 		if err != nil {
 			return kinesis.Entry{}, fmt.Errorf("table '%s': %w", t.Name, err)
 		}
-		if len(keyCols) == 0 {
+		switch {
+		case fixed: // Flink's FixedKinesisPartitioner: the subtask's index
+			return kinesis.Entry{PartitionKey: strconv.Itoa(subtask), Data: data}, nil
+		case len(keyCols) == 0: // Flink's random partitioner
 			return kinesis.Entry{PartitionKey: salt + strconv.FormatInt(seq.Add(1), 36), Data: data}, nil
 		}
 		var b strings.Builder
@@ -305,7 +309,9 @@ func (ip *insertPlan) buildKinesisSink(s *engine.Stream[*row.Row], o RunOptions)
 	if _, ok := t.Options["sink.flush-buffer.timeout"]; ok {
 		so.FlushTimeout = max(optMillis(t, "sink.flush-buffer.timeout"), time.Nanosecond)
 	}
-	sink, err := kinesis.NewSink(cl, so, enc)
+	sink, err := kinesis.NewSinkPerSubtask(cl, so, func(subtask int) kinesis.Encoder[*row.Row] {
+		return func(r *row.Row) (kinesis.Entry, error) { return enc(subtask, r) }
+	})
 	if err != nil {
 		return fmt.Errorf("table '%s': %w", t.Name, err)
 	}
