@@ -23,12 +23,13 @@ func init() {
 // runSQL is `sluice run FILE.sql [--explain]`: parse and plan the script
 // (errors with line, column and caret), then run its job until bounded
 // input ends or the command is interrupted.
-func runSQL(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func runSQL(ctx context.Context, args []string, stdout, stderr io.Writer) (rerr error) {
 	fs := newFlagSet("run", stderr)
 	explain := fs.Bool("explain", false, "print the logical plan and the engine job, then exit")
 	stateDir := fs.String("state-dir", "", "directory of the job's keyed state (default: a temporary directory)")
 	ckptDir := fs.String("checkpoint-dir", "", "directory of checkpoints, needed with SET 'execution.checkpointing.interval'")
 	resume := fs.Bool("resume", false, "continue from the latest checkpoint in --checkpoint-dir (exactly once for the filesystem sink)")
+	dataDir := fs.String("data-dir", "", "data directory: the log of shardlog tables (<dir>/log) and records that do not decode (<dir>/errors/<table>)")
 	progress := fs.Duration("progress", 10*time.Second, "how often to print a progress line to stderr (0: never)")
 	setUsage(fs, "sluice run [--explain] FILE.sql",
 		"Runs the INSERT INTO statements of a Flink-dialect SQL script as one job.")
@@ -79,9 +80,14 @@ func runSQL(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		cfg.Checkpoint.Resume = true
 	}
 	j := engine.NewJob(p.JobName(file), cfg)
-	if err := p.Build(j, planner.RunOptions{Stdout: stdout, Stderr: stderr}); err != nil {
-		return err
+	if err := p.Build(j, planner.RunOptions{Stdout: stdout, Stderr: stderr, DataDir: *dataDir}); err != nil {
+		return errors.Join(err, p.Close())
 	}
+	defer func() {
+		if cerr := p.Close(); cerr != nil && rerr == nil {
+			rerr = cerr
+		}
+	}()
 	name := p.JobName(file)
 	// The job runs on its own context: an interrupt (ctx) first takes a
 	// final checkpoint, so that --resume continues from there, then stops.

@@ -12,11 +12,27 @@ import (
 // job's metrics taken dt apart: for each source and sink table its records
 // and rate per second, its watermark and how far it is behind now (the
 // lag), the errors its operators counted, and the last checkpoint.
-// Sources and sinks are the job's operators named after their tables.
+// Sources and sinks are the job's operators named after their tables; a
+// source's errors include the error counters of the operators it is
+// followed by under its name ("<table>/decode": records that did not
+// decode, sent to the table's error output).
 func progressLine(prev, cur engine.Metrics, dt time.Duration, ckpt engine.CheckpointStats, now time.Time) string {
 	before := map[string]engine.OperatorMetrics{}
 	for _, om := range prev.Operators {
 		before[om.Name] = om
+	}
+	inner := map[string]int64{} // source name -> error counters of its own operators
+	for _, om := range cur.Operators {
+		if om.IsSource || om.IsSink {
+			continue
+		}
+		if src, _, ok := strings.Cut(om.Name, "/"); ok {
+			for k, v := range om.Counters {
+				if isErrorName(k) {
+					inner[src] += v
+				}
+			}
+		}
 	}
 	var parts []string
 	for _, om := range cur.Operators {
@@ -38,7 +54,11 @@ func progressLine(prev, cur engine.Metrics, dt time.Duration, ckpt engine.Checkp
 		}
 		s := fmt.Sprintf("%s: %d %s (%.0f/s)", om.Name, n, role, rate)
 		s += ", watermark " + watermarkLag(om.Watermark, now)
-		if bad := errorCount(om); bad > 0 {
+		bad := errorCount(om)
+		if om.IsSource {
+			bad += inner[om.Name]
+		}
+		if bad > 0 {
 			s += fmt.Sprintf(", %d errors", bad)
 		}
 		parts = append(parts, s)

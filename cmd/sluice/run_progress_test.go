@@ -27,6 +27,20 @@ func TestProgressLine(t *testing.T) {
 	if got != want {
 		t.Fatalf("progress line\n got: %s\nwant: %s", got, want)
 	}
+	// A shardlog source's undecodable records are counted by its decode
+	// operator (counter and side output: counted once) and shown on the
+	// source.
+	cur = engine.Metrics{Operators: []engine.OperatorMetrics{
+		{Name: "events", IsSource: true, RecordsOut: 10, Watermark: engine.MinTime},
+		{Name: "events/decode", RecordsIn: 10, RecordsOut: 7,
+			SideOutputs: map[string]int64{"shardlog-decode-errors": 3}, Counters: map[string]int64{"decode-errors": 3}},
+		{Name: "events-errors", IsSink: true, RecordsIn: 3, Watermark: engine.MinTime},
+	}}
+	got = progressLine(engine.Metrics{}, cur, time.Second, engine.CheckpointStats{}, now)
+	want = "events: 10 out (10/s), watermark -, 3 errors; events-errors: 3 in (3/s), watermark -; no checkpoint yet"
+	if got != want {
+		t.Fatalf("progress line\n got: %s\nwant: %s", got, want)
+	}
 	if got := progressLine(engine.Metrics{}, engine.Metrics{}, 0, engine.CheckpointStats{}, now); got != "no checkpoint yet" {
 		t.Fatalf("empty job: %q", got)
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -108,5 +109,48 @@ func TestRunExampleExplains(t *testing.T) {
 	out, errs, code := runSluice("run", "../../examples/sql/clicks.sql", "--explain")
 	if code != 0 || !strings.Contains(out, "WindowAggregate(window=[TUMBLE(time_col=[ts], size=[10s])]") || !strings.Contains(out, "sink \"clicks_per_user\" (filesystem)") {
 		t.Fatalf("exit %d\nstdout %s\nstderr %s", code, out, errs)
+	}
+}
+
+// TestRunShardlogDataDir writes a shardlog table in one run and reads it
+// back in another, both with --data-dir; a run without it is refused by
+// name.
+func TestRunShardlogDataDir(t *testing.T) {
+	dir := t.TempDir()
+	write := filepath.Join(dir, "write.sql")
+	read := filepath.Join(dir, "read.sql")
+	if err := os.WriteFile(write, []byte(`CREATE TABLE gen (id INT) WITH ('connector' = 'datagen',
+  'fields.id.kind' = 'sequence', 'fields.id.start' = '1', 'fields.id.end' = '3');
+CREATE TABLE lg (id INT) WITH ('connector' = 'shardlog', 'stream' = 'ids', 'format' = 'csv');
+INSERT INTO lg SELECT id FROM gen;
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(read, []byte(`CREATE TABLE lg (id INT, sh STRING METADATA FROM 'shard-id' VIRTUAL) WITH ('connector' = 'shardlog',
+  'stream' = 'ids', 'format' = 'csv', 'scan.stream.initpos' = 'TRIM_HORIZON', 'scan.bounded' = 'true');
+CREATE TABLE snk (id INT, sh STRING) WITH ('connector' = 'print');
+INSERT INTO snk SELECT id * 10, sh FROM lg;
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	data := filepath.Join(dir, "data")
+	var out, errOut bytes.Buffer
+	if code := run(context.Background(), []string{"run", "--data-dir", data, write}, &out, &errOut); code != 0 {
+		t.Fatalf("write: exit %d: %s", code, errOut.String())
+	}
+	if code := run(context.Background(), []string{"run", "--data-dir", data, read}, &out, &errOut); code != 0 {
+		t.Fatalf("read: exit %d: %s", code, errOut.String())
+	}
+	got := strings.Fields(out.String())
+	slices.Sort(got)
+	if want := []string{"+I[10,", "+I[20,", "+I[30,", "shardId-000000000000]", "shardId-000000000000]", "shardId-000000000000]"}; !slices.Equal(got, want) {
+		t.Fatalf("read back %q, want %q", got, want)
+	}
+	errOut.Reset()
+	if code := run(context.Background(), []string{"run", read}, &out, &errOut); code != 1 {
+		t.Fatalf("without --data-dir: exit %d", code)
+	}
+	if !strings.Contains(errOut.String(), "table 'lg': 'connector' = 'shardlog' needs 'log.path' or a data directory (sluice run --data-dir)") {
+		t.Fatalf("without --data-dir: %q", errOut.String())
 	}
 }

@@ -31,6 +31,7 @@ var rules = []struct {
 	{"sql/ast", []string{mod + "engine", mod + "state"}},
 	{"sql/parser", []string{mod + "engine", mod + "state"}},
 	{"sql/types", []string{mod + "engine"}},
+	{"sql/format", []string{mod + "engine", mod + "state", mod + "connectors", mod + "sql/catalog", mod + "sql/planner"}},
 }
 
 func goTool(t *testing.T) string {

@@ -1,12 +1,14 @@
 // Package catalog holds the tables a SQL script declares: CREATE TABLE
-// (physical and computed columns, WATERMARK FOR, WITH options) checked
-// against the connector's factory, DROP TABLE, and SET for the job
-// settings. A Catalog is not safe for concurrent use: one script, one
-// catalog.
+// (physical, computed and METADATA [FROM 'key'] [VIRTUAL] columns,
+// WATERMARK FOR, PARTITIONED BY where the connector takes it, WITH
+// options) checked against the connector's factory, DROP TABLE, and SET
+// for the job settings. A Catalog is not safe for concurrent use: one
+// script, one catalog.
 //
 // SHOW TABLES and DESCRIBE are answered by package planner, which types
-// computed columns. Not here yet: metadata columns, PRIMARY KEY, LIKE and
-// views; each is refused by name with its position.
+// computed columns. Not here yet: PRIMARY KEY, LIKE options and views;
+// each is refused by name with its position. The shardlog table and its
+// formats are described in docs/sql-tables.md.
 package catalog
 
 import (

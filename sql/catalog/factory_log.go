@@ -4,11 +4,13 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/sluicehq/sluice/connectors/shardlog"
 	"github.com/sluicehq/sluice/sql/ast"
 	"github.com/sluicehq/sluice/sql/diag"
 	"github.com/sluicehq/sluice/sql/format"
@@ -105,6 +107,8 @@ func checkPartitionedBy(src string, t *Table, s *ast.CreateTable, f Factory) err
 	}
 	return nil
 }
+
+var streamName = regexp.MustCompile(`^(?:` + shardlog.NamePattern + `)$`)
 
 // ShardLog is the built-in log (connectors/shardlog) as a table, with the
 // option names of Flink's Kinesis connector where they apply:
@@ -212,6 +216,9 @@ func (ShardLog) Check(v *Validator) error {
 	case !hasF && !hasVF:
 		return diag.New(v.src, t.Span, "Missing required option 'format' for connector 'shardlog'")
 	}
+	if st := t.Options["stream"]; len(st) > shardlog.MaxStreamNameLen || !streamName.MatchString(st) {
+		return v.Errorf("stream", "option 'stream': '%s' is not a stream name: 1 to %d characters of a-z, A-Z, 0-9, '_', '-' and '.'", st, shardlog.MaxStreamNameLen)
+	}
 	if n, err := v.Int("stream.shards", 1); err != nil {
 		return err
 	} else if n < 1 {
@@ -238,7 +245,20 @@ func (ShardLog) Check(v *Validator) error {
 	if d, ok := t.Options["sink.partitioner-field-delimiter"]; ok && d == "" {
 		return v.Errorf("sink.partitioner-field-delimiter", "option 'sink.partitioner-field-delimiter' must not be empty")
 	}
-	key, name, prefix := LogFormat(t)
+	key, _, _ := LogFormat(t)
+	return v.CheckFormat(key, FormatLayout(t))
+}
+
+// CheckFormat checks the format a table names in option formatKey
+// ('format', or 'value.format' whose options are 'value.<format>.*')
+// for rows of layout l, with the caret on the offending option. An
+// option of the other prefix ('value.json.*' on a table with 'format',
+// 'json.*' with 'value.format') is refused by name. For factories whose
+// Options include format.Keys of their prefixes.
+func (v *Validator) CheckFormat(formatKey string, l *row.Layout) error {
+	t := v.Table
+	name := t.Options[formatKey]
+	prefix := strings.TrimSuffix(formatKey, "format")
 	for _, k := range slices.Sorted(maps.Keys(t.Options)) {
 		valueKey := strings.HasPrefix(k, "value.") && k != "value.format"
 		if valueKey && prefix == "" {
@@ -248,7 +268,6 @@ func (ShardLog) Check(v *Validator) error {
 			return v.Errorf(k, "option '%s' applies with 'format'; this table sets 'value.format' (use 'value.%s')", k, k)
 		}
 	}
-	l := FormatLayout(t)
 	if _, err := format.New(name, t.Options, prefix, l); err != nil {
 		var oe *format.OptionError
 		if errors.As(err, &oe) {
@@ -258,7 +277,7 @@ func (ShardLog) Check(v *Validator) error {
 			}
 			return e
 		}
-		return v.Errorf(key, "%v", err)
+		return v.Errorf(formatKey, "%v", err)
 	}
 	return nil
 }

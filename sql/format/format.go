@@ -18,6 +18,10 @@
 //
 // Encode appends one record without a terminator; the caller adds line
 // or record framing. Codecs are immutable and safe for concurrent use.
+//
+// A connector factory checks a table's format at CREATE TABLE with
+// catalog's Validator.CheckFormat, which puts the caret on the option an
+// OptionError names.
 package format
 
 import (

@@ -491,3 +491,107 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+func benchLayout() *row.Layout {
+	return row.NewLayout([]types.Type{types.BigIntType(), types.StringType(), types.DoubleType(),
+		{Kind: types.Timestamp, Precision: 3}}, []string{"id", "name", "amount", "ts"})
+}
+
+func benchCodec(b *testing.B, name string) (Codec, []byte, *row.Row) {
+	l := benchLayout()
+	c, err := New(name, nil, "", l)
+	if err != nil {
+		b.Fatal(err)
+	}
+	r, err := l.Of(row.Insert, int64(123456), "some user name", 42.5, row.Timestamp{Millis: 1704164645678})
+	if err != nil {
+		b.Fatal(err)
+	}
+	rec, err := c.Encode(nil, r)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return c, rec, r
+}
+
+func benchDecode(b *testing.B, name string) {
+	c, rec, _ := benchCodec(b, name)
+	b.SetBytes(int64(len(rec)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := c.Decode(rec); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func benchEncode(b *testing.B, name string) {
+	c, rec, r := benchCodec(b, name)
+	b.SetBytes(int64(len(rec)))
+	b.ReportAllocs()
+	buf := make([]byte, 0, 256)
+	for b.Loop() {
+		var err error
+		if buf, err = c.Encode(buf[:0], r); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkJSONDecode(b *testing.B) { benchDecode(b, "json") }
+func BenchmarkJSONEncode(b *testing.B) { benchEncode(b, "json") }
+func BenchmarkCSVDecode(b *testing.B)  { benchDecode(b, "csv") }
+func BenchmarkCSVEncode(b *testing.B)  { benchEncode(b, "csv") }
+
+// FuzzJSONFastPath checks that the scanning decoder and the encoding/json
+// one give the same row, or the same error, for any input.
+func FuzzJSONFastPath(f *testing.F) {
+	for _, s := range []string{
+		`{"id":1,"name":"a","ts":"2024-01-02 03:04:05","tags":["x"],"m":{"k":1},"r":{"a":true}}`,
+		`{"id":"2","id":3,"name":{"x":[1,2]},"zzz":[{"a":"}"}]}`,
+		`{"name":"a\"b\\c\u00e9","n\u0061me":"esc"}`,
+		` {"id" : -1.5e3 , "name" : null } `, `{"id":1}{}`, `[1]`, `null`, `{}`, `{"ts":"2024-01-02T03:04:05"}`,
+		"{\"name\":\"\xff\"}", `{"m":{"1":"x"},"r":null}`, `{"id":9223372036854775808}`,
+	} {
+		f.Add(s)
+	}
+	l := row.NewLayout([]types.Type{types.BigIntType(), types.StringType(), {Kind: types.Timestamp, Precision: 3},
+		types.ArrayType(types.StringType()), types.MapType(types.StringType(), types.IntType()),
+		types.RowType(types.NewField("a", types.BooleanType()))},
+		[]string{"id", "name", "ts", "tags", "m", "r"})
+	var cs []*jsonCodec
+	for _, opts := range []map[string]string{nil, {"json.ignore-parse-errors": "true"}, {"json.fail-on-missing-field": "true"},
+		{"json.timestamp-format.standard": "ISO-8601"}} {
+		c, err := New("json", opts, "", l)
+		if err != nil {
+			f.Fatal(err)
+		}
+		cs = append(cs, c.(*jsonCodec))
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		for _, c := range cs {
+			fast, ferr := c.Decode([]byte(s))
+			slow, serr := c.decodeSlow([]byte(s))
+			if (ferr == nil) != (serr == nil) || (ferr != nil && ferr.Error() != serr.Error()) {
+				t.Fatalf("%q: fast error %v, slow error %v", s, ferr, serr)
+			}
+			if (fast == nil) != (slow == nil) || (fast != nil && fast.String() != slow.String()) {
+				t.Fatalf("%q: fast %v, slow %v", s, fast, slow)
+			}
+		}
+	})
+}
+
+// BenchmarkJSONDecodeMap is the general (encoding/json into a map) path,
+// for comparison with the scanner BenchmarkJSONDecode measures.
+func BenchmarkJSONDecodeMap(b *testing.B) {
+	c, rec, _ := benchCodec(b, "json")
+	jc := c.(*jsonCodec)
+	b.SetBytes(int64(len(rec)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := jc.decodeSlow(rec); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/sluicehq/sluice/sql/row"
 	"github.com/sluicehq/sluice/sql/types"
@@ -24,6 +25,7 @@ type jsonCodec struct {
 	iso           bool // timestamp-format.standard 'ISO-8601'
 	skipNulls     bool // encode.ignore-null-fields
 	names         [][]byte
+	index         map[string]int // column by name
 }
 
 func newJSON(o *opts, l *row.Layout) (Codec, error) {
@@ -47,7 +49,9 @@ func newJSON(o *opts, l *row.Layout) (Codec, error) {
 	if c.skipNulls, err = o.bool("encode.ignore-null-fields", false); err != nil {
 		return nil, err
 	}
+	c.index = map[string]int{}
 	for i := 0; i < l.Len(); i++ {
+		c.index[l.Name(i)] = i
 		b, err := json.Marshal(l.Name(i))
 		if err != nil {
 			return nil, fmt.Errorf("json: field name %q: %w", l.Name(i), err)
@@ -61,8 +65,28 @@ func (c *jsonCodec) fail(field, format string, args ...any) error {
 	return &DecodeError{Format: "json", Field: field, Reason: fmt.Sprintf(format, args...)}
 }
 
-// Decode implements Codec.
+// Decode implements Codec. A valid JSON object is read by a scanner that
+// finds each column's value without building a map; anything else (and
+// keys with escapes or invalid UTF-8) takes the general path, which also
+// words the errors. Both convert values with row.ValueFromJSON, so they
+// agree (FuzzJSONFastPath checks it).
 func (c *jsonCodec) Decode(data []byte) (*row.Row, error) {
+	spans := make([][2]int, c.l.Len())
+	if c.scan(data, spans) {
+		return c.fill(func(i int) (any, bool, error) {
+			sp := spans[i]
+			if sp[1] == 0 {
+				return nil, false, nil
+			}
+			v, err := spanValue(data[sp[0]:sp[1]])
+			return v, true, err
+		})
+	}
+	return c.decodeSlow(data)
+}
+
+// decodeSlow decodes with encoding/json into a map.
+func (c *jsonCodec) decodeSlow(data []byte) (*row.Row, error) {
 	obj, err := c.object(data)
 	if err != nil {
 		if c.ignoreErrors {
@@ -70,10 +94,25 @@ func (c *jsonCodec) Decode(data []byte) (*row.Row, error) {
 		}
 		return nil, err
 	}
+	return c.fill(func(i int) (any, bool, error) {
+		v, ok := obj[c.l.Name(i)]
+		return v, ok, nil
+	})
+}
+
+// fill builds the row from each column's JSON value (get: the value as
+// encoding/json gives it with UseNumber, and whether the key is there).
+func (c *jsonCodec) fill(get func(i int) (any, bool, error)) (*row.Row, error) {
 	r := c.l.New()
 	for i := 0; i < c.l.Len(); i++ {
 		name, t := c.l.Name(i), c.l.Type(i)
-		jv, ok := obj[name]
+		jv, ok, err := get(i)
+		if err != nil {
+			if c.ignoreErrors {
+				return nil, nil
+			}
+			return nil, c.fail(name, "%v", err)
+		}
 		if !ok {
 			if c.failOnMissing {
 				return nil, c.fail(name, "Could not find field with name '%s'.", name)
@@ -93,6 +132,122 @@ func (c *jsonCodec) Decode(data []byte) (*row.Row, error) {
 		}
 	}
 	return r, nil
+}
+
+// scan finds the value of each column in data, a JSON object, into spans
+// (the last of duplicate keys, as encoding/json's map keeps it; absent
+// keys leave {0, 0}). It reports false when data is not a valid JSON
+// object or has a key it does not read byte for byte.
+func (c *jsonCodec) scan(data []byte, spans [][2]int) bool {
+	if !json.Valid(data) {
+		return false
+	}
+	i := skipWS(data, 0)
+	if data[i] != '{' {
+		return false
+	}
+	i = skipWS(data, i+1)
+	if data[i] == '}' {
+		return true
+	}
+	for {
+		ke := skipString(data, i)
+		key := data[i+1 : ke-1]
+		if bytes.IndexByte(key, '\\') >= 0 || !utf8.Valid(key) {
+			return false
+		}
+		i = skipWS(data, ke)
+		i = skipWS(data, i+1) // ':'
+		ve := skipValue(data, i)
+		if idx, ok := c.index[string(key)]; ok {
+			spans[idx] = [2]int{i, ve}
+		}
+		i = skipWS(data, ve)
+		if data[i] != ',' {
+			return true // '}'
+		}
+		i = skipWS(data, i+1)
+	}
+}
+
+// spanValue is one valid JSON value as encoding/json decodes it with
+// UseNumber.
+func spanValue(b []byte) (any, error) {
+	switch b[0] {
+	case 'n':
+		return nil, nil
+	case 't':
+		return true, nil
+	case 'f':
+		return false, nil
+	case '"':
+		if s := b[1 : len(b)-1]; bytes.IndexByte(s, '\\') < 0 && utf8.Valid(s) {
+			return string(s), nil
+		}
+		var s string
+		err := json.Unmarshal(b, &s)
+		return s, err
+	case '{', '[':
+		d := json.NewDecoder(bytes.NewReader(b))
+		d.UseNumber()
+		var v any
+		err := d.Decode(&v)
+		return v, err
+	}
+	return json.Number(b), nil
+}
+
+func skipWS(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+// skipString returns the index after the string that starts at b[i].
+func skipString(b []byte, i int) int {
+	for j := i + 1; j < len(b); j++ {
+		switch b[j] {
+		case '\\':
+			j++
+		case '"':
+			return j + 1
+		}
+	}
+	return len(b)
+}
+
+// skipValue returns the index after the valid JSON value at b[i].
+func skipValue(b []byte, i int) int {
+	switch b[i] {
+	case '"':
+		return skipString(b, i)
+	case '{', '[':
+		depth := 0
+		for j := i; j < len(b); j++ {
+			switch b[j] {
+			case '"':
+				j = skipString(b, j) - 1
+			case '{', '[':
+				depth++
+			case '}', ']':
+				depth--
+				if depth == 0 {
+					return j + 1
+				}
+			}
+		}
+		return len(b)
+	case 't', 'n':
+		return i + 4
+	case 'f':
+		return i + 5
+	}
+	j := i
+	for j < len(b) && (b[j] == '-' || b[j] == '+' || b[j] == '.' || b[j] == 'e' || b[j] == 'E' || (b[j] >= '0' && b[j] <= '9')) {
+		j++
+	}
+	return j
 }
 
 func (c *jsonCodec) object(data []byte) (map[string]any, error) {

@@ -87,6 +87,7 @@ func (ip *insertPlan) describe(where ast.Expr, sel *ast.Select) {
 		srcDesc += fmt.Sprintf(", idle after %v", ip.idle)
 	}
 	ip.physical = append(ip.physical, fmt.Sprintf("source %q (%s)", ip.op(ip.src.table.Name), srcDesc))
+	ip.physical = append(ip.physical, ip.logSourceOps()...)
 	if ip.window != nil {
 		ip.physical = append(ip.physical, fmt.Sprintf("  -> calc %q (forward, chained)", ip.op(ip.src.table.Name+"-calc")))
 		ip.physical = append(ip.physical, fmt.Sprintf("  -> window %q (hash exchange on [%s]; state: %d accumulators per key and window)", ip.windowName(), strings.Join(ip.keyNames(), ", "), len(ip.window.aggs)))
@@ -129,7 +130,8 @@ func (ip *insertPlan) build(j *engine.Job, o RunOptions) error {
 	return ip.buildSink(s, o)
 }
 
-// buildSource is the datagen source: row i is a function of i.
+// buildSource is the table's source: a shardlog table's (table_log.go),
+// else the datagen source, whose row i is a function of i.
 func (ip *insertPlan) buildSource(j *engine.Job, o RunOptions) (*engine.Stream[*row.Row], error) {
 	t := ip.src.table
 	if t.Factory.Name() == "shardlog" {

@@ -16,6 +16,11 @@
 // operators.Window; EXECUTE STATEMENT SET; EXPLAIN; SHOW TABLES; DESCRIBE.
 // Everything else the parser reads is refused by name with its position.
 //
+// Tables: datagen sources, print, blackhole and filesystem sinks, and
+// shardlog (the built-in log) both ways, its records in a sql/format
+// format, undecodable ones to an error output (table_log.go,
+// docs/sql-tables.md).
+//
 // Compiled evaluators keep per-call buffers and are not safe for
 // concurrent use. Each parallel instance of the calc and cast operators
 // compiles its own in Open; where the engine shares one function between

@@ -252,6 +252,7 @@ func (ip *insertPlan) buildLogSource(j *engine.Job, o RunOptions) (*engine.Strea
 	// The source row: the connector's columns (format fields and
 	// metadata, in the table's order), then the computed ones.
 	var fields []int
+	var notNull []string // per format field: its name when NOT NULL
 	var metas []metaFill
 	k := 0
 	for _, c := range t.Columns {
@@ -262,6 +263,11 @@ func (ip *insertPlan) buildLogSource(j *engine.Job, o RunOptions) (*engine.Strea
 			metas = append(metas, metaFill{dst: k, key: c.Metadata})
 		} else {
 			fields = append(fields, k)
+			nn := ""
+			if !c.Type.IsNullable() {
+				nn = c.Name
+			}
+			notNull = append(notNull, nn)
 		}
 		k++
 	}
@@ -273,6 +279,12 @@ func (ip *insertPlan) buildLogSource(j *engine.Job, o RunOptions) (*engine.Strea
 		}
 		r := layout.New()
 		for f, dst := range fields {
+			if fr.IsNull(f) {
+				if notNull[f] != "" {
+					return nil, fmt.Errorf("column '%s' is NOT NULL, but the record gives no value for it", notNull[f])
+				}
+				continue
+			}
 			if err := r.Set(dst, fr.Get(f)); err != nil {
 				return nil, err
 			}
@@ -435,4 +447,18 @@ func metadataExtras(col catalog.Column) string {
 		s += " VIRTUAL"
 	}
 	return s
+}
+
+// logSourceOps are EXPLAIN's lines for the operators a shardlog source
+// adds after itself.
+func (ip *insertPlan) logSourceOps() []string {
+	t := ip.src.table
+	if t.Factory.Name() != "shardlog" {
+		return nil
+	}
+	_, name, _ := catalog.LogFormat(t)
+	return []string{
+		fmt.Sprintf("  -> decode %q (forward, chained; %s records into rows; undecodable ones to %q, the error output)", ip.op(t.Name)+"/decode", name, ip.op(t.Name+"-errors")),
+		fmt.Sprintf("  -> skip %q (forward, chained; drops records skipped by ignore-parse-errors)", ip.op(t.Name+"-skip")),
+	}
 }

@@ -142,3 +142,57 @@ func putLines(t testing.TB, dir, stream string, lines []string) {
 		}
 	}
 }
+
+// TestShardlogErrorCount: the records that do not decode are counted
+// under the names `sluice run`'s progress line reads (the source's
+// "<table>/decode" operator's "decode-errors" counter, and the error
+// output's sink "<table>-errors"), and the job ends with the good ones.
+func TestShardlogErrorCount(t *testing.T) {
+	dir := t.TempDir()
+	putLines(t, filepath.Join(dir, "log"), "in", []string{`{"id":1}`, `{"id":`, `{"id":2}`, `nope`, `{"id":[3]}`})
+	p, err := planner.Plan(`CREATE TABLE src (id INT) WITH ('connector' = 'shardlog', 'stream' = 'in', 'format' = 'json',
+  'scan.stream.initpos' = 'TRIM_HORIZON', 'scan.bounded' = 'true');
+CREATE TABLE snk (id INT) WITH ('connector' = 'blackhole');
+INSERT INTO snk SELECT id FROM src;`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	j := engine.NewJob("errors", engine.Config{StateBackend: "memory"})
+	if err := p.Build(j, planner.RunOptions{DataDir: dir, LogClock: shardlog.NewManualClock(logEpoch)}); err != nil {
+		t.Fatal(err)
+	}
+	r, err := j.Start(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+	counts := map[string]int64{}
+	for _, om := range r.Metrics().Operators {
+		switch om.Name {
+		case "src/decode":
+			counts["decode-errors"] = om.Counters["decode-errors"]
+		case "src-errors":
+			counts["error sink in"] = om.RecordsIn
+		case "snk":
+			counts["sink in"] = om.RecordsIn
+		}
+	}
+	want := map[string]int64{"decode-errors": 3, "error sink in": 3, "sink in": 2}
+	for k, v := range want {
+		if counts[k] != v {
+			t.Errorf("%s = %d, want %d (all: %v)", k, counts[k], v, counts)
+		}
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "errors", "src", "errors.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(string(b), "\n"); n != 3 {
+		t.Errorf("error output has %d lines, want 3:\n%s", n, b)
+	}
+}
