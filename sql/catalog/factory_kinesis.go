@@ -1,11 +1,8 @@
 package catalog
 
 import (
-	"errors"
-	"maps"
 	"net/url"
 	"regexp"
-	"slices"
 	"strings"
 
 	"github.com/sluicehq/sluice/sql/diag"
@@ -87,6 +84,11 @@ func (k Kinesis) Check(v *Validator) error {
 	t := v.Table
 	if err := checkRecordFormat(v, k.Name()); err != nil {
 		return err
+	}
+	if st := t.Options["stream"]; strings.HasPrefix(st, "arn:") && !kinesisStreamARN.MatchString(st) {
+		return v.Errorf("stream", "option 'stream': '%s' is not a Kinesis stream ARN (arn:aws:kinesis:<region>:<account>:stream/<name>)", st)
+	} else if !strings.HasPrefix(st, "arn:") && !kinesisStreamName.MatchString(st) {
+		return v.Errorf("stream", "option 'stream': '%s' is not a stream name: 1 to 128 characters of a-z, A-Z, 0-9, '_', '-' and '.'", st)
 	}
 	region, hasRegion := t.Options["aws.region"]
 	endpoint, hasEndpoint := t.Options["aws.endpoint"]
@@ -197,26 +199,12 @@ func checkRecordFormat(v *Validator, connector string) error {
 	case !hasF && !hasVF:
 		return diag.New(v.src, t.Span, "Missing required option 'format' for connector '%s'", connector)
 	}
-	key, name, prefix := LogFormat(t)
-	for _, k := range slices.Sorted(maps.Keys(t.Options)) {
-		valueKey := strings.HasPrefix(k, "value.") && k != "value.format"
-		if valueKey && prefix == "" {
-			return v.Errorf(k, "option '%s' applies with 'value.format'; this table sets 'format'", k)
-		}
-		if !valueKey && prefix != "" && slices.Contains(format.Keys(""), k) {
-			return v.Errorf(k, "option '%s' applies with 'format'; this table sets 'value.format' (use 'value.%s')", k, k)
-		}
-	}
-	if _, err := format.New(name, t.Options, prefix, FormatLayout(t)); err != nil {
-		var oe *format.OptionError
-		if errors.As(err, &oe) {
-			e := v.Errorf(oe.Key, "%s", oe.Msg)
-			if de, ok := e.(*diag.Error); ok {
-				de.Hint = oe.Hint
-			}
-			return e
-		}
-		return v.Errorf(key, "%v", err)
-	}
-	return nil
+	key, _, _ := LogFormat(t)
+	return v.CheckFormat(key, FormatLayout(t))
 }
+
+// kinesisStreamName and kinesisStreamARN are the shapes Kinesis takes.
+var (
+	kinesisStreamName = regexp.MustCompile(`^[a-zA-Z0-9_.-]{1,128}$`)
+	kinesisStreamARN  = regexp.MustCompile(`^arn:aws[a-z-]*:kinesis:[a-z0-9-]+:[0-9]{12}:stream/[a-zA-Z0-9_.-]{1,128}$`)
+)
