@@ -154,7 +154,7 @@ func (c *coordinator) fresh(listing []types.Shard) {
 	case AtTimestamp:
 		start = position{Type: AtTimestamp, Timestamp: c.opts.StartTimestamp.UnixMilli()}
 	case Latest:
-		start = position{Type: AtTimestamp, Timestamp: c.ctx.Clock.Now().UnixMilli()}
+		start = position{Type: AtTimestamp, Timestamp: c.ctx.Clock.Now().UnixMilli(), Latest: true}
 	}
 	for _, s := range listing {
 		n := c.newNode(aws.ToString(s.ShardId), parentsOf(s), s.HashKeyRange, start)

@@ -32,9 +32,12 @@ type testEnv struct {
 	rt     *countingTransport
 }
 
-func startServer(t testing.TB) *testEnv {
+func startServer(t testing.TB) *testEnv { return startServerAt(t, nil) }
+
+// startServerAt is startServer with the log on clk (nil: the wall clock).
+func startServerAt(t testing.TB, clk shardlog.Clock) *testEnv {
 	t.Helper()
-	l, err := shardlog.Open(shardlog.Options{Dir: t.TempDir(), RetentionInterval: -1, Sync: shardlog.SyncNone})
+	l, err := shardlog.Open(shardlog.Options{Dir: t.TempDir(), RetentionInterval: -1, Sync: shardlog.SyncNone, Clock: clk})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -25,6 +25,10 @@ type position struct {
 	Timestamp int64 `json:"ts,omitempty"`
 	// Seq is AFTER_SEQUENCE_NUMBER's.
 	Seq string `json:"seq,omitempty"`
+	// Latest marks an AT_TIMESTAMP that stands for LATEST: where the
+	// endpoint's clock is behind ours and refuses the time as in the
+	// future, the shard is read from LATEST instead.
+	Latest bool `json:"latest,omitempty"`
 }
 
 func (p position) String() string {

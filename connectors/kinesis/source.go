@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -350,6 +351,13 @@ func throttled(err error) bool {
 	return errors.As(err, &pt) || errors.As(err, &le) || errors.As(err, &kt)
 }
 
+// timestampInFuture reports Kinesis's refusal of an AT_TIMESTAMP after
+// its own clock.
+func timestampInFuture(err error) bool {
+	var ia *types.InvalidArgumentException
+	return errors.As(err, &ia) && strings.Contains(aws.ToString(ia.Message), "cannot be greater than the currentTimestampInMillis")
+}
+
 // poll reads sh once. done reports that it has ended: closed (children are
 // those it named) or, bounded, caught up.
 func (r *reader[T]) poll(ctx context.Context, sh *shard, out *engine.SourceOutput[T]) (int, bool, []types.ChildShard, error) {
@@ -374,6 +382,12 @@ func (r *reader[T]) poll(ctx context.Context, sh *shard, out *engine.SourceOutpu
 			in.StartingSequenceNumber = aws.String(p.Seq)
 		}
 		res, err := api.GetShardIterator(ctx, in)
+		if err != nil && p.Latest && timestampInFuture(err) {
+			// The endpoint's clock is behind the job's: LATEST is the
+			// same point or an earlier one.
+			in.ShardIteratorType, in.Timestamp = types.ShardIteratorTypeLatest, nil
+			res, err = api.GetShardIterator(ctx, in)
+		}
 		if err != nil {
 			if backoffOn(err) {
 				return 0, false, nil, nil

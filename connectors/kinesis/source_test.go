@@ -279,3 +279,26 @@ func TestSourceStartPositions(t *testing.T) {
 		t.Fatalf("LATEST over a quiet stream: %v", got)
 	}
 }
+
+// TestSourceLatestWithAnEndpointBehind: LATEST starts AT_TIMESTAMP of the
+// job's clock; an endpoint whose clock is behind refuses that time as in
+// the future, and the shard is read from LATEST instead.
+func TestSourceLatestWithAnEndpointBehind(t *testing.T) {
+	e := startServerAt(t, shardlog.NewManualClock(time.Date(2024, 1, 2, 3, 4, 5, 0, time.UTC)))
+	e.createStream(t, "s", 1)
+	prod := newProducer(e.log, "s", 3, 1)
+	prod.put(t, 10, nil)
+	api := &faultyAPI{API: e.client}
+	src, err := NewSource(api, SourceOptions{Stream: "s", Start: Latest, Bounded: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	j := engine.NewJob("read", engine.Config{Parallelism: 1})
+	out := engine.Collect(engine.SourceOf(j, "kinesis", src, engine.NoWatermarks[Record]()), "out")
+	if err := j.Execute(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(out.Values()); n != 0 {
+		t.Fatalf("%d records read from LATEST", n)
+	}
+}
