@@ -274,7 +274,12 @@ type faultyAPI struct {
 	// expireEvery makes every expireEvery-th GetRecords fail with
 	// ExpiredIteratorException, as Kinesis does for an iterator older
 	// than five minutes.
-	expireEvery      int64
+	expireEvery int64
+	// failCallEvery fails every failCallEvery-th PutRecords call whole
+	// with InternalFailureException, before it reaches the server.
+	failCallEvery    int64
+	calls            atomic.Int64
+	failedCalls      atomic.Int64
 	reads, puts      atomic.Int64
 	getRecords       atomic.Int64
 	throttledReads   atomic.Int64
@@ -314,6 +319,10 @@ func (f *faultyAPI) GetShardIterator(ctx context.Context, in *kinesis.GetShardIt
 // PutRecords sends the records it does not refuse and answers for all, as
 // Kinesis does when part of a call is throttled.
 func (f *faultyAPI) PutRecords(ctx context.Context, in *kinesis.PutRecordsInput, opts ...func(*kinesis.Options)) (*kinesis.PutRecordsOutput, error) {
+	if f.failCallEvery > 0 && f.calls.Add(1)%f.failCallEvery == 0 {
+		f.failedCalls.Add(1)
+		return nil, &types.InternalFailureException{Message: aws.String("Internal service failure.")}
+	}
 	if f.refuseEvery == 0 {
 		return f.API.PutRecords(ctx, in, opts...)
 	}

@@ -45,12 +45,13 @@ func readBack(t *testing.T, e *testEnv, stream string) []keySeq {
 }
 
 // TestSinkBatchesAndRetriesRefusedRecords writes through a client whose
-// PutRecords refuses every 7th record with a throttling error: every
-// record is stored, and the refused ones are counted as retried.
+// PutRecords refuses every 7th record with a throttling error and fails
+// every 10th call whole with InternalFailureException: every record is
+// stored, and the refused ones are counted as retried.
 func TestSinkBatchesAndRetriesRefusedRecords(t *testing.T) {
 	e := startServer(t)
 	e.createStream(t, "out", 3)
-	api := &faultyAPI{API: e.client, refuseEvery: 7}
+	api := &faultyAPI{API: e.client, refuseEvery: 7, failCallEvery: 10}
 	sink, err := NewSink(api, SinkOptions{Stream: "out", MaxBatchRecords: 100, InitialBackoff: time.Millisecond, MaxBackoff: 2 * time.Millisecond}, encodeKeySeq)
 	if err != nil {
 		t.Fatal(err)
@@ -62,7 +63,7 @@ func TestSinkBatchesAndRetriesRefusedRecords(t *testing.T) {
 		t.Fatal(err)
 	}
 	st := sink.Stats()
-	if st.Records != 3000 || st.Retried != api.refused.Load() || st.Retried == 0 {
+	if st.Records != 3000 || st.Retried != api.refused.Load() || st.Retried == 0 || api.failedCalls.Load() == 0 {
 		t.Fatalf("stats %+v, %d refused", st, api.refused.Load())
 	}
 	// Each record is in the stream; the sink stored each once, but the

@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
+	"github.com/aws/smithy-go"
 
 	"github.com/sluicehq/sluice/engine"
 	"github.com/sluicehq/sluice/internal/backoff"
@@ -343,12 +344,22 @@ func (r *reader[T]) takeIncoming(out *engine.SourceOutput[T]) {
 	r.incoming = r.incoming[:0]
 }
 
-// throttled reports errors after which a read is tried again later.
+// throttled reports errors after which a call is tried again later:
+// throttling, and failures on the service's side (InternalFailure, HTTP
+// 5xx) that outlasted the SDK's own retries.
 func throttled(err error) bool {
 	var pt *types.ProvisionedThroughputExceededException
 	var le *types.LimitExceededException
 	var kt *types.KMSThrottlingException
-	return errors.As(err, &pt) || errors.As(err, &le) || errors.As(err, &kt)
+	if errors.As(err, &pt) || errors.As(err, &le) || errors.As(err, &kt) {
+		return true
+	}
+	var ae smithy.APIError
+	if errors.As(err, &ae) && ae.ErrorFault() == smithy.FaultServer {
+		return true
+	}
+	var re interface{ HTTPStatusCode() int }
+	return errors.As(err, &re) && re.HTTPStatusCode() >= 500
 }
 
 // timestampInFuture reports Kinesis's refusal of an AT_TIMESTAMP after
