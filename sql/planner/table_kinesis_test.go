@@ -16,6 +16,7 @@ import (
 
 	"github.com/sluicehq/sluice/connectors/shardlog"
 	"github.com/sluicehq/sluice/connectors/shardlog/kinesisapi"
+	"github.com/sluicehq/sluice/engine"
 	"github.com/sluicehq/sluice/sql/planner"
 )
 
@@ -170,4 +171,55 @@ func readStream(t *testing.T, l *shardlog.Log, stream string) string {
 	}
 	slices.Sort(lines)
 	return strings.Join(lines, "\n") + "\n" + strconv.Itoa(len(lines)) + " records\n"
+}
+
+// TestKinesisErrorCount: records that do not decode are counted under the
+// name `sluice run`'s progress line reads (the source's "<table>/decode"
+// operator's "decode-errors" counter), and the job ends with the good
+// ones.
+func TestKinesisErrorCount(t *testing.T) {
+	l, endpoint := startKinesis(t)
+	if err := l.CreateStream(shardlog.CreateStreamInput{Name: "in", ShardCount: 1}); err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range []string{`{"id":1}`, `{"id":`, `{"id":2}`, `nope`} {
+		if _, err := l.PutRecord(context.Background(), shardlog.StreamRef{Name: "in"}, shardlog.PutEntry{PartitionKey: "k", Data: []byte(line)}, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dir := t.TempDir()
+	p, err := planner.Plan(`CREATE TABLE src (id INT) WITH ('connector' = 'kinesis', 'stream' = 'in', 'aws.endpoint' = '` + endpoint + `',
+  'aws.credentials.provider' = 'BASIC', 'aws.credentials.basic.accesskeyid' = 'AKIDEXAMPLE', 'aws.credentials.basic.secretkey' = 'secret',
+  'format' = 'json', 'scan.stream.initpos' = 'TRIM_HORIZON', 'scan.bounded' = 'true');
+CREATE TABLE snk (id INT) WITH ('connector' = 'blackhole');
+INSERT INTO snk SELECT id FROM src;`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	j := engine.NewJob("errors", engine.Config{StateBackend: "memory"})
+	if err := p.Build(j, planner.RunOptions{DataDir: dir}); err != nil {
+		t.Fatal(err)
+	}
+	r, err := j.Start(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+	counts := map[string]int64{}
+	for _, om := range r.Metrics().Operators {
+		switch om.Name {
+		case "src/decode":
+			counts["decode-errors"] = om.Counters["decode-errors"]
+		case "snk":
+			counts["sink in"] = om.RecordsIn
+		}
+	}
+	if counts["decode-errors"] != 2 || counts["sink in"] != 2 {
+		t.Fatalf("counts %v", counts)
+	}
 }
