@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"os"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
@@ -33,6 +34,13 @@ const (
 	// CredentialsBasic is a fixed access key id and secret key (Flink's
 	// BASIC).
 	CredentialsBasic
+	// CredentialsEnv is the key pair in AWS_ACCESS_KEY_ID,
+	// AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN (Flink's ENV_VAR).
+	CredentialsEnv
+	// CredentialsProfile is a profile of the shared credentials file
+	// (Flink's PROFILE): Profile (default: AWS_PROFILE, else "default")
+	// in ProfilePath (default: ~/.aws/credentials).
+	CredentialsProfile
 )
 
 // ClientConfig configures a Kinesis client.
@@ -44,9 +52,11 @@ type ClientConfig struct {
 	// for a local server. Empty: the region's endpoint.
 	Endpoint string
 	// Credentials selects the provider; AccessKeyID, SecretKey and
-	// SessionToken are CredentialsBasic's.
+	// SessionToken are CredentialsBasic's, Profile and ProfilePath
+	// CredentialsProfile's.
 	Credentials                          Credentials
 	AccessKeyID, SecretKey, SessionToken string
+	Profile, ProfilePath                 string
 	// HTTPClient replaces the SDK's HTTP client (nil: the SDK's).
 	HTTPClient *http.Client
 	// Retryer replaces the SDK's retryer (nil: the SDK's standard one).
@@ -64,6 +74,11 @@ func (c *ClientConfig) Validate() error {
 		if c.Region == "" {
 			return errors.New("kinesis: BASIC credentials need a region")
 		}
+	case CredentialsEnv:
+		if os.Getenv("AWS_ACCESS_KEY_ID") == "" || os.Getenv("AWS_SECRET_ACCESS_KEY") == "" {
+			return errors.New("kinesis: ENV_VAR credentials: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY must be set")
+		}
+	case CredentialsProfile:
 	default:
 		return fmt.Errorf("kinesis: unknown credentials provider %d", c.Credentials)
 	}
@@ -79,9 +94,39 @@ func NewClient(ctx context.Context, cfg ClientConfig) (*kinesis.Client, error) {
 	if cfg.Region != "" {
 		loads = append(loads, config.WithRegion(cfg.Region))
 	}
-	if cfg.Credentials == CredentialsBasic {
+	switch cfg.Credentials {
+	case CredentialsBasic:
 		loads = append(loads, config.WithCredentialsProvider(
 			credentials.NewStaticCredentialsProvider(cfg.AccessKeyID, cfg.SecretKey, cfg.SessionToken)))
+	case CredentialsEnv:
+		loads = append(loads, config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider(
+			os.Getenv("AWS_ACCESS_KEY_ID"), os.Getenv("AWS_SECRET_ACCESS_KEY"), os.Getenv("AWS_SESSION_TOKEN"))))
+	case CredentialsProfile:
+		profile := cfg.Profile
+		if profile == "" {
+			profile = os.Getenv("AWS_PROFILE")
+		}
+		if profile == "" {
+			profile = "default"
+		}
+		sc, err := config.LoadSharedConfigProfile(ctx, profile, func(o *config.LoadSharedConfigOptions) {
+			if cfg.ProfilePath != "" {
+				o.CredentialsFiles = []string{cfg.ProfilePath}
+			}
+		})
+		if err != nil {
+			return nil, fmt.Errorf("kinesis: PROFILE credentials: %w", err)
+		}
+		if sc.Credentials.HasKeys() {
+			// The profile's keys, whatever the environment holds.
+			loads = append(loads, config.WithCredentialsProvider(credentials.StaticCredentialsProvider{Value: sc.Credentials}))
+		} else {
+			// A profile of roles or SSO: the SDK resolves it.
+			loads = append(loads, config.WithSharedConfigProfile(profile))
+			if cfg.ProfilePath != "" {
+				loads = append(loads, config.WithSharedCredentialsFiles([]string{cfg.ProfilePath}))
+			}
+		}
 	}
 	if cfg.Retryer != nil {
 		loads = append(loads, config.WithRetryer(cfg.Retryer))

@@ -18,10 +18,12 @@ import (
 //     endpoint points elsewhere than the region's service (a local
 //     server, say).
 //   - 'aws.credentials.provider': AUTO (the default: the SDK's chain of
-//     environment, shared files and roles) or BASIC with
+//     environment, shared files and roles), BASIC with
 //     'aws.credentials.basic.accesskeyid' and
-//     'aws.credentials.basic.secretkey'. Flink's other providers are
-//     refused by name.
+//     'aws.credentials.basic.secretkey', ENV_VAR (AWS_ACCESS_KEY_ID,
+//     AWS_SECRET_ACCESS_KEY) or PROFILE ('aws.credentials.profile.name',
+//     'aws.credentials.profile.path'). SYS_PROP, ASSUME_ROLE and
+//     WEB_IDENTITY_TOKEN are refused by name.
 //   - 'format' or 'value.format' (one of them, required), with the
 //     format's options (package sql/format).
 //   - 'scan.stream.initpos': LATEST (the default), TRIM_HORIZON or
@@ -49,7 +51,8 @@ type Kinesis struct{}
 func (Kinesis) Name() string { return "kinesis" }
 
 var kinesisOptions = []string{"stream", "aws.region", "aws.endpoint", "aws.credentials.provider",
-	"aws.credentials.basic.accesskeyid", "aws.credentials.basic.secretkey", "format", "value.format",
+	"aws.credentials.basic.accesskeyid", "aws.credentials.basic.secretkey",
+	"aws.credentials.profile.name", "aws.credentials.profile.path", "format", "value.format",
 	"scan.stream.initpos", "scan.stream.initpos-timestamp", "scan.bounded",
 	"scan.shard.getrecords.maxrecordcount", "scan.shard.getrecords.intervalmillis", "scan.shard.discovery.intervalmillis",
 	"sink.partitioner", "sink.partitioner-field-delimiter", "sink.batch.max-size", "sink.flush-buffer.timeout", "error.path"}
@@ -111,20 +114,20 @@ func (k Kinesis) Check(v *Validator) error {
 	_, hasID := t.Options["aws.credentials.basic.accesskeyid"]
 	_, hasSecret := t.Options["aws.credentials.basic.secretkey"]
 	switch prov {
-	case "AUTO":
-		if hasID || hasSecret {
-			key := "aws.credentials.basic.accesskeyid"
-			if !hasID {
-				key = "aws.credentials.basic.secretkey"
-			}
-			return v.Errorf(key, "option '%s' applies to 'aws.credentials.provider' = 'BASIC' only", key)
-		}
-	case "BASIC":
-		if !hasID || !hasSecret {
-			return v.Errorf("aws.credentials.provider", "Please set values for AWS Access Key ID ('aws.credentials.basic.accesskeyid') and Secret Key ('aws.credentials.basic.secretkey') when using the BASIC AWS credential provider type.")
-		}
+	case "AUTO", "BASIC", "ENV_VAR", "PROFILE":
 	default:
-		return v.Errorf("aws.credentials.provider", "AWS credential provider type '%s' is not supported yet (AUTO and BASIC are)", prov)
+		return v.Errorf("aws.credentials.provider", "AWS credential provider type '%s' is not supported yet (AUTO, BASIC, ENV_VAR and PROFILE are)", prov)
+	}
+	if prov == "BASIC" && (!hasID || !hasSecret) {
+		return v.Errorf("aws.credentials.provider", "Please set values for AWS Access Key ID ('aws.credentials.basic.accesskeyid') and Secret Key ('aws.credentials.basic.secretkey') when using the BASIC AWS credential provider type.")
+	}
+	for _, o := range []struct{ key, provider string }{
+		{"aws.credentials.basic.accesskeyid", "BASIC"}, {"aws.credentials.basic.secretkey", "BASIC"},
+		{"aws.credentials.profile.name", "PROFILE"}, {"aws.credentials.profile.path", "PROFILE"},
+	} {
+		if _, set := t.Options[o.key]; set && prov != o.provider {
+			return v.Errorf(o.key, "option '%s' applies to 'aws.credentials.provider' = '%s' only", o.key, o.provider)
+		}
 	}
 	if _, err := v.OneOf("scan.bounded", "false", "true", "false"); err != nil {
 		return err

@@ -29,9 +29,15 @@ import (
 func kinesisClient(t *catalog.Table) (kinesis.API, error) {
 	o := t.Options
 	cfg := kinesis.ClientConfig{Region: o["aws.region"], Endpoint: o["aws.endpoint"]}
-	if o["aws.credentials.provider"] == "BASIC" {
+	switch o["aws.credentials.provider"] {
+	case "BASIC":
 		cfg.Credentials = kinesis.CredentialsBasic
 		cfg.AccessKeyID, cfg.SecretKey = o["aws.credentials.basic.accesskeyid"], o["aws.credentials.basic.secretkey"]
+	case "ENV_VAR":
+		cfg.Credentials = kinesis.CredentialsEnv
+	case "PROFILE":
+		cfg.Credentials = kinesis.CredentialsProfile
+		cfg.Profile, cfg.ProfilePath = o["aws.credentials.profile.name"], o["aws.credentials.profile.path"]
 	}
 	if cfg.Region == "" {
 		// Flink takes an endpoint alone; requests are still signed for a
