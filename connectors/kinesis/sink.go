@@ -48,6 +48,10 @@ type SinkOptions struct {
 	// doubles, with jitter. Defaults 100 ms and 5 s. They are retried
 	// until they are stored or the job stops.
 	InitialBackoff, MaxBackoff time.Duration
+	// FailOnError fails the job at the first record a call refuses,
+	// throttled ones included, instead of sending it again (Flink's
+	// sink.fail-on-error).
+	FailOnError bool
 }
 
 // EnsureDefaults fills zero fields with their defaults.
@@ -341,7 +345,7 @@ func (w *sinkWriter[T]) send() error {
 				code := aws.ToString(r.ErrorCode)
 				switch {
 				case code == "":
-				case retryable(code):
+				case retryable(code) && !s.opts.FailOnError:
 					failed = append(failed, entries[i])
 				default:
 					return fmt.Errorf("kinesis: sink %s: PutRecords %s refused a record: %s: %s", w.name, s.opts.streamName(), code, aws.ToString(r.ErrorMessage))

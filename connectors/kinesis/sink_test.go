@@ -239,3 +239,24 @@ func TestSinkFlushTimeout(t *testing.T) {
 		t.Fatalf("stats %+v", st)
 	}
 }
+
+// TestSinkFailOnError: with FailOnError a throttled record fails the job
+// with Kinesis's code and message instead of being sent again.
+func TestSinkFailOnError(t *testing.T) {
+	e := startServer(t)
+	e.createStream(t, "out", 1)
+	api := &faultyAPI{API: e.client, refuseEvery: 5}
+	sink, err := NewSink(api, SinkOptions{Stream: "out", FailOnError: true}, encodeKeySeq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	j := engine.NewJob("write", engine.Config{Parallelism: 1})
+	engine.SinkTo(engine.FromSlice(j, "in", keySeqs(2, 20), engine.NoWatermarks[keySeq]()), "kinesis", sink)
+	err = j.Execute(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "refused a record: ProvisionedThroughputExceededException: Rate exceeded for shard") {
+		t.Fatalf("got %v", err)
+	}
+	if st := sink.Stats(); st.Retried != 0 {
+		t.Fatalf("stats %+v", st)
+	}
+}

@@ -39,7 +39,8 @@ import (
 //     the columns' values joined with 'sink.partitioner-field-delimiter'
 //     (default '|').
 //   - 'sink.batch.max-size' (500 records a call),
-//     'sink.flush-buffer.timeout' (5000 ms).
+//     'sink.flush-buffer.timeout' (5000 ms), 'sink.fail-on-error' (false:
+//     refused records are sent again).
 //   - 'error.path': where records that do not decode go.
 //
 // Metadata columns (read only): 'timestamp' TIMESTAMP_LTZ(3) (the
@@ -55,7 +56,7 @@ var kinesisOptions = []string{"stream", "aws.region", "aws.endpoint", "aws.crede
 	"aws.credentials.profile.name", "aws.credentials.profile.path", "format", "value.format",
 	"scan.stream.initpos", "scan.stream.initpos-timestamp", "scan.bounded",
 	"scan.shard.getrecords.maxrecordcount", "scan.shard.getrecords.intervalmillis", "scan.shard.discovery.intervalmillis",
-	"sink.partitioner", "sink.partitioner-field-delimiter", "sink.batch.max-size", "sink.flush-buffer.timeout", "error.path"}
+	"sink.partitioner", "sink.partitioner-field-delimiter", "sink.batch.max-size", "sink.flush-buffer.timeout", "sink.fail-on-error", "error.path"}
 
 // Options implements Factory.
 func (Kinesis) Options() []OptionSpec {
@@ -130,6 +131,9 @@ func (k Kinesis) Check(v *Validator) error {
 		}
 	}
 	if _, err := v.OneOf("scan.bounded", "false", "true", "false"); err != nil {
+		return err
+	}
+	if _, err := v.OneOf("sink.fail-on-error", "false", "true", "false"); err != nil {
 		return err
 	}
 	if err := checkInitPos(v); err != nil {

@@ -312,6 +312,7 @@ func (ip *insertPlan) buildKinesisSink(s *engine.Stream[*row.Row], o RunOptions)
 	so := kinesis.SinkOptions{}
 	so.Stream, so.StreamARN = kinesisStream(t)
 	so.MaxBatchRecords = int(optInt(t, "sink.batch.max-size"))
+	so.FailOnError = t.Options["sink.fail-on-error"] == "true"
 	if _, ok := t.Options["sink.flush-buffer.timeout"]; ok {
 		so.FlushTimeout = max(optMillis(t, "sink.flush-buffer.timeout"), time.Nanosecond)
 	}
