@@ -53,6 +53,9 @@ func (ip *insertPlan) buildSource(j *engine.Job, o RunOptions) (*engine.Stream[*
 	case "shardlog":
 		return ip.buildLogSource(j, o)
 	}
+	if t.Factory.Name() == "kinesis" {
+		return ip.buildKinesisSource(j, o)
+	}
 	opts := t.Options
 	var count int64
 	if v, ok := opts["number-of-rows"]; ok {
@@ -407,6 +410,8 @@ func (ip *insertPlan) buildSink(s *engine.Stream[*row.Row], o RunOptions) error 
 		engine.ForEach(s, ip.op(t.Name), func(*row.Row) error { return nil })
 	case "shardlog":
 		return ip.buildLogSink(s, o)
+	case "kinesis":
+		return ip.buildKinesisSink(s, o)
 	case "filesystem":
 		return ip.buildFilesystemSink(s)
 	case "firehose":
