@@ -126,12 +126,12 @@ func (ip *insertPlan) build(j *engine.Job, o RunOptions) error {
 	if err != nil {
 		return err
 	}
-	s = engine.Process[*row.Row, *row.Row](s, ip.op(ip.src.table.Name+"-calc"), &rowProcess{newFn: ip.calc})
+	s = engine.Process[*row.Row, *row.Row](s, ip.op(ip.src.table.Name+"-calc"), &rowProcess{newFn: ip.calc, owns: true})
 	if ip.window != nil {
 		s = ip.buildWindow(s)
 	}
 	if ip.sinkCast != nil {
-		s = engine.Process[*row.Row, *row.Row](s, ip.op(ip.sink.Name+"-cast"), &rowProcess{newFn: ip.sinkCast})
+		s = engine.Process[*row.Row, *row.Row](s, ip.op(ip.sink.Name+"-cast"), &rowProcess{newFn: ip.sinkCast, owns: true})
 	}
 	return ip.buildSink(s, o)
 }
@@ -164,13 +164,25 @@ func (ip *insertPlan) buildSource(j *engine.Job) (*engine.Stream[*row.Row], erro
 	layout := ip.src.layout
 	comp := ip.src.computed
 	hasComputed := len(t.Columns) > len(gens)
+	// Without a window every row is released downstream (by the calc, the
+	// cast or the sink: see rowProcess), so the rows are recycled; before
+	// a window they end in the window's input and are allocated.
+	var rec *row.Recycler
+	if ip.window == nil {
+		rec = layout.NewRecycler()
+	}
 	// One generator per subtask: its own row allocator and computed
-	// column evaluator, so the per-row path takes no lock or pool.
+	// column evaluator.
 	newGen := func() func(int64) *row.Row {
 		alloc := layout.NewAllocator(rowBatch)
 		computed := comp.get()
 		return func(i int64) *row.Row {
-			r := alloc.New()
+			var r *row.Row
+			if rec != nil {
+				r = rec.Get()
+			} else {
+				r = alloc.New()
+			}
 			for _, g := range gens {
 				g(i, r)
 			}
@@ -487,11 +499,15 @@ func (ip *insertPlan) buildSink(s *engine.Stream[*row.Row], o RunOptions) error 
 		engine.ForEach(s, ip.op(t.Name), func(r *row.Row) error {
 			line := append([]byte(prefix), r.AppendJava(nil)...)
 			line = append(line, '\n')
+			r.Release() // the sink is the row's last holder
 			_, err := w.Write(line) // a lockedWriter (Program.Build)
 			return err
 		})
 	case "blackhole":
-		engine.ForEach(s, ip.op(t.Name), func(*row.Row) error { return nil })
+		engine.ForEach(s, ip.op(t.Name), func(r *row.Row) error {
+			r.Release() // the sink is the row's last holder
+			return nil
+		})
 	case "filesystem":
 		js := engine.Map(s, ip.op(t.Name+"-json"), func(r *row.Row) json.RawMessage { return r.AppendJSON(nil) })
 		engine.SinkTo(js, ip.op(t.Name), file.JSONLines[json.RawMessage](t.Options["path"]))
@@ -514,8 +530,16 @@ func physicalOf(t *catalog.Table) []string {
 // rowProcess runs a compiled row function; each parallel instance compiles
 // its own in Open (engine.Process copies the struct per instance), so
 // evaluators are never shared between goroutines.
+//
+// owns says the operator is the only consumer of its input stream and
+// its producer never touches a row after emitting it, so that an input
+// row the function did not pass on (dropped, or replaced by a new output
+// row) has no other holder and is released (row.Row.Release) for reuse.
+// Every producer in a plan hands rows off that way; set owns only where
+// the input stream has no other consumer.
 type rowProcess struct {
 	newFn func() (rowFn, error)
+	owns  bool
 	f     rowFn
 }
 
@@ -532,6 +556,9 @@ func (p *rowProcess) ProcessElement(in *row.Row, ctx *engine.Context[*row.Row]) 
 	}
 	if keep {
 		ctx.Emit(out)
+	}
+	if p.owns && (!keep || out != in) {
+		in.Release()
 	}
 	return nil
 }

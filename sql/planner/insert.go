@@ -379,6 +379,7 @@ func watermarkDelay(c *compiler, w *catalog.Watermark) (time.Duration, error) {
 // passes through unchanged (a filter before a window).
 func planCalc(c *compiler, sc *scope, where ast.Expr, items []ast.Expr, names []string) (func() (rowFn, error), *row.Layout, error) {
 	var outL *row.Layout
+	var outRec *row.Recycler // shared by the instances (it is safe for concurrent use)
 	newFn := func() (rowFn, error) {
 		var cond predicate
 		if where != nil {
@@ -402,10 +403,10 @@ func planCalc(c *compiler, sc *scope, where ast.Expr, items []ast.Expr, names []
 			// later ones read it.
 			outL = layoutOf(names, ts)
 		}
-		var alloc *row.Allocator
-		if outL != nil {
-			alloc = outL.NewAllocator(rowBatch)
+		if items != nil && outRec == nil {
+			outRec = outL.NewRecycler()
 		}
+		rec := outRec
 		l := outL
 		return func(in *row.Row) (*row.Row, bool, error) {
 			if cond != nil {
@@ -417,7 +418,7 @@ func planCalc(c *compiler, sc *scope, where ast.Expr, items []ast.Expr, names []
 			if l == nil {
 				return in, true, nil
 			}
-			out := alloc.New()
+			out := rec.Get()
 			out.Kind = in.Kind
 			for _, set := range sets {
 				if _, err := set(in, out); err != nil {
@@ -458,6 +459,7 @@ func planSinkCast(c *compiler, ins *ast.Insert, q *row.Layout, sink *catalog.Tab
 		// The query's rows already are the sink's: no cast operator.
 		return nil, outL, nil
 	}
+	rec := outL.NewRecycler()
 	sc := &scope{}
 	for i := range q.Len() {
 		sc.names = append(sc.names, fmt.Sprintf("$%d", i))
@@ -477,9 +479,8 @@ func planSinkCast(c *compiler, ins *ast.Insert, q *row.Layout, sink *catalog.Tab
 			}
 			sets[i] = newSetter(y, i)
 		}
-		alloc := outL.NewAllocator(rowBatch)
 		return func(in *row.Row) (*row.Row, bool, error) {
-			out := alloc.New()
+			out := rec.Get()
 			out.Kind = in.Kind
 			for i, set := range sets {
 				null, err := set(in, out)

@@ -3,6 +3,7 @@ package row
 import (
 	"fmt"
 	"math"
+	"sync"
 
 	"github.com/sluicehq/sluice/sql/types"
 )
@@ -153,6 +154,7 @@ type Row struct {
 	W    []uint64 // null bitmap (L.nullWords words), then fixed-width slots
 	S    []string
 	R    []any
+	home *Recycler // where Release returns the row; nil for rows not from a Recycler
 }
 
 // New allocates an all-NULL row of kind Insert.
@@ -227,7 +229,7 @@ func (r *Row) Len() int { return len(r.L.types) }
 // IsNull reports whether field i is NULL.
 func (r *Row) IsNull(i int) bool { return r.W[i>>6]&(1<<(uint(i)&63)) != 0 }
 
-// SetNull makes field i NULL.
+// SetNull makes field i NULL (its slot reads as zero).
 func (r *Row) SetNull(i int) {
 	r.W[i>>6] |= 1 << (uint(i) & 63)
 	s := r.L.slots[i]
@@ -236,6 +238,11 @@ func (r *Row) SetNull(i int) {
 		r.S[s.idx] = ""
 	case clsRef:
 		r.R[s.idx] = nil
+	case clsTS2:
+		j := r.L.nullWords + int(s.idx)
+		r.W[j], r.W[j+1] = 0, 0
+	default:
+		r.W[r.L.nullWords+int(s.idx)] = 0
 	}
 }
 
@@ -590,4 +597,50 @@ func (a *Allocator) New() *Row {
 	r := &a.rows[0]
 	a.rows = a.rows[1:]
 	return r
+}
+
+// Recycler is a pool of rows of one layout, for pipelines that can prove
+// when a row is no longer referenced: the last holder of a row that came
+// from Get calls Release, and a later Get may return the same row, reset.
+// Releasing a row that anyone else may still read (a row sent to two
+// consumers, kept in state, or still to be read by the sender) corrupts
+// that reader's data, so only code that owns a row outright may release
+// it. A Recycler is safe for concurrent use (rows may be released on
+// another goroutine than the one that got them).
+type Recycler struct {
+	l *Layout
+	p sync.Pool
+}
+
+// NewRecycler is an empty recycler of rows of l.
+func (l *Layout) NewRecycler() *Recycler { return &Recycler{l: l} }
+
+// Get is an all-NULL row of kind Insert of the recycler's layout: a
+// released row, reset, or a new one.
+func (c *Recycler) Get() *Row {
+	if x := c.p.Get(); x != nil {
+		r := x.(*Row)
+		r.reset(c.l)
+		return r
+	}
+	r := c.l.New()
+	r.home = c
+	return r
+}
+
+func (r *Row) reset(l *Layout) {
+	r.Kind, r.L = Insert, l
+	clear(r.W)
+	clear(r.S)
+	clear(r.R)
+	r.setAllNull()
+}
+
+// Release hands r back to the Recycler it came from, if any (otherwise
+// it does nothing). The caller asserts that nothing references r any
+// more: it must not use r after the call, and neither may anyone else.
+func (r *Row) Release() {
+	if r.home != nil {
+		r.home.p.Put(r)
+	}
 }
