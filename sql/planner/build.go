@@ -499,7 +499,7 @@ func (ip *insertPlan) buildSink(s *engine.Stream[*row.Row], o RunOptions) error 
 		engine.ForEach(s, ip.op(t.Name), func(r *row.Row) error {
 			line := append([]byte(prefix), r.AppendJava(nil)...)
 			line = append(line, '\n')
-			r.Release() // the sink is the row's last holder
+			r.Release()             // the sink is the row's last holder
 			_, err := w.Write(line) // a lockedWriter (Program.Build)
 			return err
 		})
