@@ -135,19 +135,19 @@ func Run(ctx context.Context, cfg Config, emit bench.Emit) error {
 	}
 	n := cfg.Records
 	type job struct {
-		name    string
+		name       string
 		sql, goJob func() error
 	}
 	jobs := []job{{
-		name: "sql/filter-project",
-		sql:  func() error { return SQLJob(ctx, n) },
-		goJob:  func() error { return GoJob(ctx, n, func(Out) error { return nil }) },
+		name:  "sql/filter-project",
+		sql:   func() error { return SQLJob(ctx, n) },
+		goJob: func() error { return GoJob(ctx, n, func(Out) error { return nil }) },
 	}}
 	for _, c := range WindowCases {
 		jobs = append(jobs, job{
-			name: c.Name,
-			sql:  func() error { return runSQL(ctx, c.SQL(n, "blackhole"), planner.RunOptions{}) },
-			goJob:  func() error { return c.Go(ctx, n, func([]int64) error { return nil }) },
+			name:  c.Name,
+			sql:   func() error { return runSQL(ctx, c.SQL(n, "blackhole"), planner.RunOptions{}) },
+			goJob: func() error { return c.Go(ctx, n, func([]int64) error { return nil }) },
 		})
 	}
 	for _, jb := range jobs {
