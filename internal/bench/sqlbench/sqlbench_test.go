@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/sluicehq/sluice/internal/bench"
+	"github.com/sluicehq/sluice/sql/planner"
 )
 
 // TestSameResults checks that the SQL job and the hand-written Go job (the
@@ -74,6 +75,21 @@ func TestWindowCasesSameResults(t *testing.T) {
 					t.Fatalf("n=%d: no rows", n)
 				}
 			}
+		})
+	}
+}
+
+func BenchmarkWindowSQL(b *testing.B) {
+	ctx := context.Background()
+	for _, c := range WindowCases {
+		b.Run(c.Name, func(b *testing.B) {
+			cpu := bench.CPUTime()
+			for b.Loop() {
+				if err := runSQL(ctx, c.SQL(200_000, "blackhole"), planner.RunOptions{}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(bench.CPUTime()-cpu)/float64(b.N)/200_000, "cpu-ns/row")
 		})
 	}
 }
