@@ -175,11 +175,15 @@ func (ip *insertPlan) buildSource(j *engine.Job) (*engine.Stream[*row.Row], erro
 	// column evaluator.
 	newGen := func() func(int64) *row.Row {
 		alloc := layout.NewAllocator(rowBatch)
+		var cache *row.Cache
+		if rec != nil {
+			cache = rec.NewCache()
+		}
 		computed := comp.get()
 		return func(i int64) *row.Row {
 			var r *row.Row
-			if rec != nil {
-				r = rec.Get()
+			if cache != nil {
+				r = cache.Get()
 			} else {
 				r = alloc.New()
 			}
@@ -496,18 +500,14 @@ func (ip *insertPlan) buildSink(s *engine.Stream[*row.Row], o RunOptions) error 
 		if id := t.Options["print-identifier"]; id != "" {
 			prefix = id + "> "
 		}
-		engine.ForEach(s, ip.op(t.Name), func(r *row.Row) error {
+		engine.SinkTo(s, ip.op(t.Name), releasingSink(func(r *row.Row) error {
 			line := append([]byte(prefix), r.AppendJava(nil)...)
 			line = append(line, '\n')
-			r.Release()             // the sink is the row's last holder
 			_, err := w.Write(line) // a lockedWriter (Program.Build)
 			return err
-		})
+		}))
 	case "blackhole":
-		engine.ForEach(s, ip.op(t.Name), func(r *row.Row) error {
-			r.Release() // the sink is the row's last holder
-			return nil
-		})
+		engine.SinkTo(s, ip.op(t.Name), releasingSink(func(*row.Row) error { return nil }))
 	case "filesystem":
 		js := engine.Map(s, ip.op(t.Name+"-json"), func(r *row.Row) json.RawMessage { return r.AppendJSON(nil) })
 		engine.SinkTo(js, ip.op(t.Name), file.JSONLines[json.RawMessage](t.Options["path"]))
@@ -541,6 +541,7 @@ type rowProcess struct {
 	newFn func() (rowFn, error)
 	owns  bool
 	f     rowFn
+	dead  row.Releaser
 }
 
 func (p *rowProcess) Open(*engine.RuntimeContext) error {
@@ -558,7 +559,33 @@ func (p *rowProcess) ProcessElement(in *row.Row, ctx *engine.Context[*row.Row]) 
 		ctx.Emit(out)
 	}
 	if p.owns && (!keep || out != in) {
-		in.Release()
+		p.dead.Add(in)
 	}
 	return nil
 }
+
+// releasingSink is a sink calling write for each row and then releasing
+// the row (row.Releaser): a sink is its rows' last holder, so write must
+// not keep the row.
+type releasingSink func(r *row.Row) error
+
+func (f releasingSink) Open(context.Context, engine.SinkInfo) (engine.SinkWriter[*row.Row], error) {
+	return &releasingWriter{write: f}, nil
+}
+
+type releasingWriter struct {
+	write releasingSink
+	dead  row.Releaser
+}
+
+func (w *releasingWriter) Write(b []engine.Record[*row.Row]) error {
+	for i := range b {
+		if err := w.write(b[i].Value); err != nil {
+			return err
+		}
+		w.dead.Add(b[i].Value)
+	}
+	return nil
+}
+
+func (w *releasingWriter) Close() error { return nil }

@@ -403,10 +403,13 @@ func planCalc(c *compiler, sc *scope, where ast.Expr, items []ast.Expr, names []
 			// later ones read it.
 			outL = layoutOf(names, ts)
 		}
-		if items != nil && outRec == nil {
-			outRec = outL.NewRecycler()
+		var rec *row.Cache // this instance's
+		if items != nil {
+			if outRec == nil {
+				outRec = outL.NewRecycler()
+			}
+			rec = outRec.NewCache()
 		}
-		rec := outRec
 		l := outL
 		return func(in *row.Row) (*row.Row, bool, error) {
 			if cond != nil {
@@ -459,7 +462,7 @@ func planSinkCast(c *compiler, ins *ast.Insert, q *row.Layout, sink *catalog.Tab
 		// The query's rows already are the sink's: no cast operator.
 		return nil, outL, nil
 	}
-	rec := outL.NewRecycler()
+	outRec := outL.NewRecycler()
 	sc := &scope{}
 	for i := range q.Len() {
 		sc.names = append(sc.names, fmt.Sprintf("$%d", i))
@@ -479,6 +482,7 @@ func planSinkCast(c *compiler, ins *ast.Insert, q *row.Layout, sink *catalog.Tab
 			}
 			sets[i] = newSetter(y, i)
 		}
+		rec := outRec.NewCache()
 		return func(in *row.Row) (*row.Row, bool, error) {
 			out := rec.Get()
 			out.Kind = in.Kind
