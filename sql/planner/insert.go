@@ -19,8 +19,9 @@ type rowFn func(in *row.Row) (out *row.Row, keep bool, err error)
 
 // pooled runs compilations of one validated expression set, one per
 // concurrent caller, where the engine calls a shared function from several
-// subtasks (a datagen generator, a window's Aggregator). newFn cannot fail: the plan compiled the same
-// expressions already.
+// subtasks (a window's Aggregator; each datagen subtask takes one for
+// good). newFn cannot fail: the plan compiled the same expressions
+// already.
 type pooled[F any] struct{ p sync.Pool }
 
 func newPooled[F any](newFn func() (F, error)) *pooled[F] {
