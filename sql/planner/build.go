@@ -36,8 +36,9 @@ func (ip *insertPlan) build(l *lowering, o RunOptions) error {
 	if err != nil {
 		return err
 	}
+	ip.sinkOwns = ip.sinkCast != nil || l.consumers[ip.root] == 1
 	if ip.sinkCast != nil {
-		s = engine.Process[*row.Row, *row.Row](s, ip.castName, &rowProcess{newFn: ip.sinkCast})
+		s = engine.Process[*row.Row, *row.Row](s, ip.castName, &rowProcess{newFn: ip.sinkCast, owns: l.consumers[ip.root] == 1})
 	}
 	return ip.buildSink(s, o)
 }
@@ -81,13 +82,27 @@ func (ip *insertPlan) buildSource(j *engine.Job, o RunOptions) (*engine.Stream[*
 	layout := ip.src.layout
 	comp := ip.src.computed
 	hasComputed := len(t.Columns) > len(gens)
+	// Rows come from a recycler: the calc, cast or sink that is a row's
+	// last holder releases it for reuse (rowProcess.owns, writeRows); a
+	// row that ends in a window's input is never released and so never
+	// reused.
+	rec := layout.NewRecycler()
 	// One generator per subtask: its own row allocator and computed
-	// column evaluator, so the per-row path takes no lock or pool.
+	// column evaluator.
 	newGen := func() func(int64) *row.Row {
 		alloc := layout.NewAllocator(rowBatch)
+		var cache *row.Cache
+		if rec != nil {
+			cache = rec.NewCache()
+		}
 		computed := comp.get()
 		return func(i int64) *row.Row {
-			r := alloc.New()
+			var r *row.Row
+			if cache != nil {
+				r = cache.Get()
+			} else {
+				r = alloc.New()
+			}
 			for _, g := range gens {
 				g(i, r)
 			}
@@ -162,6 +177,10 @@ func fieldGen(f int, name string, t types.Type, opts map[string]string) (func(in
 	if opts[p+"kind"] == "sequence" {
 		start, end := int64(num("start", 0)), int64(num("end", 0))
 		n := max(0, end-start+1)
+		if classOf(t) == classInt && !t.IsCharString() && nullRate == 0 {
+			// The common case, without a type switch per row.
+			return func(i int64, r *row.Row) { r.SetInt(dst, start+i) }, n
+		}
 		return func(i int64, r *row.Row) {
 			v := start + i
 			if isNull(i) {
@@ -400,14 +419,14 @@ func (ip *insertPlan) buildSink(s *engine.Stream[*row.Row], o RunOptions) error 
 		if id := t.Options["print-identifier"]; id != "" {
 			prefix = id + "> "
 		}
-		engine.ForEach(s, ip.op(t.Name), func(r *row.Row) error {
+		ip.writeRows(s, ip.op(t.Name), func(r *row.Row) error {
 			line := append([]byte(prefix), r.AppendJava(nil)...)
 			line = append(line, '\n')
 			_, err := w.Write(line) // a lockedWriter (Program.Build)
 			return err
 		})
 	case "blackhole":
-		engine.ForEach(s, ip.op(t.Name), func(*row.Row) error { return nil })
+		ip.writeRows(s, ip.op(t.Name), func(*row.Row) error { return nil })
 	case "shardlog":
 		return ip.buildLogSink(s, o)
 	case "kinesis":
@@ -435,9 +454,18 @@ func physicalOf(t *catalog.Table) []string {
 // rowProcess runs a compiled row function; each parallel instance compiles
 // its own in Open (engine.Process copies the struct per instance), so
 // evaluators are never shared between goroutines.
+//
+// owns says the operator is the only consumer of its input stream and
+// its producer never touches a row after emitting it, so that an input
+// row the function did not pass on (dropped, or replaced by a new output
+// row) has no other holder and is released (row.Row.Release) for reuse.
+// Every producer in a plan hands rows off that way; set owns only where
+// the input stream has no other consumer.
 type rowProcess struct {
 	newFn func() (rowFn, error)
+	owns  bool
 	f     rowFn
+	dead  row.Releaser
 }
 
 func (p *rowProcess) Open(*engine.RuntimeContext) error {
@@ -454,5 +482,44 @@ func (p *rowProcess) ProcessElement(in *row.Row, ctx *engine.Context[*row.Row]) 
 	if keep {
 		ctx.Emit(out)
 	}
+	if p.owns && (!keep || out != in) {
+		p.dead.Add(in)
+	}
 	return nil
 }
+
+// writeRows is a sink calling write for each row, releasing the rows after
+// writing where the sink is their last holder (ip.sinkOwns).
+func (ip *insertPlan) writeRows(s *engine.Stream[*row.Row], name string, write func(*row.Row) error) {
+	if ip.sinkOwns {
+		engine.SinkTo(s, name, releasingSink(write))
+		return
+	}
+	engine.ForEach(s, name, write)
+}
+
+// releasingSink is a sink calling write for each row and then releasing
+// the row (row.Releaser): a sink is its rows' last holder, so write must
+// not keep the row.
+type releasingSink func(r *row.Row) error
+
+func (f releasingSink) Open(context.Context, engine.SinkInfo) (engine.SinkWriter[*row.Row], error) {
+	return &releasingWriter{write: f}, nil
+}
+
+type releasingWriter struct {
+	write releasingSink
+	dead  row.Releaser
+}
+
+func (w *releasingWriter) Write(b []engine.Record[*row.Row]) error {
+	for i := range b {
+		if err := w.write(b[i].Value); err != nil {
+			return err
+		}
+		w.dead.Add(b[i].Value)
+	}
+	return nil
+}
+
+func (w *releasingWriter) Close() error { return nil }

@@ -19,8 +19,9 @@ type rowFn func(in *row.Row) (out *row.Row, keep bool, err error)
 
 // pooled runs compilations of one validated expression set, one per
 // concurrent caller, where the engine calls a shared function from several
-// subtasks (a datagen generator, a window's Aggregator). newFn cannot fail: the plan compiled the same
-// expressions already.
+// subtasks (a window's Aggregator; each datagen subtask takes one for
+// good). newFn cannot fail: the plan compiled the same expressions
+// already.
 type pooled[F any] struct{ p sync.Pool }
 
 func newPooled[F any](newFn func() (F, error)) *pooled[F] {
@@ -96,6 +97,7 @@ type insertPlan struct {
 	root     *relNode
 	sinkCast func() (rowFn, error) // the query's row cast to the sink's column types; one per instance; nil when the identity
 	castName string
+	sinkOwns bool // the sink is the only consumer of its input: it may release rows (build)
 	sink     *catalog.Table
 	sinkL    *row.Layout
 	logical  []string
@@ -286,6 +288,7 @@ func watermarkDelay(c *compiler, w *catalog.Watermark) (time.Duration, error) {
 // passes through unchanged (a filter before a window).
 func planCalc(c *compiler, sc *scope, where ast.Expr, items []ast.Expr, names []string) (func() (rowFn, error), *row.Layout, error) {
 	var outL *row.Layout
+	var outRec *row.Recycler // shared by the instances (it is safe for concurrent use)
 	newFn := func() (rowFn, error) {
 		var cond predicate
 		if where != nil {
@@ -309,9 +312,12 @@ func planCalc(c *compiler, sc *scope, where ast.Expr, items []ast.Expr, names []
 			// later ones read it.
 			outL = layoutOf(names, ts)
 		}
-		var alloc *row.Allocator
-		if outL != nil {
-			alloc = outL.NewAllocator(rowBatch)
+		var rec *row.Cache // this instance's
+		if items != nil {
+			if outRec == nil {
+				outRec = outL.NewRecycler()
+			}
+			rec = outRec.NewCache()
 		}
 		l := outL
 		return func(in *row.Row) (*row.Row, bool, error) {
@@ -324,7 +330,7 @@ func planCalc(c *compiler, sc *scope, where ast.Expr, items []ast.Expr, names []
 			if l == nil {
 				return in, true, nil
 			}
-			out := alloc.New()
+			out := rec.Get()
 			out.Kind = in.Kind
 			for _, set := range sets {
 				if _, err := set(in, out); err != nil {
@@ -369,6 +375,7 @@ func planSinkCast(c *compiler, ins *ast.Insert, q *row.Layout, sink *catalog.Tab
 		// The query's rows already are the sink's: no cast operator.
 		return nil, outL, nil
 	}
+	outRec := outL.NewRecycler()
 	sc := &scope{}
 	for i := range q.Len() {
 		sc.names = append(sc.names, fmt.Sprintf("$%d", i))
@@ -388,9 +395,9 @@ func planSinkCast(c *compiler, ins *ast.Insert, q *row.Layout, sink *catalog.Tab
 			}
 			sets[i] = newSetter(y, i)
 		}
-		alloc := outL.NewAllocator(rowBatch)
+		rec := outRec.NewCache()
 		return func(in *row.Row) (*row.Row, bool, error) {
-			out := alloc.New()
+			out := rec.Get()
 			out.Kind = in.Kind
 			for i, set := range sets {
 				null, err := set(in, out)

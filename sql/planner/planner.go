@@ -339,6 +339,7 @@ func (p *Program) Build(j *engine.Job, o RunOptions) error {
 		return err
 	}
 	l := &lowering{j: j, o: o, streams: map[*relNode]*engine.Stream[*row.Row]{}}
+	l.countConsumers(p.inserts)
 	for _, ip := range p.inserts {
 		if err := ip.build(l, o); err != nil {
 			return err

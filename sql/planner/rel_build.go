@@ -185,6 +185,31 @@ type lowering struct {
 	o       RunOptions
 	c       *compiler
 	streams map[*relNode]*engine.Stream[*row.Row]
+	// consumers counts the operators and INSERTs reading each node's
+	// stream: an operator may release (recycle) an input row only where
+	// it is the stream's one consumer (rowProcess.owns).
+	consumers map[*relNode]int
+}
+
+// countConsumers fills l.consumers for the trees of inserts.
+func (l *lowering) countConsumers(inserts []*insertPlan) {
+	l.consumers = map[*relNode]int{}
+	seen := map[*relNode]bool{}
+	var walk func(n *relNode)
+	walk = func(n *relNode) {
+		if seen[n] {
+			return
+		}
+		seen[n] = true
+		for _, in := range n.inputs {
+			l.consumers[in]++
+			walk(in)
+		}
+	}
+	for _, ip := range inserts {
+		l.consumers[ip.root]++
+		walk(ip.root)
+	}
 }
 
 func (l *lowering) lower(n *relNode) (*engine.Stream[*row.Row], error) {
@@ -208,7 +233,7 @@ func (l *lowering) lower(n *relNode) (*engine.Stream[*row.Row], error) {
 			return nil, err
 		}
 	case relCalc:
-		s = engine.Process[*row.Row, *row.Row](ins[0], n.opName, &rowProcess{newFn: n.calc})
+		s = engine.Process[*row.Row, *row.Row](ins[0], n.opName, &rowProcess{newFn: n.calc, owns: l.consumers[n.inputs[0]] == 1})
 	case relWindow:
 		s = buildWindow(ins[0], n.window, n.inputs[0].layout, n.opName)
 	case relUnion:

@@ -89,7 +89,10 @@ func (e *KeyEncoder) Append(dst []byte, r *Row) []byte {
 }
 
 // Key is Append into a new slice, as a string (for map keys).
-func (e *KeyEncoder) Key(r *Row) string { return string(e.Append(nil, r)) }
+func (e *KeyEncoder) Key(r *Row) string {
+	var buf [64]byte // most keys fit: the string is then the only allocation
+	return string(e.Append(buf[:0], r))
+}
 
 // Decode decodes a key into a row of the key fields' layout (see
 // Layout.Project) and returns the bytes after it.

@@ -3,6 +3,7 @@ package row
 import (
 	"fmt"
 	"math"
+	"sync"
 
 	"github.com/sluicehq/sluice/sql/types"
 )
@@ -153,6 +154,7 @@ type Row struct {
 	W    []uint64 // null bitmap (L.nullWords words), then fixed-width slots
 	S    []string
 	R    []any
+	home *Recycler // where Release returns the row; nil for rows not from a Recycler
 }
 
 // New allocates an all-NULL row of kind Insert.
@@ -227,7 +229,7 @@ func (r *Row) Len() int { return len(r.L.types) }
 // IsNull reports whether field i is NULL.
 func (r *Row) IsNull(i int) bool { return r.W[i>>6]&(1<<(uint(i)&63)) != 0 }
 
-// SetNull makes field i NULL.
+// SetNull makes field i NULL (its slot reads as zero).
 func (r *Row) SetNull(i int) {
 	r.W[i>>6] |= 1 << (uint(i) & 63)
 	s := r.L.slots[i]
@@ -236,6 +238,11 @@ func (r *Row) SetNull(i int) {
 		r.S[s.idx] = ""
 	case clsRef:
 		r.R[s.idx] = nil
+	case clsTS2:
+		j := r.L.nullWords + int(s.idx)
+		r.W[j], r.W[j+1] = 0, 0
+	default:
+		r.W[r.L.nullWords+int(s.idx)] = 0
 	}
 }
 
@@ -590,4 +597,125 @@ func (a *Allocator) New() *Row {
 	r := &a.rows[0]
 	a.rows = a.rows[1:]
 	return r
+}
+
+// Recycler is a pool of rows of one layout, for pipelines that can prove
+// when a row is no longer referenced: the last holder of a row that came
+// from the recycler releases it (Release, or a Releaser), and a later Get
+// may return the same row, reset. Releasing a row that anyone else may
+// still read (a row sent to two consumers, kept in state, or still to be
+// read by the sender) corrupts that reader's data, so only code that owns
+// a row outright may release it. A Recycler is safe for concurrent use
+// (rows may be released on another goroutine than the one that got
+// them); its single-goroutine fronts, Cache and Releaser, move rows in
+// batches so that the per-row path takes no lock.
+type Recycler struct {
+	l *Layout
+	p sync.Pool // of []*Row batches
+}
+
+// recycleBatch is how many rows a Cache refills and a Releaser hands back
+// at once.
+const recycleBatch = 256
+
+// NewRecycler is an empty recycler of rows of l.
+func (l *Layout) NewRecycler() *Recycler { return &Recycler{l: l} }
+
+// Get is an all-NULL row of kind Insert of the recycler's layout: a
+// released row, reset, or a new one. A Cache's Get is cheaper.
+func (c *Recycler) Get() *Row {
+	if x := c.p.Get(); x != nil {
+		rows := x.([]*Row)
+		r := rows[len(rows)-1]
+		if rows = rows[:len(rows)-1]; len(rows) > 0 {
+			c.p.Put(rows)
+		}
+		r.reset(c.l)
+		return r
+	}
+	r := c.l.New()
+	r.home = c
+	return r
+}
+
+// Cache is a single-goroutine front of a Recycler that takes released
+// rows in batches (or allocates a batch) and hands them out one by one.
+type Cache struct {
+	c    *Recycler
+	free []*Row
+}
+
+// NewCache is a Cache of c; use it from one goroutine.
+func (c *Recycler) NewCache() *Cache { return &Cache{c: c} }
+
+// Get is as Recycler.Get.
+func (k *Cache) Get() *Row {
+	if len(k.free) == 0 {
+		if x := k.c.p.Get(); x != nil {
+			k.free = x.([]*Row)
+		} else {
+			rows := k.c.l.NewBatch(recycleBatch / 4)
+			for i := range rows {
+				rows[i].home = k.c
+				k.free = append(k.free, &rows[i])
+			}
+		}
+	}
+	r := k.free[len(k.free)-1]
+	k.free = k.free[:len(k.free)-1]
+	r.reset(k.c.l)
+	return r
+}
+
+func (r *Row) reset(l *Layout) {
+	r.Kind, r.L = Insert, l
+	clear(r.W)
+	clear(r.S)
+	clear(r.R)
+	r.setAllNull()
+}
+
+// Release hands r back to the Recycler it came from, if any (otherwise
+// it does nothing). The caller asserts that nothing references r any
+// more: it must not use r after the call, and neither may anyone else.
+// A Releaser is cheaper for many rows.
+func (r *Row) Release() {
+	if r.home != nil {
+		r.home.p.Put([]*Row{r})
+	}
+}
+
+// Releaser collects rows to release (with Release's contract) and hands
+// them back to their recyclers in batches. Rows not yet handed back when
+// the Releaser is dropped are left to the garbage collector. Use it from
+// one goroutine.
+type Releaser struct {
+	rows []*Row
+}
+
+// Add releases r (see Row.Release).
+func (z *Releaser) Add(r *Row) {
+	if r.home == nil {
+		return
+	}
+	z.rows = append(z.rows, r)
+	if len(z.rows) >= recycleBatch {
+		z.Flush()
+	}
+}
+
+// Flush hands the collected rows back now.
+func (z *Releaser) Flush() {
+	rows := z.rows
+	for len(rows) > 0 {
+		h := rows[0].home
+		n := 1
+		for n < len(rows) && rows[n].home == h {
+			n++
+		}
+		h.p.Put(append([]*Row(nil), rows[:n]...))
+		rows = rows[n:]
+	}
+	clear(z.rows)
+	z.rows = z.rows[:0]
 }

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/sluicehq/sluice/internal/bench"
+	"github.com/sluicehq/sluice/sql/planner"
 )
 
 // TestSameResults checks that the SQL job and the hand-written Go job (the
@@ -49,4 +50,46 @@ func BenchmarkFilterProjectGo(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(bench.CPUTime()-cpu)/float64(b.N)/1e6, "cpu-ns/row")
+}
+
+// TestWindowCasesSameResults checks each window case's SQL job against its
+// hand-written Go API job on inputs spanning several windows (and a
+// partial last one).
+func TestWindowCasesSameResults(t *testing.T) {
+	ctx := context.Background()
+	for _, c := range WindowCases {
+		t.Run(c.Name, func(t *testing.T) {
+			for _, n := range []int64{1, 25_001} {
+				got, err := SQLWindowSummary(ctx, c, n)
+				if err != nil {
+					t.Fatal(err)
+				}
+				want, err := GoWindowSummary(ctx, c, n)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !got.Equal(want) {
+					t.Fatalf("n=%d: SQL %+v, Go %+v", n, got, want)
+				}
+				if want.Rows == 0 {
+					t.Fatalf("n=%d: no rows", n)
+				}
+			}
+		})
+	}
+}
+
+func BenchmarkWindowSQL(b *testing.B) {
+	ctx := context.Background()
+	for _, c := range WindowCases {
+		b.Run(c.Name, func(b *testing.B) {
+			cpu := bench.CPUTime()
+			for b.Loop() {
+				if err := runSQL(ctx, c.SQL(200_000, "blackhole"), planner.RunOptions{}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(bench.CPUTime()-cpu)/float64(b.N)/200_000, "cpu-ns/row")
+		})
+	}
 }
