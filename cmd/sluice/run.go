@@ -99,6 +99,7 @@ func runSQL(ctx context.Context, args []string, stdout, stderr io.Writer) (rerr 
 			if err := os.RemoveAll(tmp); err != nil && rerr == nil {
 				rerr = fmt.Errorf("removing the run's data directory: %w", err)
 			}
+			fmt.Fprintf(stderr, "sluice run: temporary data directory %s removed\n", tmp)
 		}()
 		*dataDir = tmp
 		fmt.Fprintf(stderr, "sluice run: data directory %s (temporary; --data-dir to keep it)\n", tmp)
