@@ -24,8 +24,9 @@ func init() {
 }
 
 // runSQL is `sluice run FILE.sql [--explain]`: parse and plan the script
-// (errors with line, column and caret), then run its job until bounded
-// input ends or the command is interrupted.
+// (errors with line, column and caret), then run its jobs in order (see
+// splitJobs), each until bounded input ends or the command is interrupted,
+// and print what each sink table wrote.
 func runSQL(ctx context.Context, args []string, stdout, stderr io.Writer) (rerr error) {
 	fs := newFlagSet("run", stderr)
 	explain := fs.Bool("explain", false, "print the logical plan and the engine job, then exit")
@@ -35,7 +36,7 @@ func runSQL(ctx context.Context, args []string, stdout, stderr io.Writer) (rerr 
 	dataDir := fs.String("data-dir", "", "data directory: the log of shardlog tables (<dir>/log) and records that do not decode (<dir>/errors/<table>); default: a fresh temporary directory, removed at the end")
 	progress := fs.Duration("progress", 10*time.Second, "how often to print a progress line to stderr (0: never)")
 	setUsage(fs, "sluice run [--explain] FILE.sql",
-		"Runs the INSERT INTO statements of a Flink-dialect SQL script as one job.")
+		"Runs a Flink-dialect SQL script: each top-level INSERT INTO (or EXECUTE STATEMENT SET) is a job, run to its end before the next starts; at the end, what each sink table wrote.")
 	// Accept the file before or after the flags.
 	var file string
 	if len(args) > 0 && len(args[0]) > 0 && args[0][0] != '-' {
