@@ -88,7 +88,7 @@ func runSQL(ctx context.Context, args []string, stdout, stderr io.Writer) (rerr 
 	if *resume && len(progs) > 1 {
 		return fmt.Errorf("%w: --resume with a script of %d jobs (top-level INSERTs or statement sets) is not supported yet", errUsage, len(progs))
 	}
-	if *dataDir == "" {
+	if *dataDir == "" && needsDataDir(progs) {
 		// A fresh data directory per run: its shardlog streams start
 		// empty, so running a script twice never reads the first run's
 		// records.

@@ -200,3 +200,18 @@ func sizeText(n int64) string {
 		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
 	}
 }
+
+// needsDataDir reports whether a script has a shardlog table without its
+// own 'log.path' or 'error.path': its log, or its error output, is in the
+// data directory.
+func needsDataDir(progs []*planner.Program) bool {
+	for _, p := range progs {
+		for _, name := range p.Catalog.TableNames() {
+			t, err := p.Catalog.Lookup(name, diag.Span{})
+			if err == nil && t.Factory.Name() == "shardlog" && (t.Options["log.path"] == "" || t.Options["error.path"] == "") {
+				return true
+			}
+		}
+	}
+	return false
+}
