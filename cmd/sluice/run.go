@@ -6,9 +6,12 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/sluicehq/sluice/engine"
+	"github.com/sluicehq/sluice/sql/parser"
 	"github.com/sluicehq/sluice/sql/planner"
 )
 
@@ -21,18 +24,19 @@ func init() {
 }
 
 // runSQL is `sluice run FILE.sql [--explain]`: parse and plan the script
-// (errors with line, column and caret), then run its job until bounded
-// input ends or the command is interrupted.
+// (errors with line, column and caret), then run its jobs in order (see
+// splitJobs), each until bounded input ends or the command is interrupted,
+// and print what each sink table wrote.
 func runSQL(ctx context.Context, args []string, stdout, stderr io.Writer) (rerr error) {
 	fs := newFlagSet("run", stderr)
 	explain := fs.Bool("explain", false, "print the logical plan and the engine job, then exit")
 	stateDir := fs.String("state-dir", "", "directory of the job's keyed state (default: a temporary directory)")
 	ckptDir := fs.String("checkpoint-dir", "", "directory of checkpoints, needed with SET 'execution.checkpointing.interval'")
 	resume := fs.Bool("resume", false, "continue from the latest checkpoint in --checkpoint-dir (exactly once for the filesystem sink)")
-	dataDir := fs.String("data-dir", "", "data directory: the log of shardlog tables (<dir>/log) and records that do not decode (<dir>/errors/<table>)")
+	dataDir := fs.String("data-dir", "", "data directory: the log of shardlog tables (<dir>/log) and records that do not decode (<dir>/errors/<table>); default: a fresh temporary directory, removed at the end")
 	progress := fs.Duration("progress", 10*time.Second, "how often to print a progress line to stderr (0: never)")
 	setUsage(fs, "sluice run [--explain] FILE.sql",
-		"Runs the INSERT INTO statements of a Flink-dialect SQL script as one job.")
+		"Runs a Flink-dialect SQL script: each top-level INSERT INTO (or EXECUTE STATEMENT SET) is a job, run to its end before the next starts; at the end, what each sink table wrote.")
 	// Accept the file before or after the flags.
 	var file string
 	if len(args) > 0 && len(args[0]) > 0 && args[0][0] != '-' {
@@ -46,60 +50,137 @@ func runSQL(ctx context.Context, args []string, stdout, stderr io.Writer) (rerr 
 	} else if file == "" || fs.NArg() > 0 {
 		return fmt.Errorf("%w: want exactly one SQL file", errUsage)
 	}
-	src, err := os.ReadFile(file)
+	srcBytes, err := os.ReadFile(file)
 	if err != nil {
 		return err
 	}
-	p, err := planner.Plan(string(src))
+	src := string(srcBytes)
+	stmts, err := parser.Parse(src)
 	if err != nil {
 		return fmt.Errorf("%s:\n%w", file, err)
 	}
-	for _, l := range p.Output {
+	scripts := splitJobs(src, stmts)
+	progs := make([]*planner.Program, len(scripts))
+	for k, s := range scripts {
+		if progs[k], err = planner.Plan(s); err != nil {
+			return fmt.Errorf("%s:\n%w", file, err)
+		}
+	}
+	// SHOW and DESCRIBE are in every job's script: print them once.
+	for _, l := range progs[0].Output {
 		fmt.Fprintln(stdout, l)
 	}
-	if !p.HasJob() {
+	if !progs[0].HasJob() {
 		return nil
 	}
-	if *explain || p.Explained {
-		fmt.Fprint(stdout, p.Explain())
+	if *explain || slices.ContainsFunc(progs, func(p *planner.Program) bool { return p.Explained }) {
+		for k, p := range progs {
+			if len(progs) > 1 {
+				if k > 0 {
+					fmt.Fprintln(stdout)
+				}
+				fmt.Fprintf(stdout, "=== Job %d of %d (runs to its end before the next starts) ===\n", k+1, len(progs))
+			}
+			fmt.Fprint(stdout, p.Explain())
+		}
 		return nil
 	}
+	if *resume && len(progs) > 1 {
+		return fmt.Errorf("%w: --resume with a script of %d jobs (top-level INSERTs or statement sets) is not supported yet", errUsage, len(progs))
+	}
+	if *dataDir == "" && needsDataDir(progs) {
+		// A fresh data directory per run: its shardlog streams start
+		// empty, so running a script twice never reads the first run's
+		// records.
+		tmp, err := os.MkdirTemp("", "sluice-run-")
+		if err != nil {
+			return fmt.Errorf("creating the run's data directory: %w", err)
+		}
+		defer func() {
+			if err := os.RemoveAll(tmp); err != nil && rerr == nil {
+				rerr = fmt.Errorf("removing the run's data directory: %w", err)
+			}
+			fmt.Fprintf(stderr, "sluice run: temporary data directory %s removed\n", tmp)
+		}()
+		*dataDir = tmp
+		fmt.Fprintf(stderr, "sluice run: data directory %s (temporary; --data-dir to keep it)\n", tmp)
+	}
+	var summary []string
+	for k, p := range progs {
+		name := p.JobName(file)
+		if len(progs) > 1 {
+			name = fmt.Sprintf("%s#%d", name, k+1)
+		}
+		ck := *ckptDir
+		if ck != "" && len(progs) > 1 {
+			ck = filepath.Join(ck, fmt.Sprintf("job-%d", k+1))
+		}
+		lines, stopped, err := runJob(ctx, p, name, jobOptions{stateDir: *stateDir, ckptDir: ck, resume: *resume, dataDir: *dataDir, progress: *progress}, stdout, stderr)
+		summary = append(summary, lines...)
+		if err != nil {
+			return err
+		}
+		if stopped {
+			break
+		}
+	}
+	if len(summary) > 0 {
+		fmt.Fprintln(stderr, "sluice run: written:")
+		for _, l := range summary {
+			fmt.Fprintf(stderr, "  %s\n", l)
+		}
+	}
+	return nil
+}
+
+type jobOptions struct {
+	stateDir, ckptDir, dataDir string
+	resume                     bool
+	progress                   time.Duration
+}
+
+// runJob runs one job of a script until it ends or ctx is cancelled
+// (stopped), and returns the summary of what its sinks wrote.
+func runJob(ctx context.Context, p *planner.Program, name string, o jobOptions, stdout, stderr io.Writer) (summary []string, stopped bool, rerr error) {
 	cfg, err := p.Config()
 	if err != nil {
-		return err
+		return nil, false, err
 	}
-	cfg.StateDir = *stateDir
-	cfg.Checkpoint.Dir = *ckptDir
+	cfg.StateDir = o.stateDir
+	cfg.Checkpoint.Dir = o.ckptDir
 	if cfg.Checkpoint.Interval > 0 && cfg.Checkpoint.Dir == "" {
-		return fmt.Errorf("%w: SET 'execution.checkpointing.interval' needs --checkpoint-dir", errUsage)
+		return nil, false, fmt.Errorf("%w: SET 'execution.checkpointing.interval' needs --checkpoint-dir", errUsage)
 	}
-	if *resume {
+	if o.resume {
 		if cfg.Checkpoint.Dir == "" {
-			return fmt.Errorf("%w: --resume needs --checkpoint-dir", errUsage)
+			return nil, false, fmt.Errorf("%w: --resume needs --checkpoint-dir", errUsage)
 		}
 		cfg.Checkpoint.Resume = true
 	}
-	j := engine.NewJob(p.JobName(file), cfg)
-	if err := p.Build(j, planner.RunOptions{Stdout: stdout, Stderr: stderr, DataDir: *dataDir}); err != nil {
-		return errors.Join(err, p.Close())
+	before, err := snapshotSinks(p)
+	if err != nil {
+		return nil, false, err
+	}
+	j := engine.NewJob(name, cfg)
+	if err := p.Build(j, planner.RunOptions{Stdout: stdout, Stderr: stderr, DataDir: o.dataDir}); err != nil {
+		return nil, false, errors.Join(err, p.Close())
 	}
 	defer func() {
 		if cerr := p.Close(); cerr != nil && rerr == nil {
 			rerr = cerr
 		}
 	}()
-	name := p.JobName(file)
 	// The job runs on its own context: an interrupt (ctx) first takes a
 	// final checkpoint, so that --resume continues from there, then stops.
 	r, err := j.Start(context.Background())
 	if err != nil {
-		return err
+		return nil, false, err
 	}
 	fmt.Fprintf(stderr, "sluice run: job %q started\n", name)
 	last, lastAt := r.Metrics(), time.Now()
 	var tick <-chan time.Time
-	if *progress > 0 {
-		t := time.NewTicker(*progress)
+	if o.progress > 0 {
+		t := time.NewTicker(o.progress)
 		defer t.Stop()
 		tick = t.C
 	}
@@ -107,10 +188,12 @@ func runSQL(ctx context.Context, args []string, stdout, stderr io.Writer) (rerr 
 		select {
 		case <-r.Done():
 			if err := r.Wait(); err != nil {
-				return err
+				return nil, false, err
 			}
-			fmt.Fprintf(stderr, "sluice run: job %q finished\n", name)
-			return nil
+			m := r.Metrics()
+			fmt.Fprintf(stderr, "sluice run: job %q finished in %v\n", name, m.Elapsed.Round(time.Millisecond))
+			s, err := summaryLines(p, m, before, o.dataDir)
+			return s, false, err
 		case now := <-tick:
 			m := r.Metrics()
 			fmt.Fprintf(stderr, "sluice run: %s\n", progressLine(last, m, now.Sub(lastAt), r.LastCheckpointStats(), now))
@@ -125,10 +208,11 @@ func runSQL(ctx context.Context, args []string, stdout, stderr io.Writer) (rerr 
 			}
 			r.Cancel()
 			if err := r.Wait(); err != nil && !errors.Is(err, engine.ErrJobCancelled) {
-				return err
+				return nil, true, err
 			}
 			fmt.Fprintf(stderr, "sluice run: job %q stopped\n", name)
-			return nil
+			s, err := summaryLines(p, r.Metrics(), before, o.dataDir)
+			return s, true, err
 		}
 	}
 }
