@@ -31,7 +31,7 @@ func runSQL(ctx context.Context, args []string, stdout, stderr io.Writer) (rerr 
 	fs := newFlagSet("run", stderr)
 	explain := fs.Bool("explain", false, "print the logical plan and the engine job, then exit")
 	stateDir := fs.String("state-dir", "", "directory of the job's keyed state (default: a temporary directory)")
-	ckptDir := fs.String("checkpoint-dir", "", "directory of checkpoints, needed with SET 'execution.checkpointing.interval'")
+	ckptDir := fs.String("checkpoint-dir", "", "directory of checkpoints with SET 'execution.checkpointing.interval' (default: <data-dir>/checkpoints/job-<k>, when there is a data directory)")
 	resume := fs.Bool("resume", false, "continue from the latest checkpoint in --checkpoint-dir (exactly once for the filesystem sink)")
 	dataDir := fs.String("data-dir", "", "data directory: the log of shardlog tables (<dir>/log) and records that do not decode (<dir>/errors/<table>); default: a fresh temporary directory, removed at the end")
 	progress := fs.Duration("progress", 10*time.Second, "how often to print a progress line to stderr (0: never)")
@@ -111,11 +111,14 @@ func runSQL(ctx context.Context, args []string, stdout, stderr io.Writer) (rerr 
 		if len(progs) > 1 {
 			name = fmt.Sprintf("%s#%d", name, k+1)
 		}
-		ck := *ckptDir
+		ck, fallback := *ckptDir, ""
 		if ck != "" && len(progs) > 1 {
 			ck = filepath.Join(ck, fmt.Sprintf("job-%d", k+1))
 		}
-		lines, stopped, err := runJob(ctx, p, name, jobOptions{stateDir: *stateDir, ckptDir: ck, resume: *resume, dataDir: *dataDir, progress: *progress}, stdout, stderr)
+		if *dataDir != "" {
+			fallback = filepath.Join(*dataDir, "checkpoints", fmt.Sprintf("job-%d", k+1))
+		}
+		lines, stopped, err := runJob(ctx, p, name, jobOptions{stateDir: *stateDir, ckptDir: ck, ckptFallback: fallback, resume: *resume, dataDir: *dataDir, progress: *progress}, stdout, stderr)
 		summary = append(summary, lines...)
 		if err != nil {
 			return err
@@ -135,6 +138,10 @@ func runSQL(ctx context.Context, args []string, stdout, stderr io.Writer) (rerr 
 
 type jobOptions struct {
 	stateDir, ckptDir, dataDir string
+	// ckptFallback is where checkpoints go when the script checkpoints
+	// and --checkpoint-dir is not given: under the run's data directory
+	// ("" when there is none).
+	ckptFallback string
 	resume                     bool
 	progress                   time.Duration
 }
@@ -148,8 +155,11 @@ func runJob(ctx context.Context, p *planner.Program, name string, o jobOptions, 
 	}
 	cfg.StateDir = o.stateDir
 	cfg.Checkpoint.Dir = o.ckptDir
+	if cfg.Checkpoint.Interval > 0 && cfg.Checkpoint.Dir == "" && !o.resume {
+		cfg.Checkpoint.Dir = o.ckptFallback
+	}
 	if cfg.Checkpoint.Interval > 0 && cfg.Checkpoint.Dir == "" {
-		return nil, false, fmt.Errorf("%w: SET 'execution.checkpointing.interval' needs --checkpoint-dir", errUsage)
+		return nil, false, fmt.Errorf("%w: SET 'execution.checkpointing.interval' needs --checkpoint-dir (or --data-dir)", errUsage)
 	}
 	if o.resume {
 		if cfg.Checkpoint.Dir == "" {

@@ -19,6 +19,11 @@
 -- Each run adds its own objects under ./out (new names, never overwritten);
 -- the summary at the end lists what this run wrote.
 
+-- Checkpoints every 2 seconds (under the data directory): the firehose
+-- tables commit their objects at each checkpoint and at the end of input,
+-- so each output row is delivered exactly once, also across a restart.
+SET 'execution.checkpointing.interval' = '2 s';
+
 -- 1,000,000 clicks, one every 30 ms of event time from 2026-01-01 00:00 UTC
 -- (8 h 20 min of clicks). Users and pages are derived from the sequence,
 -- so the run is bounded and the same every time.
