@@ -142,8 +142,8 @@ type jobOptions struct {
 	// and --checkpoint-dir is not given: under the run's data directory
 	// ("" when there is none).
 	ckptFallback string
-	resume                     bool
-	progress                   time.Duration
+	resume       bool
+	progress     time.Duration
 }
 
 // runJob runs one job of a script until it ends or ctx is cancelled
