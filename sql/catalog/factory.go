@@ -411,7 +411,9 @@ func splitNumber(s string) (string, string) {
 // start with '.' or '_') once, bounded, with PARTITIONED BY columns from
 // k=v directory names; as a sink it writes part files exactly once per
 // checkpoint with Flink's rolling policy and partition directories. The
-// formats are json and parquet.
+// formats are sql/format's line formats and parquet. A line that does not
+// decode goes to the error output in 'error.path' (as for shardlog
+// tables; see sql/planner/table_fs.go).
 type Filesystem struct{}
 
 // Filesystem defaults, as Flink's.
@@ -440,7 +442,8 @@ func (Filesystem) Options() []OptionSpec {
 		{Key: "sink.rolling-policy.check-interval"}, {Key: "partition.default-name"},
 		{Key: "parquet.compression"},
 		{Key: "sink.partition-commit.policy.kind"}, {Key: "sink.partition-commit.success-file.name"},
-		{Key: "sink.partition-commit.trigger"}, {Key: "sink.partition-commit.delay"}}, formatKeys()...)
+		{Key: "sink.partition-commit.trigger"}, {Key: "sink.partition-commit.delay"},
+		{Key: "error.path"}}, formatKeys()...)
 }
 
 func formatKeys() []OptionSpec {

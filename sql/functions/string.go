@@ -84,6 +84,18 @@ func registerString(r *Registry) {
 			return Str(b.String()), nil
 		})}, true, nil
 	})
+	// a || b: Calcite's CONCAT operator, STRING_SAME_SAME operands; the
+	// result's length is the sum of the operands' (CHAR when both are
+	// CHAR, VARCHAR otherwise), NULL when either operand is NULL.
+	r.add("||", "<STRING> || <STRING>", func(c *Context, args []Arg) (*Scalar, bool, error) {
+		params, nullable, ok := matchParams(args, []param{pString, pString})
+		if !ok {
+			return nil, false, nil
+		}
+		return &Scalar{Result: concatType(args[0].Type, args[1].Type).WithNullable(nullable), Params: params,
+			Eval:  strict(func(a []Value) (Value, error) { return Str(concat2(a[0].S, a[1].S)), nil }),
+			Typed: &Typed{Str: concat2}}, true, nil
+	})
 	r.add("CONCAT_WS", "CONCAT_WS(<STRING>, <STRING>, ...)", func(c *Context, args []Arg) (*Scalar, bool, error) {
 		params, _, ok := matchParams(args, make([]param, len(args)))
 		if !ok || len(args) < 2 {
@@ -491,4 +503,21 @@ func jsonValue(doc string, path []pathStep) Value {
 		return Str(strconv.FormatBool(x))
 	}
 	return Null()
+}
+
+func concat2(a, b string) string { return a + b }
+
+// concatType is the type of a || b for CHAR, VARCHAR or NULL-typed
+// operands: the lengths add up (to at most types.MaxLength).
+func concatType(a, b types.Type) types.Type {
+	if a.Kind == types.Char && b.Kind == types.Char {
+		return types.CharType(min(a.Precision+b.Precision, types.MaxLength))
+	}
+	length := func(t types.Type) int {
+		if t.IsCharString() {
+			return t.Precision
+		}
+		return types.MaxLength // the NULL type
+	}
+	return types.VarCharType(min(length(a)+length(b), types.MaxLength))
 }

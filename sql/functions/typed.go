@@ -26,6 +26,7 @@ type Typed struct {
 	IntCmp     func(a, b int64) bool           // int arguments, BOOLEAN result
 	FloatCmp   func(a, b float64) bool         // float arguments, BOOLEAN result
 	StrCmp     func(a, b string) bool          // string arguments, BOOLEAN result
+	Str        func(a, b string) string        // string arguments, string result
 	IntToFloat func(a int64) float64           // a cast
 	FloatToInt func(a float64) int64           // a cast
 	Logic      Logic                           // a boolean operator, with its NULL rules

@@ -50,7 +50,7 @@ func (ip *insertPlan) buildSource(j *engine.Job, o RunOptions) (*engine.Stream[*
 	t := ip.src.table
 	switch t.Factory.Name() {
 	case "filesystem":
-		return ip.buildFilesystemSource(j)
+		return ip.buildFilesystemSource(j, o)
 	case "shardlog":
 		return ip.buildLogSource(j, o)
 	}

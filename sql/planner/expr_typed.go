@@ -10,7 +10,7 @@ import (
 // or string slot also compiles to a closure returning that value and a
 // NULL flag, so that `v * 2 + 1` and `id % 2 = 0` run without building a
 // functions.Value per operand. Only the functions with a functions.Typed
-// form (arithmetic, MOD, comparisons, the boolean operators, numeric
+// form (arithmetic, MOD, comparisons, ||, the boolean operators, numeric
 // casts) and column references and literals compile this way; anything
 // else keeps the generic evalFn, and a typed parent reads such a child
 // through an adapter. Every compiled expression keeps its evalFn (for a
@@ -220,6 +220,8 @@ func typedCall(s *functions.Scalar, args []*compiled) *compiled {
 		return withInt(s.Result, floatCompare(k.FloatCmp, args[0].asFloat(), args[1].asFloat()))
 	case k.StrCmp != nil && rc == classInt && len(args) == 2 && pc(0) == classStr && pc(1) == classStr:
 		return withInt(s.Result, strCompare(k.StrCmp, args[0].asStr(), args[1].asStr()))
+	case k.Str != nil && rc == classStr && len(args) == 2 && pc(0) == classStr && pc(1) == classStr:
+		return withStr(s.Result, strBinary(k.Str, args[0].asStr(), args[1].asStr()))
 	case k.Logic != functions.NoLogic && rc == classInt:
 		return withInt(s.Result, logic(k.Logic, args))
 	}
@@ -407,6 +409,23 @@ func strCompare(k func(a, b string) bool, a, b strFn) intFn {
 			return 0, true, nil
 		}
 		return b2i(k(x, y)), false, nil
+	}
+}
+
+func strBinary(k func(a, b string) string, a, b strFn) strFn {
+	return func(r *row.Row) (string, bool, error) {
+		x, nx, err := a(r)
+		if err != nil {
+			return "", false, err
+		}
+		y, ny, err := b(r)
+		if err != nil {
+			return "", false, err
+		}
+		if nx || ny {
+			return "", true, nil
+		}
+		return k(x, y), false, nil
 	}
 }
 

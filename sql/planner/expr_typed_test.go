@@ -37,7 +37,7 @@ func TestTypedMatchesGeneric(t *testing.T) {
 		"CASE WHEN t THEN a ELSE b END", "CASE b WHEN 1 THEN 'one' WHEN 2 THEN 'two' END",
 		"a / b > 0 OR t", "t AND a / b > 0", "NOT (a / b = 1)", "(a / b) = (a / b)", "CAST(1 AS BIGINT) + a",
 		"2 * 3 + b", "1 / 0 + a", "a * a * a", "c * c * c * c", "CHAR_LENGTH(s) + 1", "UPPER(s) = 'A'",
-		"CONCAT(s, 'x')", "b + c + e + a",
+		"CONCAT(s, 'x')", "b + c + e + a", "s || 'x'", "s || s || s", "'a' || s", "s || NULL", "CAST(a AS STRING) || s", "(s || 'x') = 'ax'",
 	}
 	ints := []int64{0, 1, -1, 2, 3, 7, -5, 127, -128, 128, math.MaxInt32, math.MinInt32, math.MaxInt64, math.MinInt64}
 	floats := []float64{0, math.Copysign(0, -1), 1, -1, 1.5, -2.25, 1e300, -1e300, math.Inf(1), math.Inf(-1), math.NaN(), 3e38, 0.1}

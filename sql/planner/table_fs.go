@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -16,11 +17,13 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	pq "github.com/parquet-go/parquet-go"
 
 	"github.com/sluicehq/sluice/connectors/file"
 	"github.com/sluicehq/sluice/connectors/parquet"
+	"github.com/sluicehq/sluice/connectors/shardlog/shardconn"
 	"github.com/sluicehq/sluice/engine"
 	"github.com/sluicehq/sluice/sql/catalog"
 	"github.com/sluicehq/sluice/sql/format"
@@ -417,6 +420,16 @@ type fsSource struct {
 	// newRow makes the output row from a file row and the file's
 	// partition values (and fills computed columns).
 	newRow func(fileRow *row.Row, parts []any) (*row.Row, error)
+	// errs is the table's error output; nil when the run has none (no
+	// 'error.path', no data directory): a bad line fails the job.
+	errs *errorFile
+}
+
+// fsRec is what the filesystem source emits: a row, or a line that did
+// not decode.
+type fsRec struct {
+	r   *row.Row
+	bad *fsBadRecord
 }
 
 // list returns the data files: path itself if it is a file, else every
@@ -572,10 +585,25 @@ func (r *lineReader) Next() (*row.Row, error) {
 	}
 	out, err := r.codec.Decode(rec)
 	if err != nil {
-		return nil, fmt.Errorf("file %s, line %d: %w", r.rel, r.line, err)
+		return nil, &fsBadRecord{file: r.rel, line: r.line, raw: bytes.Clone(rec), err: err}
 	}
 	return out, nil
 }
+
+// fsBadRecord is a line that did not decode: an error of lineReader.Next
+// that the next record follows.
+type fsBadRecord struct {
+	file string // relative to the table's root
+	line int    // the record's last line, 1-based
+	raw  []byte
+	err  error
+}
+
+func (e *fsBadRecord) Error() string {
+	return fmt.Sprintf("file %s, line %d: %v", e.file, e.line, e.err)
+}
+
+func (e *fsBadRecord) Unwrap() error { return e.err }
 
 func (r *lineReader) Close() error { return r.f.Close() }
 
@@ -724,7 +752,7 @@ func (r *parquetReader) Close() error { return r.f.Close() }
 // index in the sorted listing is s modulo p; a restored reader takes the
 // files of every old subtask's position the same way, at any
 // parallelism, each resumed after the records it had read.
-func (s *fsSource) Open(_ context.Context, info engine.SourceInfo) (engine.SourceReader[*row.Row], error) {
+func (s *fsSource) Open(_ context.Context, info engine.SourceInfo) (engine.SourceReader[fsRec], error) {
 	done := map[string]int64{}
 	var files []string
 	if info.Restored == nil {
@@ -766,7 +794,7 @@ type fsReader struct {
 	parts []any
 }
 
-func (r *fsReader) Read(ctx context.Context, out *engine.SourceOutput[*row.Row]) error {
+func (r *fsReader) Read(ctx context.Context, out *engine.SourceOutput[fsRec]) error {
 	for n := 0; n < 1024; n++ {
 		if r.fr == nil {
 			if r.cur == len(r.mine) {
@@ -783,7 +811,7 @@ func (r *fsReader) Read(ctx context.Context, out *engine.SourceOutput[*row.Row])
 			}
 			// Skip what a restored position read already.
 			for k := int64(0); k < r.done[rel]; k++ {
-				if _, err := fr.Next(); err != nil {
+				if _, err := fr.Next(); err != nil && !r.toErrors(err) {
 					fr.Close()
 					if errors.Is(err, io.EOF) {
 						return fmt.Errorf("table %s: file %s has fewer records than the checkpoint read (%d): it changed", r.s.ft.t.Name, rel, r.done[rel])
@@ -803,10 +831,16 @@ func (r *fsReader) Read(ctx context.Context, out *engine.SourceOutput[*row.Row])
 			r.cur++
 			continue
 		}
-		if err != nil {
+		if err != nil && !r.toErrors(err) {
 			return fmt.Errorf("table %s: %w", r.s.ft.t.Name, err)
 		}
 		r.done[rel]++
+		if err != nil {
+			var bad *fsBadRecord
+			errors.As(err, &bad)
+			out.Collect(fsRec{bad: bad})
+			continue
+		}
 		if fileRow == nil {
 			continue // skipped by the format (ignore-parse-errors)
 		}
@@ -814,12 +848,20 @@ func (r *fsReader) Read(ctx context.Context, out *engine.SourceOutput[*row.Row])
 		if err != nil {
 			return fmt.Errorf("table %s: file %s: %w", r.s.ft.t.Name, rel, err)
 		}
-		out.Collect(o)
+		out.Collect(fsRec{r: o})
 		if ctx.Err() != nil {
 			return nil
 		}
 	}
 	return nil
+}
+
+// toErrors reports whether err is a record that goes to the table's error
+// output (a line that did not decode, with an error output configured)
+// rather than failing the job.
+func (r *fsReader) toErrors(err error) bool {
+	var bad *fsBadRecord
+	return r.s.errs != nil && errors.As(err, &bad)
 }
 
 // SnapshotPosition implements engine.CheckpointedReader: the records
@@ -837,10 +879,17 @@ func (r *fsReader) Close() error {
 
 // buildFilesystemSource is the bounded filesystem source with the
 // table's partition and computed columns and watermarks.
-func (ip *insertPlan) buildFilesystemSource(j *engine.Job) (*engine.Stream[*row.Row], error) {
+func (ip *insertPlan) buildFilesystemSource(j *engine.Job, o RunOptions) (*engine.Stream[*row.Row], error) {
 	t := ip.src.table
 	ft := newFSTable(t)
 	src := &fsSource{ft: ft}
+	if _, ok := t.Options["error.path"]; ok || o.DataDir != "" {
+		edir, err := errorDir(t, o)
+		if err != nil {
+			return nil, err
+		}
+		src.errs = o.res.errorFile(edir)
+	}
 	st, err := os.Stat(ft.path)
 	if err != nil {
 		return nil, fmt.Errorf("table %s: option 'path': %w", t.Name, err)
@@ -878,15 +927,76 @@ func (ip *insertPlan) buildFilesystemSource(j *engine.Job) (*engine.Stream[*row.
 		}
 		return r, nil
 	}
-	return engine.SourceOf(j, ip.op(t.Name), src, ip.watermarks()), nil
+	name := ip.op(t.Name)
+	raw := engine.SourceOf(j, name, src, ip.watermarks())
+	return engine.Transform(raw, name+"/decode", func() engine.OneInputOperator[fsRec, *row.Row] {
+		return &fsDecodeOp{table: t.Name, root: src.root, errs: src.errs}
+	}), nil
+}
+
+// fsDecodeOp passes the rows on and writes the lines that did not decode
+// to the table's error output, counting them as the shardlog tables'
+// decode operator does (shardconn.DecodeErrorCounter), which the run's
+// progress line shows as the table's errors.
+type fsDecodeOp struct {
+	table, root string
+	errs        *errorFile
+	out         *engine.Collector[*row.Row]
+	ctr         *engine.Counter
+}
+
+func (o *fsDecodeOp) Open(ctx *engine.OperatorContext[*row.Row]) error {
+	o.out = ctx.Output()
+	o.ctr = ctx.Counter(shardconn.DecodeErrorCounter)
+	return nil
+}
+
+func (o *fsDecodeOp) ProcessBatch(b []engine.Record[fsRec]) error {
+	for i := range b {
+		k := &b[i].Value
+		if k.bad != nil {
+			o.ctr.Inc()
+			if err := o.errs.write(fsErrorLine(o.table, o.root, k.bad)); err != nil {
+				return err
+			}
+			continue
+		}
+		o.out.Collect(k.r, b[i].Time)
+	}
+	return nil
+}
+
+func (o *fsDecodeOp) Close() error { return nil }
+
+// fsErrorLine is one line of a filesystem table's error output: the
+// shardlog tables' fields (errorLine) with the file's path and the line
+// instead of the log position.
+func fsErrorLine(table, root string, e *fsBadRecord) []byte {
+	raw, enc := string(e.raw), "text"
+	if !utf8.Valid(e.raw) {
+		raw, enc = base64.StdEncoding.EncodeToString(e.raw), "base64"
+	}
+	b, _ := json.Marshal(struct { // strings and ints always marshal
+		Table       string `json:"table"`
+		Reason      string `json:"reason"`
+		Raw         string `json:"raw"`
+		RawEncoding string `json:"raw_encoding"`
+		File        string `json:"file"`
+		Line        int    `json:"line"`
+	}{table, e.err.Error(), raw, enc, filepath.Join(root, filepath.FromSlash(e.file)), e.line})
+	return append(b, '\n')
 }
 
 // watermarks is the source's watermark strategy: the table's WATERMARK
-// and the idle timeout.
-func (ip *insertPlan) watermarks() engine.WatermarkStrategy[*row.Row] {
-	ws := engine.NoWatermarks[*row.Row]()
+// and the idle timeout. A bad line has no timestamp.
+func (ip *insertPlan) watermarks() engine.WatermarkStrategy[fsRec] {
+	ws := engine.NoWatermarks[fsRec]()
 	if rt := ip.src.rowtime; rt >= 0 {
-		ws = engine.BoundedOutOfOrderness(ip.src.delay, func(r *row.Row) int64 {
+		ws = engine.BoundedOutOfOrderness(ip.src.delay, func(k fsRec) int64 {
+			r := k.r
+			if r == nil {
+				return engine.NoTimestamp
+			}
 			if r.IsNull(rt) {
 				return math.MinInt64
 			}

@@ -329,11 +329,15 @@ INSERT INTO pr SELECT * FROM r;`)
 	}
 }
 
-// TestFilesystemBadRecords: a record that does not parse fails the job
-// naming the file and line; with json.ignore-parse-errors it is skipped.
+// TestFilesystemBadRecords: a line that does not parse goes to the
+// table's error output (<data dir>/errors/<table>, or 'error.path') with
+// its reason, raw text, file and line, is counted by the source's decode
+// operator, and the job goes on; with json.ignore-parse-errors it is
+// skipped (not written, not counted); with no error output (no data
+// directory, no 'error.path') it fails the job naming the file and line.
 func TestFilesystemBadRecords(t *testing.T) {
 	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "a.json"), []byte("{\"id\": 1}\n{\"id\": \"x\"}\n\n{\"id\": 3}\n"), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "a.json"), []byte("{\"id\": 1}\n{\"id\": \"x\"}\n\n{\"id\": 3}\nnope\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	script := func(extra string) string {
@@ -349,9 +353,95 @@ INSERT INTO pr SELECT * FROM r;`
 	if err != nil {
 		t.Fatal(err)
 	}
-	// As Flink: the field that does not convert is NULL.
+	// As Flink: the field that does not convert is NULL; "nope" is skipped.
 	if out != "+I[1]\n+I[3]\n+I[null]\n" {
 		t.Fatalf("read with ignore-parse-errors:\n%s", out)
+	}
+
+	run := func(extra, dataDir string) (string, map[string]int64) {
+		t.Helper()
+		p, err := planner.Plan(script(extra))
+		if err != nil {
+			t.Fatal(err)
+		}
+		j := engine.NewJob("bad", engine.Config{StateBackend: "memory"})
+		var out bytes.Buffer
+		if err := p.Build(j, planner.RunOptions{Stdout: &out, DataDir: dataDir}); err != nil {
+			t.Fatal(err)
+		}
+		r, err := j.Start(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := r.Wait(); err != nil {
+			t.Fatal(err)
+		}
+		if err := p.Close(); err != nil {
+			t.Fatal(err)
+		}
+		counts := map[string]int64{}
+		for _, om := range r.Metrics().Operators {
+			if om.Name == "r/decode" {
+				counts["decode-errors"] = om.Counters["decode-errors"]
+			}
+		}
+		lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+		slices.Sort(lines)
+		return strings.Join(lines, "\n") + "\n", counts
+	}
+	readErrors := func(path string) string {
+		t.Helper()
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	file := filepath.Join(dir, "a.json")
+	want := fmt.Sprintf(`{"table":"r","reason":%s,"raw":"{\"id\": \"x\"}","raw_encoding":"text","file":%q,"line":2}
+{"table":"r","reason":%s,"raw":"nope","raw_encoding":"text","file":%q,"line":5}
+`, "%s", file, "%s", file)
+
+	// The default error output: <data dir>/errors/<table>.
+	data := t.TempDir()
+	out, counts := run("", data)
+	if out != "+I[1]\n+I[3]\n" {
+		t.Fatalf("rows with an error output:\n%s", out)
+	}
+	if counts["decode-errors"] != 2 {
+		t.Errorf("decode-errors = %d, want 2", counts["decode-errors"])
+	}
+	got := readErrors(filepath.Join(data, "errors", "r", "errors.jsonl"))
+	var reasons []any
+	for _, l := range strings.Split(strings.TrimSpace(got), "\n") {
+		m := regexp.MustCompile(`"reason":("(?:[^"\\]|\\.)*")`).FindStringSubmatch(l)
+		if m == nil {
+			t.Fatalf("error line without a reason: %s", l)
+		}
+		reasons = append(reasons, m[1])
+	}
+	if len(reasons) != 2 || !strings.Contains(reasons[0].(string), "id") {
+		t.Fatalf("error output:\n%s", got)
+	}
+	if w := fmt.Sprintf(want, reasons...); got != w {
+		t.Fatalf("error output:\n%s\nwant:\n%s", got, w)
+	}
+
+	// 'error.path' names the directory; ignore-parse-errors writes nothing.
+	edir := filepath.Join(t.TempDir(), "bad")
+	if _, counts := run(", 'error.path' = '"+edir+"'", data); counts["decode-errors"] != 2 {
+		t.Errorf("decode-errors with error.path = %d, want 2", counts["decode-errors"])
+	}
+	if got := readErrors(filepath.Join(edir, "errors.jsonl")); got != fmt.Sprintf(want, reasons...) {
+		t.Fatalf("error output in error.path:\n%s", got)
+	}
+	skipData := t.TempDir()
+	out, counts = run(", 'json.ignore-parse-errors' = 'true'", skipData)
+	if out != "+I[1]\n+I[3]\n+I[null]\n" || counts["decode-errors"] != 0 {
+		t.Fatalf("ignore-parse-errors with an error output: rows\n%s counts %v", out, counts)
+	}
+	if _, err := os.Stat(filepath.Join(skipData, "errors")); !os.IsNotExist(err) {
+		t.Fatalf("ignore-parse-errors wrote an error output (stat: %v)", err)
 	}
 }
 
