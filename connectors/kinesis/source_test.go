@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"sort"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -196,12 +197,21 @@ func TestSourceUnboundedDiscoversReshards(t *testing.T) {
 		t.Fatal(err)
 	}
 	ref := shardlog.StreamRef{Name: "s"}
+	// openAt is the id of the i-th open shard in hash key order.
+	openAt := func(i int) string {
+		sh, err := e.log.ListShards(ref, "", shardlog.ShardFilter{Type: shardlog.FilterAtLatest})
+		if err != nil || i >= len(sh) {
+			return fmt.Sprintf("(no open shard %d: %v)", i, err)
+		}
+		sort.Slice(sh, func(a, b int) bool { return sh[a].HashKeyRange.Start.Cmp(sh[b].HashKeyRange.Start) < 0 })
+		return sh[i].ShardID
+	}
 	steps := []func() error{
 		func() error {
 			return e.log.SplitShard(ref, "shardId-000000000000", shardlog.UniformRanges(2)[0].Midpoint().String())
 		},
 		func() error { _, err := e.log.UpdateShardCount(ref, 4, shardlog.UniformScaling); return err },
-		func() error { return e.log.MergeShards(ref, "shardId-000000000005", "shardId-000000000006") },
+		func() error { return e.log.MergeShards(ref, openAt(1), openAt(2)) },
 	}
 	for _, step := range steps {
 		prod.put(t, 500, nil)

@@ -912,9 +912,9 @@ type ShardInfo struct {
 	ShardID               string
 	ParentShardID         string
 	AdjacentParentShardID string
-	// Parents lists every shard whose hash range this one took over (the
-	// first two are ParentShardID and AdjacentParentShardID; a shard made
-	// by UpdateShardCount may have more).
+	// Parents lists the shards whose hash range this one took over:
+	// ParentShardID and AdjacentParentShardID (a log written before
+	// UpdateShardCount split and merged may list more).
 	Parents      []string
 	HashKeyRange HashKeyRange
 	// StartingSequenceNumber is below every record of the shard;

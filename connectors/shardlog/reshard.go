@@ -225,9 +225,9 @@ func (st *stream) mergeLocked(a, b *shard, now time.Time) error {
 const UniformScaling = "UNIFORM_SCALING"
 
 // UpdateShardCount reshapes the stream into target shards of uniform width.
-// Every open shard is closed; each new shard lists as parents the old shards
-// its range overlaps (ParentShardId and AdjacentParentShardId show the
-// first two; ShardInfo.Parents has them all). As in Kinesis the target must
+// As Kinesis does, it performs splits and merges (reshapeLocked), so every
+// new shard has at most two parents and shards made on the way are closed
+// at once. As in Kinesis the target must
 // be between half and double the open shard count. It returns the shard
 // count before the change.
 func (l *Log) UpdateShardCount(ref StreamRef, target int, scalingType string) (int, error) {
@@ -276,31 +276,88 @@ func (l *Log) UpdateShardCount(ref StreamRef, target int, scalingType string) (i
 	if err := st.checkShardQuotaLocked(target - cur); err != nil {
 		return 0, err
 	}
+	if err := st.reshapeLocked(UniformRanges(target), now); err != nil {
+		return 0, err
+	}
+	st.beginUpdateLocked(now)
+	return cur, st.saveLocked()
+}
+
+// reshapeLocked turns the open shards into shards over final (a partition
+// of the hash key space, in key order) as Kinesis does it: a series of
+// SplitShard and MergeShards. Each open shard is split at every final
+// boundary inside it, one split at a time (the upper child split again);
+// then the pieces of each final range are merged from the lowest up. So
+// every new shard has one parent containing its range (a split) or two
+// adjacent ones covering it exactly (a merge); the shards made on the way
+// are closed at once, with no records. An open shard whose range is a final
+// one stays open. All or nothing: the shards are made first, and if one
+// cannot be, those made are dropped and the stream is as it was.
+func (st *stream) reshapeLocked(final []HashKeyRange, now time.Time) error {
 	old := append([]*shard(nil), st.open...)
-	// The children first, all or none (as addChildrenLocked), then the
-	// parents close: a failure leaves the stream as it was.
-	var made [][]*shard // the parents of each child made
-	for _, r := range UniformRanges(target) {
-		var parents []*shard
-		for _, sh := range old {
-			if sh.rng.Overlaps(r) {
-				parents = append(parents, sh)
-			}
+	var made [][]*shard // the parents of each shard made, in order
+	var toClose []*shard
+	undo := func() {
+		for i := len(made) - 1; i >= 0; i-- {
+			st.dropNewShardLocked(made[i])
 		}
-		if _, err := st.addShardLocked(r, now, parents); err != nil {
-			for i := len(made) - 1; i >= 0; i-- {
-				st.dropNewShardLocked(made[i])
-			}
-			return 0, err
+	}
+	add := func(r HashKeyRange, parents ...*shard) (*shard, error) {
+		sh, err := st.addShardLocked(r, now, parents)
+		if err != nil {
+			undo()
+			return nil, err
 		}
 		made = append(made, parents)
+		return sh, nil
 	}
+	// Splits: pieces are the open shards cut at every final boundary.
+	var pieces []*shard
 	for _, sh := range old {
+		cur := sh
+		for _, f := range final {
+			k := f.Start
+			if k.Cmp(cur.rng.Start) <= 0 || k.Cmp(cur.rng.End) > 0 {
+				continue
+			}
+			lo, err := add(HashKeyRange{cur.rng.Start, k.Sub(1)}, cur)
+			if err != nil {
+				return err
+			}
+			hi, err := add(HashKeyRange{k, cur.rng.End}, cur)
+			if err != nil {
+				return err
+			}
+			toClose = append(toClose, cur)
+			pieces = append(pieces, lo)
+			cur = hi
+		}
+		pieces = append(pieces, cur)
+	}
+	// Merges: the pieces of each final range, from the lowest up.
+	i := 0
+	for _, f := range final {
+		acc := pieces[i]
+		i++
+		for i < len(pieces) && pieces[i].rng.End.Cmp(f.End) <= 0 {
+			m, err := add(HashKeyRange{acc.rng.Start, pieces[i].rng.End}, acc, pieces[i])
+			if err != nil {
+				return err
+			}
+			toClose = append(toClose, acc, pieces[i])
+			acc = m
+			i++
+		}
+		if acc.rng != f {
+			undo()
+			return fmt.Errorf("shardlog: stream %q: reshape: made %v for the range %v", st.name, acc.rng, f)
+		}
+	}
+	for _, sh := range toClose {
 		st.closeShardLocked(sh, now)
 	}
 	st.rebuildOpenLocked()
-	st.beginUpdateLocked(now)
-	return cur, st.saveLocked()
+	return nil
 }
 
 // maybeScale splits shards of an ON_DEMAND stream that went over the split

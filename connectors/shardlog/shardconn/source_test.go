@@ -8,6 +8,7 @@ import (
 	"maps"
 	"math/rand/v2"
 	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -252,14 +253,23 @@ func TestSourceReshardingWhileRunning(t *testing.T) {
 		t.Fatal(err)
 	}
 	ref := shardlog.StreamRef{Name: "s"}
+	// openAt is the id of the i-th open shard in hash key order.
+	openAt := func(i int) string {
+		sh, err := l.ListShards(ref, "", shardlog.ShardFilter{Type: shardlog.FilterAtLatest})
+		if err != nil || i >= len(sh) {
+			return fmt.Sprintf("(no open shard %d: %v)", i, err)
+		}
+		sort.Slice(sh, func(a, b int) bool { return sh[a].HashKeyRange.Start.Cmp(sh[b].HashKeyRange.Start) < 0 })
+		return sh[i].ShardID
+	}
 	steps := []func() error{
 		func() error {
 			return l.SplitShard(ref, "shardId-000000000000", shardlog.UniformRanges(2)[0].Midpoint().String())
 		},
 		func() error { _, err := l.UpdateShardCount(ref, 4, shardlog.UniformScaling); return err },
-		func() error { return l.MergeShards(ref, "shardId-000000000005", "shardId-000000000006") },
+		func() error { return l.MergeShards(ref, openAt(1), openAt(2)) },
 		func() error {
-			return l.SplitShard(ref, "shardId-000000000007", shardlog.UniformRanges(4)[3].Midpoint().String())
+			return l.SplitShard(ref, openAt(2), shardlog.UniformRanges(4)[3].Midpoint().String())
 		},
 		func() error { _, err := l.UpdateShardCount(ref, 2, shardlog.UniformScaling); return err },
 	}
