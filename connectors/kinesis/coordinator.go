@@ -266,8 +266,10 @@ func (c *coordinator) complete(id int64) error {
 // attempt. The ancestors are n's parents and every older shard whose hash
 // range overlaps n's (shard ids count up as Kinesis creates shards, and
 // shards whose ranges overlap never are open together): a listing names
-// two parents at most, and a log that reshapes a stream in one step
-// (UpdateShardCount) may give a shard more.
+// two parents at most, which is all the lineage a shard has in Kinesis
+// (UpdateShardCount reshapes by splits and merges), but a log written by
+// an older Sluice may have reshaped a stream in one step and given a
+// shard more.
 func (c *coordinator) canStart(n *node) bool {
 	num := shardNumber(n.id)
 	for _, pn := range c.shards {
