@@ -291,18 +291,25 @@ func TestOperatorPlanning(t *testing.T) {
 
 // newInjector is the shared enginetest.Injector failing the calls numbered
 // points, counted from the first completed checkpoint (armed by the job's
-// events, so that restarts restore state), with every tenth call slowed
-// a little so that checkpoints complete between failures.
+// events, so that restarts restore state), with every call before that
+// and every tenth call after it slowed a little so that checkpoints
+// complete before and between failures.
 func newInjector(points ...int64) (in *enginetest.Injector, events func(engine.Event), fail func() error) {
 	in = enginetest.NewInjector(points...).ArmLater()
 	var seen atomic.Int64
+	var armed atomic.Bool
 	events = func(e engine.Event) {
 		if e.Kind == engine.EventCheckpointCompleted {
 			in.Arm()
+			armed.Store(true)
 		}
 	}
 	fail = func() error {
-		if seen.Add(1)%10 == 0 {
+		// Until the first checkpoint completes every call waits a little,
+		// so that the input cannot run out before the injector is armed
+		// (a run with no failure would test nothing; on a loaded machine
+		// a short input could otherwise end before any checkpoint).
+		if n := seen.Add(1); n%10 == 0 || !armed.Load() {
 			time.Sleep(time.Millisecond)
 		}
 		return in.Fail()
