@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -17,7 +16,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	pq "github.com/parquet-go/parquet-go"
 
@@ -972,10 +970,7 @@ func (o *fsDecodeOp) Close() error { return nil }
 // shardlog tables' fields (errorLine) with the file's path and the line
 // instead of the log position.
 func fsErrorLine(table, root string, e *fsBadRecord) []byte {
-	raw, enc := string(e.raw), "text"
-	if !utf8.Valid(e.raw) {
-		raw, enc = base64.StdEncoding.EncodeToString(e.raw), "base64"
-	}
+	raw, enc := rawField(e.raw)
 	b, _ := json.Marshal(struct { // strings and ints always marshal
 		Table       string `json:"table"`
 		Reason      string `json:"reason"`

@@ -2,14 +2,11 @@ package planner
 
 import (
 	"context"
-	"encoding/base64"
-	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
-	"unicode/utf8"
 
 	"github.com/sluicehq/sluice/connectors/kinesis"
 	"github.com/sluicehq/sluice/connectors/shardlog/shardconn"
@@ -241,21 +238,7 @@ func (o *kinesisDecodeOp) Close() error { return nil }
 // kinesisErrorLine is one line of a table's error output, in the shape
 // of the shardlog tables' (errorLine).
 func kinesisErrorLine(table string, e *kinesisBadRecord) []byte {
-	raw, enc := string(e.rec.Data), "text"
-	if !utf8.Valid(e.rec.Data) {
-		raw, enc = base64.StdEncoding.EncodeToString(e.rec.Data), "base64"
-	}
-	b, _ := json.Marshal(struct { // strings always marshal
-		Table          string `json:"table"`
-		Reason         string `json:"reason"`
-		Raw            string `json:"raw"`
-		RawEncoding    string `json:"raw_encoding"`
-		Time           string `json:"time"`
-		ShardID        string `json:"shard-id"`
-		SequenceNumber string `json:"sequence-number"`
-		PartitionKey   string `json:"partition-key"`
-	}{table, e.err.Error(), raw, enc, e.rec.ArrivalTime.UTC().Format(time.RFC3339Nano), e.rec.ShardID, e.rec.SequenceNumber, e.rec.PartitionKey})
-	return append(b, '\n')
+	return streamErrorLine(table, e.err.Error(), e.rec.Data, e.rec.ArrivalTime, e.rec.ShardID, e.rec.SequenceNumber, e.rec.PartitionKey)
 }
 
 // buildKinesisSink writes rows to the table's stream in its format, the
@@ -271,18 +254,7 @@ func (ip *insertPlan) buildKinesisSink(s *engine.Stream[*row.Row], o RunOptions)
 	if err != nil {
 		return err
 	}
-	var keyCols []int
-	for _, k := range t.PartitionKeys {
-		for i := 0; i < ip.sinkL.Len(); i++ {
-			if ip.sinkL.Name(i) == k {
-				keyCols = append(keyCols, i)
-			}
-		}
-	}
-	delim := "|"
-	if d, ok := t.Options["sink.partitioner-field-delimiter"]; ok {
-		delim = d
-	}
+	keyOf := ip.partitionKeyOf()
 	var seq atomic.Int64
 	salt := strconv.FormatInt(time.Now().UnixNano(), 36) + "-"
 	fixed := t.Options["sink.partitioner"] == "fixed"
@@ -294,20 +266,14 @@ func (ip *insertPlan) buildKinesisSink(s *engine.Stream[*row.Row], o RunOptions)
 		switch {
 		case fixed: // Flink's FixedKinesisPartitioner: the subtask's index
 			return kinesis.Entry{PartitionKey: strconv.Itoa(subtask), Data: data}, nil
-		case len(keyCols) == 0: // Flink's random partitioner
+		case keyOf == nil: // Flink's random partitioner
 			return kinesis.Entry{PartitionKey: salt + strconv.FormatInt(seq.Add(1), 36), Data: data}, nil
 		}
-		var b strings.Builder
-		for n, i := range keyCols {
-			if n > 0 {
-				b.WriteString(delim)
-			}
-			b.Write(row.AppendJava(nil, ip.sinkL.Type(i), r.Get(i)))
+		key, err := keyOf(r)
+		if err != nil {
+			return kinesis.Entry{}, err
 		}
-		if b.Len() == 0 {
-			return kinesis.Entry{}, fmt.Errorf("table '%s': the partition key of a row is empty (PARTITIONED BY %s); a key needs 1 to 256 characters", t.Name, strings.Join(t.PartitionKeys, ", "))
-		}
-		return kinesis.Entry{PartitionKey: b.String(), Data: data}, nil
+		return kinesis.Entry{PartitionKey: key, Data: data}, nil
 	}
 	so := kinesis.SinkOptions{}
 	so.Stream, so.StreamARN = kinesisStream(t)

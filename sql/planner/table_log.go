@@ -334,15 +334,19 @@ func (ip *insertPlan) buildLogSource(j *engine.Job, o RunOptions) (*engine.Strea
 
 // errorLine is one line of a table's error output.
 func errorLine(table string, e shardconn.DecodeError) []byte {
-	raw, enc := string(e.Data), "text"
-	if !utf8.Valid(e.Data) {
-		raw, enc = base64.StdEncoding.EncodeToString(e.Data), "base64"
-	}
 	reason := "undecodable record"
 	if e.Err != nil {
 		reason = e.Err.Error()
 	}
-	b, _ := json.Marshal(struct { // strings and a time always marshal
+	return streamErrorLine(table, reason, e.Data, e.ArrivalTime, e.ShardID, e.SequenceNumber.String(), e.PartitionKey)
+}
+
+// streamErrorLine is one line of the error output of a table over a
+// stream (shardlog, kinesis): the record's bytes, why they did not decode,
+// and where the record was in the stream.
+func streamErrorLine(table, reason string, data []byte, arrival time.Time, shard, seq, key string) []byte {
+	raw, enc := rawField(data)
+	b, _ := json.Marshal(struct { // strings always marshal
 		Table          string `json:"table"`
 		Reason         string `json:"reason"`
 		Raw            string `json:"raw"`
@@ -351,8 +355,17 @@ func errorLine(table string, e shardconn.DecodeError) []byte {
 		ShardID        string `json:"shard-id"`
 		SequenceNumber string `json:"sequence-number"`
 		PartitionKey   string `json:"partition-key"`
-	}{table, reason, raw, enc, e.ArrivalTime.UTC().Format(time.RFC3339Nano), e.ShardID, e.SequenceNumber.String(), e.PartitionKey})
+	}{table, reason, raw, enc, arrival.UTC().Format(time.RFC3339Nano), shard, seq, key})
 	return append(b, '\n')
+}
+
+// rawField is a bad record's bytes as an error output writes them: the
+// text when it is UTF-8, else base64 (raw_encoding says which).
+func rawField(data []byte) (raw, encoding string) {
+	if !utf8.Valid(data) {
+		return base64.StdEncoding.EncodeToString(data), "base64"
+	}
+	return string(data), "text"
 }
 
 // buildLogSink writes rows to the table's stream in its format, the
@@ -371,40 +384,20 @@ func (ip *insertPlan) buildLogSink(s *engine.Stream[*row.Row], o RunOptions) err
 	if err != nil {
 		return err
 	}
-	var keyCols []int
-	for _, k := range t.PartitionKeys {
-		for i := 0; i < ip.sinkL.Len(); i++ {
-			if ip.sinkL.Name(i) == k {
-				keyCols = append(keyCols, i)
-			}
-		}
-	}
-	delim := "|"
-	if d, ok := t.Options["sink.partitioner-field-delimiter"]; ok {
-		delim = d
-	}
+	keyOf := ip.partitionKeyOf()
 	var seq atomic.Int64
 	enc := func(r *row.Row, buf []byte) (shardlog.PutEntry, error) {
 		data, err := codec.Encode(buf, r)
 		if err != nil {
 			return shardlog.PutEntry{}, fmt.Errorf("table '%s': %w", t.Name, err)
 		}
-		var key string
-		if len(keyCols) == 0 {
+		if keyOf == nil {
 			// Flink's random partitioner: a key of its own per record.
-			key = strconv.FormatInt(seq.Add(1), 36)
-		} else {
-			var b strings.Builder
-			for n, i := range keyCols {
-				if n > 0 {
-					b.WriteString(delim)
-				}
-				b.Write(row.AppendJava(nil, ip.sinkL.Type(i), r.Get(i)))
-			}
-			key = b.String()
-			if key == "" {
-				return shardlog.PutEntry{}, fmt.Errorf("table '%s': the partition key of a row is empty (PARTITIONED BY %s); a key needs 1 to 256 characters", t.Name, strings.Join(t.PartitionKeys, ", "))
-			}
+			return shardlog.PutEntry{PartitionKey: strconv.FormatInt(seq.Add(1), 36), Data: data}, nil
+		}
+		key, err := keyOf(r)
+		if err != nil {
+			return shardlog.PutEntry{}, err
 		}
 		return shardlog.PutEntry{PartitionKey: key, Data: data}, nil
 	}
@@ -414,6 +407,42 @@ func (ip *insertPlan) buildLogSink(s *engine.Stream[*row.Row], o RunOptions) err
 	}
 	engine.SinkTo(s, ip.op(t.Name), sink)
 	return nil
+}
+
+// partitionKeyOf is a stream sink's partition key of a row: its
+// PARTITIONED BY columns in their print form, joined by
+// 'sink.partitioner-field-delimiter' ('|'), an error when that is empty;
+// nil when the table has no PARTITIONED BY.
+func (ip *insertPlan) partitionKeyOf() func(r *row.Row) (string, error) {
+	t := ip.sink
+	var keyCols []int
+	for _, k := range t.PartitionKeys {
+		for i := 0; i < ip.sinkL.Len(); i++ {
+			if ip.sinkL.Name(i) == k {
+				keyCols = append(keyCols, i)
+			}
+		}
+	}
+	if len(keyCols) == 0 {
+		return nil
+	}
+	delim := "|"
+	if d, ok := t.Options["sink.partitioner-field-delimiter"]; ok {
+		delim = d
+	}
+	return func(r *row.Row) (string, error) {
+		var b []byte
+		for n, i := range keyCols {
+			if n > 0 {
+				b = append(b, delim...)
+			}
+			b = row.AppendJava(b, ip.sinkL.Type(i), r.Get(i))
+		}
+		if len(b) == 0 {
+			return "", fmt.Errorf("table '%s': the partition key of a row is empty (PARTITIONED BY %s); a key needs 1 to 256 characters", t.Name, strings.Join(t.PartitionKeys, ", "))
+		}
+		return string(b), nil
+	}
 }
 
 // sinkColumns are the columns an INSERT writes: all but METADATA VIRTUAL
