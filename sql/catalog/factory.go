@@ -30,6 +30,14 @@ type Factory interface {
 	Check(v *Validator) error
 }
 
+// UpdatingSink is implemented by the factories of connectors that take a
+// changelog (update and delete rows) as a sink, such as an upsert
+// connector writing by primary key.
+type UpdatingSink interface {
+	Factory
+	AcceptsUpdates() bool
+}
+
 // OptionSpec is one option a connector takes.
 type OptionSpec struct {
 	Key      string

@@ -135,6 +135,11 @@ func (p *relPlanner) planInsert(ins *ast.Insert) (*insertPlan, error) {
 	if err != nil {
 		return nil, err
 	}
+	if m := root.changelog(); m.updates && !acceptsUpdates(sink) {
+		e := diag.New(src, ins.Table.Span(), "Table sink '%s' doesn't support consuming update and delete changes which is produced by node %s", sink.Name, m.producer)
+		e.Hint = "write to a connector that takes updates (print, or an upsert connector with a PRIMARY KEY), or make the query append-only (a window aggregation instead of GROUP BY)"
+		return nil, e
+	}
 	ip := &insertPlan{c: c, sink: sink, root: root, idle: idle}
 	if ip.sinkCast, ip.sinkL, err = planSinkCast(c, ins, root.layout, sink); err != nil {
 		return nil, err

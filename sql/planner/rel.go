@@ -48,6 +48,10 @@ type relNode struct {
 
 	label string // EXPLAIN's logical line
 
+	// mode is set by a node that makes a changelog (nil: derived, see
+	// relNode.changelog).
+	mode *changelogMode
+
 	// Set when the tree is named for the engine (relPlanner.nameTree).
 	opName string
 	seq    int // relScan: the k of "name#k+1" when the table's name was taken
@@ -352,6 +356,9 @@ func (p *relPlanner) selectRel(sel *ast.Select) (*relNode, error) {
 			if wsel, outer, outerNames, err = splitWindowSelect(c, sel, in.sc); err != nil {
 				return nil, err
 			}
+		}
+		if err := appendOnlyInput(src, sel.From.Span(), "StreamPhysicalWindowAggregate", in.node); err != nil {
+			return nil, err
 		}
 		wp, err := planWindow(c, in, tvf, wsel)
 		if err != nil {
