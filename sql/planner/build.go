@@ -409,6 +409,15 @@ func (l *lockedWriter) Write(b []byte) (int, error) {
 
 func (ip *insertPlan) buildSink(s *engine.Stream[*row.Row], o RunOptions) error {
 	t := ip.sink
+	if o.SinkTo != nil {
+		if sink := o.SinkTo(t.Name); sink != nil {
+			// A copy of each row: the sink may keep it, and the operators
+			// before it recycle theirs.
+			c := engine.Map(s, ip.op(t.Name)+"-copy", func(r *row.Row) *row.Row { return r.Clone() })
+			engine.SinkTo(c, ip.op(t.Name), sink)
+			return nil
+		}
+	}
 	switch t.Factory.Name() {
 	case "print":
 		w := o.Stdout

@@ -312,6 +312,16 @@ type RunOptions struct {
 	// times, retention); default the wall clock. Tests set a manual one.
 	LogClock shardlog.Clock
 
+	// Tap, when set, is applied to the stream of every table read, before
+	// any operator of the query: tests inject failures there, embedders
+	// observe rows (a tap must not keep or change the rows it passes on).
+	Tap func(table string, s *engine.Stream[*row.Row]) *engine.Stream[*row.Row]
+	// SinkTo, when set, is asked for each INSERT's sink table first: a
+	// non-nil sink takes the INSERT's rows (each a copy it may keep)
+	// instead of the table's connector, e.g. an engine.TxCollect that
+	// tests read exactly once.
+	SinkTo func(table string) engine.Sink[*row.Row]
+
 	res *runResources
 }
 

@@ -232,6 +232,9 @@ func (l *lowering) lower(n *relNode) (*engine.Stream[*row.Row], error) {
 		if s, err = sip.buildSource(l.j, l.o); err != nil {
 			return nil, err
 		}
+		if l.o.Tap != nil {
+			s = l.o.Tap(n.src.table.Name, s)
+		}
 	case relCalc:
 		s = engine.Process[*row.Row, *row.Row](ins[0], n.opName, &rowProcess{newFn: n.calc, owns: l.consumers[n.inputs[0]] == 1})
 	case relWindow:
