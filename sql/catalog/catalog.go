@@ -9,11 +9,11 @@
 // plans where the view is read; DROP VIEW and DROP TABLE remove them.
 // CREATE TABLE ... LIKE merges the base table as Flink's LIKE options say
 // (INCLUDING, EXCLUDING, OVERWRITING of ALL, GENERATED, WATERMARKS,
-// OPTIONS; CONSTRAINTS, METADATA and PARTITIONS have nothing to copy).
+// OPTIONS, CONSTRAINTS: the primary key).
 //
 // SHOW TABLES and DESCRIBE are answered by package planner, which types
-// computed columns. Not here yet: PRIMARY KEY, refused by name with its
-// position. The shardlog table and its formats are described in
+// computed columns. PRIMARY KEY (...) NOT ENFORCED is kept (PrimaryKey)
+// with Flink's checks, its columns made NOT NULL. The shardlog table and its formats are described in
 // docs/sql-tables.md.
 package catalog
 
@@ -63,7 +63,9 @@ type Table struct {
 	// PartitionKeys are the PARTITIONED BY columns (connectors that take
 	// them only: see Partitioned).
 	PartitionKeys []string
-	Span          diag.Span
+	// PrimaryKey is the PRIMARY KEY ... NOT ENFORCED, nil without one.
+	PrimaryKey *PrimaryKey
+	Span       diag.Span
 }
 
 // Column returns the index of the named column (case-sensitive, as
@@ -270,8 +272,6 @@ func (c *Catalog) createTable(s *ast.CreateTable) error {
 	switch {
 	case s.AsQuery != nil:
 		return diag.New(c.src, s.Span(), "CREATE TABLE ... AS SELECT is not supported yet")
-	case len(s.Constraints) > 0:
-		return diag.New(c.src, s.Constraints[0].Span(), "PRIMARY KEY is not supported yet")
 	case len(s.Watermarks) > 1:
 		return diag.New(c.src, s.Watermarks[1].Span(), "a table has at most one WATERMARK")
 	}
@@ -286,19 +286,19 @@ func (c *Catalog) createTable(s *ast.CreateTable) error {
 			return diag.New(c.src, s.Name.Span(), "Table '%s' already exists", name)
 		}
 	}
+	pk, err := c.primaryKey(s)
+	if err != nil {
+		return err
+	}
 	t := &Table{Name: name, Options: map[string]string{}, OptionSpans: map[string]diag.Span{}, Span: s.Span()}
 	var like *likeMerge
 	if s.Like != nil {
-		var err error
 		if like, err = c.likeBase(s, t); err != nil {
 			return err
 		}
 	}
 	for _, cd := range s.Columns {
 		col := Column{Name: cd.Name.Name, Span: cd.Span()}
-		if cd.Constraint != nil {
-			return diag.New(c.src, cd.Constraint.Span(), "column constraints are not supported yet")
-		}
 		switch cd.Kind {
 		case ast.PhysicalColumn:
 			typ, err := ConvertType(c.src, cd.Type)
@@ -328,6 +328,17 @@ func (c *Catalog) createTable(s *ast.CreateTable) error {
 			continue
 		}
 		t.Columns = append(t.Columns, col)
+	}
+	if pk != nil {
+		if t.PrimaryKey != nil {
+			return diag.New(c.src, pk.Span, "The base table already has a primary key. You might want to specify EXCLUDING CONSTRAINTS.")
+		}
+		t.PrimaryKey = pk
+	}
+	if t.PrimaryKey != nil {
+		if err := checkPrimaryKey(c.src, t, t.PrimaryKey); err != nil {
+			return err
+		}
 	}
 	if len(s.Watermarks) == 1 {
 		w := s.Watermarks[0]

@@ -14,10 +14,8 @@ type likeMerge struct {
 	baseCols int
 }
 
-// likeFeatures are the features whose strategy LIKE options set. Sluice
-// has no primary keys, metadata columns or partitions yet (CREATE TABLE
-// refuses them), so CONSTRAINTS, METADATA, PARTITIONS and DISTRIBUTION have
-// nothing to copy.
+// likeFeatures are the features whose strategy LIKE options set.
+// CONSTRAINTS copies the primary key; DISTRIBUTION has nothing to copy.
 var likeFeatures = []string{"CONSTRAINTS", "DISTRIBUTION", "GENERATED", "METADATA", "OPTIONS", "PARTITIONS", "WATERMARKS"}
 
 // likeBase reads the LIKE options as Flink does and copies base's columns,
@@ -73,6 +71,13 @@ func (c *Catalog) likeBase(s *ast.CreateTable, t *Table) (*likeMerge, error) {
 	if base.Watermark != nil && m.strategy["WATERMARKS"] != "EXCLUDING" {
 		w := *base.Watermark
 		t.Watermark = &w
+	}
+	if base.PrimaryKey != nil && m.strategy["CONSTRAINTS"] != "EXCLUDING" {
+		k := *base.PrimaryKey
+		k.Columns = slices.Clone(k.Columns)
+		k.ColSpans = nil // the base table's: point at LIKE instead
+		k.Span = s.Like.Span()
+		t.PrimaryKey = &k
 	}
 	if m.strategy["PARTITIONS"] != "EXCLUDING" {
 		t.PartitionKeys = slices.Clone(base.PartitionKeys)

@@ -139,12 +139,15 @@ func describe(c *compiler, rp *relPlanner, cat *catalog.Catalog, s *ast.Describe
 		}
 		rows = append(rows, []string{col.Name, tn, null, extras, wm})
 	}
+	if t.PrimaryKey != nil {
+		withKeyColumn(rows, t)
+	}
 	return formatRows(rows), nil
 }
 
 // formatRows lays rows out in columns separated by " | ".
 func formatRows(rows [][]string) []string {
-	widths := make([]int, 5)
+	widths := make([]int, len(rows[0]))
 	for _, r := range rows {
 		for i, f := range r {
 			widths[i] = max(widths[i], len(f))
