@@ -51,6 +51,7 @@ type relNode struct {
 	// mode is set by a node that makes a changelog (nil: derived, see
 	// relNode.changelog).
 	mode *changelogMode
+	agg  *aggPlan // relAgg (rel_agg.go)
 
 	// Set when the tree is named for the engine (relPlanner.nameTree).
 	opName string
@@ -286,9 +287,9 @@ func (p *relPlanner) aliased(in relInput, a *ast.Alias) (relInput, error) {
 func (p *relPlanner) selectRel(sel *ast.Select) (*relNode, error) {
 	c, src := p.c, p.c.src
 	switch {
-	case sel.Distinct:
+	case sel.Distinct && tvfFrom(sel):
 		return nil, diag.New(src, sel.Span(), "SELECT DISTINCT is not supported yet")
-	case sel.Having != nil:
+	case sel.Having != nil && tvfFrom(sel):
 		return nil, diag.New(src, sel.Having.Span(), "HAVING is not supported yet")
 	case len(sel.Windows) > 0:
 		return nil, diag.New(src, sel.Windows[0].Span(), "WINDOW clauses are not supported yet")
@@ -376,8 +377,8 @@ func (p *relPlanner) selectRel(sel *ast.Select) (*relNode, error) {
 		return &relNode{kind: relCalc, name: in.name, sc: &scope{names: layoutNames(outL), types: layoutTypes(outL)}, layout: outL, inputs: []*relNode{n}, calc: calc, calcBase: in.name + "-window-calc",
 			label: fmt.Sprintf("Calc(select=[%s])", strings.Join(outerNames, ", "))}, nil
 	}
-	if sel.GroupBy != nil {
-		return nil, diag.New(src, sel.GroupBy.Span(), "GROUP BY without a window table function (an updating result) is not supported yet")
+	if needsAgg(c, sel) {
+		return p.aggregateRel(sel, in, where)
 	}
 	var items []ast.Expr
 	var names []string
