@@ -1,9 +1,10 @@
 package catalog
 
 import (
+	"slices"
+
 	"github.com/sluicehq/sluice/sql/ast"
 	"github.com/sluicehq/sluice/sql/diag"
-	"slices"
 )
 
 // likeMerge is how CREATE TABLE ... LIKE base merges base into the new

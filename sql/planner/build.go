@@ -53,6 +53,8 @@ func (ip *insertPlan) buildSource(j *engine.Job, o RunOptions) (*engine.Stream[*
 		return ip.buildFilesystemSource(j, o)
 	case "shardlog":
 		return ip.buildLogSource(j, o)
+	case "upsert-shardlog":
+		return ip.buildUpsertLogSource(j, o)
 	}
 	if t.Factory.Name() == "kinesis" {
 		return ip.buildKinesisSource(j, o)
@@ -438,6 +440,8 @@ func (ip *insertPlan) buildSink(s *engine.Stream[*row.Row], o RunOptions) error 
 		ip.writeRows(s, ip.op(t.Name), func(*row.Row) error { return nil })
 	case "shardlog":
 		return ip.buildLogSink(s, o)
+	case "upsert-shardlog":
+		return ip.buildUpsertLogSink(s, o)
 	case "kinesis":
 		return ip.buildKinesisSink(s, o)
 	case "filesystem":

@@ -234,6 +234,7 @@ func (p *relPlanner) scan(t *catalog.Table, ref diag.Span) (*relNode, error) {
 		scan += ")"
 	}
 	n.label = scan
+	n.mode = upsertScanMode(t)
 	p.scans[t] = n
 	return n, nil
 }

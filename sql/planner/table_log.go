@@ -170,7 +170,7 @@ func logCodec(t *catalog.Table, l *row.Layout) (format.Codec, error) {
 func (p *Program) prepareLogs(o RunOptions) error {
 	for _, ip := range p.inserts {
 		t := ip.sink
-		if t.Factory.Name() != "shardlog" {
+		if t.Factory.Name() != "shardlog" && t.Factory.Name() != "upsert-shardlog" {
 			continue
 		}
 		dir, err := logDir(t, o)
