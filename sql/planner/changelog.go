@@ -65,3 +65,7 @@ func appendOnlyInput(src string, at diag.Span, operator string, in *relNode) err
 	}
 	return diag.New(src, at, "%s doesn't support consuming update and delete changes which is produced by node %s", operator, m.producer)
 }
+
+// appendOnlySinkHint is what to use instead when an append-only sink is
+// given an updating query.
+const appendOnlySinkHint = "write to a connector that takes updates (print, blackhole, or 'upsert-shardlog' with a PRIMARY KEY, which writes by key), or make the query append-only (a window aggregation instead of GROUP BY)"

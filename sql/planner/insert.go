@@ -137,7 +137,7 @@ func (p *relPlanner) planInsert(ins *ast.Insert) (*insertPlan, error) {
 	}
 	if m := root.changelog(); m.updates && !acceptsUpdates(sink) {
 		e := diag.New(src, ins.Table.Span(), "Table sink '%s' doesn't support consuming update and delete changes which is produced by node %s", sink.Name, m.producer)
-		e.Hint = "write to a connector that takes updates (print, or an upsert connector with a PRIMARY KEY), or make the query append-only (a window aggregation instead of GROUP BY)"
+		e.Hint = appendOnlySinkHint
 		return nil, e
 	}
 	ip := &insertPlan{c: c, sink: sink, root: root, idle: idle}
