@@ -45,6 +45,7 @@ type relNode struct {
 	calcBase string                // relCalc: the operator name's base
 
 	window *windowPlan // relWindow
+	join   *joinPlan   // relJoin (rel_join.go)
 
 	label string // EXPLAIN's logical line
 
@@ -63,6 +64,7 @@ type relInput struct {
 	node *relNode
 	sc   *scope
 	name string
+	cols []joinCol // a join's: each column's qualifier (rel_join.go)
 }
 
 // relPlanner plans the queries of one script into relational trees. Table
@@ -266,7 +268,7 @@ func (p *relPlanner) from(t ast.TableExpr) (relInput, error) {
 		}
 		return p.aliased(in, f.Alias)
 	case *ast.Join:
-		return relInput{}, diag.New(src, t.Span(), "joins are not supported yet")
+		return p.join(f)
 	case *ast.Unnest:
 		return relInput{}, diag.New(src, t.Span(), "UNNEST is not supported yet")
 	}
@@ -277,7 +279,7 @@ func (p *relPlanner) aliased(in relInput, a *ast.Alias) (relInput, error) {
 	if a == nil {
 		return in, nil
 	}
-	in.name = a.Name.Name
+	in.name, in.cols = a.Name.Name, nil
 	return p.renamed(in, a.Columns, a.Span())
 }
 
@@ -297,6 +299,7 @@ func (p *relPlanner) selectRel(sel *ast.Select) (*relNode, error) {
 	case sel.From == nil:
 		return nil, diag.New(src, sel.Span(), "SELECT without FROM is not supported yet")
 	}
+	sel = whereIntoJoin(sel)
 	var tvf *ast.FuncCall
 	var in relInput
 	var err error
@@ -321,6 +324,10 @@ func (p *relPlanner) selectRel(sel *ast.Select) (*relNode, error) {
 		}
 	} else if in, err = p.from(sel.From); err != nil {
 		return nil, err
+	} else if in.cols != nil {
+		if sel, err = p.joinSelect(in, sel); err != nil {
+			return nil, err
+		}
 	}
 	if err := p.checkQualifiers(in, sel); err != nil {
 		return nil, err
