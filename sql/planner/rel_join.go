@@ -159,7 +159,7 @@ func (p *relPlanner) join(j *ast.Join) (relInput, error) {
 	for _, x := range conjuncts(on) {
 		if li, ri, ok := equiKey(x, sc, nl); ok {
 			lt, rt := l.sc.types[li], r.sc.types[ri]
-			if !lt.WithAttr(types.Regular).Nullable().EqualIgnoringNull(rt.WithAttr(types.Regular).Nullable()) {
+			if !keyCompatible(lt, rt) {
 				return in, diag.New(src, x.Span(), "the join keys '%s' (%s) and '%s' (%s) are of different types: CAST one to the other's type", cols[li].name, lt, cols[nl+ri].name, rt)
 			}
 			jp.lkeys = append(jp.lkeys, li)
@@ -214,7 +214,11 @@ func (p *relPlanner) join(j *ast.Join) (relInput, error) {
 			jp.ttl = v
 		}
 		n.label = fmt.Sprintf("Join(joinType=[%s], where=[%s], select=[%s], leftInputSpec=[NoUniqueKey], rightInputSpec=[NoUniqueKey])", jp.flinkType, jp.whereText, strings.Join(sel, ", "))
-		n.mode = &changelogMode{updates: true, producer: n.label}
+		// As Flink's: an inner join of append-only inputs appends; an
+		// outer join, or an updating input, makes a changelog.
+		if jp.leftOuter || jp.rightOuter || l.node.changelog().updates || r.node.changelog().updates {
+			n.mode = &changelogMode{updates: true, producer: n.label}
+		}
 	}
 	in.node = n
 	in.name = "join"
@@ -571,4 +575,15 @@ func (w *physWriter) joinLine(n *relNode) {
 	}
 	w.ip.physical = append(w.ip.physical, fmt.Sprintf("  -> %s %q (reads %q hashed on [%s] and %q hashed on [%s]; %s)",
 		what, n.opName, l.opName, strings.Join(lk, ", "), r.opName, strings.Join(rk, ", "), st))
+}
+
+// keyCompatible reports whether join keys of types a and b are hashed
+// and compared alike: integers of any width, character strings of any
+// length, or one type (up to nullability and time attributes).
+func keyCompatible(a, b types.Type) bool {
+	switch {
+	case a.IsInteger() && b.IsInteger(), a.IsCharString() && b.IsCharString():
+		return true
+	}
+	return a.WithAttr(types.Regular).EqualIgnoringNull(b.WithAttr(types.Regular))
 }
