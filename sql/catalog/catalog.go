@@ -165,7 +165,7 @@ func (c *Catalog) TableNames() []string {
 }
 
 // settingKeys are the SET keys a job reads.
-var settingKeys = []string{"parallelism.default", "pipeline.name", "execution.checkpointing.interval", "table.exec.source.idle-timeout"}
+var settingKeys = []string{"parallelism.default", "pipeline.name", "execution.checkpointing.interval", "table.exec.source.idle-timeout", "table.exec.state.ttl"}
 
 // Exec applies a DDL or SET statement. It reports whether stmt was one the
 // catalog handles; other statements are the planner's.

@@ -17,19 +17,30 @@ func buildJoin(a, b *engine.Stream[*row.Row], jp *joinPlan, name string) (*engin
 	lenc, renc := row.NewKeyEncoder(jp.left, jp.lkeys), row.NewKeyEncoder(jp.right, jp.rkeys)
 	ka := engine.KeyBy(a, func(r *row.Row) string { return lenc.Key(r) })
 	kb := engine.KeyBy(b, func(r *row.Row) string { return renc.Key(r) })
-	var opts []state.Option
-	if jp.ttl != "" {
-		d, err := parseDuration(jp.ttl)
-		if err != nil || d < 0 {
-			return nil, fmt.Errorf("SET 'table.exec.state.ttl' = '%s': want a duration such as '1 h'", jp.ttl)
-		}
-		if d > 0 {
-			opts = append(opts, state.WithTTL(state.TTL{TTL: d}))
-		}
+	opts, err := joinStateOptions(jp)
+	if err != nil {
+		return nil, err
 	}
 	return engine.TransformKeyed2(ka, kb, name, func() engine.KeyedTwoInputOperator[*row.Row, *row.Row, string, *row.Row] {
 		return &joinOp{jp: jp, opts: opts}
 	}), nil
+}
+
+// joinStateOptions are the options of a regular join's state: the TTL
+// of table.exec.state.ttl (processing time since a row was last
+// written), as Flink's.
+func joinStateOptions(jp *joinPlan) ([]state.Option, error) {
+	if jp.ttl == "" {
+		return nil, nil
+	}
+	d, err := parseDuration(jp.ttl)
+	if err != nil || d < 0 {
+		return nil, fmt.Errorf("SET 'table.exec.state.ttl' = '%s': want a duration such as '1 h'", jp.ttl)
+	}
+	if d == 0 {
+		return nil, nil
+	}
+	return []state.Option{state.WithTTL(state.TTL{TTL: d})}, nil
 }
 
 // joinCount is a regular join's state of one distinct row of a side: how

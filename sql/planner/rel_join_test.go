@@ -159,3 +159,51 @@ CREATE TABLE snk (id BIGINT, k BIGINT, k2 BIGINT, w STRING) WITH ('connector' = 
 		})
 	}
 }
+
+// TestJoinStateTTL: with table.exec.state.ttl a regular join forgets a
+// row the TTL after it was written (processing time), as Flink's.
+func TestJoinStateTTL(t *testing.T) {
+	jp := joinPlanOf(t, `
+CREATE TABLE a (id BIGINT, k BIGINT) WITH ('connector' = 'datagen');
+CREATE TABLE b (k BIGINT, w STRING) WITH ('connector' = 'datagen');
+CREATE TABLE snk (id BIGINT, w STRING) WITH ('connector' = 'print');
+SET 'table.exec.state.ttl' = '1 min';
+INSERT INTO snk SELECT a.id, b.w FROM a JOIN b ON a.k = b.k;`)
+	opts, err := joinStateOptions(jp)
+	if err != nil || len(opts) != 1 {
+		t.Fatalf("state options %v, %v", opts, err)
+	}
+	h, err := engine.NewKeyedHarness[sided, string, *row.Row](&sidedJoin{op: &joinOp{jp: jp, opts: opts}}, engine.HarnessOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	feed := func(right bool, vs ...any) {
+		t.Helper()
+		l := jp.left
+		if right {
+			l = jp.right
+		}
+		r, err := l.Of(row.Insert, vs...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := h.ProcessElement(sided{right: right, r: r}, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	feed(false, int64(1), int64(7))
+	if err := h.SetProcessingTime(30_000); err != nil {
+		t.Fatal(err)
+	}
+	feed(true, int64(7), "p") // 30 s later: a's row is there
+	if n := len(h.OutputValues()); n != 1 {
+		t.Fatalf("%d rows within the TTL, want 1", n)
+	}
+	if err := h.SetProcessingTime(200_000); err != nil {
+		t.Fatal(err)
+	}
+	feed(false, int64(2), int64(7)) // b's row expired
+	if n := len(h.OutputValues()); n != 1 {
+		t.Fatalf("%d rows after the TTL, want 1 (the expired row joined): %v", n, h.OutputValues())
+	}
+}
