@@ -46,6 +46,7 @@ type relNode struct {
 
 	window *windowPlan // relWindow
 	join   *joinPlan   // relJoin (rel_join.go)
+	wtvf   *windowTVF  // a windowing table function's output (rel_join_window.go)
 
 	label string // EXPLAIN's logical line
 
@@ -342,6 +343,9 @@ func (p *relPlanner) selectRel(sel *ast.Select) (*relNode, error) {
 			return nil, diag.New(src, sel.Where.Span(), "WHERE clause must be a condition, not %s", w.typ)
 		}
 		where = sel.Where
+	}
+	if tvf != nil && sel.GroupBy == nil && !containsAggregateItem(c, sel) {
+		return p.windowingTVF(in, tvf, sel)
 	}
 	if tvf != nil {
 		calc, _, err := planCalc(c, in.sc, where, nil, nil)

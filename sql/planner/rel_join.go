@@ -43,6 +43,7 @@ type joinPlan struct {
 	rightOuter   bool
 	whereText    string
 	condCompiler *compiler
+	window       bool // a window join (rel_join_window.go)
 }
 
 type joinInterval struct {
@@ -175,7 +176,14 @@ func (p *relPlanner) join(j *ast.Join) (relInput, error) {
 	if len(jp.lkeys) == 0 {
 		return in, diag.New(src, j.On.Span(), "Cannot generate a valid execution plan for the given query: a join without an equality condition between its inputs (ON a.k = b.k) is not supported")
 	}
-	if iv.lbound && iv.ubound {
+	jp.whereText = ast.Format(on)
+	wlabel, windowed := windowJoin(jp, l.node, r.node)
+	if windowed && wlabel == "" {
+		return in, diag.New(src, j.On.Span(), "a window join needs the same window on both inputs: %s and %s", l.node.wtvf.desc, r.node.wtvf.desc)
+	}
+	if windowed {
+		rest = append(rest, timeConds...)
+	} else if iv.lbound && iv.ubound {
 		jp.interval = iv
 		if iv.lo > iv.hi {
 			return in, diag.New(src, j.On.Span(), "the time bounds of the interval join are empty: %d ms <= %s - %s <= %d ms", iv.lo, cols[iv.ltime].name, cols[nl+iv.rtime].name, iv.hi)
@@ -197,11 +205,17 @@ func (p *relPlanner) join(j *ast.Join) (relInput, error) {
 		}
 	}
 	jp.out = layoutOf(sc.names, sc.types)
-	jp.whereText = ast.Format(on)
 	var sel []string
 	sel = append(sel, sc.names...)
 	n := &relNode{kind: relJoin, name: "join", sc: sc, layout: jp.out, inputs: []*relNode{l.node, r.node}, join: jp}
-	if jp.interval != nil {
+	if windowed {
+		for _, side := range []relInput{l, r} {
+			if err := appendOnlyInput(src, j.Span(), "StreamPhysicalWindowJoin", side.node); err != nil {
+				return in, err
+			}
+		}
+		n.label = wlabel
+	} else if jp.interval != nil {
 		for _, side := range []relInput{l, r} {
 			if err := appendOnlyInput(src, j.Span(), "StreamPhysicalIntervalJoin", side.node); err != nil {
 				return in, err
@@ -572,6 +586,10 @@ func (w *physWriter) joinLine(n *relNode) {
 	if jp.interval != nil {
 		what = "interval join"
 		st = "state: each input's rows by key and time, until the watermark passes their bound"
+	}
+	if jp.window {
+		what = "window join"
+		st = "state: each input's rows by key and window, until the watermark passes the window's end"
 	}
 	w.ip.physical = append(w.ip.physical, fmt.Sprintf("  -> %s %q (reads %q hashed on [%s] and %q hashed on [%s]; %s)",
 		what, n.opName, l.opName, strings.Join(lk, ", "), r.opName, strings.Join(rk, ", "), st))
