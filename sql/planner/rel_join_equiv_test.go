@@ -64,7 +64,7 @@ func batchJoin(a, b joinSide, match func(x, y joinRow) bool, leftOuter, rightOut
 	return strings.Join(lines, "\n") + "\n"
 }
 
-// TestJoinEquivalence runs interval and regular joins, inner and outer,
+// TestJoinEquivalence runs interval, window and regular joins, inner and outer,
 // over generated out-of-order data at parallelism 1, 2 and 4 with up to
 // two failures at random points (checkpoints and restarts), and requires
 // the final table (the committed changelog applied) to be the batch
@@ -74,6 +74,10 @@ func TestJoinEquivalence(t *testing.T) {
 	interval := func(x, y joinRow) bool { return x.ts >= y.ts-100 && x.ts <= y.ts+50 }
 	always := func(x, y joinRow) bool { return true }
 	odd := func(x, y joinRow) bool { return (x.id+y.id)%2 == 1 }
+	win := func(ts int64) int64 { return ts - (ts%200+200)%200 }
+	sameWindow := func(x, y joinRow) bool { return win(x.ts) == win(y.ts) }
+	const tumbles = "(SELECT * FROM TABLE(TUMBLE(TABLE a, DESCRIPTOR(ts), INTERVAL '0.2' SECOND))) a %s JOIN (SELECT * FROM TABLE(TUMBLE(TABLE b, DESCRIPTOR(ts), INTERVAL '0.2' SECOND))) b ON a.window_start = b.window_start AND a.window_end = b.window_end AND a.k = b.k"
+
 	for _, tc := range []struct {
 		name         string
 		a, b         joinSide
@@ -87,6 +91,10 @@ func TestJoinEquivalence(t *testing.T) {
 			"a LEFT JOIN b ON a.k = b.k AND a.ts >= b.ts - INTERVAL '0.1' SECOND AND b.ts + INTERVAL '0.05' SECOND >= a.ts", interval, true, false},
 		{"interval full", joinSide{700, 7, 10, 7919}, joinSide{700, 9, 13, 104729},
 			"a FULL JOIN b ON a.k = b.k AND a.ts BETWEEN b.ts - INTERVAL '0.1' SECOND AND b.ts + INTERVAL '0.05' SECOND", interval, true, true},
+		{"window inner", joinSide{900, 5, 10, 7919}, joinSide{700, 5, 13, 104729},
+			fmt.Sprintf(tumbles, ""), sameWindow, false, false},
+		{"window full", joinSide{700, 7, 10, 7919}, joinSide{700, 9, 13, 104729},
+			fmt.Sprintf(tumbles, "FULL"), sameWindow, true, true},
 		{"regular inner", joinSide{500, 40, 10, 7919}, joinSide{300, 50, 13, 104729},
 			"a JOIN b ON a.k = b.k", always, false, false},
 		{"regular left", joinSide{500, 40, 10, 7919}, joinSide{300, 30, 13, 104729},
