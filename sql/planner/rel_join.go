@@ -44,6 +44,7 @@ type joinPlan struct {
 	whereText    string
 	condCompiler *compiler
 	window       bool // a window join (rel_join_window.go)
+	temporal     bool // an event-time temporal join (rel_join_temporal.go)
 }
 
 type joinInterval struct {
@@ -107,7 +108,13 @@ func (p *relPlanner) join(j *ast.Join) (relInput, error) {
 	if err != nil {
 		return l, err
 	}
-	r, err := p.from(j.R)
+	rightFrom, asOf := j.R, ast.Expr(nil)
+	if tn, ok := j.R.(*ast.TableName); ok && tn.SystemTime != nil {
+		cp := *tn
+		cp.SystemTime, asOf = nil, tn.SystemTime
+		rightFrom = &cp
+	}
+	r, err := p.from(rightFrom)
 	if err != nil {
 		return r, err
 	}
@@ -177,6 +184,9 @@ func (p *relPlanner) join(j *ast.Join) (relInput, error) {
 		return in, diag.New(src, j.On.Span(), "Cannot generate a valid execution plan for the given query: a join without an equality condition between its inputs (ON a.k = b.k) is not supported")
 	}
 	jp.whereText = ast.Format(on)
+	if asOf != nil {
+		return p.temporalJoin(j, in, jp, l, r, asOf, append(rest, timeConds...))
+	}
 	wlabel, windowed := windowJoin(jp, l.node, r.node)
 	if windowed && wlabel == "" {
 		return in, diag.New(src, j.On.Span(), "a window join needs the same window on both inputs: %s and %s", l.node.wtvf.desc, r.node.wtvf.desc)
@@ -586,6 +596,10 @@ func (w *physWriter) joinLine(n *relNode) {
 	if jp.interval != nil {
 		what = "interval join"
 		st = "state: each input's rows by key and time, until the watermark passes their bound"
+	}
+	if jp.temporal {
+		what = "temporal join"
+		st = "state: the left input's rows by key and time until the watermark passes them, the right input's versions by key and time"
 	}
 	if jp.window {
 		what = "window join"

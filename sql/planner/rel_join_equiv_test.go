@@ -64,7 +64,7 @@ func batchJoin(a, b joinSide, match func(x, y joinRow) bool, leftOuter, rightOut
 	return strings.Join(lines, "\n") + "\n"
 }
 
-// TestJoinEquivalence runs interval, window and regular joins, inner and outer,
+// TestJoinEquivalence runs interval, window, temporal and regular joins, inner and outer,
 // over generated out-of-order data at parallelism 1, 2 and 4 with up to
 // two failures at random points (checkpoints and restarts), and requires
 // the final table (the committed changelog applied) to be the batch
@@ -95,6 +95,13 @@ func TestJoinEquivalence(t *testing.T) {
 			fmt.Sprintf(tumbles, ""), sameWindow, false, false},
 		{"window full", joinSide{700, 7, 10, 7919}, joinSide{700, 9, 13, 104729},
 			fmt.Sprintf(tumbles, "FULL"), sameWindow, true, true},
+		// Temporal: b's rows are versions of their key (50 ms apart, so
+		// no two at one time); match nil means the version valid at a's
+		// time.
+		{"temporal inner", joinSide{900, 5, 10, 7919}, joinSide{300, 7, 50, 104729},
+			"a JOIN b FOR SYSTEM_TIME AS OF a.ts ON a.k = b.k", nil, false, false},
+		{"temporal left", joinSide{900, 9, 10, 7919}, joinSide{300, 7, 50, 104729},
+			"a LEFT JOIN b FOR SYSTEM_TIME AS OF a.ts ON a.k = b.k", nil, true, false},
 		{"regular inner", joinSide{500, 40, 10, 7919}, joinSide{300, 50, 13, 104729},
 			"a JOIN b ON a.k = b.k", always, false, false},
 		{"regular left", joinSide{500, 40, 10, 7919}, joinSide{300, 30, 13, 104729},
@@ -104,7 +111,12 @@ func TestJoinEquivalence(t *testing.T) {
 		{"regular full", joinSide{500, 30, 10, 7919}, joinSide{300, 40, 13, 104729},
 			"a FULL JOIN b ON a.k = b.k AND MOD(a.id + b.id, 2) = 1", odd, true, true},
 	} {
-		want := batchJoin(tc.a, tc.b, tc.match, tc.lOuter, tc.rOut)
+		var want string
+		if tc.match == nil {
+			want = batchTemporal(tc.a, tc.b, tc.lOuter)
+		} else {
+			want = batchJoin(tc.a, tc.b, tc.match, tc.lOuter, tc.rOut)
+		}
 		for _, par := range []int{1, 2, 4} {
 			var failAt []int64
 			for range rng.IntN(3) {
@@ -133,4 +145,28 @@ func firstDiff(got, want string) string {
 		}
 	}
 	return "one is a prefix of the other"
+}
+
+// batchTemporal is the temporal join computed directly: each row of a
+// with the row of b of its key with the latest time at or before a's.
+func batchTemporal(a, b joinSide, leftOuter bool) string {
+	var lines []string
+	for i := range a.n {
+		x := a.row(i)
+		best := int64(-1)
+		for j := range b.n {
+			y := b.row(j)
+			if y.k == x.k && y.ts <= x.ts && (best < 0 || y.ts > b.row(best).ts) {
+				best = j
+			}
+		}
+		switch {
+		case best >= 0:
+			lines = append(lines, fmt.Sprintf("+I[%d, %d]", x.id, best))
+		case leftOuter:
+			lines = append(lines, fmt.Sprintf("+I[%d, null]", x.id))
+		}
+	}
+	slices.Sort(lines)
+	return strings.Join(lines, "\n") + "\n"
 }

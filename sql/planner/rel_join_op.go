@@ -172,7 +172,9 @@ func (o *joinOp) ProcessBatch2(b []engine.Record[*row.Row]) error { return o.pro
 func (o *joinOp) process(b []engine.Record[*row.Row], self, other *joinSide) error {
 	for i := range b {
 		var err error
-		if o.jp.interval != nil {
+		if o.jp.temporal {
+			err = o.temporalRow(b[i].Value, self)
+		} else if o.jp.interval != nil {
 			err = o.interval(b[i].Value, self, other)
 		} else {
 			err = o.regular(b[i].Value, b[i].Time, self, other)
@@ -433,6 +435,9 @@ func (o *joinOp) interval(x *row.Row, self, other *joinSide) error {
 }
 
 func (o *joinOp) OnTimer(t engine.TimerFiring) error {
+	if o.jp.temporal {
+		return o.temporalFire(t)
+	}
 	if o.jp.interval == nil || len(t.Namespace) != 1 {
 		return fmt.Errorf("planner: join timer namespace %x", t.Namespace)
 	}
