@@ -195,6 +195,12 @@ func (p *relPlanner) join(j *ast.Join) (relInput, error) {
 		rest = append(rest, timeConds...)
 	} else if iv.lbound && iv.ubound {
 		jp.interval = iv
+		// The output's rows carry the left row's time: its time
+		// attribute stays one, the right one's becomes a plain TIMESTAMP
+		// (Flink keeps both; the engine's records have one time).
+		for i := nl; i < len(sc.types); i++ {
+			sc.types[i] = sc.types[i].WithAttr(types.Regular)
+		}
 		if iv.lo > iv.hi {
 			return in, diag.New(src, j.On.Span(), "the time bounds of the interval join are empty: %d ms <= %s - %s <= %d ms", iv.lo, cols[iv.ltime].name, cols[nl+iv.rtime].name, iv.hi)
 		}

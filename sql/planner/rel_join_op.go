@@ -402,7 +402,11 @@ func (o *joinOp) interval(x *row.Row, self, other *joinSide) error {
 				continue
 			}
 			matched = true
-			o.emit(o.combine(x, self, y, row.Insert), max(t, h.ts))
+			lt := t
+			if !self.left {
+				lt = h.ts
+			}
+			o.emit(o.combine(x, self, y, row.Insert), o.outTime(lt))
 			if !h.rs[i].matched {
 				h.rs[i].matched, chg = true, true
 			}
@@ -416,7 +420,7 @@ func (o *joinOp) interval(x *row.Row, self, other *joinSide) error {
 	if wm := o.ctx.CurrentWatermark(); wm != engine.MinTime && wm >= expires {
 		// No row of the other side can come to meet it any more.
 		if !matched && self.outer {
-			o.emit(o.combine(x, self, nil, row.Insert), t)
+			o.emit(o.combine(x, self, nil, row.Insert), o.outTime(t))
 		}
 		return nil
 	}
@@ -465,8 +469,20 @@ func (o *joinOp) OnTimer(t engine.TimerFiring) error {
 			if err != nil {
 				return err
 			}
-			o.emit(o.combine(x, s, nil, row.Insert), ts)
+			o.emit(o.combine(x, s, nil, row.Insert), o.outTime(ts))
 		}
 	}
 	return s.buf.Remove(ts)
+}
+
+// outTime is the event time of an interval or window join's output row
+// from the time t of its left row (of its one row when padded): the left
+// time attribute's value, which is the one the output keeps as a
+// rowtime attribute; for a window join the window's time (its end - 1:
+// window_time).
+func (o *joinOp) outTime(t int64) int64 {
+	if o.jp.window {
+		return t - 1
+	}
+	return t
 }
