@@ -242,6 +242,9 @@ func (p *relPlanner) join(j *ast.Join) (relInput, error) {
 	} else {
 		if v, ok := p.cat.Settings["table.exec.state.ttl"]; ok {
 			jp.ttl = v
+			if _, err := joinStateOptions(jp); err != nil {
+				return in, err
+			}
 		}
 		n.label = fmt.Sprintf("Join(joinType=[%s], where=[%s], select=[%s], leftInputSpec=[NoUniqueKey], rightInputSpec=[NoUniqueKey])", jp.flinkType, jp.whereText, strings.Join(sel, ", "))
 		// As Flink's: an inner join of append-only inputs appends; an
