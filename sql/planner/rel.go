@@ -45,6 +45,8 @@ type relNode struct {
 	calcBase string                // relCalc: the operator name's base
 
 	window *windowPlan // relWindow
+	join   *joinPlan   // relJoin (rel_join.go)
+	wtvf   *windowTVF  // a windowing table function's output (rel_join_window.go)
 
 	label string // EXPLAIN's logical line
 
@@ -64,6 +66,7 @@ type relInput struct {
 	node *relNode
 	sc   *scope
 	name string
+	cols []joinCol // a join's: each column's qualifier (rel_join.go)
 }
 
 // relPlanner plans the queries of one script into relational trees. Table
@@ -268,7 +271,7 @@ func (p *relPlanner) from(t ast.TableExpr) (relInput, error) {
 		}
 		return p.aliased(in, f.Alias)
 	case *ast.Join:
-		return relInput{}, diag.New(src, t.Span(), "joins are not supported yet")
+		return p.join(f)
 	case *ast.Unnest:
 		return relInput{}, diag.New(src, t.Span(), "UNNEST is not supported yet")
 	}
@@ -279,7 +282,7 @@ func (p *relPlanner) aliased(in relInput, a *ast.Alias) (relInput, error) {
 	if a == nil {
 		return in, nil
 	}
-	in.name = a.Name.Name
+	in.name, in.cols = a.Name.Name, nil
 	return p.renamed(in, a.Columns, a.Span())
 }
 
@@ -299,6 +302,7 @@ func (p *relPlanner) selectRel(sel *ast.Select) (*relNode, error) {
 	case sel.From == nil:
 		return nil, diag.New(src, sel.Span(), "SELECT without FROM is not supported yet")
 	}
+	sel = whereIntoJoin(sel)
 	var tvf *ast.FuncCall
 	var in relInput
 	var err error
@@ -323,6 +327,10 @@ func (p *relPlanner) selectRel(sel *ast.Select) (*relNode, error) {
 		}
 	} else if in, err = p.from(sel.From); err != nil {
 		return nil, err
+	} else if in.cols != nil {
+		if sel, err = p.joinSelect(in, sel); err != nil {
+			return nil, err
+		}
 	}
 	if err := p.checkQualifiers(in, sel); err != nil {
 		return nil, err
@@ -337,6 +345,9 @@ func (p *relPlanner) selectRel(sel *ast.Select) (*relNode, error) {
 			return nil, diag.New(src, sel.Where.Span(), "WHERE clause must be a condition, not %s", w.typ)
 		}
 		where = sel.Where
+	}
+	if tvf != nil && sel.GroupBy == nil && !containsAggregateItem(c, sel) {
+		return p.windowingTVF(in, tvf, sel)
 	}
 	if tvf != nil {
 		calc, _, err := planCalc(c, in.sc, where, nil, nil)

@@ -145,6 +145,8 @@ func (w *physWriter) node(n *relNode) {
 		}
 		n.opName = "union of " + strings.Join(ins, ", ")
 		ip.physical = append(ip.physical, fmt.Sprintf("union of %s (no operator: the next one reads every input; its watermark is the minimum of theirs)", strings.Join(ins, ", ")))
+	case relJoin:
+		w.joinLine(n)
 	}
 	w.last = n.opName
 }
@@ -159,6 +161,8 @@ func (n *relNode) kindWord() string {
 		return "window"
 	case relAgg:
 		return "aggregate"
+	case relJoin:
+		return "join"
 	}
 	return "union"
 }
@@ -247,6 +251,11 @@ func (l *lowering) lower(n *relNode) (*engine.Stream[*row.Row], error) {
 		s = buildAgg(ins[0], n.agg, n.opName)
 	case relUnion:
 		s = engine.Union(ins[0], ins[1:]...)
+	case relJoin:
+		var err error
+		if s, err = buildJoin(ins[0], ins[1], n.join, n.opName); err != nil {
+			return nil, err
+		}
 	}
 	l.streams[n] = s
 	return s, nil
