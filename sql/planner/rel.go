@@ -45,6 +45,7 @@ type relNode struct {
 	calcBase string                // relCalc: the operator name's base
 
 	window *windowPlan // relWindow
+	op     relOp       // relOver, relRank: the kind's own planning (rel_over.go)
 
 	label string // EXPLAIN's logical line
 
@@ -290,7 +291,7 @@ func (p *relPlanner) selectRel(sel *ast.Select) (*relNode, error) {
 		return nil, diag.New(src, sel.Span(), "SELECT DISTINCT is not supported yet")
 	case sel.Having != nil:
 		return nil, diag.New(src, sel.Having.Span(), "HAVING is not supported yet")
-	case len(sel.Windows) > 0:
+	case len(sel.Windows) > 0 && !usesOver(sel):
 		return nil, diag.New(src, sel.Windows[0].Span(), "WINDOW clauses are not supported yet")
 	case sel.Stagger != nil:
 		return nil, diag.New(src, sel.Stagger.Span(), "WINDOWED BY STAGGER is not supported yet")
@@ -375,6 +376,9 @@ func (p *relPlanner) selectRel(sel *ast.Select) (*relNode, error) {
 		}
 		return &relNode{kind: relCalc, name: in.name, sc: &scope{names: layoutNames(outL), types: layoutTypes(outL)}, layout: outL, inputs: []*relNode{n}, calc: calc, calcBase: in.name + "-window-calc",
 			label: fmt.Sprintf("Calc(select=[%s])", strings.Join(outerNames, ", "))}, nil
+	}
+	if n, ok, err := p.overSelect(sel, in, where); ok {
+		return n, err
 	}
 	if sel.GroupBy != nil {
 		return nil, diag.New(src, sel.GroupBy.Span(), "GROUP BY without a window table function (an updating result) is not supported yet")

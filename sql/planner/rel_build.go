@@ -136,6 +136,8 @@ func (w *physWriter) node(n *relNode) {
 			desc = fmt.Sprintf("window %q (reads %q; hash exchange on [%s]; state: %d accumulators per key and window)", n.opName, in.opName, strings.Join(keys, ", "), len(n.window.aggs))
 		}
 		ip.physical = append(ip.physical, "  -> "+desc)
+	case relOver, relRank:
+		w.opNode(n)
 	case relUnion:
 		var ins []string
 		for _, in := range n.inputs {
@@ -155,6 +157,8 @@ func (n *relNode) kindWord() string {
 		return "calc"
 	case relWindow:
 		return "window"
+	case relOver, relRank:
+		return n.op.word()
 	}
 	return "union"
 }
@@ -239,6 +243,8 @@ func (l *lowering) lower(n *relNode) (*engine.Stream[*row.Row], error) {
 		s = engine.Process[*row.Row, *row.Row](ins[0], n.opName, &rowProcess{newFn: n.calc, owns: l.consumers[n.inputs[0]] == 1})
 	case relWindow:
 		s = buildWindow(ins[0], n.window, n.inputs[0].layout, n.opName)
+	case relOver, relRank:
+		s = n.op.lower(l, n, ins[0])
 	case relUnion:
 		s = engine.Union(ins[0], ins[1:]...)
 	}
