@@ -81,7 +81,7 @@ func (op *overPlan) describe(in *relNode, name string) string {
 	if len(keys) == 0 {
 		ex = "all rows to one subtask: no PARTITION BY"
 	}
-	return fmt.Sprintf("over %q (%s; state: %s per partition)", name, ex, st)
+	return fmt.Sprintf("over %q (%s; state per partition: %s)", name, ex, st)
 }
 
 func joinNames(ns []string) string {

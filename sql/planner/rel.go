@@ -298,6 +298,9 @@ func (p *relPlanner) selectRel(sel *ast.Select) (*relNode, error) {
 	case sel.From == nil:
 		return nil, diag.New(src, sel.Span(), "SELECT without FROM is not supported yet")
 	}
+	if n, ok, err := p.rankSelect(sel); ok {
+		return n, err
+	}
 	var tvf *ast.FuncCall
 	var in relInput
 	var err error

@@ -132,21 +132,6 @@ func (p *relPlanner) overSelect(sel *ast.Select, in relInput, where ast.Expr) (*
 			return nil, true, diag.New(src, oc.call.Span(), "All aggregates must be computed on the same window.")
 		}
 	}
-	for _, oc := range calls {
-		name := strings.ToUpper(oc.call.Name.Last().Name)
-		switch name {
-		case "ROW_NUMBER", "RANK", "DENSE_RANK":
-			d := diag.New(src, oc.call.Span(), "%s() is only supported in a Top-N or deduplication query", name)
-			d.Hint = fmt.Sprintf("select it in a subquery and filter it in the outer query: SELECT * FROM (SELECT *, %s() OVER (...) AS rn FROM t) WHERE rn <= N", name)
-			if name != "ROW_NUMBER" {
-				d = diag.New(src, oc.call.Span(), "%s() is not supported yet: use ROW_NUMBER()", name)
-			}
-			return nil, true, d
-		}
-		if !c.reg.IsAggregate(oc.call.Name.Last().Name) {
-			return nil, true, diag.New(src, oc.call.Span(), "%s is not an aggregate function: OVER takes aggregate functions", name)
-		}
-	}
 	if err := appendOnlyInput(src, sel.From.Span(), "StreamPhysicalOverAggregate", in.node); err != nil {
 		return nil, true, err
 	}
@@ -312,6 +297,21 @@ func planOver(c *compiler, in relInput, calls []overCall) (*overPlan, error) {
 	op.spec = fmt.Sprintf("partitionBy=[%s], orderBy=[%s ASC], window=[%s]", strings.Join(parts, ", "), order, frame)
 	if len(parts) == 0 {
 		op.spec = fmt.Sprintf("orderBy=[%s ASC], window=[%s]", order, frame)
+	}
+	for _, oc := range calls {
+		name := strings.ToUpper(oc.call.Name.Last().Name)
+		switch name {
+		case "ROW_NUMBER", "RANK", "DENSE_RANK":
+			d := diag.New(src, oc.call.Span(), "%s() is only supported in a Top-N or deduplication query", name)
+			d.Hint = fmt.Sprintf("select it in a subquery and filter it in the outer query: SELECT * FROM (SELECT *, %s() OVER (...) AS rn FROM t) WHERE rn <= N", name)
+			if name != "ROW_NUMBER" {
+				d = diag.New(src, oc.call.Span(), "%s() is not supported yet: use ROW_NUMBER()", name)
+			}
+			return nil, d
+		}
+		if !c.reg.IsAggregate(oc.call.Name.Last().Name) {
+			return nil, diag.New(src, oc.call.Span(), "%s is not an aggregate function: OVER takes aggregate functions", name)
+		}
 	}
 	names := append([]string(nil), sc.names...)
 	ts := append([]types.Type(nil), op.in.Types()...)
