@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/sluicehq/sluice/internal/testseed"
+	"github.com/sluicehq/sluice/sql/row"
+	"github.com/sluicehq/sluice/sql/types"
 )
 
 // genRow is one generated row of equivSource: its key, value and event
@@ -170,6 +172,48 @@ WINDOW w AS (PARTITION BY k ORDER BY ts RANGE BETWEEN INTERVAL '0.%03d' SECOND P
 							} else {
 								lines = append(lines, fmt.Sprintf("+I[%d, %d, %d]", k, r.id, r.v))
 							}
+						}
+					}
+					return sortedLines(lines)
+				}
+		}},
+		{"window-topn", func(rng *rand.Rand) (string, string, func([]genRow) string) {
+			size := int64(100 * (1 + rng.IntN(5)))
+			n := 1 + rng.IntN(3)
+			return `CREATE TABLE snk (ws TIMESTAMP(3), k BIGINT, s BIGINT, rn BIGINT) WITH ('connector' = 'blackhole');`,
+				fmt.Sprintf(`INSERT INTO snk SELECT window_start, k, s, rn FROM (
+  SELECT *, ROW_NUMBER() OVER (PARTITION BY window_start, window_end ORDER BY s DESC, k) AS rn
+  FROM (SELECT window_start, window_end, k, SUM(v) AS s FROM TABLE(TUMBLE(TABLE src, DESCRIPTOR(ts), INTERVAL '0.%03d' SECOND)) GROUP BY window_start, window_end, k)
+) WHERE rn <= %d;`, size, n),
+				func(rows []genRow) string {
+					type ks struct{ k, s int64 }
+					sums := map[int64]map[int64]int64{}
+					for _, r := range rows {
+						ws := r.ts - r.ts%size
+						if sums[ws] == nil {
+							sums[ws] = map[int64]int64{}
+						}
+						sums[ws][r.k] += r.v
+					}
+					l := row.NewLayout([]types.Type{types.TimestampType(3), types.BigIntType(), types.BigIntType(), types.BigIntType()}, nil)
+					var lines []string
+					for ws, m := range sums {
+						var top []ks
+						for k, s := range m {
+							top = append(top, ks{k, s})
+						}
+						slices.SortFunc(top, func(a, b ks) int {
+							if a.s != b.s {
+								return int(b.s - a.s)
+							}
+							return int(a.k - b.k)
+						})
+						for i, x := range top[:min(n, len(top))] {
+							r, err := l.Of(row.Insert, row.Timestamp{Millis: ws}, x.k, x.s, int64(i+1))
+							if err != nil {
+								panic(err)
+							}
+							lines = append(lines, r.String())
 						}
 					}
 					return sortedLines(lines)
