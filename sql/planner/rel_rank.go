@@ -2,6 +2,7 @@ package planner
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -132,6 +133,26 @@ func (p *relPlanner) rankSelect(sel *ast.Select) (*relNode, bool, error) {
 	if err != nil {
 		return nil, true, err
 	}
+	// PARTITION BY and ORDER BY columns the subquery does not select are
+	// selected as hidden columns, which the outer query does not see.
+	hidden := map[string]bool{}
+	var extra []*ast.SelectItem
+	keyExprs := append([]ast.Expr(nil), spec.PartitionBy...)
+	for _, ob := range spec.OrderBy {
+		keyExprs = append(keyExprs, ob.Expr)
+	}
+	for _, e := range keyExprs {
+		if nm, ok := e.(*ast.Name); ok && node.sc.index(nm.Last().Name) < 0 && !hidden[nm.Last().Name] {
+			hidden[nm.Last().Name] = true
+			extra = append(extra, &ast.SelectItem{Spanned: nm.Spanned, Expr: nm, Alias: &ast.Ident{Spanned: nm.Spanned, Name: hiddenPrefix + nm.Last().Name}})
+		}
+	}
+	if len(extra) > 0 {
+		sub.Items = append(slices.Clone(sub.Items), extra...)
+		if node, err = p.selectRel(&sub); err != nil {
+			return nil, true, err
+		}
+	}
 	sc := node.sc
 	if sc.index(rnName) >= 0 {
 		return nil, true, diag.New(src, inner.Items[rnAt].Span(), "Duplicate name '%s' in the subquery's select list", rnName)
@@ -142,11 +163,14 @@ func (p *relPlanner) rankSelect(sel *ast.Select) (*relNode, bool, error) {
 			if i := sc.index(nm.Last().Name); i >= 0 {
 				return i, nil
 			}
+			if i := sc.index(hiddenPrefix + nm.Last().Name); i >= 0 {
+				return i, nil
+			}
 		}
 		if f, ok := e.(*ast.FuncCall); ok && strings.EqualFold(f.Name.Last().Name, "PROCTIME") {
 			return -1, diag.New(src, e.Span(), "ORDER BY PROCTIME() (a processing-time Top-N or deduplication) is not supported yet: order by the rowtime attribute")
 		}
-		return -1, diag.New(src, e.Span(), "%s takes columns of the subquery's select list: select '%s' in the subquery", what, ast.Format(e))
+		return -1, diag.New(src, e.Span(), "%s an expression is not supported yet: select '%s' AS a column in the subquery and use the column", what, ast.Format(e))
 	}
 	rp := &rankPlan{n: n, in: node.layout, timeCol: -1}
 	var parts, orders []string
@@ -186,6 +210,9 @@ func (p *relPlanner) rankSelect(sel *ast.Select) (*relNode, bool, error) {
 	for i, it := range sel.Items {
 		if st, ok := it.Expr.(*ast.Star); ok {
 			for _, nm := range rankSc.names {
+				if strings.HasPrefix(nm, hiddenPrefix) {
+					continue
+				}
 				items = append(items, &ast.Name{Spanned: st.Spanned, Parts: []*ast.Ident{{Spanned: st.Spanned, Name: nm}}})
 				names = append(names, nm)
 			}
@@ -287,6 +314,10 @@ func (p *relPlanner) rankSelect(sel *ast.Select) (*relNode, bool, error) {
 	return &relNode{kind: relCalc, name: rk.name, sc: &scope{names: layoutNames(outL), types: layoutTypes(outL)}, layout: outL, inputs: []*relNode{rk}, calc: calc, calcBase: rk.name + "-rank-calc",
 		label: l + ")"}, true, nil
 }
+
+// hiddenPrefix names the columns a Top-N subquery selects for its
+// PARTITION BY and ORDER BY only.
+const hiddenPrefix = "$rank$"
 
 // rankLimit reads a rank condition on column rn: rn <= N, rn < N, rn = N
 // (N must be 1), N >= rn, rn BETWEEN 1 AND N. ok is false for any other
