@@ -299,8 +299,11 @@ func (p *relPlanner) rankSelect(sel *ast.Select) (*relNode, bool, error) {
 	rk.label = rp.label
 	if rp.kind == rankTopN || rp.kind == rankKeepLast {
 		rk.mode = &changelogMode{updates: true, upsertKey: append([]int(nil), rp.keys...), producer: rp.label}
-		if rp.withRN && rp.kind == rankTopN {
+		switch {
+		case rp.withRN && rp.kind == rankTopN:
 			rk.mode.upsertKey = append(rk.mode.upsertKey, len(outNames)-1)
+		case rp.kind == rankTopN && n > 1:
+			rk.mode.upsertKey = nil // several rows per partition, told apart by no column
 		}
 	}
 	calc, outL, err := planCalc(c, rk.sc, where, items, names)
