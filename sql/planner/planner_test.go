@@ -61,6 +61,8 @@ func TestScripts(t *testing.T) {
 					return "error: " + err.Error() + "\n"
 				}
 				return out
+			case "changelog":
+				return runChangelog(t, d.Input)
 			}
 			t.Fatalf("unknown command %q", d.Cmd)
 			return ""

@@ -47,6 +47,7 @@ type relNode struct {
 	window *windowPlan // relWindow
 	join   *joinPlan   // relJoin (rel_join.go)
 	wtvf   *windowTVF  // a windowing table function's output (rel_join_window.go)
+	op     relOp       // relOver, relRank: the kind's own planning (rel_over.go)
 
 	label string // EXPLAIN's logical line
 
@@ -295,7 +296,7 @@ func (p *relPlanner) selectRel(sel *ast.Select) (*relNode, error) {
 		return nil, diag.New(src, sel.Span(), "SELECT DISTINCT is not supported yet")
 	case sel.Having != nil && tvfFrom(sel):
 		return nil, diag.New(src, sel.Having.Span(), "HAVING is not supported yet")
-	case len(sel.Windows) > 0:
+	case len(sel.Windows) > 0 && !usesOver(sel):
 		return nil, diag.New(src, sel.Windows[0].Span(), "WINDOW clauses are not supported yet")
 	case sel.Stagger != nil:
 		return nil, diag.New(src, sel.Stagger.Span(), "WINDOWED BY STAGGER is not supported yet")
@@ -303,6 +304,9 @@ func (p *relPlanner) selectRel(sel *ast.Select) (*relNode, error) {
 		return nil, diag.New(src, sel.Span(), "SELECT without FROM is not supported yet")
 	}
 	sel = whereIntoJoin(sel)
+	if n, ok, err := p.rankSelect(sel); ok {
+		return n, err
+	}
 	var tvf *ast.FuncCall
 	var in relInput
 	var err error
@@ -388,6 +392,9 @@ func (p *relPlanner) selectRel(sel *ast.Select) (*relNode, error) {
 		}
 		return &relNode{kind: relCalc, name: in.name, sc: &scope{names: layoutNames(outL), types: layoutTypes(outL)}, layout: outL, inputs: []*relNode{n}, calc: calc, calcBase: in.name + "-window-calc",
 			label: fmt.Sprintf("Calc(select=[%s])", strings.Join(outerNames, ", "))}, nil
+	}
+	if n, ok, err := p.overSelect(sel, in, where); ok {
+		return n, err
 	}
 	if needsAgg(c, sel) {
 		return p.aggregateRel(sel, in, where)

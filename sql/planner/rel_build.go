@@ -138,6 +138,8 @@ func (w *physWriter) node(n *relNode) {
 		ip.physical = append(ip.physical, "  -> "+desc)
 	case relAgg:
 		w.aggLine(n)
+	case relOver, relRank:
+		w.opNode(n)
 	case relUnion:
 		var ins []string
 		for _, in := range n.inputs {
@@ -163,6 +165,8 @@ func (n *relNode) kindWord() string {
 		return "aggregate"
 	case relJoin:
 		return "join"
+	case relOver, relRank:
+		return n.op.word()
 	}
 	return "union"
 }
@@ -249,6 +253,8 @@ func (l *lowering) lower(n *relNode) (*engine.Stream[*row.Row], error) {
 		s = buildWindow(ins[0], n.window, n.inputs[0].layout, n.opName)
 	case relAgg:
 		s = buildAgg(ins[0], n.agg, n.opName)
+	case relOver, relRank:
+		s = n.op.lower(l, n, ins[0])
 	case relUnion:
 		s = engine.Union(ins[0], ins[1:]...)
 	case relJoin:

@@ -3,6 +3,7 @@ package planner
 import (
 	"bytes"
 	"fmt"
+	"strings"
 
 	"github.com/sluicehq/sluice/connectors/shardlog"
 	"github.com/sluicehq/sluice/connectors/shardlog/shardconn"
@@ -24,18 +25,7 @@ func upsertScanMode(t *catalog.Table) *changelogMode {
 	if t.Factory.Name() != "upsert-shardlog" {
 		return nil
 	}
-	return &changelogMode{updates: true, upsertKey: t.PrimaryKey.Indexes(t), producer: fmt.Sprintf("ChangelogNormalize(key=[%s])", joinNames(t.PrimaryKey.Columns))}
-}
-
-func joinNames(ns []string) string {
-	var b bytes.Buffer
-	for i, n := range ns {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		b.WriteString(n)
-	}
-	return b.String()
+	return &changelogMode{updates: true, upsertKey: t.PrimaryKey.Indexes(t), producer: fmt.Sprintf("ChangelogNormalize(key=[%s])", strings.Join(t.PrimaryKey.Columns, ", "))}
 }
 
 // upsertCodecs are the key and value codecs of upsert table t.
