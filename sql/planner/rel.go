@@ -46,6 +46,8 @@ type relNode struct {
 
 	window *windowPlan // relWindow
 
+	anomaly *anomalyPlan // relAnomaly
+
 	label string // EXPLAIN's logical line
 
 	// mode is set by a node that makes a changelog (nil: derived, see
@@ -269,6 +271,8 @@ func (p *relPlanner) from(t ast.TableExpr) (relInput, error) {
 		return relInput{}, diag.New(src, t.Span(), "joins are not supported yet")
 	case *ast.Unnest:
 		return relInput{}, diag.New(src, t.Span(), "UNNEST is not supported yet")
+	case *ast.TableFunc:
+		return p.tableFunc(f)
 	}
 	return relInput{}, diag.New(src, t.Span(), "MATCH_RECOGNIZE is not supported yet")
 }
@@ -300,7 +304,7 @@ func (p *relPlanner) selectRel(sel *ast.Select) (*relNode, error) {
 	var tvf *ast.FuncCall
 	var in relInput
 	var err error
-	if f, ok := sel.From.(*ast.TableFunc); ok {
+	if f, ok := sel.From.(*ast.TableFunc); ok && !isAnomalyCall(f) {
 		name := strings.ToUpper(f.Call.Name.Last().Name)
 		if name != "TUMBLE" && name != "HOP" && name != "CUMULATE" && name != "SESSION" {
 			return nil, diag.New(src, f.Call.Name.Span(), "table function %s is not supported yet", name)

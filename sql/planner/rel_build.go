@@ -143,6 +143,8 @@ func (w *physWriter) node(n *relNode) {
 		}
 		n.opName = "union of " + strings.Join(ins, ", ")
 		ip.physical = append(ip.physical, fmt.Sprintf("union of %s (no operator: the next one reads every input; its watermark is the minimum of theirs)", strings.Join(ins, ", ")))
+	case relAnomaly:
+		w.anomalyLine(n)
 	}
 	w.last = n.opName
 }
@@ -155,6 +157,8 @@ func (n *relNode) kindWord() string {
 		return "calc"
 	case relWindow:
 		return "window"
+	case relAnomaly:
+		return strings.ToLower(strings.ReplaceAll(n.anomaly.fn, "_", "-"))
 	}
 	return "union"
 }
@@ -241,6 +245,8 @@ func (l *lowering) lower(n *relNode) (*engine.Stream[*row.Row], error) {
 		s = buildWindow(ins[0], n.window, n.inputs[0].layout, n.opName)
 	case relUnion:
 		s = engine.Union(ins[0], ins[1:]...)
+	case relAnomaly:
+		s = buildAnomaly(ins[0], n.anomaly, n.opName)
 	}
 	l.streams[n] = s
 	return s, nil
