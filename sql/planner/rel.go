@@ -79,6 +79,8 @@ type relPlanner struct {
 	expanding map[string]bool // views being planned, to refuse a cycle
 	ctes      []map[string]relInput
 	used      map[string]bool // engine operator names taken
+
+	streams map[string]*kdaStream // KDA's in-application streams (kda.go)
 }
 
 func newRelPlanner(c *compiler, cat *catalog.Catalog) *relPlanner {
@@ -163,6 +165,9 @@ func bracketNames(ns []string) string {
 // CTE of an enclosing WITH, a view, or a table.
 func (p *relPlanner) named(n *ast.Name) (relInput, error) {
 	name := n.Last().Name
+	if in, ok, err := p.streamInput(n); ok {
+		return in, err
+	}
 	for i := len(p.ctes) - 1; i >= 0; i-- {
 		if in, ok := p.ctes[i][name]; ok {
 			return in, nil
