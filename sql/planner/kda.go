@@ -113,6 +113,9 @@ func (p *relPlanner) createPump(s *ast.CreatePump) (*insertPlan, error) {
 	if err != nil {
 		return nil, err
 	}
+	if c != n {
+		c.calcBase = st.name + "-cast"
+	}
 	if len(st.pumps) == 0 {
 		st.pump = s.Name.Last().Name
 	}
