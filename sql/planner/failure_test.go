@@ -105,6 +105,12 @@ func applyChangelog(t *testing.T, rows []*row.Row) string {
 	return strings.Join(lines, "\n") + "\n"
 }
 
+// sortedLines sorts lines and joins them, one per line.
+func sortedLines(lines []string) string {
+	slices.Sort(lines)
+	return strings.Join(lines, "\n") + "\n"
+}
+
 // TestRunWithFailuresExactlyOnce checks the kit on a window aggregation:
 // failures at two points give the same committed rows as a run without.
 func TestRunWithFailuresExactlyOnce(t *testing.T) {

@@ -226,6 +226,19 @@ func Plan(src string) (*Program, error) {
 				return nil, err
 			}
 			p.inserts = append(p.inserts, ip)
+		case *ast.CreateStream:
+			if err := rp.createStream(s); err != nil {
+				return nil, err
+			}
+			continue
+		case *ast.CreatePump:
+			ip, err := rp.createPump(s)
+			if err != nil {
+				return nil, err
+			}
+			if ip != nil {
+				p.inserts = append(p.inserts, ip)
+			}
 		case *ast.StatementSet:
 			for _, in := range s.Inserts {
 				ip, err := rp.planInsert(in)
@@ -237,6 +250,9 @@ func Plan(src string) (*Program, error) {
 		default:
 			return nil, diag.New(src, st.Span(), "%s is not supported yet", stmtName(st))
 		}
+	}
+	if err := rp.checkStreams(); err != nil {
+		return nil, err
 	}
 	if len(p.inserts) == 0 && len(p.Output) == 0 {
 		return nil, fmt.Errorf("the script has no INSERT INTO: nothing to run")

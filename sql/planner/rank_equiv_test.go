@@ -49,11 +49,6 @@ func byKeyInTime(rows []genRow) map[int64][]genRow {
 	return g
 }
 
-func sortedLines(lines []string) string {
-	slices.Sort(lines)
-	return strings.Join(lines, "\n") + "\n"
-}
-
 // failurePoints is 0 to 2 random rows (of n read) at which to fail.
 func failurePoints(rng *rand.Rand, n int64) []int64 {
 	var at []int64

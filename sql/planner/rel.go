@@ -49,6 +49,8 @@ type relNode struct {
 	wtvf   *windowTVF  // a windowing table function's output (rel_join_window.go)
 	op     relOp       // relOver, relRank: the kind's own planning (rel_over.go)
 
+	anomaly *anomalyPlan // relAnomaly
+
 	label string // EXPLAIN's logical line
 
 	// mode is set by a node that makes a changelog (nil: derived, see
@@ -82,6 +84,8 @@ type relPlanner struct {
 	expanding map[string]bool // views being planned, to refuse a cycle
 	ctes      []map[string]relInput
 	used      map[string]bool // engine operator names taken
+
+	streams map[string]*kdaStream // KDA's in-application streams (kda.go)
 }
 
 func newRelPlanner(c *compiler, cat *catalog.Catalog) *relPlanner {
@@ -166,6 +170,9 @@ func bracketNames(ns []string) string {
 // CTE of an enclosing WITH, a view, or a table.
 func (p *relPlanner) named(n *ast.Name) (relInput, error) {
 	name := n.Last().Name
+	if in, ok, err := p.streamInput(n); ok {
+		return in, err
+	}
 	for i := len(p.ctes) - 1; i >= 0; i-- {
 		if in, ok := p.ctes[i][name]; ok {
 			return in, nil
@@ -275,6 +282,8 @@ func (p *relPlanner) from(t ast.TableExpr) (relInput, error) {
 		return p.join(f)
 	case *ast.Unnest:
 		return relInput{}, diag.New(src, t.Span(), "UNNEST is not supported yet")
+	case *ast.TableFunc:
+		return p.tableFunc(f)
 	}
 	return relInput{}, diag.New(src, t.Span(), "MATCH_RECOGNIZE is not supported yet")
 }
@@ -310,7 +319,7 @@ func (p *relPlanner) selectRel(sel *ast.Select) (*relNode, error) {
 	var tvf *ast.FuncCall
 	var in relInput
 	var err error
-	if f, ok := sel.From.(*ast.TableFunc); ok {
+	if f, ok := sel.From.(*ast.TableFunc); ok && !isAnomalyCall(f) {
 		name := strings.ToUpper(f.Call.Name.Last().Name)
 		if name != "TUMBLE" && name != "HOP" && name != "CUMULATE" && name != "SESSION" {
 			return nil, diag.New(src, f.Call.Name.Span(), "table function %s is not supported yet", name)

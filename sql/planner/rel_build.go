@@ -149,6 +149,8 @@ func (w *physWriter) node(n *relNode) {
 		ip.physical = append(ip.physical, fmt.Sprintf("union of %s (no operator: the next one reads every input; its watermark is the minimum of theirs)", strings.Join(ins, ", ")))
 	case relJoin:
 		w.joinLine(n)
+	case relAnomaly:
+		w.anomalyLine(n)
 	}
 	w.last = n.opName
 }
@@ -167,6 +169,8 @@ func (n *relNode) kindWord() string {
 		return "join"
 	case relOver, relRank:
 		return n.op.word()
+	case relAnomaly:
+		return strings.ToLower(strings.ReplaceAll(n.anomaly.fn, "_", "-"))
 	}
 	return "union"
 }
@@ -262,6 +266,8 @@ func (l *lowering) lower(n *relNode) (*engine.Stream[*row.Row], error) {
 		if s, err = buildJoin(ins[0], ins[1], n.join, n.opName); err != nil {
 			return nil, err
 		}
+	case relAnomaly:
+		s = buildAnomaly(ins[0], n.anomaly, n.opName)
 	}
 	l.streams[n] = s
 	return s, nil
