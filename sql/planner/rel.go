@@ -45,6 +45,7 @@ type relNode struct {
 	calcBase string                // relCalc: the operator name's base
 
 	window *windowPlan // relWindow
+	match  *matchPlan  // relMatch
 
 	label string // EXPLAIN's logical line
 
@@ -269,6 +270,8 @@ func (p *relPlanner) from(t ast.TableExpr) (relInput, error) {
 		return relInput{}, diag.New(src, t.Span(), "joins are not supported yet")
 	case *ast.Unnest:
 		return relInput{}, diag.New(src, t.Span(), "UNNEST is not supported yet")
+	case *ast.MatchRecognize:
+		return p.matchRecognize(f)
 	}
 	return relInput{}, diag.New(src, t.Span(), "MATCH_RECOGNIZE is not supported yet")
 }

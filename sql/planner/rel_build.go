@@ -136,6 +136,9 @@ func (w *physWriter) node(n *relNode) {
 			desc = fmt.Sprintf("window %q (reads %q; hash exchange on [%s]; state: %d accumulators per key and window)", n.opName, in.opName, strings.Join(keys, ", "), len(n.window.aggs))
 		}
 		ip.physical = append(ip.physical, "  -> "+desc)
+	case relMatch:
+		n.opName, _ = p.unique(ip.sink.Name + "-match")
+		ip.physical = append(ip.physical, "  -> "+n.matchDesc(w.last))
 	case relUnion:
 		var ins []string
 		for _, in := range n.inputs {
@@ -155,6 +158,8 @@ func (n *relNode) kindWord() string {
 		return "calc"
 	case relWindow:
 		return "window"
+	case relMatch:
+		return "match"
 	}
 	return "union"
 }
@@ -239,6 +244,8 @@ func (l *lowering) lower(n *relNode) (*engine.Stream[*row.Row], error) {
 		s = engine.Process[*row.Row, *row.Row](ins[0], n.opName, &rowProcess{newFn: n.calc, owns: l.consumers[n.inputs[0]] == 1})
 	case relWindow:
 		s = buildWindow(ins[0], n.window, n.inputs[0].layout, n.opName)
+	case relMatch:
+		s = buildMatch(ins[0], n.match, n.opName)
 	case relUnion:
 		s = engine.Union(ins[0], ins[1:]...)
 	}
