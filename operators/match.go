@@ -299,7 +299,11 @@ func (o *matchOperator[T, K, Out]) OnTimer(t engine.TimerFiring) error {
 		m.entries = keepFinal(m.entries)
 	}
 	if o.within > 0 {
+		n := len(m.entries)
 		m.entries = o.prune(m.entries, t.Time)
+		if len(t.Namespace) > 0 && t.Namespace[0] == 'w' && len(m.entries) == n {
+			return nil // a deadline of a match already done: nothing changes
+		}
 	}
 	if err := o.accept(&m); err != nil {
 		return err
@@ -363,11 +367,6 @@ func (o *matchOperator[T, K, Out]) feed(m *matchMeta, r engine.Record[T]) error 
 	}
 	if seq >= m.nextStart {
 		es = o.closure(es, matchEntry{start: seq, startTs: r.Time})
-		if o.within > 0 {
-			if err := o.keys.RegisterEventTimer(r.Time+o.within, matchNSWithin); err != nil {
-				return err
-			}
-		}
 	}
 	next := make([]matchEntry, 0, len(es))
 	seen := map[string]bool{}
@@ -400,6 +399,18 @@ func (o *matchOperator[T, K, Out]) feed(m *matchMeta, r engine.Record[T]) error 
 		}
 	}
 	m.entries = next
+	if o.within > 0 {
+		// A WITHIN deadline for a match that starts here and is still open
+		// (most starts fail at once and need none).
+		for _, e := range next {
+			if e.start == seq && !e.final {
+				if err := o.keys.RegisterEventTimer(r.Time+o.within, matchNSWithin); err != nil {
+					return err
+				}
+				break
+			}
+		}
+	}
 	return o.accept(m)
 }
 
