@@ -56,6 +56,9 @@ type compiler struct {
 	// generic compiles without typed closures or constant folding: the
 	// reference the typed compilation is tested against.
 	generic bool
+	// hook, when set (on a copy of the script's compiler), compiles the
+	// expressions it claims first: MATCH_RECOGNIZE's navigation calls.
+	hook func(e ast.Expr) (*compiled, bool, error)
 }
 
 func (c *compiler) errorf(n ast.Node, format string, args ...any) *diag.Error {
@@ -68,6 +71,11 @@ func konst(t types.Type, v functions.Value) *compiled {
 
 // compile types e against sc and returns its evaluator.
 func (c *compiler) compile(e ast.Expr, sc *scope) (*compiled, error) {
+	if c.hook != nil {
+		if x, ok, err := c.hook(e); ok || err != nil {
+			return x, err
+		}
+	}
 	switch e := e.(type) {
 	case *ast.Name:
 		name := e.Last().Name

@@ -50,6 +50,7 @@ type relNode struct {
 	op     relOp       // relOver, relRank: the kind's own planning (rel_over.go)
 
 	anomaly *anomalyPlan // relAnomaly
+	match  *matchPlan  // relMatch
 
 	label string // EXPLAIN's logical line
 
@@ -284,6 +285,8 @@ func (p *relPlanner) from(t ast.TableExpr) (relInput, error) {
 		return relInput{}, diag.New(src, t.Span(), "UNNEST is not supported yet")
 	case *ast.TableFunc:
 		return p.tableFunc(f)
+	case *ast.MatchRecognize:
+		return p.matchRecognize(f)
 	}
 	return relInput{}, diag.New(src, t.Span(), "MATCH_RECOGNIZE is not supported yet")
 }

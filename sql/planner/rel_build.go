@@ -140,6 +140,9 @@ func (w *physWriter) node(n *relNode) {
 		w.aggLine(n)
 	case relOver, relRank:
 		w.opNode(n)
+	case relMatch:
+		n.opName, _ = p.unique(ip.sink.Name + "-match")
+		ip.physical = append(ip.physical, "  -> "+n.matchDesc(w.last))
 	case relUnion:
 		var ins []string
 		for _, in := range n.inputs {
@@ -171,6 +174,8 @@ func (n *relNode) kindWord() string {
 		return n.op.word()
 	case relAnomaly:
 		return strings.ToLower(strings.ReplaceAll(n.anomaly.fn, "_", "-"))
+	case relMatch:
+		return "match"
 	}
 	return "union"
 }
@@ -259,6 +264,8 @@ func (l *lowering) lower(n *relNode) (*engine.Stream[*row.Row], error) {
 		s = buildAgg(ins[0], n.agg, n.opName)
 	case relOver, relRank:
 		s = n.op.lower(l, n, ins[0])
+	case relMatch:
+		s = buildMatch(ins[0], n.match, n.opName)
 	case relUnion:
 		s = engine.Union(ins[0], ins[1:]...)
 	case relJoin:
