@@ -238,7 +238,7 @@ func (l *lowering) lower(n *relNode) (*engine.Stream[*row.Row], error) {
 	case relCalc:
 		s = engine.Process[*row.Row, *row.Row](ins[0], n.opName, &rowProcess{newFn: n.calc, owns: l.consumers[n.inputs[0]] == 1})
 	case relWindow:
-		s = buildWindow(ins[0], n.window, n.inputs[0].layout, n.opName)
+		s = buildWindow(ins[0], n.window, n.inputs[0].layout, n.opName, l.consumers[n.inputs[0]] == 1)
 	case relUnion:
 		s = engine.Union(ins[0], ins[1:]...)
 	}
