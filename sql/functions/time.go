@@ -409,11 +409,16 @@ func registerTime(r *Registry) {
 		if prec == 0 {
 			scale = 1000
 		}
-		return &Scalar{Result: types.TimestampLTZType(3).WithNullable(args[0].Type.IsNullable()), Params: params,
+		toMillis := func(n int64) int64 { return n * scale }
+		var typed *Typed
+		if t.IsInteger() {
+			typed = &Typed{IntToMillis: toMillis}
+		}
+		return &Scalar{Result: types.TimestampLTZType(3).WithNullable(args[0].Type.IsNullable()), Params: params, Typed: typed,
 			Eval: strict(func(a []Value) (Value, error) {
 				switch {
 				case t.IsInteger():
-					return TS(row.TimestampFromMillis(a[0].I * scale)), nil
+					return TS(row.TimestampFromMillis(toMillis(a[0].I))), nil
 				case t.IsApproximate():
 					return TS(row.TimestampFromMillis(int64(a[0].F * float64(scale)))), nil
 				}

@@ -21,15 +21,16 @@ import (
 // (integers, BOOLEAN as 0 or 1, DATE, TIME, intervals), "float" Value.F,
 // "string" Value.S.
 type Typed struct {
-	Int        func(a, b int64) (int64, error) // int arguments, int result
-	Float      func(a, b float64) float64      // float arguments, float result
-	IntCmp     func(a, b int64) bool           // int arguments, BOOLEAN result
-	FloatCmp   func(a, b float64) bool         // float arguments, BOOLEAN result
-	StrCmp     func(a, b string) bool          // string arguments, BOOLEAN result
-	Str        func(a, b string) string        // string arguments, string result
-	IntToFloat func(a int64) float64           // a cast
-	FloatToInt func(a float64) int64           // a cast
-	Logic      Logic                           // a boolean operator, with its NULL rules
+	Int         func(a, b int64) (int64, error) // int arguments, int result
+	Float       func(a, b float64) float64      // float arguments, float result
+	IntCmp      func(a, b int64) bool           // int arguments, BOOLEAN result
+	FloatCmp    func(a, b float64) bool         // float arguments, BOOLEAN result
+	StrCmp      func(a, b string) bool          // string arguments, BOOLEAN result
+	Str         func(a, b string) string        // string arguments, string result
+	IntToFloat  func(a int64) float64           // a cast
+	FloatToInt  func(a float64) int64           // a cast
+	IntToMillis func(a int64) int64             // int argument, TIMESTAMP(p ≤ 3) or TIMESTAMP_LTZ(p ≤ 3) result as epoch milliseconds
+	Logic       Logic                           // a boolean operator, with its NULL rules
 }
 
 // Logic names the boolean operators, whose NULL handling is not strict:

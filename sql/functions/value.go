@@ -153,15 +153,7 @@ func ToAny(t types.Type, v Value) any {
 func Compare(t types.Type, a, b Value) int {
 	switch t.Kind {
 	case types.Float, types.Double:
-		switch {
-		case a.F < b.F:
-			return -1
-		case a.F > b.F:
-			return 1
-		case a.F == b.F:
-			return 0
-		}
-		return cmp.Compare(btoi(math.IsNaN(a.F)), btoi(math.IsNaN(b.F)))
+		return compareFloat(a.F, b.F)
 	case types.Decimal:
 		return a.D.Cmp(b.D)
 	case types.Char, types.VarChar, types.Binary, types.VarBinary:
@@ -178,6 +170,19 @@ func Compare(t types.Type, a, b Value) int {
 		return strings.Compare(string(ka), string(kb))
 	}
 	return cmp.Compare(a.I, b.I)
+}
+
+// compareFloat is Compare of two floating point values.
+func compareFloat(a, b float64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	case a == b:
+		return 0
+	}
+	return cmp.Compare(btoi(math.IsNaN(a)), btoi(math.IsNaN(b)))
 }
 
 func btoi(b bool) int {

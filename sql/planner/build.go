@@ -278,10 +278,37 @@ func setNumber(r *row.Row, i int, t types.Type, f float64, n int64) {
 type accs []functions.Accumulator
 
 // rowAggregator folds input rows into accs; it is shared by the window's
-// subtasks, so the per-row evaluation comes from a pool.
+// subtasks, so the per-row evaluation comes from a pool (or, with
+// windowPlan.direct, needs none).
+//
+// release says the aggregator is the last holder of its input rows
+// (buildWindow): each row is released for reuse once folded in.
 type rowAggregator struct {
-	aggs  []*aggSpec
-	input *pooled[func(*row.Row, []functions.Accumulator) error]
+	aggs    []*aggSpec
+	input   *pooled[*aggWorker]
+	direct  func(*row.Row, []functions.Accumulator)
+	release bool
+}
+
+// aggWorker is one goroutine's evaluation of the aggregates' input and
+// its rows to release.
+type aggWorker struct {
+	in   func(*row.Row, []functions.Accumulator) error
+	dead row.Releaser
+}
+
+func newRowAggregator(wp *windowPlan) *rowAggregator {
+	a := &rowAggregator{aggs: wp.aggs, direct: wp.direct}
+	a.input = newPooled(func() (*aggWorker, error) {
+		w := &aggWorker{}
+		if a.direct != nil {
+			return w, nil
+		}
+		f, err := wp.newAggInput()
+		w.in = f
+		return w, err
+	})
+	return a
 }
 
 func (a *rowAggregator) CreateAccumulator() accs {
@@ -293,9 +320,21 @@ func (a *rowAggregator) CreateAccumulator() accs {
 }
 
 func (a *rowAggregator) Add(in *row.Row, acc accs) accs {
-	f := a.input.get()
-	err := f(in, acc)
-	a.input.put(f)
+	if a.direct != nil && !a.release {
+		a.direct(in, acc)
+		return acc
+	}
+	w := a.input.get()
+	var err error
+	if a.direct != nil {
+		a.direct(in, acc)
+	} else {
+		err = w.in(in, acc)
+	}
+	if err == nil && a.release {
+		w.dead.Add(in)
+	}
+	a.input.put(w)
 	if err != nil {
 		// state.Aggregator.Add cannot return an error; the engine turns
 		// the panic into the window operator's failure, naming it.
@@ -345,9 +384,41 @@ func (c accCodec) Decode(src []byte) (accs, error) {
 }
 
 // buildWindow is the window operator over s, whose rows have layout in.
-func buildWindow(s *engine.Stream[*row.Row], wp *windowPlan, in *row.Layout, name string) *engine.Stream[*row.Row] {
+// owns says the window is the only consumer of s (lowering.consumers),
+// so that an input row may be released once it is folded in.
+func buildWindow(s *engine.Stream[*row.Row], wp *windowPlan, in *row.Layout, name string, owns bool) *engine.Stream[*row.Row] {
 	enc := row.NewKeyEncoder(in, wp.keys)
-	ks := engine.KeyBy(s, func(r *row.Row) string { return enc.Key(r) })
+	if enc.Fixed() {
+		// Integer, date and timestamp keys: a comparable value per row in
+		// place of a string, with the same state bytes and key groups.
+		return windowOver(s, wp, name, owns, enc.FixedKey, fixedKeyCodec{enc}, func(k row.FixedKey, kr *row.Row) error {
+			enc.SetFixed(k, kr)
+			return nil
+		})
+	}
+	return windowOver(s, wp, name, owns, enc.Key, state.MustCodecFor[string](), func(k string, kr *row.Row) error {
+		_, err := enc.Decode([]byte(k), kr)
+		return err
+	})
+}
+
+// fixedKeyCodec is the state codec of a window's FixedKey: the bytes of
+// the string key the encoder makes of the same row (row.KeyEncoder).
+type fixedKeyCodec struct{ enc *row.KeyEncoder }
+
+func (c fixedKeyCodec) Append(dst []byte, k row.FixedKey) []byte { return c.enc.AppendFixed(dst, k) }
+
+func (c fixedKeyCodec) Decode(src []byte) (row.FixedKey, error) {
+	k, err := c.enc.DecodeFixed(src)
+	if err != nil {
+		return k, fmt.Errorf("planner: window key: %w", err)
+	}
+	return k, nil
+}
+
+func windowOver[K comparable](s *engine.Stream[*row.Row], wp *windowPlan, name string, owns bool,
+	keyOf func(*row.Row) K, codec state.Codec[K], decodeKey func(K, *row.Row) error) *engine.Stream[*row.Row] {
+	ks := engine.KeyByCodec(s, keyOf, codec)
 	var assigner operators.Assigner
 	switch wp.kind {
 	case "HOP":
@@ -364,14 +435,19 @@ func buildWindow(s *engine.Stream[*row.Row], wp *windowPlan, in *row.Layout, nam
 	if wp.offset != 0 {
 		assigner = assigner.WithOffset(wp.offset)
 	}
-	agg := &rowAggregator{aggs: wp.aggs, input: newPooled(wp.newAggInput)}
+	agg := newRowAggregator(wp)
+	// Tumbling, sliding and cumulating windows fold each row into one
+	// slice's accumulators and never look at it again (operators'
+	// sliceOp), so the row's last holder is the aggregator; a session
+	// window's operator may fold a row in more than once.
+	agg.release = owns && wp.kind != "SESSION"
 	w := operators.Window(ks, name, assigner)
 	out := wp.out
 	keyL := wp.keyLayout
-	return operators.AggregateProcess(w, state.Aggregator[*row.Row, accs, accs](agg), operators.ProcessWindowFunc[string, accs, *row.Row](
-		func(key string, results []accs, ctx *operators.WindowContext[*row.Row]) error {
+	return operators.AggregateProcess(w, state.Aggregator[*row.Row, accs, accs](agg), operators.ProcessWindowFunc[K, accs, *row.Row](
+		func(key K, results []accs, ctx *operators.WindowContext[*row.Row]) error {
 			kr := keyL.New()
-			if _, err := enc.Decode([]byte(key), kr); err != nil {
+			if err := decodeKey(key, kr); err != nil {
 				return err
 			}
 			win := ctx.Window()

@@ -29,7 +29,8 @@ type compiled struct {
 	ei  intFn
 	ef  floatFn
 	es  strFn
-	ref int // field index + 1 of a bare column reference, 0 otherwise
+	em  intFn // TIMESTAMP(p ≤ 3) and TIMESTAMP_LTZ(p ≤ 3) as epoch milliseconds (expr_millis.go)
+	ref int   // field index + 1 of a bare column reference, 0 otherwise
 }
 
 // scope is the input row an expression reads: its layout's names and

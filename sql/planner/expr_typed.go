@@ -224,6 +224,8 @@ func typedCall(s *functions.Scalar, args []*compiled) *compiled {
 		return withStr(s.Result, strBinary(k.Str, args[0].asStr(), args[1].asStr()))
 	case k.Logic != functions.NoLogic && rc == classInt:
 		return withInt(s.Result, logic(k.Logic, args))
+	case k.IntToMillis != nil && pc(0) == classInt && isMillis(s.Result) && constTail(args):
+		return withMillis(s.Result, intToMillis(k.IntToMillis, args[0].asInt()))
 	}
 	return nil
 }
@@ -542,6 +544,8 @@ func newSetter(x *compiled, dst int) setter {
 		}
 	}
 	switch {
+	case x.em != nil && isMillis(x.typ):
+		return millisSetter(x.em, dst)
 	case x.ei != nil:
 		f := x.ei
 		return func(in, out *row.Row) (bool, error) {

@@ -38,6 +38,8 @@ func TestTypedMatchesGeneric(t *testing.T) {
 		"a / b > 0 OR t", "t AND a / b > 0", "NOT (a / b = 1)", "(a / b) = (a / b)", "CAST(1 AS BIGINT) + a",
 		"2 * 3 + b", "1 / 0 + a", "a * a * a", "c * c * c * c", "CHAR_LENGTH(s) + 1", "UPPER(s) = 'A'",
 		"CONCAT(s, 'x')", "b + c + e + a", "s || 'x'", "s || s || s", "'a' || s", "s || NULL", "CAST(a AS STRING) || s", "(s || 'x') = 'ax'",
+		"TO_TIMESTAMP_LTZ(a, 3)", "TO_TIMESTAMP_LTZ(b * 10 - MOD(b, 7), 3)", "TO_TIMESTAMP_LTZ(c, 0)", "TO_TIMESTAMP_LTZ(e)",
+		"TO_TIMESTAMP_LTZ(a, 3) < TO_TIMESTAMP_LTZ(b, 3)",
 	}
 	ints := []int64{0, 1, -1, 2, 3, 7, -5, 127, -128, 128, math.MaxInt32, math.MinInt32, math.MaxInt64, math.MinInt64}
 	floats := []float64{0, math.Copysign(0, -1), 1, -1, 1.5, -2.25, 1e300, -1e300, math.Inf(1), math.Inf(-1), math.NaN(), 3e38, 0.1}
@@ -169,6 +171,20 @@ func TestTypedCompilationIsTyped(t *testing.T) {
 		}
 		if x.ei == nil {
 			t.Errorf("%s: not compiled to a typed closure", src)
+		}
+	}
+	for _, src := range []string{"TO_TIMESTAMP_LTZ(id, 3)", "TO_TIMESTAMP_LTZ(id * 10 - MOD(id * 7919, 40), 3)", "TO_TIMESTAMP_LTZ(v, 0)"} {
+		e, err := parser.ParseExpr(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.src = src
+		x, err := c.compile(e, sc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if x.em == nil {
+			t.Errorf("%s: not compiled to a typed millisecond closure", src)
 		}
 	}
 	e, _ := parser.ParseExpr("CAST(2 AS BIGINT)")

@@ -63,6 +63,7 @@ type windowPlan struct {
 	items       []windowItem  // how each output column is made
 	aggs        []*aggSpec    // the aggregate calls
 	newAggInput func() (func(r *row.Row, accs []functions.Accumulator) error, error)
+	direct      func(r *row.Row, accs []functions.Accumulator) // agg_input.go; nil unless every aggregate reads a column or nothing
 }
 
 type windowItemKind uint8

@@ -50,7 +50,7 @@ type relNode struct {
 	op     relOp       // relOver, relRank: the kind's own planning (rel_over.go)
 
 	anomaly *anomalyPlan // relAnomaly
-	match  *matchPlan  // relMatch
+	match   *matchPlan   // relMatch
 
 	label string // EXPLAIN's logical line
 

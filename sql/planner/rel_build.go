@@ -259,7 +259,7 @@ func (l *lowering) lower(n *relNode) (*engine.Stream[*row.Row], error) {
 	case relCalc:
 		s = engine.Process[*row.Row, *row.Row](ins[0], n.opName, &rowProcess{newFn: n.calc, owns: l.consumers[n.inputs[0]] == 1})
 	case relWindow:
-		s = buildWindow(ins[0], n.window, n.inputs[0].layout, n.opName)
+		s = buildWindow(ins[0], n.window, n.inputs[0].layout, n.opName, l.consumers[n.inputs[0]] == 1)
 	case relAgg:
 		s = buildAgg(ins[0], n.agg, n.opName)
 	case relOver, relRank:

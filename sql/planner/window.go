@@ -232,59 +232,12 @@ func planWindow(c *compiler, in relInput, call *ast.FuncCall, sel *ast.Select) (
 	}
 	wp.out = layoutOf(names, ts)
 	wp.newAggInput = func() (func(r *row.Row, accs []functions.Accumulator) error, error) {
-		type aggIn struct {
-			args   []evalFn
-			filter evalFn
-			buf    []functions.Value
-		}
-		ins := make([]aggIn, len(wp.aggs))
-		for k, a := range wp.aggs {
-			for j, ae := range a.args {
-				x, err := c.compile(ae, sp.sc)
-				if err != nil {
-					return nil, err
-				}
-				if x, err = c.cast(ae, x, a.params[j], false); err != nil {
-					return nil, err
-				}
-				ins[k].args = append(ins[k].args, x.eval)
-			}
-			if a.call.Filter != nil {
-				x, err := c.compile(a.call.Filter, sp.sc)
-				if err != nil {
-					return nil, err
-				}
-				ins[k].filter = x.eval
-			}
-			ins[k].buf = make([]functions.Value, len(a.args))
-		}
-		return func(r *row.Row, accs []functions.Accumulator) error {
-			for k := range ins {
-				in := &ins[k]
-				if in.filter != nil {
-					v, err := in.filter(r)
-					if err != nil {
-						return err
-					}
-					if v.Null || !v.Bool() {
-						continue
-					}
-				}
-				for j, ev := range in.args {
-					v, err := ev(r)
-					if err != nil {
-						return err
-					}
-					in.buf[j] = v
-				}
-				accs[k].Add(in.buf)
-			}
-			return nil
-		}, nil
+		return newAggInput(c, sp.sc, wp.aggs)
 	}
 	if _, err := wp.newAggInput(); err != nil {
 		return nil, err
 	}
+	wp.direct = directAggInput(c, sp.sc, wp.aggs)
 	return wp, nil
 }
 
