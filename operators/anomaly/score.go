@@ -208,11 +208,25 @@ func (t *tree) attributionFrom(q []float64, h uint32, leaf int32, depth int, sc 
 	pointBox(lp, run)
 	prev, i := leaf, depth-1
 	for node := t.parent(leaf); node != noParent && !(scalarDone && attrDone); prev, node, i = node, t.parent(node), i-1 {
+		// The sibling of the path's child at this node: a duplicate's
+		// walk needs its box, and an uncached box is the running box
+		// grown by it.
+		child := t.sibling(node, prev)
+		if dup {
+			t.childBounds(child, sib)
+		}
 		var b []float64
-		if t.cached(node) {
+		switch {
+		case t.cached(node):
 			b = t.nodeBox(node)
-		} else {
-			t.unionBounds(t.sibling(node, prev), run)
+		case dup:
+			for j := range q {
+				run[j] = min(run[j], sib[j])
+				run[d+j] = max(run[d+j], sib[d+j])
+			}
+			b = run
+		default:
+			t.unionBounds(child, run)
 			b = run
 		}
 		if attrDone {
@@ -227,12 +241,6 @@ func (t *tree) attributionFrom(q []float64, h uint32, leaf int32, depth int, sc 
 		}
 		small := b
 		if dup {
-			// The sibling of the path's child at this node.
-			child := t.left(node)
-			if child == prev {
-				child = t.right(node)
-			}
-			t.childBounds(child, sib)
 			if i == depth-1 {
 				copy(shadow, sib)
 			} else {

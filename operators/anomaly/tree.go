@@ -3,6 +3,7 @@ package anomaly
 import (
 	"errors"
 	"math"
+	"slices"
 )
 
 // errTreeCorrupt reports a violated tree invariant: a point the sampler holds
@@ -172,8 +173,15 @@ func (t *tree) cacheBox(n int32) {
 		t.freeBoxes = t.freeBoxes[:k-1]
 		return
 	}
-	t.boxSlot[n] = int16(len(t.box) / (2 * t.dim))
-	t.box = append(t.box, make([]float64, 2*t.dim)...)
+	w := 2 * t.dim
+	if len(t.box)+w > cap(t.box) {
+		// Grow by an eighth of the tree's internal nodes at a time, not by
+		// doubling: the number of cached boxes settles, and a doubled
+		// array would hold up to twice the boxes the tree needs.
+		t.box = slices.Grow(t.box, w*max(8, (t.capacity-1)/8))
+	}
+	t.boxSlot[n] = int16(len(t.box) / w)
+	t.box = t.box[:len(t.box)+w]
 }
 
 // uncacheBox frees internal node n's box slot, if it has one.
