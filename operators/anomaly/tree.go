@@ -3,7 +3,6 @@ package anomaly
 import (
 	"errors"
 	"math"
-	"slices"
 )
 
 // errTreeCorrupt reports a violated tree invariant: a point the sampler holds
@@ -178,7 +177,9 @@ func (t *tree) cacheBox(n int32) {
 		// Grow by an eighth of the tree's internal nodes at a time, not by
 		// doubling: the number of cached boxes settles, and a doubled
 		// array would hold up to twice the boxes the tree needs.
-		t.box = slices.Grow(t.box, w*max(8, (t.capacity-1)/8))
+		nb := make([]float64, len(t.box), len(t.box)+w*max(8, (t.capacity-1)/8))
+		copy(nb, t.box)
+		t.box = nb
 	}
 	t.boxSlot[n] = int16(len(t.box) / w)
 	t.box = t.box[:len(t.box)+w]
