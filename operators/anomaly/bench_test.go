@@ -74,12 +74,12 @@ func BenchmarkHotspots(b *testing.B) {
 
 // BenchmarkBoxCache chooses the box cache threshold: per round it feeds
 // the same 20,000 records at KDA's defaults to forests caching boxes above
-// 1 (every box), 4 and 8 leaves, interleaved so that a busy machine
+// 1 (every box), 2, 4 and 8 leaves, interleaved so that a busy machine
 // slows all alike, and reports each one's process CPU µs per record
 // (median over rounds; CPU rather than wall time, which a loaded machine
 // inflates several times) and bytes per forest (HeapBytes).
 func BenchmarkBoxCache(b *testing.B) {
-	levels := []int32{1, 4, 8}
+	levels := []int32{1, 2, 4, 8}
 	for _, dims := range []int{1, 4, 10} {
 		data := mixture(20000, dims, 5)
 		for _, explain := range []bool{false, true} {
@@ -96,10 +96,10 @@ func BenchmarkBoxCache(b *testing.B) {
 				for i := 0; i < b.N; i++ {
 					for k := range levels {
 						k = (k + i) % len(levels) // rotate who goes first
-						prev := boxCacheAbove
-						boxCacheAbove = levels[k]
+						prev := boxCacheOverride
+						boxCacheOverride = levels[k]
 						f, err := NewForest(ForestConfig{Dimensions: dims, TimeDecay: 100000, Seed: uint64(i + 1)})
-						boxCacheAbove = prev
+						boxCacheOverride = prev
 						if err != nil {
 							b.Fatal(err)
 						}

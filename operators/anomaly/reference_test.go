@@ -126,9 +126,9 @@ func TestForestMatchesReference(t *testing.T) {
 // withBoxCacheAbove runs fn with trees created under box cache threshold c.
 func withBoxCacheAbove(t *testing.T, c int32, fn func()) {
 	t.Helper()
-	prev := boxCacheAbove
-	boxCacheAbove = c
-	defer func() { boxCacheAbove = prev }()
+	prev := boxCacheOverride
+	boxCacheOverride = c
+	defer func() { boxCacheOverride = prev }()
 	fn()
 }
 

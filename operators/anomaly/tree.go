@@ -77,10 +77,26 @@ type tree struct {
 // noBox is the box slot of an internal node whose box is not cached.
 const noBox = -1
 
-// boxCacheAbove is the number of distinct leaves above which an internal
-// node's box is cached: chosen by measurement (see BENCHMARKS.md); 1
-// caches every box.
-var boxCacheAbove int32 = 4
+// boxCacheThreshold is the number of distinct leaves above which an
+// internal node's box is cached in a tree of dim-dimensional points, chosen
+// by measurement (BenchmarkBoxCache; see BENCHMARKS.md): from 8 dimensions,
+// where a box spans two cache lines or more, boxes of nodes with at most 4
+// leaves are left out (a third less memory at 10 dimensions, within the
+// noise of the CPU time); below, every box is cached (1), since a small
+// box costs less to read than its leaves' points and saves little memory.
+// boxCacheOverride, if positive, replaces it (tests and benchmarks).
+func boxCacheThreshold(dim int) int32 {
+	switch {
+	case boxCacheOverride > 0:
+		return boxCacheOverride
+	case dim >= 8:
+		return 4
+	default:
+		return 1
+	}
+}
+
+var boxCacheOverride int32
 
 func newTree(dim, capacity int, seed uint64, store *pointStore) *tree {
 	t := &tree{
@@ -93,7 +109,7 @@ func newTree(dim, capacity int, seed uint64, store *pointStore) *tree {
 		nodes:    make([]node, 2*capacity-1),
 		mass:     make([]uint16, capacity),
 
-		cacheAbove: boxCacheAbove,
+		cacheAbove: boxCacheThreshold(dim),
 		leaves:     make([]uint16, capacity-1),
 		boxSlot:    make([]int16, capacity-1),
 	}
