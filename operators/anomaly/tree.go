@@ -113,6 +113,11 @@ func newTree(dim, capacity int, seed uint64, store *pointStore) *tree {
 		leaves:     make([]uint16, capacity-1),
 		boxSlot:    make([]int16, capacity-1),
 	}
+	if t.cacheAbove <= 1 {
+		// Every internal node will have a box: allocate them all at once,
+		// as many as the tree can have and no more.
+		t.box = make([]float64, 0, 2*dim*(capacity-1))
+	}
 	t.resetFreeLists()
 	return t
 }
