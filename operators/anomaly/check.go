@@ -7,8 +7,11 @@ import (
 
 // checkTree verifies the invariants of a tree: every node and leaf that is
 // not free is reachable exactly once from the root, with the right parent,
-// the leaves' masses add up to the tree's size, cached boxes are the unions
-// of the children's, every cut separates its children, and leaves refer to
+// the leaves' masses add up to the tree's size, internal nodes count their
+// distinct leaves, the boxes of exactly the nodes with more than cacheAbove
+// leaves are cached and are the unions of the children's (and free nodes
+// and free box slots hold none), every cut separates its children, and
+// leaves refer to
 // live store slots with the right hashes and point at themselves. It is
 // used on every restored snapshot (so that a corrupt one is refused rather
 // than crash the operator later) and by the tests.
@@ -33,68 +36,99 @@ func (t *tree) checkTree() error {
 		}
 		return nil
 	}
+	for _, n := range t.freeNodes {
+		if t.cached(int32(n)) {
+			return fmt.Errorf("free node %d holds box slot %d", n, t.boxSlot[n])
+		}
+	}
 	d := t.dim
+	slots := make([]bool, len(t.box)/(2*d))
+	for _, s := range t.freeBoxes {
+		if s < 0 || int(s) >= len(slots) || slots[s] {
+			return fmt.Errorf("free box slot %d invalid or repeated", s)
+		}
+		slots[s] = true
+	}
 	tl, tr := make([]float64, 2*d), make([]float64, 2*d)
-	var walk func(n, parent int32, depth int) (int32, error)
-	walk = func(n, parent int32, depth int) (int32, error) {
+	// walk returns the copies (mass) and the distinct leaves below n.
+	var walk func(n, parent int32, depth int) (int32, int32, error)
+	walk = func(n, parent int32, depth int) (int32, int32, error) {
 		if depth > t.capacity {
-			return 0, fmt.Errorf("tree deeper than its capacity (cycle?)")
+			return 0, 0, fmt.Errorf("tree deeper than its capacity (cycle?)")
 		}
 		if n < 0 || int(n) >= len(t.nodes) || seen[n] {
-			return 0, fmt.Errorf("node %d invalid, free or reached twice", n)
+			return 0, 0, fmt.Errorf("node %d invalid, free or reached twice", n)
 		}
 		seen[n] = true
 		nd := &t.nodes[n]
 		if int32(nd.parent) != parent {
-			return 0, fmt.Errorf("node %d has parent %d, is reached from %d", n, nd.parent, parent)
+			return 0, 0, fmt.Errorf("node %d has parent %d, is reached from %d", n, nd.parent, parent)
 		}
 		if t.isLeaf(n) {
 			if int32(nd.child[0]) != n || int32(nd.child[1]) != n || nd.dim != 0 {
-				return 0, fmt.Errorf("leaf %d does not point at itself", n)
+				return 0, 0, fmt.Errorf("leaf %d does not point at itself", n)
 			}
 			m := t.leafMass(n)
 			if m < 1 {
-				return 0, fmt.Errorf("leaf %d mass %d", n, m)
+				return 0, 0, fmt.Errorf("leaf %d mass %d", n, m)
 			}
 			p := t.leafSlot(n)
 			if p < 0 || int(p) >= len(t.store.refs) || t.store.refs[p] < 1 {
-				return 0, fmt.Errorf("leaf %d refers to dead point slot %d", n, p)
+				return 0, 0, fmt.Errorf("leaf %d refers to dead point slot %d", n, p)
 			}
 			if t.leafHash(n) != hashPoint(t.store.point(p)) {
-				return 0, fmt.Errorf("leaf %d hash is stale", n)
+				return 0, 0, fmt.Errorf("leaf %d hash is stale", n)
 			}
-			return m, nil
+			return m, 1, nil
 		}
 		if int(nd.dim) >= d || math.IsNaN(nd.val) {
-			return 0, fmt.Errorf("node %d has a bad cut", n)
+			return 0, 0, fmt.Errorf("node %d has a bad cut", n)
 		}
-		ml, err := walk(t.left(n), n, depth+1)
+		ml, cl, err := walk(t.left(n), n, depth+1)
 		if err != nil {
-			return 0, err
+			return 0, 0, err
 		}
-		mr, err := walk(t.right(n), n, depth+1)
+		mr, cr, err := walk(t.right(n), n, depth+1)
 		if err != nil {
-			return 0, err
+			return 0, 0, err
 		}
-		// The box must be the union of the children's, and the cut must
-		// separate them.
-		b := t.nodeBox(n)
+		if int32(t.leaves[n]) != cl+cr {
+			return 0, 0, fmt.Errorf("node %d counts %d leaves, has %d", n, t.leaves[n], cl+cr)
+		}
+		if t.cached(n) != (cl+cr > t.cacheAbove) {
+			return 0, 0, fmt.Errorf("node %d with %d leaves: box cached %v", n, cl+cr, t.cached(n))
+		}
 		t.childBounds(t.left(n), tl)
 		t.childBounds(t.right(n), tr)
-		for j := 0; j < d; j++ {
-			if b[j] != math.Min(tl[j], tr[j]) || b[d+j] != math.Max(tl[d+j], tr[d+j]) {
-				return 0, fmt.Errorf("node %d box is stale in dimension %d", n, j)
+		// A cached box must be the union of the children's, in a slot of
+		// its own, and the cut must separate the children.
+		if t.cached(n) {
+			s := t.boxSlot[n]
+			if s < 0 || int(s) >= len(slots) || slots[s] {
+				return 0, 0, fmt.Errorf("node %d box slot %d invalid, free or shared", n, s)
+			}
+			slots[s] = true
+			b := t.nodeBox(n)
+			for j := 0; j < d; j++ {
+				if b[j] != math.Min(tl[j], tr[j]) || b[d+j] != math.Max(tl[d+j], tr[d+j]) {
+					return 0, 0, fmt.Errorf("node %d box is stale in dimension %d", n, j)
+				}
 			}
 		}
 		c := int(nd.dim)
 		if !(tl[d+c] <= nd.val && tr[c] > nd.val) {
-			return 0, fmt.Errorf("node %d cut does not separate its children", n)
+			return 0, 0, fmt.Errorf("node %d cut does not separate its children", n)
 		}
-		return ml + mr, nil
+		return ml + mr, cl + cr, nil
 	}
-	size, err := walk(t.root, noParent, 0)
+	size, _, err := walk(t.root, noParent, 0)
 	if err != nil {
 		return err
+	}
+	for i, ok := range slots {
+		if !ok {
+			return fmt.Errorf("box slot %d neither free nor used", i)
+		}
 	}
 	if size != t.size {
 		return fmt.Errorf("tree size %d, leaves hold %d", t.size, size)

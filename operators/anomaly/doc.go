@@ -86,7 +86,13 @@
 // slot and hash, so a descent reads one node per level and nothing else and
 // the duplicate test rarely reads the point; boxes live apart and are read
 // only on the walk back up (in assembly on amd64, pure Go elsewhere, bit
-// for bit the same); node and leaf slots are recycled through free lists;
+// for bit the same). From 8 dimensions a box is cached only for internal
+// nodes with more than 4 distinct leaves (each node counts them): lower
+// down, a walk's box is the leaf's point grown by the sibling subtrees as
+// it climbs, exact since a box is a min and max of points, so scores do not
+// depend on which boxes are cached; below 8 dimensions every box is cached
+// (a small box is cheaper to read than its points). Box slots, node and
+// leaf slots are recycled through free lists;
 // a forest-wide point store holds each point once however many trees
 // sampled it. Descents run several at a time in lockstep so that the CPU
 // overlaps their independent chains of loads. ProcessBatch gives each tree
@@ -95,8 +101,9 @@
 // are bit for bit those of Process and of the previous layout). The
 // operators hand each run of same-key rows of an engine batch to one
 // ProcessBatch call, so their outputs are those of row-by-row delivery. A forest at
-// the defaults holds about 2 MB at one column and 7 MB at ten
-// (Forest.HeapBytes after 50,000 records). A sampler's accept test is
+// the defaults holds about 2 MB at one column, 4 MB at four and 5 MB at ten
+// (Forest.HeapBytes after 20,000 records; 7 MB at ten with every box
+// cached). A sampler's accept test is
 // rearranged so that a rejection, the common case once samples are full,
 // costs one comparison and no logarithm, and
 // sampler priorities are rebased before exp of them could overflow.

@@ -13,7 +13,7 @@ func (f *Forest) HeapBytes() int {
 	n += int(unsafe.Sizeof(*s)) + 8*cap(s.values) + 4*(cap(s.refs)+cap(s.hash)+cap(s.free))
 	for _, t := range f.trees {
 		n += int(unsafe.Sizeof(*t)) + int(unsafe.Sizeof(node{}))*cap(t.nodes) + 8*cap(t.box) +
-			2*(cap(t.mass)+cap(t.freeNodes)+cap(t.freeLeaves))
+			2*(cap(t.mass)+cap(t.freeNodes)+cap(t.freeLeaves)+cap(t.leaves)+cap(t.boxSlot)+cap(t.freeBoxes))
 	}
 	for _, sm := range f.samplers {
 		n += int(unsafe.Sizeof(*sm)) + 8*cap(sm.weight) + 4*cap(sm.ref)
@@ -25,7 +25,7 @@ func (f *Forest) HeapBytes() int {
 	w := f.w
 	n += int(unsafe.Sizeof(*w)) + 4*(cap(w.retains)+cap(w.releases))
 	sc := w.sc
-	n += int(unsafe.Sizeof(*sc)) + 8*(cap(sc.seps)+cap(sc.open)+cap(sc.savedBox)+cap(sc.mergedBox)+
+	n += int(unsafe.Sizeof(*sc)) + 8*(cap(sc.seps)+cap(sc.open)+cap(sc.savedBox)+cap(sc.mergedBox)+cap(sc.runBox)+
 		cap(sc.shadow)+cap(sc.sibling)+cap(sc.gapHi)+cap(sc.gapLo)+cap(sc.high)+cap(sc.low))
 	return n
 }

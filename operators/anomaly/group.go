@@ -159,7 +159,11 @@ func (w *worker) touchBoxes() {
 		bw := 2 * t.dim
 		n := t.parent(w.leaf[k])
 		for l := 0; l < touchBoxLevels && n != noParent; l, n = l+1, t.parent(n) {
-			b := t.box[int(n)*bw : int(n+1)*bw]
+			if !t.cached(n) {
+				continue
+			}
+			o := int(t.boxSlot[n]) * bw
+			b := t.box[o : o+bw]
 			for j := 0; j < len(b); j += 8 {
 				sink += b[j]
 			}

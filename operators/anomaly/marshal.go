@@ -479,10 +479,10 @@ func (t *tree) build(entries []logicalNode, canon []int32) error {
 	if len(stack) != 0 {
 		return fmt.Errorf("preorder ends early")
 	}
-	// Children come after their parents in preorder, so boxes computed in
-	// reverse order have their children's ready.
+	// Children come after their parents in preorder, so leaf counts and
+	// boxes computed in reverse order have their children's ready.
 	for n := nextNode - 1; n >= 0; n-- {
-		t.recomputeBox(n)
+		t.setLeafCount(n, t.leafCount(t.left(n))+t.leafCount(t.right(n)))
 	}
 	t.freeNodes = t.freeNodes[:0]
 	for n := int32(t.capacity - 2); n >= nextNode; n-- {

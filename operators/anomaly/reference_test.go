@@ -122,3 +122,91 @@ func TestForestMatchesReference(t *testing.T) {
 		}
 	}
 }
+
+// withBoxCacheAbove runs fn with trees created under box cache threshold c.
+func withBoxCacheAbove(t *testing.T, c int32, fn func()) {
+	t.Helper()
+	prev := boxCacheOverride
+	boxCacheOverride = c
+	defer func() { boxCacheOverride = prev }()
+	fn()
+}
+
+// Which boxes are cached changes nothing: at every threshold (all boxes
+// cached, only the root's region, none but the largest) the forest scores
+// and explains as the reference does, bit for bit, its invariants hold
+// (counts, exactly the right boxes cached, each the union of its
+// children's), its snapshot is the same, and a forest restored from it
+// continues identically.
+func TestBoxCacheThresholdsMatchReference(t *testing.T) {
+	seed := testseed.Seed(t)
+	r := splitMix64{state: seed}
+	cfgs := []ForestConfig{
+		{Dimensions: 3, NumberOfTrees: 12, SampleSize: 32, TimeDecay: 100},
+		{Dimensions: 2, NumberOfTrees: 8, SampleSize: 64, TimeDecay: 1000, ShingleSize: 2},
+	}
+	for ci, cfg := range cfgs {
+		for _, dups := range []bool{false, true} {
+			cfg.Seed = r.next()
+			data := equivalenceData(&r, 1500, cfg.Dimensions, dups)
+			var snaps [][]byte
+			for _, c := range []int32{1, 2, 4, 9, 1000} {
+				name := fmt.Sprintf("config %d dups %v seed %d cacheAbove %d", ci, dups, cfg.Seed, c)
+				withBoxCacheAbove(t, c, func() {
+					old, err := reference.NewForest(refConfig(cfg))
+					if err != nil {
+						t.Fatal(err)
+					}
+					f := mustForest(t, cfg)
+					var a Attribution
+					var ra reference.Attribution
+					half := len(data) / 2
+					for i, rec := range data {
+						if i == half {
+							// Continue on a restored copy.
+							snap, err := f.MarshalBinary()
+							if err != nil {
+								t.Fatal(err)
+							}
+							f = &Forest{}
+							if err := f.UnmarshalBinary(snap); err != nil {
+								t.Fatalf("%s: %v", name, err)
+							}
+							if err := f.checkForest(); err != nil {
+								t.Fatalf("%s: restored: %v", name, err)
+							}
+						}
+						got := mustProcess(t, f, rec, &a)
+						want, err := old.Process(rec, &ra)
+						if err != nil {
+							t.Fatal(err)
+						}
+						if got != want {
+							t.Fatalf("%s record %d: score %v, reference %v", name, i, got, want)
+						}
+						for j := range ra.High {
+							if a.High[j] != ra.High[j] || a.Low[j] != ra.Low[j] {
+								t.Fatalf("%s record %d: attribution %v/%v, reference %v/%v", name, i, a.High, a.Low, ra.High, ra.Low)
+							}
+						}
+						if i%100 == 0 {
+							if err := f.checkForest(); err != nil {
+								t.Fatalf("%s record %d: %v", name, i, err)
+							}
+						}
+					}
+					snap, err := f.MarshalBinary()
+					if err != nil {
+						t.Fatal(err)
+					}
+					snaps = append(snaps, snap)
+				})
+			}
+			for i := range snaps {
+				if !bytes.Equal(snaps[i], snaps[0]) {
+					t.Fatalf("config %d dups %v: snapshot %d differs from the first", ci, dups, i)
+				}
+			}
+		}
+	}
+}

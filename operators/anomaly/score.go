@@ -8,6 +8,7 @@ type scratch struct {
 	open      []float64 // per dimension: 1 while the query is outside the boxes, then 0
 	savedBox  []float64
 	mergedBox []float64
+	runBox    []float64 // a walk's box while it climbs the uncached levels
 	shadow    []float64
 	sibling   []float64
 	gapHi     []float64
@@ -21,6 +22,7 @@ func newScratch(dim, capacity int) *scratch {
 		open:      make([]float64, dim),
 		savedBox:  make([]float64, 2*dim),
 		mergedBox: make([]float64, 2*dim),
+		runBox:    make([]float64, 2*dim),
 		shadow:    make([]float64, 2*dim),
 		sibling:   make([]float64, 2*dim),
 		gapHi:     make([]float64, dim),
@@ -91,8 +93,28 @@ func (t *tree) scoreFrom(q []float64, h uint32, leaf int32, depth int, sc *scrat
 	}
 	s := scoreUnseen(depth)
 	ps := sc.seps[:depth]
+	k := 0
+	n := t.parent(leaf)
+	if n != noParent && !t.cached(n) {
+		// The lower levels: their boxes are the leaf's point grown by the
+		// sibling subtrees on the way up.
+		d := t.dim
+		run := sc.runBox[: 2*d : 2*d]
+		pointBox(t.store.point(t.leafSlot(leaf)), run)
+		for prev := leaf; n != noParent && !t.cached(n); prev, n = n, t.parent(n) {
+			t.unionBounds(t.sibling(n, prev), run)
+			p, ok := separation(run, q, d)
+			if !ok {
+				n = noParent
+				break
+			}
+			ps[k] = p
+			k++
+		}
+	}
+	k += t.separations(q, n, ps[k:])
 	i := depth - 1
-	for _, p := range ps[:t.separations(q, t.parent(leaf), ps)] {
+	for _, p := range ps[:k] {
 		s = p*scoreUnseen(i) + (1-p)*s
 		i--
 	}
@@ -180,9 +202,33 @@ func (t *tree) attributionFrom(q []float64, h uint32, leaf int32, depth int, sc 
 	}
 
 	shadow, sib := sc.shadow[:2*d], sc.sibling[:2*d]
+	// run is the box of the path's child while the walk climbs the
+	// levels whose boxes are not cached.
+	run := sc.runBox[:2*d]
+	pointBox(lp, run)
 	prev, i := leaf, depth-1
 	for node := t.parent(leaf); node != noParent && !(scalarDone && attrDone); prev, node, i = node, t.parent(node), i-1 {
-		b := t.nodeBox(node)
+		// The sibling of the path's child at this node: a duplicate's
+		// walk needs its box, and an uncached box is the running box
+		// grown by it.
+		child := t.sibling(node, prev)
+		if dup {
+			t.childBounds(child, sib)
+		}
+		var b []float64
+		switch {
+		case t.cached(node):
+			b = t.nodeBox(node)
+		case dup:
+			for j := range q {
+				run[j] = min(run[j], sib[j])
+				run[d+j] = max(run[d+j], sib[d+j])
+			}
+			b = run
+		default:
+			t.unionBounds(child, run)
+			b = run
+		}
 		if attrDone {
 			// Only the scalar walk goes on (a rounding corner: the scalar
 			// and the attribution walks stop on different tests).
@@ -195,12 +241,6 @@ func (t *tree) attributionFrom(q []float64, h uint32, leaf int32, depth int, sc 
 		}
 		small := b
 		if dup {
-			// The sibling of the path's child at this node.
-			child := t.left(node)
-			if child == prev {
-				child = t.right(node)
-			}
-			t.childBounds(child, sib)
 			if i == depth-1 {
 				copy(shadow, sib)
 			} else {

@@ -54,13 +54,49 @@ type tree struct {
 
 	size int32 // points in the tree, counting copies
 
-	nodes []node    // 2*capacity-1: internal nodes, then leaves
-	box   []float64 // internal node n: box[2*dim*n : 2*dim*(n+1)] = min..., max...
-	mass  []uint16  // per leaf (reference - leafBase): copies of its point
+	nodes []node   // 2*capacity-1: internal nodes, then leaves
+	mass  []uint16 // per leaf (reference - leafBase): copies of its point
+
+	// Bounding boxes are cached only for the internal nodes with more than
+	// cacheAbove distinct leaves below them (the upper levels); a lower
+	// node's box is the union of its few leaves' points, computed when a
+	// walk needs it (see childBounds and the walks' running boxes). Since a
+	// node has more leaves than any of its children, every ancestor of a
+	// cached node is cached. Boxes are unions of points, exact in floating
+	// point, so where a box comes from changes no score.
+	cacheAbove int32
+	leaves     []uint16  // per internal node: distinct leaves below it
+	boxSlot    []int16   // per internal node: its box's slot, or noBox
+	box        []float64 // slot s: box[2*dim*s : 2*dim*(s+1)] = min..., max...
+	freeBoxes  []int16   // free box slots, reused last-in first-out
 
 	freeNodes  []int16 // free internal nodes, reused last-in first-out
 	freeLeaves []int16 // free leaf references
 }
+
+// noBox is the box slot of an internal node whose box is not cached.
+const noBox = -1
+
+// boxCacheThreshold is the number of distinct leaves above which an
+// internal node's box is cached in a tree of dim-dimensional points, chosen
+// by measurement (BenchmarkBoxCache; see BENCHMARKS.md): from 8 dimensions,
+// where a box spans two cache lines or more, boxes of nodes with at most 4
+// leaves are left out (a third less memory at 10 dimensions, within the
+// noise of the CPU time); below, every box is cached (1), since a small
+// box costs less to read than its leaves' points and saves little memory.
+// boxCacheOverride, if positive, replaces it (tests and benchmarks).
+func boxCacheThreshold(dim int) int32 {
+	switch {
+	case boxCacheOverride > 0:
+		return boxCacheOverride
+	case dim >= 8:
+		return 4
+	default:
+		return 1
+	}
+}
+
+var boxCacheOverride int32
 
 func newTree(dim, capacity int, seed uint64, store *pointStore) *tree {
 	t := &tree{
@@ -71,15 +107,29 @@ func newTree(dim, capacity int, seed uint64, store *pointStore) *tree {
 		store:    store,
 		root:     noParent,
 		nodes:    make([]node, 2*capacity-1),
-		box:      make([]float64, 2*dim*(capacity-1)),
 		mass:     make([]uint16, capacity),
+
+		cacheAbove: boxCacheThreshold(dim),
+		leaves:     make([]uint16, capacity-1),
+		boxSlot:    make([]int16, capacity-1),
+	}
+	if t.cacheAbove <= 1 {
+		// Every internal node will have a box: allocate them all at once,
+		// as many as the tree can have and no more.
+		t.box = make([]float64, 0, 2*dim*(capacity-1))
 	}
 	t.resetFreeLists()
 	return t
 }
 
-// resetFreeLists marks every node and leaf free, lowest numbers used first.
+// resetFreeLists marks every node and leaf free, lowest numbers used
+// first, and drops every cached box.
 func (t *tree) resetFreeLists() {
+	for i := range t.boxSlot {
+		t.boxSlot[i] = noBox
+	}
+	t.box = t.box[:0]
+	t.freeBoxes = t.freeBoxes[:0]
 	t.freeNodes = t.freeNodes[:0]
 	t.freeLeaves = t.freeLeaves[:0]
 	for i := t.capacity - 1; i >= 0; i-- {
@@ -126,9 +176,101 @@ func (t *tree) next(n int32, p []float64) int32 {
 	return int32(c.child[b2i(p[c.dim] > c.val)&1])
 }
 
+// cached reports whether internal node n's box is cached.
+func (t *tree) cached(n int32) bool { return t.boxSlot[n] != noBox }
+
+// nodeBox is the cached box of internal node n, which must be cached.
 func (t *tree) nodeBox(n int32) []float64 {
-	o := 2 * t.dim * int(n)
+	o := 2 * t.dim * int(t.boxSlot[n])
 	return t.box[o : o+2*t.dim : o+2*t.dim]
+}
+
+// cacheBox gives internal node n a box slot (its contents are the caller's
+// to fill).
+func (t *tree) cacheBox(n int32) {
+	if k := len(t.freeBoxes); k > 0 {
+		t.boxSlot[n] = t.freeBoxes[k-1]
+		t.freeBoxes = t.freeBoxes[:k-1]
+		return
+	}
+	w := 2 * t.dim
+	if len(t.box)+w > cap(t.box) {
+		// Grow by an eighth of the tree's internal nodes at a time, not by
+		// doubling: the number of cached boxes settles, and a doubled
+		// array would hold up to twice the boxes the tree needs.
+		nb := make([]float64, len(t.box), len(t.box)+w*max(8, (t.capacity-1)/8))
+		copy(nb, t.box)
+		t.box = nb
+	}
+	t.boxSlot[n] = int16(len(t.box) / w)
+	t.box = t.box[:len(t.box)+w]
+}
+
+// uncacheBox frees internal node n's box slot, if it has one.
+func (t *tree) uncacheBox(n int32) {
+	if s := t.boxSlot[n]; s != noBox {
+		t.freeBoxes = append(t.freeBoxes, s)
+		t.boxSlot[n] = noBox
+	}
+}
+
+// leafCount is the number of distinct leaves below n (1 for a leaf).
+func (t *tree) leafCount(n int32) int32 {
+	if t.isLeaf(n) {
+		return 1
+	}
+	return int32(t.leaves[n])
+}
+
+// setLeafCount sets internal node n's count of distinct leaves, caching or
+// dropping its box slot as the count crosses cacheAbove; a newly cached
+// box is computed from n's children, which must be in place.
+func (t *tree) setLeafCount(n, c int32) {
+	t.leaves[n] = uint16(c)
+	switch want := c > t.cacheAbove; {
+	case want && !t.cached(n):
+		t.cacheBox(n)
+		t.recomputeBox(n)
+	case !want && t.cached(n):
+		t.uncacheBox(n)
+	}
+}
+
+// pointBox writes the box of the single point p into dst.
+func pointBox(p, dst []float64) {
+	d := len(p)
+	copy(dst[:d], p)
+	copy(dst[d:2*d], p)
+}
+
+// unionBounds grows dst (a box) to hold the box of n, a leaf or an internal
+// node, cached or not.
+func (t *tree) unionBounds(n int32, dst []float64) {
+	d := t.dim
+	lo, hi := dst[:d:d], dst[d:2*d:2*d]
+	switch {
+	case t.isLeaf(n):
+		pt := t.store.point(t.leafSlot(n))
+		for i, x := range pt {
+			lo[i] = min(lo[i], x)
+			hi[i] = max(hi[i], x)
+		}
+	case t.cached(n):
+		cb := t.nodeBox(n)
+		for i := range lo {
+			lo[i] = min(lo[i], cb[i])
+			hi[i] = max(hi[i], cb[d+i])
+		}
+	default:
+		t.unionBounds(t.left(n), dst)
+		t.unionBounds(t.right(n), dst)
+	}
+}
+
+// sibling is the child of internal node n that is not c.
+func (t *tree) sibling(n, c int32) int32 {
+	nd := &t.nodes[n]
+	return int32(nd.child[b2i(int32(nd.child[0]) == c)])
 }
 
 // totalMass is the number of points (with multiplicity) in the tree.
@@ -247,9 +389,19 @@ func (t *tree) insert(ref int32, p []float64, h uint32, sc *scratch) int32 {
 	sibling := leaf         // the subtree p is cut off from
 	stop := int32(noParent) // the lowest ancestor whose box holds p
 	merged := sc.mergedBox[:2*d]
+	// run is the box of the path's child below n while n's box is not
+	// cached (the lower levels), grown by the sibling at each step.
+	run := sc.runBox[:2*d]
+	pointBox(lp, run)
 	p = p[:d:d]
-	for n := t.parent(leaf); n != noParent; n = t.parent(n) {
-		b := t.nodeBox(n)
+	for n, prev := t.parent(leaf), leaf; n != noParent; prev, n = n, t.parent(n) {
+		var b []float64
+		if t.cached(n) {
+			b = t.nodeBox(n)
+		} else {
+			t.unionBounds(t.sibling(n, prev), run)
+			b = run
+		}
 		// One pass over the box: whether it holds p, the box grown to hold
 		// p, and that box's total side length for the cut.
 		lo, hi := b[:d:d], b[d:2*d:2*d]
@@ -285,15 +437,32 @@ func (t *tree) insert(ref int32, p []float64, h uint32, sc *scratch) int32 {
 	}
 	t.nodes[l].parent = int16(m)
 	t.nodes[sibling].parent = int16(m)
-	copy(t.nodeBox(m), saved)
+	// saved is the box of sibling and p: m's box.
+	t.leaves[m] = uint16(t.leafCount(sibling) + 1)
+	if int32(t.leaves[m]) > t.cacheAbove {
+		t.cacheBox(m)
+		copy(t.nodeBox(m), saved)
+	}
 	if gp == noParent {
 		t.root = m
 		return ref
 	}
 	t.replaceChild(gp, sibling, m)
-	// The ancestors between the new node and the lowest box that held p
-	// grow to hold it.
-	for n := gp; n != stop; n = t.parent(n) {
+	// Every ancestor has one more leaf; the cached boxes between the new
+	// node and the lowest box that held p grow to hold it, and an ancestor
+	// whose count crosses cacheAbove gets its box computed.
+	grow := true
+	for n := gp; n != noParent; n = t.parent(n) {
+		grow = grow && n != stop
+		c := int32(t.leaves[n]) + 1
+		if !t.cached(n) {
+			t.setLeafCount(n, c)
+			continue
+		}
+		t.leaves[n] = uint16(c)
+		if !grow {
+			continue
+		}
 		b := t.nodeBox(n)
 		for j := 0; j < d; j++ {
 			if p[j] < b[j] {
@@ -327,10 +496,8 @@ func (t *tree) remove(p []float64, h uint32) error {
 		t.root = noParent
 		return nil
 	}
-	sib := t.left(par)
-	if sib == leaf {
-		sib = t.right(par)
-	}
+	sib := t.sibling(par, leaf)
+	t.uncacheBox(par)
 	t.freeNodes = append(t.freeNodes, int16(par))
 	gp := t.parent(par)
 	t.nodes[sib].parent = int16(gp)
@@ -339,48 +506,45 @@ func (t *tree) remove(p []float64, h uint32) error {
 		return nil
 	}
 	t.replaceChild(gp, par, sib)
-	// Shrink boxes upwards until one still contains p: above it nothing
-	// changes, since every box there contains that one.
+	// Every ancestor has one leaf less. Cached boxes shrink upwards until
+	// one still contains p: above it nothing changes, since every box
+	// there contains that one.
 	d := t.dim
+	shrink := true
 	for n := gp; n != noParent; n = t.parent(n) {
-		t.recomputeBox(n)
-		if boxContains(t.nodeBox(n), p, d) {
-			break
+		c := int32(t.leaves[n]) - 1
+		if !t.cached(n) || c <= t.cacheAbove {
+			t.setLeafCount(n, c)
+			continue
+		}
+		t.leaves[n] = uint16(c)
+		if shrink {
+			t.recomputeBox(n)
+			shrink = !boxContains(t.nodeBox(n), p, d)
 		}
 	}
 	return nil
 }
 
-// recomputeBox sets node n's box to the union of its children's.
+// recomputeBox sets cached node n's box to the union of its children's.
 func (t *tree) recomputeBox(n int32) {
-	d := t.dim
 	b := t.nodeBox(n)
 	t.childBounds(t.left(n), b)
-	if r := t.right(n); !t.isLeaf(r) {
-		cb := t.nodeBox(r)
-		for i := 0; i < d; i++ {
-			b[i] = min(b[i], cb[i])
-			b[d+i] = max(b[d+i], cb[d+i])
-		}
-	} else {
-		pt := t.store.point(t.leafSlot(r))
-		for i := 0; i < d; i++ {
-			b[i] = min(b[i], pt[i])
-			b[d+i] = max(b[d+i], pt[i])
-		}
-	}
+	t.unionBounds(t.right(n), b)
 }
 
-// childBounds writes the bounding box of n (a node or a leaf) into dst.
+// childBounds writes the bounding box of n (a leaf or an internal node,
+// cached or not) into dst.
 func (t *tree) childBounds(n int32, dst []float64) {
-	d := t.dim
-	if !t.isLeaf(n) {
+	switch {
+	case t.isLeaf(n):
+		pointBox(t.store.point(t.leafSlot(n)), dst)
+	case t.cached(n):
 		copy(dst, t.nodeBox(n))
-		return
+	default:
+		t.childBounds(t.left(n), dst)
+		t.unionBounds(t.right(n), dst)
 	}
-	pt := t.store.point(t.leafSlot(n))
-	copy(dst[:d], pt)
-	copy(dst[d:2*d], pt)
 }
 
 // allocLeaf takes a free leaf for store slot ref (hash h) with mass 1 and no

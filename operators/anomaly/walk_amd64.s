@@ -2,33 +2,33 @@
 
 #include "textflag.h"
 
-// func separationsAsm(box *float64, nodes *node, q *float64, d int, n int32, out *float64) int
+// func separationsAsm(box *float64, slots *int16, nodes *node, q *float64, d int, n int32, out *float64) int
 //
 // Per node: for j in 0..d-1, with l = lo[j], h = hi[j], x = q[j]:
 //   nr = max(h, x) - min(l, x); sumNew += nr; sumDiff += nr - (h - l)
 // stop unless sumNew > 0 and p = sumDiff/sumNew > 0; else out[k++] = p
-// and go to the parent (node.parent, int16 at offset 14; -1 ends).
-TEXT ·separationsAsm(SB), NOSPLIT, $0-56
+// and go to the parent (node.parent, int16 at offset 14; -1 ends). The box
+// of node n is slot slots[n] of box.
+TEXT ·separationsAsm(SB), NOSPLIT, $0-64
 	MOVQ box+0(FP), SI
-	MOVQ nodes+8(FP), DI
-	MOVQ q+16(FP), R8
-	MOVQ d+24(FP), CX
-	MOVLQSX n+32(FP), AX
-	MOVQ out+40(FP), R9
+	MOVQ slots+8(FP), R12
+	MOVQ nodes+16(FP), DI
+	MOVQ q+24(FP), R8
+	MOVQ d+32(FP), CX
+	MOVLQSX n+40(FP), AX
+	MOVQ out+48(FP), R9
 	XORQ R10, R10          // k
 	MOVQ CX, R11
 	SHLQ $4, R11           // bytes per box: 2*d*8
-	MOVQ CX, R12
-	SHLQ $3, R12           // offset of the maxima: d*8
 	XORPS X7, X7           // 0
 
 node:
 	TESTQ AX, AX
 	JS   done
-	MOVQ AX, BX
+	MOVWQSX (R12)(AX*2), BX // the node's box slot
 	IMULQ R11, BX
 	ADDQ SI, BX            // lo
-	LEAQ (BX)(R12*1), R13  // hi
+	LEAQ (BX)(CX*8), R13   // hi: d*8 bytes on
 	XORPS X0, X0           // sumNew
 	XORPS X1, X1           // sumDiff
 	XORQ DX, DX            // j
@@ -62,5 +62,5 @@ dim:
 	JMP  node
 
 done:
-	MOVQ R10, ret+48(FP)
+	MOVQ R10, ret+56(FP)
 	RET
