@@ -173,10 +173,15 @@ func TestFirehoseS3ExactlyOnceWithFailures(t *testing.T) {
 			for _, r := range got {
 				seen[r]++
 			}
+			var dups []string
 			for r, c := range seen {
 				if c != 1 {
-					t.Errorf("row %s delivered %d times", r, c)
+					dups = append(dups, fmt.Sprintf("%s %d times", r, c))
 				}
+			}
+			if len(dups) > 0 {
+				slices.Sort(dups)
+				t.Errorf("%d rows delivered more than once, e.g. %s", len(dups), strings.Join(dups[:min(len(dups), 5)], "; "))
 			}
 			slices.Sort(got)
 			got = slices.Compact(got)
