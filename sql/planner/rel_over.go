@@ -8,7 +8,6 @@ import (
 	"github.com/sluicehq/sluice/engine"
 	"github.com/sluicehq/sluice/sql/ast"
 	"github.com/sluicehq/sluice/sql/diag"
-	"github.com/sluicehq/sluice/sql/functions"
 	"github.com/sluicehq/sluice/sql/row"
 	"github.com/sluicehq/sluice/sql/types"
 )
@@ -326,15 +325,12 @@ func planOver(c *compiler, in relInput, calls []overCall) (*overPlan, error) {
 		ts = append(ts, a.agg.Result)
 	}
 	op.out = layoutOf(names, ts)
-	newIn := aggInput(c, sc, op.aggs)
 	op.newAggInput = func() (func(*row.Row, accs) error, error) {
-		visit, err := newIn()
+		f, err := newAggInput(c, sc, op.aggs)
 		if err != nil {
 			return nil, err
 		}
-		return func(r *row.Row, acc accs) error {
-			return visit(r, func(k int, args []functions.Value) { acc[k].Add(args) })
-		}, nil
+		return func(r *row.Row, acc accs) error { return f(r, acc) }, nil
 	}
 	if _, err := op.newAggInput(); err != nil {
 		return nil, err
