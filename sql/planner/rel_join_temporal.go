@@ -2,6 +2,7 @@ package planner
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/sluicehq/sluice/engine"
@@ -13,8 +14,9 @@ import (
 
 // temporalJoin plans L JOIN R FOR SYSTEM_TIME AS OF L.t ON L.k = R.k:
 // an event-time temporal join against R as a versioned table. Each row
-// of R is the version of its key (the equality keys: the catalog has no
-// PRIMARY KEY yet) from its rowtime on; a row of L waits until the
+// of R is the version of its primary key (which the equality condition
+// must name, as Flink requires; without one, of its equality columns)
+// from its rowtime on; a row of L waits until the
 // watermark passes its time t, then joins the version valid at t. The
 // result appends; L's time attribute stays one, R's becomes a plain
 // TIMESTAMP.
@@ -50,6 +52,9 @@ func (p *relPlanner) temporalJoin(j *ast.Join, in relInput, jp *joinPlan, l, r r
 		return in, diag.New(src, j.R.Span(), "Event-Time Temporal Table Join requires both primary key and row time attribute in versioned table, but no row time attribute can be found.")
 	}
 	if err := appendOnlyInput(src, j.L.Span(), "StreamPhysicalTemporalJoin", l.node); err != nil {
+		return in, err
+	}
+	if err := p.versionedKey(j, l, r, jp); err != nil {
 		return in, err
 	}
 	sc := in.sc
@@ -179,3 +184,55 @@ func (o *joinOp) temporalJoinAt(t int64, ls []ivRow) error {
 	}
 	return nil
 }
+
+// versionedKey checks that the join's equality condition is on exactly
+// the columns of the versioned side's primary key (a table's PRIMARY KEY,
+// or the upsert key of an updating input such as an upsert-shardlog read
+// or a keep-last deduplication) with Flink's refusal; versions are kept
+// per key. Without a key the equality columns are the versions' key,
+// where Flink refuses.
+// An equality on more columns than the key is refused: a new version of
+// a key must end the old one whatever its other columns hold.
+func (p *relPlanner) versionedKey(j *ast.Join, l, r relInput, jp *joinPlan) error {
+	src := p.c.src
+	var pk []int
+	if m := r.node.changelog(); m.upsertKey != nil {
+		pk = m.upsertKey
+	} else if r.node.kind == relScan && r.node.src.table.PrimaryKey != nil {
+		for _, c := range r.node.src.table.PrimaryKey.Columns {
+			pk = append(pk, r.node.sc.index(c))
+		}
+	}
+	if len(pk) == 0 {
+		// Flink refuses a versioned table without a key; Sluice keys its
+		// versions by the equality columns (docs/sql-joins.md).
+		return nil
+	}
+	var pkNames, cond []string
+	for _, k := range pk {
+		pkNames = append(pkNames, r.sc.names[k])
+	}
+	for i, rk := range jp.rkeys {
+		cond = append(cond, fmt.Sprintf("%s=%s", l.sc.names[jp.lkeys[i]], r.sc.names[rk]))
+	}
+	if !sameSet(pk, jp.rkeys) {
+		if subset(pk, jp.rkeys) {
+			return diag.New(src, j.Span(), "a temporal join whose equality condition [%s] has columns beyond the versioned table's primary key [%s] is not supported yet", strings.Join(cond, ","), strings.Join(pkNames, ","))
+		}
+		return diag.New(src, j.Span(), "Temporal table's primary key [%s] must be included in the equivalence condition of temporal join, but current temporal join condition is [%s].", strings.Join(pkNames, ","), strings.Join(cond, ","))
+	}
+	return nil
+}
+
+// subset reports whether every element of a is in b; sameSet whether
+// both hold each other's.
+func subset(a, b []int) bool {
+	for _, x := range a {
+		if !slices.Contains(b, x) {
+			return false
+		}
+	}
+	return true
+}
+
+func sameSet(a, b []int) bool { return subset(a, b) && subset(b, a) }
