@@ -21,6 +21,7 @@ require (
 	github.com/klauspost/compress v1.18.4
 	github.com/parquet-go/parquet-go v0.28.0
 	golang.org/x/sync v0.22.0
+	golang.org/x/term v0.48.0
 )
 
 require (
@@ -78,7 +79,7 @@ require (
 	golang.org/x/exp v0.0.0-20260112195511-716be5621a96 // indirect
 	golang.org/x/mod v0.38.0 // indirect
 	golang.org/x/net v0.58.0 // indirect
-	golang.org/x/sys v0.47.0 // indirect
+	golang.org/x/sys v0.50.0 // indirect
 	golang.org/x/telemetry v0.0.0-20260708182218-49f421fb7959 // indirect
 	golang.org/x/text v0.41.0 // indirect
 	golang.org/x/tools v0.48.0 // indirect
