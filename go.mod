@@ -14,6 +14,7 @@ require (
 	github.com/cespare/xxhash/v2 v2.3.0
 	github.com/cockroachdb/datadriven v1.0.3-0.20250407164829-2945557346d5
 	github.com/cockroachdb/pebble/v2 v2.1.5
+	github.com/creack/pty v1.1.24
 	github.com/expr-lang/expr v1.17.7
 	github.com/fxamacker/cbor/v2 v2.9.0
 	github.com/golang/snappy v1.0.0

@@ -318,7 +318,7 @@ func (s *Session) showJobs() []string {
 	rows := [][]string{{"job id", "job name", "status", "start time", "records in", "records out"}}
 	for _, j := range s.Jobs() {
 		in, out := j.Records()
-		rows = append(rows, []string{j.ID, j.Name, string(j.Status()), j.Started.UTC().Format(time.RFC3339Nano), fmt.Sprint(in), fmt.Sprint(out)})
+		rows = append(rows, []string{j.ID, j.Name, string(j.Status()), j.Started.UTC().Format("2006-01-02 15:04:05.000"), fmt.Sprint(in), fmt.Sprint(out)})
 	}
 	return Table(rows)
 }
