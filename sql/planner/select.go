@@ -2,15 +2,17 @@ package planner
 
 import (
 	"errors"
+	"slices"
 
 	"github.com/sluicehq/sluice/sql/ast"
 	"github.com/sluicehq/sluice/sql/catalog"
+	"github.com/sluicehq/sluice/sql/diag"
 	"github.com/sluicehq/sluice/sql/row"
 )
 
 // ResultTable is the sink a top-level SELECT writes to: a print sink of
 // the query's columns, named so that no declared table can clash with it
-// (a quoted identifier could, and is then refused by planSelect). An
+// (a quoted identifier could: a query beside such a table is refused). An
 // interactive client takes its rows with RunOptions.SinkTo(ResultTable);
 // otherwise they are printed on RunOptions.Stdout in their changelog
 // print form, as Flink's SQL client prints a query's result.
@@ -23,6 +25,9 @@ var ErrNoJob = errors.New("the script has no INSERT INTO: nothing to run")
 // planSelect plans a query statement (SELECT, VALUES, WITH ...) as one
 // INSERT of the program into the result sink.
 func (p *Program) planSelect(rp *relPlanner, s *ast.QueryStmt) error {
+	if slices.Contains(p.Catalog.TableNames(), ResultTable) {
+		return diag.New(rp.c.src, s.Span(), "a query cannot run beside a table named '%s', the name of its result", ResultTable)
+	}
 	root, err := rp.query(s.Query)
 	if err != nil {
 		return err
