@@ -369,7 +369,9 @@ func interactive(ctx context.Context, in, out *os.File, dir, history string) err
 				fmt.Fprintln(t, l)
 			}
 			if r.Query != nil {
-				resultView(ctx, k, out, r.Query, size)
+				if err := resultView(ctx, k, out, r.Query, size); err != nil {
+					fmt.Fprintf(t, "[ERROR] The query failed. Reason:\n%v\n", err)
+				}
 			}
 			fmt.Fprintln(t)
 		}
@@ -383,8 +385,8 @@ func interactive(ctx context.Context, in, out *os.File, dir, history string) err
 
 // resultView shows a query's result table on the alternate screen,
 // redrawn as its changelog changes it, until q, Esc or Ctrl-C, which
-// cancel the query.
-func resultView(ctx context.Context, k *keys, out *os.File, q *session.Query, size func() (int, int)) {
+// cancel the query. It returns why the query failed, if it did.
+func resultView(ctx context.Context, k *keys, out *os.File, q *session.Query, size func() (int, int)) error {
 	fmt.Fprint(out, "\x1b[?1049h\x1b[?25l")
 	defer fmt.Fprint(out, "\x1b[?25h\x1b[?1049l")
 	tick := time.NewTicker(100 * time.Millisecond)
@@ -423,15 +425,13 @@ func resultView(ctx context.Context, k *keys, out *os.File, q *session.Query, si
 		case b, ok := <-k.ch:
 			if !ok || slices.ContainsFunc(b, func(c byte) bool { return c == 'q' || c == 'Q' || c == 3 || c == 27 }) {
 				q.Cancel()
-				_ = q.Wait() // its error, if any, is shown by SHOW JOBS' status
-				return
+				return q.Wait()
 			}
 		case <-tick.C:
 			draw()
 		case <-ctx.Done():
 			q.Cancel()
-			_ = q.Wait()
-			return
+			return q.Wait()
 		}
 	}
 }
