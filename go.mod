@@ -14,6 +14,7 @@ require (
 	github.com/cespare/xxhash/v2 v2.3.0
 	github.com/cockroachdb/datadriven v1.0.3-0.20250407164829-2945557346d5
 	github.com/cockroachdb/pebble/v2 v2.1.5
+	github.com/creack/pty v1.1.24
 	github.com/expr-lang/expr v1.17.7
 	github.com/fxamacker/cbor/v2 v2.9.0
 	github.com/golang/snappy v1.0.0
@@ -21,6 +22,7 @@ require (
 	github.com/klauspost/compress v1.18.4
 	github.com/parquet-go/parquet-go v0.28.0
 	golang.org/x/sync v0.22.0
+	golang.org/x/term v0.48.0
 )
 
 require (
@@ -78,7 +80,7 @@ require (
 	golang.org/x/exp v0.0.0-20260112195511-716be5621a96 // indirect
 	golang.org/x/mod v0.38.0 // indirect
 	golang.org/x/net v0.58.0 // indirect
-	golang.org/x/sys v0.47.0 // indirect
+	golang.org/x/sys v0.50.0 // indirect
 	golang.org/x/telemetry v0.0.0-20260708182218-49f421fb7959 // indirect
 	golang.org/x/text v0.41.0 // indirect
 	golang.org/x/tools v0.48.0 // indirect

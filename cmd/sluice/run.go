@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -10,9 +9,9 @@ import (
 	"slices"
 	"time"
 
-	"github.com/sluicehq/sluice/engine"
 	"github.com/sluicehq/sluice/sql/parser"
 	"github.com/sluicehq/sluice/sql/planner"
+	"github.com/sluicehq/sluice/sql/session"
 )
 
 func init() {
@@ -59,7 +58,7 @@ func runSQL(ctx context.Context, args []string, stdout, stderr io.Writer) (rerr 
 	if err != nil {
 		return fmt.Errorf("%s:\n%w", file, err)
 	}
-	scripts := splitJobs(src, stmts)
+	scripts := session.SplitJobs(src, stmts)
 	progs := make([]*planner.Program, len(scripts))
 	for k, s := range scripts {
 		if progs[k], err = planner.Plan(s); err != nil {
@@ -84,9 +83,6 @@ func runSQL(ctx context.Context, args []string, stdout, stderr io.Writer) (rerr 
 			fmt.Fprint(stdout, p.Explain())
 		}
 		return nil
-	}
-	if *resume && len(progs) > 1 {
-		return fmt.Errorf("%w: --resume with a script of %d jobs (top-level INSERTs or statement sets) is not supported yet", errUsage, len(progs))
 	}
 	if *dataDir == "" && needsDataDir(progs) {
 		// A fresh data directory per run: its shardlog streams start
@@ -118,6 +114,12 @@ func runSQL(ctx context.Context, args []string, stdout, stderr io.Writer) (rerr 
 		if *dataDir != "" {
 			fallback = filepath.Join(*dataDir, "checkpoints", fmt.Sprintf("job-%d", k+1))
 		}
+		if *resume && session.FinishedBefore(jobCheckpointDir(ck, fallback)) {
+			// It ran to its end before the run was stopped: running it
+			// again would write its rows twice.
+			fmt.Fprintf(stderr, "sluice run: job %q finished in an earlier run: skipped\n", name)
+			continue
+		}
 		lines, stopped, err := runJob(ctx, p, name, jobOptions{stateDir: *stateDir, ckptDir: ck, ckptFallback: fallback, resume: *resume, dataDir: *dataDir, progress: *progress}, stdout, stderr)
 		summary = append(summary, lines...)
 		if err != nil {
@@ -146,6 +148,15 @@ type jobOptions struct {
 	progress     time.Duration
 }
 
+// jobCheckpointDir is where a job's checkpoints go: --checkpoint-dir
+// (per job for a script of several), else under the data directory.
+func jobCheckpointDir(ck, fallback string) string {
+	if ck != "" {
+		return ck
+	}
+	return fallback
+}
+
 // runJob runs one job of a script until it ends or ctx is cancelled
 // (stopped), and returns the summary of what its sinks wrote.
 func runJob(ctx context.Context, p *planner.Program, name string, o jobOptions, stdout, stderr io.Writer) (summary []string, stopped bool, rerr error) {
@@ -153,41 +164,28 @@ func runJob(ctx context.Context, p *planner.Program, name string, o jobOptions, 
 	if err != nil {
 		return nil, false, err
 	}
-	cfg.StateDir = o.stateDir
-	cfg.Checkpoint.Dir = o.ckptDir
-	if cfg.Checkpoint.Interval > 0 && cfg.Checkpoint.Dir == "" && !o.resume {
-		cfg.Checkpoint.Dir = o.ckptFallback
+	ck := o.ckptDir
+	if cfg.Checkpoint.Interval > 0 && ck == "" && !o.resume {
+		ck = o.ckptFallback
 	}
-	if cfg.Checkpoint.Interval > 0 && cfg.Checkpoint.Dir == "" {
+	if cfg.Checkpoint.Interval > 0 && ck == "" {
 		return nil, false, fmt.Errorf("%w: SET 'execution.checkpointing.interval' needs --checkpoint-dir (or --data-dir)", errUsage)
 	}
-	if o.resume {
-		if cfg.Checkpoint.Dir == "" {
-			return nil, false, fmt.Errorf("%w: --resume needs --checkpoint-dir", errUsage)
-		}
-		cfg.Checkpoint.Resume = true
+	if o.resume && ck == "" {
+		return nil, false, fmt.Errorf("%w: --resume needs --checkpoint-dir", errUsage)
 	}
 	before, err := snapshotSinks(p)
 	if err != nil {
 		return nil, false, err
 	}
-	j := engine.NewJob(name, cfg)
-	if err := p.Build(j, planner.RunOptions{Stdout: stdout, Stderr: stderr, DataDir: o.dataDir}); err != nil {
-		return nil, false, errors.Join(err, p.Close())
-	}
-	defer func() {
-		if cerr := p.Close(); cerr != nil && rerr == nil {
-			rerr = cerr
-		}
-	}()
-	// The job runs on its own context: an interrupt (ctx) first takes a
-	// final checkpoint, so that --resume continues from there, then stops.
-	r, err := j.Start(context.Background())
+	j, err := session.Start(p, session.NewJobID(), name, session.JobOptions{
+		StateDir: o.stateDir, CheckpointDir: ck, Resume: o.resume, DataDir: o.dataDir, Stdout: stdout, Stderr: stderr,
+	})
 	if err != nil {
 		return nil, false, err
 	}
 	fmt.Fprintf(stderr, "sluice run: job %q started\n", name)
-	last, lastAt := r.Metrics(), time.Now()
+	last, lastAt := j.Metrics(), time.Now()
 	var tick <-chan time.Time
 	if o.progress > 0 {
 		t := time.NewTicker(o.progress)
@@ -196,32 +194,34 @@ func runJob(ctx context.Context, p *planner.Program, name string, o jobOptions, 
 	}
 	for {
 		select {
-		case <-r.Done():
-			if err := r.Wait(); err != nil {
+		case <-j.Done():
+			if err := j.Wait(); err != nil {
 				return nil, false, err
 			}
-			m := r.Metrics()
+			m := j.Metrics()
 			fmt.Fprintf(stderr, "sluice run: job %q finished in %v\n", name, m.Elapsed.Round(time.Millisecond))
 			s, err := summaryLines(p, m, before, o.dataDir)
 			return s, false, err
 		case now := <-tick:
-			m := r.Metrics()
-			fmt.Fprintf(stderr, "sluice run: %s\n", progressLine(last, m, now.Sub(lastAt), r.LastCheckpointStats(), now))
+			m := j.Metrics()
+			fmt.Fprintf(stderr, "sluice run: %s\n", progressLine(last, m, now.Sub(lastAt), j.LastCheckpointStats(), now))
 			last, lastAt = m, now
 		case <-ctx.Done():
-			if cfg.Checkpoint.Dir != "" {
-				if id, err := r.TriggerCheckpoint(context.Background()); err != nil {
+			// An interrupt first takes a final checkpoint, so that
+			// --resume continues from there, then stops the job.
+			if ck != "" {
+				if id, err := j.Checkpoint(context.Background()); err != nil {
 					fmt.Fprintf(stderr, "sluice run: final checkpoint failed: %v\n", err)
 				} else {
 					fmt.Fprintf(stderr, "sluice run: final checkpoint %d taken\n", id)
 				}
 			}
-			r.Cancel()
-			if err := r.Wait(); err != nil && !errors.Is(err, engine.ErrJobCancelled) {
+			j.Cancel()
+			if err := j.Wait(); err != nil {
 				return nil, true, err
 			}
 			fmt.Fprintf(stderr, "sluice run: job %q stopped\n", name)
-			s, err := summaryLines(p, r.Metrics(), before, o.dataDir)
+			s, err := summaryLines(p, j.Metrics(), before, o.dataDir)
 			return s, true, err
 		}
 	}

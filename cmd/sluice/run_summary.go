@@ -9,54 +9,10 @@ import (
 	"strings"
 
 	"github.com/sluicehq/sluice/engine"
-	"github.com/sluicehq/sluice/sql/ast"
 	"github.com/sluicehq/sluice/sql/catalog"
 	"github.com/sluicehq/sluice/sql/diag"
 	"github.com/sluicehq/sluice/sql/planner"
 )
-
-// splitJobs returns the scripts of the jobs a script runs, in order. As
-// Flink's SQL client with 'table.dml-sync' = 'true', each top-level INSERT
-// (or EXECUTE STATEMENT SET) is a job of its own that runs to its end
-// before the next starts; a script with one is one job. Job k's script is
-// the whole script with every other INSERT and statement set blanked out
-// (spaces, newlines kept), so its DDL, SETs and views are all there and
-// every error keeps the line and column of the file.
-func splitJobs(src string, stmts []ast.Statement) []string {
-	var dml []diag.Span
-	for _, st := range stmts {
-		inner := st
-		if ex, ok := inner.(*ast.Explain); ok {
-			inner = ex.Stmt
-		}
-		if ex, ok := inner.(*ast.Execute); ok {
-			inner = ex.Stmt
-		}
-		switch inner.(type) {
-		case *ast.Insert, *ast.StatementSet:
-			dml = append(dml, st.Span())
-		}
-	}
-	if len(dml) <= 1 {
-		return []string{src}
-	}
-	jobs := make([]string, len(dml))
-	for k := range dml {
-		b := []byte(src)
-		for i, sp := range dml {
-			if i == k {
-				continue
-			}
-			for o := sp.Start.Offset; o < sp.End.Offset && o < len(b); o++ {
-				if b[o] != '\n' {
-					b[o] = ' '
-				}
-			}
-		}
-		jobs[k] = string(b)
-	}
-	return jobs
-}
 
 // fileSet is the visible files under a sink's directory: path -> size.
 type fileSet map[string]int64

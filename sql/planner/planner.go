@@ -71,6 +71,7 @@ type Program struct {
 	Explained bool
 	// Output are the lines SHOW TABLES and DESCRIBE print, in order.
 	Output []string
+	result *row.Layout // a top-level SELECT's rows (select.go)
 }
 
 // HasJob reports whether the script has an INSERT to run.
@@ -239,6 +240,10 @@ func Plan(src string) (*Program, error) {
 			if ip != nil {
 				p.inserts = append(p.inserts, ip)
 			}
+		case *ast.QueryStmt:
+			if err := p.planSelect(rp, s); err != nil {
+				return nil, err
+			}
 		case *ast.StatementSet:
 			for _, in := range s.Inserts {
 				ip, err := rp.planInsert(in)
@@ -255,7 +260,7 @@ func Plan(src string) (*Program, error) {
 		return nil, err
 	}
 	if len(p.inserts) == 0 && len(p.Output) == 0 {
-		return nil, fmt.Errorf("the script has no INSERT INTO: nothing to run")
+		return nil, ErrNoJob
 	}
 	return p, nil
 }
