@@ -22,6 +22,29 @@ import (
 // failure point fires once.
 func runWithFailures(t *testing.T, script, sink string, failAt []int64) []*row.Row {
 	t.Helper()
+	out := engine.NewTxCollect[*row.Row]()
+	runFailing(t, script, failAt, 2*time.Millisecond, func(table string) engine.Sink[*row.Row] {
+		if table == sink {
+			return out
+		}
+		return nil
+	})
+	return out.CommittedValues()
+}
+
+// runRealSinksWithFailures is runWithFailures with the tables' own
+// connectors as sinks, checkpoints every 5 ms.
+func runRealSinksWithFailures(t *testing.T, script string, failAt []int64) {
+	t.Helper()
+	runFailing(t, script, failAt, 5*time.Millisecond, nil)
+}
+
+// runFailing plans and runs script with checkpoints every interval, the
+// pebble backend and restarts, sinkTo as RunOptions.SinkTo, and a tap on
+// every table read that fails the job at each row number of failAt once;
+// it fails the test if a failure point never fired.
+func runFailing(t *testing.T, script string, failAt []int64, interval time.Duration, sinkTo func(string) engine.Sink[*row.Row]) {
+	t.Helper()
 	p, err := planner.Plan(script)
 	if err != nil {
 		t.Fatalf("plan: %v", err)
@@ -33,20 +56,14 @@ func runWithFailures(t *testing.T, script, sink string, failAt []int64) []*row.R
 	}
 	cfg.StateBackend = "pebble"
 	cfg.MaxParallelism = 32
-	cfg.Checkpoint = engine.CheckpointConfig{Interval: 2 * time.Millisecond, Dir: t.TempDir()}
+	cfg.Checkpoint = engine.CheckpointConfig{Interval: interval, Dir: t.TempDir()}
 	cfg.Restart = engine.FixedDelay(len(failAt)+1, time.Millisecond)
 	j := engine.NewJob(p.JobName("failures"), cfg)
-	out := engine.NewTxCollect[*row.Row]()
 	var read atomic.Int64
 	fired := make([]atomic.Bool, len(failAt))
 	o := planner.RunOptions{
 		DataDir: t.TempDir(),
-		SinkTo: func(table string) engine.Sink[*row.Row] {
-			if table == sink {
-				return out
-			}
-			return nil
-		},
+		SinkTo:  sinkTo,
 		Tap: func(table string, s *engine.Stream[*row.Row]) *engine.Stream[*row.Row] {
 			return engine.Map(s, table+"-maybe-fail", func(r *row.Row) *row.Row {
 				n := read.Add(1)
@@ -73,7 +90,6 @@ func runWithFailures(t *testing.T, script, sink string, failAt []int64) []*row.R
 			t.Fatalf("failure %d (at row %d) never fired: %d rows read", i, failAt[i], read.Load())
 		}
 	}
-	return out.CommittedValues()
 }
 
 // applyChangelog applies rows (+I and +U add a row, -U and -D take back

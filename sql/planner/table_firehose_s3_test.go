@@ -12,74 +12,17 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/sluicehq/sluice/connectors/s3"
 	"github.com/sluicehq/sluice/connectors/s3/s3test"
-	"github.com/sluicehq/sluice/engine"
-	"github.com/sluicehq/sluice/sql/planner"
-	"github.com/sluicehq/sluice/sql/row"
 )
 
 // TestMain stops the MinIO that s3test.Config may start; without a
 // server the S3 tests skip (or fail under SLUICE_REQUIRE_INTEGRATION=1)
 // and the others run as before.
 func TestMain(m *testing.M) { s3test.Main(m) }
-
-// runRealSinksWithFailures plans and runs script with checkpoints every
-// few milliseconds and restarts, its sinks the tables' own connectors,
-// failing the job when the n-th row (counted over every table read,
-// across restarts) is read for each n of failAt. Each failure point
-// fires once.
-func runRealSinksWithFailures(t *testing.T, script string, failAt []int64) {
-	t.Helper()
-	p, err := planner.Plan(script)
-	if err != nil {
-		t.Fatalf("plan: %v", err)
-	}
-	defer p.Close()
-	cfg, err := p.Config()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.StateBackend = "pebble"
-	cfg.MaxParallelism = 32
-	cfg.Checkpoint = engine.CheckpointConfig{Interval: 5 * time.Millisecond, Dir: t.TempDir()}
-	cfg.Restart = engine.FixedDelay(len(failAt)+1, time.Millisecond)
-	j := engine.NewJob(p.JobName("s3-failures"), cfg)
-	var read atomic.Int64
-	fired := make([]atomic.Bool, len(failAt))
-	o := planner.RunOptions{
-		DataDir: t.TempDir(),
-		Tap: func(table string, s *engine.Stream[*row.Row]) *engine.Stream[*row.Row] {
-			return engine.Map(s, table+"-maybe-fail", func(r *row.Row) *row.Row {
-				n := read.Add(1)
-				for i, at := range failAt {
-					if n >= at && fired[i].CompareAndSwap(false, true) {
-						panic(fmt.Sprintf("injected failure at row %d", n))
-					}
-				}
-				if n%50 == 0 {
-					time.Sleep(200 * time.Microsecond) // let checkpoints happen mid-stream
-				}
-				return r
-			})
-		},
-	}
-	if err := p.Build(j, o); err != nil {
-		t.Fatalf("build: %v", err)
-	}
-	if err := j.Execute(context.Background()); err != nil {
-		t.Fatalf("execute: %v", err)
-	}
-	for i := range fired {
-		if !fired[i].Load() {
-			t.Fatalf("failure %d (at row %d) never fired: %d rows read", i, failAt[i], read.Load())
-		}
-	}
-}
 
 // firehoseS3Script writes rows 1..n of the fsWant computation from a
 // datagen table to a firehose table fh delivering to the bucket of sc.
