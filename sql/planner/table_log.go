@@ -212,26 +212,37 @@ func (m metaFill) set(r *row.Row, rec *shardlog.Record) {
 	}
 }
 
+// openTableStream opens the log of table t's stream (its 'log.path' or
+// the run's), checks that the stream exists, and gives its error output
+// directory.
+func openTableStream(t *catalog.Table, o RunOptions) (*shardlog.Log, shardlog.StreamRef, string, error) {
+	ref := shardlog.StreamRef{Name: t.Options["stream"]}
+	dir, err := logDir(t, o)
+	if err != nil {
+		return nil, ref, "", err
+	}
+	edir, err := errorDir(t, o)
+	if err != nil {
+		return nil, ref, "", err
+	}
+	l, err := o.res.log(dir)
+	if err != nil {
+		return nil, ref, "", err
+	}
+	if _, err := l.DescribeStream(ref); err != nil {
+		return nil, ref, "", fmt.Errorf("table '%s': stream '%s': %w", t.Name, ref.Name, err)
+	}
+	return l, ref, edir, nil
+}
+
 // buildLogSource reads the table's stream: each record decoded by the
 // format into the physical columns, the metadata columns filled from the
 // record, then the computed columns.
 func (ip *insertPlan) buildLogSource(j *engine.Job, o RunOptions) (*engine.Stream[*row.Row], error) {
 	t := ip.src.table
-	dir, err := logDir(t, o)
+	l, ref, edir, err := openTableStream(t, o)
 	if err != nil {
 		return nil, err
-	}
-	edir, err := errorDir(t, o)
-	if err != nil {
-		return nil, err
-	}
-	l, err := o.res.log(dir)
-	if err != nil {
-		return nil, err
-	}
-	ref := shardlog.StreamRef{Name: t.Options["stream"]}
-	if _, err := l.DescribeStream(ref); err != nil {
-		return nil, fmt.Errorf("table '%s': stream '%s': %w", t.Name, ref.Name, err)
 	}
 	codec, err := logCodec(t, catalog.FormatLayout(t))
 	if err != nil {

@@ -109,21 +109,9 @@ func (ip *insertPlan) buildUpsertLogSink(s *engine.Stream[*row.Row], o RunOption
 // -D of the key), then normalized by key into a changelog.
 func (ip *insertPlan) buildUpsertLogSource(j *engine.Job, o RunOptions) (*engine.Stream[*row.Row], error) {
 	t := ip.src.table
-	dir, err := logDir(t, o)
+	l, ref, edir, err := openTableStream(t, o)
 	if err != nil {
 		return nil, err
-	}
-	edir, err := errorDir(t, o)
-	if err != nil {
-		return nil, err
-	}
-	l, err := o.res.log(dir)
-	if err != nil {
-		return nil, err
-	}
-	ref := shardlog.StreamRef{Name: t.Options["stream"]}
-	if _, err := l.DescribeStream(ref); err != nil {
-		return nil, fmt.Errorf("table '%s': stream '%s': %w", t.Name, ref.Name, err)
 	}
 	layout := ip.src.layout // physical columns only (the factory's check)
 	keyC, valC, keyIdx, err := upsertCodecs(t, layout)
