@@ -205,6 +205,25 @@ func ParseInitPosTimestamp(s string) (time.Time, error) {
 	return time.Time{}, errors.New("expected seconds since the epoch or an ISO-8601 time such as 2024-01-02T03:04:05Z")
 }
 
+// checkLogStream checks the options of a table's stream that the
+// shardlog and upsert-shardlog connectors share: stream, stream.shards
+// and scan.bounded.
+func checkLogStream(v *Validator) error {
+	t := v.Table
+	if st := t.Options["stream"]; len(st) > shardlog.MaxStreamNameLen || !streamName.MatchString(st) {
+		return v.Errorf("stream", "option 'stream': '%s' is not a stream name: 1 to %d characters of a-z, A-Z, 0-9, '_', '-' and '.'", st, shardlog.MaxStreamNameLen)
+	}
+	if n, err := v.Int("stream.shards", 1); err != nil {
+		return err
+	} else if n < 1 {
+		return v.Errorf("stream.shards", "option 'stream.shards' must be at least 1")
+	}
+	if _, err := v.OneOf("scan.bounded", "false", "true", "false"); err != nil {
+		return err
+	}
+	return nil
+}
+
 // Check implements Factory.
 func (ShardLog) Check(v *Validator) error {
 	t := v.Table
@@ -216,15 +235,7 @@ func (ShardLog) Check(v *Validator) error {
 	case !hasF && !hasVF:
 		return diag.New(v.src, t.Span, "Missing required option 'format' for connector 'shardlog'")
 	}
-	if st := t.Options["stream"]; len(st) > shardlog.MaxStreamNameLen || !streamName.MatchString(st) {
-		return v.Errorf("stream", "option 'stream': '%s' is not a stream name: 1 to %d characters of a-z, A-Z, 0-9, '_', '-' and '.'", st, shardlog.MaxStreamNameLen)
-	}
-	if n, err := v.Int("stream.shards", 1); err != nil {
-		return err
-	} else if n < 1 {
-		return v.Errorf("stream.shards", "option 'stream.shards' must be at least 1")
-	}
-	if _, err := v.OneOf("scan.bounded", "false", "true", "false"); err != nil {
+	if err := checkLogStream(v); err != nil {
 		return err
 	}
 	pos, err := v.OneOf("scan.stream.initpos", "LATEST", "LATEST", "TRIM_HORIZON", "AT_TIMESTAMP")

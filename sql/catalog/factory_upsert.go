@@ -3,7 +3,6 @@ package catalog
 import (
 	"errors"
 
-	"github.com/sluicehq/sluice/connectors/shardlog"
 	"github.com/sluicehq/sluice/sql/diag"
 	"github.com/sluicehq/sluice/sql/format"
 	"github.com/sluicehq/sluice/sql/row"
@@ -74,15 +73,7 @@ func (UpsertShardLog) Check(v *Validator) error {
 	if t.Watermark != nil {
 		return diag.New(v.src, t.Watermark.Span, "'upsert-shardlog' tables do not take a WATERMARK yet")
 	}
-	if st := t.Options["stream"]; len(st) > shardlog.MaxStreamNameLen || !streamName.MatchString(st) {
-		return v.Errorf("stream", "option 'stream': '%s' is not a stream name: 1 to %d characters of a-z, A-Z, 0-9, '_', '-' and '.'", st, shardlog.MaxStreamNameLen)
-	}
-	if n, err := v.Int("stream.shards", 1); err != nil {
-		return err
-	} else if n < 1 {
-		return v.Errorf("stream.shards", "option 'stream.shards' must be at least 1")
-	}
-	if _, err := v.OneOf("scan.bounded", "false", "true", "false"); err != nil {
+	if err := checkLogStream(v); err != nil {
 		return err
 	}
 	// As upsert-kafka, the table is read from the start of the log: the
