@@ -2,6 +2,7 @@ package planner
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -415,13 +416,11 @@ func (p *relPlanner) selectRel(sel *ast.Select) (*relNode, error) {
 	var names []string
 	for i, it := range sel.Items {
 		if st, ok := it.Expr.(*ast.Star); ok {
-			if st.Qualifier != nil && st.Qualifier.Last().Name != in.name {
-				return nil, diag.New(src, st.Span(), "Unknown identifier '%s'", st.Qualifier.Last().Name)
+			is, ns, err := starItems(src, st, in.name, in.sc)
+			if err != nil {
+				return nil, err
 			}
-			for _, n := range in.sc.names {
-				items = append(items, &ast.Name{Spanned: st.Spanned, Parts: []*ast.Ident{{Spanned: st.Spanned, Name: n}}})
-				names = append(names, n)
-			}
+			items, names = append(items, is...), append(names, ns...)
 			continue
 		}
 		if containsAggregate(c, it.Expr) {
@@ -441,6 +440,19 @@ func (p *relPlanner) selectRel(sel *ast.Select) (*relNode, error) {
 	}
 	n.label = l + ")"
 	return n, nil
+}
+
+// starItems expands a * (or q.*) of the select list over the columns of
+// sc, the relation called name: the column references and their names.
+func starItems(src string, st *ast.Star, name string, sc *scope) ([]ast.Expr, []string, error) {
+	if st.Qualifier != nil && st.Qualifier.Last().Name != name {
+		return nil, nil, diag.New(src, st.Span(), "Unknown identifier '%s'", st.Qualifier.Last().Name)
+	}
+	items := make([]ast.Expr, 0, len(sc.names))
+	for _, n := range sc.names {
+		items = append(items, &ast.Name{Spanned: st.Spanned, Parts: []*ast.Ident{{Spanned: st.Spanned, Name: n}}})
+	}
+	return items, slices.Clone(sc.names), nil
 }
 
 func layoutTypes(l *row.Layout) []types.Type {

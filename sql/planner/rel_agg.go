@@ -178,13 +178,11 @@ func (p *relPlanner) aggregateRel(sel *ast.Select, in relInput, where ast.Expr) 
 	var names []string
 	for i, it := range sel.Items {
 		if st, ok := it.Expr.(*ast.Star); ok {
-			if st.Qualifier != nil && st.Qualifier.Last().Name != in.name {
-				return nil, diag.New(src, st.Span(), "Unknown identifier '%s'", st.Qualifier.Last().Name)
+			is, ns, err := starItems(src, st, in.name, in.sc)
+			if err != nil {
+				return nil, err
 			}
-			for _, n := range in.sc.names {
-				items = append(items, &ast.Name{Spanned: st.Spanned, Parts: []*ast.Ident{{Spanned: st.Spanned, Name: n}}})
-				names = append(names, n)
-			}
+			items, names = append(items, is...), append(names, ns...)
 			continue
 		}
 		direct := ""
@@ -298,10 +296,11 @@ func (p *relPlanner) distinctRel(sel *ast.Select, in relInput, fn *relNode) (*re
 	var names []string
 	for i, it := range sel.Items {
 		if st, ok := it.Expr.(*ast.Star); ok {
-			for _, n := range in.sc.names {
-				items = append(items, &ast.Name{Spanned: st.Spanned, Parts: []*ast.Ident{{Spanned: st.Spanned, Name: n}}})
-				names = append(names, n)
+			is, ns, err := starItems(src, st, in.name, in.sc)
+			if err != nil {
+				return nil, err
 			}
+			items, names = append(items, is...), append(names, ns...)
 			continue
 		}
 		if containsAggregate(c, it.Expr) {

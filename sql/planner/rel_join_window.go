@@ -95,13 +95,11 @@ func (p *relPlanner) windowingTVF(in relInput, call *ast.FuncCall, sel *ast.Sele
 	var names []string
 	for i, it := range sel.Items {
 		if st, ok := it.Expr.(*ast.Star); ok {
-			if st.Qualifier != nil && st.Qualifier.Last().Name != in.name {
-				return nil, diag.New(src, st.Span(), "Unknown identifier '%s'", st.Qualifier.Last().Name)
+			is, ns, err := starItems(src, st, in.name, sc)
+			if err != nil {
+				return nil, err
 			}
-			for _, nm := range sc.names {
-				items = append(items, &ast.Name{Spanned: st.Spanned, Parts: []*ast.Ident{{Spanned: st.Spanned, Name: nm}}})
-				names = append(names, nm)
-			}
+			items, names = append(items, is...), append(names, ns...)
 			continue
 		}
 		if containsAggregate(c, it.Expr) {

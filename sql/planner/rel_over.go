@@ -161,13 +161,11 @@ func (p *relPlanner) overSelect(sel *ast.Select, in relInput, where ast.Expr) (*
 	var names []string
 	for i, it := range sel.Items {
 		if st, ok := it.Expr.(*ast.Star); ok {
-			if st.Qualifier != nil && st.Qualifier.Last().Name != in.name {
-				return nil, true, diag.New(src, st.Span(), "Unknown identifier '%s'", st.Qualifier.Last().Name)
+			is, ns, err := starItems(src, st, in.name, in.sc)
+			if err != nil {
+				return nil, true, err
 			}
-			for _, n := range in.sc.names {
-				items = append(items, &ast.Name{Spanned: st.Spanned, Parts: []*ast.Ident{{Spanned: st.Spanned, Name: n}}})
-				names = append(names, n)
-			}
+			items, names = append(items, is...), append(names, ns...)
 			continue
 		}
 		items = append(items, replaceNodes(it.Expr, repl))
