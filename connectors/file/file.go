@@ -129,7 +129,9 @@ func (c *committer) Cleanup(context.Context) error {
 
 func (c *committer) Close() error { return nil }
 
-// committable names an in-progress file and its final name.
+// committable names an in-progress file and its final name. For
+// Rolling, Tmp is the PartStore's handle of the staged file (a local
+// directory's: the hidden file's name, as the JSON-lines sink's).
 type committable struct {
 	Tmp   string `json:"tmp"`
 	Final string `json:"final"`

@@ -12,7 +12,6 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/sluicehq/sluice/connectors/internal/localdir"
 	"github.com/sluicehq/sluice/engine"
 )
 
@@ -68,15 +67,28 @@ const (
 // part-<uuid>-<subtask>-<n><suffix>, where uuid is fresh for every sink
 // and job attempt (shared by its subtasks) and n counts the subtask's
 // files, so the names of two attempts never collide. Part files are
-// written hidden (localdir's staged names, beside their final name) and
-// renamed by the sink's global committer when the checkpoint after them
-// completes, or at the end of a bounded input without checkpoints; what a
+// written staged (in a directory: hidden, localdir's staged names beside
+// their final name; see PartStore) and made visible by the sink's global
+// committer when the checkpoint after them completes, or at the end of a bounded input without checkpoints; what a
 // failed attempt wrote after its last completed checkpoint is removed
 // before the next attempt writes. Readers must skip hidden files (names
 // starting with '.'), as Flink's filesystem source does.
 func Rolling[T any](dir string, o RollingOptions[T]) (engine.Sink[T], error) {
 	if dir == "" {
 		return nil, errors.New("file: Rolling needs a directory")
+	}
+	store, err := NewDirParts(dir)
+	if err != nil {
+		return nil, err
+	}
+	return RollingTo(store, o)
+}
+
+// RollingTo is Rolling into any PartStore: the same part files, names and
+// commits, in a local directory or an object store.
+func RollingTo[T any](store PartStore, o RollingOptions[T]) (engine.Sink[T], error) {
+	if store == nil {
+		return nil, errors.New("file: RollingTo needs a PartStore")
 	}
 	if o.NewPart == nil {
 		return nil, errors.New("file: Rolling needs RollingOptions.NewPart")
@@ -99,12 +111,12 @@ func Rolling[T any](dir string, o RollingOptions[T]) (engine.Sink[T], error) {
 	if f := o.SuccessFile; f != "" && (strings.ContainsAny(f, "/\\") || f == "." || f == ".." || strings.HasPrefix(f, "part-")) {
 		return nil, fmt.Errorf("file: success file name %q is not a plain file name (or looks like a part file)", f)
 	}
-	return &rolling[T]{dir: dir, o: o, uuids: map[int]string{}}, nil
+	return &rolling[T]{store: store, o: o, uuids: map[int]string{}}, nil
 }
 
 type rolling[T any] struct {
-	dir string
-	o   RollingOptions[T]
+	store PartStore
+	o     RollingOptions[T]
 
 	mu    sync.Mutex
 	uuids map[int]string // by attempt
@@ -123,12 +135,8 @@ func (s *rolling[T]) uuidOf(attempt int) string {
 	return u
 }
 
-func (s *rolling[T]) Open(_ context.Context, info engine.SinkInfo) (engine.SinkWriter[T], error) {
-	d, err := localdir.Open(s.dir)
-	if err != nil {
-		return nil, fmt.Errorf("file: %w", err)
-	}
-	w := &rollingWriter[T]{s: s, d: d, sub: info.Subtask, uuid: s.uuidOf(info.Attempt), clk: info.Clock, open: map[string]*part[T]{}}
+func (s *rolling[T]) Open(ctx context.Context, info engine.SinkInfo) (engine.SinkWriter[T], error) {
+	w := &rollingWriter[T]{s: s, ctx: ctx, sub: info.Subtask, uuid: s.uuidOf(info.Attempt), clk: info.Clock, open: map[string]*part[T]{}}
 	if w.clk != nil {
 		w.lastCheck = w.clk.Now()
 	}
@@ -137,21 +145,17 @@ func (s *rolling[T]) Open(_ context.Context, info engine.SinkInfo) (engine.SinkW
 
 // NewGlobalCommitter implements engine.GlobalCommitSink.
 func (s *rolling[T]) NewGlobalCommitter(context.Context, engine.CommitterInfo) (engine.GlobalCommitter, error) {
-	d, err := localdir.Open(s.dir)
-	if err != nil {
-		return nil, fmt.Errorf("file: %w", err)
-	}
-	return &rollingCommitter{d: d, success: s.o.SuccessFile}, nil
+	return &rollingCommitter{store: s.store, success: s.o.SuccessFile}, nil
 }
 
 type rollingCommitter struct {
-	d       *localdir.Dir
+	store   PartStore
 	success string
 }
 
 // Commit renames each staged part file (one renamed before is left
 // alone), then writes the success file of each bucket it touched.
-func (c *rollingCommitter) Commit(_ context.Context, _ int64, cs []engine.Committable) error {
+func (c *rollingCommitter) Commit(ctx context.Context, _ int64, cs []engine.Committable) error {
 	var dirs []string // bucket directories with files made visible
 	seen := map[string]bool{}
 	for _, e := range cs {
@@ -160,8 +164,8 @@ func (c *rollingCommitter) Commit(_ context.Context, _ int64, cs []engine.Commit
 			return fmt.Errorf("file: corrupt committable: %w", err)
 		}
 		for _, p := range parts {
-			if err := c.d.Commit(p.Tmp, p.Final, false); err != nil {
-				return fmt.Errorf("file: commit %s: %w", p.Final, err)
+			if err := c.store.Commit(ctx, p.Final, p.Tmp); err != nil {
+				return err
 			}
 			dir := ""
 			if i := strings.LastIndex(p.Final, "/"); i >= 0 {
@@ -178,63 +182,28 @@ func (c *rollingCommitter) Commit(_ context.Context, _ int64, cs []engine.Commit
 	}
 	// After every file of the commit, in every subtask's committables.
 	for _, dir := range dirs {
-		if err := c.markSuccess(dir + c.success); err != nil {
+		if err := c.store.Mark(ctx, dir+c.success); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// markSuccess writes the empty success file key, replacing one a commit
-// before wrote.
-func (c *rollingCommitter) markSuccess(key string) error {
-	tmp, err := localdir.StagedKey(key)
-	if err != nil {
-		return fmt.Errorf("file: %w", err)
-	}
-	if err := c.d.Stage(tmp, nil); err != nil {
-		return fmt.Errorf("file: %w", err)
-	}
-	if err := c.d.Commit(tmp, key, true); err != nil {
-		return fmt.Errorf("file: %s: %w", key, err)
-	}
-	return nil
-}
-
-// Cleanup removes every staged part file under the directory: called
-// after the restored checkpoint's commit and before any writer opens, it
-// finds only what no checkpoint covers.
-func (c *rollingCommitter) Cleanup(context.Context) error {
-	var garbage []string
-	err := c.d.Walk("", func(rel, _ string) {
-		key, ok := localdir.KeyOfStaged(rel)
-		if !ok {
-			return
-		}
-		base := key[strings.LastIndex(key, "/")+1:]
-		if strings.HasPrefix(base, "part-") || (c.success != "" && base == c.success) {
-			garbage = append(garbage, rel)
-		}
+// Cleanup discards every staged part (and success) file of the store.
+func (c *rollingCommitter) Cleanup(ctx context.Context) error {
+	return c.store.Cleanup(ctx, func(key string) bool {
+		base := baseName(key)
+		return strings.HasPrefix(base, "part-") || (c.success != "" && base == c.success)
 	})
-	if err != nil {
-		return fmt.Errorf("file: %w", err)
-	}
-	for _, g := range garbage {
-		if err := c.d.Remove(g); err != nil {
-			return fmt.Errorf("file: %w", err)
-		}
-	}
-	return nil
 }
 
 func (c *rollingCommitter) Close() error { return nil }
 
 // part is one open part file.
 type part[T any] struct {
-	f      *localdir.File
+	f      PartFile
 	cw     *countingWriter
 	pw     PartWriter[T]
-	tmp    string
 	final  string
 	opened time.Time
 }
@@ -252,7 +221,7 @@ func (c *countingWriter) Write(b []byte) (int, error) {
 
 type rollingWriter[T any] struct {
 	s         *rolling[T]
-	d         *localdir.Dir
+	ctx       context.Context
 	sub       int
 	uuid      string
 	clk       engine.Clock
@@ -316,13 +285,9 @@ func (w *rollingWriter[T]) start(bucket string) (*part[T], error) {
 	if bucket != "" {
 		final = bucket + "/" + name
 	}
-	tmp, err := localdir.StagedKey(final)
+	f, err := w.s.store.Create(w.ctx, final)
 	if err != nil {
-		return nil, fmt.Errorf("file: %w", err)
-	}
-	f, err := w.d.Create(tmp)
-	if err != nil {
-		return nil, fmt.Errorf("file: %w", err)
+		return nil, err
 	}
 	cw := &countingWriter{w: f}
 	pw, err := w.s.o.NewPart(cw)
@@ -330,7 +295,7 @@ func (w *rollingWriter[T]) start(bucket string) (*part[T], error) {
 		f.Abort()
 		return nil, fmt.Errorf("file: start %s: %w", final, err)
 	}
-	p := &part[T]{f: f, cw: cw, pw: pw, tmp: tmp, final: final, opened: w.now()}
+	p := &part[T]{f: f, cw: cw, pw: pw, final: final, opened: w.now()}
 	w.open[bucket] = p
 	return p, nil
 }
@@ -344,10 +309,11 @@ func (w *rollingWriter[T]) roll(bucket string) error {
 		p.f.Abort()
 		return fmt.Errorf("file: finish %s: %w", p.final, err)
 	}
-	if err := p.f.Close(); err != nil {
-		return fmt.Errorf("file: %w", err)
+	handle, err := p.f.Finish()
+	if err != nil {
+		return fmt.Errorf("file: finish %s: %w", p.final, err)
 	}
-	w.done = append(w.done, committable{Tmp: p.tmp, Final: p.final})
+	w.done = append(w.done, committable{Tmp: handle, Final: p.final})
 	return nil
 }
 

@@ -161,27 +161,50 @@ func (b *Bucket) Put(ctx context.Context, key string, body []byte) error {
 // Stage uploads body as the parts of a new multipart upload and leaves it
 // uncompleted: the object is not visible until Complete.
 func (b *Bucket) Stage(ctx context.Context, key string, body []byte) (Upload, error) {
+	u, err := b.Begin(ctx, key)
+	if err != nil {
+		return Upload{}, err
+	}
+	for off := int64(0); off < int64(len(body)) || len(u.Parts) == 0; {
+		end := min(off+b.cfg.PartSizeBytes, int64(len(body)))
+		if err := b.UploadPart(ctx, &u, body[off:end]); err != nil {
+			return u, errors.Join(err, b.Abort(context.WithoutCancel(ctx), u))
+		}
+		off = end
+	}
+	return u, nil
+}
+
+// PartSize is the size of every part but the last that Stage uploads:
+// a writer that streams an object through Begin and UploadPart sends
+// parts of this size (S3 refuses parts below 5 MiB but the last).
+func (b *Bucket) PartSize() int64 { return b.cfg.PartSizeBytes }
+
+// Begin starts a multipart upload of key with no parts: add them with
+// UploadPart, then Complete or Abort it.
+func (b *Bucket) Begin(ctx context.Context, key string) (Upload, error) {
 	out, err := b.Client.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{
 		Bucket: aws.String(b.cfg.Bucket), Key: aws.String(key),
 	})
 	if err != nil {
 		return Upload{}, fmt.Errorf("s3: create multipart upload %s: %w", key, err)
 	}
-	u := Upload{Key: key, UploadID: aws.ToString(out.UploadId)}
-	for n, off := int32(1), int64(0); off < int64(len(body)) || n == 1; n++ {
-		end := min(off+b.cfg.PartSizeBytes, int64(len(body)))
-		part := body[off:end]
-		po, err := b.Client.UploadPart(ctx, &s3.UploadPartInput{
-			Bucket: aws.String(b.cfg.Bucket), Key: aws.String(key), UploadId: out.UploadId,
-			PartNumber: aws.Int32(n), Body: bytes.NewReader(part), ContentLength: aws.Int64(int64(len(part))),
-		})
-		if err != nil {
-			return u, errors.Join(fmt.Errorf("s3: upload part %d of %s: %w", n, key, err), b.Abort(context.WithoutCancel(ctx), u))
-		}
-		u.Parts = append(u.Parts, Part{Number: n, ETag: aws.ToString(po.ETag)})
-		off = end
+	return Upload{Key: key, UploadID: aws.ToString(out.UploadId)}, nil
+}
+
+// UploadPart uploads body as the next part of u and records it in
+// u.Parts. Every part but the last must be at least 5 MiB.
+func (b *Bucket) UploadPart(ctx context.Context, u *Upload, body []byte) error {
+	n := int32(len(u.Parts) + 1)
+	po, err := b.Client.UploadPart(ctx, &s3.UploadPartInput{
+		Bucket: aws.String(b.cfg.Bucket), Key: aws.String(u.Key), UploadId: aws.String(u.UploadID),
+		PartNumber: aws.Int32(n), Body: bytes.NewReader(body), ContentLength: aws.Int64(int64(len(body))),
+	})
+	if err != nil {
+		return fmt.Errorf("s3: upload part %d of %s: %w", n, u.Key, err)
 	}
-	return u, nil
+	u.Parts = append(u.Parts, Part{Number: n, ETag: aws.ToString(po.ETag)})
+	return nil
 }
 
 // Complete makes a staged upload visible. When u has no parts recorded
@@ -301,20 +324,30 @@ var ErrNoSuchKey = errors.New("s3: no such key")
 // Get reads a whole object. A missing object gives an error wrapping
 // ErrNoSuchKey.
 func (b *Bucket) Get(ctx context.Context, key string) ([]byte, error) {
+	var buf bytes.Buffer
+	if _, err := b.Download(ctx, key, &buf); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// Download copies an object to w and returns its size, without holding
+// it in memory. A missing object gives an error wrapping ErrNoSuchKey.
+func (b *Bucket) Download(ctx context.Context, key string, w io.Writer) (int64, error) {
 	out, err := b.Client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(b.cfg.Bucket), Key: aws.String(key)})
 	if err != nil {
 		var nsk *types.NoSuchKey
 		if errors.As(err, &nsk) {
-			return nil, fmt.Errorf("s3: get %s: %w: %w", key, ErrNoSuchKey, err)
+			return 0, fmt.Errorf("s3: get %s: %w: %w", key, ErrNoSuchKey, err)
 		}
-		return nil, fmt.Errorf("s3: get %s: %w", key, err)
+		return 0, fmt.Errorf("s3: get %s: %w", key, err)
 	}
 	defer out.Body.Close()
-	data, err := io.ReadAll(out.Body)
+	n, err := io.Copy(w, out.Body)
 	if err != nil {
-		return nil, fmt.Errorf("s3: read %s: %w", key, err)
+		return n, fmt.Errorf("s3: read %s: %w", key, err)
 	}
-	return data, nil
+	return n, nil
 }
 
 // Delete removes an object; deleting a missing object succeeds (S3's
