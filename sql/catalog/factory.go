@@ -451,7 +451,15 @@ func (Filesystem) Options() []OptionSpec {
 		{Key: "parquet.compression"},
 		{Key: "sink.partition-commit.policy.kind"}, {Key: "sink.partition-commit.success-file.name"},
 		{Key: "sink.partition-commit.trigger"}, {Key: "sink.partition-commit.delay"},
-		{Key: "error.path"}}, formatKeys()...)
+		{Key: "error.path"}}, append(formatKeys(), s3OptionSpecs()...)...)
+}
+
+func s3OptionSpecs() []OptionSpec {
+	specs := make([]OptionSpec, len(S3OptionKeys))
+	for i, k := range S3OptionKeys {
+		specs[i] = OptionSpec{Key: k}
+	}
+	return specs
 }
 
 func formatKeys() []OptionSpec {
@@ -491,11 +499,8 @@ func partitionTypeOK(t types.Type) error {
 
 // Check implements Factory.
 func (Filesystem) Check(v *Validator) error {
-	if strings.TrimSpace(v.Table.Options["path"]) == "" {
-		return v.Errorf("path", "option 'path' must name a directory or file")
-	}
-	if p := v.Table.Options["path"]; strings.Contains(p, "://") && !strings.HasPrefix(p, "file://") {
-		return v.Errorf("path", "option 'path': only local paths (or file://) are supported yet, not '%s'", p)
+	if _, err := FilesystemLocation(v); err != nil {
+		return err
 	}
 	fmtName, err := v.OneOf("format", "", FilesystemFormats()...)
 	if err != nil {

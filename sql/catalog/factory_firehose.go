@@ -9,7 +9,6 @@ import (
 	"github.com/sluicehq/sluice/connectors/firehose"
 	"github.com/sluicehq/sluice/connectors/firehose/prefix"
 	"github.com/sluicehq/sluice/connectors/parquet"
-	"github.com/sluicehq/sluice/connectors/s3"
 	"github.com/sluicehq/sluice/sql/diag"
 	"github.com/sluicehq/sluice/sql/format"
 	"github.com/sluicehq/sluice/sql/row"
@@ -100,7 +99,7 @@ func FirehoseConfig(v *Validator) (firehose.Config, error) {
 		}
 		return nil
 	}
-	s3Keys := []string{"bucket", "s3.endpoint", "s3.region", "s3.path-style", "s3.access-key-id", "s3.secret-access-key"}
+	s3Keys := append([]string{"bucket"}, S3OptionKeys...)
 	if err := only(s3Keys, "s3"); err != nil {
 		return cfg, err
 	}
@@ -117,14 +116,9 @@ func FirehoseConfig(v *Validator) (firehose.Config, error) {
 		if err := need("bucket"); err != nil {
 			return cfg, err
 		}
-		ps, err := v.OneOf("s3.path-style", "false", "true", "false")
+		c, err := s3Options(v, o["bucket"])
 		if err != nil {
 			return cfg, err
-		}
-		c := &s3.Config{Bucket: o["bucket"], Endpoint: o["s3.endpoint"], Region: o["s3.region"],
-			UsePathStyle: ps == "true", AccessKeyID: o["s3.access-key-id"], SecretAccessKey: o["s3.secret-access-key"]}
-		if (c.AccessKeyID == "") != (c.SecretAccessKey == "") {
-			return cfg, v.Errorf("s3.access-key-id", "options 's3.access-key-id' and 's3.secret-access-key' go together")
 		}
 		if err := c.Validate(); err != nil {
 			return cfg, v.Errorf("bucket", "%v", err)

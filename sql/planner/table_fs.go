@@ -15,12 +15,14 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	pq "github.com/parquet-go/parquet-go"
 
 	"github.com/sluicehq/sluice/connectors/file"
 	"github.com/sluicehq/sluice/connectors/parquet"
+	"github.com/sluicehq/sluice/connectors/s3"
 	"github.com/sluicehq/sluice/connectors/shardlog/shardconn"
 	"github.com/sluicehq/sluice/engine"
 	"github.com/sluicehq/sluice/sql/catalog"
@@ -39,7 +41,9 @@ import (
 // files hold and which are partition directories.
 type fsTable struct {
 	t       *catalog.Table
-	path    string
+	path    string // a local path; "" for S3
+	loc     catalog.FilesystemPath
+	locErr  error
 	format  string
 	defName string      // partition.default-name
 	fileL   *row.Layout // the columns in the files
@@ -49,8 +53,11 @@ type fsTable struct {
 }
 
 func newFSTable(t *catalog.Table) *fsTable {
-	ft := &fsTable{t: t, path: strings.TrimPrefix(t.Options["path"], "file://"), format: t.Options["format"],
-		defName: catalog.DefaultPartitionName, fileL: catalog.FileLayout(t)}
+	ft := &fsTable{t: t, format: t.Options["format"], defName: catalog.DefaultPartitionName, fileL: catalog.FileLayout(t)}
+	// Checked when the table was created; an error here is reported by
+	// the source or sink that needs the path.
+	ft.loc, ft.locErr = catalog.FilesystemLocation(catalog.NewValidator("", t))
+	ft.path = ft.loc.Local
 	if n, ok := t.Options["partition.default-name"]; ok {
 		ft.defName = n
 	}
@@ -269,7 +276,11 @@ func (ip *insertPlan) buildFilesystemSink(s *engine.Stream[*row.Row]) error {
 			return b.String(), nil
 		}
 	}
-	k, err := file.Rolling(ft.path, file.RollingOptions[*row.Row]{NewPart: newPart, Bucket: bucket,
+	store, err := ft.partStore()
+	if err != nil {
+		return fmt.Errorf("table %s: %w", t.Name, err)
+	}
+	k, err := file.RollingTo(store, file.RollingOptions[*row.Row]{NewPart: newPart, Bucket: bucket,
 		FileSize: size, RolloverInterval: roll, CheckInterval: check, SuccessFile: catalog.SuccessFile(t)})
 	if err != nil {
 		return fmt.Errorf("table %s: %w", t.Name, err)
@@ -421,6 +432,13 @@ type fsSource struct {
 	// errs is the table's error output; nil when the run has none (no
 	// 'error.path', no data directory): a bad line fails the job.
 	errs *errorFile
+	// bucket is set for an s3:// path: root is then "s3://bucket/prefix"
+	// for messages, and prefix the keys' ("" or ending in '/'); see
+	// table_fs_s3.go.
+	bucket   *s3.Bucket
+	prefix   string
+	mu       sync.Mutex // the subtasks' readers open concurrently
+	resolved bool       // whether prefix names a directory or a file is known
 }
 
 // fsRec is what the filesystem source emits: a row, or a line that did
@@ -433,9 +451,12 @@ type fsRec struct {
 // list returns the data files: path itself if it is a file, else every
 // file under it, recursively, without hidden files and directories (names
 // starting with '.' or '_', as Flink skips), sorted.
-func (s *fsSource) list() ([]string, error) {
+func (s *fsSource) list(ctx context.Context) ([]string, error) {
 	if s.file != "" {
 		return []string{s.file}, nil
+	}
+	if s.bucket != nil {
+		return s.listS3(ctx)
 	}
 	var files []string
 	err := filepath.WalkDir(s.root, func(p string, de fs.DirEntry, err error) error {
@@ -510,9 +531,14 @@ type fileReader interface {
 	Close() error
 }
 
-func (s *fsSource) open(rel string) (fileReader, error) {
-	p := filepath.Join(s.root, filepath.FromSlash(rel))
-	f, err := os.Open(p)
+func (s *fsSource) open(ctx context.Context, rel string) (fileReader, error) {
+	var f *os.File
+	var err error
+	if s.bucket != nil {
+		f, err = s.download(ctx, rel)
+	} else {
+		f, err = os.Open(filepath.Join(s.root, filepath.FromSlash(rel)))
+	}
 	if err != nil {
 		return nil, fmt.Errorf("table %s: %w", s.ft.t.Name, err)
 	}
@@ -750,11 +776,16 @@ func (r *parquetReader) Close() error { return r.f.Close() }
 // index in the sorted listing is s modulo p; a restored reader takes the
 // files of every old subtask's position the same way, at any
 // parallelism, each resumed after the records it had read.
-func (s *fsSource) Open(_ context.Context, info engine.SourceInfo) (engine.SourceReader[fsRec], error) {
+func (s *fsSource) Open(ctx context.Context, info engine.SourceInfo) (engine.SourceReader[fsRec], error) {
+	if s.bucket != nil {
+		if err := s.resolveS3(ctx); err != nil {
+			return nil, err
+		}
+	}
 	done := map[string]int64{}
 	var files []string
 	if info.Restored == nil {
-		all, err := s.list()
+		all, err := s.list(ctx)
 		if err != nil {
 			return nil, err
 		}
@@ -803,7 +834,7 @@ func (r *fsReader) Read(ctx context.Context, out *engine.SourceOutput[fsRec]) er
 			if err != nil {
 				return err
 			}
-			fr, err := r.s.open(rel)
+			fr, err := r.s.open(ctx, rel)
 			if err != nil {
 				return err
 			}
@@ -888,17 +919,28 @@ func (ip *insertPlan) buildFilesystemSource(j *engine.Job, o RunOptions) (*engin
 		}
 		src.errs = o.res.errorFile(edir)
 	}
-	st, err := os.Stat(ft.path)
-	if err != nil {
-		return nil, fmt.Errorf("table %s: option 'path': %w", t.Name, err)
-	}
-	if st.IsDir() {
-		src.root = ft.path
-	} else {
-		src.root, src.file = filepath.Dir(ft.path), filepath.Base(ft.path)
-		if len(t.PartitionKeys) > 0 {
-			return nil, fmt.Errorf("table %s: option 'path' names a file, but a partitioned table reads a directory", t.Name)
+	isDir := true
+	switch {
+	case ft.locErr != nil:
+		return nil, fmt.Errorf("table %s: %w", t.Name, ft.locErr)
+	case ft.loc.S3 != nil:
+		// Listed when the readers open (the bucket is contacted then).
+		if err := src.useS3(ft.loc); err != nil {
+			return nil, fmt.Errorf("table %s: %w", t.Name, err)
 		}
+	default:
+		st, err := os.Stat(ft.path)
+		if err != nil {
+			return nil, fmt.Errorf("table %s: option 'path': %w", t.Name, err)
+		}
+		isDir = st.IsDir()
+		src.root = ft.path
+		if !isDir {
+			src.root, src.file = filepath.Dir(ft.path), filepath.Base(ft.path)
+		}
+	}
+	if !isDir && len(t.PartitionKeys) > 0 {
+		return nil, fmt.Errorf("table %s: option 'path' names a file, but a partitioned table reads a directory", t.Name)
 	}
 	if ft.format != "parquet" {
 		if _, err := format.New(ft.format, t.Options, "", ft.fileL); err != nil {

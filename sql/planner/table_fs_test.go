@@ -107,10 +107,10 @@ INSERT INTO sink_t SELECT id, CAST(id % 3 AS INT), CONCAT('r', CAST(id % 2 AS ST
 	runSQLCheckpointed(t, src)
 }
 
-func fsRead(t *testing.T, dir, format string) string {
+func fsRead(t *testing.T, dir, format string, extra ...string) string {
 	t.Helper()
 	src := `SET 'parallelism.default' = '3';
-` + fsDDL("back", dir, format, "") + `
+` + fsDDL("back", dir, format, strings.Join(extra, "")) + `
 CREATE TABLE p (id BIGINT, k INT, region STRING, x DOUBLE, s STRING, ts TIMESTAMP(3)) WITH ('connector' = 'print');
 INSERT INTO p SELECT * FROM back;
 `
