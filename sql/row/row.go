@@ -611,8 +611,15 @@ func (a *Allocator) New() *Row {
 // batches so that the per-row path takes no lock.
 type Recycler struct {
 	l *Layout
-	p sync.Pool // of []*Row batches
+	// full holds batches of released rows; spare holds emptied batches
+	// (their arrays kept), which Releasers fill, so that rows travel back
+	// and forth without allocating.
+	full, spare sync.Pool // of *batch
 }
+
+// batch is a slice of rows handed between a Recycler's fronts; pools hold
+// pointers to it so that putting one allocates nothing.
+type batch struct{ rows []*Row }
 
 // recycleBatch is how many rows a Cache refills and a Releaser hands back
 // at once.
@@ -621,14 +628,26 @@ const recycleBatch = 256
 // NewRecycler is an empty recycler of rows of l.
 func (l *Layout) NewRecycler() *Recycler { return &Recycler{l: l} }
 
+// spareBatch is an empty batch, reused if one is spare.
+func (c *Recycler) spareBatch() *batch {
+	if x := c.spare.Get(); x != nil {
+		return x.(*batch)
+	}
+	return &batch{rows: make([]*Row, 0, recycleBatch)}
+}
+
 // Get is an all-NULL row of kind Insert of the recycler's layout: a
 // released row, reset, or a new one. A Cache's Get is cheaper.
 func (c *Recycler) Get() *Row {
-	if x := c.p.Get(); x != nil {
-		rows := x.([]*Row)
-		r := rows[len(rows)-1]
-		if rows = rows[:len(rows)-1]; len(rows) > 0 {
-			c.p.Put(rows)
+	if x := c.full.Get(); x != nil {
+		b := x.(*batch)
+		n := len(b.rows) - 1
+		r := b.rows[n]
+		b.rows[n] = nil
+		if b.rows = b.rows[:n]; n > 0 {
+			c.full.Put(b)
+		} else {
+			c.spare.Put(b)
 		}
 		r.reset(c.l)
 		return r
@@ -641,8 +660,8 @@ func (c *Recycler) Get() *Row {
 // Cache is a single-goroutine front of a Recycler that takes released
 // rows in batches (or allocates a batch) and hands them out one by one.
 type Cache struct {
-	c    *Recycler
-	free []*Row
+	c   *Recycler
+	cur *batch
 }
 
 // NewCache is a Cache of c; use it from one goroutine.
@@ -650,19 +669,25 @@ func (c *Recycler) NewCache() *Cache { return &Cache{c: c} }
 
 // Get is as Recycler.Get.
 func (k *Cache) Get() *Row {
-	if len(k.free) == 0 {
-		if x := k.c.p.Get(); x != nil {
-			k.free = x.([]*Row)
+	if k.cur == nil || len(k.cur.rows) == 0 {
+		if k.cur != nil {
+			k.c.spare.Put(k.cur)
+		}
+		if x := k.c.full.Get(); x != nil {
+			k.cur = x.(*batch)
 		} else {
 			rows := k.c.l.NewBatch(recycleBatch / 4)
+			k.cur = k.c.spareBatch()
 			for i := range rows {
 				rows[i].home = k.c
-				k.free = append(k.free, &rows[i])
+				k.cur.rows = append(k.cur.rows, &rows[i])
 			}
 		}
 	}
-	r := k.free[len(k.free)-1]
-	k.free = k.free[:len(k.free)-1]
+	n := len(k.cur.rows) - 1
+	r := k.cur.rows[n]
+	k.cur.rows[n] = nil
+	k.cur.rows = k.cur.rows[:n]
 	r.reset(k.c.l)
 	return r
 }
@@ -680,8 +705,10 @@ func (r *Row) reset(l *Layout) {
 // more: it must not use r after the call, and neither may anyone else.
 // A Releaser is cheaper for many rows.
 func (r *Row) Release() {
-	if r.home != nil {
-		r.home.p.Put([]*Row{r})
+	if h := r.home; h != nil {
+		b := h.spareBatch()
+		b.rows = append(b.rows, r)
+		h.full.Put(b)
 	}
 }
 
@@ -690,7 +717,7 @@ func (r *Row) Release() {
 // the Releaser is dropped are left to the garbage collector. Use it from
 // one goroutine.
 type Releaser struct {
-	rows []*Row
+	b *batch // nil when empty
 }
 
 // Add releases r (see Row.Release).
@@ -698,24 +725,49 @@ func (z *Releaser) Add(r *Row) {
 	if r.home == nil {
 		return
 	}
-	z.rows = append(z.rows, r)
-	if len(z.rows) >= recycleBatch {
+	if z.b == nil {
+		z.b = r.home.spareBatch()
+	}
+	z.b.rows = append(z.b.rows, r)
+	if len(z.b.rows) >= recycleBatch {
 		z.Flush()
 	}
 }
 
-// Flush hands the collected rows back now.
+// Flush hands the collected rows back now: the batch itself when its
+// rows share one recycler (the usual case), else a batch per recycler.
 func (z *Releaser) Flush() {
-	rows := z.rows
+	if z.b == nil {
+		return
+	}
+	rows := z.b.rows
+	if len(rows) == 0 {
+		return
+	}
+	h := rows[0].home
+	same := true
+	for _, r := range rows[1:] {
+		if r.home != h {
+			same = false
+			break
+		}
+	}
+	if same {
+		h.full.Put(z.b)
+		z.b = nil
+		return
+	}
 	for len(rows) > 0 {
 		h := rows[0].home
 		n := 1
 		for n < len(rows) && rows[n].home == h {
 			n++
 		}
-		h.p.Put(append([]*Row(nil), rows[:n]...))
+		b := h.spareBatch()
+		b.rows = append(b.rows, rows[:n]...)
+		h.full.Put(b)
 		rows = rows[n:]
 	}
-	clear(z.rows)
-	z.rows = z.rows[:0]
+	clear(z.b.rows)
+	z.b.rows = z.b.rows[:0]
 }
