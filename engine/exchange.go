@@ -3,7 +3,12 @@ package engine
 import (
 	"context"
 	"fmt"
+	"sync/atomic"
+	"time"
+
 	"reflect"
+
+	"github.com/sluicehq/sluice/internal/clock"
 )
 
 // kit makes the typed runtime pieces of one output slot. The planner works
@@ -115,14 +120,27 @@ func (c *channel[T]) putBuf(b []Record[T]) {
 	}
 }
 
-// send blocks until the envelope is queued or ctx is done.
-func (c *channel[T]) send(ctx context.Context, e envelope[T]) error {
+// send blocks until the envelope is queued or ctx is done; the time it
+// waits for a full channel is backpressure, added to bp.
+func (c *channel[T]) send(ctx context.Context, e envelope[T], bp *backpressure) error {
 	select {
 	case c.ch <- e:
 	default:
+		var start time.Time
+		if bp != nil {
+			start = bp.clk.Now()
+			bp.waiting.Store(true)
+		}
 		select {
 		case c.ch <- e:
+			if bp != nil {
+				bp.waiting.Store(false)
+				bp.add(start)
+			}
 		case <-ctx.Done():
+			if bp != nil {
+				bp.waiting.Store(false)
+			}
 			return context.Cause(ctx)
 		}
 	}
@@ -138,7 +156,23 @@ type writerSpec struct {
 	keyGroupOf func() any
 	batchSize  int
 	onPending  func() // called when a buffer goes from empty to non-empty
+	// backpressure meters the sender task's time blocked on full channels
+	// (nil: not metered).
+	backpressure *backpressure
 }
+
+// backpressure is the time one task has spent blocked sending to a full
+// exchange channel (Flink's back-pressured time), on the job's clock.
+type backpressure struct {
+	clk     clock.Clock
+	ns      atomic.Int64
+	waiting atomic.Bool // blocked right now
+}
+
+func (b *backpressure) add(since time.Time) { b.ns.Add(int64(clock.Since(b.clk, since))) }
+
+// blocked is the time so far.
+func (b *backpressure) blocked() time.Duration { return time.Duration(b.ns.Load()) }
 
 // exchangeOut is the untyped face of an exchange writer.
 type exchangeOut interface {
@@ -210,7 +244,7 @@ func (w *exchangeWriter[T]) add(i int, r Record[T]) error {
 	if len(buf) >= w.spec.batchSize {
 		w.bufs[i] = nil
 		w.sent += int64(len(buf))
-		return w.chans[i].send(w.ctx, envelope[T]{batch: buf})
+		return w.chans[i].send(w.ctx, envelope[T]{batch: buf}, w.spec.backpressure)
 	}
 	w.bufs[i] = buf
 	return nil
@@ -221,7 +255,7 @@ func (w *exchangeWriter[T]) flush() error {
 		if len(buf) > 0 {
 			w.bufs[i] = nil
 			w.sent += int64(len(buf))
-			if err := w.chans[i].send(w.ctx, envelope[T]{batch: buf}); err != nil {
+			if err := w.chans[i].send(w.ctx, envelope[T]{batch: buf}, w.spec.backpressure); err != nil {
 				return err
 			}
 		}
@@ -236,7 +270,7 @@ func (w *exchangeWriter[T]) control(c control) error {
 		return err
 	}
 	for _, ch := range w.chans {
-		if err := ch.send(w.ctx, envelope[T]{ctl: c}); err != nil {
+		if err := ch.send(w.ctx, envelope[T]{ctl: c}, w.spec.backpressure); err != nil {
 			return err
 		}
 	}

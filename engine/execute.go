@@ -567,6 +567,7 @@ func (ex *execution) wire() error {
 				batchSize: cfg.BatchSize, lastWm: MinTime, procAt: MaxTime, mbox: newMailbox(),
 				name: fmt.Sprintf("%s (%d/%d)", c.name(), sub+1, c.parallelism),
 			}
+			t.backpressure.clk = cfg.Clock
 			inputs := map[*node][]any{}
 			instOf := map[*node]*opInstance{}
 			writersOf := map[*node][]controlTarget{}
@@ -590,6 +591,7 @@ func (ex *execution) wire() error {
 						w, in := s.kit.writer(ex.ctx, writerSpec{
 							part: e.resolvedPart(), subtask: sub, maxPar: cfg.MaxParallelism,
 							keyGroupOf: e.keyGroupOf, batchSize: cfg.BatchSize, onPending: t.onPending,
+							backpressure: &t.backpressure,
 						}, targets)
 						t.writers = append(t.writers, w)
 						outs[si] = append(outs[si], in)

@@ -36,6 +36,15 @@ type OperatorMetrics struct {
 	Watermark int64
 	IsSource  bool
 	IsSink    bool
+	// Backpressured is the time the subtasks of the operator's chain (its
+	// task) have spent blocked sending to a full exchange channel, summed
+	// over the subtasks: Flink's back-pressured time. Every operator of a
+	// chain shows its chain's; divided by the elapsed time and the
+	// parallelism it is the share of time the chain could not send.
+	Backpressured time.Duration
+	// BackpressuredNow counts the chain's subtasks blocked on a full
+	// channel at the time of the snapshot (Flink's isBackPressured).
+	BackpressuredNow int
 }
 
 // Counter is a metric an operator increments; reading it is safe from any
@@ -92,6 +101,10 @@ func (r *Running) Metrics() Metrics {
 				order = append(order, inst.node)
 			}
 			om.RecordsIn += inst.in.Load()
+			om.Backpressured += t.backpressure.blocked()
+			if t.backpressure.waiting.Load() {
+				om.BackpressuredNow++
+			}
 			wm := inst.wmShown.Load()
 			om.Watermark = min(om.Watermark, wm)
 			if inst.node.isSink {

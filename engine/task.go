@@ -35,6 +35,7 @@ type task struct {
 	nextWmAt time.Time
 
 	pendingSince time.Time // when an exchange buffer became non-empty
+	backpressure backpressure
 
 	callbacks callbackHeap
 	procTimer clock.Timer

@@ -11,7 +11,8 @@ import (
 // progressLine formats `sluice run`'s progress line from two snapshots of the
 // job's metrics taken dt apart: for each source and sink table its records
 // and rate per second, its watermark and how far it is behind now (the
-// lag), the errors its operators counted, and the last checkpoint.
+// lag), the errors its operators counted, for a source the share of the
+// interval it was backpressured (from 1%), and the last checkpoint.
 // Sources and sinks are the job's operators named after their tables; a
 // source's errors include the error counters of the operators it is
 // followed by under its name ("<table>/decode": records that did not
@@ -60,6 +61,14 @@ func progressLine(prev, cur engine.Metrics, dt time.Duration, ckpt engine.Checkp
 		}
 		if bad > 0 {
 			s += fmt.Sprintf(", %d errors", bad)
+		}
+		if om.IsSource && dt > 0 && om.Parallelism > 0 {
+			// The share of the interval the source's chain spent blocked
+			// on full channels: downstream does not keep up.
+			share := float64(om.Backpressured-p.Backpressured) / float64(dt) / float64(om.Parallelism)
+			if share >= 0.01 {
+				s += fmt.Sprintf(", backpressured %.0f%%", min(share, 1)*100)
+			}
 		}
 		parts = append(parts, s)
 	}

@@ -41,6 +41,16 @@ func TestProgressLine(t *testing.T) {
 	if got != want {
 		t.Fatalf("progress line\n got: %s\nwant: %s", got, want)
 	}
+	// Backpressure: the share of the interval the source's subtasks were
+	// blocked, over its parallelism.
+	prev = engine.Metrics{Operators: []engine.OperatorMetrics{{Name: "in", IsSource: true, Parallelism: 2, Backpressured: time.Second}}}
+	cur = engine.Metrics{Operators: []engine.OperatorMetrics{{Name: "in", IsSource: true, Parallelism: 2, RecordsOut: 5,
+		Backpressured: 4 * time.Second, Watermark: engine.MinTime}}}
+	got = progressLine(prev, cur, 2*time.Second, engine.CheckpointStats{}, now)
+	want = "in: 5 out (2/s), watermark -, backpressured 75%; no checkpoint yet"
+	if got != want {
+		t.Fatalf("progress line\n got: %s\nwant: %s", got, want)
+	}
 	if got := progressLine(engine.Metrics{}, engine.Metrics{}, 0, engine.CheckpointStats{}, now); got != "no checkpoint yet" {
 		t.Fatalf("empty job: %q", got)
 	}
