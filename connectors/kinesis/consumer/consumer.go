@@ -76,10 +76,10 @@ const (
 type shardOutcome int
 
 const (
-	outcomeStopped  shardOutcome = iota // stopped on request (shutdown, handoff)
-	outcomeLost                         // lease lost
-	outcomeEnded                        // shard end checkpointed
-	outcomeFailed                       // processor or read error
+	outcomeStopped shardOutcome = iota // stopped on request (shutdown, handoff)
+	outcomeLost                        // lease lost
+	outcomeEnded                       // shard end checkpointed
+	outcomeFailed                      // processor or read error
 )
 
 // New makes a Consumer reading through api.

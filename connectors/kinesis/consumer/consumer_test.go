@@ -238,7 +238,6 @@ func TestCheckpointAfterLeaseTakenFails(t *testing.T) {
 	}
 }
 
-
 // TestShardEndedWithoutCheckpoint: a processor that returns from
 // ShardEnded without checkpointing is an error; the children stay
 // unleased until the end is checkpointed.

@@ -81,7 +81,9 @@ func (p *recordingProcessor) ProcessRecords(in ProcessRecordsInput) error {
 	return p.checkpoint(in.Context, in.Checkpointer, in.Records[len(in.Records)-1].SequenceNumber)
 }
 
-func (p *recordingProcessor) LeaseLost(LeaseLostInput) error { return p.log.add("L", p.worker, p.shard) }
+func (p *recordingProcessor) LeaseLost(LeaseLostInput) error {
+	return p.log.add("L", p.worker, p.shard)
+}
 
 func (p *recordingProcessor) ShardEnded(in ShardEndedInput) error {
 	if err := p.log.add("E", p.worker, p.shard); err != nil {
