@@ -38,6 +38,9 @@ type Consumer struct {
 	syncNow chan struct{}
 	ended   chan *heldLease
 	stopped chan struct{} // closed when Run returns
+	// shuttingDown: leases are released, not handed over (the worker
+	// that asked may be shutting down too). Run's goroutine only.
+	shuttingDown bool
 }
 
 // observation is when this worker first saw a lease's counter at its
@@ -566,7 +569,7 @@ func (c *Consumer) finish(ctx context.Context, h *heldLease) {
 	}
 	var err error
 	switch {
-	case h.outcome == outcomeStopped && h.handoff:
+	case h.outcome == outcomeStopped && h.handoff && !c.shuttingDown:
 		_, err = c.writeLocked(ctx, h, func(l *Lease) {
 			l.Owner, l.PendingOwner = l.PendingOwner, ""
 			l.OwnerSwitchesSinceCheckpoint++
@@ -589,6 +592,7 @@ func (c *Consumer) finish(ctx context.Context, h *heldLease) {
 // shutdown stops every processor with ShutdownRequested, renewing the
 // leases meanwhile, and releases them.
 func (c *Consumer) shutdown(ctx context.Context) error {
+	c.shuttingDown = true
 	c.mu.Lock()
 	hs := make([]*heldLease, 0, len(c.held))
 	for _, h := range c.held {
@@ -607,7 +611,7 @@ func (c *Consumer) shutdown(ctx context.Context) error {
 		n := len(c.held)
 		c.mu.Unlock()
 		if n == 0 {
-			return nil
+			return c.releaseUnheld(ctx)
 		}
 		select {
 		case h := <-c.ended:
@@ -619,6 +623,32 @@ func (c *Consumer) shutdown(ctx context.Context) error {
 			return fmt.Errorf("consumer: shutdown: %d processors still running after %v; their leases are left to expire", n, c.cfg.ShutdownTimeout)
 		}
 	}
+}
+
+// releaseUnheld, at the end of a shutdown, releases the leases handed
+// over to this worker that it has not started on, and withdraws its
+// requests for others' leases, so that none waits for this worker's
+// expiry.
+func (c *Consumer) releaseUnheld(ctx context.Context) error {
+	ls, err := c.store.List(ctx)
+	if err != nil {
+		return fmt.Errorf("consumer: shutdown: list leases: %w", err)
+	}
+	for _, l := range ls {
+		switch {
+		case l.Owner == c.cfg.WorkerID:
+			l.Owner, l.PendingOwner = "", ""
+			l.Counter++
+		case l.PendingOwner == c.cfg.WorkerID:
+			l.PendingOwner = ""
+		default:
+			continue
+		}
+		if _, err := c.store.Update(ctx, l); err != nil && !errors.Is(err, ErrRevisionChanged) {
+			return fmt.Errorf("consumer: shutdown: release lease of %s: %w", l.ShardID, err)
+		}
+	}
+	return nil
 }
 
 // retry runs op again after throttling and transient failures.
