@@ -104,7 +104,7 @@ func TestOneWorkerThroughReshardAndRestart(t *testing.T) {
 				t.Fatalf("stream holds %d records, 600 put", tr.total())
 			}
 			pl := readEventLog(t, evPath)
-			if dups := pl.check(t, tr); dups != 0 {
+			if dups := pl.check(t.Errorf, tr, nil); dups != 0 {
 				t.Errorf("%d records processed twice, though every stop was graceful", dups)
 			}
 			ls, err := store.List(context.Background())

@@ -237,12 +237,12 @@ func (pl *parsedLog) processed() int {
 // again at or before a checkpoint written earlier; duplicates only from a
 // processor that lost its lease or was killed; children processed only
 // after their parents' end; each key's first processings in key order.
-func (pl *parsedLog) check(t testing.TB, tr *streamTruth) (dups int) {
-	t.Helper()
+// killed names the workers killed without a shutdown.
+func (pl *parsedLog) check(errorf func(format string, args ...any), tr *streamTruth, killed map[string]bool) (dups int) {
 	errs := 0
 	fail := func(format string, args ...any) {
 		if errs++; errs <= 10 {
-			t.Errorf(format, args...)
+			errorf(format, args...)
 		}
 	}
 	index := map[string]map[string]int{} // shard -> "seq data" -> position
@@ -336,8 +336,11 @@ func (pl *parsedLog) check(t testing.TB, tr *streamTruth) (dups int) {
 				firstBy[k] = s
 			} else if prev != s {
 				dups++
-				if (prev.end == "E" || prev.end == "S") && !prev.lostCheckpoint {
-					fail("record %s of %s processed again by %s (line %d) though %s's processing ended cleanly (%s) with its checkpoints written", r, s.shard, s.worker, s.line, prev.worker, prev.end)
+				switch {
+				case prev.end == "L" || prev.lostCheckpoint:
+				case prev.end == "" && killed[prev.worker]:
+				default:
+					fail("record %s of %s processed again by %s (line %d) though %s's processing (line %d) did not lose its lease (it ended with %q)", r, s.shard, s.worker, s.line, prev.worker, prev.line, prev.end)
 				}
 			} else {
 				fail("record %s of %s processed twice by one processor", r, s.shard)

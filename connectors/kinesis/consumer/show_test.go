@@ -239,7 +239,7 @@ func showRun(t *testing.T, kind, mode string) {
 		t.Fatalf("the stream holds %d records, %d put", tr.total(), p.total)
 	}
 	pl := readEventLog(t, evPath)
-	dups := pl.check(t, tr)
+	dups := pl.check(t.Errorf, tr, map[string]bool{victim: true})
 	t.Logf("%d records, %d processings of them again (after the kill), %d processor runs", tr.total(), dups, len(pl.stints))
 	for _, l := range leases() {
 		if l.Owner != "" {
