@@ -41,6 +41,12 @@ type Consumer struct {
 	// shuttingDown: leases are released, not handed over (the worker
 	// that asked may be shutting down too). Run's goroutine only.
 	shuttingDown bool
+
+	// hooks let tests see the clock readings the lease decisions use.
+	hooks struct {
+		deliver func(shard string, at time.Time) // a batch passed the validity check
+		took    func(shard string, at time.Time) // a lease taken (the write's send time)
+	}
 }
 
 // observation is when this worker first saw a lease's counter at its
@@ -425,6 +431,9 @@ func (c *Consumer) take(ctx context.Context, l Lease) bool {
 			c.cfg.Logger.Warn("consumer: take lease", "worker", c.cfg.WorkerID, "shard", l.ShardID, "err", err)
 		}
 		return false
+	}
+	if c.hooks.took != nil {
+		c.hooks.took(l.ShardID, sent)
 	}
 	h := &heldLease{shard: l.ShardID, lease: nl, validUntil: c.deadline(sent), stop: make(chan stopReason, 1), done: make(chan struct{})}
 	c.mu.Lock()

@@ -114,12 +114,14 @@ func (c *Consumer) processShard(ctx context.Context, h *heldLease) shardOutcome 
 			return stopped(r)
 		default:
 		}
-		if !h.valid(c.clk.Now()) {
+		if now := c.clk.Now(); !h.valid(now) {
 			h.mu.Lock()
 			c.loseLocked(h)
 			h.mu.Unlock()
 			<-h.stop
 			return stopped(stopLost)
+		} else if c.hooks.deliver != nil && len(recs) > 0 {
+			c.hooks.deliver(h.shard, now)
 		}
 		if len(recs) > 0 || c.cfg.CallProcessRecordsEvenForEmptyRecordList {
 			if len(recs) > 0 {
