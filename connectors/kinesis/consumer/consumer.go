@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -38,6 +39,7 @@ type Consumer struct {
 	syncNow chan struct{}
 	ended   chan *heldLease
 	stopped chan struct{} // closed when Run returns
+	ran     atomic.Bool
 	// shuttingDown: leases are released, not handed over (the worker
 	// that asked may be shutting down too). Run's goroutine only.
 	shuttingDown bool
@@ -116,7 +118,12 @@ func (c *Consumer) WorkerID() string { return c.cfg.WorkerID }
 // each processor gets ShutdownRequested (and may checkpoint), and the
 // leases are released for the other workers. It returns nil after a
 // graceful shutdown, or the error that stopped it.
+//
+// A Consumer runs once: make a new one to run again.
 func (c *Consumer) Run(ctx context.Context) error {
+	if !c.ran.CompareAndSwap(false, true) {
+		return errors.New("consumer: Run called twice (a Consumer runs once)")
+	}
 	// Store and Kinesis calls outlive ctx: a graceful shutdown still
 	// renews, checkpoints and releases.
 	work, cancelWork := context.WithCancel(context.WithoutCancel(ctx))
