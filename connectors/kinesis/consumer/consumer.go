@@ -340,6 +340,13 @@ func (c *Consumer) takeLeases(ctx context.Context) error {
 		}
 	}
 	c.mu.Unlock()
+	// Leases asked for and not handed over yet count as this worker's,
+	// so that it does not ask for more than its share meanwhile.
+	for _, l := range active {
+		if l.PendingOwner == c.cfg.WorkerID && l.Owner != c.cfg.WorkerID && !c.expired(l, now) {
+			mine++
+		}
+	}
 	workers := len(counts) + 1
 	target := (len(active) + workers - 1) / workers
 	if c.cfg.MaxLeasesForWorker > 0 && target > c.cfg.MaxLeasesForWorker {
