@@ -76,11 +76,11 @@ type sumAgg struct{}
 
 type sumAcc struct{ Sum, N int64 }
 
-func (sumAgg) CreateAccumulator() sumAcc                { return sumAcc{} }
-func (sumAgg) Accumulate(a sumAcc, v int64) sumAcc      { return sumAcc{a.Sum + v, a.N + 1} }
-func (sumAgg) Retract(a sumAcc, v int64) sumAcc         { return sumAcc{a.Sum - v, a.N - 1} }
-func (sumAgg) Merge(a, b sumAcc) sumAcc                 { return sumAcc{a.Sum + b.Sum, a.N + b.N} }
-func (sumAgg) Result(a sumAcc) int64                    { return a.Sum }
+func (sumAgg) CreateAccumulator() sumAcc           { return sumAcc{} }
+func (sumAgg) Accumulate(a sumAcc, v int64) sumAcc { return sumAcc{a.Sum + v, a.N + 1} }
+func (sumAgg) Retract(a sumAcc, v int64) sumAcc    { return sumAcc{a.Sum - v, a.N - 1} }
+func (sumAgg) Merge(a, b sumAcc) sumAcc            { return sumAcc{a.Sum + b.Sum, a.N + b.N} }
+func (sumAgg) Result(a sumAcc) int64               { return a.Sum }
 
 // minLen is a Go aggregate without Retract: the shortest string seen.
 type minLen struct{}
