@@ -186,3 +186,11 @@ func (p *Program) RefuseUpdates(sink, hint string) error {
 	e.Hint = hint
 	return e
 }
+
+// externalDesc is an embedding program's table's line in EXPLAIN.
+func externalDesc(sp *sourcePlan) string {
+	if sp.rowtime >= 0 {
+		return fmt.Sprintf("a Go stream, its records' timestamps as %s, its own watermarks", sp.sc.names[sp.rowtime])
+	}
+	return "a Go stream"
+}

@@ -187,6 +187,9 @@ func (n *relNode) kindWord() string {
 // scanDesc is a source's line in EXPLAIN's engine job.
 func (n *relNode) scanDesc() string {
 	sp := n.src
+	if _, ok := sp.table.Factory.(ExternalSource); ok {
+		return externalDesc(sp)
+	}
 	d := (&insertPlan{src: sp}).sourceDesc()
 	if len(sp.sc.names) > len(physicalOf(sp.table)) {
 		d += ", computed columns"

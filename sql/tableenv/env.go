@@ -19,6 +19,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"reflect"
 	"strings"
 
@@ -181,11 +182,7 @@ func (e *Env) source(table string) (*engine.Stream[*row.Row], error) {
 // plan plans a script whose one top-level SELECT is the result, and
 // builds it into the job; the SELECT's rows are returned as a stream.
 func (e *Env) plan(script string) (*planner.Program, *row.Layout, func() (*engine.Stream[*row.Row], error), error) {
-	tfs := map[string]*planner.TableFunc{}
-	for k, v := range e.tfuncs {
-		tfs[k] = v
-	}
-	p, err := planner.PlanWith(script, planner.Extensions{Functions: e.reg, Tables: e.tables, TableFuncs: tfs, Used: e.used})
+	p, err := planner.PlanWith(script, planner.Extensions{Functions: e.reg, Tables: e.tables, TableFuncs: maps.Clone(e.tfuncs), Used: e.used})
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -373,4 +370,14 @@ func (e *Env) Close() error {
 		errs = append(errs, p.Close())
 	}
 	return errors.Join(errs...)
+}
+
+// Explain is the plan ToStream would build for script, without building
+// it: the logical plan and the engine operators, as EXPLAIN prints them.
+func (e *Env) Explain(script string) (string, error) {
+	p, err := planner.PlanWith(script, planner.Extensions{Functions: e.reg, Tables: e.tables, TableFuncs: maps.Clone(e.tfuncs), Used: maps.Clone(e.used)})
+	if err != nil {
+		return "", err
+	}
+	return p.Explain(), nil
 }

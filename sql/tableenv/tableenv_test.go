@@ -224,3 +224,91 @@ SELECT k, my_sum(total) AS total FROM (SELECT CAST(1 AS INT) AS k, user_name, my
 		}
 	}
 }
+
+type hopped struct {
+	Start time.Time `sql:"window_start"`
+	User  string    `sql:"user_name"`
+	Total int64     `sql:"total"`
+}
+
+// TestHopWindowMerges: a HOP window merges its slices' accumulators
+// through the Go aggregate's Merge.
+func TestHopWindowMerges(t *testing.T) {
+	j := engine.NewJob("hop", engine.Config{Parallelism: 2})
+	env := tableenv.New(j, tableenv.Options{})
+	cs := clicks(100)
+	src := engine.FromSlice(j, "clicks", cs, engine.BoundedOutOfOrderness(200*time.Millisecond, clickTime))
+	must(t, tableenv.FromStream(env, "clicks", src, tableenv.Rowtime("ts")))
+	must(t, tableenv.AggregateFunc1[int64](env, "my_sum", sumAgg{}))
+	out, err := tableenv.ToStream[hopped](env, `
+SELECT window_start, user_name, my_sum(N) AS total
+FROM TABLE(HOP(TABLE clicks, DESCRIPTOR(ts), INTERVAL '1' SECOND, INTERVAL '3' SECOND))
+GROUP BY window_start, window_end, user_name`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := engine.Collect(out, "collect")
+	run(t, j)
+	want := map[string]int64{}
+	for _, c := range cs {
+		ts := clickTime(c)
+		last := ts - ((ts%1000)+1000)%1000
+		for ws := last - 2000; ws <= last; ws += 1000 {
+			want[fmt.Sprintf("%d %s", ws, c.User)] += c.N
+		}
+	}
+	have := map[string]int64{}
+	for _, v := range got.Values() {
+		have[fmt.Sprintf("%d %s", v.Start.UnixMilli(), v.User)] = v.Total
+	}
+	if fmt.Sprint(have) != fmt.Sprint(want) {
+		t.Fatalf("got  %v\nwant %v", have, want)
+	}
+}
+
+type nullable struct {
+	K int64
+	V *int64
+}
+
+// countNonNull counts its argument's rows: the NULL ones too, since it
+// takes a pointer.
+type countAll struct{}
+
+func (countAll) CreateAccumulator() int64           { return 0 }
+func (countAll) Accumulate(n int64, _ *int64) int64 { return n + 1 }
+func (countAll) Merge(a, b int64) int64             { return a + b }
+func (countAll) Result(n int64) int64               { return n }
+
+type nullCounts struct {
+	K       int64 `sql:"K"`
+	Summed  int64 `sql:"summed"`
+	Counted int64 `sql:"counted"`
+}
+
+// TestAggregateNulls: a NULL argument is skipped by an aggregate of a
+// non-pointer parameter and passed to one of a pointer parameter.
+func TestAggregateNulls(t *testing.T) {
+	j := engine.NewJob("nulls", engine.Config{Parallelism: 1})
+	env := tableenv.New(j, tableenv.Options{})
+	one, two := int64(1), int64(2)
+	rows := []nullable{{1, &one}, {1, nil}, {1, &two}, {2, nil}}
+	must(t, tableenv.FromStream(env, "t", engine.FromSlice(j, "t", rows, engine.NoWatermarks[nullable]())))
+	must(t, tableenv.AggregateFunc1[int64](env, "my_sum", sumAgg{}))
+	must(t, tableenv.AggregateFunc1[*int64](env, "count_all", countAll{}))
+	out, err := tableenv.ToChangelogStream[nullCounts](env, "SELECT K, my_sum(V) AS summed, count_all(V) AS counted FROM t GROUP BY K")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := engine.Collect(out, "collect")
+	run(t, j)
+	final := map[int64]nullCounts{}
+	for _, c := range got.Values() {
+		if c.Kind == tableenv.Insert || c.Kind == tableenv.UpdateAfter {
+			final[c.Row.K] = c.Row
+		}
+	}
+	if fmt.Sprint(final) != "map[1:{1 3 3} 2:{2 0 1}]" {
+		t.Fatalf("got %v", final)
+	}
+}
