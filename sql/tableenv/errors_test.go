@@ -141,3 +141,21 @@ func must(t *testing.T, err error) {
 		t.Fatal(err)
 	}
 }
+
+// TestAggregateWithoutRetractOverUpdates: a Go aggregate without
+// Retract is refused over an updating input, as the built-ins that
+// cannot retract are.
+func TestAggregateWithoutRetractOverUpdates(t *testing.T) {
+	j := engine.NewJob("retract", engine.Config{})
+	env := tableenv.New(j, tableenv.Options{})
+	must(t, tableenv.FromStream(env, "clicks", engine.FromSlice(j, "clicks", clicks(3), engine.NoWatermarks[click]())))
+	must(t, tableenv.AggregateFunc1[string](env, "shortest", minLen{}))
+	type res struct {
+		S *string `sql:"s"`
+	}
+	_, err := tableenv.ToChangelogStream[res](env, "SELECT shortest(u) AS s FROM (SELECT user_name AS u, COUNT(*) AS c FROM clicks GROUP BY user_name)")
+	want := "line 1, column 8: SHORTEST over an updating input (produced by node GroupAggregate(groupBy=[user_name], select=[user_name, COUNT(*) AS c])) is not supported yet: it cannot take back a retracted row"
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("got %v\nwant %s", err, want)
+	}
+}

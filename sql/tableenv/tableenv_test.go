@@ -141,9 +141,15 @@ GROUP BY window_start, window_end, user_name`)
 				want[k] = [2]int64{w[0] + c.N, w[1] + 1}
 			}
 			have := map[string][2]int64{}
-			for _, v := range got.Values() {
+			for _, rec := range got.Records() {
+				v := rec.Value
 				if v.End.Sub(v.Start) != time.Second {
 					t.Fatalf("window %v..%v", v.Start, v.End)
+				}
+				// The result keeps event time: a window's row is at its
+				// window_time (end - 1 ms), as Flink's.
+				if rec.Time != v.End.UnixMilli()-1 {
+					t.Fatalf("window %v..%v: record time %d", v.Start, v.End, rec.Time)
 				}
 				have[fmt.Sprintf("%d %s", v.Start.UnixMilli(), v.User)] = [2]int64{v.Total, v.Count}
 			}
