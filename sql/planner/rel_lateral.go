@@ -2,6 +2,7 @@ package planner
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/sluicehq/sluice/engine"
@@ -47,20 +48,34 @@ type lateralPlan struct {
 	newArg func() ([]evalFn, error)
 }
 
-// isLateralFunc reports whether a join's right side is LATERAL TABLE(f)
-// of a registered table function.
+// lateralFunc reports whether a join's right side is LATERAL TABLE(f)
+// planned here: in a program with table functions (an embedding
+// program's), any f but the anomaly functions; fn is nil when f is not
+// registered.
 func (p *relPlanner) lateralFunc(j *ast.Join) (*ast.TableFunc, *TableFunc, bool) {
 	tf, ok := j.R.(*ast.TableFunc)
-	if !ok || !tf.Lateral || p.tableFuncs == nil {
+	if !ok || !tf.Lateral || p.tableFuncs == nil || isAnomalyCall(tf) {
 		return nil, nil, false
 	}
-	fn, ok := p.tableFuncs[strings.ToUpper(tf.Call.Name.Last().Name)]
-	return tf, fn, ok
+	return tf, p.tableFuncs[strings.ToUpper(tf.Call.Name.Last().Name)], true
 }
 
 // lateral plans L JOIN LATERAL TABLE(f(args)) [AS alias(cols)].
 func (p *relPlanner) lateral(j *ast.Join, tf *ast.TableFunc, fn *TableFunc) (relInput, error) {
 	src, c := p.c.src, p.c
+	if fn == nil {
+		name := strings.ToUpper(tf.Call.Name.Last().Name)
+		var known []string
+		for n := range p.tableFuncs {
+			known = append(known, n)
+		}
+		slices.Sort(known)
+		e := diag.New(src, tf.Call.Name.Span(), "No match found for function signature %s: unknown table function", name)
+		if best, ok := diag.Closest(name, known); ok {
+			e.Hint = fmt.Sprintf("did you mean %s?", best)
+		}
+		return relInput{}, e
+	}
 	left := false
 	switch j.Kind {
 	case ast.CommaJoin, ast.CrossJoin:

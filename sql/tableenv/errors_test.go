@@ -119,6 +119,10 @@ func TestPlanningErrors(t *testing.T) {
 		{"mistyped column", "SELECT URL AS N FROM clicks", `column 'N' of the query is STRING NOT NULL, which field tableenv_test.out1.N (int64, SQL BIGINT NOT NULL) cannot hold`},
 		{"nullable column", "SELECT CAST(NULLIF(N, 0) AS BIGINT) AS N FROM clicks", `column 'N' of the query is BIGINT, which field tableenv_test.out1.N (int64, SQL BIGINT NOT NULL) cannot hold (a nullable column needs a pointer field: *int64)`},
 		{"unknown function", "SELECT shot(URL, N) AS N FROM clicks", `No match found for function signature SHOT: unknown function; did you mean SHOUT?`},
+		{"unknown table function", "SELECT N FROM clicks, LATERAL TABLE(splt(URL))", `line 1, column 37: No match found for function signature SPLT: unknown table function
+  SELECT N FROM clicks, LATERAL TABLE(splt(URL))
+                                      ^~~~
+  hint: did you mean SPLIT?`},
 		{"two selects", "SELECT N FROM clicks; SELECT N FROM clicks", `the script has 2 top-level SELECTs: want one`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
