@@ -182,7 +182,11 @@ func (e *Env) source(table string) (*engine.Stream[*row.Row], error) {
 // plan plans a script whose one top-level SELECT is the result, and
 // builds it into the job; the SELECT's rows are returned as a stream.
 func (e *Env) plan(script string) (*planner.Program, *row.Layout, func() (*engine.Stream[*row.Row], error), error) {
-	p, err := planner.PlanWith(script, planner.Extensions{Functions: e.reg, Tables: e.tables, TableFuncs: maps.Clone(e.tfuncs), Used: e.used})
+	// The names the plan takes become the job's only once it is built:
+	// a refused query leaves the next one's names (its state's uids) as
+	// they would be without it.
+	used := maps.Clone(e.used)
+	p, err := planner.PlanWith(script, planner.Extensions{Functions: e.reg, Tables: e.tables, TableFuncs: maps.Clone(e.tfuncs), Used: used})
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -207,6 +211,7 @@ func (e *Env) plan(script string) (*planner.Program, *row.Layout, func() (*engin
 		if err := p.Build(e.job, o); err != nil {
 			return nil, err
 		}
+		e.used = used
 		e.progs = append(e.progs, p)
 		return res, nil
 	}

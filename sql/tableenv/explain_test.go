@@ -42,3 +42,21 @@ source "clicks" (a Go stream, its records' timestamps as ts, its own watermarks)
 		}
 	}
 }
+
+// TestRefusedQueryTakesNoNames: operator names (state uids) do not
+// depend on a query that was refused before.
+func TestRefusedQueryTakesNoNames(t *testing.T) {
+	j := engine.NewJob("names", engine.Config{})
+	env := tableenv.New(j, tableenv.Options{})
+	must(t, tableenv.FromStream(env, "clicks", engine.FromSlice(j, "clicks", clicks(3), engine.NoWatermarks[click]())))
+	if _, err := tableenv.ToStream[out1](env, "SELECT URL FROM clicks WHERE N > 0"); err == nil {
+		t.Fatal("a query without column N was not refused")
+	}
+	got, err := env.Explain("SELECT N FROM clicks WHERE N > 0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(got, `-> calc "clicks-calc" (`) {
+		t.Fatalf("the refused query's names were kept:\n%s", got)
+	}
+}
