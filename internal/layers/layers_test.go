@@ -32,6 +32,7 @@ var rules = []struct {
 	{"sql/parser", []string{mod + "engine", mod + "state"}},
 	{"sql/types", []string{mod + "engine"}},
 	{"sql/format", []string{mod + "engine", mod + "state", mod + "connectors", mod + "sql/catalog", mod + "sql/planner"}},
+	{"sql/tableenv", []string{mod + "sql/session", mod + "cmd/"}},
 }
 
 func goTool(t *testing.T) string {

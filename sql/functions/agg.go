@@ -73,6 +73,9 @@ func (r *Registry) Aggregate(name string, args []types.Type, distinct bool) (*Ag
 		for i, t := range args {
 			parts[i] = "<" + t.Nullable().String() + ">"
 		}
+		if sig, ok := r.user[up]; ok {
+			return nil, fmt.Errorf("Cannot apply '%s' to arguments of type '%s(%s)'. Supported form(s): '%s'", up, up, strings.Join(parts, ", "), sig)
+		}
 		return nil, fmt.Errorf("Cannot apply '%s' to arguments of type '%s(%s)'", up, up, strings.Join(parts, ", "))
 	}
 	a.Name = up

@@ -71,6 +71,7 @@ type overload struct {
 type Registry struct {
 	scalars map[string][]overload
 	aggs    map[string]aggDef
+	user    map[string]string // the signatures of functions registered from Go (user.go)
 }
 
 func newRegistry() *Registry {

@@ -487,6 +487,9 @@ func (l *lockedWriter) Write(b []byte) (int, error) {
 
 func (ip *insertPlan) buildSink(s *engine.Stream[*row.Row], o RunOptions) error {
 	t := ip.sink
+	if o.StreamTo != nil && o.StreamTo(t.Name, s) {
+		return nil
+	}
 	if o.SinkTo != nil {
 		if sink := o.SinkTo(t.Name); sink != nil {
 			// A copy of each row: the sink may keep it, and the operators
@@ -555,17 +558,22 @@ type rowProcess struct {
 	owns  bool
 	f     rowFn
 	dead  row.Releaser
+	name  string // the operator's, for its error output (embed.go)
 }
 
-func (p *rowProcess) Open(*engine.RuntimeContext) error {
+func (p *rowProcess) Open(rc *engine.RuntimeContext) error {
 	f, err := p.newFn()
 	p.f = f
+	p.name = rc.Name
 	return err
 }
 
 func (p *rowProcess) ProcessElement(in *row.Row, ctx *engine.Context[*row.Row]) error {
 	out, keep, err := p.f(in)
 	if err != nil {
+		if p.reject(in, ctx, err) {
+			return nil
+		}
 		return err
 	}
 	if keep {

@@ -188,6 +188,9 @@ func argAt(call *ast.FuncCall, i int, name string) ast.Expr {
 // planSource types a table's columns (computed ones by their expression)
 // and its watermark.
 func planSource(c *compiler, t *catalog.Table, ref diag.Span) (*sourcePlan, error) {
+	if _, ok := t.Factory.(ExternalSource); ok {
+		return planExternalSource(t), nil
+	}
 	if n := t.Factory.Name(); n != "datagen" && n != "filesystem" && n != "shardlog" && n != "kinesis" && n != "upsert-shardlog" {
 		return nil, diag.New(c.src, ref, "reading connector '%s' is not supported yet (datagen, filesystem, shardlog and kinesis are)", n)
 	}

@@ -169,7 +169,10 @@ func formatRows(rows [][]string) []string {
 }
 
 // Plan parses and plans a script. Errors are *diag.Error with positions.
-func Plan(src string) (*Program, error) {
+func Plan(src string) (*Program, error) { return PlanWith(src, Extensions{}) }
+
+// PlanWith is Plan with what an embedding program adds (embed.go).
+func PlanWith(src string, ext Extensions) (*Program, error) {
 	stmts, err := parser.Parse(src)
 	if err != nil {
 		return nil, err
@@ -177,6 +180,9 @@ func Plan(src string) (*Program, error) {
 	p := &Program{Catalog: catalog.New(src)}
 	c := &compiler{src: src, reg: functions.Builtins(), ctx: &functions.Context{}}
 	rp := newRelPlanner(c, p.Catalog)
+	if err := ext.apply(p, c, rp); err != nil {
+		return nil, err
+	}
 	for _, st := range stmts {
 		if ok, err := p.Catalog.Exec(st); ok {
 			if err != nil {
@@ -345,6 +351,13 @@ type RunOptions struct {
 	// instead of the table's connector, e.g. an engine.TxCollect that
 	// tests read exactly once.
 	SinkTo func(table string) engine.Sink[*row.Row]
+	// Source, StreamTo and BadRows connect a program to an embedding
+	// program's streams (embed.go): the stream of a table whose factory
+	// is an ExternalSource; a sink table's rows taken as a stream (true:
+	// taken, no sink built); each calc's error output.
+	Source   func(table string) (*engine.Stream[*row.Row], error)
+	StreamTo func(table string, s *engine.Stream[*row.Row]) bool
+	BadRows  func(operator string, s *engine.Stream[BadRow])
 
 	res *runResources
 }

@@ -52,6 +52,7 @@ type relNode struct {
 
 	anomaly *anomalyPlan // relAnomaly
 	match   *matchPlan   // relMatch
+	lateral *lateralPlan // relLateral (rel_lateral.go)
 
 	label string // EXPLAIN's logical line
 
@@ -88,6 +89,8 @@ type relPlanner struct {
 	used      map[string]bool // engine operator names taken
 
 	streams map[string]*kdaStream // KDA's in-application streams (kda.go)
+
+	tableFuncs map[string]*TableFunc // an embedding program's (embed.go)
 }
 
 func newRelPlanner(c *compiler, cat *catalog.Catalog) *relPlanner {

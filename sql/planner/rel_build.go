@@ -154,6 +154,8 @@ func (w *physWriter) node(n *relNode) {
 		w.joinLine(n)
 	case relAnomaly:
 		w.anomalyLine(n)
+	case relLateral:
+		w.lateralLine(n)
 	}
 	w.last = n.opName
 }
@@ -176,6 +178,8 @@ func (n *relNode) kindWord() string {
 		return strings.ToLower(strings.ReplaceAll(n.anomaly.fn, "_", "-"))
 	case relMatch:
 		return "match"
+	case relLateral:
+		return "correlate"
 	}
 	return "union"
 }
@@ -183,6 +187,9 @@ func (n *relNode) kindWord() string {
 // scanDesc is a source's line in EXPLAIN's engine job.
 func (n *relNode) scanDesc() string {
 	sp := n.src
+	if _, ok := sp.table.Factory.(ExternalSource); ok {
+		return externalDesc(sp)
+	}
 	d := (&insertPlan{src: sp}).sourceDesc()
 	if len(sp.sc.names) > len(physicalOf(sp.table)) {
 		d += ", computed columns"
@@ -250,14 +257,20 @@ func (l *lowering) lower(n *relNode) (*engine.Stream[*row.Row], error) {
 	case relScan:
 		sip := &insertPlan{c: l.c, src: n.src, idle: n.idle, seq: n.seq}
 		var err error
-		if s, err = sip.buildSource(l.j, l.o); err != nil {
+		if s, err = l.externalScan(n); err != nil {
 			return nil, err
+		}
+		if s == nil {
+			if s, err = sip.buildSource(l.j, l.o); err != nil {
+				return nil, err
+			}
 		}
 		if l.o.Tap != nil {
 			s = l.o.Tap(n.src.table.Name, s)
 		}
 	case relCalc:
 		s = engine.Process[*row.Row, *row.Row](ins[0], n.opName, &rowProcess{newFn: n.calc, owns: l.consumers[n.inputs[0]] == 1})
+		l.badRows(n.opName, s)
 	case relWindow:
 		s = buildWindow(ins[0], n.window, n.inputs[0].layout, n.opName, l.consumers[n.inputs[0]] == 1)
 	case relAgg:
@@ -275,6 +288,8 @@ func (l *lowering) lower(n *relNode) (*engine.Stream[*row.Row], error) {
 		}
 	case relAnomaly:
 		s = buildAnomaly(ins[0], n.anomaly, n.opName)
+	case relLateral:
+		s = buildLateral(l, n, ins[0])
 	}
 	l.streams[n] = s
 	return s, nil

@@ -98,6 +98,9 @@ func whereIntoJoin(sel *ast.Select) *ast.Select {
 // join plans L JOIN R ON cond.
 func (p *relPlanner) join(j *ast.Join) (relInput, error) {
 	src := p.c.src
+	if tf, fn, ok := p.lateralFunc(j); ok {
+		return p.lateral(j, tf, fn)
+	}
 	switch {
 	case j.Natural:
 		return relInput{}, diag.New(src, j.Span(), "NATURAL JOIN is not supported yet: use JOIN ... ON")
