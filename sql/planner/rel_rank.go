@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/sluicehq/sluice/sql/ast"
 	"github.com/sluicehq/sluice/sql/diag"
@@ -40,6 +41,10 @@ type rankPlan struct {
 	timeCol int   // deduplication: the rowtime column
 	in, out *row.Layout
 	label   string
+	// ttl is table.exec.state.ttl: a partition's state expires this long
+	// (processing time) after its last write; 0: never. Not for a window
+	// rank, whose state goes with its window.
+	ttl time.Duration
 }
 
 // rankSelect plans the ROW_NUMBER pattern: SELECT ... FROM (SELECT ...,
@@ -274,6 +279,11 @@ func (p *relPlanner) rankSelect(sel *ast.Select) (*relNode, bool, error) {
 		}
 	}
 	rp.out = layoutOf(outNames, outTypes)
+	if rp.kind != rankWindow {
+		if rp.ttl, err = p.stateTTL(); err != nil {
+			return nil, true, err
+		}
+	}
 	rk := &relNode{kind: relRank, name: "subquery", sc: &scope{names: outNames, types: outTypes}, layout: rp.out, inputs: []*relNode{node}, op: rp}
 	if dt.Alias != nil {
 		rk.name = dt.Alias.Name.Name
