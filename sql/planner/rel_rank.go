@@ -1,6 +1,7 @@
 package planner
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 	"strconv"
@@ -29,6 +30,18 @@ type sortKey struct {
 	col        int
 	desc       bool
 	nullsFirst bool
+	intSlot    bool // an integer-like column (row.Row.Int): compared without a functions.Value
+}
+
+// intSlotKind reports whether values of kind k are compared as
+// row.Row.Int (functions.Compare's integer case).
+func intSlotKind(k types.Kind) bool {
+	switch k {
+	case types.Float, types.Double, types.Decimal, types.Char, types.VarChar, types.Binary, types.VarBinary,
+		types.Timestamp, types.TimestampLTZ, types.Array, types.Map, types.Multiset, types.Row, types.Null:
+		return false
+	}
+	return true
 }
 
 // rankPlan is a Top-N or deduplication over its input's rows.
@@ -199,7 +212,7 @@ func (p *relPlanner) rankSelect(sel *ast.Select) (*relNode, bool, error) {
 		case "LAST":
 			nf = false
 		}
-		rp.order = append(rp.order, sortKey{col: i, desc: ob.Desc, nullsFirst: nf})
+		rp.order = append(rp.order, sortKey{col: i, desc: ob.Desc, nullsFirst: nf, intSlot: intSlotKind(sc.types[i].Kind)})
 		dir := "ASC"
 		if ob.Desc {
 			dir = "DESC"
@@ -438,7 +451,11 @@ func (rp *rankPlan) compareRows(a, b *row.Row) int {
 			}
 			return c
 		}
-		c = functions.Compare(rp.in.Type(k.col), functions.Read(a, k.col), functions.Read(b, k.col))
+		if k.intSlot {
+			c = cmp.Compare(a.Int(k.col), b.Int(k.col))
+		} else {
+			c = functions.Compare(rp.in.Type(k.col), functions.Read(a, k.col), functions.Read(b, k.col))
+		}
 		if k.desc {
 			c = -c
 		}
