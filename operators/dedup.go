@@ -88,6 +88,18 @@ func Dedup[T any, K comparable](ks *engine.KeyedStream[T, K], name string, opts 
 	}))
 }
 
+// NewDedupOperator is the keyed operator Dedup adds, on its own: for
+// engine.TransformKeyed or a test harness (engine.NewKeyedHarness).
+func NewDedupOperator[T any, K comparable](keyOf func(T) K, opts DedupOptions[T]) (engine.KeyedOperator[T, K, Change[T]], error) {
+	s := dedupOp(keyOf, "dedup", opts, func(kind ChangeKind, v T) Change[T] {
+		return Change[T]{Kind: kind, Value: v}
+	})
+	if err := s.err(); err != nil {
+		return nil, err
+	}
+	return s.newOp(), nil
+}
+
 // DedupFirst emits the first record (by arrival) of each key and drops the
 // rest: an append-only stream. With ttl > 0 a key is forgotten ttl
 // (processing time) after its first record, and its next record passes

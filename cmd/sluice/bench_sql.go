@@ -8,7 +8,7 @@ import (
 )
 
 func init() {
-	registerBench("sql", "SQL filter+project, tumbling and hop counts, a 4-aggregate window (sql/planner, datagen into blackhole), each beside the hand-written Go API job", benchSQL)
+	registerBench("sql", "SQL filter+project, tumbling and hop counts, a 4-aggregate window, a regular join, a Top-N (sql/planner, datagen into blackhole), each beside the hand-written Go API job", benchSQL)
 }
 
 func benchSQL(ctx context.Context, args []string, stdout, stderr io.Writer) error {

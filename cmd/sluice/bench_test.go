@@ -26,7 +26,7 @@ func TestBenchJSON(t *testing.T) {
 		{[]string{"state", "--runs", "1", "--cases", "updates,snapshot", "--keys", "100", "--records", "1000",
 			"--snapshot-bytes", "64KiB", "--update-bytes", "4KiB", "--dir", t.TempDir()}, 6},
 		{[]string{"firehose", "--runs", "1", "--records", "100"}, 3},
-		{[]string{"sql", "--runs", "1", "--records", "1000"}, 4},
+		{[]string{"sql", "--runs", "1", "--records", "1000"}, 6},
 	} {
 		t.Run(tc.args[0], func(t *testing.T) {
 			if tc.args[0] == "firehose" {

@@ -24,6 +24,9 @@ func (op *overPlan) describe(in *relNode, name string) string {
 	if !op.unbounded {
 		st = fmt.Sprintf("rows until the watermark passes them, the rows of the frame; %d aggregates recomputed per row", len(op.aggs))
 	}
+	if op.ttl > 0 {
+		st += fmt.Sprintf("; state TTL %v (not on the rows waiting for the watermark)", op.ttl)
+	}
 	ex := "hash exchange on [" + strings.Join(keys, ", ") + "]"
 	if len(keys) == 0 {
 		ex = "all rows to one subtask: no PARTITION BY"
@@ -70,10 +73,14 @@ func (f *overFunc) Open(rc *engine.RuntimeContext) error {
 	if f.pending, err = state.NewMapState(b, "over-pending", state.MustCodecFor[int64](), state.Codec[[]*row.Row](rc2)); err != nil {
 		return err
 	}
+	// The accumulators and the frame expire with the state TTL; the rows
+	// waiting for the watermark do not (as Flink keeps the rows it has not
+	// processed yet).
+	ttl := ttlOptions(f.op.ttl)
 	if f.op.unbounded {
-		f.acc, err = state.NewValueState(b, "over-accs", f.agg.AccumulatorCodec())
+		f.acc, err = state.NewValueState(b, "over-accs", f.agg.AccumulatorCodec(), ttl...)
 	} else {
-		f.frame, err = state.NewListState(b, "over-frame", state.Codec[*row.Row](row.NewCodec(f.op.in)))
+		f.frame, err = state.NewListState(b, "over-frame", state.Codec[*row.Row](row.NewCodec(f.op.in)), ttl...)
 	}
 	return err
 }

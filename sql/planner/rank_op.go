@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/sluicehq/sluice/engine"
 	"github.com/sluicehq/sluice/operators"
@@ -42,6 +43,12 @@ func (rp *rankPlan) describe(in *relNode, name string) string {
 	default:
 		st = fmt.Sprintf("the top %d rows; updates", rp.n)
 	}
+	if rp.ttl > 0 {
+		st += fmt.Sprintf("; state TTL %v", rp.ttl)
+		if rp.kind == rankKeepFirst {
+			st += " (the flag; not the row waiting for the watermark)"
+		}
+	}
 	return fmt.Sprintf("%s %q (%s; state per partition: %s)", rp.word(), name, ex, st)
 }
 
@@ -50,7 +57,7 @@ func (rp *rankPlan) lower(l *lowering, n *relNode, in *engine.Stream[*row.Row]) 
 	ks := engine.KeyBy(in, func(r *row.Row) string { return enc.Key(r) })
 	switch rp.kind {
 	case rankKeepLast:
-		ch := operators.Dedup(ks, n.opName, operators.DedupOptions[*row.Row]{Keep: operators.KeepLast, EventTime: true, Codec: row.NewCodec(rp.in)})
+		ch := operators.Dedup(ks, n.opName, rp.keepLastOptions())
 		return engine.Map(ch, n.opName+"-changes", func(c operators.Change[*row.Row]) *row.Row {
 			o := rp.output(c.Value, 0)
 			o.Kind = [...]row.Kind{row.Insert, row.UpdateBefore, row.UpdateAfter, row.Delete}[c.Kind]
@@ -62,6 +69,22 @@ func (rp *rankPlan) lower(l *lowering, n *relNode, in *engine.Stream[*row.Row]) 
 		return engine.KeyedProcess[*row.Row, string, *row.Row](ks, n.opName, &windowRankFunc{rp: rp})
 	}
 	return engine.KeyedProcess[*row.Row, string, *row.Row](ks, n.opName, &topNFunc{rp: rp})
+}
+
+// keepLastOptions are the options of a keep-last deduplication's
+// operators.Dedup: by rowtime, with the state TTL.
+func (rp *rankPlan) keepLastOptions() operators.DedupOptions[*row.Row] {
+	return operators.DedupOptions[*row.Row]{Keep: operators.KeepLast, EventTime: true, Codec: row.NewCodec(rp.in), TTL: rp.ttl}
+}
+
+// ttlOptions are the state options of table.exec.state.ttl = ttl (0:
+// none): an entry expires ttl (processing time) after its last write, as
+// Flink's StateTtlConfig with OnCreateAndWrite.
+func ttlOptions(ttl time.Duration) []state.Option {
+	if ttl <= 0 {
+		return nil
+	}
+	return []state.Option{state.WithTTL(state.TTL{TTL: ttl})}
 }
 
 // output is r as the rank's output row, with row number rn when the rank
@@ -105,7 +128,7 @@ func (f *topNFunc) Open(rc *engine.RuntimeContext) error {
 	if err != nil {
 		return err
 	}
-	f.rows, err = state.NewListState(b, "topn-rows", state.Codec[*row.Row](row.NewCodec(f.rp.in)))
+	f.rows, err = state.NewListState(b, "topn-rows", state.Codec[*row.Row](row.NewCodec(f.rp.in)), ttlOptions(f.rp.ttl)...)
 	return err
 }
 
@@ -167,7 +190,10 @@ func (f *keepFirstFunc) Open(rc *engine.RuntimeContext) error {
 	if f.first, err = state.NewValueState(b, "dedup-first", state.Codec[*row.Row](row.NewCodec(f.rp.in))); err != nil {
 		return err
 	}
-	f.done, err = state.NewValueState(b, "dedup-done", state.MustCodecFor[bool]())
+	// The row waiting for the watermark has no TTL (as Flink keeps the
+	// rows an operator has not processed yet); the flag that the key is
+	// done, kept for ever otherwise, has.
+	f.done, err = state.NewValueState(b, "dedup-done", state.MustCodecFor[bool](), ttlOptions(f.rp.ttl)...)
 	return err
 }
 

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/sluicehq/sluice/engine"
 	"github.com/sluicehq/sluice/sql/ast"
@@ -54,6 +55,9 @@ type overPlan struct {
 	// instance: it holds compiled evaluators).
 	newAggInput func() (func(r *row.Row, accs accs) error, error)
 	spec        string // EXPLAIN's window
+	// ttl is table.exec.state.ttl: a partition's accumulators or frame
+	// expire this long (processing time) after their last write; 0: never.
+	ttl time.Duration
 }
 
 // overCall is an aggregate call with OVER in a select list.
@@ -137,6 +141,9 @@ func (p *relPlanner) overSelect(sel *ast.Select, in relInput, where ast.Expr) (*
 	}
 	op, err := planOver(c, in, calls)
 	if err != nil {
+		return nil, true, err
+	}
+	if op.ttl, err = p.stateTTL(); err != nil {
 		return nil, true, err
 	}
 	fn := in.node

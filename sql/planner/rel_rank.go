@@ -1,10 +1,12 @@
 package planner
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/sluicehq/sluice/sql/ast"
 	"github.com/sluicehq/sluice/sql/diag"
@@ -28,6 +30,18 @@ type sortKey struct {
 	col        int
 	desc       bool
 	nullsFirst bool
+	intSlot    bool // an integer-like column (row.Row.Int): compared without a functions.Value
+}
+
+// intSlotKind reports whether values of kind k are compared as
+// row.Row.Int (functions.Compare's integer case).
+func intSlotKind(k types.Kind) bool {
+	switch k {
+	case types.Float, types.Double, types.Decimal, types.Char, types.VarChar, types.Binary, types.VarBinary,
+		types.Timestamp, types.TimestampLTZ, types.Array, types.Map, types.Multiset, types.Row, types.Null:
+		return false
+	}
+	return true
 }
 
 // rankPlan is a Top-N or deduplication over its input's rows.
@@ -40,6 +54,10 @@ type rankPlan struct {
 	timeCol int   // deduplication: the rowtime column
 	in, out *row.Layout
 	label   string
+	// ttl is table.exec.state.ttl: a partition's state expires this long
+	// (processing time) after its last write; 0: never. Not for a window
+	// rank, whose state goes with its window.
+	ttl time.Duration
 }
 
 // rankSelect plans the ROW_NUMBER pattern: SELECT ... FROM (SELECT ...,
@@ -194,7 +212,7 @@ func (p *relPlanner) rankSelect(sel *ast.Select) (*relNode, bool, error) {
 		case "LAST":
 			nf = false
 		}
-		rp.order = append(rp.order, sortKey{col: i, desc: ob.Desc, nullsFirst: nf})
+		rp.order = append(rp.order, sortKey{col: i, desc: ob.Desc, nullsFirst: nf, intSlot: intSlotKind(sc.types[i].Kind)})
 		dir := "ASC"
 		if ob.Desc {
 			dir = "DESC"
@@ -274,6 +292,11 @@ func (p *relPlanner) rankSelect(sel *ast.Select) (*relNode, bool, error) {
 		}
 	}
 	rp.out = layoutOf(outNames, outTypes)
+	if rp.kind != rankWindow {
+		if rp.ttl, err = p.stateTTL(); err != nil {
+			return nil, true, err
+		}
+	}
 	rk := &relNode{kind: relRank, name: "subquery", sc: &scope{names: outNames, types: outTypes}, layout: rp.out, inputs: []*relNode{node}, op: rp}
 	if dt.Alias != nil {
 		rk.name = dt.Alias.Name.Name
@@ -428,7 +451,11 @@ func (rp *rankPlan) compareRows(a, b *row.Row) int {
 			}
 			return c
 		}
-		c = functions.Compare(rp.in.Type(k.col), functions.Read(a, k.col), functions.Read(b, k.col))
+		if k.intSlot {
+			c = cmp.Compare(a.Int(k.col), b.Int(k.col))
+		} else {
+			c = functions.Compare(rp.in.Type(k.col), functions.Read(a, k.col), functions.Read(b, k.col))
+		}
 		if k.desc {
 			c = -c
 		}

@@ -122,7 +122,7 @@ type writerFunc func([]byte) (int, error)
 
 func (f writerFunc) Write(b []byte) (int, error) { return f(b) }
 
-// Run runs each case (filter+project, then WindowCases) as SQL and as
+// Run runs each case (filter+project, WindowCases, then ChangeCases) as SQL and as
 // the Go job, interleaved (SQL, Go, SQL, Go, ...), and emits one result
 // per case with the SQL figures and the Go job as its baseline
 // (baseline_ratio = SQL records/s ÷ Go records/s). It blocks until the
@@ -138,6 +138,7 @@ func Run(ctx context.Context, cfg Config, emit bench.Emit) error {
 	type job struct {
 		name       string
 		sql, goJob func() error
+		records    int64 // rows read per run; 0: n
 	}
 	jobs := []job{{
 		name:  "sql/filter-project",
@@ -151,15 +152,27 @@ func Run(ctx context.Context, cfg Config, emit bench.Emit) error {
 			goJob: func() error { return c.Go(ctx, n, func([]int64) error { return nil }) },
 		})
 	}
+	for _, c := range ChangeCases {
+		jobs = append(jobs, job{
+			name:    c.Name,
+			sql:     func() error { return runSQL(ctx, c.SQL(n, "blackhole"), planner.RunOptions{}) },
+			goJob:   func() error { return c.Go(ctx, n, nil) },
+			records: c.Records(n),
+		})
+	}
 	for _, jb := range jobs {
+		recs := n
+		if jb.records > 0 {
+			recs = jb.records
+		}
 		var sqlS, goS []bench.Sample
 		for r := 0; r < cfg.Runs; r++ {
-			s, err := bench.Measure(func() (int64, int64, error) { return n, 0, jb.sql() })
+			s, err := bench.Measure(func() (int64, int64, error) { return recs, 0, jb.sql() })
 			if err != nil {
 				return fmt.Errorf("%s: %w", jb.name, err)
 			}
 			sqlS = append(sqlS, s)
-			g, err := bench.Measure(func() (int64, int64, error) { return n, 0, jb.goJob() })
+			g, err := bench.Measure(func() (int64, int64, error) { return recs, 0, jb.goJob() })
 			if err != nil {
 				return fmt.Errorf("%s go job: %w", jb.name, err)
 			}
