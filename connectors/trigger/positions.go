@@ -1,0 +1,111 @@
+package trigger
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sync"
+
+	"github.com/sluicehq/sluice/internal/durable"
+)
+
+// positionsFile is the file of a trigger's shard positions in its state
+// directory.
+const positionsFile = "positions.json"
+
+// positionsFormat is the positions file's format number.
+const positionsFormat = 1
+
+// ShardPosition is how far a trigger has come in one shard: every record
+// up to and including SequenceNumber is done (processed by the function or
+// given to the on-failure destination); Finished once the shard is closed
+// and done to its end.
+type ShardPosition struct {
+	// SequenceNumber is read back as AFTER_SEQUENCE_NUMBER.
+	SequenceNumber string `json:"sequenceNumber"`
+	Finished       bool   `json:"finished,omitempty"`
+}
+
+type positionsDoc struct {
+	Format int `json:"format"`
+	// StreamCreated (Unix ms) tells the stream from a later one of the
+	// same name: positions of another stream are not resumed.
+	StreamCreated int64                    `json:"streamCreatedMs"`
+	Shards        map[string]ShardPosition `json:"shards"`
+}
+
+// positions is a trigger's durable per-shard positions: one JSON file,
+// replaced atomically (internal/durable) at every checkpoint, so that after
+// a crash it holds a complete set of positions no later than the records
+// the function has done.
+type positions struct {
+	path string
+	mu   sync.Mutex
+	doc  positionsDoc
+}
+
+func openPositions(dir string, streamCreated int64) (*positions, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("trigger state: %w", err)
+	}
+	p := &positions{path: filepath.Join(dir, positionsFile)}
+	data, err := os.ReadFile(p.path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+	case err != nil:
+		return nil, fmt.Errorf("trigger state: %w", err)
+	default:
+		if err := json.Unmarshal(data, &p.doc); err != nil {
+			return nil, fmt.Errorf("trigger state %s: %w", p.path, err)
+		}
+		if p.doc.Format != positionsFormat {
+			return nil, fmt.Errorf("trigger state %s: format %d, this build reads %d", p.path, p.doc.Format, positionsFormat)
+		}
+	}
+	if p.doc.StreamCreated != streamCreated {
+		// Another stream of that name, or a first run: start afresh.
+		p.doc = positionsDoc{StreamCreated: streamCreated}
+	}
+	p.doc.Format = positionsFormat
+	if p.doc.Shards == nil {
+		p.doc.Shards = map[string]ShardPosition{}
+	}
+	return p, nil
+}
+
+// get returns shard's position and whether it has one.
+func (p *positions) get(shard string) (ShardPosition, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	v, ok := p.doc.Shards[shard]
+	return v, ok
+}
+
+// set records shard's position durably.
+func (p *positions) set(shard string, v ShardPosition) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.doc.Shards[shard] = v
+	data, err := json.MarshalIndent(&p.doc, "", "  ")
+	if err != nil {
+		return fmt.Errorf("trigger state: %w", err)
+	}
+	if err := durable.WriteFile(p.path, data, 0o644); err != nil {
+		return fmt.Errorf("trigger state: %w", err)
+	}
+	return nil
+}
+
+// snapshot copies every shard's position.
+func (p *positions) snapshot() map[string]ShardPosition {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := make(map[string]ShardPosition, len(p.doc.Shards))
+	for k, v := range p.doc.Shards {
+		out[k] = v
+	}
+	return out
+}
