@@ -16,9 +16,11 @@ import (
 // Destination receives the record of each batch a trigger gives up on. Send
 // returns once the record is durable; the trigger moves past the batch only
 // then, so that a record is never lost between the function and the
-// destination (a crash may send one twice).
+// destination (a crash may send one twice). records are the records given
+// up, for a destination of the caller's that keeps them; Lambda's
+// destinations, and this package's, send rec alone, never the data.
 type Destination interface {
-	Send(ctx context.Context, rec *FailureRecord) error
+	Send(ctx context.Context, rec *FailureRecord, records []Record) error
 }
 
 // NewDestination returns the destination an OnFailure names: a stream of
@@ -50,7 +52,7 @@ func NewDestination(l *shardlog.Log, dest string) (Destination, error) {
 type DirDestination struct{ Dir string }
 
 // Send implements Destination.
-func (d *DirDestination) Send(_ context.Context, rec *FailureRecord) error {
+func (d *DirDestination) Send(_ context.Context, rec *FailureRecord, _ []Record) error {
 	data, err := json.MarshalIndent(rec, "", "  ")
 	if err != nil {
 		return fmt.Errorf("on-failure record: %w", err)
@@ -71,7 +73,7 @@ type StreamDestination struct {
 }
 
 // Send implements Destination.
-func (d *StreamDestination) Send(ctx context.Context, rec *FailureRecord) error {
+func (d *StreamDestination) Send(ctx context.Context, rec *FailureRecord, _ []Record) error {
 	data, err := json.Marshal(rec)
 	if err != nil {
 		return fmt.Errorf("on-failure record: %w", err)

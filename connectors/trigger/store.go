@@ -294,5 +294,3 @@ func (h *Host) Running() []string {
 	slices.Sort(out)
 	return out
 }
-
-

@@ -324,6 +324,7 @@ func (t *Trigger) runShard(ctx context.Context, shardID string, child bool) erro
 		if err := t.pos.set(shardID, ShardPosition{SequenceNumber: first}); err != nil {
 			return err
 		}
+		t.notify()
 	}
 	tr := &tracker{t: t, shard: shardID, position: first}
 	src := &eventSource{shardID: shardID, region: t.region, eventSourceARN: t.cfg.EventSourceArn, identityARN: t.cfg.InvokeIdentityArn}
@@ -683,7 +684,7 @@ func (l *lane) fail(ctx context.Context, recs []Record, condition string, invoke
 		return nil
 	}
 	for n := 1; ; n++ {
-		err := t.dest.Send(ctx, rec)
+		err := t.dest.Send(ctx, rec, recs)
 		if err == nil {
 			return nil
 		}
