@@ -263,6 +263,7 @@ type flaky struct {
 	poison    int
 	processed func(seq string)
 	before    func() // called at the start of each invocation (a kill point)
+	after     func() // called once the records are processed, before the answer (a kill point)
 	bad       error
 }
 
@@ -307,6 +308,9 @@ func (f *flaky) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	for i := 0; i < fail; i++ {
 		f.processed(ev.Records[i].Kinesis.SequenceNumber)
+	}
+	if f.after != nil {
+		f.after()
 	}
 	if fail == len(ev.Records) {
 		w.Write([]byte(`{"batchItemFailures":[]}`))

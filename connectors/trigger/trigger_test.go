@@ -83,7 +83,7 @@ func TestRandomFailures(t *testing.T) {
 			}
 			// The directory holds Lambda's on-failure records, covering
 			// every record given up.
-			covered := checkDLQ(t, dlq, w, cfg.EventSourceArn)
+			covered := checkDLQ(t, dlq, w, cfg.EventSourceArn, "t")
 			for s, k := range chk.failed {
 				if k > 0 && !covered[s] {
 					t.Fatalf("seed %d: record %d given up but not in %s", seed, w.numOf[s], dlq)
@@ -95,7 +95,7 @@ func TestRandomFailures(t *testing.T) {
 
 // checkDLQ reads an on-failure directory, checks each record's shape and
 // returns the records the sequence ranges cover.
-func checkDLQ(t *testing.T, dir string, w *world, arn string) map[string]bool {
+func checkDLQ(t *testing.T, dir string, w *world, arn, function string) map[string]bool {
 	t.Helper()
 	ents, err := os.ReadDir(dir)
 	if err != nil {
@@ -124,7 +124,7 @@ func checkDLQ(t *testing.T, dir string, w *world, arn string) map[string]bool {
 			t.Fatal(err)
 		}
 		b := rec.KinesisBatchInfo
-		if rec.Version != "1.0" || rec.RequestContext.Condition != ConditionRetriesExhausted || rec.RequestContext.FunctionArn != "arn:aws:lambda:us-east-1:000000000000:function:t" ||
+		if rec.Version != "1.0" || rec.RequestContext.Condition != ConditionRetriesExhausted || rec.RequestContext.FunctionArn != "arn:aws:lambda:us-east-1:000000000000:function:"+function ||
 			rec.ResponseContext.FunctionError != "Unhandled" || b.StreamArn != arn || b.BatchSize < 1 {
 			t.Fatalf("on-failure record %s", data)
 		}
