@@ -57,8 +57,12 @@ func TestConfigRefusals(t *testing.T) {
 		{"both", func(c *Config) { c.Function.Command = []string{"cat"} }, "Function takes a Url or a Command, not both"},
 		{"url", func(c *Config) { c.Function.URL = "ftp://x" }, `Function Url "ftp://x" must be an http:// or https:// URL`},
 		{"timeout", func(c *Config) { c.Function.TimeoutSeconds = i(901) }, "Function TimeoutSeconds 901 must be between 1 and 900"},
-		{"destination", func(c *Config) { c.DestinationConfig = &DestinationConfig{OnFailure: &OnFailure{Destination: "arn:aws:sqs:us-east-1:000000000000:q"}} }, "The provided destination config DestinationConfig(onSuccess=null, onFailure=OnFailure(destination=arn:aws:sqs:us-east-1:000000000000:q)) is invalid"},
-		{"relative directory", func(c *Config) { c.DestinationConfig = &DestinationConfig{OnFailure: &OnFailure{Destination: "file://dlq"}} }, `The provided destination "file://dlq" is not a file:///absolute/path URL`},
+		{"destination", func(c *Config) {
+			c.DestinationConfig = &DestinationConfig{OnFailure: &OnFailure{Destination: "arn:aws:sqs:us-east-1:000000000000:q"}}
+		}, "The provided destination config DestinationConfig(onSuccess=null, onFailure=OnFailure(destination=arn:aws:sqs:us-east-1:000000000000:q)) is invalid"},
+		{"relative directory", func(c *Config) {
+			c.DestinationConfig = &DestinationConfig{OnFailure: &OnFailure{Destination: "file://dlq"}}
+		}, `The provided destination "file://dlq" is not a file:///absolute/path URL`},
 		{"itself", func(c *Config) { c.DestinationConfig = &DestinationConfig{OnFailure: &OnFailure{Destination: testARN}} }, "is the event source itself"},
 	}
 	for _, tc := range cases {

@@ -333,7 +333,7 @@ func (t *Trigger) runShard(ctx context.Context, shardID string, child bool) erro
 	lanes := make([]*lane, t.s.parallel)
 	errc := make(chan error, len(lanes))
 	for i := range lanes {
-		lanes[i] = &lane{t: t, src: src, tr: tr, in: make(chan Record, t.s.batchSize)}
+		lanes[i] = &lane{t: t, src: src, tr: tr, in: make(chan []Record, laneChunks)}
 		go func(l *lane) {
 			err := l.run(lctx)
 			if err != nil {
@@ -372,9 +372,11 @@ func (t *Trigger) runShard(ctx context.Context, shardID string, child bool) erro
 }
 
 // readShard reads r into the lanes until the shard ends (true) or ctx
-// ends.
+// ends. Each read's records go to their lanes as one chunk per lane, so
+// that a lane sees at once what one read brought.
 func (t *Trigger) readShard(ctx context.Context, r *shardlog.ShardReader, tr *tracker, lanes []*lane) (bool, error) {
 	max := min(t.s.batchSize, shardlog.MaxGetRecords)
+	chunks := make([][]Record, len(lanes))
 	for {
 		res, err := r.Read(ctx, max, 0, true)
 		if err != nil {
@@ -395,17 +397,24 @@ func (t *Trigger) readShard(ctx context.Context, r *shardlog.ShardReader, tr *tr
 				ArrivalTime:    in.ArrivalTime,
 			}
 			tr.add(&rec)
-			l := lanes[0]
+			k := 0
 			if len(lanes) > 1 {
 				h := fnv.New32a()
 				h.Write(rec.PartitionKey)
-				l = lanes[h.Sum32()%uint32(len(lanes))]
+				k = int(h.Sum32() % uint32(len(lanes)))
+			}
+			chunks[k] = append(chunks[k], rec)
+		}
+		for k, c := range chunks {
+			if len(c) == 0 {
+				continue
 			}
 			select {
-			case l.in <- rec:
+			case lanes[k].in <- c:
 			case <-ctx.Done():
 				return false, nil
 			}
+			chunks[k] = nil
 		}
 		if res.ShardEnded {
 			return true, nil
@@ -469,11 +478,14 @@ type lane struct {
 	t       *Trigger
 	src     *eventSource
 	tr      *tracker
-	in      chan Record
-	pending *Record // read but did not fit the last batch
+	in      chan []Record
+	pending []Record // received, not yet in a batch
 	batch   []Record
 	event   []byte
 }
+
+// laneChunks is how many read chunks may wait for a lane.
+const laneChunks = 2
 
 func (l *lane) run(ctx context.Context) error {
 	for {
@@ -489,7 +501,7 @@ func (l *lane) run(ctx context.Context) error {
 				return err
 			}
 		}
-		if !open && l.pending == nil {
+		if !open && len(l.pending) == 0 {
 			return nil
 		}
 	}
@@ -497,62 +509,71 @@ func (l *lane) run(ctx context.Context) error {
 
 // collect gathers the next batch into l.batch: up to BatchSize records and
 // 6 MB of event, waiting up to the batching window after the first record
-// (not at all with a window of 0). It reports false once the input is
-// closed.
+// (with a window of 0, what has arrived). It reports false once the input
+// is closed.
 func (l *lane) collect(ctx context.Context) bool {
 	s := &l.t.s
 	l.batch = l.batch[:0]
 	size := 0
-	take := func(r Record) bool {
-		n := recordSize(&r)
-		if len(l.batch) > 0 && size+n > maxPayload {
-			l.pending = &r
-			return false
+	full := false
+	// take moves pending records into the batch while they fit.
+	take := func() {
+		n := 0
+		for n < len(l.pending) && len(l.batch) < s.batchSize {
+			sz := recordSize(&l.pending[n])
+			if len(l.batch) > 0 && size+sz > maxPayload {
+				full = true
+				break
+			}
+			l.batch = append(l.batch, l.pending[n])
+			size += sz
+			n++
 		}
-		l.batch = append(l.batch, r)
-		size += n
-		return true
+		l.pending = l.pending[n:]
+		if len(l.batch) >= s.batchSize {
+			full = true
+		}
 	}
-	if l.pending != nil {
-		r := *l.pending
-		l.pending = nil
-		take(r)
-	} else {
+	take()
+	if len(l.batch) == 0 {
 		select {
-		case r, ok := <-l.in:
+		case c, ok := <-l.in:
 			if !ok {
 				return false
 			}
-			take(r)
+			l.pending = c
+			take()
 		case <-ctx.Done():
 			return false
 		}
 	}
 	var timeout <-chan time.Time
-	if s.window > 0 {
+	if s.window > 0 && !full {
 		timer := l.t.clock.NewTimer(s.window)
 		defer timer.Stop()
 		timeout = timer.C()
 	}
-	for len(l.batch) < s.batchSize && l.pending == nil {
+	for !full && len(l.pending) == 0 {
 		if s.window == 0 {
 			select {
-			case r, ok := <-l.in:
+			case c, ok := <-l.in:
 				if !ok {
 					return false
 				}
-				take(r)
+				l.pending = c
+				take()
 			default:
 				return true
 			}
 			continue
 		}
 		select {
-		case r, ok := <-l.in:
+		case c, ok := <-l.in:
 			if !ok {
 				return false
 			}
-			take(r)
+			l.pending = c
+			take()
 		case <-timeout:
 			return true
 		case <-ctx.Done():
