@@ -41,10 +41,19 @@ type positionsDoc struct {
 // replaced atomically (internal/durable) at every checkpoint, so that after
 // a crash it holds a complete set of positions no later than the records
 // the function has done.
+//
+// Writes are group-committed: while one write is under way, the shards
+// that checkpoint meanwhile wait and are written together by the next, so
+// that shards do not queue behind each other's fsyncs.
 type positions struct {
 	path string
 	mu   sync.Mutex
+	cond sync.Cond
 	doc  positionsDoc
+
+	version uint64 // changes made to doc
+	written uint64 // changes durable
+	writing bool
 }
 
 func openPositions(dir string, streamCreated int64) (*positions, error) {
@@ -52,6 +61,7 @@ func openPositions(dir string, streamCreated int64) (*positions, error) {
 		return nil, fmt.Errorf("trigger state: %w", err)
 	}
 	p := &positions{path: filepath.Join(dir, positionsFile)}
+	p.cond.L = &p.mu
 	data, err := os.ReadFile(p.path)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
@@ -84,17 +94,33 @@ func (p *positions) get(shard string) (ShardPosition, bool) {
 	return v, ok
 }
 
-// set records shard's position durably.
+// set records shard's position durably: it returns once a write that
+// holds it is done.
 func (p *positions) set(shard string, v ShardPosition) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.doc.Shards[shard] = v
-	data, err := json.MarshalIndent(&p.doc, "", "  ")
-	if err != nil {
-		return fmt.Errorf("trigger state: %w", err)
-	}
-	if err := durable.WriteFile(p.path, data, 0o644); err != nil {
-		return fmt.Errorf("trigger state: %w", err)
+	p.version++
+	mine := p.version
+	for p.written < mine {
+		if p.writing {
+			p.cond.Wait()
+			continue
+		}
+		p.writing = true
+		ver := p.version
+		data, err := json.MarshalIndent(&p.doc, "", "  ")
+		if err == nil {
+			p.mu.Unlock()
+			err = durable.WriteFile(p.path, data, 0o644)
+			p.mu.Lock()
+		}
+		p.writing = false
+		p.cond.Broadcast()
+		if err != nil {
+			return fmt.Errorf("trigger state: %w", err)
+		}
+		p.written = max(p.written, ver)
 	}
 	return nil
 }
