@@ -304,7 +304,11 @@ func triggerRun(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err := host.StartAll(ctx); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "sluice trigger: running %d triggers over %s\n", len(cfgs), *dir)
+	names := make([]string, len(cfgs))
+	for i, c := range cfgs {
+		names[i] = c.Name
+	}
+	fmt.Fprintf(stdout, "sluice trigger: running %d (%s) over %s\n", len(cfgs), strings.Join(names, ", "), *dir)
 	if *addr == "" {
 		<-ctx.Done()
 		return nil

@@ -227,7 +227,7 @@ func (h *Host) Start(ctx context.Context, name string) error {
 			if cctx.Err() != nil {
 				return
 			}
-			h.opts.Logf("trigger %s stopped: %v (restarting)", name, err)
+			h.opts.Logf("%v (trigger %s restarts)", err, name)
 			if clock.Sleep(cctx, c, h.opts.Restart.Wait(min(n, 30))) != nil {
 				return
 			}
