@@ -3,6 +3,7 @@ package trigger
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -120,29 +121,23 @@ func TestHostStartsAndStops(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := st.Create(Config{Name: "h", EventSourceArn: StreamARN("us-east-1", "000000000000", "s"), StartingPosition: Latest, Function: Function{URL: srv.URL}}); err != nil {
+	if _, err := st.Create(Config{Name: "h", EventSourceArn: StreamARN("us-east-1", "000000000000", "s"), StartingPosition: TrimHorizon, Function: Function{URL: srv.URL}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.PutRecord(context.Background(), shardlog.StreamRef{Name: "s"}, shardlog.PutEntry{PartitionKey: "k", Data: []byte("x")}, ""); err != nil {
 		t.Fatal(err)
 	}
 	h := NewHost(l, st, HostOptions{Retry: fastRetry})
 	if err := h.StartAll(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	tr, ok := h.Trigger("h")
-	if !ok || strings.Join(h.Running(), ",") != "h" {
+	if strings.Join(h.Running(), ",") != "h" {
 		t.Fatalf("running %v", h.Running())
 	}
-	// LATEST: wait until the shard's start is checkpointed, then put.
-	for {
-		ch := tr.Changed()
-		if len(tr.Positions()) == 1 {
-			break
-		}
-		<-ch
-	}
-	if _, err := l.PutRecord(context.Background(), shardlog.StreamRef{Name: "s"}, shardlog.PutEntry{PartitionKey: "k", Data: []byte("x")}, ""); err != nil {
-		t.Fatal(err)
-	}
 	<-got
+	if _, ok := h.Trigger("h"); !ok {
+		t.Fatal("the trigger that called the function is not running")
+	}
 	h.Stop("h")
 	if len(h.Running()) != 0 {
 		t.Fatalf("running %v after Stop", h.Running())
@@ -153,4 +148,52 @@ func TestHostStartsAndStops(t *testing.T) {
 	if err := h.Start(context.Background(), "h"); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("start of a deleted trigger: %v", err)
 	}
+}
+
+// TestHostRetriesATriggerThatCannotStart: a trigger whose on-failure
+// stream does not exist yet is tried again until it does, then runs.
+func TestHostRetriesATriggerThatCannotStart(t *testing.T) {
+	dir := t.TempDir()
+	l := openLog(t, filepath.Join(dir, "log"), shardlog.Options{})
+	defer l.Close()
+	if err := l.CreateStream(shardlog.CreateStreamInput{Name: "s", ShardCount: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.PutRecord(context.Background(), shardlog.StreamRef{Name: "s"}, shardlog.PutEntry{PartitionKey: "k", Data: []byte("x")}, ""); err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan struct{}, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case got <- struct{}{}:
+		default:
+		}
+	}))
+	defer srv.Close()
+	st, err := OpenStore(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Create(Config{Name: "h", EventSourceArn: StreamARN("us-east-1", "000000000000", "s"), StartingPosition: TrimHorizon, Function: Function{URL: srv.URL},
+		DestinationConfig: &DestinationConfig{OnFailure: &OnFailure{Destination: StreamARN("us-east-1", "000000000000", "dlq")}}}); err != nil {
+		t.Fatal(err)
+	}
+	tried := make(chan string, 1)
+	h := NewHost(l, st, HostOptions{Retry: fastRetry, Restart: fastRetry, Logf: func(f string, a ...any) {
+		select {
+		case tried <- fmt.Sprintf(f, a...):
+		default:
+		}
+	}})
+	defer h.StopAll()
+	if err := h.Start(context.Background(), "h"); err != nil {
+		t.Fatal(err)
+	}
+	if msg := <-tried; !strings.Contains(msg, `on-failure destination arn:aws:kinesis:us-east-1:000000000000:stream/dlq`) || !strings.Contains(msg, "(trigger h restarts)") {
+		t.Fatalf("log line %q", msg)
+	}
+	if err := l.CreateStream(shardlog.CreateStreamInput{Name: "dlq", ShardCount: 1}); err != nil {
+		t.Fatal(err)
+	}
+	<-got
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"time"
 
 	"github.com/sluicehq/sluice/internal/durable"
 )
@@ -56,7 +57,7 @@ type positions struct {
 	writing bool
 }
 
-func openPositions(dir string, streamCreated int64) (*positions, error) {
+func openPositions(dir string, streamCreated int64, logf func(string, ...any)) (*positions, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("trigger state: %w", err)
 	}
@@ -77,6 +78,9 @@ func openPositions(dir string, streamCreated int64) (*positions, error) {
 	}
 	if p.doc.StreamCreated != streamCreated {
 		// Another stream of that name, or a first run: start afresh.
+		if len(p.doc.Shards) > 0 {
+			logf("trigger state %s: the stream was created again (at %s); its positions start afresh", p.path, time.UnixMilli(streamCreated).UTC().Format(time.RFC3339))
+		}
 		p.doc = positionsDoc{StreamCreated: streamCreated}
 	}
 	p.doc.Format = positionsFormat

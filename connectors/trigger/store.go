@@ -198,7 +198,10 @@ func (h *Host) StartAll(ctx context.Context) error {
 	return nil
 }
 
-// Start starts the stored trigger name (a no-op if it runs).
+// Start starts the stored trigger name (a no-op if it runs). It fails
+// only for a trigger that is not stored or not valid; one that cannot run
+// yet (its stream or on-failure stream missing) is logged and tried again
+// after a wait, as is one that stops on an error.
 func (h *Host) Start(ctx context.Context, name string) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -209,35 +212,26 @@ func (h *Host) Start(ctx context.Context, name string) error {
 	if err != nil {
 		return err
 	}
-	mk := func() (*Trigger, error) {
-		return New(cfg, Options{Log: h.log, StateDir: h.store.stateDir(name), Clock: h.opts.Clock, Retry: h.opts.Retry, Logf: h.opts.Logf})
-	}
-	t, err := mk()
-	if err != nil {
-		return err
-	}
 	cctx, cancel := context.WithCancel(ctx)
-	hs := &hosted{cancel: cancel, done: make(chan struct{}), t: t}
+	hs := &hosted{cancel: cancel, done: make(chan struct{})}
 	h.running[name] = hs
 	go func() {
 		defer close(hs.done)
 		c := clock.Or(h.opts.Clock)
 		for n := 1; ; n++ {
-			err := t.Run(cctx)
+			t, err := New(cfg, Options{Log: h.log, StateDir: h.store.stateDir(name), Clock: h.opts.Clock, Retry: h.opts.Retry, Logf: h.opts.Logf})
+			if err == nil {
+				hs.mu.Lock()
+				hs.t = t
+				hs.mu.Unlock()
+				err = t.Run(cctx)
+			}
 			if cctx.Err() != nil {
 				return
 			}
 			h.opts.Logf("%v (trigger %s restarts)", err, name)
 			if clock.Sleep(cctx, c, h.opts.Restart.Wait(min(n, 30))) != nil {
 				return
-			}
-			if nt, err := mk(); err != nil {
-				h.opts.Logf("trigger %s: %v", name, err)
-			} else {
-				hs.mu.Lock()
-				hs.t = nt
-				hs.mu.Unlock()
-				t = nt
 			}
 		}
 	}()
@@ -270,7 +264,8 @@ func (h *Host) StopAll() {
 	}
 }
 
-// Trigger returns the running trigger name, if it runs.
+// Trigger returns the running trigger name, if it runs (false also while
+// it waits to be tried again).
 func (h *Host) Trigger(name string) (*Trigger, bool) {
 	h.mu.Lock()
 	hs, ok := h.running[name]
@@ -280,7 +275,7 @@ func (h *Host) Trigger(name string) (*Trigger, bool) {
 	}
 	hs.mu.Lock()
 	defer hs.mu.Unlock()
-	return hs.t, true
+	return hs.t, hs.t != nil
 }
 
 // Running lists the running triggers' names.

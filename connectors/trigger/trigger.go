@@ -209,7 +209,7 @@ func (t *Trigger) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("trigger %s: %w", t.cfg.Name, err)
 	}
-	pos, err := openPositions(t.stateDir, lin.StreamCreated.UnixMilli())
+	pos, err := openPositions(t.stateDir, lin.StreamCreated.UnixMilli(), t.logf)
 	if err != nil {
 		return fmt.Errorf("trigger %s: %w", t.cfg.Name, err)
 	}
