@@ -375,7 +375,8 @@ func (t *Trigger) runShard(ctx context.Context, shardID string, child bool) erro
 // ends. Each read's records go to their lanes as one chunk per lane, so
 // that a lane sees at once what one read brought.
 func (t *Trigger) readShard(ctx context.Context, r *shardlog.ShardReader, tr *tracker, lanes []*lane) (bool, error) {
-	max := min(t.s.batchSize, shardlog.MaxGetRecords)
+	// A read fills every lane's batch when keys spread evenly.
+	max := min(t.s.batchSize*len(lanes), shardlog.MaxGetRecords)
 	chunks := make([][]Record, len(lanes))
 	for {
 		res, err := r.Read(ctx, max, 0, true)

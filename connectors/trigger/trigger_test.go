@@ -360,3 +360,58 @@ func TestLatestResumes(t *testing.T) {
 		t.Fatalf("after the restart: %v", got)
 	}
 }
+
+// TestBatchingWindow: with a batching window, records that arrive apart
+// go to the function in one batch once it is full, and a batch that is
+// not full goes when the window ends (the clock is the test's).
+func TestBatchingWindow(t *testing.T) {
+	dir := t.TempDir()
+	l := openLog(t, filepath.Join(dir, "log"), shardlog.Options{})
+	defer l.Close()
+	ref := shardlog.StreamRef{Name: "s"}
+	if err := l.CreateStream(shardlog.CreateStreamInput{Name: "s", ShardCount: 1}); err != nil {
+		t.Fatal(err)
+	}
+	put := func(n int) {
+		for i := 0; i < n; i++ {
+			if _, err := l.PutRecord(context.Background(), ref, shardlog.PutEntry{PartitionKey: "k", Data: []byte("x")}, ""); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	batches := make(chan int, 10)
+	inv := invokerFunc(func(_ context.Context, ev []byte) ([]byte, error) {
+		var e lambdaEvent
+		if err := json.Unmarshal(ev, &e); err != nil {
+			return nil, err
+		}
+		batches <- len(e.Records)
+		return nil, nil
+	})
+	clk := clock.NewManual(time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC))
+	cfg := Config{Name: "w", EventSourceArn: StreamARN("us-east-1", "000000000000", "s"), StartingPosition: TrimHorizon,
+		Function: Function{URL: "http://127.0.0.1:1/"}, BatchSize: intp(5), MaximumBatchingWindowInSeconds: intp(300)}
+	tr, err := New(cfg, Options{Log: l, StateDir: filepath.Join(dir, "state"), Clock: clk, Invoker: inv})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- tr.Run(ctx) }()
+	put(3)
+	put(2)
+	if n := <-batches; n != 5 {
+		t.Fatalf("first batch of %d records, want the 5 that arrived within the window", n)
+	}
+	// From now on every timer ends at once: the window of the next batch,
+	// of one record, ends without more records.
+	clk.AutoAdvance(true)
+	put(1)
+	if n := <-batches; n != 1 {
+		t.Fatalf("second batch of %d records, want 1", n)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
