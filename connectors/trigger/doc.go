@@ -35,10 +35,10 @@
 // # Delivery
 //
 // Each shard is read by its own loop from its checkpointed position
-// (AFTER_SEQUENCE_NUMBER), or, on a first run, from StartingPosition (a
-// child of a shard the trigger read starts at TRIM_HORIZON); its first
-// position is stored before any call, so that a LATEST start resumes
-// where it began. A shard starts only after every parent the log still
+// (AFTER_SEQUENCE_NUMBER). A first run stores, before any call, the
+// StartingPosition of every shard the stream holds (children included), so
+// that a LATEST start resumes where it began; a shard born later (a child
+// of a shard the trigger reads) starts at TRIM_HORIZON. A shard starts only after every parent the log still
 // holds is finished (parents before children). Its records go to
 // ParallelizationFactor lanes by a hash of the partition key; a lane
 // collects a batch (BatchSize records, MaximumBatchingWindowInSeconds,

@@ -213,6 +213,20 @@ func (t *Trigger) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("trigger %s: %w", t.cfg.Name, err)
 	}
+	if len(pos.snapshot()) == 0 && t.s.start != TrimHorizon {
+		// A first run: every shard the stream holds now starts at the
+		// configured position, children included; only shards born later
+		// start at TRIM_HORIZON.
+		for _, sh := range lin.Shards {
+			r, err := t.log.NewShardReader(t.ref, sh.ID, t.startPosition(false))
+			if err != nil {
+				return fmt.Errorf("trigger %s: %w", t.cfg.Name, err)
+			}
+			if err := pos.set(sh.ID, ShardPosition{SequenceNumber: r.Position().String()}); err != nil {
+				return fmt.Errorf("trigger %s: %w", t.cfg.Name, err)
+			}
+		}
+	}
 	t.mu.Lock()
 	t.pos = pos
 	t.mu.Unlock()

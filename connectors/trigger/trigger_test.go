@@ -322,6 +322,12 @@ func TestLatestResumes(t *testing.T) {
 		}
 	}
 	put("before")
+	// Children that exist when the trigger is created start at LATEST too,
+	// not at TRIM_HORIZON as children born later do.
+	if _, err := l.UpdateShardCount(ref, 4, "UNIFORM_SCALING"); err != nil {
+		t.Fatal(err)
+	}
+	put("before")
 	var mu sync.Mutex
 	var got []string
 	inv := invokerFunc(func(_ context.Context, ev []byte) ([]byte, error) {
