@@ -197,3 +197,57 @@ func TestHostRetriesATriggerThatCannotStart(t *testing.T) {
 	}
 	<-got
 }
+
+// failingDestination refuses its first n records, then passes them on.
+type failingDestination struct {
+	n    atomic.Int32
+	sent atomic.Int32
+}
+
+func (d *failingDestination) Send(_ context.Context, rec *FailureRecord, recs []Record) error {
+	if d.n.Add(-1) >= 0 {
+		return errors.New("destination down")
+	}
+	d.sent.Add(int32(len(recs)))
+	return nil
+}
+
+// TestInvalidPartialResponseAndFailingDestination: a partial batch
+// response naming a record not in the batch fails the whole batch (as
+// Lambda treats a bad itemIdentifier); after its retries the batch goes to
+// the on-failure destination, which is retried until it takes it, and
+// only then does the trigger move past the batch.
+func TestInvalidPartialResponseAndFailingDestination(t *testing.T) {
+	dir := t.TempDir()
+	l := openLog(t, filepath.Join(dir, "log"), shardlog.Options{})
+	defer l.Close()
+	if err := l.CreateStream(shardlog.CreateStreamInput{Name: "s", ShardCount: 1}); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 3; i++ {
+		if _, err := l.PutRecord(context.Background(), shardlog.StreamRef{Name: "s"}, shardlog.PutEntry{PartitionKey: "k", Data: []byte("x")}, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	inv := invokerFunc(func(context.Context, []byte) ([]byte, error) {
+		return []byte(`{"batchItemFailures":[{"itemIdentifier":"1"}]}`), nil
+	})
+	dest := &failingDestination{}
+	dest.n.Store(3)
+	var lines atomic.Int32
+	cfg := Config{Name: "ip", EventSourceArn: StreamARN("us-east-1", "000000000000", "s"), StartingPosition: TrimHorizon,
+		Function: Function{URL: "http://127.0.0.1:1/"}, MaximumRetryAttempts: intp(1), FunctionResponseTypes: []string{ReportBatchItemFailures}}
+	tr, err := New(cfg, Options{Log: l, StateDir: filepath.Join(dir, "state"), Retry: fastRetry, Invoker: inv, Destination: dest,
+		Logf: func(string, ...any) { lines.Add(1) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runUntilCaughtUp(t, tr, time.Minute)
+	if st := tr.Stats(); st.Invocations != 2 || st.RecordsProcessed != 0 || st.RecordsFailed != 3 || dest.sent.Load() != 3 {
+		t.Fatalf("stats %+v, destination took %d", st, dest.sent.Load())
+	}
+	// Two refused responses and three refused sends were each logged.
+	if n := lines.Load(); n != 5 {
+		t.Fatalf("%d log lines, want 5", n)
+	}
+}
