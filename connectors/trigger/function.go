@@ -51,7 +51,11 @@ func NewInvoker(f Function) Invoker {
 		timeout = time.Duration(*f.TimeoutSeconds) * time.Second
 	}
 	if f.URL != "" {
-		return &HTTPFunction{URL: f.URL, Timeout: timeout}
+		// Every lane of every shard may call at once: keep a connection
+		// for each rather than the default two per host.
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.MaxIdleConnsPerHost = 100
+		return &HTTPFunction{URL: f.URL, Timeout: timeout, Client: &http.Client{Transport: tr}}
 	}
 	return &CommandFunction{Argv: f.Command, Dir: f.Dir, Timeout: timeout}
 }
