@@ -27,7 +27,11 @@ const positionsFormat = 1
 type ShardPosition struct {
 	// SequenceNumber is read back as AFTER_SEQUENCE_NUMBER.
 	SequenceNumber string `json:"sequenceNumber"`
-	Finished       bool   `json:"finished,omitempty"`
+	// AtTimestampMs, with no SequenceNumber, is a start not yet past its
+	// first record: AT_TIMESTAMP this Unix ms (a Kinesis source's LATEST
+	// is kept as the time it began). Neither: TRIM_HORIZON.
+	AtTimestampMs int64 `json:"atTimestampMs,omitempty"`
+	Finished      bool  `json:"finished,omitempty"`
 }
 
 type positionsDoc struct {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -28,6 +29,9 @@ const rescanEvery = 10 * time.Second
 type Options struct {
 	// Log holds the source stream (and an on-failure stream).
 	Log *shardlog.Log
+	// Source is the stream to read instead of the log's (KinesisSource:
+	// any Kinesis endpoint); nil: the stream EventSourceArn names in Log.
+	Source Source
 	// StateDir holds the trigger's shard positions.
 	StateDir string
 	// Invoker calls the function; nil: NewInvoker(cfg.Function).
@@ -62,6 +66,7 @@ type Trigger struct {
 	s           settings
 	log         *shardlog.Log
 	ref         shardlog.StreamRef
+	src         Source
 	region      string
 	functionArn string
 	stateDir    string
@@ -84,8 +89,8 @@ func New(cfg Config, opts Options) (*Trigger, error) {
 	if err := cfg.Normalize(); err != nil {
 		return nil, err
 	}
-	if opts.Log == nil || opts.StateDir == "" {
-		return nil, errors.New("trigger: Options.Log and Options.StateDir are required")
+	if (opts.Log == nil && opts.Source == nil) || opts.StateDir == "" {
+		return nil, errors.New("trigger: Options.Log (or Options.Source) and Options.StateDir are required")
 	}
 	region, account, stream, _ := ParseStreamARN(cfg.EventSourceArn)
 	t := &Trigger{
@@ -101,7 +106,11 @@ func New(cfg Config, opts Options) (*Trigger, error) {
 		clock:       clock.Or(opts.Clock),
 		retry:       opts.Retry,
 		logf:        opts.Logf,
+		src:         opts.Source,
 		changed:     make(chan struct{}),
+	}
+	if t.src == nil {
+		t.src = &logSource{l: opts.Log, ref: t.ref}
 	}
 	if t.inv == nil {
 		t.inv = NewInvoker(cfg.Function)
@@ -116,6 +125,9 @@ func New(cfg Config, opts Options) (*Trigger, error) {
 		t.logf = func(string, ...any) {}
 	}
 	if t.dest == nil && t.s.destination != "" {
+		if opts.Log == nil && !strings.HasPrefix(t.s.destination, "file://") {
+			return nil, fmt.Errorf("trigger %s: the on-failure stream %s needs Options.Log or Options.Destination", cfg.Name, t.s.destination)
+		}
 		d, err := NewDestination(opts.Log, t.s.destination)
 		if err != nil {
 			return nil, fmt.Errorf("trigger %s: %w", cfg.Name, err)
@@ -169,6 +181,9 @@ func (t *Trigger) Positions() map[string]ShardPosition {
 // holds now: every closed shard finished, every open shard checkpointed at
 // its end.
 func (t *Trigger) CaughtUp() (bool, error) {
+	if _, ok := t.src.(*logSource); !ok {
+		return false, errors.New("trigger: CaughtUp needs the embedded log as the source")
+	}
 	lin, err := t.log.Lineage(t.ref)
 	if err != nil {
 		return false, err
@@ -205,11 +220,11 @@ type shardDone struct {
 // shard starts once its parents are finished, so that the function sees a
 // key's records in order across a reshard.
 func (t *Trigger) Run(ctx context.Context) error {
-	lin, err := t.log.Lineage(t.ref)
+	created, shards, err := t.src.Shards(ctx)
 	if err != nil {
 		return fmt.Errorf("trigger %s: %w", t.cfg.Name, err)
 	}
-	pos, err := openPositions(t.stateDir, lin.StreamCreated.UnixMilli(), t.logf)
+	pos, err := openPositions(t.stateDir, created.UnixMilli(), t.logf)
 	if err != nil {
 		return fmt.Errorf("trigger %s: %w", t.cfg.Name, err)
 	}
@@ -217,12 +232,13 @@ func (t *Trigger) Run(ctx context.Context) error {
 		// A first run: every shard the stream holds now starts at the
 		// configured position, children included; only shards born later
 		// start at TRIM_HORIZON.
-		for _, sh := range lin.Shards {
-			r, err := t.log.NewShardReader(t.ref, sh.ID, t.startPosition(false))
+		for _, sh := range shards {
+			start := t.startPosition(false)
+			r, err := t.src.Open(ctx, sh.ID, start)
 			if err != nil {
 				return fmt.Errorf("trigger %s: %w", t.cfg.Name, err)
 			}
-			if err := pos.set(sh.ID, ShardPosition{SequenceNumber: r.Position().String()}); err != nil {
+			if err := pos.set(sh.ID, startRecord(r.Position(), start, t.src.Now())); err != nil {
 				return fmt.Errorf("trigger %s: %w", t.cfg.Name, err)
 			}
 		}
@@ -241,17 +257,20 @@ func (t *Trigger) Run(ctx context.Context) error {
 		}
 	}
 	for {
-		lin, err := t.log.Lineage(t.ref)
+		_, shards, err := t.src.Shards(ctx)
 		if err != nil {
 			cancel()
 			wait()
+			if ctx.Err() != nil {
+				return nil
+			}
 			return fmt.Errorf("trigger %s: %w", t.cfg.Name, err)
 		}
-		retained := make(map[uint32]bool, len(lin.Shards))
-		for _, sh := range lin.Shards {
-			retained[sh.Index] = true
+		retained := make(map[string]bool, len(shards))
+		for _, sh := range shards {
+			retained[sh.ID] = true
 		}
-		for _, sh := range lin.Shards {
+		for _, sh := range shards {
 			if running[sh.ID] {
 				continue
 			}
@@ -261,7 +280,7 @@ func (t *Trigger) Run(ctx context.Context) error {
 			}
 			ready, child := true, false
 			for _, parent := range sh.Parents {
-				pp, seen := pos.get(shardlog.ShardID(parent))
+				pp, seen := pos.get(parent)
 				child = child || seen
 				if retained[parent] && !pp.Finished {
 					ready = false
@@ -307,7 +326,7 @@ func (t *Trigger) startPosition(child bool) shardlog.StartPosition {
 		return shardlog.StartPosition{Type: shardlog.TrimHorizon}
 	case t.s.start == AtTimestamp:
 		ts := t.s.startTime
-		if now := t.log.Now(); ts.After(now) {
+		if now := t.src.Now(); ts.After(now) {
 			// Not yet there: nothing to skip; read what arrives.
 			return shardlog.StartPosition{Type: shardlog.Latest}
 		}
@@ -322,20 +341,27 @@ func (t *Trigger) startPosition(child bool) shardlog.StartPosition {
 // in order, so that a key's records are done in order; the checkpoint is
 // the last record before which every record is done.
 func (t *Trigger) runShard(ctx context.Context, shardID string, child bool) error {
-	start := t.startPosition(child)
 	p, resumed := t.pos.get(shardID)
-	if resumed {
+	var start shardlog.StartPosition
+	switch {
+	case !resumed:
+		start = t.startPosition(child)
+	case p.SequenceNumber != "":
 		start = shardlog.StartPosition{Type: shardlog.AfterSequenceNumber, SequenceNumber: p.SequenceNumber}
+	case p.AtTimestampMs != 0:
+		start = shardlog.StartPosition{Type: shardlog.AtTimestamp, Timestamp: time.UnixMilli(p.AtTimestampMs)}
+	default:
+		start = shardlog.StartPosition{Type: shardlog.TrimHorizon}
 	}
-	r, err := t.log.NewShardReader(t.ref, shardID, start)
+	r, err := t.src.Open(ctx, shardID, start)
 	if err != nil {
 		return err
 	}
-	first := r.Position().String()
+	first := r.Position()
 	if !resumed {
 		// Keep where a LATEST or AT_TIMESTAMP start is, so that a restart
 		// resumes there rather than at a later LATEST.
-		if err := t.pos.set(shardID, ShardPosition{SequenceNumber: first}); err != nil {
+		if err := t.pos.set(shardID, startRecord(first, start, t.src.Now())); err != nil {
 			return err
 		}
 		t.notify()
@@ -388,29 +414,20 @@ func (t *Trigger) runShard(ctx context.Context, shardID string, child bool) erro
 // readShard reads r into the lanes until the shard ends (true) or ctx
 // ends. Each read's records go to their lanes as one chunk per lane, so
 // that a lane sees at once what one read brought.
-func (t *Trigger) readShard(ctx context.Context, r *shardlog.ShardReader, tr *tracker, lanes []*lane) (bool, error) {
+func (t *Trigger) readShard(ctx context.Context, r ShardSource, tr *tracker, lanes []*lane) (bool, error) {
 	// A read fills every lane's batch when keys spread evenly.
 	max := min(t.s.batchSize*len(lanes), shardlog.MaxGetRecords)
 	chunks := make([][]Record, len(lanes))
 	for {
-		res, err := r.Read(ctx, max, 0, true)
+		recs, ended, err := r.Read(ctx, max)
 		if err != nil {
 			if ctx.Err() != nil {
 				return false, nil
 			}
 			return false, err
 		}
-		for i := range res.Records {
-			in := &res.Records[i]
-			buf := make([]byte, len(in.PartitionKey)+len(in.Data))
-			copy(buf, in.PartitionKey)
-			copy(buf[len(in.PartitionKey):], in.Data)
-			rec := Record{
-				SequenceNumber: in.SequenceNumber.String(),
-				PartitionKey:   buf[:len(in.PartitionKey):len(in.PartitionKey)],
-				Data:           buf[len(in.PartitionKey):],
-				ArrivalTime:    in.ArrivalTime,
-			}
+		for i := range recs {
+			rec := recs[i]
 			tr.add(&rec)
 			k := 0
 			if len(lanes) > 1 {
@@ -431,10 +448,27 @@ func (t *Trigger) readShard(ctx context.Context, r *shardlog.ShardReader, tr *tr
 			}
 			chunks[k] = nil
 		}
-		if res.ShardEnded {
+		if ended {
 			return true, nil
 		}
 	}
+}
+
+// startRecord is the position stored for a shard started at start whose
+// reader names its position pos ("" when a source cannot before a read):
+// a LATEST start is kept as the time it began, so that a restart does not
+// skip what arrived meanwhile.
+func startRecord(pos string, start shardlog.StartPosition, now time.Time) ShardPosition {
+	if pos != "" {
+		return ShardPosition{SequenceNumber: pos}
+	}
+	switch start.Type {
+	case shardlog.Latest:
+		return ShardPosition{AtTimestampMs: now.UnixMilli()}
+	case shardlog.AtTimestamp:
+		return ShardPosition{AtTimestampMs: start.Timestamp.UnixMilli()}
+	}
+	return ShardPosition{}
 }
 
 // tracker keeps a shard's checkpoint: records enter in read order and
