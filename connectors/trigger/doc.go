@@ -8,8 +8,10 @@
 //
 // # Shape
 //
-// A Trigger is one Config over one *shardlog.Log; Run runs it until its
-// context ends. A Store keeps definitions under a data directory
+// A Trigger is one Config over a Source — the embedded *shardlog.Log by
+// default, or KinesisSource for any Kinesis endpoint (the AWS service,
+// `sluice log serve`) through the AWS SDK; Run runs it until its context
+// ends. A Store keeps definitions under a data directory
 // (triggers/NAME.json, positions in triggers/NAME.state/), and a Host runs
 // stored triggers and starts and stops them one by one, for `sluice
 // trigger run` and for a server that creates and deletes triggers while
@@ -29,8 +31,8 @@
 // needs several batches of one shard in flight with the checkpoint at the
 // lowest unfinished record, which is a per-shard tracker, not a keyed
 // operator. Per-shard loops keep Lambda's semantics direct, start and stop
-// in a server without a job graph, and keep the engine out of the
-// package's imports.
+// in a server without a job graph, read the log and a Kinesis endpoint
+// alike, and keep the engine out of the package's imports.
 //
 // # Delivery
 //
