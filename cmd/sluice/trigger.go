@@ -15,6 +15,9 @@ import (
 	"sync"
 	"text/tabwriter"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis"
+
 	"github.com/sluicehq/sluice/connectors/shardlog"
 	"github.com/sluicehq/sluice/connectors/shardlog/kinesisapi"
 	"github.com/sluicehq/sluice/connectors/trigger"
@@ -59,6 +62,7 @@ func triggerCreate(_ context.Context, args []string, stdout, stderr io.Writer) e
 	name := fs.String("name", "", "the trigger's name")
 	stream := fs.String("stream", "", "the stream of the log to read")
 	arn := fs.String("event-source-arn", "", "the stream's ARN (instead of --stream)")
+	endpoint := fs.String("endpoint", "", "read the stream through this Kinesis API endpoint (the AWS service, a 'sluice log serve' elsewhere) instead of the data directory's log")
 	region := fs.String("region", "us-east-1", "the log's region (with --stream)")
 	account := fs.String("account", "000000000000", "the log's account id (with --stream)")
 	url := fs.String("url", "", "the function: an HTTP endpoint that gets each event as a POST")
@@ -108,7 +112,7 @@ func triggerCreate(_ context.Context, args []string, stdout, stderr io.Writer) e
 			*arn = trigger.StreamARN(*region, *account, *stream)
 		}
 		cfg = trigger.Config{
-			Name: *name, EventSourceArn: *arn, StartingPosition: *start, StartingPositionTimestamp: startTS.v,
+			Name: *name, EventSourceArn: *arn, Endpoint: *endpoint, StartingPosition: *start, StartingPositionTimestamp: startTS.v,
 			Function:  trigger.Function{URL: *url, TimeoutSeconds: timeout.v},
 			BatchSize: batch.v, MaximumBatchingWindowInSeconds: window.v, ParallelizationFactor: parallel.v,
 			MaximumRetryAttempts: retries.v, MaximumRecordAgeInSeconds: age.v, BisectBatchOnFunctionError: *bisect,
@@ -292,14 +296,24 @@ func triggerRun(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		defer mu.Unlock()
 		fmt.Fprintf(stderr, f+"\n", a...)
 	}
-	l, err := shardlog.Open(shardlog.Options{Dir: *dir, ErrorLog: logf})
-	if err != nil {
-		return fmt.Errorf("open %s (stop 'sluice log serve' on it first, or use --addr to serve it from here): %w", *dir, err)
+	// The log is opened when a trigger reads it or it is to be served: a
+	// data directory whose triggers all read Kinesis endpoints may be
+	// served by 'sluice log serve' meanwhile.
+	needLog := *addr != ""
+	for _, c := range cfgs {
+		needLog = needLog || c.Endpoint == ""
 	}
-	defer l.Close()
+	var l *shardlog.Log
+	if needLog {
+		l, err = shardlog.Open(shardlog.Options{Dir: *dir, ErrorLog: logf})
+		if err != nil {
+			return fmt.Errorf("open %s (stop 'sluice log serve' on it first, or use --addr to serve it from here): %w", *dir, err)
+		}
+		defer l.Close()
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	host := trigger.NewHost(l, st, trigger.HostOptions{Logf: logf})
+	host := trigger.NewHost(l, st, trigger.HostOptions{Logf: logf, NewSource: kinesisSource})
 	defer host.StopAll()
 	if err := host.StartAll(ctx); err != nil {
 		return err
@@ -323,4 +337,15 @@ func triggerRun(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return err
 	}
 	return nil
+}
+
+// kinesisSource reads a trigger's stream through its Endpoint, signing
+// with clientCredentials as the log client commands do.
+func kinesisSource(cfg trigger.Config) (trigger.Source, error) {
+	region, _, stream, ok := trigger.ParseStreamARN(cfg.EventSourceArn)
+	if !ok {
+		return nil, fmt.Errorf("trigger %s: %q is not a stream ARN", cfg.Name, cfg.EventSourceArn)
+	}
+	c := kinesis.New(kinesis.Options{Region: region, BaseEndpoint: aws.String(cfg.Endpoint), Credentials: clientCredentials()})
+	return &trigger.KinesisSource{Client: c, Stream: stream}, nil
 }

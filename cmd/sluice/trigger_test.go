@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -115,5 +116,66 @@ func TestTriggerCommands(t *testing.T) {
 	}
 	if _, errs, code = runSluice("trigger", "delete", "--data", dir, "t"); code != 1 || !strings.Contains(errs, "ResourceNotFoundException: no trigger named t") {
 		t.Fatalf("second delete: exit %d, %q", code, errs)
+	}
+}
+
+// TestTriggerRunThroughAnEndpoint: a trigger created with --endpoint reads
+// its stream through that Kinesis API (here a log served on 127.0.0.1),
+// and `trigger run` does not open the data directory's log for it.
+func TestTriggerRunThroughAnEndpoint(t *testing.T) {
+	endpoint := startLogServer(t)
+	if _, errs, code := runSluice("log", "create", endpoint, "orders", "--shards", "2"); code != 0 {
+		t.Fatalf("log create: %s", errs)
+	}
+	for _, k := range []string{"a", "b", "c"} {
+		if _, errs, code := runSluice("log", "put", endpoint, "--key", k, "orders", "record-"+k); code != 0 {
+			t.Fatalf("log put: %s", errs)
+		}
+	}
+	var mu sync.Mutex
+	seen := map[string]bool{}
+	all := make(chan struct{})
+	var once sync.Once
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		var ev struct {
+			Records []struct {
+				Kinesis struct{ PartitionKey string } `json:"kinesis"`
+			}
+		}
+		if err := json.Unmarshal(body, &ev); err != nil {
+			http.Error(w, err.Error(), 400)
+			return
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		for _, r := range ev.Records {
+			seen[r.Kinesis.PartitionKey] = true
+		}
+		if len(seen) == 3 {
+			once.Do(func() { close(all) })
+		}
+	}))
+	defer srv.Close()
+	dir := t.TempDir()
+	if out, errs, code := runSluice("trigger", "create", "--data", dir, "--name", "remote", "--stream", "orders", endpoint,
+		"--url", srv.URL, "--starting-position", "TRIM_HORIZON"); code != 0 {
+		t.Fatalf("create: exit %d, %q %q", code, out, errs)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int, 1)
+	var runOut, runErr strings.Builder
+	go func() { done <- run(ctx, []string{"trigger", "run", "--data", dir}, &runOut, &runErr) }()
+	select {
+	case <-all:
+	case c := <-done:
+		t.Fatalf("run ended: exit %d, %s", c, runErr.String())
+	}
+	cancel()
+	if c := <-done; c != 0 {
+		t.Fatalf("run: exit %d, %s", c, runErr.String())
+	}
+	if _, err := os.Stat(filepath.Join(dir, "LOCK")); !os.IsNotExist(err) {
+		t.Fatalf("run opened the data directory's log (%v)", err)
 	}
 }

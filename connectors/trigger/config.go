@@ -44,8 +44,12 @@ type Config struct {
 	Name string `json:"Name"`
 	// EventSourceArn is the stream's ARN,
 	// arn:aws:kinesis:REGION:ACCOUNT:stream/NAME.
-	EventSourceArn string   `json:"EventSourceArn"`
-	Function       Function `json:"Function"`
+	EventSourceArn string `json:"EventSourceArn"`
+	// Endpoint is the Kinesis API the stream is read through (the AWS
+	// service, or a `sluice log serve` elsewhere), http:// or https://;
+	// empty: the embedded log of the data directory.
+	Endpoint string   `json:"Endpoint,omitempty"`
+	Function Function `json:"Function"`
 
 	BatchSize                      *int   `json:"BatchSize,omitempty"`
 	MaximumBatchingWindowInSeconds *int   `json:"MaximumBatchingWindowInSeconds,omitempty"`
@@ -188,6 +192,12 @@ func (c *Config) Normalize() error {
 	}
 	if _, _, _, ok := ParseStreamARN(c.EventSourceArn); !ok {
 		return invalidParameter("EventSourceArn %q is not a Kinesis stream ARN (arn:aws:kinesis:REGION:ACCOUNT:stream/NAME)", c.EventSourceArn)
+	}
+	if c.Endpoint != "" {
+		u, err := url.Parse(c.Endpoint)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return invalidParameter("Endpoint %q must be an http:// or https:// URL with a host", c.Endpoint)
+		}
 	}
 	if c.StartingPosition == "" {
 		return invalidParameter("StartingPosition is required for a Kinesis event source: TRIM_HORIZON, LATEST or AT_TIMESTAMP")

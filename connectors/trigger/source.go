@@ -2,6 +2,7 @@ package trigger
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -250,4 +251,24 @@ func (k *kinesisShard) Read(ctx context.Context, max int) ([]Record, bool, error
 			return nil, false, err
 		}
 	}
+}
+
+// KinesisDestination puts each on-failure record (its JSON as the data, the
+// source shard as the partition key) into a stream of a Kinesis endpoint.
+type KinesisDestination struct {
+	Client *kinesis.Client
+	Stream string
+}
+
+// Send implements Destination.
+func (d *KinesisDestination) Send(ctx context.Context, rec *FailureRecord, _ []Record) error {
+	data, err := json.Marshal(rec)
+	if err != nil {
+		return fmt.Errorf("on-failure record: %w", err)
+	}
+	_, err = d.Client.PutRecord(ctx, &kinesis.PutRecordInput{StreamName: aws.String(d.Stream), PartitionKey: aws.String(rec.KinesisBatchInfo.ShardID), Data: data})
+	if err != nil {
+		return fmt.Errorf("on-failure destination stream %s: %w", d.Stream, err)
+	}
+	return nil
 }

@@ -150,6 +150,9 @@ type HostOptions struct {
 	// again; zero: DefaultRetry's waits.
 	Restart backoff.Policy
 	Logf    func(format string, args ...any)
+	// NewSource returns the source of a trigger with an Endpoint (a
+	// KinesisSource with a client for it); nil: such triggers do not run.
+	NewSource func(Config) (Source, error)
 }
 
 // Host runs stored triggers against a log, each on its own goroutine, and
@@ -219,7 +222,20 @@ func (h *Host) Start(ctx context.Context, name string) error {
 		defer close(hs.done)
 		c := clock.Or(h.opts.Clock)
 		for n := 1; ; n++ {
-			t, err := New(cfg, Options{Log: h.log, StateDir: h.store.stateDir(name), Clock: h.opts.Clock, Retry: h.opts.Retry, Logf: h.opts.Logf})
+			opts := Options{Log: h.log, StateDir: h.store.stateDir(name), Clock: h.opts.Clock, Retry: h.opts.Retry, Logf: h.opts.Logf}
+			var err error
+			switch {
+			case cfg.Endpoint != "" && h.opts.NewSource == nil:
+				err = fmt.Errorf("trigger %s reads %s, and this host reads only its log", name, cfg.Endpoint)
+			case cfg.Endpoint != "":
+				opts.Source, err = h.opts.NewSource(cfg)
+			case h.log == nil:
+				err = fmt.Errorf("trigger %s reads the embedded log, which this host has not opened", name)
+			}
+			var t *Trigger
+			if err == nil {
+				t, err = New(cfg, opts)
+			}
 			if err == nil {
 				hs.mu.Lock()
 				hs.t = t

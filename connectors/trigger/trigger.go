@@ -125,14 +125,21 @@ func New(cfg Config, opts Options) (*Trigger, error) {
 		t.logf = func(string, ...any) {}
 	}
 	if t.dest == nil && t.s.destination != "" {
-		if opts.Log == nil && !strings.HasPrefix(t.s.destination, "file://") {
+		ks, viaKinesis := t.src.(*KinesisSource)
+		switch {
+		case viaKinesis && !strings.HasPrefix(t.s.destination, "file://"):
+			// The on-failure stream is on the source's endpoint.
+			_, _, name, _ := ParseStreamARN(t.s.destination)
+			t.dest = &KinesisDestination{Client: ks.Client, Stream: name}
+		case opts.Log == nil && !strings.HasPrefix(t.s.destination, "file://"):
 			return nil, fmt.Errorf("trigger %s: the on-failure stream %s needs Options.Log or Options.Destination", cfg.Name, t.s.destination)
+		default:
+			d, err := NewDestination(opts.Log, t.s.destination)
+			if err != nil {
+				return nil, fmt.Errorf("trigger %s: %w", cfg.Name, err)
+			}
+			t.dest = d
 		}
-		d, err := NewDestination(opts.Log, t.s.destination)
-		if err != nil {
-			return nil, fmt.Errorf("trigger %s: %w", cfg.Name, err)
-		}
-		t.dest = d
 	}
 	return t, nil
 }
