@@ -260,6 +260,7 @@ type flaky struct {
 	mu        sync.Mutex
 	rng       *rand.Rand
 	partial   bool
+	never     bool // never fail at random
 	poison    int
 	processed func(seq string)
 	before    func() // called at the start of each invocation (a kill point)
@@ -284,12 +285,12 @@ func (f *flaky) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if f.rng.Float64() < 0.15 {
+	if !f.never && f.rng.Float64() < 0.15 {
 		http.Error(w, "random failure", 500)
 		return
 	}
 	fail := len(ev.Records)
-	if f.partial && f.rng.Float64() < 0.2 {
+	if f.partial && !f.never && f.rng.Float64() < 0.2 {
 		fail = f.rng.IntN(len(ev.Records))
 	}
 	for i, rec := range ev.Records {
