@@ -134,7 +134,7 @@ func TestHostStartsAndStops(t *testing.T) {
 	if strings.Join(h.Running(), ",") != "h" {
 		t.Fatalf("running %v", h.Running())
 	}
-	<-got
+	within(t, got, "call of the function")
 	if _, ok := h.Trigger("h"); !ok {
 		t.Fatal("the trigger that called the function is not running")
 	}
@@ -189,13 +189,13 @@ func TestHostRetriesATriggerThatCannotStart(t *testing.T) {
 	if err := h.Start(context.Background(), "h"); err != nil {
 		t.Fatal(err)
 	}
-	if msg := <-tried; !strings.Contains(msg, `on-failure destination arn:aws:kinesis:us-east-1:000000000000:stream/dlq`) || !strings.Contains(msg, "(trigger h restarts)") {
+	if msg := within(t, tried, "log line"); !strings.Contains(msg, `on-failure destination arn:aws:kinesis:us-east-1:000000000000:stream/dlq`) || !strings.Contains(msg, "(trigger h restarts)") {
 		t.Fatalf("log line %q", msg)
 	}
 	if err := l.CreateStream(shardlog.CreateStreamInput{Name: "dlq", ShardCount: 1}); err != nil {
 		t.Fatal(err)
 	}
-	<-got
+	within(t, got, "call of the function")
 }
 
 // failingDestination refuses its first n records, then passes them on.

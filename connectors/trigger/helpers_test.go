@@ -397,3 +397,18 @@ func runUntilCaughtUp(t testing.TB, tr *Trigger, timeout time.Duration) {
 		t.Fatal(err)
 	}
 }
+
+// within waits for ch, failing t (rather than hanging) if nothing comes
+// within a minute: a guard against a broken trigger, not a timing check.
+func within[T any](t testing.TB, ch <-chan T, what string) T {
+	t.Helper()
+	g := time.NewTimer(time.Minute)
+	defer g.Stop()
+	select {
+	case v := <-ch:
+		return v
+	case <-g.C:
+		t.Fatalf("no %s within a minute", what)
+		panic("unreachable")
+	}
+}

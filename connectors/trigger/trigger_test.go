@@ -406,14 +406,14 @@ func TestBatchingWindow(t *testing.T) {
 	go func() { done <- tr.Run(ctx) }()
 	put(3)
 	put(2)
-	if n := <-batches; n != 5 {
+	if n := within(t, batches, "first batch"); n != 5 {
 		t.Fatalf("first batch of %d records, want the 5 that arrived within the window", n)
 	}
 	// From now on every timer ends at once: the window of the next batch,
 	// of one record, ends without more records.
 	clk.AutoAdvance(true)
 	put(1)
-	if n := <-batches; n != 1 {
+	if n := within(t, batches, "second batch"); n != 1 {
 		t.Fatalf("second batch of %d records, want 1", n)
 	}
 	cancel()
