@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/sluicehq/sluice/connectors/shardlog"
 )
@@ -85,7 +86,11 @@ func TestTriggerCommands(t *testing.T) {
 	done := make(chan int, 1)
 	var runOut, runErr strings.Builder
 	go func() { done <- run(ctx, []string{"trigger", "run", "--data", dir}, &runOut, &runErr) }()
+	guard := time.NewTimer(time.Minute)
+	defer guard.Stop()
 	select {
+	case <-guard.C:
+		t.Fatalf("the function did not get every record within a minute: %s", runErr.String())
 	case <-all:
 	case c := <-done:
 		t.Fatalf("run ended: exit %d, %s %s", c, runOut.String(), runErr.String())
@@ -166,7 +171,11 @@ func TestTriggerRunThroughAnEndpoint(t *testing.T) {
 	done := make(chan int, 1)
 	var runOut, runErr strings.Builder
 	go func() { done <- run(ctx, []string{"trigger", "run", "--data", dir}, &runOut, &runErr) }()
+	guard := time.NewTimer(time.Minute)
+	defer guard.Stop()
 	select {
+	case <-guard.C:
+		t.Fatalf("the function did not get every record within a minute: %s", runErr.String())
 	case <-all:
 	case c := <-done:
 		t.Fatalf("run ended: exit %d, %s", c, runErr.String())
