@@ -290,6 +290,9 @@ func triggerRun(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
+	if len(cfgs) == 0 {
+		return fmt.Errorf("no triggers stored in %s: create one with 'sluice trigger create'", *dir)
+	}
 	var mu sync.Mutex
 	logf := func(f string, a ...any) {
 		mu.Lock()
