@@ -18,10 +18,10 @@ type DecodeError struct {
 	// SubSequenceNumber names the user record of an aggregate (0 for a
 	// record that is not aggregated).
 	SubSequenceNumber uint64
-	ArrivalTime    time.Time
-	PartitionKey   string
-	Data           []byte
-	Err            error
+	ArrivalTime       time.Time
+	PartitionKey      string
+	Data              []byte
+	Err               error
 }
 
 // DecodeErrors is the side output of the records a decoding source could
