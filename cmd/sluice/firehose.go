@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/sluicehq/sluice/connectors/firehose"
@@ -155,7 +156,13 @@ func firehoseRun(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		fmt.Fprintf(stdout, "serving the log over the Kinesis API on http://%s\n", ln.Addr())
 	}
 
-	src, err := shardconn.NewSource(l, shardconn.SourceOptions{Stream: ref, Start: startPos, Bounded: *bounded, Checkpointed: interval > 0})
+	var corruptMu sync.Mutex // the hook runs on every reading subtask
+	src, err := shardconn.NewSource(l, shardconn.SourceOptions{Stream: ref, Start: startPos, Bounded: *bounded, Checkpointed: interval > 0,
+		OnCorruptAggregate: func(shard string, seq shardlog.SequenceNumber, err error) {
+			corruptMu.Lock()
+			defer corruptMu.Unlock()
+			fmt.Fprintf(stderr, "%s record %s: %v; delivered whole\n", shard, seq, err)
+		}})
 	if err != nil {
 		return err
 	}
@@ -236,9 +243,12 @@ func firehoseRun(ctx context.Context, args []string, stdout, stderr io.Writer) e
 
 // logRecord maps a log record to a Firehose record: the log's arrival time
 // is the record's arrival time (prefixes are evaluated at it), and the
-// partition key and sequence number go to transforms and error documents.
+// partition key, shard and sequence number go to transforms and error
+// documents. The source de-aggregates KPL aggregates, as Firehose does: a
+// user record also carries its sub-sequence number.
 func logRecord(r shardconn.SourceRecord) firehose.Record {
-	return firehose.Record{Data: r.Data, ArrivalTime: r.ArrivalTime, PartitionKey: r.PartitionKey, SequenceNumber: r.SequenceNumber.String()}
+	return firehose.Record{Data: r.Data, ArrivalTime: r.ArrivalTime, PartitionKey: r.PartitionKey, SequenceNumber: r.SequenceNumber.String(),
+		ShardID: r.ShardID, SubSequenceNumber: r.SubSequenceNumber, Aggregated: r.Aggregated}
 }
 
 func parseStart(s string) (shardlog.StartPosition, error) {

@@ -19,6 +19,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -29,6 +30,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 	"github.com/aws/smithy-go"
 
+	kinesisconn "github.com/sluicehq/sluice/connectors/kinesis"
+	"github.com/sluicehq/sluice/connectors/kpl"
 	"github.com/sluicehq/sluice/connectors/shardlog"
 	"github.com/sluicehq/sluice/connectors/shardlog/kinesisapi"
 )
@@ -39,7 +42,7 @@ func init() {
 		{"check", "verify every stored record of a log directory (not being served): sluice log check --data DIR", logCheck},
 		{"repair", "repair damaged records of a log directory (not being served): sluice log repair --data DIR --skip|--salvage", logRepair},
 		{"create", "create a stream: sluice log create STREAM --shards N", clientErrors(logCreate)},
-		{"put", "put records: sluice log put STREAM [--key K] [DATA ...] (else lines of stdin)", clientErrors(logPut)},
+		{"put", "put records: sluice log put STREAM [--key K] [--aggregate] [DATA ...] (else lines of stdin)", clientErrors(logPut)},
 		{"get", "read a stream once, every shard: sluice log get STREAM [--shard ID] [--from POS]", clientErrors(logGet)},
 		{"describe", "describe a stream and its shards", clientErrors(logDescribe)},
 		{"split", "split a shard: sluice log split STREAM SHARD [--hash-key K]", clientErrors(logSplit)},
@@ -397,15 +400,19 @@ func logPut(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	client := logClientFlags(fs)
 	key := fs.String("key", "", "partition key (default: a counter per record)")
 	hashKey := fs.String("hash-key", "", "explicit hash key")
+	aggregate := fs.Bool("aggregate", false, "pack the records into KPL aggregates per shard, as the Kinesis Producer Library does")
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
 		return err
 	}
 	if len(pos) < 1 {
-		return usageError("sluice log put STREAM [--key K] [DATA ...]")
+		return usageError("sluice log put STREAM [--key K] [--aggregate] [DATA ...]")
 	}
 	stream, data := pos[0], pos[1:]
 	c := client()
+	if *aggregate {
+		return putAggregated(ctx, c, stream, *key, *hashKey, data, stdout)
+	}
 	var batch []types.PutRecordsRequestEntry
 	n := 0
 	flush := func() error {
@@ -500,25 +507,74 @@ func parseFrom(s string) (*kinesis.GetShardIteratorInput, error) {
 type printedRecord struct {
 	Shard        string    `json:"shard"`
 	Sequence     string    `json:"sequence_number"`
+	SubSequence  *uint64   `json:"sub_sequence_number,omitempty"`
 	PartitionKey string    `json:"partition_key"`
+	HashKey      string    `json:"explicit_hash_key,omitempty"`
 	Arrival      time.Time `json:"arrival"`
 	Data         string    `json:"data"`
 	Base64       bool      `json:"base64,omitempty"`
 }
 
-func printRecord(w io.Writer, shard string, r types.Record, asJSON bool) {
-	p := printedRecord{Shard: shard, Sequence: aws.ToString(r.SequenceNumber), PartitionKey: aws.ToString(r.PartitionKey), Arrival: aws.ToTime(r.ApproximateArrivalTimestamp).UTC()}
-	if utf8.Valid(r.Data) {
-		p.Data = string(r.Data)
-	} else {
-		p.Data, p.Base64 = base64.StdEncoding.EncodeToString(r.Data), true
+// recordPrinter prints records, each KPL aggregate as its user records
+// (sequence number SEQ/SUB in text, sub_sequence_number in JSON) unless
+// raw. A corrupt aggregate is printed whole, with a line on stderr.
+type recordPrinter struct {
+	w, errw     io.Writer
+	asJSON, raw bool
+	deagg       kpl.Deaggregator
+	users       []kpl.UserRecord
+}
+
+func (p *recordPrinter) addFlags(fs *flag.FlagSet) {
+	fs.BoolVar(&p.asJSON, "json", false, "print JSON lines")
+	fs.BoolVar(&p.raw, "raw", false, "print KPL-aggregated records as they are stored instead of their user records")
+}
+
+// print prints r, at most limit lines of it when limit > 0, and returns
+// how many lines it printed.
+func (p *recordPrinter) print(shard string, r types.Record, limit int) int {
+	seq := aws.ToString(r.SequenceNumber)
+	base := printedRecord{Shard: shard, Sequence: seq, PartitionKey: aws.ToString(r.PartitionKey), Arrival: aws.ToTime(r.ApproximateArrivalTimestamp).UTC()}
+	if p.raw || !kpl.IsAggregated(r.Data) {
+		p.line(base, r.Data)
+		return 1
 	}
-	if asJSON {
-		b, _ := json.Marshal(p)
-		fmt.Fprintf(w, "%s\n", b)
+	users, ce := p.deagg.Append(p.users[:0], base.PartitionKey, "", r.Data)
+	p.users = users
+	if ce != nil {
+		fmt.Fprintf(p.errw, "sluice log: %s record %s: %v; printed whole\n", shard, seq, ce)
+		p.line(base, r.Data)
+		return 1
+	}
+	if limit > 0 && len(users) > limit {
+		users = users[:limit]
+	}
+	for i := range users {
+		u := &users[i]
+		rec := base
+		sub := u.SubSequenceNumber
+		rec.SubSequence, rec.PartitionKey, rec.HashKey = &sub, u.PartitionKey, u.ExplicitHashKey
+		p.line(rec, u.Data)
+	}
+	return len(users)
+}
+
+func (p *recordPrinter) line(rec printedRecord, data []byte) {
+	if utf8.Valid(data) {
+		rec.Data = string(data)
+	} else {
+		rec.Data, rec.Base64 = base64.StdEncoding.EncodeToString(data), true
+	}
+	if p.asJSON {
+		b, _ := json.Marshal(rec)
+		fmt.Fprintf(p.w, "%s\n", b)
 		return
 	}
-	fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", p.Shard, p.Sequence, p.PartitionKey, p.Data)
+	seq := rec.Sequence
+	if rec.SubSequence != nil {
+		seq += "/" + strconv.FormatUint(*rec.SubSequence, 10)
+	}
+	fmt.Fprintf(p.w, "%s\t%s\t%s\t%s\n", rec.Shard, seq, rec.PartitionKey, rec.Data)
 }
 
 func logGet(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -527,9 +583,11 @@ func logGet(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	shard := fs.String("shard", "", "read only this shard (default: every shard, in shard order)")
 	from := fs.String("from", "trim_horizon", "trim_horizon, latest, at:SEQ, after:SEQ or ts:RFC3339")
 	limit := fs.Int("limit", 1000, "records at most, per shard")
-	asJSON := fs.Bool("json", false, "print JSON lines")
+	pr := &recordPrinter{w: stdout, errw: stderr}
+	pr.addFlags(fs)
 	setUsage(fs, "sluice log get STREAM [--shard ID] [--from POS]",
-		"Reads the records of a stream once and prints one line per record: shard, sequence number, partition key, data.")
+		"Reads the records of a stream once and prints one line per record: shard, sequence number, partition key, data.\n"+
+			"A KPL-aggregated record is printed as its user records, sequence number SEQ/SUB (--raw: as stored).")
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
 		return err
@@ -546,13 +604,13 @@ func logGet(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	total := 0
 	for _, id := range shards {
-		n, err := getShard(ctx, c, pos[0], id, *from, *limit, stdout, *asJSON)
+		n, err := getShard(ctx, c, pos[0], id, *from, *limit, pr)
 		if err != nil {
 			return err
 		}
 		total += n
 	}
-	if total == 0 && !*asJSON {
+	if total == 0 && !pr.asJSON {
 		fmt.Fprintf(stderr, "no records in %s from %s (%d shards read)\n", pos[0], *from, len(shards))
 	}
 	return nil
@@ -580,7 +638,7 @@ func listShardIDs(ctx context.Context, c *kinesis.Client, stream string) ([]stri
 
 // getShard prints up to limit records of one shard from position from and
 // returns how many it printed.
-func getShard(ctx context.Context, c *kinesis.Client, stream, shard, from string, limit int, stdout io.Writer, asJSON bool) (int, error) {
+func getShard(ctx context.Context, c *kinesis.Client, stream, shard, from string, limit int, pr *recordPrinter) (int, error) {
 	in, err := parseFrom(from)
 	if err != nil {
 		return 0, err
@@ -597,7 +655,7 @@ func getShard(ctx context.Context, c *kinesis.Client, stream, shard, from string
 			return limit - left, err
 		}
 		for _, r := range out.Records {
-			printRecord(stdout, shard, r, asJSON)
+			pr.print(shard, r, 0)
 		}
 		left -= len(out.Records)
 		if len(out.Records) == 0 || aws.ToInt64(out.MillisBehindLatest) == 0 && len(out.Records) < 10000 {
@@ -716,8 +774,9 @@ func logTail(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	client := logClientFlags(fs)
 	from := fs.String("from", "latest", "where to start each initial shard: latest, trim_horizon or ts:RFC3339")
 	poll := fs.Duration("poll", 200*time.Millisecond, "poll interval when a shard has nothing new")
-	maxRecs := fs.Int("max", 0, "stop after this many records (0: run until interrupted)")
-	asJSON := fs.Bool("json", false, "print JSON lines")
+	maxRecs := fs.Int("max", 0, "stop after this many records, user records of KPL aggregates each counted (0: run until interrupted)")
+	pr := &recordPrinter{w: stdout, errw: stderr}
+	pr.addFlags(fs)
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
 		return err
@@ -774,8 +833,7 @@ func logTail(ctx context.Context, args []string, stdout, stderr io.Writer) error
 				return err
 			}
 			for _, r := range out.Records {
-				printRecord(stdout, cur.shard, r, *asJSON)
-				seen++
+				seen += pr.print(cur.shard, r, max(*maxRecs-seen, 0))
 				if *maxRecs > 0 && seen >= *maxRecs {
 					return nil
 				}
@@ -817,5 +875,47 @@ func logTail(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			}
 		}
 	}
+	return nil
+}
+
+// putAggregated puts data (else the lines of stdin) through a kpl.Producer
+// and prints how many user records went into how many Kinesis records.
+func putAggregated(ctx context.Context, c *kinesis.Client, stream, key, hashKey string, data []string, stdout io.Writer) error {
+	p, err := kpl.NewProducer(ctx, kinesisconn.KPLPutRecords(c, stream), kpl.ProducerOptions{ListShards: kinesisconn.KPLListShards(c, stream)})
+	if err != nil {
+		return err
+	}
+	n := 0
+	add := func(d []byte) error {
+		k := key
+		if k == "" {
+			k = fmt.Sprint(n)
+		}
+		n++
+		return p.Put(ctx, kpl.UserRecord{PartitionKey: k, ExplicitHashKey: hashKey, Data: d})
+	}
+	if len(data) > 0 {
+		for _, d := range data {
+			if err := add([]byte(d)); err != nil {
+				return err
+			}
+		}
+	} else {
+		sc := bufio.NewScanner(os.Stdin)
+		sc.Buffer(make([]byte, 64<<10), 1<<20+1)
+		for sc.Scan() {
+			if err := add(sc.Bytes()); err != nil {
+				return err
+			}
+		}
+		if err := sc.Err(); err != nil {
+			return err
+		}
+	}
+	if err := p.Close(ctx); err != nil {
+		return err
+	}
+	st := p.Stats()
+	fmt.Fprintf(stdout, "%d user records in %d Kinesis records\n", st.UserRecords, st.KinesisRecords)
 	return nil
 }

@@ -23,6 +23,13 @@ type Record struct {
 	// SequenceNumber is the source position, if any; it appears in error
 	// documents.
 	SequenceNumber string
+	// ShardID is the source shard, if any. SubSequenceNumber names a user
+	// record of a KPL aggregate (Aggregated), which a stream source
+	// de-aggregates as Firehose does; both go to transforms as
+	// kinesisRecordMetadata, the sub-sequence number to error documents.
+	ShardID           string
+	SubSequenceNumber uint64
+	Aggregated        bool
 }
 
 // Keys are a record's partition key values.

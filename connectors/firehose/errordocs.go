@@ -77,6 +77,10 @@ func (f failure) doc(lambdaArn, table string) ([]byte, error) {
 		if f.rec.SequenceNumber != "" {
 			d.SequenceNumber = &f.rec.SequenceNumber
 		}
+		if f.rec.Aggregated {
+			sub := int64(f.rec.SubSequenceNumber)
+			d.SubSequenceNumber = &sub
+		}
 		if table != "" {
 			d.DataCatalogTable.TableName = &table
 		}

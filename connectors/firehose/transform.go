@@ -30,9 +30,12 @@ type TransformEventRecord struct {
 // RecordMetadata carries a stream source's metadata, as Firehose does for
 // a Kinesis source.
 type RecordMetadata struct {
+	ShardID                     string `json:"shardId,omitempty"`
 	PartitionKey                string `json:"partitionKey"`
 	SequenceNumber              string `json:"sequenceNumber"`
 	ApproximateArrivalTimestamp int64  `json:"approximateArrivalTimestamp"`
+	// SubsequenceNumber is present for a user record of a KPL aggregate.
+	SubsequenceNumber *uint64 `json:"subsequenceNumber,omitempty"`
 }
 
 // Transform results.
@@ -129,8 +132,12 @@ func (s *Stream) applyTransform(ctx context.Context, recs []Record) ([]transform
 		byID[id] = i
 		ev.Records[i] = TransformEventRecord{RecordID: id, ApproximateArrivalTimestamp: r.ArrivalTime.UnixMilli(), Data: r.Data}
 		if r.PartitionKey != "" || r.SequenceNumber != "" {
-			ev.Records[i].KinesisRecordMetadata = &RecordMetadata{PartitionKey: r.PartitionKey, SequenceNumber: r.SequenceNumber,
+			ev.Records[i].KinesisRecordMetadata = &RecordMetadata{ShardID: r.ShardID, PartitionKey: r.PartitionKey, SequenceNumber: r.SequenceNumber,
 				ApproximateArrivalTimestamp: r.ArrivalTime.UnixMilli()}
+			if r.Aggregated {
+				sub := r.SubSequenceNumber
+				ev.Records[i].KinesisRecordMetadata.SubsequenceNumber = &sub
+			}
 		}
 	}
 	var resp *TransformResponse

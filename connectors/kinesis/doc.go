@@ -17,6 +17,12 @@
 // failures), and flushes at every checkpoint barrier: at-least-once, as
 // Flink's Kinesis sink.
 //
+// KPL-aggregated records (connectors/kpl) are de-aggregated by the Source
+// into user records with sub-sequence numbers (a checkpoint inside an
+// aggregate resumes AT_SEQUENCE_NUMBER and skips the user records already
+// emitted); the Sink aggregates on request (SinkOptions.Aggregate), and
+// KPLPutRecords and KPLListShards put a kpl.Producer over the SDK.
+//
 // The package links the AWS SDK; the engine, operators and state never do
 // (internal/layers).
 package kinesis

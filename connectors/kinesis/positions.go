@@ -13,6 +13,9 @@ const (
 	Latest              = "LATEST"
 	AtTimestamp         = "AT_TIMESTAMP"
 	AfterSequenceNumber = "AFTER_SEQUENCE_NUMBER"
+	// AtSequenceNumber with a sub-sequence number is a position inside a
+	// KPL aggregate: read from the aggregate, skipping Sub user records.
+	AtSequenceNumber = "AT_SEQUENCE_NUMBER"
 )
 
 // position is where a shard is read from: TRIM_HORIZON, AT_TIMESTAMP with
@@ -23,8 +26,11 @@ type position struct {
 	Type string `json:"type"`
 	// Timestamp is AT_TIMESTAMP's, in ms since the epoch.
 	Timestamp int64 `json:"ts,omitempty"`
-	// Seq is AFTER_SEQUENCE_NUMBER's.
+	// Seq is AFTER_SEQUENCE_NUMBER's and AT_SEQUENCE_NUMBER's.
 	Seq string `json:"seq,omitempty"`
+	// Sub is AT_SEQUENCE_NUMBER's: how many user records of the KPL
+	// aggregate at Seq were already emitted.
+	Sub uint64 `json:"sub,omitempty"`
 	// Latest marks an AT_TIMESTAMP that stands for LATEST: where the
 	// endpoint's clock is behind ours and refuses the time as in the
 	// future, the shard is read from LATEST instead.
@@ -37,6 +43,8 @@ func (p position) String() string {
 		return AtTimestamp + " " + time.UnixMilli(p.Timestamp).UTC().Format(time.RFC3339Nano)
 	case AfterSequenceNumber:
 		return AfterSequenceNumber + " " + p.Seq
+	case AtSequenceNumber:
+		return fmt.Sprintf("%s %s/%d", AtSequenceNumber, p.Seq, p.Sub)
 	}
 	return p.Type
 }
@@ -95,12 +103,22 @@ func later(a, b string) bool {
 }
 
 // ahead reports whether position a is further into its shard than b (both
-// of one shard).
+// of one shard). AFTER s is past every user record of s; AT s/k is past
+// the records before s and k user records of s.
 func ahead(a, b position) bool {
+	seqPos := func(p position) bool { return p.Type == AfterSequenceNumber || p.Type == AtSequenceNumber }
 	switch {
-	case a.Type == AfterSequenceNumber && b.Type == AfterSequenceNumber:
-		return later(a.Seq, b.Seq)
-	case a.Type == AfterSequenceNumber:
+	case seqPos(a) && seqPos(b):
+		if a.Seq != b.Seq {
+			return later(a.Seq, b.Seq)
+		}
+		switch {
+		case a.Type == b.Type:
+			return a.Sub > b.Sub
+		default:
+			return a.Type == AfterSequenceNumber
+		}
+	case seqPos(a):
 		return true
 	default:
 		return false

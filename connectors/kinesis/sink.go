@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 
+	"github.com/sluicehq/sluice/connectors/kpl"
 	"github.com/sluicehq/sluice/engine"
 	"github.com/sluicehq/sluice/internal/backoff"
 	"github.com/sluicehq/sluice/internal/clock"
@@ -52,6 +53,18 @@ type SinkOptions struct {
 	// throttled ones included, instead of sending it again (Flink's
 	// sink.fail-on-error).
 	FailOnError bool
+	// Aggregate packs the records into KPL aggregates (connectors/kpl)
+	// per open shard, as the KPL does with the shard map ListShards gives:
+	// each aggregate carries the explicit hash key of its first record, so
+	// it lands on the shard all its records map to, and consumers that
+	// de-aggregate (this package's Source, the KCL, Lambda, Firehose) see
+	// the records again. Aggregation bounds each aggregate (default 51200
+	// bytes and 4294967295 records). Aggregates are sent when full, after
+	// FlushTimeout, at barriers and at the end of input; when a record
+	// lands on another shard than predicted (a reshard), the shard map is
+	// listed again.
+	Aggregate   bool
+	Aggregation kpl.AggregatorOptions
 }
 
 // EnsureDefaults fills zero fields with their defaults.
@@ -86,6 +99,11 @@ func (o *SinkOptions) Validate() error {
 		return fmt.Errorf("kinesis: sink: negative FlushTimeout %s", o.FlushTimeout)
 	case o.InitialBackoff <= 0 || o.MaxBackoff < o.InitialBackoff:
 		return fmt.Errorf("kinesis: sink: backoff %s..%s", o.InitialBackoff, o.MaxBackoff)
+	}
+	if o.Aggregate {
+		if _, err := kpl.NewAggregator(o.Aggregation, nil); err != nil {
+			return fmt.Errorf("kinesis: sink: %w", err)
+		}
 	}
 	return nil
 }
@@ -204,9 +222,36 @@ func (s *Sink[T]) Open(ctx context.Context, info engine.SinkInfo) (engine.SinkWr
 	w := &sinkWriter[T]{s: s, enc: enc, ctx: wctx, cancel: cancel, name: info.Name, clock: clock.Or(info.Clock),
 		policy: backoff.Policy{Initial: s.opts.InitialBackoff, Multiplier: 2, Max: s.opts.MaxBackoff, Jitter: true},
 		kick:   make(chan struct{}, 1)}
+	if s.opts.Aggregate {
+		var err error
+		if w.agg, err = kpl.NewAggregator(s.opts.Aggregation, nil); err != nil {
+			cancel()
+			return nil, fmt.Errorf("kinesis: sink %s: %w", info.Name, err)
+		}
+		if err := w.loadShards(); err != nil {
+			cancel()
+			return nil, err
+		}
+	}
 	w.wg.Add(1)
 	go w.flusher()
 	return w, nil
+}
+
+// loadShards lists the open shards for the aggregator. The caller holds mu
+// or owns w alone.
+func (w *sinkWriter[T]) loadShards() error {
+	rs, err := KPLListShards(w.s.api, w.s.opts.streamName())(w.ctx)
+	if err != nil {
+		return fmt.Errorf("kinesis: sink %s: %w", w.name, err)
+	}
+	m, err := kpl.NewShardMap(rs)
+	if err != nil {
+		return fmt.Errorf("kinesis: sink %s: %w", w.name, err)
+	}
+	out := w.agg.SetShards(w.aggOut[:0], m)
+	w.reload = false
+	return w.bufferAggregatesLocked(out)
 }
 
 type sinkWriter[T any] struct {
@@ -227,6 +272,67 @@ type sinkWriter[T any] struct {
 	bytes  int
 	oldest time.Time // when the first buffered record was written
 	bgErr  error     // the flusher's failure, returned by the next call
+
+	// With SinkOptions.Aggregate: the aggregates in progress, the shard
+	// each buffered entry was aggregated for ("" for none), and whether a
+	// put landed elsewhere so that the shards must be listed again.
+	agg       *kpl.Aggregator
+	aggOut    []kpl.Entry
+	predicted []string
+	reload    bool
+}
+
+// pendingLocked reports whether records wait in the buffer or in
+// aggregates.
+func (w *sinkWriter[T]) pendingLocked() bool {
+	return len(w.buf) > 0 || w.agg != nil && w.agg.Buffered() > 0
+}
+
+// appendLocked adds e to the buffer, sending it first when e does not fit.
+func (w *sinkWriter[T]) appendLocked(e Entry, shard string) error {
+	o := &w.s.opts
+	size := len(e.PartitionKey) + len(e.Data)
+	if len(w.buf) == o.MaxBatchRecords || w.bytes+size > o.MaxBatchBytes {
+		if err := w.send(); err != nil {
+			return err
+		}
+	}
+	re := types.PutRecordsRequestEntry{PartitionKey: aws.String(e.PartitionKey), Data: e.Data}
+	if e.ExplicitHashKey != "" {
+		re.ExplicitHashKey = aws.String(e.ExplicitHashKey)
+	}
+	w.buf = append(w.buf, re)
+	w.predicted = append(w.predicted, shard)
+	w.bytes += size
+	return nil
+}
+
+func (w *sinkWriter[T]) bufferAggregatesLocked(es []kpl.Entry) error {
+	for i := range es {
+		k := &es[i]
+		if err := w.appendLocked(Entry{PartitionKey: k.PartitionKey, ExplicitHashKey: k.ExplicitHashKey, Data: k.Data}, k.ShardID); err != nil {
+			return err
+		}
+		*k = kpl.Entry{}
+	}
+	w.aggOut = es[:0]
+	return nil
+}
+
+// sendAllLocked sends the buffer and every aggregate in progress.
+func (w *sinkWriter[T]) sendAllLocked() error {
+	if w.agg != nil {
+		if err := w.bufferAggregatesLocked(w.agg.Flush(w.aggOut[:0])); err != nil {
+			return err
+		}
+	}
+	if err := w.send(); err != nil {
+		return err
+	}
+	if w.agg != nil && w.reload {
+		return w.loadShards()
+	}
+	return nil
 }
 
 // flusher sends the buffer when its oldest record is FlushTimeout old.
@@ -241,13 +347,13 @@ func (w *sinkWriter[T]) flusher() {
 		}
 		for {
 			w.mu.Lock()
-			if len(w.buf) == 0 || w.bgErr != nil {
+			if !w.pendingLocked() || w.bgErr != nil {
 				w.mu.Unlock()
 				break
 			}
 			due := w.oldest.Add(timeout)
 			if !w.clock.Now().Before(due) {
-				if err := w.send(); err != nil {
+				if err := w.sendAllLocked(); err != nil {
 					w.bgErr = err
 				}
 				w.mu.Unlock()
@@ -281,28 +387,34 @@ func (w *sinkWriter[T]) Write(b []engine.Record[T]) error {
 		if err := e.validate(); err != nil {
 			return fmt.Errorf("kinesis: sink %s: record refused: %w", w.name, err)
 		}
-		size := len(e.PartitionKey) + len(e.Data)
-		if len(w.buf) == o.MaxBatchRecords || w.bytes+size > o.MaxBatchBytes {
-			if err := w.send(); err != nil {
-				return err
-			}
-		}
-		if len(w.buf) == 0 {
+		if !w.pendingLocked() {
 			w.oldest = w.clock.Now()
 			select { // the flusher times the new batch
 			case w.kick <- struct{}{}:
 			default:
 			}
 		}
-		re := types.PutRecordsRequestEntry{PartitionKey: aws.String(e.PartitionKey), Data: e.Data}
-		if e.ExplicitHashKey != "" {
-			re.ExplicitHashKey = aws.String(e.ExplicitHashKey)
+		if w.agg == nil {
+			if err := w.appendLocked(e, ""); err != nil {
+				return err
+			}
+			continue
 		}
-		w.buf = append(w.buf, re)
-		w.bytes += size
+		if w.reload {
+			if err := w.loadShards(); err != nil {
+				return err
+			}
+		}
+		out, err := w.agg.Add(w.aggOut[:0], kpl.UserRecord{PartitionKey: e.PartitionKey, ExplicitHashKey: e.ExplicitHashKey, Data: e.Data})
+		if err != nil {
+			return fmt.Errorf("kinesis: sink %s: record refused: %w", w.name, err)
+		}
+		if err := w.bufferAggregatesLocked(out); err != nil {
+			return err
+		}
 	}
-	if len(w.buf) > 0 && w.clock.Now().Sub(w.oldest) >= o.FlushTimeout {
-		return w.send()
+	if w.pendingLocked() && w.clock.Now().Sub(w.oldest) >= o.FlushTimeout {
+		return w.sendAllLocked()
 	}
 	return nil
 }
@@ -323,6 +435,7 @@ func retryable(code string) bool {
 func (w *sinkWriter[T]) send() error {
 	s := w.s
 	entries := w.buf
+	first := true
 	for attempt := 1; len(entries) > 0; attempt++ {
 		in := &kinesis.PutRecordsInput{Records: entries}
 		streamInput(s.opts.Stream, s.opts.StreamARN, &in.StreamName, &in.StreamARN)
@@ -343,6 +456,9 @@ func (w *sinkWriter[T]) send() error {
 			for i := range res.Records {
 				r := &res.Records[i]
 				code := aws.ToString(r.ErrorCode)
+				if first && code == "" && i < len(w.predicted) && w.predicted[i] != "" && aws.ToString(r.ShardId) != w.predicted[i] {
+					w.reload = true // aggregated for a shard that no longer takes its keys
+				}
 				switch {
 				case code == "":
 				case retryable(code) && !s.opts.FailOnError:
@@ -351,6 +467,7 @@ func (w *sinkWriter[T]) send() error {
 					return fmt.Errorf("kinesis: sink %s: PutRecords %s refused a record: %s: %s", w.name, s.opts.streamName(), code, aws.ToString(r.ErrorMessage))
 				}
 			}
+			first = false
 			s.records.Add(int64(len(entries) - len(failed)))
 			if len(failed) == 0 {
 				break
@@ -363,7 +480,8 @@ func (w *sinkWriter[T]) send() error {
 		}
 	}
 	clear(w.buf)
-	w.buf, w.bytes = w.buf[:0], 0
+	clear(w.predicted)
+	w.buf, w.bytes, w.predicted = w.buf[:0], 0, w.predicted[:0]
 	return nil
 }
 
@@ -379,7 +497,7 @@ func (w *sinkWriter[T]) flush() error {
 	if w.bgErr != nil {
 		return w.bgErr
 	}
-	return w.send()
+	return w.sendAllLocked()
 }
 
 // Commit implements engine.CommittingWriter: the records are stored

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -13,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 	"github.com/aws/smithy-go"
 
+	"github.com/sluicehq/sluice/connectors/kpl"
 	"github.com/sluicehq/sluice/engine"
 	"github.com/sluicehq/sluice/internal/backoff"
 	"github.com/sluicehq/sluice/internal/clock"
@@ -59,6 +61,20 @@ type SourceOptions struct {
 	// whose parent another subtask reads then starts only once a completed
 	// checkpoint records the parent's end.
 	Checkpointed bool
+	// KeepAggregates passes records in the KPL's aggregated format on as
+	// they are stored. By default, as the KCL does, such a record is split
+	// into its user records (connectors/kpl), each emitted with the
+	// record's sequence number and its sub-sequence number; a checkpoint
+	// taken inside an aggregate holds AT_SEQUENCE_NUMBER with the
+	// sub-sequence number, so that a restore neither repeats nor skips
+	// user records.
+	KeepAggregates bool
+	// OnCorruptAggregate, if set, hears of every record with the
+	// aggregated format's magic prefix that is not a valid aggregate (bad
+	// MD5, truncated or invalid protobuf, an index out of range); the
+	// record is emitted whole and counted (Source.CorruptAggregates)
+	// either way. It is called on the reading subtask's goroutine.
+	OnCorruptAggregate func(shardID, sequenceNumber string, err error)
 }
 
 // EnsureDefaults fills zero fields with their defaults.
@@ -109,14 +125,20 @@ func (o *SourceOptions) streamName() string {
 	return o.Stream
 }
 
-// Record is one Kinesis record as a Source reads it.
+// Record is one Kinesis record as a Source reads it, or one user record of
+// a KPL aggregate: the aggregate's sequence number and arrival time, its
+// own partition key, explicit hash key and data, and its sub-sequence
+// number (0 and Aggregated false for a record that is not aggregated).
 type Record struct {
-	ShardID        string
-	SequenceNumber string
+	ShardID           string
+	SequenceNumber    string
+	SubSequenceNumber uint64
+	Aggregated        bool
 	// ArrivalTime is the record's approximate arrival timestamp.
-	ArrivalTime  time.Time
-	PartitionKey string
-	Data         []byte
+	ArrivalTime     time.Time
+	PartitionKey    string
+	ExplicitHashKey string
+	Data            []byte
 }
 
 // Source is the engine source of one Kinesis stream. Every shard is a
@@ -133,13 +155,21 @@ type Record struct {
 // parent's last records before the child's first downstream.
 //
 // A record's source timestamp is its approximate arrival time. Records
-// that the Kinesis Producer Library aggregated are passed on as they are
-// stored (not de-aggregated).
+// that the Kinesis Producer Library aggregated are de-aggregated into their
+// user records unless KeepAggregates. A Read emits about as many records
+// as the output batch has room for: the rest of a GetRecords response, or
+// of an aggregate, waits for the next Read.
 type Source[T any] struct {
-	api  API
-	opts SourceOptions
-	conv func(*Record) (T, error)
+	api     API
+	opts    SourceOptions
+	conv    func(*Record) (T, error)
+	corrupt *atomic.Int64
 }
+
+// CorruptAggregates returns how many records with the aggregated format's
+// prefix were not valid aggregates and were emitted whole, over every job
+// run with this source.
+func (s *Source[T]) CorruptAggregates() int64 { return s.corrupt.Load() }
 
 // NewSource returns a source of opts' stream, read through api.
 func NewSource(api API, opts SourceOptions) (*Source[Record], error) {
@@ -159,7 +189,7 @@ func NewSourceWith[T any](api API, opts SourceOptions, conv func(*Record) (T, er
 	if err := opts.Validate(); err != nil {
 		return nil, err
 	}
-	return &Source[T]{api: api, opts: opts, conv: conv}, nil
+	return &Source[T]{api: api, opts: opts, conv: conv, corrupt: new(atomic.Int64)}, nil
 }
 
 // Options returns the source's options, defaults filled in.
@@ -213,9 +243,24 @@ type shard struct {
 	lastSeq string // sequence number of the last record emitted
 	next    time.Time
 	retries int
+
+	// pend are records of the last response not yet wholly emitted, the
+	// first with pendSub user records emitted; pendEnd: the response
+	// closed the shard (with pendChildren).
+	pend         []types.Record
+	pendSub      uint64
+	pendEnd      bool
+	pendChildren []types.ChildShard
+	// skip: restored inside an aggregate, skip skipSub user records of
+	// the record skipSeq when it is read first.
+	skipSeq string
+	skipSub uint64
 }
 
 func (sh *shard) pos() position {
+	if len(sh.pend) > 0 {
+		return position{Type: AtSequenceNumber, Seq: aws.ToString(sh.pend[0].SequenceNumber), Sub: sh.pendSub}
+	}
 	if sh.lastSeq != "" {
 		return position{Type: AfterSequenceNumber, Seq: sh.lastSeq}
 	}
@@ -242,6 +287,8 @@ type reader[T any] struct {
 	started     bool
 	eof         bool
 	timer       clock.Timer
+	deagg       kpl.Deaggregator
+	users       []kpl.UserRecord
 }
 
 // AddSplits implements engine.SplitReader.
@@ -330,6 +377,9 @@ func (r *reader[T]) takeIncoming(out *engine.SourceOutput[T]) {
 		sh := r.shards[a.ID]
 		if sh == nil {
 			sh = &shard{id: a.ID, start: a.Start, pending: true}
+			if a.Start.Type == AtSequenceNumber {
+				sh.skipSeq, sh.skipSub = a.Start.Seq, a.Start.Sub
+			}
 			r.shards[a.ID] = sh
 			// The split exists from now on: until it has records it holds
 			// the subtask's watermark, so that a key moving here from a
@@ -382,6 +432,18 @@ func (r *reader[T]) poll(ctx context.Context, sh *shard, out *engine.SourceOutpu
 		sh.next = r.clock.Now().Add(r.policy.Wait(sh.retries))
 		return true
 	}
+	if len(sh.pend) > 0 {
+		// The rest of the last response first.
+		n, err := r.drain(sh, out)
+		if err != nil || len(sh.pend) > 0 {
+			return n, false, nil, err
+		}
+		sh.pend = nil
+		if sh.pendEnd {
+			return n, true, sh.pendChildren, nil
+		}
+		return n, false, nil, nil
+	}
 	if sh.iter == "" {
 		p := sh.pos()
 		in := &kinesis.GetShardIteratorInput{ShardId: aws.String(sh.id), ShardIteratorType: types.ShardIteratorType(p.Type)}
@@ -389,7 +451,7 @@ func (r *reader[T]) poll(ctx context.Context, sh *shard, out *engine.SourceOutpu
 		switch p.Type {
 		case AtTimestamp:
 			in.Timestamp = aws.Time(time.UnixMilli(p.Timestamp))
-		case AfterSequenceNumber:
+		case AfterSequenceNumber, AtSequenceNumber:
 			in.StartingSequenceNumber = aws.String(p.Seq)
 		}
 		res, err := api.GetShardIterator(ctx, in)
@@ -423,25 +485,19 @@ func (r *reader[T]) poll(ctx context.Context, sh *shard, out *engine.SourceOutpu
 		return 0, false, nil, fmt.Errorf("kinesis: source: GetRecords %s %s: %w", r.src.opts.streamName(), sh.id, err)
 	}
 	sh.retries = 0
-	so := r.outs[sh.id]
-	rec := Record{ShardID: sh.id}
-	for i := range res.Records {
-		kr := &res.Records[i]
-		rec.SequenceNumber = aws.ToString(kr.SequenceNumber)
-		rec.ArrivalTime = aws.ToTime(kr.ApproximateArrivalTimestamp)
-		rec.PartitionKey = aws.ToString(kr.PartitionKey)
-		rec.Data = kr.Data
-		v, err := r.src.conv(&rec)
-		if err != nil {
-			return 0, false, nil, fmt.Errorf("kinesis: source: record %s of %s: %w", rec.SequenceNumber, sh.id, err)
-		}
-		so.CollectAt(v, rec.ArrivalTime.UnixMilli())
-		sh.lastSeq = rec.SequenceNumber
+	if res.NextShardIterator != nil {
+		sh.iter = *res.NextShardIterator
 	}
-	if res.NextShardIterator == nil {
-		return len(res.Records), true, res.ChildShards, nil
+	sh.pend, sh.pendSub = res.Records, 0
+	sh.pendEnd, sh.pendChildren = res.NextShardIterator == nil, res.ChildShards
+	n, err := r.drain(sh, out)
+	if err != nil || len(sh.pend) > 0 {
+		return n, false, nil, err
 	}
-	sh.iter = *res.NextShardIterator
+	sh.pend = nil
+	if sh.pendEnd {
+		return n, true, sh.pendChildren, nil
+	}
 	caughtUp := len(res.Records) == 0 && aws.ToInt64(res.MillisBehindLatest) == 0
 	if caughtUp && o.Bounded {
 		return 0, true, nil, nil
@@ -449,7 +505,79 @@ func (r *reader[T]) poll(ctx context.Context, sh *shard, out *engine.SourceOutpu
 	if caughtUp {
 		sh.next = r.clock.Now().Add(o.PollInterval)
 	}
-	return len(res.Records), false, nil, nil
+	return n, false, nil, nil
+}
+
+// drain emits sh's pending records, about as many as out has room for,
+// de-aggregating KPL aggregates unless KeepAggregates.
+func (r *reader[T]) drain(sh *shard, out *engine.SourceOutput[T]) (int, error) {
+	budget := max(out.Room(), 1)
+	so := r.outs[sh.id]
+	n := 0
+	rec := Record{ShardID: sh.id}
+	emit := func() error {
+		v, err := r.src.conv(&rec)
+		if err != nil {
+			if rec.Aggregated {
+				return fmt.Errorf("kinesis: source: user record %s/%d of %s: %w", rec.SequenceNumber, rec.SubSequenceNumber, sh.id, err)
+			}
+			return fmt.Errorf("kinesis: source: record %s of %s: %w", rec.SequenceNumber, sh.id, err)
+		}
+		so.CollectAt(v, rec.ArrivalTime.UnixMilli())
+		n++
+		return nil
+	}
+	for len(sh.pend) > 0 && n < budget {
+		kr := &sh.pend[0]
+		rec.SequenceNumber = aws.ToString(kr.SequenceNumber)
+		rec.ArrivalTime = aws.ToTime(kr.ApproximateArrivalTimestamp)
+		rec.SubSequenceNumber, rec.Aggregated, rec.ExplicitHashKey = 0, false, ""
+		rec.PartitionKey = aws.ToString(kr.PartitionKey)
+		rec.Data = kr.Data
+		skip := sh.pendSub
+		if sh.skipSeq != "" {
+			if sh.skipSeq == rec.SequenceNumber && skip == 0 {
+				skip = sh.skipSub
+			}
+			sh.skipSeq = ""
+		}
+		if r.src.opts.KeepAggregates || !kpl.IsAggregated(kr.Data) {
+			if err := emit(); err != nil {
+				return n, err
+			}
+		} else {
+			users, ce := r.deagg.Append(r.users[:0], rec.PartitionKey, "", kr.Data)
+			r.users = users
+			if ce != nil {
+				r.src.corrupt.Add(1)
+				if h := r.src.opts.OnCorruptAggregate; h != nil {
+					h(sh.id, rec.SequenceNumber, ce)
+				}
+				if err := emit(); err != nil {
+					return n, err
+				}
+			} else {
+				for i := skip; i < uint64(len(users)); i++ {
+					if n >= budget {
+						sh.pendSub = i
+						clear(r.users)
+						return n, nil
+					}
+					u := &users[i]
+					rec.SubSequenceNumber, rec.Aggregated = u.SubSequenceNumber, true
+					rec.PartitionKey, rec.ExplicitHashKey, rec.Data = u.PartitionKey, u.ExplicitHashKey, u.Data
+					if err := emit(); err != nil {
+						return n, err
+					}
+				}
+				clear(r.users)
+			}
+		}
+		sh.lastSeq = rec.SequenceNumber
+		sh.pend[0] = types.Record{}
+		sh.pend, sh.pendSub = sh.pend[1:], 0
+	}
+	return n, nil
 }
 
 func (o *SourceOptions) streamInput(name, arn **string) {

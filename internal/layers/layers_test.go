@@ -26,6 +26,7 @@ var rules = []struct {
 	{"operators/...", []string{mod + "connectors", mod + "sql", "github.com/aws/", "github.com/apache/arrow-go/", "github.com/parquet-go/"}},
 	{"connectors/shardlog", []string{mod + "engine", mod + "state", mod + "operators"}},
 	{"connectors/shardlog/kinesisapi", []string{mod + "engine", mod + "state", mod + "operators", "github.com/cockroachdb/pebble"}},
+	{"connectors/kpl", []string{mod + "engine", mod + "state", mod + "operators", mod + "connectors/", mod + "sql/", "github.com/aws/"}},
 	{"connectors/kinesis", []string{mod + "connectors/shardlog/", mod + "operators", mod + "sql/"}},
 	{"sql/diag", []string{mod + "engine", mod + "state"}},
 	{"sql/ast", []string{mod + "engine", mod + "state"}},

@@ -42,6 +42,9 @@ import (
 //     'sink.flush-buffer.timeout' (5000 ms), 'sink.fail-on-error' (false:
 //     refused records are sent again).
 //   - 'error.path': where records that do not decode go.
+//   - 'scan.kpl.deaggregate' and 'sink.kpl.aggregate' (Sluice's): as for
+//     the shardlog table (KPL aggregates read as their user records by
+//     default; written rows aggregated per shard on request).
 //
 // Metadata columns (read only): 'timestamp' TIMESTAMP_LTZ(3) (the
 // approximate arrival time), 'shard-id', 'sequence-number' and
@@ -56,7 +59,8 @@ var kinesisOptions = []string{"stream", "aws.region", "aws.endpoint", "aws.crede
 	"aws.credentials.profile.name", "aws.credentials.profile.path", "format", "value.format",
 	"scan.stream.initpos", "scan.stream.initpos-timestamp", "scan.bounded",
 	"scan.shard.getrecords.maxrecordcount", "scan.shard.getrecords.intervalmillis", "scan.shard.discovery.intervalmillis",
-	"sink.partitioner", "sink.partitioner-field-delimiter", "sink.batch.max-size", "sink.flush-buffer.timeout", "sink.fail-on-error", "error.path"}
+	"sink.partitioner", "sink.partitioner-field-delimiter", "sink.batch.max-size", "sink.flush-buffer.timeout", "sink.fail-on-error", "error.path",
+	"scan.kpl.deaggregate", "sink.kpl.aggregate"}
 
 // Options implements Factory.
 func (Kinesis) Options() []OptionSpec {
@@ -134,6 +138,9 @@ func (k Kinesis) Check(v *Validator) error {
 		return err
 	}
 	if _, err := v.OneOf("sink.fail-on-error", "false", "true", "false"); err != nil {
+		return err
+	}
+	if err := checkKPL(v); err != nil {
 		return err
 	}
 	if err := checkInitPos(v); err != nil {

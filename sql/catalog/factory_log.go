@@ -129,6 +129,10 @@ var streamName = regexp.MustCompile(`^(?:` + shardlog.NamePattern + `)$`)
 //   - 'log.path': the log's directory; default the run's data directory.
 //   - 'error.path': where records that do not decode go (see the
 //     planner); default <data dir>/errors/<table>.
+//   - 'scan.kpl.deaggregate' (Sluice's): 'true' (the default, as the KCL)
+//     splits KPL-aggregated records into their user records; 'false'
+//     reads them as stored. 'sink.kpl.aggregate' (Sluice's): 'true' packs
+//     written records into KPL aggregates per shard (default 'false').
 //
 // Metadata columns (read only): 'timestamp' TIMESTAMP_LTZ(3) (the
 // arrival time), 'partition-key', 'sequence-number' and 'shard-id'
@@ -139,7 +143,8 @@ type ShardLog struct{}
 func (ShardLog) Name() string { return "shardlog" }
 
 var logOptions = []string{"stream", "stream.shards", "format", "value.format", "scan.stream.initpos",
-	"scan.stream.initpos-timestamp", "scan.bounded", "sink.partitioner-field-delimiter", "log.path", "error.path"}
+	"scan.stream.initpos-timestamp", "scan.bounded", "sink.partitioner-field-delimiter", "log.path", "error.path",
+	"scan.kpl.deaggregate", "sink.kpl.aggregate"}
 
 // Options implements Factory.
 func (ShardLog) Options() []OptionSpec {
@@ -224,6 +229,17 @@ func checkLogStream(v *Validator) error {
 	return nil
 }
 
+// checkKPL checks the KPL options of the shardlog table.
+func checkKPL(v *Validator) error {
+	if _, err := v.OneOf("scan.kpl.deaggregate", "true", "true", "false"); err != nil {
+		return err
+	}
+	if _, err := v.OneOf("sink.kpl.aggregate", "false", "true", "false"); err != nil {
+		return err
+	}
+	return nil
+}
+
 // Check implements Factory.
 func (ShardLog) Check(v *Validator) error {
 	t := v.Table
@@ -236,6 +252,9 @@ func (ShardLog) Check(v *Validator) error {
 		return diag.New(v.src, t.Span, "Missing required option 'format' for connector 'shardlog'")
 	}
 	if err := checkLogStream(v); err != nil {
+		return err
+	}
+	if err := checkKPL(v); err != nil {
 		return err
 	}
 	pos, err := v.OneOf("scan.stream.initpos", "LATEST", "LATEST", "TRIM_HORIZON", "AT_TIMESTAMP")

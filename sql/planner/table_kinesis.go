@@ -96,7 +96,7 @@ func (ip *insertPlan) buildKinesisSource(j *engine.Job, o RunOptions) (*engine.S
 	if err != nil {
 		return nil, err
 	}
-	opts := kinesis.SourceOptions{Bounded: t.Options["scan.bounded"] == "true",
+	opts := kinesis.SourceOptions{Bounded: t.Options["scan.bounded"] == "true", KeepAggregates: t.Options["scan.kpl.deaggregate"] == "false",
 		MaxRecordsPerRead: int(optInt(t, "scan.shard.getrecords.maxrecordcount")),
 		PollInterval:      optMillis(t, "scan.shard.getrecords.intervalmillis"),
 		DiscoveryInterval: optMillis(t, "scan.shard.discovery.intervalmillis")}
@@ -279,6 +279,7 @@ func (ip *insertPlan) buildKinesisSink(s *engine.Stream[*row.Row], o RunOptions)
 	so.Stream, so.StreamARN = kinesisStream(t)
 	so.MaxBatchRecords = int(optInt(t, "sink.batch.max-size"))
 	so.FailOnError = t.Options["sink.fail-on-error"] == "true"
+	so.Aggregate = t.Options["sink.kpl.aggregate"] == "true"
 	if _, ok := t.Options["sink.flush-buffer.timeout"]; ok {
 		so.FlushTimeout = max(optMillis(t, "sink.flush-buffer.timeout"), time.Nanosecond)
 	}

@@ -248,7 +248,7 @@ func (ip *insertPlan) buildLogSource(j *engine.Job, o RunOptions) (*engine.Strea
 	if err != nil {
 		return nil, err
 	}
-	opts := shardconn.SourceOptions{Stream: ref, Bounded: t.Options["scan.bounded"] == "true"}
+	opts := shardconn.SourceOptions{Stream: ref, Bounded: t.Options["scan.bounded"] == "true", KeepAggregates: t.Options["scan.kpl.deaggregate"] == "false"}
 	switch t.Options["scan.stream.initpos"] {
 	case "TRIM_HORIZON":
 		opts.Start.Type = shardlog.TrimHorizon
@@ -412,7 +412,7 @@ func (ip *insertPlan) buildLogSink(s *engine.Stream[*row.Row], o RunOptions) err
 		}
 		return shardlog.PutEntry{PartitionKey: key, Data: data}, nil
 	}
-	sink, err := shardconn.NewSink(l, shardconn.SinkOptions{Stream: shardlog.StreamRef{Name: t.Options["stream"]}}, enc)
+	sink, err := shardconn.NewSink(l, shardconn.SinkOptions{Stream: shardlog.StreamRef{Name: t.Options["stream"]}, Aggregate: t.Options["sink.kpl.aggregate"] == "true"}, enc)
 	if err != nil {
 		return fmt.Errorf("table '%s': %w", t.Name, err)
 	}

@@ -15,10 +15,13 @@ import (
 type DecodeError struct {
 	ShardID        string
 	SequenceNumber shardlog.SequenceNumber
-	ArrivalTime    time.Time
-	PartitionKey   string
-	Data           []byte
-	Err            error
+	// SubSequenceNumber names the user record of an aggregate (0 for a
+	// record that is not aggregated).
+	SubSequenceNumber uint64
+	ArrivalTime       time.Time
+	PartitionKey      string
+	Data              []byte
+	Err               error
 }
 
 // DecodeErrors is the side output of the records a decoding source could
@@ -48,7 +51,9 @@ type DecodingSource[T any] struct {
 
 // NewDecodingSource returns a source of opts.Stream that decodes each
 // record with decode. decode gets the record as it is in the reader's
-// buffer: it must copy what it keeps of r.PartitionKey and r.Data, and must
+// buffer (a user record of a KPL aggregate, unless KeepAggregates: its own
+// key and data, the aggregate's sequence number): it must copy what it
+// keeps of r.PartitionKey and r.Data, and must
 // be safe to call from several goroutines at once (one per subtask). Nothing
 // else is allocated per record. A record decode refuses goes to the
 // DecodeErrors side output, or fails the job with
@@ -59,17 +64,20 @@ func NewDecodingSource[T any](l *shardlog.Log, opts SourceOptions, decode func(r
 	}
 	ds := &DecodingSource[T]{}
 	failFast := opts.FailOnDecodeError
-	src, err := newSource(l, opts, func(sp *split, rec *shardlog.Record, _ *arena) (decoded[T], error) {
+	src, err := newSource(l, opts, func(sp *split, rec *shardlog.Record, u userInfo, _ *arena) (decoded[T], error) {
 		v, err := decode(rec)
 		if err == nil {
 			return decoded[T]{v: v}, nil
 		}
 		ds.failures.Add(1)
 		if failFast {
+			if u.aggregated {
+				return decoded[T]{}, fmt.Errorf("shardconn: source: decode user record %s/%d of %s: %w", rec.SequenceNumber, u.sub, sp.id, err)
+			}
 			return decoded[T]{}, fmt.Errorf("shardconn: source: decode record %s of %s: %w", rec.SequenceNumber, sp.id, err)
 		}
 		return decoded[T]{bad: &DecodeError{
-			ShardID: sp.id, SequenceNumber: rec.SequenceNumber, ArrivalTime: rec.ArrivalTime,
+			ShardID: sp.id, SequenceNumber: rec.SequenceNumber, SubSequenceNumber: u.sub, ArrivalTime: rec.ArrivalTime,
 			PartitionKey: string(rec.PartitionKey), Data: bytes.Clone(rec.Data), Err: err,
 		}}, nil
 	})

@@ -12,7 +12,10 @@
 // bounded mode. Records a decoding source cannot decode go to the
 // DecodeErrors side output. Sink writes a stream with batched PutRecords,
 // retrying throttled records with backoff; it flushes at every checkpoint
-// barrier and is at-least-once. See their doc comments for the exact
+// barrier and is at-least-once. The Source de-aggregates KPL-aggregated
+// records (connectors/kpl) into user records with sub-sequence numbers,
+// which its checkpointed positions include; the Sink aggregates on request
+// (SinkOptions.Aggregate). See their doc comments for the exact
 // contracts; the checkpointed position's layout is in
 // docs/shardlog-format.md.
 //

@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/sluicehq/sluice/connectors/kpl"
 	"github.com/sluicehq/sluice/connectors/shardlog"
 	"github.com/sluicehq/sluice/engine"
 	"github.com/sluicehq/sluice/internal/backoff"
@@ -35,6 +36,20 @@ type SinkOptions struct {
 	// Retryable failures are retried until they succeed or the job stops.
 	InitialBackoff time.Duration
 	MaxBackoff     time.Duration
+	// Aggregate packs the records into KPL aggregates (connectors/kpl),
+	// per open shard of the stream as the KPL does, so that each
+	// aggregate lands on the shard all its records map to; readers that
+	// de-aggregate (this package's Source, the KCL, Lambda's
+	// aws-kinesis-agg, Firehose) see the records again. Aggregation
+	// bounds each aggregate (default 51200 bytes, 4294967295 records).
+	// A record waits in its aggregate at most AggregationMaxBufferedTime
+	// (the KPL's RecordMaxBufferedTime; default 100 ms, on the job's
+	// clock) and never past a checkpoint barrier. The shard map is read
+	// again at every flush of the aggregates, so that after a reshard new
+	// aggregates follow the new shards.
+	Aggregate                  bool
+	Aggregation                kpl.AggregatorOptions
+	AggregationMaxBufferedTime time.Duration
 }
 
 // EnsureDefaults fills zero fields with their defaults.
@@ -54,6 +69,9 @@ func (o *SinkOptions) EnsureDefaults() {
 	if o.MaxBackoff == 0 {
 		o.MaxBackoff = 2 * time.Second
 	}
+	if o.AggregationMaxBufferedTime == 0 {
+		o.AggregationMaxBufferedTime = kpl.DefaultMaxBufferedTime
+	}
 }
 
 // Validate reports options that cannot work.
@@ -69,6 +87,13 @@ func (o *SinkOptions) Validate() error {
 		return fmt.Errorf("shardconn: sink: MaxInFlight %d must be at least 1", o.MaxInFlight)
 	case o.InitialBackoff <= 0 || o.MaxBackoff < o.InitialBackoff:
 		return fmt.Errorf("shardconn: sink: backoff %s..%s", o.InitialBackoff, o.MaxBackoff)
+	case o.AggregationMaxBufferedTime < 0:
+		return fmt.Errorf("shardconn: sink: negative AggregationMaxBufferedTime %s", o.AggregationMaxBufferedTime)
+	}
+	if o.Aggregate {
+		if _, err := kpl.NewAggregator(o.Aggregation, nil); err != nil {
+			return fmt.Errorf("shardconn: sink: %w", err)
+		}
 	}
 	return nil
 }
@@ -150,6 +175,19 @@ func (s *Sink[T]) Open(ctx context.Context, info engine.SinkInfo) (engine.SinkWr
 	}
 	w := &sinkWriter[T]{s: s, ctx: wctx, cancel: cancel, name: info.Name, clock: clk, scratch: make([]byte, 0, 4<<10)}
 	w.cond = sync.NewCond(&w.mu)
+	if s.opts.Aggregate {
+		m, err := ShardMap(s.l, s.opts.Stream)
+		if err != nil {
+			cancel()
+			return nil, fmt.Errorf("shardconn: sink %s: %w", info.Name, err)
+		}
+		if w.agg, err = kpl.NewAggregator(s.opts.Aggregation, m); err != nil {
+			cancel()
+			return nil, fmt.Errorf("shardconn: sink %s: %w", info.Name, err)
+		}
+		w.wg.Add(1)
+		go w.linger()
+	}
 	for i := 0; i < s.opts.MaxInFlight; i++ {
 		w.wg.Add(1)
 		go w.sender()
@@ -213,6 +251,12 @@ type sinkWriter[T any] struct {
 	free    []*putBatch
 	err     error // the first permanent failure
 	closing bool
+
+	// With SinkOptions.Aggregate: the aggregates in progress, since when
+	// the oldest record waits in them, and a scratch for their output.
+	agg      *kpl.Aggregator
+	aggSince time.Time
+	aggOut   []kpl.Entry
 }
 
 // Write implements engine.SinkWriter. It blocks while the writer's batches
@@ -237,20 +281,111 @@ func (w *sinkWriter[T]) Write(b []engine.Record[T]) error {
 		if err := shardlog.ValidateEntry(&e); err != nil {
 			return fmt.Errorf("shardconn: sink %s: record refused: %w", w.name, err)
 		}
-		size := len(e.PartitionKey) + len(e.Data)
-		if w.cur != nil && (len(w.cur.entries) == o.MaxBatchRecords || w.cur.bytes+size > o.MaxBatchBytes) {
-			if err := w.sealLocked(); err != nil {
+		if w.agg != nil {
+			if err := w.aggregateLocked(e); err != nil {
 				return err
 			}
+			continue
 		}
-		if w.cur == nil {
-			w.cur = w.newBatchLocked()
+		if err := w.addLocked(e); err != nil {
+			return err
 		}
-		w.cur.add(e)
+	}
+	if w.agg != nil && !w.aggSince.IsZero() && clock.Since(w.clock, w.aggSince) >= o.AggregationMaxBufferedTime {
+		if err := w.flushAggregatesLocked(); err != nil {
+			return err
+		}
 	}
 	// An idle sender takes what has gathered.
 	w.cond.Broadcast()
 	return nil
+}
+
+// addLocked adds e to the batch being filled, sealing it first if e does
+// not fit.
+func (w *sinkWriter[T]) addLocked(e shardlog.PutEntry) error {
+	o := &w.s.opts
+	size := len(e.PartitionKey) + len(e.Data)
+	if w.cur != nil && (len(w.cur.entries) == o.MaxBatchRecords || w.cur.bytes+size > o.MaxBatchBytes) {
+		if err := w.sealLocked(); err != nil {
+			return err
+		}
+	}
+	if w.cur == nil {
+		w.cur = w.newBatchLocked()
+	}
+	w.cur.add(e)
+	return nil
+}
+
+// aggregateLocked adds e to its shard's aggregate, and the aggregates it
+// completes to the batches.
+func (w *sinkWriter[T]) aggregateLocked(e shardlog.PutEntry) error {
+	out, err := w.agg.Add(w.aggOut[:0], kpl.UserRecord{PartitionKey: e.PartitionKey, ExplicitHashKey: e.ExplicitHashKey, Data: e.Data})
+	if err != nil {
+		return fmt.Errorf("shardconn: sink %s: record refused: %w", w.name, err)
+	}
+	w.aggOut = out
+	if err := w.addEntriesLocked(out); err != nil {
+		return err
+	}
+	if w.agg.Buffered() == 0 {
+		w.aggSince = time.Time{}
+	} else if w.aggSince.IsZero() {
+		w.aggSince = w.clock.Now()
+	}
+	return nil
+}
+
+func (w *sinkWriter[T]) addEntriesLocked(es []kpl.Entry) error {
+	for i := range es {
+		k := &es[i]
+		if err := w.addLocked(shardlog.PutEntry{PartitionKey: k.PartitionKey, ExplicitHashKey: k.ExplicitHashKey, Data: k.Data}); err != nil {
+			return err
+		}
+		*k = kpl.Entry{}
+	}
+	return nil
+}
+
+// flushAggregatesLocked sends the aggregates in progress to the batches
+// and reads the shard map again.
+func (w *sinkWriter[T]) flushAggregatesLocked() error {
+	w.aggOut = w.agg.Flush(w.aggOut[:0])
+	if err := w.addEntriesLocked(w.aggOut); err != nil {
+		return err
+	}
+	w.aggSince = time.Time{}
+	m, err := ShardMap(w.s.l, w.s.opts.Stream)
+	if err != nil {
+		return fmt.Errorf("shardconn: sink %s: %w", w.name, err)
+	}
+	w.agg.SetShards(nil, m)
+	return nil
+}
+
+// linger sends aggregates whose oldest record has waited
+// AggregationMaxBufferedTime, on the job's clock, until the writer closes.
+func (w *sinkWriter[T]) linger() {
+	defer w.wg.Done()
+	d := w.s.opts.AggregationMaxBufferedTime
+	for {
+		t := w.clock.NewTimer(d)
+		select {
+		case <-w.ctx.Done():
+			t.Stop()
+			return
+		case <-t.C():
+		}
+		w.mu.Lock()
+		if !w.closing && w.err == nil && !w.aggSince.IsZero() && clock.Since(w.clock, w.aggSince) >= d {
+			if err := w.flushAggregatesLocked(); err != nil && w.err == nil {
+				w.err = err
+			}
+			w.cond.Broadcast()
+		}
+		w.mu.Unlock()
+	}
 }
 
 func (w *sinkWriter[T]) newBatchLocked() *putBatch {
@@ -288,6 +423,11 @@ func (w *sinkWriter[T]) sealLocked() error {
 func (w *sinkWriter[T]) flush() error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	if w.agg != nil && w.err == nil {
+		if err := w.flushAggregatesLocked(); err != nil {
+			return err
+		}
+	}
 	w.cond.Broadcast()
 	for w.err == nil && (len(w.queue) > 0 || w.cur != nil && len(w.cur.entries) > 0 || w.busy > 0) {
 		if w.ctx.Err() != nil {

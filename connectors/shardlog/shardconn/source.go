@@ -8,9 +8,11 @@ import (
 	"math"
 	"reflect"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unsafe"
 
+	"github.com/sluicehq/sluice/connectors/kpl"
 	"github.com/sluicehq/sluice/connectors/shardlog"
 	"github.com/sluicehq/sluice/engine"
 	"github.com/sluicehq/sluice/internal/clock"
@@ -65,6 +67,20 @@ type SourceOptions struct {
 	// the job at the first record that does not decode, instead of sending
 	// it to the DecodeErrors side output.
 	FailOnDecodeError bool
+	// KeepAggregates passes records in the KPL's aggregated format on as
+	// they are. By default, as the KCL does, such a record is split into
+	// its user records (connectors/kpl), each emitted with the record's
+	// sequence number and its sub-sequence number, and the checkpointed
+	// position names the sub-sequence number too, so that a restore inside
+	// an aggregate neither repeats nor skips user records.
+	KeepAggregates bool
+	// OnCorruptAggregate, if set, hears of every record that has the
+	// aggregated format's magic prefix but is not a valid aggregate (bad
+	// MD5, truncated or invalid protobuf, an index out of range); such a
+	// record is emitted whole as one record and counted
+	// (Source.CorruptAggregates) either way. It is called on the reading
+	// subtask's goroutine and must not block.
+	OnCorruptAggregate func(shardID string, seq shardlog.SequenceNumber, err error)
 }
 
 // EnsureDefaults fills zero fields with their defaults.
@@ -139,12 +155,21 @@ func validStart(p shardlog.StartPosition, shard string) error {
 // time. The key and data of records read together share one backing array
 // of at most 64 KiB (larger records get their own), so keeping a record
 // keeps that array alive.
+//
+// With de-aggregation (the default), a user record of a KPL aggregate
+// carries the aggregate's sequence number and arrival time, its own
+// partition key, explicit hash key and data, and its SubSequenceNumber;
+// a record that is not aggregated has SubSequenceNumber 0 and Aggregated
+// false.
 type SourceRecord struct {
-	ShardID        string
-	SequenceNumber shardlog.SequenceNumber
-	ArrivalTime    time.Time // millisecond precision
-	PartitionKey   string
-	Data           []byte
+	ShardID           string
+	SequenceNumber    shardlog.SequenceNumber
+	SubSequenceNumber uint64
+	Aggregated        bool
+	ArrivalTime       time.Time // millisecond precision
+	PartitionKey      string
+	ExplicitHashKey   string // a user record's; "" otherwise
+	Data              []byte
 }
 
 // Source is the engine source of one stream of a Log: every shard is a
@@ -189,21 +214,36 @@ type SourceRecord struct {
 // shard's end as an event. The Source value holds no per-job state; it and
 // its readers are safe for use by the engine's goroutines.
 type Source[T any] struct {
-	l    *shardlog.Log
-	opts SourceOptions
-	conv func(sp *split, rec *shardlog.Record, a *arena) (T, error)
+	l       *shardlog.Log
+	opts    SourceOptions
+	conv    func(sp *split, rec *shardlog.Record, u userInfo, a *arena) (T, error)
+	corrupt *atomic.Int64
 }
+
+// userInfo is what a user record of an aggregate adds to the record
+// passed to conv (whose key and data are then the user record's).
+type userInfo struct {
+	sub        uint64
+	aggregated bool
+	ehk        string
+}
+
+// CorruptAggregates returns how many records with the aggregated format's
+// prefix were not valid aggregates and were emitted whole, over every job
+// run with this source.
+func (s *Source[T]) CorruptAggregates() int64 { return s.corrupt.Load() }
 
 // NewSource returns a source of the records of opts.Stream, each copied out
 // of the log's buffers into a SourceRecord.
 func NewSource(l *shardlog.Log, opts SourceOptions) (*Source[SourceRecord], error) {
-	return newSource(l, opts, func(sp *split, rec *shardlog.Record, a *arena) (SourceRecord, error) {
+	return newSource(l, opts, func(sp *split, rec *shardlog.Record, u userInfo, a *arena) (SourceRecord, error) {
 		k, d := a.copy(rec.PartitionKey, rec.Data)
-		return SourceRecord{ShardID: sp.id, SequenceNumber: rec.SequenceNumber, ArrivalTime: rec.ArrivalTime, PartitionKey: k, Data: d}, nil
+		return SourceRecord{ShardID: sp.id, SequenceNumber: rec.SequenceNumber, SubSequenceNumber: u.sub, Aggregated: u.aggregated,
+			ArrivalTime: rec.ArrivalTime, PartitionKey: k, ExplicitHashKey: u.ehk, Data: d}, nil
 	})
 }
 
-func newSource[T any](l *shardlog.Log, opts SourceOptions, conv func(*split, *shardlog.Record, *arena) (T, error)) (*Source[T], error) {
+func newSource[T any](l *shardlog.Log, opts SourceOptions, conv func(*split, *shardlog.Record, userInfo, *arena) (T, error)) (*Source[T], error) {
 	if l == nil {
 		return nil, errors.New("shardconn: source: nil Log")
 	}
@@ -211,7 +251,7 @@ func newSource[T any](l *shardlog.Log, opts SourceOptions, conv func(*split, *sh
 	if err := opts.Validate(); err != nil {
 		return nil, err
 	}
-	return &Source[T]{l: l, opts: opts, conv: conv}, nil
+	return &Source[T]{l: l, opts: opts, conv: conv, corrupt: new(atomic.Int64)}, nil
 }
 
 // Options returns the source's options, defaults filled in.
@@ -292,8 +332,34 @@ type split struct {
 	idx   uint32
 	id    string
 	pos   uint64                // start offset while pending
+	sub   uint64                // user records of the record after pos already emitted (a restore inside an aggregate)
 	bound uint64                // offset where reading stops (Bounded), or noBound
 	rd    *shardlog.ShardReader // nil while pending
+
+	// pend are records read but not yet wholly emitted (own copies): the
+	// first is an aggregate cut off where the last Read's room ran out,
+	// pendSub of its user records emitted. ended and children: the shard
+	// ended behind them.
+	pend     []shardlog.Record
+	pendSub  uint64
+	ended    bool
+	children []uint32
+}
+
+// position is where a restore resumes sp: after record offset pos,
+// skipping sub user records of the next record.
+func (sp *split) position() (pos, sub uint64) {
+	if len(sp.pend) > 0 {
+		return sp.pend[0].SequenceNumber.Pos - 1, sp.pendSub
+	}
+	if sp.rd == nil {
+		return sp.pos, sp.sub
+	}
+	p := sp.rd.Position().Pos
+	if p == sp.pos {
+		return p, sp.sub // nothing read since the restore
+	}
+	return p, 0
 }
 
 // reader is one subtask's SourceReader.
@@ -327,6 +393,8 @@ type reader[T any] struct {
 	started   bool
 	eof       bool
 	arena     arena
+	deagg     kpl.Deaggregator
+	users     []kpl.UserRecord
 	timer     *time.Timer
 	cases     []reflect.SelectCase
 	closeOnce sync.Once
@@ -435,7 +503,7 @@ func (r *reader[T]) takeIncoming(out *engine.SourceOutput[T]) error {
 		}
 		sp := r.splits[a.idx]
 		if sp == nil {
-			sp = &split{idx: a.idx, id: a.id, pos: a.pos, bound: a.bound}
+			sp = &split{idx: a.idx, id: a.id, pos: a.pos, sub: a.sub, bound: a.bound}
 			r.splits[a.idx] = sp
 			// The split exists from now on: until it has records, it holds
 			// the subtask's watermark where it is (or goes idle with the
@@ -468,12 +536,41 @@ func (r *reader[T]) takeIncoming(out *engine.SourceOutput[T]) error {
 
 // readSplit reads one batch of sp and emits it; done reports that sp has
 // been read to its end (or bound), children the shards the log named at
-// its end.
+// its end. It emits about out.Room() records: an aggregate whose user
+// records do not all fit is kept, with what follows it, for the next Read.
 func (r *reader[T]) readSplit(ctx context.Context, sp *split, out *engine.SourceOutput[T]) (int, bool, []uint32, error) {
-	max := out.Room()
+	budget := max(out.Room(), 1)
+	so := r.outs[sp.idx]
+	got := 0
+	for len(sp.pend) > 0 && budget > 0 {
+		n, next, err := r.emitRecord(sp, so, &sp.pend[0], sp.pendSub, budget)
+		if err != nil {
+			return 0, false, nil, err
+		}
+		got += n
+		budget -= n
+		if next > 0 {
+			sp.pendSub = next
+			return got, false, nil, nil
+		}
+		sp.pend[0] = shardlog.Record{}
+		sp.pend = sp.pend[1:]
+		sp.pendSub = 0
+	}
+	if len(sp.pend) > 0 {
+		return got, false, nil, nil
+	}
+	sp.pend = nil
+	if sp.ended {
+		return got, true, sp.children, nil
+	}
+	if budget <= 0 {
+		return got, false, nil, nil
+	}
+	max := budget
 	if sp.bound != noBound {
 		if sp.rd.Position().Pos >= sp.bound {
-			return 0, true, nil, nil
+			return got, true, nil, nil
 		}
 		if rem := sp.bound - sp.rd.Position().Pos; rem < uint64(max) {
 			max = int(rem)
@@ -484,30 +581,108 @@ func (r *reader[T]) readSplit(ctx context.Context, sp *split, out *engine.Source
 		if !r.src.l.HasShard(r.src.opts.Stream, sp.id) {
 			// Its retention ended while it was being read: its records are
 			// gone, and its children may go on.
-			return 0, true, nil, nil
+			return got, true, nil, nil
 		}
 		return 0, false, nil, fmt.Errorf("shardconn: source: read %s: %w", sp.id, err)
 	}
-	so := r.outs[sp.idx]
-	conv := r.src.conv
-	for i := range res.Records {
-		rec := &res.Records[i]
-		v, err := conv(sp, rec, &r.arena)
-		if err != nil {
-			return 0, false, nil, err
-		}
-		so.CollectAt(v, rec.ArrivalTime.UnixMilli())
-	}
+	var children []uint32
 	if res.ShardEnded {
-		var children []uint32
 		for _, c := range res.ChildShards {
 			if idx, ok := shardlog.ParseShardID(c.ShardID); ok {
 				children = append(children, idx)
 			}
 		}
-		return len(res.Records), true, children, nil
 	}
-	return len(res.Records), sp.bound != noBound && sp.rd.Position().Pos >= sp.bound, nil, nil
+	for i := range res.Records {
+		rec := &res.Records[i]
+		skip := uint64(0)
+		if sp.sub > 0 {
+			if rec.SequenceNumber.Pos == sp.pos+1 {
+				skip = sp.sub
+			}
+			sp.sub = 0
+		}
+		n, next, err := r.emitRecord(sp, so, rec, skip, budget)
+		if err != nil {
+			return 0, false, nil, err
+		}
+		got += n
+		budget -= n
+		if next > 0 || (budget <= 0 && i+1 < len(res.Records)) {
+			// Keep the rest, copied out of the reader's buffer.
+			rest := res.Records[i:]
+			if next == 0 {
+				rest = res.Records[i+1:]
+			}
+			sp.pend = make([]shardlog.Record, len(rest))
+			for j := range rest {
+				sp.pend[j] = cloneRecord(&rest[j])
+			}
+			sp.pendSub = next
+			sp.ended, sp.children = res.ShardEnded, children
+			return got, false, nil, nil
+		}
+	}
+	if res.ShardEnded {
+		return got, true, children, nil
+	}
+	return got, sp.bound != noBound && sp.rd.Position().Pos >= sp.bound, nil, nil
+}
+
+func cloneRecord(r *shardlog.Record) shardlog.Record {
+	b := make([]byte, len(r.PartitionKey)+len(r.Data))
+	copy(b, r.PartitionKey)
+	copy(b[len(r.PartitionKey):], r.Data)
+	n := len(r.PartitionKey)
+	return shardlog.Record{SequenceNumber: r.SequenceNumber, ArrivalTime: r.ArrivalTime, PartitionKey: b[:n:n], Data: b[n:]}
+}
+
+// emitRecord emits rec, or from its user record skip on, at most budget
+// of them when it is an aggregate. next is the sub-sequence number to go
+// on from when some are left, else 0.
+func (r *reader[T]) emitRecord(sp *split, so *engine.SplitOutput[T], rec *shardlog.Record, skip uint64, budget int) (n int, next uint64, err error) {
+	conv := r.src.conv
+	ts := rec.ArrivalTime.UnixMilli()
+	if r.src.opts.KeepAggregates || !kpl.IsAggregated(rec.Data) {
+		v, err := conv(sp, rec, userInfo{}, &r.arena)
+		if err != nil {
+			return 0, 0, err
+		}
+		so.CollectAt(v, ts)
+		return 1, 0, nil
+	}
+	users, ce := r.deagg.Append(r.users[:0], "", "", rec.Data)
+	r.users = users
+	if ce != nil {
+		r.src.corrupt.Add(1)
+		if h := r.src.opts.OnCorruptAggregate; h != nil {
+			h(sp.id, rec.SequenceNumber, ce)
+		}
+		v, err := conv(sp, rec, userInfo{}, &r.arena)
+		if err != nil {
+			return 0, 0, err
+		}
+		so.CollectAt(v, ts)
+		return 1, 0, nil
+	}
+	user := shardlog.Record{SequenceNumber: rec.SequenceNumber, ArrivalTime: rec.ArrivalTime}
+	for i := skip; i < uint64(len(users)); i++ {
+		if n >= budget {
+			clear(r.users)
+			return n, i, nil
+		}
+		u := &users[i]
+		user.PartitionKey = unsafe.Slice(unsafe.StringData(u.PartitionKey), len(u.PartitionKey))
+		user.Data = u.Data
+		v, err := conv(sp, &user, userInfo{sub: u.SubSequenceNumber, aggregated: true, ehk: u.ExplicitHashKey}, &r.arena)
+		if err != nil {
+			return 0, 0, err
+		}
+		so.CollectAt(v, ts)
+		n++
+	}
+	clear(r.users)
+	return n, 0, nil
 }
 
 func (r *reader[T]) finishSplit(sp *split, out *engine.SourceOutput[T], children []uint32) {
@@ -561,17 +736,15 @@ func (r *reader[T]) SnapshotPosition() ([]byte, error) {
 		ents = append(ents, posEntry{idx: idx, finished: true})
 	}
 	for _, sp := range r.splits {
-		p := posEntry{idx: sp.idx, pos: sp.pos, bound: sp.bound}
-		if sp.rd != nil {
-			p.pos = sp.rd.Position().Pos
-		}
+		p := posEntry{idx: sp.idx, bound: sp.bound}
+		p.pos, p.sub = sp.position()
 		ents = append(ents, p)
 	}
 	for _, a := range r.incoming {
 		if a.finished {
 			ents = append(ents, posEntry{idx: a.idx, finished: true})
 		} else if r.splits[a.idx] == nil && !r.finished[a.idx] {
-			ents = append(ents, posEntry{idx: a.idx, pos: a.pos, bound: a.bound})
+			ents = append(ents, posEntry{idx: a.idx, pos: a.pos, sub: a.sub, bound: a.bound})
 		}
 	}
 	if r.local != nil {

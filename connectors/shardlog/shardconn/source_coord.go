@@ -17,6 +17,7 @@ type shardSplit struct {
 	idx      uint32
 	id       string
 	pos      uint64 // offset where reading starts
+	sub      uint64 // user records of the record after pos already emitted
 	bound    uint64 // Bounded: offset where reading stops; else noBound
 	finished bool
 	// pending: the shard's parents have not all ended yet. The reader
@@ -42,6 +43,7 @@ type shardNode struct {
 	parents []uint32 // every parent still in the log
 	owner   int      // the subtask that reads it: idx mod parallelism
 	pos     uint64   // where reading starts (an offset)
+	sub     uint64   // and how many user records of the next record were emitted
 	bound   uint64   // Bounded: the offset where reading stops; else noBound
 	// announced: given to its owner as pending. assigned: given to its
 	// owner to read (or as finished). finished: its owner reported its end,
@@ -147,7 +149,7 @@ func (c *coordinator) restore(view []viewShard, restored []engine.SourcePosition
 				c.opts.Stream.Name+c.opts.Stream.ARN, time.UnixMilli(c.created).UTC().Format(time.RFC3339), time.UnixMilli(created).UTC().Format(time.RFC3339))
 		}
 		for _, ent := range ents {
-			if old, ok := states[ent.idx]; ok && (old.finished || !ent.finished && old.pos >= ent.pos) {
+			if old, ok := states[ent.idx]; ok && (old.finished || !ent.finished && (old.pos > ent.pos || old.pos == ent.pos && old.sub >= ent.sub)) {
 				continue
 			}
 			states[ent.idx] = ent
@@ -162,7 +164,7 @@ func (c *coordinator) restore(view []viewShard, restored []engine.SourcePosition
 		if ok {
 			// A shard that had ended in the checkpoint restored from: that
 			// end is committed.
-			n.pos, n.finished, n.committed = st.pos, st.finished, st.finished
+			n.pos, n.sub, n.finished, n.committed = st.pos, st.sub, st.finished, st.finished
 			if c.opts.Bounded {
 				n.bound = st.bound
 				if n.bound == noBound {
@@ -337,14 +339,14 @@ func (c *coordinator) assignReady() error {
 		if !n.finished && !c.canStart(n) {
 			if !n.announced {
 				n.announced = true
-				if err := c.assign(n.owner, shardSplit{idx: n.idx, id: n.id, pos: n.pos, bound: n.bound, pending: true}); err != nil {
+				if err := c.assign(n.owner, shardSplit{idx: n.idx, id: n.id, pos: n.pos, sub: n.sub, bound: n.bound, pending: true}); err != nil {
 					return err
 				}
 			}
 			continue
 		}
 		n.assigned = true
-		if err := c.assign(n.owner, shardSplit{idx: n.idx, id: n.id, pos: n.pos, bound: n.bound, finished: n.finished}); err != nil {
+		if err := c.assign(n.owner, shardSplit{idx: n.idx, id: n.id, pos: n.pos, sub: n.sub, bound: n.bound, finished: n.finished}); err != nil {
 			return err
 		}
 	}
