@@ -582,3 +582,10 @@ const WatermarkDelay = 4 * time.Second
 func Watermarks() engine.WatermarkStrategy[Event] {
 	return engine.BoundedOutOfOrderness(WatermarkDelay, func(e Event) int64 { return e.DateTime() })
 }
+
+// SourceFunc is Source over any function of the event number — g.Event
+// wrapped, for instance, to observe the generation (benchmarks record when
+// each millisecond of event time was generated).
+func SourceFunc(gen func(n int64) Event, opts Options) engine.Source[Event] {
+	return datagen.Source(datagen.Options{Count: opts.Events, RatePerSecond: opts.RatePerSecond}, gen)
+}
