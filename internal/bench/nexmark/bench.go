@@ -153,7 +153,7 @@ func runOnce(ctx context.Context, q Query, cfg Config) (runStats, bench.Sample, 
 		return st, bench.Sample{}, err
 	}
 	defer os.RemoveAll(dir)
-	gen := nx.Config{Seed: cfg.Seed, EventsPerSecond: cfg.EventsPerSecond}
+	gen := genConfig(cfg)
 	g, err := nx.NewGenerator(gen)
 	if err != nil {
 		return st, bench.Sample{}, err
@@ -217,6 +217,10 @@ func runOnce(ctx context.Context, q Query, cfg Config) (runStats, bench.Sample, 
 	st.p50, st.p99 = m.hist.percentile(50), m.hist.percentile(99)
 	st.latencyRows = m.hist.n
 	return st, s, nil
+}
+
+func genConfig(cfg Config) nx.Config {
+	return nx.Config{Seed: cfg.Seed, EventsPerSecond: cfg.EventsPerSecond}
 }
 
 // dirSize is the size of the regular files under dir (0 if it is gone).
