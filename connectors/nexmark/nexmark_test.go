@@ -106,7 +106,7 @@ var creditCardRE = regexp.MustCompile(`^\d{4} \d{4} \d{4} \d{4}$`)
 func TestValueDistributions(t *testing.T) {
 	g := mustGen(t, Config{Seed: 42})
 	var bids, hotAuctions, hotBidders, hotChans, withChannelID int
-	var bidBytes, auctionBytes, personBytes, people, auctions int
+	var bidBytes, auctionBytes, personBytes, people, auctions, hotSellers int
 	var lowPrice, highPrice int
 	for n := int64(0); n < 200_000; n++ {
 		e := g.Event(n)
@@ -128,6 +128,9 @@ func TestValueDistributions(t *testing.T) {
 		case KindAuction:
 			a := e.Auction
 			auctions++
+			if (a.Seller-FirstPersonID)%hotSellerRatio == 0 {
+				hotSellers++
+			}
 			if a.Category < FirstCategoryID || a.Category >= FirstCategoryID+NumCategories {
 				t.Fatalf("event %d: category %d", n, a.Category)
 			}
@@ -177,6 +180,7 @@ func TestValueDistributions(t *testing.T) {
 	// four to the hot bidder (4); the random picks add a little.
 	check("hot auction share", frac(hotAuctions, bids), 0.49, 0.53)
 	check("hot bidder share", frac(hotBidders, bids), 0.74, 0.77)
+	check("hot seller share", frac(hotSellers, auctions), 0.74, 0.77)
 	check("hot channel share", frac(hotChans, bids), 0.48, 0.52)
 	check("channel_id share of other channels", frac(withChannelID, bids-hotChans), 0.45, 0.55)
 	// Prices are log-uniform over 6 decades: 2 below $100, 2 above $10,000.
