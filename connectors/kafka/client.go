@@ -127,15 +127,15 @@ func (o *ClientOptions) reachable(ctx context.Context, adm *kadm.Client) error {
 func topicPartitions(ctx context.Context, adm *kadm.Client, topics []string) (map[string][]int32, error) {
 	md, err := adm.Metadata(ctx, topics...)
 	if err != nil {
-		return nil, fmt.Errorf("kafka: metadata: %w", err)
+		return nil, fmt.Errorf("metadata: %w", err)
 	}
 	out := map[string][]int32{}
 	for _, t := range md.Topics.Sorted() {
 		if t.Err != nil {
 			if errors.Is(t.Err, kerr.UnknownTopicOrPartition) {
-				return nil, fmt.Errorf("kafka: topic %q does not exist", t.Topic)
+				return nil, fmt.Errorf("topic %q does not exist", t.Topic)
 			}
-			return nil, fmt.Errorf("kafka: metadata of topic %q: %w", t.Topic, t.Err)
+			return nil, fmt.Errorf("metadata of topic %q: %w", t.Topic, t.Err)
 		}
 		if t.IsInternal {
 			continue

@@ -194,7 +194,11 @@ func (s *Source[T]) Options() SourceOptions { return s.opts }
 // SplitCoordination implements engine.SplitSource.
 func (s *Source[T]) SplitCoordination() engine.SplitCoordination {
 	return engine.CoordinateSplits(func(ctx *engine.SplitContext[split]) (engine.SplitCoordinator, error) {
-		return newCoordinator(&s.opts, ctx)
+		c, err := newCoordinator(&s.opts, ctx)
+		if err != nil {
+			return nil, err // not a nil *coordinator in an interface
+		}
+		return c, nil
 	})
 }
 

@@ -188,7 +188,7 @@ func argAt(call *ast.FuncCall, i int, name string) ast.Expr {
 // planSource types a table's columns (computed ones by their expression)
 // and its watermark.
 func planSource(c *compiler, t *catalog.Table, ref diag.Span) (*sourcePlan, error) {
-	if n := t.Factory.Name(); n != "datagen" && n != "filesystem" && n != "shardlog" && n != "kinesis" && n != "upsert-shardlog" {
+	if n := t.Factory.Name(); n != "datagen" && n != "filesystem" && n != "shardlog" && n != "kinesis" && n != "upsert-shardlog" && n != "kafka" && n != "upsert-kafka" {
 		return nil, diag.New(c.src, ref, "reading connector '%s' is not supported yet (datagen, filesystem, shardlog and kinesis are)", n)
 	}
 	sc := &scope{}
