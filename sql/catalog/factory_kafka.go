@@ -27,7 +27,7 @@ import (
 //     SCRAM-SHA-512), 'properties.sasl.jaas.config' (its username and
 //     password are read), 'properties.ssl.truststore.type' (PEM) with
 //     'properties.ssl.truststore.location' (a PEM file),
-//     'properties.ssl.endpoint.identification.algorithm' ('https' or ''),
+//     'properties.ssl.endpoint.identification.algorithm' ('https' or ”),
 //     'properties.transaction.timeout.ms', 'properties.compression.type'
 //     (none, gzip, snappy, lz4, zstd), 'properties.linger.ms'. Any other
 //     'properties.*' key is refused by name.

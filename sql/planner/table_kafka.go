@@ -546,4 +546,3 @@ func (ip *insertPlan) buildUpsertKafkaSource(j *engine.Job, o RunOptions) (*engi
 	ks := engine.KeyBy(rows, func(r *row.Row) string { return enc.Key(r) })
 	return engine.KeyedProcess[*row.Row, string, *row.Row](ks, ip.op(t.Name+"-normalize"), &changelogNormalize{layout: layout}), nil
 }
-
