@@ -115,9 +115,9 @@ func (o *ClientOptions) reachable(ctx context.Context, adm *kadm.Client) error {
 	defer cancel()
 	if _, err := adm.BrokerMetadata(ctx); err != nil {
 		if ctx.Err() != nil && errors.Is(err, context.DeadlineExceeded) {
-			return fmt.Errorf("kafka: brokers %s did not answer within %s: %w", strings.Join(o.Brokers, ","), o.MetadataTimeout, err)
+			return fmt.Errorf("brokers %s did not answer within %s: %w", strings.Join(o.Brokers, ","), o.MetadataTimeout, err)
 		}
-		return fmt.Errorf("kafka: brokers %s: %w", strings.Join(o.Brokers, ","), err)
+		return fmt.Errorf("brokers %s: %w", strings.Join(o.Brokers, ","), err)
 	}
 	return nil
 }

@@ -185,7 +185,7 @@ func TestSourceBadTopicsAndBrokers(t *testing.T) {
 		t.Fatalf("unknown topic: %v", err)
 	}
 	_, err = readBounded(t, SourceOptions{Client: ClientOptions{Brokers: []string{"127.0.0.1:1"}, MetadataTimeout: time.Second}, Topics: []string{"x"}}, 1)
-	if err == nil || !strings.Contains(err.Error(), "kafka: brokers 127.0.0.1:1") {
+	if err == nil || !strings.Contains(err.Error(), "kafka: source: brokers 127.0.0.1:1") {
 		t.Fatalf("unreachable brokers: %v", err)
 	}
 	for _, c := range []struct {
