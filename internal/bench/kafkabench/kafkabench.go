@@ -116,7 +116,7 @@ func Run(ctx context.Context, cfg Config, emit bench.Emit) error {
 		loop = append(loop, s)
 	}
 	name := fmt.Sprintf("kafka source, bounded job p=1, %d partitions, %d B", cfg.Partitions, cfg.Bytes)
-	if err := emit(bench.FromSamples(name, job).WithBaseline(loop).Set("baseline", "franz-go consume loop")); err != nil {
+	if err := emit(withCPU(bench.FromSamples(name, job).WithBaseline(loop), loop).Set("baseline", "franz-go consume loop")); err != nil {
 		return err
 	}
 
@@ -169,11 +169,24 @@ func Run(ctx context.Context, cfg Config, emit bench.Emit) error {
 		eos = append(eos, s)
 	}
 	name = fmt.Sprintf("kafka sink at-least-once, job p=1, checkpoints every %s, %d partitions, %d B", cfg.Interval, cfg.Partitions, cfg.Bytes)
-	if err := emit(bench.FromSamples(name, alo).WithBaseline(direct).Set("baseline", "franz-go produce loop (idempotent, acks=all)")); err != nil {
+	if err := emit(withCPU(bench.FromSamples(name, alo).WithBaseline(direct), direct).Set("baseline", "franz-go produce loop (idempotent, acks=all)")); err != nil {
 		return err
 	}
 	name = fmt.Sprintf("kafka sink exactly-once, job p=1, checkpoints every %s, %d partitions, %d B", cfg.Interval, cfg.Partitions, cfg.Bytes)
-	return emit(bench.FromSamples(name, eos).WithBaseline(alo).Set("baseline", "the at-least-once sink job"))
+	return emit(withCPU(bench.FromSamples(name, eos).WithBaseline(alo), alo).Set("baseline", "the at-least-once sink job"))
+}
+
+// withCPU adds the baseline's records per CPU second and the ratio of the
+// case's to it: on a shared machine the wall-clock ratio mostly measures
+// the neighbours, the CPU ratio the work (the in-process cluster's
+// included, on both sides).
+func withCPU(r bench.Result, baseline []bench.Sample) bench.Result {
+	b := bench.Median(baseline, bench.Sample.RecordsPerCPUSec)
+	r = r.Set("baseline_records_per_cpu_sec", int64(b))
+	if b > 0 {
+		r = r.Set("baseline_cpu_ratio", float64(int(r.RecordsPerCPUSec/b*1000))/1000)
+	}
+	return r
 }
 
 func readJob(ctx context.Context, addrs []string, topic string) (int64, error) {
