@@ -1,7 +1,7 @@
 // Package bench is the home of the headline benchmarks printed by
 // `sluice bench ...`: each area has its own package below it
 // (pipelinebench, windowbench, statebench, logbench, shardconnbench,
-// firehosebench, rcfbench, nabbench, sqlbench) exposing Run(ctx, Config, Emit), and
+// firehosebench, rcfbench, nabbench, sqlbench, kafkabench) exposing Run(ctx, Config, Emit), and
 // this package holds what they share: measuring runs, summarising them and
 // printing the results. cmd/sluice only parses flags into a Config, calls
 // Run and prints.

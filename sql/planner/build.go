@@ -55,6 +55,10 @@ func (ip *insertPlan) buildSource(j *engine.Job, o RunOptions) (*engine.Stream[*
 		return ip.buildLogSource(j, o)
 	case "upsert-shardlog":
 		return ip.buildUpsertLogSource(j, o)
+	case "kafka":
+		return ip.buildKafkaSource(j, o)
+	case "upsert-kafka":
+		return ip.buildUpsertKafkaSource(j, o)
 	}
 	if t.Factory.Name() == "kinesis" {
 		return ip.buildKinesisSource(j, o)
@@ -523,6 +527,8 @@ func (ip *insertPlan) buildSink(s *engine.Stream[*row.Row], o RunOptions) error 
 		return ip.buildUpsertLogSink(s, o)
 	case "kinesis":
 		return ip.buildKinesisSink(s, o)
+	case "kafka", "upsert-kafka":
+		return ip.buildKafkaSink(s, o)
 	case "filesystem":
 		return ip.buildFilesystemSink(s)
 	case "firehose":

@@ -191,7 +191,7 @@ func planSource(c *compiler, t *catalog.Table, ref diag.Span) (*sourcePlan, erro
 	if _, ok := t.Factory.(ExternalSource); ok {
 		return planExternalSource(t), nil
 	}
-	if n := t.Factory.Name(); n != "datagen" && n != "filesystem" && n != "shardlog" && n != "kinesis" && n != "upsert-shardlog" {
+	if n := t.Factory.Name(); n != "datagen" && n != "filesystem" && n != "shardlog" && n != "kinesis" && n != "upsert-shardlog" && n != "kafka" && n != "upsert-kafka" {
 		return nil, diag.New(c.src, ref, "reading connector '%s' is not supported yet (datagen, filesystem, shardlog and kinesis are)", n)
 	}
 	sc := &scope{}

@@ -22,7 +22,7 @@ import (
 // table is read as a changelog keyed by its primary key; nil for other
 // tables (append-only).
 func upsertScanMode(t *catalog.Table) *changelogMode {
-	if t.Factory.Name() != "upsert-shardlog" {
+	if n := t.Factory.Name(); n != "upsert-shardlog" && n != "upsert-kafka" {
 		return nil
 	}
 	return &changelogMode{updates: true, upsertKey: t.PrimaryKey.Indexes(t), producer: fmt.Sprintf("ChangelogNormalize(key=[%s])", strings.Join(t.PrimaryKey.Columns, ", "))}
