@@ -382,3 +382,7 @@ func (s *Server) WaitActive(ctx context.Context, name string) error {
 		}
 	}
 }
+
+// WaitIdle waits for the status changes in progress (creations becoming
+// ACTIVE, deletions completing).
+func (s *Server) WaitIdle() { s.bg.Wait() }
