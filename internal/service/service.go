@@ -75,6 +75,7 @@ type Service struct {
 	input   *shardlog.Log
 	kinesis *kinesisapi.Server
 	fh      *firehoseapi.Server
+	metrics *metrics
 
 	mu   sync.Mutex
 	jobs map[string]*deliveryJob
@@ -105,7 +106,8 @@ func Open(ctx context.Context, opts Options) (*Service, error) {
 		s.log.Close()
 		return nil, fmt.Errorf("service: open the delivery streams' input: %w", err)
 	}
-	s.kinesis = kinesisapi.New(s.log, kinesisapi.Options{AllowAnonymous: opts.AllowAnonymous, ErrorLog: opts.ErrorLog})
+	s.metrics = newMetrics(s)
+	s.kinesis = kinesisapi.New(s.log, kinesisapi.Options{AllowAnonymous: opts.AllowAnonymous, ErrorLog: opts.ErrorLog, OnPut: s.metrics.onPut})
 	lo := s.log.Options()
 	s.fh, err = firehoseapi.New(ctx, firehoseapi.Options{
 		Dir: filepath.Join(opts.Dir, "firehose"), Backend: (*backend)(s),
@@ -126,15 +128,18 @@ func (s *Service) Log() *shardlog.Log { return s.log }
 // Firehose is the Firehose API server.
 func (s *Service) Firehose() *firehoseapi.Server { return s.fh }
 
-// ServeHTTP routes a request: the Firehose API by its X-Amz-Target,
-// everything else to the Kinesis API (which also answers GET /healthz and
-// the protocol's refusals).
+// ServeHTTP routes a request: the Firehose API by its X-Amz-Target, GET
+// /metrics to the Prometheus metrics (metrics.go), everything else to the
+// Kinesis API (which also answers GET /healthz and the protocol's
+// refusals).
 func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case strings.HasPrefix(r.Header.Get("X-Amz-Target"), firehoseapi.TargetPrefix):
-		s.fh.ServeHTTP(w, r)
+		s.metrics.serveAPI(w, r, "firehose", s.fh)
+	case r.Method == http.MethodGet && r.URL.Path == "/metrics":
+		s.metrics.ServeHTTP(w, r)
 	default:
-		s.kinesis.ServeHTTP(w, r)
+		s.metrics.serveAPI(w, r, "kinesis", s.kinesis)
 	}
 }
 
@@ -306,6 +311,7 @@ func (b *backend) Stop(ctx context.Context, name string) error {
 	if err := dj.running.Wait(); err != nil && !errors.Is(err, engine.ErrJobCancelled) {
 		errs = append(errs, fmt.Errorf("delivery of %q: %w", name, err))
 	}
+	b.metrics.firehoseC.ended(name, dj.sink.Stats())
 	return errors.Join(errs...)
 }
 
@@ -320,6 +326,7 @@ func (b *backend) Remove(ctx context.Context, name string) error {
 	if err := os.RemoveAll(b.checkpointDir(name)); err != nil {
 		return fmt.Errorf("remove the checkpoints of %q: %w", name, err)
 	}
+	b.metrics.firehoseC.forget(name)
 	return nil
 }
 

@@ -2,6 +2,7 @@ package kinesisapi
 
 import (
 	"sort"
+	"strings"
 
 	"github.com/sluicehq/sluice/connectors/shardlog"
 )
@@ -98,6 +99,15 @@ func (in *streamRefIn) check(v *violations) {
 
 func (in *streamRefIn) ref() shardlog.StreamRef {
 	return shardlog.StreamRef{Name: strOf(in.StreamName), ARN: strOf(in.StreamARN)}
+}
+
+// streamName is the stream's name, from its name or its ARN.
+func (in *streamRefIn) streamName() string {
+	if in.StreamName != nil {
+		return *in.StreamName
+	}
+	arn := strOf(in.StreamARN)
+	return arn[strings.LastIndexByte(arn, '/')+1:]
 }
 
 type streamModeDetails struct {

@@ -41,6 +41,9 @@ func (s *Server) putRecord(r *request, in *putRecordIn) (putRecordOut, error) {
 	if err != nil {
 		return putRecordOut{}, err
 	}
+	if s.opts.OnPut != nil {
+		s.opts.OnPut(in.streamName(), res.ShardID, len(in.Data))
+	}
 	return putRecordOut{ShardId: res.ShardID, SequenceNumber: res.SequenceNumber.String(), EncryptionType: "NONE"}, nil
 }
 
@@ -135,9 +138,11 @@ func (s *Server) putRecords(r *request, in *putRecordsIn) (*putRecordsOut, error
 		return nil, err
 	}
 	out := &putRecordsOut{results: res, EncryptionType: "NONE", s: s, op: r.op}
-	for _, x := range res {
+	for i, x := range res {
 		if x.Err != nil {
 			out.FailedRecordCount++
+		} else if s.opts.OnPut != nil {
+			s.opts.OnPut(in.streamName(), x.ShardID, len(entries[i].Data))
 		}
 	}
 	if r.cbor {

@@ -47,6 +47,10 @@ type Options struct {
 	MaxBodyBytes int64
 	// ErrorLog receives internal errors (nil: discarded).
 	ErrorLog func(format string, args ...any)
+	// OnPut, when set, is told of every record PutRecord and PutRecords
+	// stored: its stream, shard and data size (for metrics; it must not
+	// block).
+	OnPut func(stream, shardID string, bytes int)
 }
 
 // Server answers Kinesis API requests from a Log.
