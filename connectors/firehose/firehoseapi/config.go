@@ -25,11 +25,11 @@ func (vs *violations) checkProcessing(path string, p *ProcessingConfiguration) {
 	}
 	for i, pr := range p.Processors {
 		pp := path + ".processors." + itoa(i+1) + ".member"
-		vs.check(pp+".type", str(pr.Type), processorType.need())
+		vs.check(pp+".type", str(pr.Type), processorType.Need())
 		for j, par := range pr.Parameters {
 			ap := pp + ".parameters." + itoa(j+1) + ".member"
-			vs.check(ap+".parameterName", str(par.ParameterName), paramName.need())
-			vs.check(ap+".parameterValue", str(par.ParameterValue), paramValue.need())
+			vs.check(ap+".parameterName", str(par.ParameterName), paramName.Need())
+			vs.check(ap+".parameterValue", str(par.ParameterValue), paramValue.Need())
 		}
 	}
 }
@@ -39,7 +39,7 @@ func (vs *violations) checkProcessing(path string, p *ProcessingConfiguration) {
 func (vs *violations) checkS3(path string, c *S3DestinationConfiguration, update bool) {
 	role, bucket := roleARNRule, bucketARNRule
 	if !update {
-		role, bucket = role.need(), bucket.need()
+		role, bucket = role.Need(), bucket.Need()
 	}
 	vs.check(path+".roleARN", str(c.RoleARN), role)
 	vs.check(path+".bucketARN", str(c.BucketARN), bucket)
@@ -66,10 +66,10 @@ func (vs *violations) checkExtendedS3(path string, c *ExtendedS3DestinationConfi
 func (vs *violations) checkHTTP(path string, c *HttpEndpointDestinationConfiguration, update bool) {
 	endpoint := object(c.EndpointConfiguration != nil)
 	if !update {
-		vs.check(path+".endpointConfiguration", endpoint, rule{required: true})
+		vs.check(path+".endpointConfiguration", endpoint, rule{Required: true})
 	}
 	if e := c.EndpointConfiguration; e != nil {
-		vs.check(path+".endpointConfiguration.url", str(e.Url), httpURLRule.need())
+		vs.check(path+".endpointConfiguration.url", str(e.Url), httpURLRule.Need())
 		vs.check(path+".endpointConfiguration.name", str(e.Name), httpNameRule)
 		vs.check(path+".endpointConfiguration.accessKey", str(e.AccessKey), accessKeyRule)
 	}
@@ -79,8 +79,8 @@ func (vs *violations) checkHTTP(path string, c *HttpEndpointDestinationConfigura
 		vs.check(path+".requestConfiguration.commonAttributes", list(rc.CommonAttributes), lengthRule(0, 50))
 		for i, a := range rc.CommonAttributes {
 			ap := path + ".requestConfiguration.commonAttributes." + itoa(i+1) + ".member"
-			vs.check(ap+".attributeName", str(a.AttributeName), attrNameRule.need())
-			vs.check(ap+".attributeValue", str(a.AttributeValue), attrValueRule.need())
+			vs.check(ap+".attributeName", str(a.AttributeName), attrNameRule.Need())
+			vs.check(ap+".attributeValue", str(a.AttributeValue), attrValueRule.Need())
 		}
 	}
 	vs.checkProcessing(path+".processingConfiguration", c.ProcessingConfiguration)
@@ -90,14 +90,12 @@ func (vs *violations) checkHTTP(path string, c *HttpEndpointDestinationConfigura
 	}
 	vs.check(path+".s3BackupMode", str(c.S3BackupMode), httpBackup)
 	if !update {
-		vs.check(path+".s3Configuration", object(c.S3Configuration != nil), rule{required: true})
+		vs.check(path+".s3Configuration", object(c.S3Configuration != nil), rule{Required: true})
 	}
 	if c.S3Configuration != nil {
 		vs.checkS3(path+".s3Configuration", c.S3Configuration, update)
 	}
 }
-
-func object(ok bool) value { return value{present: ok, kind: kindList, n: 1} }
 
 func itoa(i int) string {
 	if i < 10 {

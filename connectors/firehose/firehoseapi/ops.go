@@ -52,25 +52,25 @@ func (s *Server) arn(name string) string {
 func checkTags(path string, tags []Tag, vs *violations, required bool) {
 	r := tagListRule
 	if required {
-		r = r.need()
+		r = r.Need()
 	}
 	vs.check(path, list(tags), r)
 	for i, t := range tags {
 		p := path + "." + itoa(i+1) + ".member"
-		vs.check(p+".key", str(t.Key), tagKeyRule.need())
+		vs.check(p+".key", str(t.Key), tagKeyRule.Need())
 		vs.check(p+".value", str(t.Value), tagValueRule)
 	}
 }
 
 func checkCreate(in *createInput, vs *violations) {
-	vs.check("deliveryStreamName", str(in.DeliveryStreamName), nameRule.need())
+	vs.check("deliveryStreamName", str(in.DeliveryStreamName), nameRule.Need())
 	vs.check("deliveryStreamType", str(in.DeliveryStreamType), streamTypes)
 	if c := in.DirectPutSourceConfiguration; c != nil {
-		vs.check("directPutSourceConfiguration.throughputHintInMBs", num(c.ThroughputHintInMBs), throughput.need())
+		vs.check("directPutSourceConfiguration.throughputHintInMBs", num(c.ThroughputHintInMBs), throughput.Need())
 	}
 	if c := in.KinesisStreamSourceConfiguration; c != nil {
-		vs.check("kinesisStreamSourceConfiguration.kinesisStreamARN", str(c.KinesisStreamARN), streamARNRule.need())
-		vs.check("kinesisStreamSourceConfiguration.roleARN", str(c.RoleARN), roleARNRule.need())
+		vs.check("kinesisStreamSourceConfiguration.kinesisStreamARN", str(c.KinesisStreamARN), streamARNRule.Need())
+		vs.check("kinesisStreamSourceConfiguration.roleARN", str(c.RoleARN), roleARNRule.Need())
 	}
 	if c := in.S3DestinationConfiguration; c != nil {
 		vs.checkS3("s3DestinationConfiguration", c, false)
@@ -186,7 +186,7 @@ func (s *Server) create(ctx context.Context, in *createInput) (any, error) {
 }
 
 func checkDescribe(in *describeInput, vs *violations) {
-	vs.check("deliveryStreamName", str(in.DeliveryStreamName), nameRule.need())
+	vs.check("deliveryStreamName", str(in.DeliveryStreamName), nameRule.Need())
 	vs.check("limit", num(in.Limit), rangeRule(1, 10000))
 	vs.check("exclusiveStartDestinationId", str(in.ExclusiveStartDestinationId), destIDRule)
 }
@@ -232,7 +232,7 @@ func (s *Server) list(ctx context.Context, in *listInput) (any, error) {
 }
 
 func checkDelete(in *deleteInput, vs *violations) {
-	vs.check("deliveryStreamName", str(in.DeliveryStreamName), nameRule.need())
+	vs.check("deliveryStreamName", str(in.DeliveryStreamName), nameRule.Need())
 }
 
 func (s *Server) delete(ctx context.Context, in *deleteInput) (any, error) {
@@ -267,9 +267,9 @@ func (s *Server) finishDelete(ctx context.Context, name string) error {
 }
 
 func checkPutRecord(in *putRecordInput, vs *violations) {
-	vs.check("deliveryStreamName", str(in.DeliveryStreamName), nameRule.need())
-	if vs.check("record", object(in.Record != nil), rule{required: true}) {
-		vs.check("record.data", blob(in.Record.Data), recordData.need())
+	vs.check("deliveryStreamName", str(in.DeliveryStreamName), nameRule.Need())
+	if vs.check("record", object(in.Record != nil), rule{Required: true}) {
+		vs.check("record.data", blob(in.Record.Data), recordData.Need())
 	}
 }
 
@@ -303,15 +303,15 @@ func (s *Server) putRecord(ctx context.Context, in *putRecordInput) (any, error)
 }
 
 func checkPutBatch(in *putBatchInput, vs *violations) {
-	vs.check("deliveryStreamName", str(in.DeliveryStreamName), nameRule.need())
-	vs.check("records", list(in.Records), recordsRule.need())
+	vs.check("deliveryStreamName", str(in.DeliveryStreamName), nameRule.Need())
+	vs.check("records", list(in.Records), recordsRule.Need())
 	for i, r := range in.Records {
 		p := "records." + itoa(i+1) + ".member"
 		if r == nil {
-			vs.check(p, value{}, rule{required: true})
+			vs.check(p, value{}, rule{Required: true})
 			continue
 		}
-		vs.check(p+".data", blob(r.Data), recordData.need())
+		vs.check(p+".data", blob(r.Data), recordData.Need())
 	}
 }
 
@@ -349,9 +349,9 @@ func (s *Server) putBatch(ctx context.Context, in *putBatchInput) (any, error) {
 }
 
 func checkUpdate(in *updateInput, vs *violations) {
-	vs.check("deliveryStreamName", str(in.DeliveryStreamName), nameRule.need())
-	vs.check("currentDeliveryStreamVersionId", str(in.CurrentDeliveryStreamVersionId), versionRule.need())
-	vs.check("destinationId", str(in.DestinationId), destIDRule.need())
+	vs.check("deliveryStreamName", str(in.DeliveryStreamName), nameRule.Need())
+	vs.check("currentDeliveryStreamVersionId", str(in.CurrentDeliveryStreamVersionId), versionRule.Need())
+	vs.check("destinationId", str(in.DestinationId), destIDRule.Need())
 	if c := in.S3DestinationUpdate; c != nil {
 		vs.checkS3("s3DestinationUpdate", c, true)
 	}
@@ -466,7 +466,7 @@ func mergeS3(dst, u *S3DestinationConfiguration) {
 }
 
 func checkTag(in *tagInput, vs *violations) {
-	vs.check("deliveryStreamName", str(in.DeliveryStreamName), nameRule.need())
+	vs.check("deliveryStreamName", str(in.DeliveryStreamName), nameRule.Need())
 	checkTags("tags", in.Tags, vs, true)
 }
 
@@ -513,8 +513,8 @@ func (s *Server) tag(ctx context.Context, in *tagInput) (any, error) {
 }
 
 func checkUntag(in *untagInput, vs *violations) {
-	vs.check("deliveryStreamName", str(in.DeliveryStreamName), nameRule.need())
-	vs.check("tagKeys", list(in.TagKeys), tagListRule.need())
+	vs.check("deliveryStreamName", str(in.DeliveryStreamName), nameRule.Need())
+	vs.check("tagKeys", list(in.TagKeys), tagListRule.Need())
 	for i, k := range in.TagKeys {
 		vs.check("tagKeys."+itoa(i+1)+".member", str(&k), tagKeyRule)
 	}
@@ -544,7 +544,7 @@ func (s *Server) untag(ctx context.Context, in *untagInput) (any, error) {
 }
 
 func checkListTags(in *listTagsInput, vs *violations) {
-	vs.check("deliveryStreamName", str(in.DeliveryStreamName), nameRule.need())
+	vs.check("deliveryStreamName", str(in.DeliveryStreamName), nameRule.Need())
 	vs.check("exclusiveStartTagKey", str(in.ExclusiveStartTagKey), tagKeyRule)
 	vs.check("limit", num(in.Limit), tagLimit)
 }

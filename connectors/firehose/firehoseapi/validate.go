@@ -1,16 +1,16 @@
 package firehoseapi
 
 import (
-	"fmt"
-	"regexp"
-	"strconv"
 	"strings"
 	"unicode"
+
+	"github.com/sluicehq/sluice/connectors/internal/awsjson"
 )
 
-// Request validation as the service does it: each member's constraints
-// are the API model's (botocore's firehose 2015-08-04 service model), and
-// every violation of a request is answered together in one
+// Request validation as the service does it, with
+// connectors/internal/awsjson (shared with the Kinesis API): each member's
+// constraints are the API model's (botocore's firehose 2015-08-04 service
+// model), and every violation of a request is answered together in one
 // ValidationException:
 //
 //	1 validation error detected: Value 'a b' at 'deliveryStreamName'
@@ -20,13 +20,37 @@ import (
 // Paths are the members' names in lower camel case, list elements as
 // "records.1.member.data" (1-based).
 
-type pattern struct {
-	text string
-	re   *regexp.Regexp
-}
+type (
+	rule  = awsjson.Rule
+	value = awsjson.Value
+)
 
-func newPattern(text string) *pattern {
-	return &pattern{text: text, re: regexp.MustCompile(`^(?:` + text + `)$`)}
+func newPattern(text string) *awsjson.Pattern { return awsjson.NewPattern(text) }
+
+func lengthRule(lo, hi int) rule                      { return awsjson.LengthRule(lo, hi) }
+func rangeRule(lo, hi int64) rule                     { return awsjson.RangeRule(lo, hi) }
+func enumRule(v ...string) rule                       { return awsjson.EnumRule(v...) }
+func patternRule(p *awsjson.Pattern, lo, hi int) rule { return awsjson.PatternRule(p, lo, hi) }
+
+func str(p *string) value     { return awsjson.Str(p) }
+func num(p *int64) value      { return awsjson.Num(p) }
+func blob(b []byte) value     { return awsjson.Blob(b) }
+func list[T any](l []T) value { return awsjson.List(l) }
+func object(ok bool) value    { return awsjson.Object(ok) }
+
+// violations collects what an input breaks.
+type violations struct{ awsjson.Violations }
+
+// check checks the member at path against r and reports whether it is
+// present.
+func (vs *violations) check(path string, v value, r rule) bool { return vs.Check(path, v, r) }
+
+// err is the ValidationException for what was found, or nil.
+func (vs *violations) err() error {
+	if len(vs.Msgs) == 0 {
+		return nil
+	}
+	return &apiError{code: codeValidation, msg: awsjson.Message(vs.Msgs)}
 }
 
 // The patterns of the model. Go's regexp has no lookahead: the tag
@@ -61,154 +85,6 @@ func tagChars(s string) bool {
 	return true
 }
 
-// rule is the constraints of one member.
-type rule struct {
-	required       bool
-	minLen, maxLen int // of a string, blob or list (maxLen 0: no bound)
-	min, max       int64
-	hasRange       bool
-	hasMax         bool
-	pattern        *pattern
-	// check is a hand-written pattern (text: patternText).
-	check       func(string) bool
-	patternText string
-	enum        []string
-}
-
-func (r rule) need() rule { r.required = true; return r }
-
-func lengthRule(lo, hi int) rule { return rule{minLen: lo, maxLen: hi} }
-func rangeRule(lo, hi int64) rule {
-	return rule{min: lo, max: hi, hasRange: true, hasMax: true}
-}
-func minRule(lo int64) rule                   { return rule{min: lo, hasRange: true} }
-func enumRule(v ...string) rule               { return rule{enum: v} }
-func patternRule(p *pattern, lo, hi int) rule { return rule{minLen: lo, maxLen: hi, pattern: p} }
-
-// value is one member of a decoded input as a rule sees it.
-type value struct {
-	present bool
-	kind    valueKind
-	s       string
-	n       int64 // an integer, or the length of a string, blob or list
-}
-
-type valueKind uint8
-
-const (
-	kindString valueKind = iota
-	kindInt
-	kindBlob
-	kindList
-)
-
-func str(p *string) value {
-	if p == nil {
-		return value{}
-	}
-	return value{present: true, s: *p, n: int64(len([]rune(*p)))}
-}
-
-func num(p *int64) value {
-	if p == nil {
-		return value{kind: kindInt}
-	}
-	return value{present: true, kind: kindInt, n: *p}
-}
-
-func blob(b []byte) value { return value{present: b != nil, kind: kindBlob, n: int64(len(b))} }
-
-func list[T any](l []T) value { return value{present: l != nil, kind: kindList, n: int64(len(l))} }
-
-func (v value) quoted() string {
-	switch v.kind {
-	case kindInt:
-		return "'" + strconv.FormatInt(v.n, 10) + "'"
-	case kindBlob:
-		return fmt.Sprintf("'java.nio.HeapByteBuffer[pos=0 lim=%d cap=%d]'", v.n, v.n)
-	case kindList:
-		if v.n == 0 {
-			return "'[]'"
-		}
-		return "'[...]'"
-	}
-	return "'" + v.s + "'"
-}
-
-// each calls broken with each constraint of r that v breaks, in order;
-// "" stands for a required member that is absent.
-func (r rule) each(v value, broken func(constraint string)) {
-	if !v.present {
-		if r.required {
-			broken("")
-		}
-		return
-	}
-	if v.kind == kindString {
-		if r.pattern != nil && !r.pattern.re.MatchString(v.s) {
-			broken("Member must satisfy regular expression pattern: " + r.pattern.text)
-		}
-		if r.check != nil && !r.check(v.s) {
-			broken("Member must satisfy regular expression pattern: " + r.patternText)
-		}
-	}
-	if v.kind != kindInt {
-		switch {
-		case v.n < int64(r.minLen):
-			broken(fmt.Sprintf("Member must have length greater than or equal to %d", r.minLen))
-		case r.maxLen > 0 && v.n > int64(r.maxLen):
-			broken(fmt.Sprintf("Member must have length less than or equal to %d", r.maxLen))
-		}
-	}
-	if v.kind == kindInt && r.hasRange {
-		switch {
-		case v.n < r.min:
-			broken(fmt.Sprintf("Member must have value greater than or equal to %d", r.min))
-		case r.hasMax && v.n > r.max:
-			broken(fmt.Sprintf("Member must have value less than or equal to %d", r.max))
-		}
-	}
-	if r.enum != nil && v.kind == kindString {
-		for _, e := range r.enum {
-			if v.s == e {
-				return
-			}
-		}
-		broken("Member must satisfy enum value set: [" + strings.Join(r.enum, ", ") + "]")
-	}
-}
-
-// violations collects what an input breaks.
-type violations struct{ msgs []string }
-
-// check checks the member at path against r and reports whether it is
-// present.
-func (vs *violations) check(path string, v value, r rule) bool {
-	r.each(v, func(constraint string) {
-		if constraint == "" {
-			vs.msgs = append(vs.msgs, "Value null at '"+path+"' failed to satisfy constraint: Member must not be null")
-			return
-		}
-		vs.msgs = append(vs.msgs, "Value "+v.quoted()+" at '"+path+"' failed to satisfy constraint: "+constraint)
-	})
-	return v.present
-}
-
-// maxListed is how many violations a message lists; the count is of all.
-const maxListed = 10
-
-func (vs *violations) err() error {
-	if len(vs.msgs) == 0 {
-		return nil
-	}
-	noun := "error"
-	if len(vs.msgs) > 1 {
-		noun = "errors"
-	}
-	listed := vs.msgs[:min(len(vs.msgs), maxListed)]
-	return &apiError{code: codeValidation, msg: fmt.Sprintf("%d validation %s detected: %s", len(vs.msgs), noun, strings.Join(listed, "; "))}
-}
-
 // The rules of the members, by what they hold.
 var (
 	nameRule      = patternRule(namePattern, 1, 64)
@@ -232,16 +108,16 @@ var (
 	contentEnc    = enumRule("NONE", "GZIP")
 	processorType = enumRule("RecordDeAggregation", "Decompression", "CloudWatchLogProcessing", "Lambda", "MetadataExtraction", "AppendDelimiterToRecord")
 	paramName     = enumRule("LambdaArn", "NumberOfRetries", "MetadataExtractionQuery", "JsonParsingEngine", "RoleArn", "BufferSizeInMBs", "BufferIntervalInSeconds", "SubRecordType", "Delimiter", "CompressionFormat", "DataMessageExtraction")
-	paramValue    = rule{minLen: 1, maxLen: 5120, check: notBlank, patternText: nonBlankPattern}
+	paramValue    = rule{MinLen: 1, MaxLen: 5120, Match: notBlank, MatchText: nonBlankPattern}
 	httpURLRule   = patternRule(httpsURLPattern, 1, 1000)
-	httpNameRule  = rule{minLen: 1, maxLen: 256, check: notBlank, patternText: nonBlankPattern}
+	httpNameRule  = rule{MinLen: 1, MaxLen: 256, Match: notBlank, MatchText: nonBlankPattern}
 	accessKeyRule = patternRule(anyPattern, 0, 4096)
-	attrNameRule  = rule{minLen: 1, maxLen: 256, check: notBlank, patternText: nonBlankPattern}
+	attrNameRule  = rule{MinLen: 1, MaxLen: 256, Match: notBlank, MatchText: nonBlankPattern}
 	attrValueRule = patternRule(anyPattern, 0, 1024)
 	tagListRule   = lengthRule(1, 50)
-	tagKeyRule    = rule{minLen: 1, maxLen: 128, check: func(s string) bool { return !strings.HasPrefix(s, "aws:") && tagChars(s) }, patternText: tagKeyPattern}
-	tagValueRule  = rule{minLen: 0, maxLen: 256, check: tagChars, patternText: tagValuePattern}
-	recordData    = rule{maxLen: MaxRecordBytes}
+	tagKeyRule    = rule{MinLen: 1, MaxLen: 128, Match: func(s string) bool { return !strings.HasPrefix(s, "aws:") && tagChars(s) }, MatchText: tagKeyPattern}
+	tagValueRule  = rule{MaxLen: 256, Match: tagChars, MatchText: tagValuePattern}
+	recordData    = rule{MaxLen: MaxRecordBytes}
 	recordsRule   = lengthRule(1, MaxBatchRecords)
 	listLimit     = rangeRule(1, 10000)
 	tagLimit      = rangeRule(1, 50)

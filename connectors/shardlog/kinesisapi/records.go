@@ -22,8 +22,8 @@ type putRecordIn struct {
 
 func (in *putRecordIn) check(v *violations) {
 	in.streamRefIn.check(v)
-	v.check("data", blob(in.Data), recordData.need())
-	v.check("partitionKey", str(in.PartitionKey), partitionKey.need())
+	v.check("data", blob(in.Data), recordData.Need())
+	v.check("partitionKey", str(in.PartitionKey), partitionKey.Need())
 	v.check("explicitHashKey", str(in.ExplicitHashKey), hashKeyRule)
 	v.check("sequenceNumberForOrdering", str(in.SequenceNumberForOrdering), sequenceRule)
 }
@@ -67,12 +67,12 @@ func (in *putRecordsIn) decodeFast(body []byte) bool {
 
 func (in *putRecordsIn) check(v *violations) {
 	in.streamRefIn.check(v)
-	v.check("records", list(in.Records), recordsRule.need())
-	dataRule, keyRule := recordData.need(), partitionKey.need()
+	v.check("records", list(in.Records), recordsRule.Need())
+	dataRule, keyRule := recordData.Need(), partitionKey.Need()
 	for i := range in.Records {
 		e := &in.Records[i]
 		data, key, hash := blob(e.Data), str(e.PartitionKey), str(e.ExplicitHashKey)
-		if dataRule.holds(data) && keyRule.holds(key) && e.ExplicitHashKey == nil {
+		if dataRule.Holds(data) && keyRule.Holds(key) && e.ExplicitHashKey == nil {
 			continue // the common case, checked without building paths
 		}
 		p := "records." + strconv.Itoa(i+1) + ".member."
@@ -168,8 +168,8 @@ type getShardIteratorIn struct {
 
 func (in *getShardIteratorIn) check(v *violations) {
 	in.streamRefIn.check(v)
-	v.check("shardId", str(in.ShardId), shardIDRule.need())
-	v.check("shardIteratorType", str(in.ShardIteratorType), iteratorTypes.need())
+	v.check("shardId", str(in.ShardId), shardIDRule.Need())
+	v.check("shardIteratorType", str(in.ShardIteratorType), iteratorTypes.Need())
 	v.check("startingSequenceNumber", str(in.StartingSequenceNumber), sequenceRule)
 }
 
@@ -196,7 +196,7 @@ type getRecordsIn struct {
 }
 
 func (in *getRecordsIn) check(v *violations) {
-	v.check("shardIterator", str(in.ShardIterator), iteratorRule.need())
+	v.check("shardIterator", str(in.ShardIterator), iteratorRule.Need())
 	v.check("limit", num(in.Limit), listLimit)
 	v.check("streamARN", str(in.StreamARN), streamARNRule)
 }
