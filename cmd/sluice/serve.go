@@ -28,6 +28,10 @@ S3 destinations go to --s3-endpoint, or else to DIR/buckets/BUCKET. Objects
 become visible at each delivery checkpoint (the buffering interval, at
 least 1 s, or --checkpoint-interval).
 
+GET /metrics on the same address serves Prometheus metrics (records and
+bytes in per stream, shard and delivery stream, records and objects
+delivered, delivery failures, API latency histograms and errors).
+
 SIGTERM or Ctrl-C stops cleanly: a last checkpoint delivers what each
 delivery stream buffered, and the logs are closed.
 
