@@ -50,6 +50,7 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	s3Endpoint := fs.String("s3-endpoint", "", "S3-compatible endpoint of the S3 destinations' buckets (credentials from the AWS environment/config); default: a directory per bucket under --data")
 	s3Region := fs.String("s3-region", "us-east-1", "region of --s3-endpoint")
 	anonymous := fs.Bool("anonymous", false, "accept requests without a signature")
+	credFile := fs.String("credentials", "", "JSON file of the accepted access keys and their policies (as for 'sluice log serve'): every request's SigV4 signature is verified, for both APIs")
 	chk := fs.Duration("checkpoint-interval", 0, "delivery checkpoint interval, when objects become visible (default: each delivery stream's buffering interval, at least 1s)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -61,6 +62,9 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return usageError("--data DIR is required")
 	case *chk < 0:
 		return usageError("--checkpoint-interval must not be negative")
+	}
+	if *credFile != "" && *anonymous {
+		return usageError("--credentials and --anonymous exclude each other")
 	}
 	var cfg service.Config
 	if *configFile != "" {
@@ -78,7 +82,7 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	defer ln.Close()
 	svc, err := service.Open(ctx, service.Options{
-		Dir: *dir, S3Endpoint: *s3Endpoint, S3Region: *s3Region, AllowAnonymous: *anonymous, CheckpointInterval: *chk,
+		Dir: *dir, S3Endpoint: *s3Endpoint, S3Region: *s3Region, AllowAnonymous: *anonymous, CredentialsFile: *credFile, CheckpointInterval: *chk,
 		ErrorLog: func(f string, a ...any) { fmt.Fprintf(stderr, f+"\n", a...) },
 	})
 	if err != nil {

@@ -32,8 +32,15 @@ type env struct {
 
 func startEnv(t *testing.T, dir string) *env {
 	t.Helper()
+	return startEnvWith(t, dir, func(*Options) {})
+}
+
+func startEnvWith(t *testing.T, dir string, set func(*Options)) *env {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	svc, err := Open(ctx, Options{Dir: dir, CheckpointInterval: 100 * time.Millisecond, ErrorLog: t.Logf})
+	opts := Options{Dir: dir, CheckpointInterval: 100 * time.Millisecond, ErrorLog: t.Logf}
+	set(&opts)
+	svc, err := Open(ctx, opts)
 	if err != nil {
 		t.Fatal(err)
 	}

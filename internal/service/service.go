@@ -59,6 +59,12 @@ type Options struct {
 	S3Region string
 	// AllowAnonymous accepts requests without a signature.
 	AllowAnonymous bool
+	// CredentialsFile, when set, lists the keys whose SigV4 signatures
+	// both APIs accept, with each key's IAM-like policy
+	// (kinesis:<Operation> and firehose:<Operation> actions;
+	// kinesisapi.LoadCredentials). Without it a request must be signed,
+	// but the signature is not checked.
+	CredentialsFile string
 	// CheckpointInterval is how often each delivery job checkpoints, and
 	// so how often its objects become visible. Default: the delivery
 	// stream's buffering interval, at least 1 s.
@@ -106,12 +112,27 @@ func Open(ctx context.Context, opts Options) (*Service, error) {
 		s.log.Close()
 		return nil, fmt.Errorf("service: open the delivery streams' input: %w", err)
 	}
+	var creds *kinesisapi.Credentials
+	if opts.CredentialsFile != "" {
+		if creds, err = kinesisapi.LoadCredentials(opts.CredentialsFile, s.log.Options().AccountID); err != nil {
+			s.input.Close()
+			s.log.Close()
+			return nil, err
+		}
+	}
 	s.metrics = newMetrics(s)
-	s.kinesis = kinesisapi.New(s.log, kinesisapi.Options{AllowAnonymous: opts.AllowAnonymous, ErrorLog: opts.ErrorLog, OnPut: s.metrics.onPut})
+	s.kinesis = kinesisapi.New(s.log, kinesisapi.Options{AllowAnonymous: opts.AllowAnonymous, Credentials: creds, ErrorLog: opts.ErrorLog, OnPut: s.metrics.onPut})
 	lo := s.log.Options()
 	s.fh, err = firehoseapi.New(ctx, firehoseapi.Options{
 		Dir: filepath.Join(opts.Dir, "firehose"), Backend: (*backend)(s),
 		Region: lo.Region, AccountID: lo.AccountID, AllowAnonymous: opts.AllowAnonymous, ErrorLog: opts.ErrorLog,
+		// Signatures and policies are checked as the Kinesis API checks
+		// them, for the firehose service.
+		Authenticate: func(hr *http.Request, body []byte) (any, error) { return s.kinesis.Verify(hr, body, "firehose") },
+		Authorize: func(p any, action, resource string) error {
+			pr, _ := p.(*kinesisapi.Principal)
+			return s.kinesis.Authorize(pr, action, resource)
+		},
 	})
 	if err != nil {
 		s.closeJobs(ctx)

@@ -7,13 +7,13 @@ import (
 	"strconv"
 )
 
-// operation decodes, checks and answers one request.
-type operation func(s *Server, ctx context.Context, body []byte) (any, error)
+// operation decodes, checks and answers one request of the operation op.
+type operation func(s *Server, ctx context.Context, op string, body []byte) (any, error)
 
 // serve is the one path of every operation: decode the input, check it
-// against its rules, then call.
+// against its rules, authorize the principal, then call.
 func serve[In any](check func(*In, *violations), call func(*Server, context.Context, *In) (any, error)) operation {
-	return func(s *Server, ctx context.Context, body []byte) (any, error) {
+	return func(s *Server, ctx context.Context, op string, body []byte) (any, error) {
 		in := new(In)
 		if err := decode(body, in); err != nil {
 			return nil, err
@@ -21,6 +21,13 @@ func serve[In any](check func(*In, *violations), call func(*Server, context.Cont
 		var vs violations
 		check(in, &vs)
 		if err := vs.err(); err != nil {
+			return nil, err
+		}
+		name := ""
+		if n, ok := any(in).(interface{ streamName() *string }); ok {
+			name = deref(n.streamName())
+		}
+		if err := s.authorize(ctx, op, name); err != nil {
 			return nil, err
 		}
 		return call(s, ctx, in)

@@ -103,9 +103,19 @@ type Options struct {
 	// us-east-1, 000000000000).
 	Region, AccountID string
 	// AllowAnonymous accepts requests without a signature. Otherwise a
-	// request must carry one (else MissingAuthenticationTokenException);
-	// it is not verified.
+	// request must carry one (else MissingAuthenticationTokenException),
+	// verified by Authenticate when that is set.
 	AllowAnonymous bool
+	// Authenticate, when set, verifies a request's SigV4 signature (scoped
+	// to the "firehose" service) and answers who signed it. Its refusals
+	// carry the service's error name and message (ErrorCode and
+	// ErrorMessage methods).
+	Authenticate func(hr *http.Request, body []byte) (principal any, err error)
+	// Authorize, when set, checks after validation that the principal may
+	// perform action (firehose:<Operation>) on resource (the delivery
+	// stream's ARN; "*" for ListDeliveryStreams); its refusals are as
+	// Authenticate's.
+	Authorize func(principal any, action, resource string) error
 	// Now is the clock of timestamps (nil: time.Now).
 	Now func() time.Time
 	// MaxBodyBytes bounds a request body (default 8 MiB: a full
@@ -273,11 +283,22 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, hr *http.Request) {
 		s.writeError(w, &apiError{code: codeUnknownOperation})
 		return
 	}
-	if !s.opts.AllowAnonymous && hr.Header.Get("Authorization") == "" && hr.URL.Query().Get("X-Amz-Algorithm") == "" {
+	if s.opts.AllowAnonymous {
+		// no authentication
+	} else if hr.Header.Get("Authorization") == "" && hr.URL.Query().Get("X-Amz-Algorithm") == "" {
 		s.writeError(w, &apiError{code: codeMissingAuth, msg: msgMissingAuth})
 		return
 	}
-	out, err := op(s, hr.Context(), body)
+	ctx := hr.Context()
+	if s.opts.Authenticate != nil && !s.opts.AllowAnonymous {
+		p, err := s.opts.Authenticate(hr, body)
+		if err != nil {
+			s.writeError(w, serviceError(err))
+			return
+		}
+		ctx = context.WithValue(ctx, principalKey{}, p)
+	}
+	out, err := op(s, ctx, name, body)
 	if err != nil {
 		s.writeError(w, err)
 		return
@@ -315,6 +336,35 @@ func decode(body []byte, v any) error {
 		return &apiError{code: codeSerialization, msg: fmt.Sprintf("Malformed request body at offset %d: %v", se.Offset, err)}
 	}
 	return &apiError{code: codeSerialization, msg: "Malformed request body: " + strings.TrimPrefix(err.Error(), "json: ")}
+}
+
+type principalKey struct{}
+
+// serviceError maps a refusal of Authenticate or Authorize (an error with
+// ErrorCode and ErrorMessage) onto the answer.
+func serviceError(err error) error {
+	var se interface {
+		error
+		ErrorCode() string
+		ErrorMessage() string
+	}
+	if errors.As(err, &se) {
+		return &apiError{code: errCode(se.ErrorCode()), msg: se.ErrorMessage()}
+	}
+	return err
+}
+
+// authorize checks the request's principal for the operation on the
+// delivery stream name ("" for none: resource "*").
+func (s *Server) authorize(ctx context.Context, op, name string) error {
+	if s.opts.Authorize == nil {
+		return nil
+	}
+	resource := "*"
+	if name != "" {
+		resource = s.arn(name)
+	}
+	return serviceError(s.opts.Authorize(ctx.Value(principalKey{}), "firehose:"+op, resource))
 }
 
 type errorBody struct {
@@ -356,7 +406,7 @@ func (s *Server) requestID() string {
 // one of its name exists: created reports which. Errors are the
 // operation's (validation, InvalidArgumentException).
 func (s *Server) CreateIfMissing(ctx context.Context, input []byte) (created bool, err error) {
-	_, err = operations["CreateDeliveryStream"](s, ctx, input)
+	_, err = operations["CreateDeliveryStream"](s, ctx, "CreateDeliveryStream", input)
 	var ae *apiError
 	if errors.As(err, &ae) && ae.code == codeInUse {
 		return false, nil

@@ -262,3 +262,14 @@ type listTagsOutput struct {
 
 // empty is the output of an operation that answers {}.
 type empty struct{}
+
+// streamName is the delivery stream an input names (for authorization).
+func (in *createInput) streamName() *string    { return in.DeliveryStreamName }
+func (in *describeInput) streamName() *string  { return in.DeliveryStreamName }
+func (in *deleteInput) streamName() *string    { return in.DeliveryStreamName }
+func (in *putRecordInput) streamName() *string { return in.DeliveryStreamName }
+func (in *putBatchInput) streamName() *string  { return in.DeliveryStreamName }
+func (in *updateInput) streamName() *string    { return in.DeliveryStreamName }
+func (in *tagInput) streamName() *string       { return in.DeliveryStreamName }
+func (in *untagInput) streamName() *string     { return in.DeliveryStreamName }
+func (in *listTagsInput) streamName() *string  { return in.DeliveryStreamName }
