@@ -10,7 +10,8 @@
 // violations of a request in one ValidationException, as the service
 // words it), the service's error names and messages, one table of
 // operations (ops.go), the delivery streams' definitions with their
-// statuses (CREATING → ACTIVE, DELETING), versions and tags, kept durably
+// statuses (CREATING → ACTIVE or CREATING_FAILED, DELETING), versions
+// and tags, kept durably
 // in the server's directory (registry.go), and the mapping of the API's
 // destination configurations (S3, ExtendedS3, HttpEndpoint) onto
 // firehose.Config (config.go).
@@ -33,6 +34,10 @@
 // # Authentication
 //
 // A request must carry a SigV4 signature (Authorization header or
-// presigned query) unless Options.AllowAnonymous; the signature is not
-// verified.
+// presigned query) unless Options.AllowAnonymous. Options.Authenticate
+// verifies it and Options.Authorize checks the principal's policy for
+// firehose:<Operation> on the delivery stream's ARN after validation;
+// `sluice serve` wires both to the Kinesis API's checks
+// (kinesisapi.Server.Verify and Authorize), so one credentials file
+// serves both APIs.
 package firehoseapi

@@ -176,6 +176,15 @@ func (s *Server) create(ctx context.Context, in *createInput) (any, error) {
 		defer s.bg.Done()
 		if err := s.opts.Backend.Start(s.ctx, ds, cfg); err != nil {
 			s.logf("firehoseapi: start delivery stream %q: %v", name, err)
+			if err := s.reg.update(func(m map[string]DeliveryStream) error {
+				if cur, ok := m[name]; ok && cur.Status == StatusCreating {
+					cur.Status = StatusCreatingFailed
+					m[name] = cur
+				}
+				return nil
+			}); err != nil {
+				s.logf("%v", err)
+			}
 			return
 		}
 		if err := s.reg.update(func(m map[string]DeliveryStream) error {
@@ -244,16 +253,28 @@ func checkDelete(in *deleteInput, vs *violations) {
 
 func (s *Server) delete(ctx context.Context, in *deleteInput) (any, error) {
 	name := *in.DeliveryStreamName
+	already := false
 	if err := s.reg.update(func(m map[string]DeliveryStream) error {
 		ds, ok := m[name]
-		if !ok {
+		switch {
+		case !ok:
 			return s.notFound(name)
+		case ds.Status == StatusCreating:
+			// As the service: a stream can be deleted when ACTIVE,
+			// DELETING or CREATING_FAILED.
+			return &apiError{code: codeInUse, msg: fmt.Sprintf("Firehose %s is in CREATING state and cannot be deleted until it is ACTIVE.", name)}
+		case ds.Status == StatusDeleting:
+			already = true
+			return nil
 		}
 		ds.Status = StatusDeleting
 		m[name] = ds
 		return nil
 	}); err != nil {
 		return nil, err
+	}
+	if already {
+		return empty{}, nil
 	}
 	s.bg.Add(1)
 	go func() {

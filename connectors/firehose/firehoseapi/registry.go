@@ -16,8 +16,11 @@ import (
 // Delivery stream statuses.
 const (
 	StatusCreating = "CREATING"
-	StatusActive   = "ACTIVE"
-	StatusDeleting = "DELETING"
+	// StatusCreatingFailed: the delivery could not start (see the
+	// server's error log); the stream can only be deleted.
+	StatusCreatingFailed = "CREATING_FAILED"
+	StatusActive         = "ACTIVE"
+	StatusDeleting       = "DELETING"
 )
 
 // DeliveryStream is a delivery stream's definition as the API created it,

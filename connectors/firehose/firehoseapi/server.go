@@ -176,6 +176,7 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 			if err := s.finishDelete(ctx, ds.Name); err != nil {
 				return nil, err
 			}
+		case StatusCreatingFailed:
 		default:
 			cfg, err := s.deliveryConfig(ds)
 			if err != nil {

@@ -168,10 +168,6 @@ type createOutput struct {
 	DeliveryStreamARN string `json:"DeliveryStreamARN"`
 }
 
-type nameInput struct {
-	DeliveryStreamName *string `json:"DeliveryStreamName"`
-}
-
 type describeInput struct {
 	DeliveryStreamName          *string `json:"DeliveryStreamName"`
 	Limit                       *int64  `json:"Limit"`
