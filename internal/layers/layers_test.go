@@ -25,7 +25,7 @@ var rules = []struct {
 	{"engine", []string{mod + "operators", mod + "connectors", mod + "sql", "github.com/aws/", "github.com/apache/arrow-go/", "github.com/parquet-go/", "github.com/twmb/"}},
 	{"operators/...", []string{mod + "connectors", mod + "sql", "github.com/aws/", "github.com/apache/arrow-go/", "github.com/parquet-go/"}},
 	{"connectors/shardlog", []string{mod + "engine", mod + "state", mod + "operators"}},
-	{"connectors/shardlog/kinesisapi", []string{mod + "engine", mod + "state", mod + "operators", "github.com/cockroachdb/pebble"}},
+	{"connectors/shardlog/kinesisapi", []string{mod + "engine", mod + "state", mod + "operators", "github.com/cockroachdb/pebble", "github.com/prometheus/"}},
 	{"connectors/kpl", []string{mod + "engine", mod + "state", mod + "operators", mod + "connectors/", mod + "sql/", "github.com/aws/"}},
 	{"connectors/kinesis", []string{mod + "connectors/shardlog/", mod + "operators", mod + "sql/"}},
 	{"connectors/kafka", []string{mod + "connectors/shardlog/", mod + "operators", mod + "sql/", "github.com/aws/"}},

@@ -185,6 +185,11 @@ type sigParts struct {
 // authenticate answers who signed hr (nil in the modes without
 // credentials) or the service's refusal.
 func (s *Server) authenticate(hr *http.Request, body []byte) (*Principal, error) {
+	return s.authenticateFor(hr, body, sigService)
+}
+
+// authenticateFor is authenticate for requests signed for service.
+func (s *Server) authenticateFor(hr *http.Request, body []byte, service string) (*Principal, error) {
 	if s.opts.AllowAnonymous {
 		return nil, nil
 	}
@@ -217,7 +222,7 @@ func (s *Server) authenticate(hr *http.Request, body []byte) (*Principal, error)
 	if len(hr.Header.Values("X-Amz-Date")) > 1 || len(hr.Header.Values("X-Amz-Security-Token")) > 1 {
 		return nil, errBadSignature
 	}
-	if err := s.checkScope(sp); err != nil {
+	if err := s.checkScope(sp, service); err != nil {
 		return nil, err
 	}
 	t, err := time.Parse(amzDateForm, sp.amzDate)
@@ -335,12 +340,12 @@ func (sp *sigParts) setCredential(cred string) error {
 
 // checkScope holds the credential scope to this server: its region, the
 // kinesis service, the aws4_request terminator, and the request's date.
-func (s *Server) checkScope(sp sigParts) error {
+func (s *Server) checkScope(sp sigParts, service string) error {
 	switch {
 	case sp.region != s.region:
 		return &apiError{codeInvalidSignature, fmt.Sprintf("Credential should be scoped to a valid region, not '%s'. ", sp.region)}
-	case sp.service != sigService:
-		return &apiError{codeInvalidSignature, "Credential should be scoped to correct service: '" + sigService + "'. "}
+	case sp.service != service:
+		return &apiError{codeInvalidSignature, "Credential should be scoped to correct service: '" + service + "'. "}
 	case sp.terminator != "aws4_request":
 		return &apiError{codeInvalidSignature, fmt.Sprintf("Credential should be scoped with a valid terminator: 'aws4_request', not '%s'. ", sp.terminator)}
 	case !strings.HasPrefix(sp.amzDate, sp.scopeDate) || len(sp.scopeDate) != 8:
@@ -496,3 +501,44 @@ func expectedSignature(hr *http.Request, body []byte, sp sigParts, p *Principal,
 	}
 	return sig, nil
 }
+
+// AuthError is a refusal of Verify or Authorize: the error name and the
+// message, as the AWS services answer them (status 400).
+type AuthError struct{ Code, Message string }
+
+func (e *AuthError) Error() string { return e.Code + ": " + e.Message }
+
+func authError(err error) error {
+	var ae *apiError
+	if errors.As(err, &ae) {
+		return &AuthError{Code: string(ae.code), Message: ae.msg}
+	}
+	return err
+}
+
+// Verify authenticates a request of another AWS API served beside this
+// one with the same credentials and modes (the Firehose API of `sluice
+// serve`): service is the signing name its clients scope signatures to
+// ("firehose"). It answers who signed the request (nil without
+// credentials) or an *AuthError, exactly as for Kinesis requests.
+func (s *Server) Verify(hr *http.Request, body []byte, service string) (*Principal, error) {
+	p, err := s.authenticateFor(hr, body, service)
+	return p, authError(err)
+}
+
+// Authorize checks p's policy for action (e.g. "firehose:PutRecord") on
+// resource (an ARN, or "*"), answering an *AuthError
+// (AccessDeniedException) when it is not allowed. A nil principal or one
+// without a policy may do everything.
+func (s *Server) Authorize(p *Principal, action, resource string) error {
+	if p == nil || p.Policy == nil {
+		return nil
+	}
+	return authError(denial(p, action, resource))
+}
+
+// ErrorCode is the error's name (for servers that map errors by interface).
+func (e *AuthError) ErrorCode() string { return e.Code }
+
+// ErrorMessage is the service's message.
+func (e *AuthError) ErrorMessage() string { return e.Message }

@@ -595,7 +595,7 @@ func TestLoadCredentials(t *testing.T) {
 		{`{"Credentials": [{"AccessKeyId": "A/B", "SecretAccessKey": "s"}]}`, "may not contain"},
 		{`{"Credentials": [{"AccessKeyId": "A", "SecretAccessKey": "s", "Policy": {"Statement": [{"Effect": "allow", "Action": "*", "Resource": "*"}]}}]}`, `Effect must be Allow or Deny, not "allow"`},
 		{`{"Credentials": [{"AccessKeyId": "A", "SecretAccessKey": "s", "Policy": {"Statement": [{"Effect": "Allow", "NotAction": "kinesis:Put*", "Action": "*", "Resource": "*"}]}}]}`, "not supported"},
-		{`{"Credentials": [{"AccessKeyId": "A", "SecretAccessKey": "s", "Policy": {"Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}}]}`, `action "s3:*" is not a kinesis action`},
+		{`{"Credentials": [{"AccessKeyId": "A", "SecretAccessKey": "s", "Policy": {"Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}}]}`, `action "s3:*" is not a kinesis or firehose action`},
 		{`{"Credentials": [{"AccessKeyId": "A", "SecretAccessKey": "s", "Policy": {"Statement": [{"Effect": "Allow", "Action": "kinesis:*"}]}}]}`, "no Resource"},
 		{`{"Credentials": [{"AccessKeyId": "A", "SecretAccessKey": "s", "Policy": {"Statement": [{"Effect": "Allow", "Action": 7, "Resource": "*"}]}}]}`, "must be a string or a list of strings"},
 	} {

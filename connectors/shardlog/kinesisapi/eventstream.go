@@ -83,10 +83,10 @@ type subscribeIn struct {
 }
 
 func (in *subscribeIn) check(v *violations) {
-	v.check("consumerARN", str(in.ConsumerARN), consumerARNRule.need())
-	v.check("shardId", str(in.ShardId), shardIDRule.need())
-	if p := in.StartingPosition; v.check("startingPosition", object(p != nil), rule{}.need()) &&
-		v.check("startingPosition.type", str(p.Type), iteratorTypes.need()) {
+	v.check("consumerARN", str(in.ConsumerARN), consumerARNRule.Need())
+	v.check("shardId", str(in.ShardId), shardIDRule.Need())
+	if p := in.StartingPosition; v.check("startingPosition", object(p != nil), rule{}.Need()) &&
+		v.check("startingPosition.type", str(p.Type), iteratorTypes.Need()) {
 		v.check("startingPosition.sequenceNumber", str(p.SequenceNumber), sequenceRule)
 	}
 }

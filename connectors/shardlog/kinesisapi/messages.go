@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 
+	"github.com/sluicehq/sluice/connectors/internal/awsjson"
 	"github.com/sluicehq/sluice/connectors/shardlog"
 )
 
@@ -211,8 +212,8 @@ func (s *Server) message(op string, e *shardlog.Error) string {
 	if e.Code == shardlog.CodeValidation {
 		var vs violations
 		violationsOf(e, &vs)
-		if len(vs.msgs) > 0 {
-			return validationMessage(vs.msgs)
+		if len(vs.Msgs) > 0 {
+			return validationMessage(vs.Msgs)
 		}
 	}
 	// A refusal this server has no text for (a newer log): its Go message
@@ -243,22 +244,22 @@ func violationsOf(e *shardlog.Error, vs *violations) {
 		vs.check("scalingType", str(&val), scalingRule)
 	case shardlog.ReasonTargetShardCountInvalid:
 		r := rangeRule(1, e.Limit)
-		r.rangeBetween = true
+		r.RangeBetween = true
 		vs.check("targetShardCount", num(&n), r)
 	case shardlog.ReasonShardFilterTypeInvalid:
 		vs.check("shardFilter.type", str(&val), shardFilterRule)
 	case shardlog.ReasonPartitionKeyLength:
 		vs.check(prefix+"partitionKey", str(&val), partitionKey)
 	case shardlog.ReasonDataTooLong:
-		vs.check(prefix+"data", value{present: true, kind: kindBlob, n: n}, recordData)
+		vs.check(prefix+"data", value{Present: true, Kind: awsjson.KindBlob, N: n}, recordData)
 	case shardlog.ReasonOrderingSequenceInvalid:
 		vs.check("sequenceNumberForOrdering", str(&val), sequenceRule)
 	case shardlog.ReasonNoRecords:
 		vs.check("records", list([]struct{}{}), recordsRule)
 	case shardlog.ReasonTooManyRecords:
-		vs.check("records", value{present: true, kind: kindList, n: n}, recordsRule)
+		vs.check("records", value{Present: true, Kind: awsjson.KindList, N: n}, recordsRule)
 	case shardlog.ReasonIteratorTypeMissing:
-		vs.check("shardIteratorType", str(nil), iteratorTypes.need())
+		vs.check("shardIteratorType", str(nil), iteratorTypes.Need())
 	case shardlog.ReasonIteratorTypeInvalid:
 		// The log lists the types in the order of its own message.
 		vs.check("shardIteratorType", str(&val), enumRule(string(shardlog.AfterSequenceNumber), string(shardlog.AtSequenceNumber),

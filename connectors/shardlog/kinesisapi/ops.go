@@ -2,6 +2,7 @@ package kinesisapi
 
 import (
 	"sort"
+	"strings"
 
 	"github.com/sluicehq/sluice/connectors/shardlog"
 )
@@ -100,6 +101,15 @@ func (in *streamRefIn) ref() shardlog.StreamRef {
 	return shardlog.StreamRef{Name: strOf(in.StreamName), ARN: strOf(in.StreamARN)}
 }
 
+// streamName is the stream's name, from its name or its ARN.
+func (in *streamRefIn) streamName() string {
+	if in.StreamName != nil {
+		return *in.StreamName
+	}
+	arn := strOf(in.StreamARN)
+	return arn[strings.LastIndexByte(arn, '/')+1:]
+}
+
 type streamModeDetails struct {
 	StreamMode *string `json:"StreamMode"`
 }
@@ -180,10 +190,10 @@ type createStreamIn struct {
 }
 
 func (in *createStreamIn) check(v *violations) {
-	v.check("streamName", str(in.StreamName), streamNameRule.need())
+	v.check("streamName", str(in.StreamName), streamNameRule.Need())
 	v.check("shardCount", num(in.ShardCount), positiveInt)
 	if in.StreamModeDetails != nil {
-		v.check("streamModeDetails.streamMode", str(in.StreamModeDetails.StreamMode), streamModeRule.need())
+		v.check("streamModeDetails.streamMode", str(in.StreamModeDetails.StreamMode), streamModeRule.Need())
 	}
 	checkTagMap(v, in.Tags, tagMapRule)
 }
@@ -367,7 +377,7 @@ func (in *listShardsIn) check(v *violations) {
 	v.check("maxResults", num(in.MaxResults), listLimit)
 	v.check("exclusiveStartShardId", str(in.ExclusiveStartShardId), shardIDRule)
 	v.check("nextToken", str(in.NextToken), nextTokenRule)
-	if f := in.ShardFilter; f != nil && v.check("shardFilter.type", str(f.Type), shardFilterRule.need()) {
+	if f := in.ShardFilter; f != nil && v.check("shardFilter.type", str(f.Type), shardFilterRule.Need()) {
 		v.check("shardFilter.shardId", str(f.ShardId), lengthRule(1, 128))
 	}
 }
@@ -441,8 +451,8 @@ type splitShardIn struct {
 
 func (in *splitShardIn) check(v *violations) {
 	in.streamRefIn.check(v)
-	v.check("shardToSplit", str(in.ShardToSplit), shardIDRule.need())
-	v.check("newStartingHashKey", str(in.NewStartingHashKey), hashKeyRule.need())
+	v.check("shardToSplit", str(in.ShardToSplit), shardIDRule.Need())
+	v.check("newStartingHashKey", str(in.NewStartingHashKey), hashKeyRule.Need())
 }
 
 func (s *Server) splitShard(_ *request, in *splitShardIn) (empty, error) {
@@ -457,8 +467,8 @@ type mergeShardsIn struct {
 
 func (in *mergeShardsIn) check(v *violations) {
 	in.streamRefIn.check(v)
-	v.check("shardToMerge", str(in.ShardToMerge), shardIDRule.need())
-	v.check("adjacentShardToMerge", str(in.AdjacentShardToMerge), shardIDRule.need())
+	v.check("shardToMerge", str(in.ShardToMerge), shardIDRule.Need())
+	v.check("adjacentShardToMerge", str(in.AdjacentShardToMerge), shardIDRule.Need())
 }
 
 func (s *Server) mergeShards(_ *request, in *mergeShardsIn) (empty, error) {
@@ -473,8 +483,8 @@ type updateShardCountIn struct {
 
 func (in *updateShardCountIn) check(v *violations) {
 	in.streamRefIn.check(v)
-	v.check("targetShardCount", num(in.TargetShardCount), targetShards.need())
-	v.check("scalingType", str(in.ScalingType), scalingRule.need())
+	v.check("targetShardCount", num(in.TargetShardCount), targetShards.Need())
+	v.check("scalingType", str(in.ScalingType), scalingRule.Need())
 }
 
 type updateShardCountOut struct {
@@ -506,7 +516,7 @@ type retentionIn struct {
 
 func (in *retentionIn) check(v *violations) {
 	in.streamRefIn.check(v)
-	v.check("retentionPeriodHours", num(in.RetentionPeriodHours), positiveInt.need())
+	v.check("retentionPeriodHours", num(in.RetentionPeriodHours), positiveInt.Need())
 }
 
 func (s *Server) increaseRetention(_ *request, in *retentionIn) (empty, error) {
@@ -526,7 +536,7 @@ type addTagsIn struct {
 
 func (in *addTagsIn) check(v *violations) {
 	in.streamRefIn.check(v)
-	checkTagMap(v, in.Tags, tagMapRule.need())
+	checkTagMap(v, in.Tags, tagMapRule.Need())
 }
 
 // checkTagMap checks a map of tags: its size, then its keys' and values'
@@ -564,7 +574,7 @@ type removeTagsIn struct {
 
 func (in *removeTagsIn) check(v *violations) {
 	in.streamRefIn.check(v)
-	checkTagKeys(v, in.TagKeys, tagKeysRule.need())
+	checkTagKeys(v, in.TagKeys, tagKeysRule.Need())
 }
 
 func (s *Server) removeTags(_ *request, in *removeTagsIn) (empty, error) {
@@ -617,7 +627,7 @@ type resourceIn struct {
 }
 
 func (in *resourceIn) check(v *violations) {
-	v.check("resourceARN", str(in.ResourceARN), streamARNRule.need())
+	v.check("resourceARN", str(in.ResourceARN), streamARNRule.Need())
 }
 
 func (in *resourceIn) ref() shardlog.StreamRef { return shardlog.StreamRef{ARN: strOf(in.ResourceARN)} }
@@ -629,8 +639,8 @@ type tagResourceIn struct {
 
 // check reports the tags only once the ARN is well-formed, as Kinesis does.
 func (in *tagResourceIn) check(v *violations) {
-	if in.resourceIn.check(v); len(v.msgs) == 0 {
-		checkTagMap(v, in.Tags, tagMapRule.need())
+	if in.resourceIn.check(v); len(v.Msgs) == 0 {
+		checkTagMap(v, in.Tags, tagMapRule.Need())
 	}
 }
 
@@ -645,8 +655,8 @@ type untagResourceIn struct {
 
 // check reports the keys only once the ARN is well-formed, as Kinesis does.
 func (in *untagResourceIn) check(v *violations) {
-	if in.resourceIn.check(v); len(v.msgs) == 0 {
-		checkTagKeys(v, in.TagKeys, tagKeysRule.need())
+	if in.resourceIn.check(v); len(v.Msgs) == 0 {
+		checkTagKeys(v, in.TagKeys, tagKeysRule.Need())
 	}
 }
 
@@ -690,9 +700,9 @@ type updateModeIn struct {
 }
 
 func (in *updateModeIn) check(v *violations) {
-	v.check("streamARN", str(in.StreamARN), streamARNRule.need())
-	if v.check("streamModeDetails", object(in.StreamModeDetails != nil), rule{}.need()) {
-		v.check("streamModeDetails.streamMode", str(in.StreamModeDetails.StreamMode), streamModeRule.need())
+	v.check("streamARN", str(in.StreamARN), streamARNRule.Need())
+	if v.check("streamModeDetails", object(in.StreamModeDetails != nil), rule{}.Need()) {
+		v.check("streamModeDetails.streamMode", str(in.StreamModeDetails.StreamMode), streamModeRule.Need())
 	}
 }
 
@@ -708,8 +718,8 @@ type encryptionIn struct {
 
 func (in *encryptionIn) check(v *violations) {
 	in.streamRefIn.check(v)
-	v.check("encryptionType", str(in.EncryptionType), encryptionRule.need())
-	v.check("keyId", str(in.KeyId), keyIDRule.need())
+	v.check("encryptionType", str(in.EncryptionType), encryptionRule.Need())
+	v.check("keyId", str(in.KeyId), keyIDRule.Need())
 }
 
 func (s *Server) startEncryption(_ *request, in *encryptionIn) (empty, error) {
@@ -727,7 +737,7 @@ type monitoringIn struct {
 
 func (in *monitoringIn) check(v *violations) {
 	in.streamRefIn.check(v)
-	if v.check("shardLevelMetrics", elided(in.ShardLevelMetrics), metricsRule.need()) {
+	if v.check("shardLevelMetrics", elided(in.ShardLevelMetrics), metricsRule.Need()) {
 		for i := range in.ShardLevelMetrics {
 			v.check("shardLevelMetrics", str(&in.ShardLevelMetrics[i]), metricRule)
 		}
@@ -781,8 +791,8 @@ type registerConsumerIn struct{ consumerIn }
 // check reports missing members first, as Kinesis does for this
 // operation.
 func (in *registerConsumerIn) check(v *violations) {
-	v.check("streamARN", str(in.StreamARN), rule{}.need())
-	v.check("consumerName", str(in.ConsumerName), rule{}.need())
+	v.check("streamARN", str(in.StreamARN), rule{}.Need())
+	v.check("consumerName", str(in.ConsumerName), rule{}.Need())
 	in.consumerIn.check(v)
 }
 
@@ -838,7 +848,7 @@ type listConsumersIn struct {
 }
 
 func (in *listConsumersIn) check(v *violations) {
-	v.check("streamARN", str(in.StreamARN), streamARNRule.need())
+	v.check("streamARN", str(in.StreamARN), streamARNRule.Need())
 	v.check("maxResults", num(in.MaxResults), listLimit)
 	v.check("nextToken", str(in.NextToken), nextTokenRule)
 }

@@ -85,8 +85,10 @@ func (p *Policy) compile() error {
 			return fmt.Errorf("%s: no Resource", name)
 		}
 		for _, a := range st.Action {
-			if a != "*" && !strings.HasPrefix(strings.ToLower(a), "kinesis:") {
-				return fmt.Errorf("%s: action %q is not a kinesis action (kinesis:Name, kinesis:*, *)", name, a)
+			// firehose: actions are those of the Firehose API served
+			// beside this one (sluice serve), checked through Authorize.
+			if la := strings.ToLower(a); a != "*" && !strings.HasPrefix(la, "kinesis:") && !strings.HasPrefix(la, "firehose:") {
+				return fmt.Errorf("%s: action %q is not a kinesis or firehose action (kinesis:Name, firehose:Name, kinesis:*, *)", name, a)
 			}
 		}
 	}
@@ -292,22 +294,30 @@ func (s *Server) authorize(p *Principal, op string, in any) error {
 	}
 	action := "kinesis:" + op
 	for _, r := range resources {
-		d := p.Policy.evaluate(action, r)
-		if d == allowed {
-			continue
+		if err := denial(p, action, r); err != nil {
+			return err
 		}
-		// An action without resource-level permissions (resource "*")
-		// is refused without naming a resource, as IAM words it.
-		msg := "User: " + p.ARN + " is not authorized to perform: " + action
-		if r != "*" {
-			msg += " on resource: " + r
-		}
-		if d == explicitDeny {
-			msg += " with an explicit deny in an identity-based policy"
-		} else {
-			msg += " because no identity-based policy allows the " + action + " action"
-		}
-		return &apiError{codeAccessDenied, msg}
 	}
 	return nil
+}
+
+// denial is the AccessDeniedException for p's action on resource r, or
+// nil when p's policy allows it.
+func denial(p *Principal, action, r string) error {
+	d := p.Policy.evaluate(action, r)
+	if d == allowed {
+		return nil
+	}
+	// An action without resource-level permissions (resource "*") is
+	// refused without naming a resource, as IAM words it.
+	msg := "User: " + p.ARN + " is not authorized to perform: " + action
+	if r != "*" {
+		msg += " on resource: " + r
+	}
+	if d == explicitDeny {
+		msg += " with an explicit deny in an identity-based policy"
+	} else {
+		msg += " because no identity-based policy allows the " + action + " action"
+	}
+	return &apiError{codeAccessDenied, msg}
 }

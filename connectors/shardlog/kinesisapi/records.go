@@ -22,8 +22,8 @@ type putRecordIn struct {
 
 func (in *putRecordIn) check(v *violations) {
 	in.streamRefIn.check(v)
-	v.check("data", blob(in.Data), recordData.need())
-	v.check("partitionKey", str(in.PartitionKey), partitionKey.need())
+	v.check("data", blob(in.Data), recordData.Need())
+	v.check("partitionKey", str(in.PartitionKey), partitionKey.Need())
 	v.check("explicitHashKey", str(in.ExplicitHashKey), hashKeyRule)
 	v.check("sequenceNumberForOrdering", str(in.SequenceNumberForOrdering), sequenceRule)
 }
@@ -40,6 +40,9 @@ func (s *Server) putRecord(r *request, in *putRecordIn) (putRecordOut, error) {
 	}, strOf(in.SequenceNumberForOrdering))
 	if err != nil {
 		return putRecordOut{}, err
+	}
+	if s.opts.OnPut != nil {
+		s.opts.OnPut(in.streamName(), res.ShardID, len(in.Data))
 	}
 	return putRecordOut{ShardId: res.ShardID, SequenceNumber: res.SequenceNumber.String(), EncryptionType: "NONE"}, nil
 }
@@ -64,12 +67,12 @@ func (in *putRecordsIn) decodeFast(body []byte) bool {
 
 func (in *putRecordsIn) check(v *violations) {
 	in.streamRefIn.check(v)
-	v.check("records", list(in.Records), recordsRule.need())
-	dataRule, keyRule := recordData.need(), partitionKey.need()
+	v.check("records", list(in.Records), recordsRule.Need())
+	dataRule, keyRule := recordData.Need(), partitionKey.Need()
 	for i := range in.Records {
 		e := &in.Records[i]
 		data, key, hash := blob(e.Data), str(e.PartitionKey), str(e.ExplicitHashKey)
-		if dataRule.holds(data) && keyRule.holds(key) && e.ExplicitHashKey == nil {
+		if dataRule.Holds(data) && keyRule.Holds(key) && e.ExplicitHashKey == nil {
 			continue // the common case, checked without building paths
 		}
 		p := "records." + strconv.Itoa(i+1) + ".member."
@@ -135,9 +138,11 @@ func (s *Server) putRecords(r *request, in *putRecordsIn) (*putRecordsOut, error
 		return nil, err
 	}
 	out := &putRecordsOut{results: res, EncryptionType: "NONE", s: s, op: r.op}
-	for _, x := range res {
+	for i, x := range res {
 		if x.Err != nil {
 			out.FailedRecordCount++
+		} else if s.opts.OnPut != nil {
+			s.opts.OnPut(in.streamName(), x.ShardID, len(entries[i].Data))
 		}
 	}
 	if r.cbor {
@@ -163,8 +168,8 @@ type getShardIteratorIn struct {
 
 func (in *getShardIteratorIn) check(v *violations) {
 	in.streamRefIn.check(v)
-	v.check("shardId", str(in.ShardId), shardIDRule.need())
-	v.check("shardIteratorType", str(in.ShardIteratorType), iteratorTypes.need())
+	v.check("shardId", str(in.ShardId), shardIDRule.Need())
+	v.check("shardIteratorType", str(in.ShardIteratorType), iteratorTypes.Need())
 	v.check("startingSequenceNumber", str(in.StartingSequenceNumber), sequenceRule)
 }
 
@@ -191,7 +196,7 @@ type getRecordsIn struct {
 }
 
 func (in *getRecordsIn) check(v *violations) {
-	v.check("shardIterator", str(in.ShardIterator), iteratorRule.need())
+	v.check("shardIterator", str(in.ShardIterator), iteratorRule.Need())
 	v.check("limit", num(in.Limit), listLimit)
 	v.check("streamARN", str(in.StreamARN), streamARNRule)
 }

@@ -47,6 +47,10 @@ type Options struct {
 	MaxBodyBytes int64
 	// ErrorLog receives internal errors (nil: discarded).
 	ErrorLog func(format string, args ...any)
+	// OnPut, when set, is told of every record PutRecord and PutRecords
+	// stored: its stream, shard and data size (for metrics; it must not
+	// block).
+	OnPut func(stream, shardID string, bytes int)
 }
 
 // Server answers Kinesis API requests from a Log.
@@ -132,7 +136,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, tlsConfig *tls.Conf
 		return err
 	case <-ctx.Done():
 	}
-	s.stopOnce.Do(func() { close(s.stopSubs) })
+	s.StopSubscriptions()
 	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if err := hs.Shutdown(sctx); err != nil {
@@ -143,6 +147,11 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, tlsConfig *tls.Conf
 	}
 	return nil
 }
+
+// StopSubscriptions ends the open SubscribeToShard subscriptions (and any
+// opened later at once), for a server mounted in another http.Server that
+// is shutting down; Serve calls it itself.
+func (s *Server) StopSubscriptions() { s.stopOnce.Do(func() { close(s.stopSubs) }) }
 
 // SelfSignedTLS returns a TLS config with a fresh self-signed certificate
 // for the given host names and IPs (for tests and local use).
