@@ -19,6 +19,9 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+	awshttpcreds "github.com/aws/smithy-go/aws-http-auth/credentials"
+	"github.com/aws/smithy-go/aws-http-auth/sigv4"
+	awshttpv4 "github.com/aws/smithy-go/aws-http-auth/v4"
 
 	"github.com/sluicehq/sluice/connectors/shardlog"
 )
@@ -45,13 +48,16 @@ import (
 //     not checked: any key is accepted — the behaviour of earlier versions
 //     of this server.
 //
-// What the SDK's signer cannot reproduce is refused as a bad signature:
-// a request dated only by a Date header (the signer always signs
-// X-Amz-Date), a payload declared UNSIGNED-PAYLOAD (the body's hash is
-// always checked), and a request that signs the HTTP/2 :authority
-// pseudo-header instead of host (the signer always signs host) — which is
-// what the JavaScript SDK v3 does over HTTP/2; over HTTP/1.1 it signs host
-// and is accepted.
+// The JavaScript SDK v3 over HTTP/2 signs the :authority pseudo-header
+// instead of host (SignedHeaders=:authority;amz-sdk-invocation-id;...,
+// with no host), which the Go SDK's signer cannot reproduce: it always
+// signs host. Such a request is checked with smithy-go's SigV4 signer
+// (aws-http-auth/sigv4), told to sign exactly the headers the client
+// listed, ":authority" being the host the HTTP/2 request named (r.Host).
+//
+// What neither signer can reproduce is refused as a bad signature: a
+// request dated only by a Date header (both always sign X-Amz-Date) and a
+// payload declared UNSIGNED-PAYLOAD (the body's hash is always checked).
 
 const (
 	sigAlgorithm = "AWS4-HMAC-SHA256"
@@ -456,6 +462,9 @@ func expectedSignature(hr *http.Request, body []byte, sp sigParts, p *Principal,
 		}
 	}
 	sum := sha256.Sum256(body)
+	if !sp.presigned && signsAuthority(sp) {
+		return authoritySignature(hr, body, sum[:], sp, p, t)
+	}
 	payloadHash := hex.EncodeToString(sum[:])
 	creds := aws.Credentials{AccessKeyID: p.AccessKeyID, SecretAccessKey: p.SecretAccessKey}
 	ctx := context.Background()
@@ -542,3 +551,96 @@ func (e *AuthError) ErrorCode() string { return e.Code }
 
 // ErrorMessage is the service's message.
 func (e *AuthError) ErrorMessage() string { return e.Message }
+
+// signsAuthority reports whether sp signs the HTTP/2 :authority
+// pseudo-header and not host, as the JavaScript SDK v3 does over HTTP/2.
+func signsAuthority(sp sigParts) bool {
+	authority := false
+	for _, h := range sp.signedHeaders {
+		switch strings.ToLower(h) {
+		case "host":
+			return false
+		case ":authority":
+			authority = true
+		}
+	}
+	return authority
+}
+
+// signedSet is a SignedHeaderRules for smithy-go's signer: exactly the
+// headers the client listed.
+type signedSet map[string]bool
+
+func (s signedSet) IsSigned(h string) bool { return s[h] }
+
+// authoritySigner is smithy-go's SigV4 signer; the rules of what it signs
+// are given per request.
+var authoritySigner = sigv4.New()
+
+// authoritySignature is the signature of a request that signed
+// :authority instead of host, made by smithy-go's signer over a request
+// rebuilt with exactly the headers sp lists: :authority is the host the
+// request was sent to, which Go's HTTP/2 server keeps in r.Host (there is
+// no such header over HTTP/1.1, so there the request cannot match).
+func authoritySignature(hr *http.Request, body, payloadHash []byte, sp sigParts, p *Principal, t time.Time) (string, error) {
+	if hr.ProtoMajor != 2 {
+		return "", errBadSignature
+	}
+	u := &url.URL{Path: hr.URL.Path, RawPath: hr.URL.RawPath, RawQuery: hr.URL.RawQuery}
+	req := &http.Request{Method: hr.Method, URL: u, Host: hr.Host, Header: http.Header{}}
+	rules := signedSet{}
+	creds := awshttpcreds.Credentials{AccessKeyID: p.AccessKeyID, SecretAccessKey: p.SecretAccessKey}
+	for _, name := range sp.signedHeaders {
+		name = strings.ToLower(name)
+		rules[name] = true
+		var vs []string
+		switch name {
+		case ":authority":
+			vs = []string{hr.Host}
+		case "content-length":
+			vs = []string{strconv.Itoa(len(body))}
+			if v := hr.Header.Get("Content-Length"); v != "" {
+				n, err := strconv.ParseInt(v, 10, 64)
+				if err != nil || strconv.FormatInt(n, 10) != v || len(hr.Header.Values("Content-Length")) != 1 {
+					return "", errBadSignature
+				}
+				vs = []string{v}
+			}
+		case "x-amz-security-token":
+			creds.SessionToken = sp.token // the signer adds it from the credentials
+			continue
+		case "x-amz-date":
+			continue // the signer adds it from the signing time
+		default:
+			vs = hr.Header.Values(name)
+		}
+		// The client signed each value with its runs of white space made
+		// one space (the JavaScript SDK's canonical form); smithy-go's
+		// signer only trims the ends.
+		for _, v := range vs {
+			req.Header[name] = append(req.Header[name], strings.Join(strings.Fields(v), " "))
+		}
+	}
+	err := authoritySigner.SignRequest(&sigv4.SignRequestInput{
+		Request:     req,
+		PayloadHash: payloadHash,
+		Credentials: creds,
+		Service:     sp.service,
+		Region:      sp.region,
+		Time:        t,
+	}, func(o *awshttpv4.SignerOptions) { o.HeaderRules = rules })
+	if err != nil {
+		return "", fmt.Errorf("kinesisapi: sign: %w", err)
+	}
+	made := req.Header.Get("Authorization")
+	_, sig, ok := strings.Cut(made, "Signature=")
+	if !ok {
+		return "", errors.New("kinesisapi: the signer made no signature")
+	}
+	// A header listed as signed but not sent is left out by the signer:
+	// the list it signed must be the one the client sent.
+	if !strings.Contains(made, "SignedHeaders="+strings.Join(sp.signedHeaders, ";")+",") || req.Header.Get("X-Amz-Date") != sp.amzDate {
+		return "", errBadSignature
+	}
+	return sig, nil
+}

@@ -1,73 +1,33 @@
 package kinesisapi
 
 import (
-	"encoding/binary"
 	"encoding/json"
 	"errors"
-	"hash/crc32"
 	"net/http"
 	"strconv"
+
+	"github.com/aws/aws-sdk-go-v2/aws/protocol/eventstream"
 
 	"github.com/sluicehq/sluice/connectors/shardlog"
 )
 
-// appendEventMessage appends one AWS event stream message: a prelude (total
-// length, headers length, prelude CRC32), string headers, the payload, and
-// a CRC32 of everything before it.
-func appendEventMessage(b []byte, headers [][2]string, payload []byte) []byte {
-	hlen := 0
-	for _, h := range headers {
-		hlen += 1 + len(h[0]) + 1 + 2 + len(h[1])
-	}
-	total := 12 + hlen + len(payload) + 4
-	start := len(b)
-	b = binary.BigEndian.AppendUint32(b, uint32(total))
-	b = binary.BigEndian.AppendUint32(b, uint32(hlen))
-	b = binary.BigEndian.AppendUint32(b, crc32.ChecksumIEEE(b[start:start+8]))
-	for _, h := range headers {
-		b = append(b, byte(len(h[0])))
-		b = append(b, h[0]...)
-		b = append(b, 7) // string
-		b = binary.BigEndian.AppendUint16(b, uint16(len(h[1])))
-		b = append(b, h[1]...)
-	}
-	b = append(b, payload...)
-	return binary.BigEndian.AppendUint32(b, crc32.ChecksumIEEE(b[start:]))
-}
+// eventHeaders are the headers of the messages SubscribeToShard sends, in
+// the order the service sends them.
+var (
+	initialResponseHeaders = eventHeaders(":event-type", "initial-response")
+	shardEventHeaders      = eventHeaders(":event-type", "SubscribeToShardEvent")
+)
 
-// decodeEventMessage parses one message from b (for tests and fuzzing):
-// headers, payload and the rest of b.
-func decodeEventMessage(b []byte) (map[string]string, []byte, []byte, error) {
-	if len(b) < 16 {
-		return nil, nil, nil, errors.New("eventstream: short message")
+func eventHeaders(kind, value string) eventstream.Headers {
+	msgType := "event"
+	if kind == ":exception-type" {
+		msgType = "exception"
 	}
-	total := int(binary.BigEndian.Uint32(b))
-	hlen := int(binary.BigEndian.Uint32(b[4:]))
-	if total < 16 || total > len(b) || hlen > total-16 {
-		return nil, nil, nil, errors.New("eventstream: bad lengths")
+	return eventstream.Headers{
+		{Name: kind, Value: eventstream.StringValue(value)},
+		{Name: ":content-type", Value: eventstream.StringValue("application/json")},
+		{Name: ":message-type", Value: eventstream.StringValue(msgType)},
 	}
-	if crc32.ChecksumIEEE(b[:8]) != binary.BigEndian.Uint32(b[8:]) {
-		return nil, nil, nil, errors.New("eventstream: prelude checksum")
-	}
-	if crc32.ChecksumIEEE(b[:total-4]) != binary.BigEndian.Uint32(b[total-4:]) {
-		return nil, nil, nil, errors.New("eventstream: message checksum")
-	}
-	hs := map[string]string{}
-	h := b[12 : 12+hlen]
-	for len(h) > 0 {
-		n := int(h[0])
-		if len(h) < 1+n+3 || h[1+n] != 7 {
-			return nil, nil, nil, errors.New("eventstream: bad header")
-		}
-		name := string(h[1 : 1+n])
-		vl := int(binary.BigEndian.Uint16(h[2+n:]))
-		if len(h) < 4+n+vl {
-			return nil, nil, nil, errors.New("eventstream: bad header value")
-		}
-		hs[name] = string(h[4+n : 4+n+vl])
-		h = h[4+n+vl:]
-	}
-	return hs, b[12+hlen : total-4], b[total:], nil
 }
 
 type startingPositionIn struct {
@@ -141,15 +101,16 @@ func (o *subscription) streamTo(w http.ResponseWriter, r *request) {
 	rc := http.NewResponseController(w)
 	w.Header().Set("Content-Type", ctEvents)
 	w.WriteHeader(http.StatusOK)
-	var buf []byte
-	send := func(b []byte) bool {
-		if _, err := w.Write(b); err != nil {
-			return false
+	// The SDK's encoder frames each message (prelude, headers, payload,
+	// CRCs) and writes it to w in one Write.
+	enc := eventstream.NewEncoder()
+	send := func(headers eventstream.Headers, payload []byte) bool {
+		if err := enc.Encode(w, eventstream.Message{Headers: headers, Payload: payload}); err != nil {
+			return false // the client went away
 		}
 		return rc.Flush() == nil
 	}
-	buf = appendEventMessage(buf[:0], [][2]string{{":event-type", "initial-response"}, {":content-type", "application/json"}, {":message-type", "event"}}, []byte("{}"))
-	if !send(buf) {
+	if !send(initialResponseHeaders, []byte("{}")) {
 		return
 	}
 	var payload []byte
@@ -167,13 +128,11 @@ func (o *subscription) streamTo(w http.ResponseWriter, r *request) {
 				s.logInternal(err)
 			}
 			body, _ := json.Marshal(map[string]string{"message": msg})
-			buf = appendEventMessage(buf[:0], [][2]string{{":exception-type", string(code)}, {":content-type", "application/json"}, {":message-type", "exception"}}, body)
-			send(buf)
+			send(eventHeaders(":exception-type", string(code)), body)
 			return
 		}
 		payload = appendSubscribeEvent(payload[:0], ev)
-		buf = appendEventMessage(buf[:0], [][2]string{{":event-type", "SubscribeToShardEvent"}, {":content-type", "application/json"}, {":message-type", "event"}}, payload)
-		if !send(buf) {
+		if !send(shardEventHeaders, payload) {
 			return
 		}
 	}

@@ -42,12 +42,11 @@ func TestJavaScriptSDK(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "node_modules", "@aws-sdk", "client-kinesis")); err != nil {
 		requireOrSkip(t, "@aws-sdk/client-kinesis not installed in %s (run .ci/setup.d/40-shardlog.sh)", dir)
 	}
-	// Signatures are not verified here: over HTTP/2 the JavaScript SDK
-	// signs the :authority pseudo-header instead of host, which the Go
-	// SDK's signer the server verifies with cannot reproduce (it always
-	// signs host). TestJavaScriptSDKAuth runs it with verification over
-	// HTTP/1.1.
-	e := startWith(t, false, nil, nil, false)
+	// Signatures are verified: over HTTP/2 the JavaScript SDK signs the
+	// :authority pseudo-header instead of host (auth.go checks those with
+	// smithy-go's signer; TestAuthJavaScriptHTTP2 replays one such request).
+	// TestJavaScriptSDKAuth runs it over HTTP/1.1.
+	e := start(t, false, nil, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	script, _ := filepath.Abs("testdata/jssdk.mjs")
@@ -77,6 +76,10 @@ func TestJavaScriptSDK(t *testing.T) {
 		BadHashKey  string
 		BadIterator string
 		Pushed      []string
+		WrongSecret struct {
+			Name, Message string
+			Status        int
+		}
 	}
 	if err := json.Unmarshal(stdout.Bytes(), &out); err != nil {
 		t.Fatalf("output %q: %v", stdout.String(), err)
@@ -96,6 +99,9 @@ func TestJavaScriptSDK(t *testing.T) {
 	}
 	if out.BadHashKey != "InvalidArgumentException" || out.BadIterator != "InvalidArgumentException" {
 		t.Fatalf("errors: %s %s", out.BadHashKey, out.BadIterator)
+	}
+	if w := out.WrongSecret; w.Name != "InvalidSignatureException" || w.Status != 400 || w.Message != errBadSignature.msg {
+		t.Errorf("wrong secret over HTTP/2: %+v", w)
 	}
 	if len(out.Pushed) != 1 || out.Pushed[0] != "pushed" {
 		t.Fatalf("SubscribeToShard over HTTP/2: %+v", out.Pushed)

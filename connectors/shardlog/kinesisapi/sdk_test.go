@@ -36,12 +36,6 @@ type env struct {
 // signatures (testCredentials).
 func start(t testing.TB, fake bool, mut func(*shardlog.Options), tlsConf *tls.Config) *env {
 	t.Helper()
-	return startWith(t, fake, mut, tlsConf, true)
-}
-
-// startWith is start, verifying signatures or (verify false) accepting any.
-func startWith(t testing.TB, fake bool, mut func(*shardlog.Options), tlsConf *tls.Config, verify bool) *env {
-	t.Helper()
 	opts := shardlog.Options{Dir: t.TempDir(), RetentionInterval: -1, Sync: shardlog.SyncNone}
 	e := &env{ctx: context.Background()}
 	if fake {
@@ -64,11 +58,7 @@ func startWith(t testing.TB, fake bool, mut func(*shardlog.Options), tlsConf *tl
 	ctx, cancel := context.WithCancel(context.Background())
 	// Every SDK test runs with signatures verified: the keys the Go SDK,
 	// the JavaScript SDK and the CLI tests sign with.
-	var srvOpts Options
-	if verify {
-		srvOpts.Credentials = testCredentials(t, l)
-	}
-	srv := New(l, srvOpts)
+	srv := New(l, Options{Credentials: testCredentials(t, l)})
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ctx, ln, tlsConf) }()
 	t.Cleanup(func() {

@@ -2,6 +2,7 @@ package kinesisapi
 
 import (
 	"bytes"
+	"encoding/hex"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -10,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws/protocol/eventstream"
 	"github.com/fxamacker/cbor/v2"
 
 	"github.com/sluicehq/sluice/connectors/shardlog"
@@ -189,19 +191,37 @@ func TestCBOR(t *testing.T) {
 }
 
 func TestEventStreamRoundTrip(t *testing.T) {
-	msg := appendEventMessage(nil, [][2]string{{":event-type", "SubscribeToShardEvent"}, {":message-type", "event"}}, []byte(`{"a":1}`))
-	msg = appendEventMessage(msg, [][2]string{{":message-type", "exception"}}, nil)
+	msg := encodeEventMessage(shardEventHeaders, []byte(`{"a":1}`))
+	msg = append(msg, encodeEventMessage(eventHeaders(":exception-type", "InternalFailure"), nil)...)
 	h, p, rest, err := decodeEventMessage(msg)
 	if err != nil || h[":event-type"] != "SubscribeToShardEvent" || string(p) != `{"a":1}` {
 		t.Fatalf("%v %v %q", err, h, p)
 	}
 	h, p, rest, err = decodeEventMessage(rest)
-	if err != nil || h[":message-type"] != "exception" || len(p) != 0 || len(rest) != 0 {
+	if err != nil || h[":message-type"] != "exception" || h[":exception-type"] != "InternalFailure" || len(p) != 0 || len(rest) != 0 {
 		t.Fatalf("second: %v %v", err, h)
 	}
 	msg[len(msg)-1] ^= 1
 	if _, _, _, err := decodeEventMessage(msg[len(msg)-16:]); err == nil {
 		t.Fatal("corrupt message accepted")
+	}
+}
+
+// TestEventStreamBytes pins the framing byte for byte: the messages below
+// are what the server's hand-written framing wrote before it used the
+// SDK's encoder (and what the SDKs and the CLI were tested against).
+func TestEventStreamBytes(t *testing.T) {
+	for _, tc := range []struct {
+		headers eventstream.Headers
+		payload string
+		want    string
+	}{
+		{initialResponseHeaders, "{}", "00000068000000564e6817240b3a6576656e742d74797065070010696e697469616c2d726573706f6e73650d3a636f6e74656e742d747970650700106170706c69636174696f6e2f6a736f6e0d3a6d6573736167652d747970650700056576656e747b7dd591c62b"},
+		{eventHeaders(":exception-type", "ResourceInUseException"), `{"message":"m"}`, "0000008300000064d9bbb06a0f3a657863657074696f6e2d747970650700165265736f75726365496e557365457863657074696f6e0d3a636f6e74656e742d747970650700106170706c69636174696f6e2f6a736f6e0d3a6d6573736167652d74797065070009657863657074696f6e7b226d657373616765223a226d227d9138d4e5"},
+	} {
+		if got := hex.EncodeToString(encodeEventMessage(tc.headers, []byte(tc.payload))); got != tc.want {
+			t.Errorf("%v:\n got %s\nwant %s", tc.headers, got, tc.want)
+		}
 	}
 }
 
@@ -313,19 +333,19 @@ func FuzzCBORRequest(f *testing.F) {
 }
 
 func FuzzEventStreamDecode(f *testing.F) {
-	f.Add(appendEventMessage(nil, [][2]string{{":event-type", "x"}}, []byte("{}")))
+	f.Add(encodeEventMessage(eventstream.Headers{{Name: ":event-type", Value: eventstream.StringValue("x")}}, []byte("{}")))
 	f.Add([]byte{0, 0, 0, 16, 0, 0, 0, 0})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		h, p, rest, err := decodeEventMessage(b)
 		if err != nil {
 			return
 		}
-		var hs [][2]string
+		var hs eventstream.Headers
 		for k, v := range h {
-			hs = append(hs, [2]string{k, v})
+			hs = append(hs, eventstream.Header{Name: k, Value: eventstream.StringValue(v)})
 		}
 		// Whatever decodes re-encodes to a message that decodes the same.
-		again := appendEventMessage(nil, hs, p)
+		again := encodeEventMessage(hs, p)
 		h2, p2, _, err := decodeEventMessage(again)
 		if err != nil || !bytes.Equal(p, p2) || len(h2) != len(h) {
 			t.Fatalf("round trip: %v", err)

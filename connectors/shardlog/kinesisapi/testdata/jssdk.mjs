@@ -1,6 +1,6 @@
 // Drives the JavaScript SDK v3 Kinesis client (its default HTTP/2 handler,
-// so cleartext HTTP/2 with prior knowledge) against the endpoint in argv[2]
-// and prints one JSON line of what it saw. Run by TestJavaScriptSDK.
+// so cleartext HTTP/2 with prior knowledge) against the endpoint in argv[2],
+// which verifies signatures, and prints one JSON line of what it saw. Run by TestJavaScriptSDK.
 import { createRequire } from "node:module";
 const require = createRequire(process.env.SLUICE_JS_SDK_DIR + "/");
 const k = require("@aws-sdk/client-kinesis");
@@ -39,6 +39,20 @@ out.behind = gr.MillisBehindLatest;
 const ls = await client.send(new k.ListShardsCommand({ StreamName: S, MaxResults: 1 }));
 out.listShardsPage = ls.Shards.length;
 out.hasNextToken = typeof ls.NextToken === "string";
+
+// A wrong secret over HTTP/2 (the server verifies signatures).
+const wrong = new k.KinesisClient({
+  endpoint,
+  region: "us-east-1",
+  credentials: { accessKeyId: "AKID", secretAccessKey: "wrong" },
+  maxAttempts: 1,
+});
+try {
+  await wrong.send(new k.ListStreamsCommand({}));
+} catch (e) {
+  out.wrongSecret = { name: e.name, message: e.message, status: e.$metadata.httpStatusCode };
+}
+wrong.destroy();
 
 try {
   await client.send(new k.DescribeStreamCommand({ StreamName: "missing" }));
