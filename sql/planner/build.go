@@ -123,18 +123,7 @@ func (ip *insertPlan) buildSource(j *engine.Job, o RunOptions) (*engine.Stream[*
 		}
 	}
 	src := perSubtaskGen{opts: datagen.Options{Count: count, RatePerSecond: rate}, newGen: newGen}
-	ws := engine.NoWatermarks[*row.Row]()
-	if rt := ip.src.rowtime; rt >= 0 {
-		ws = engine.BoundedOutOfOrderness(ip.src.delay, func(r *row.Row) int64 {
-			if r.IsNull(rt) {
-				return math.MinInt64
-			}
-			return r.Timestamp(rt).Millis
-		})
-	}
-	if ip.idle > 0 {
-		ws = ws.WithIdleness(ip.idle)
-	}
+	ws := sourceWatermarks(ip, func(r *row.Row) *row.Row { return r })
 	return engine.SourceOf(j, ip.op(t.Name), src, ws), nil
 }
 

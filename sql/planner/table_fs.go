@@ -968,7 +968,7 @@ func (ip *insertPlan) buildFilesystemSource(j *engine.Job, o RunOptions) (*engin
 		return r, nil
 	}
 	name := ip.op(t.Name)
-	raw := engine.SourceOf(j, name, src, ip.watermarks())
+	raw := engine.SourceOf(j, name, src, sourceWatermarks(ip, func(k fsRec) *row.Row { return k.r }))
 	return engine.Transform(raw, name+"/decode", func() engine.OneInputOperator[fsRec, *row.Row] {
 		return &fsDecodeOp{table: t.Name, root: src.root, errs: src.errs}
 	}), nil
@@ -1022,26 +1022,4 @@ func fsErrorLine(table, root string, e *fsBadRecord) []byte {
 		Line        int    `json:"line"`
 	}{table, e.err.Error(), raw, enc, filepath.Join(root, filepath.FromSlash(e.file)), e.line})
 	return append(b, '\n')
-}
-
-// watermarks is the source's watermark strategy: the table's WATERMARK
-// and the idle timeout. A bad line has no timestamp.
-func (ip *insertPlan) watermarks() engine.WatermarkStrategy[fsRec] {
-	ws := engine.NoWatermarks[fsRec]()
-	if rt := ip.src.rowtime; rt >= 0 {
-		ws = engine.BoundedOutOfOrderness(ip.src.delay, func(k fsRec) int64 {
-			r := k.r
-			if r == nil {
-				return engine.NoTimestamp
-			}
-			if r.IsNull(rt) {
-				return math.MinInt64
-			}
-			return r.Timestamp(rt).Millis
-		})
-	}
-	if ip.idle > 0 {
-		ws = ws.WithIdleness(ip.idle)
-	}
-	return ws
 }

@@ -159,21 +159,7 @@ func (ip *insertPlan) buildKinesisSource(j *engine.Job, o RunOptions) (*engine.S
 	if err != nil {
 		return nil, fmt.Errorf("table '%s': %w", t.Name, err)
 	}
-	ws := engine.NoWatermarks[kinRow]()
-	if rt := ip.src.rowtime; rt >= 0 {
-		ws = engine.BoundedOutOfOrderness(ip.src.delay, func(k kinRow) int64 {
-			if k.r == nil {
-				return engine.NoTimestamp
-			}
-			if k.r.IsNull(rt) {
-				return -1 << 63
-			}
-			return k.r.Timestamp(rt).Millis
-		})
-	}
-	if ip.idle > 0 {
-		ws = ws.WithIdleness(ip.idle)
-	}
+	ws := sourceWatermarks(ip, func(k kinRow) *row.Row { return k.r })
 	name := ip.op(t.Name)
 	raw := engine.SourceOf(j, name, src, ws)
 	ef := o.res.errorFile(edir)

@@ -315,21 +315,7 @@ func (ip *insertPlan) buildLogSource(j *engine.Job, o RunOptions) (*engine.Strea
 	if err != nil {
 		return nil, fmt.Errorf("table '%s': %w", t.Name, err)
 	}
-	ws := engine.NoWatermarks[*row.Row]()
-	if rt := ip.src.rowtime; rt >= 0 {
-		ws = engine.BoundedOutOfOrderness(ip.src.delay, func(r *row.Row) int64 {
-			if r == nil {
-				return engine.NoTimestamp
-			}
-			if r.IsNull(rt) {
-				return -1 << 63
-			}
-			return r.Timestamp(rt).Millis
-		})
-	}
-	if ip.idle > 0 {
-		ws = ws.WithIdleness(ip.idle)
-	}
+	ws := sourceWatermarks(ip, func(r *row.Row) *row.Row { return r })
 	s := shardconn.SourceOfDecoded(j, ip.op(t.Name), ds, ws)
 	ef := o.res.errorFile(edir)
 	bad := engine.SideOutput(s, shardconn.DecodeErrors)
