@@ -111,6 +111,11 @@ type Config struct {
 	// sequence number and their sub-sequence numbers). An error stops the
 	// shard's processing as a processor error does.
 	Transform func(Record) ([]Record, error)
+	// KeepAggregates turns off the default de-aggregation of records in
+	// the KPL's aggregated format (without a Transform, the consumer
+	// delivers their user records with sub-sequence numbers, as the KCL
+	// does); with it, aggregates are delivered as stored.
+	KeepAggregates bool
 
 	// Retry is the backoff after throttling and transient failures
 	// (default: 100 ms doubling to 5 s, jittered).
@@ -204,6 +209,9 @@ func (c *Config) setDefaults() error {
 	c.Clock = clock.Or(c.Clock)
 	if c.Logger == nil {
 		c.Logger = slog.Default()
+	}
+	if c.Transform == nil && !c.KeepAggregates {
+		c.Transform = deaggregate(c.Logger)
 	}
 	return nil
 }

@@ -55,7 +55,10 @@
 //
 // A processing restart resumes at the checkpoint's sequence number (AT,
 // not AFTER) and drops the records at or before the checkpoint's extended
-// sequence number, so that a checkpoint inside a KPL aggregate (a
-// sub-sequence number set by Config.Transform, the de-aggregation hook)
-// resumes after that user record.
+// sequence number, so that a checkpoint inside a KPL aggregate resumes
+// after that user record. Records in the KPL's aggregated format are
+// de-aggregated by default (connectors/kpl), as the KCL does: user records
+// carry the aggregate's sequence number and their sub-sequence numbers; a
+// corrupt aggregate is delivered whole and logged. Config.KeepAggregates
+// turns it off, and a Config.Transform replaces it.
 package consumer
