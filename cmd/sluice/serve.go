@@ -83,7 +83,8 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	defer ln.Close()
 	svc, err := service.Open(ctx, service.Options{
 		Dir: *dir, S3Endpoint: *s3Endpoint, S3Region: *s3Region, AllowAnonymous: *anonymous, CredentialsFile: *credFile, CheckpointInterval: *chk,
-		ErrorLog: func(f string, a ...any) { fmt.Fprintf(stderr, f+"\n", a...) },
+		ErrorLog:      func(f string, a ...any) { fmt.Fprintf(stderr, f+"\n", a...) },
+		TriggerSource: kinesisSource,
 	})
 	if err != nil {
 		return err

@@ -40,6 +40,7 @@ import (
 	"github.com/sluicehq/sluice/connectors/shardlog"
 	"github.com/sluicehq/sluice/connectors/shardlog/kinesisapi"
 	"github.com/sluicehq/sluice/connectors/shardlog/shardconn"
+	"github.com/sluicehq/sluice/connectors/trigger"
 	"github.com/sluicehq/sluice/engine"
 )
 
@@ -71,6 +72,14 @@ type Options struct {
 	CheckpointInterval time.Duration
 	// ErrorLog receives internal errors (nil: discarded).
 	ErrorLog func(format string, args ...any)
+	// TriggerSource is the source of a stored trigger that reads another
+	// Kinesis endpoint (trigger.HostOptions.NewSource); nil: only triggers
+	// on the service's own streams run.
+	TriggerSource func(trigger.Config) (trigger.Source, error)
+	// TriggerSync is how often the stored triggers are looked at again, so
+	// that one created (or deleted) with `sluice trigger` while the service
+	// runs starts (or stops). Default 2 s.
+	TriggerSync time.Duration
 }
 
 // Service is the running composition. Its ServeHTTP answers the Kinesis
@@ -85,6 +94,12 @@ type Service struct {
 
 	mu   sync.Mutex
 	jobs map[string]*deliveryJob
+
+	// The Lambda-style triggers stored under Dir (triggers.go).
+	triggers  *trigger.Store
+	host      *trigger.Host
+	stopTrigs context.CancelFunc
+	trigsDone chan struct{}
 }
 
 type deliveryJob struct {
@@ -140,6 +155,12 @@ func Open(ctx context.Context, opts Options) (*Service, error) {
 		s.log.Close()
 		return nil, err
 	}
+	if err := s.startTriggers(); err != nil {
+		s.fh.Close(ctx)
+		s.input.Close()
+		s.log.Close()
+		return nil, err
+	}
 	return s, nil
 }
 
@@ -191,9 +212,11 @@ func (s *Service) Serve(ctx context.Context, ln net.Listener) error {
 	return nil
 }
 
-// Close stops every delivery stream after a last checkpoint (what was
-// buffered is delivered and committed) and closes the logs.
+// Close stops the triggers and every delivery stream after a last
+// checkpoint (what was buffered is delivered and committed) and closes the
+// logs.
 func (s *Service) Close(ctx context.Context) error {
+	s.stopTriggers()
 	errs := []error{s.fh.Close(ctx)}
 	errs = append(errs, s.input.Close(), s.log.Close())
 	return errors.Join(errs...)
