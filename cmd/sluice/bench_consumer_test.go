@@ -34,15 +34,15 @@ func TestBenchConsumerJSON(t *testing.T) {
 			t.Errorf("line %q: records %v, want 2000", sc.Text(), m["records"])
 		}
 		name, _ := m["name"].(string)
-		if strings.HasPrefix(name, "consumer library") {
+		if strings.HasPrefix(name, "consumer library") || strings.HasPrefix(name, "trigger") {
 			if _, ok := m["baseline_ratio"]; !ok {
 				t.Errorf("line %q lacks baseline_ratio", sc.Text())
 			}
 		}
 		names = append(names, name)
 	}
-	if len(names) != 3 {
-		t.Fatalf("%d lines, want 3: %v", len(names), names)
+	if len(names) != 4 {
+		t.Fatalf("%d lines, want 4 (polling, fan-out, trigger, the loop): %v", len(names), names)
 	}
 }
 

@@ -1,8 +1,10 @@
 // Package consumerbench is `sluice bench consumer`: records/s through the
 // KCL-style consumer library (connectors/kinesis/consumer) reading a
 // 4-shard stream from the log's Kinesis wire server on 127.0.0.1, by
-// polling and by enhanced fan-out, each run beside a plain GetRecords loop
-// (one goroutine per shard) over the same SDK client in the same process.
+// polling and by enhanced fan-out, and through a Lambda-style trigger
+// (connectors/trigger) to a local HTTP function, each run beside a plain
+// GetRecords loop (one goroutine per shard) over the same SDK client in
+// the same process.
 package consumerbench
 
 import (
@@ -11,7 +13,9 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -25,6 +29,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 
 	"github.com/sluicehq/sluice/connectors/kinesis/consumer"
+	"github.com/sluicehq/sluice/connectors/trigger"
 	"github.com/sluicehq/sluice/connectors/shardlog"
 	"github.com/sluicehq/sluice/connectors/shardlog/kinesisapi"
 	"github.com/sluicehq/sluice/internal/bench"
@@ -84,7 +89,14 @@ func Run(ctx context.Context, cfg Config, emit bench.Emit) error {
 		return err
 	}
 	payload := int64(cfg.Records) * dataBytes
-	var loop []bench.Sample
+	// The trigger's function: a local HTTP server that reads each event
+	// and answers success.
+	fn := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		w.Write([]byte("{}"))
+	}))
+	defer fn.Close()
+	var loop, trig []bench.Sample
 	cases := []struct {
 		name      string
 		retrieval consumer.Retrieval
@@ -106,6 +118,14 @@ func Run(ctx context.Context, cfg Config, emit bench.Emit) error {
 			c.samples = append(c.samples, s)
 		}
 		s, err := bench.Measure(func() (int64, int64, error) {
+			n, err := viaTrigger(ctx, l, filepath.Join(dir, fmt.Sprintf("trigger-%d", r)), fn.URL)
+			return n, payload, err
+		})
+		if err != nil {
+			return fmt.Errorf("trigger: %w", err)
+		}
+		trig = append(trig, s)
+		s, err = bench.Measure(func() (int64, int64, error) {
 			n, err := plainLoop(ctx, client, cfg.Records)
 			return n, payload, err
 		})
@@ -120,7 +140,54 @@ func Run(ctx context.Context, cfg Config, emit bench.Emit) error {
 			return err
 		}
 	}
+	name := fmt.Sprintf("trigger reading the embedded log (as in sluice serve) to a local HTTP function, 4 shards, %d B, BatchSize %d, a durable checkpoint per call", dataBytes, triggerBatch)
+	if err := emit(bench.FromSamples(name, trig).WithBaseline(loop).Set("baseline", "GetRecords loop, a goroutine per shard")); err != nil {
+		return err
+	}
 	return emit(bench.FromSamples(fmt.Sprintf("GetRecords loop, a goroutine per shard, 4 shards, %d B", dataBytes), loop))
+}
+
+// triggerBatch is the trigger case's BatchSize (Lambda's default is 100;
+// a trigger is bound by its calls, see BENCHMARKS.md).
+const triggerBatch = 1000
+
+// viaTrigger runs a Lambda-style trigger (connectors/trigger) from
+// TRIM_HORIZON over the embedded log until it has called the function
+// with every record, and returns the records it processed.
+func viaTrigger(ctx context.Context, l *shardlog.Log, stateDir, url string) (int64, error) {
+	bs := triggerBatch
+	cfg := trigger.Config{Name: "bench", EventSourceArn: trigger.StreamARN(l.Options().Region, l.Options().AccountID, "bench"),
+		StartingPosition: trigger.TrimHorizon, Function: trigger.Function{URL: url}, BatchSize: &bs}
+	tr, err := trigger.New(cfg, trigger.Options{Log: l, StateDir: stateDir})
+	if err != nil {
+		return 0, err
+	}
+	rctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- tr.Run(rctx) }()
+	for {
+		ch := tr.Changed()
+		ok, err := tr.CaughtUp()
+		if err != nil {
+			return 0, err
+		}
+		if ok {
+			break
+		}
+		select {
+		case <-ch:
+		case err := <-done:
+			return 0, fmt.Errorf("the trigger stopped: %w", err)
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		}
+	}
+	cancel()
+	if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
+		return 0, err
+	}
+	return tr.Stats().RecordsProcessed, nil
 }
 
 func newClient(url string) *kinesis.Client {
