@@ -11,9 +11,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -29,9 +29,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 
 	"github.com/sluicehq/sluice/connectors/kinesis/consumer"
-	"github.com/sluicehq/sluice/connectors/trigger"
 	"github.com/sluicehq/sluice/connectors/shardlog"
 	"github.com/sluicehq/sluice/connectors/shardlog/kinesisapi"
+	"github.com/sluicehq/sluice/connectors/trigger"
 	"github.com/sluicehq/sluice/internal/bench"
 )
 
