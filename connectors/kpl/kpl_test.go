@@ -177,6 +177,7 @@ func TestAggregatorKeepsShardsAndLimits(t *testing.T) {
 				t.Fatal(err)
 			}
 			lim := a.Options()
+			_ = lim
 			in := gen(rng, 3000, 600)
 			var entries []Entry
 			for _, u := range in {
@@ -184,7 +185,9 @@ func TestAggregatorKeepsShardsAndLimits(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			if a.Buffered() == 0 && lim.MaxCount > 1 {
+			// With the default limits the last aggregates are still open;
+			// with small ones every shard's may have just been emitted.
+			if a.Buffered() == 0 && opts == (AggregatorOptions{}) {
 				t.Fatal("nothing buffered before Flush")
 			}
 			entries = a.Flush(entries)

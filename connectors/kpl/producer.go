@@ -268,9 +268,12 @@ func (p *Producer) linger() {
 	defer p.wg.Done()
 	for {
 		p.mu.Lock()
-		oldest := p.oldest
+		oldest, failed := p.oldest, p.err != nil
 		p.mu.Unlock()
-		if oldest.IsZero() {
+		// Nothing buffered, or a failure that sticks (the records stay
+		// buffered and no flush may run): wait for a Put or Close rather
+		// than spin on a deadline that has passed.
+		if oldest.IsZero() || failed {
 			select {
 			case <-p.kick:
 				continue

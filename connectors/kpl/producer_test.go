@@ -128,11 +128,13 @@ func TestProducerLingerRetryAndReshard(t *testing.T) {
 	}
 	// The linger goroutine waits on the clock; advance past it and wait
 	// for the send (driven by the manual clock, no sleep).
-	for clk.Pending() == 0 {
-		waitGoroutine()
-	}
-	clk.Advance(time.Second)
+	// A timer pending before the linger goroutine armed its own would
+	// let one advance pass before the linger timer's deadline was set, so
+	// advance a linger time whenever one is pending, until the send.
 	for p.Stats().UserRecords != 2 {
+		if clk.Pending() > 0 {
+			clk.Advance(time.Second)
+		}
 		waitGoroutine()
 	}
 	_, id, _ := f.m.Shard(PartitionHash("a"))
