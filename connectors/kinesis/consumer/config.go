@@ -210,9 +210,6 @@ func (c *Config) setDefaults() error {
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
-	if c.Transform == nil && !c.KeepAggregates {
-		c.Transform = deaggregate(c.Logger)
-	}
 	return nil
 }
 

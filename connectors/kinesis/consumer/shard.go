@@ -157,7 +157,12 @@ func (h *heldLease) isLost() bool {
 // (read again after a restart or an expired iterator).
 func (c *Consumer) prepare(in []Record, after ExtendedSequenceNumber) ([]Record, error) {
 	recs := in
-	if c.cfg.Transform != nil {
+	if c.cfg.Transform == nil && !c.cfg.KeepAggregates && anyAggregated(in) {
+		recs = make([]Record, 0, len(in))
+		for _, r := range in {
+			recs = appendUserRecords(recs, r, c.cfg.Logger)
+		}
+	} else if c.cfg.Transform != nil {
 		recs = make([]Record, 0, len(in))
 		for _, r := range in {
 			out, err := c.cfg.Transform(r)
