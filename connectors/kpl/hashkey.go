@@ -1,73 +1,27 @@
 package kpl
 
 import (
-	"crypto/md5"
-	"encoding/binary"
 	"fmt"
-	"math/big"
 	"sort"
-	"strconv"
+
+	"github.com/sluicehq/sluice/internal/hashkey"
 )
 
 // HashKey is an unsigned 128-bit hash key, as Kinesis maps records to
 // shards.
-type HashKey struct{ Hi, Lo uint64 }
+type HashKey = hashkey.Key
 
 // PartitionHash is the MD5 of a partition key read as a big-endian
 // unsigned 128-bit integer.
-func PartitionHash(key string) HashKey {
-	sum := md5.Sum([]byte(key))
-	return HashKey{binary.BigEndian.Uint64(sum[:8]), binary.BigEndian.Uint64(sum[8:])}
-}
-
-// Cmp compares h and o.
-func (h HashKey) Cmp(o HashKey) int {
-	switch {
-	case h.Hi < o.Hi:
-		return -1
-	case h.Hi > o.Hi:
-		return 1
-	case h.Lo < o.Lo:
-		return -1
-	case h.Lo > o.Lo:
-		return 1
-	}
-	return 0
-}
-
-// String returns h in decimal, as Kinesis writes hash keys.
-func (h HashKey) String() string {
-	if h.Hi == 0 {
-		return strconv.FormatUint(h.Lo, 10)
-	}
-	b := new(big.Int).SetUint64(h.Hi)
-	b.Lsh(b, 64)
-	return b.Or(b, new(big.Int).SetUint64(h.Lo)).String()
-}
+func PartitionHash(key string) HashKey { return hashkey.OfString(key) }
 
 // ParseHashKey parses a decimal hash key in [0, 2^128-1].
 func ParseHashKey(s string) (HashKey, error) {
-	if s == "" || len(s) > 39 {
+	h, ok := hashkey.Parse(s)
+	if !ok {
 		return HashKey{}, fmt.Errorf("kpl: hash key %q is not a decimal in [0, 2^128-1]", s)
 	}
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return HashKey{}, fmt.Errorf("kpl: hash key %q is not a decimal in [0, 2^128-1]", s)
-		}
-	}
-	if len(s) <= 19 {
-		v, err := strconv.ParseUint(s, 10, 64)
-		if err != nil {
-			return HashKey{}, fmt.Errorf("kpl: hash key %q: %w", s, err)
-		}
-		return HashKey{Lo: v}, nil
-	}
-	v, _ := new(big.Int).SetString(s, 10)
-	if v.BitLen() > 128 {
-		return HashKey{}, fmt.Errorf("kpl: hash key %q is not a decimal in [0, 2^128-1]", s)
-	}
-	lo := new(big.Int).And(v, new(big.Int).SetUint64(^uint64(0))).Uint64()
-	return HashKey{Hi: new(big.Int).Rsh(v, 64).Uint64(), Lo: lo}, nil
+	return h, nil
 }
 
 // EffectiveHashKey is the hash key that places a record: its explicit hash

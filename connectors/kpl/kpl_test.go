@@ -31,7 +31,7 @@ func fourShards(t testing.TB) *ShardMap {
 
 func oneShard(t testing.TB) *ShardMap {
 	t.Helper()
-	m, err := NewShardMap([]ShardRange{{ShardID: "shardId-000000000000", End: HashKey{^uint64(0), ^uint64(0)}}})
+	m, err := NewShardMap([]ShardRange{{ShardID: "shardId-000000000000", End: HashKey{Hi: ^uint64(0), Lo: ^uint64(0)}}})
 	if err != nil {
 		t.Fatal(err)
 	}

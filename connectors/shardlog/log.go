@@ -501,7 +501,7 @@ func (l *Log) loadStream(dir string) (*stream, error) {
 		}
 		sh := &shard{
 			idx: sm.Index, id: ShardID(sm.Index), parent: sm.Parent, adjParent: sm.AdjParent, parents: sm.Parents,
-			rng: HashKeyRange{start, end}, created: time.UnixMilli(sm.Created),
+			rng: HashKeyRange{Start: start, End: end}, created: time.UnixMilli(sm.Created),
 			closed: sm.Closed, end: sm.EndOffset, children: sm.Children, closedCh: make(chan struct{}),
 			lim: newLimiter(l.opts.Limits, now),
 		}

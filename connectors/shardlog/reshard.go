@@ -2,7 +2,6 @@ package shardlog
 
 import (
 	"fmt"
-	"math/big"
 	"sort"
 	"time"
 )
@@ -157,7 +156,7 @@ func (st *stream) applyPendingLocked(now time.Time) error {
 }
 
 func (st *stream) splitLocked(sh *shard, k HashKey, now time.Time) error {
-	if err := st.addChildrenLocked([]HashKeyRange{{sh.rng.Start, k.Sub(1)}, {k, sh.rng.End}}, now, []*shard{sh}); err != nil {
+	if err := st.addChildrenLocked([]HashKeyRange{{Start: sh.rng.Start, End: k.Sub(1)}, {Start: k, End: sh.rng.End}}, now, []*shard{sh}); err != nil {
 		return err
 	}
 	st.closeShardLocked(sh, now)
@@ -212,7 +211,7 @@ func (l *Log) MergeShards(ref StreamRef, shardToMerge, adjacentShard string) err
 // mergeLocked closes a and b (a the lower range, b right above it) and
 // opens their child.
 func (st *stream) mergeLocked(a, b *shard, now time.Time) error {
-	if err := st.addChildrenLocked([]HashKeyRange{{a.rng.Start, b.rng.End}}, now, []*shard{a, b}); err != nil {
+	if err := st.addChildrenLocked([]HashKeyRange{{Start: a.rng.Start, End: b.rng.End}}, now, []*shard{a, b}); err != nil {
 		return err
 	}
 	st.closeShardLocked(a, now)
@@ -320,11 +319,11 @@ func (st *stream) reshapeLocked(final []HashKeyRange, now time.Time) error {
 			if k.Cmp(cur.rng.Start) <= 0 || k.Cmp(cur.rng.End) > 0 {
 				continue
 			}
-			lo, err := add(HashKeyRange{cur.rng.Start, k.Sub(1)}, cur)
+			lo, err := add(HashKeyRange{Start: cur.rng.Start, End: k.Sub(1)}, cur)
 			if err != nil {
 				return err
 			}
-			hi, err := add(HashKeyRange{k, cur.rng.End}, cur)
+			hi, err := add(HashKeyRange{Start: k, End: cur.rng.End}, cur)
 			if err != nil {
 				return err
 			}
@@ -340,7 +339,7 @@ func (st *stream) reshapeLocked(final []HashKeyRange, now time.Time) error {
 		acc := pieces[i]
 		i++
 		for i < len(pieces) && pieces[i].rng.End.Cmp(f.End) <= 0 {
-			m, err := add(HashKeyRange{acc.rng.Start, pieces[i].rng.End}, acc, pieces[i])
+			m, err := add(HashKeyRange{Start: acc.rng.Start, End: pieces[i].rng.End}, acc, pieces[i])
 			if err != nil {
 				return err
 			}
@@ -383,7 +382,7 @@ func (st *stream) maybeScale(hot []*shard) {
 		}
 		// The children first: if one cannot be made, the parent stays
 		// open over its range and the split is not done.
-		if err := st.addChildrenLocked([]HashKeyRange{{sh.rng.Start, mid.Sub(1)}, {mid, sh.rng.End}}, now, []*shard{sh}); err != nil {
+		if err := st.addChildrenLocked([]HashKeyRange{{Start: sh.rng.Start, End: mid.Sub(1)}, {Start: mid, End: sh.rng.End}}, now, []*shard{sh}); err != nil {
 			st.l.opts.ErrorLog("shardlog: stream %q: on-demand split of %s: %v", st.name, sh.id, err)
 			break
 		}
@@ -431,16 +430,6 @@ func (st *stream) dropNewShardLocked(parents []*shard) {
 	if err := sh.log.Remove(); err != nil {
 		st.l.opts.ErrorLog("shardlog: stream %q: removing %s of an undone reshard: %v", st.name, sh.id, err)
 	}
-}
-
-// Midpoint is the key that splits r in two halves (of equal width, or the
-// upper one key wider): the NewStartingHashKey of an even split.
-func (r HashKeyRange) Midpoint() HashKey {
-	s := r.Start.Big()
-	s.Add(s, r.End.Big())
-	s.Add(s, big.NewInt(1))
-	s.Rsh(s, 1)
-	return fromBig(s)
 }
 
 // ShardFilterType selects shards in ListShards.
