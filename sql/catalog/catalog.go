@@ -449,6 +449,12 @@ func ConvertType(src string, at *ast.Type) (types.Type, error) {
 		t = types.VarCharType(p(0, 1))
 	case "CHAR", "CHARACTER":
 		t = types.CharType(p(0, 1))
+	case "BYTES":
+		t = types.BytesType()
+	case "VARBINARY", "BINARY VARYING":
+		t = types.VarBinaryType(p(0, 1))
+	case "BINARY":
+		t = types.BinaryType(p(0, 1))
 	case "DATE":
 		t = types.DateType()
 	case "TIMESTAMP":

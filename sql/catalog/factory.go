@@ -203,8 +203,11 @@ func (Datagen) Check(v *Validator) error {
 		if err != nil {
 			return err
 		}
-		if !c.Type.IsNumeric() && !c.Type.IsCharString() && c.Type.Kind != types.Boolean {
-			return v.Errorf(p+"kind", "datagen: column '%s' of type %s is not supported yet (numbers, strings and booleans are)", c.Name, c.Type)
+		if !c.Type.IsNumeric() && !c.Type.IsCharString() && !c.Type.IsBinaryString() && c.Type.Kind != types.Boolean {
+			return v.Errorf(p+"kind", "datagen: column '%s' of type %s is not supported yet (numbers, strings, bytes and booleans are)", c.Name, c.Type)
+		}
+		if kind == "sequence" && c.Type.IsBinaryString() {
+			return v.Errorf(p+"kind", "datagen: column '%s' of type %s cannot be a sequence (only random bytes are generated)", c.Name, c.Type)
 		}
 		for _, k := range []string{"min", "max", "start", "end", "length"} {
 			if _, err := v.Float(p+k, 0); err != nil {

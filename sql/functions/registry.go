@@ -90,6 +90,7 @@ var builtins = func() *Registry {
 	registerTime(r)
 	registerOperators(r)
 	registerMore(r)
+	registerBytes(r)
 	registerAggregates(r)
 	return r
 }()
@@ -226,9 +227,10 @@ const (
 	pDouble               // any numeric, cast to DOUBLE
 	pBool                 // BOOLEAN
 	pTime                 // TIMESTAMP or TIMESTAMP_LTZ (kept)
+	pBytes                // BINARY or VARBINARY, cast to BYTES
 )
 
-var paramNames = [...]string{"<STRING>", "<INTEGER>", "<INTEGER>", "<NUMERIC>", "<BOOLEAN>", "<TIMESTAMP>"}
+var paramNames = [...]string{"<STRING>", "<INTEGER>", "<INTEGER>", "<NUMERIC>", "<BOOLEAN>", "<TIMESTAMP>", "<BINARY>"}
 
 // accepts reports whether an argument of type t matches p, and the type
 // to cast it to.
@@ -255,6 +257,10 @@ func (p param) accepts(t types.Type) (types.Type, bool) {
 	case pBool:
 		if t.Kind == types.Boolean || isNull {
 			return types.BooleanType().WithNullable(n), true
+		}
+	case pBytes:
+		if t.IsBinaryString() || isNull {
+			return types.BytesType().WithNullable(n), true
 		}
 	case pTime:
 		if t.IsTimestamp() {

@@ -202,6 +202,28 @@ func fieldGen(f int, name string, t types.Type, opts map[string]string) (func(in
 			}
 			r.SetStr(dst, string(b))
 		}, 0
+	case t.IsBinaryString():
+		length := int(num("length", 100))
+		if t.Kind == types.Binary {
+			length = t.Precision
+		} else {
+			length = min(length, t.Precision)
+		}
+		return func(i int64, r *row.Row) {
+			if isNull(i) {
+				r.SetNull(dst)
+				return
+			}
+			b := make([]byte, length)
+			for k := 0; k < length; k += 8 {
+				u := mix(i*int64(length+1)+int64(k), f)
+				for j := k; j < min(k+8, length); j++ {
+					b[j] = byte(u)
+					u >>= 8
+				}
+			}
+			r.SetStr(dst, string(b))
+		}, 0
 	case t.Kind == types.Boolean:
 		return func(i int64, r *row.Row) {
 			if isNull(i) {

@@ -1,6 +1,7 @@
 package planner
 
 import (
+	"encoding/hex"
 	"fmt"
 	"strconv"
 	"strings"
@@ -99,6 +100,12 @@ func (c *compiler) compile(e ast.Expr, sc *scope) (*compiled, error) {
 		return c.number(e)
 	case *ast.StringLit:
 		return konst(types.CharType(max(1, len([]rune(e.Value)))).AsNotNull(), functions.Str(e.Value)), nil
+	case *ast.BinaryLit:
+		b, err := hex.DecodeString(e.Hex)
+		if err != nil {
+			return nil, c.errorf(e, "binary literal %s: %v", ast.Format(e), err)
+		}
+		return konst(types.BinaryType(max(1, len(b))).AsNotNull(), functions.Str(string(b))), nil
 	case *ast.BoolLit:
 		return konst(types.BooleanType().AsNotNull(), functions.Bool(e.Value)), nil
 	case *ast.NullLit:
