@@ -39,23 +39,9 @@ func encodeCharset(s, charset string) ([]byte, error) {
 	case "UTF-8", "UTF8":
 		return []byte(strings.ToValidUTF8(s, "\uFFFD")), nil
 	case "US-ASCII", "ASCII":
-		out := make([]byte, 0, len(s))
-		for _, r := range s {
-			if r >= 0x80 {
-				r = '?'
-			}
-			out = append(out, byte(r))
-		}
-		return out, nil
+		return narrow(s, 0x80), nil
 	case "ISO-8859-1", "LATIN1":
-		out := make([]byte, 0, len(s))
-		for _, r := range s {
-			if r >= 0x100 {
-				r = '?'
-			}
-			out = append(out, byte(r))
-		}
-		return out, nil
+		return narrow(s, 0x100), nil
 	case "UTF-16BE", "UTF-16LE", "UTF-16":
 		units := utf16.Encode([]rune(s))
 		var order binary.AppendByteOrder = binary.BigEndian
@@ -117,4 +103,17 @@ func decodeCharset(b []byte, charset string) (string, error) {
 		return s, nil
 	}
 	return "", fmt.Errorf("DECODE: unsupported character set '%s' (one of %s)", charset, charsets)
+}
+
+// narrow encodes each character of s as one byte, '?' for those at or
+// above limit (as Java's encoders replace unmappable characters).
+func narrow(s string, limit rune) []byte {
+	out := make([]byte, 0, len(s))
+	for _, r := range s {
+		if r >= limit {
+			r = '?'
+		}
+		out = append(out, byte(r))
+	}
+	return out
 }

@@ -186,28 +186,26 @@ func fieldGen(f int, name string, t types.Type, opts map[string]string) (func(in
 		}, n
 	}
 	switch {
-	case t.IsCharString():
-		length := int(num("length", 100))
-		if t.Kind != types.VarChar || t.Precision < length {
-			length = min(length, t.Precision)
+	case t.IsCharString() || t.IsBinaryString():
+		length := min(int(num("length", 100)), t.Precision)
+		if t.Kind == types.Binary {
+			length = t.Precision // BINARY(n) is always n bytes
 		}
-		return func(i int64, r *row.Row) {
-			if isNull(i) {
-				r.SetNull(dst)
-				return
-			}
-			b := make([]byte, length)
+		fill := func(i int64, b []byte) { // hex digits
 			for k := range b {
 				b[k] = "0123456789abcdef"[mix(i*int64(length+1)+int64(k), f)&15]
 			}
-			r.SetStr(dst, string(b))
-		}, 0
-	case t.IsBinaryString():
-		length := int(num("length", 100))
-		if t.Kind == types.Binary {
-			length = t.Precision
-		} else {
-			length = min(length, t.Precision)
+		}
+		if t.IsBinaryString() {
+			fill = func(i int64, b []byte) { // random bytes, eight per mix
+				for k := 0; k < len(b); k += 8 {
+					u := mix(i*int64(length+1)+int64(k), f)
+					for j := k; j < min(k+8, len(b)); j++ {
+						b[j] = byte(u)
+						u >>= 8
+					}
+				}
+			}
 		}
 		return func(i int64, r *row.Row) {
 			if isNull(i) {
@@ -215,13 +213,7 @@ func fieldGen(f int, name string, t types.Type, opts map[string]string) (func(in
 				return
 			}
 			b := make([]byte, length)
-			for k := 0; k < length; k += 8 {
-				u := mix(i*int64(length+1)+int64(k), f)
-				for j := k; j < min(k+8, length); j++ {
-					b[j] = byte(u)
-					u >>= 8
-				}
-			}
+			fill(i, b)
 			r.SetStr(dst, string(b))
 		}, 0
 	case t.Kind == types.Boolean:
