@@ -3,6 +3,7 @@ package planner
 import (
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/sluicehq/sluice/sql/ast"
 	"github.com/sluicehq/sluice/sql/diag"
@@ -37,9 +38,9 @@ type joinPlan struct {
 	interval     *joinInterval
 	left, right  *row.Layout
 	out          *row.Layout
-	flinkType    string // InnerJoin, LeftOuterJoin, ...
-	ttl          string // table.exec.state.ttl as SET, "" for none
-	leftOuter    bool   // left rows without a match are emitted padded
+	flinkType    string        // InnerJoin, LeftOuterJoin, ...
+	ttl          time.Duration // table.exec.state.ttl, 0 for none
+	leftOuter    bool          // left rows without a match are emitted padded
 	rightOuter   bool
 	whereText    string
 	condCompiler *compiler
@@ -243,12 +244,11 @@ func (p *relPlanner) join(j *ast.Join) (relInput, error) {
 		n.label = fmt.Sprintf("IntervalJoin(joinType=[%s], windowBounds=[isRowTime=true, leftLowerBound=%d, leftUpperBound=%d, leftTimeIndex=%d, rightTimeIndex=%d], where=[%s], select=[%s])",
 			jp.flinkType, iv.lo, iv.hi, iv.ltime, iv.rtime, jp.whereText, strings.Join(sel, ", "))
 	} else {
-		if v, ok := p.cat.Settings["table.exec.state.ttl"]; ok {
-			jp.ttl = v
-			if _, err := joinStateOptions(jp); err != nil {
-				return in, err
-			}
+		ttl, err := p.stateTTL()
+		if err != nil {
+			return in, err
 		}
+		jp.ttl = ttl
 		n.label = fmt.Sprintf("Join(joinType=[%s], where=[%s], select=[%s], leftInputSpec=[NoUniqueKey], rightInputSpec=[NoUniqueKey])", jp.flinkType, jp.whereText, strings.Join(sel, ", "))
 		// As Flink's: an inner join of append-only inputs appends; an
 		// outer join, or an updating input, makes a changelog.
@@ -602,8 +602,8 @@ func (w *physWriter) joinLine(n *relNode) {
 	}
 	what := "regular join"
 	st := "state: every row of both inputs by key"
-	if jp.ttl != "" {
-		st += ", kept " + jp.ttl + " after its last write"
+	if jp.ttl > 0 {
+		st += fmt.Sprintf("; state TTL %v", jp.ttl)
 	}
 	if jp.interval != nil {
 		what = "interval join"

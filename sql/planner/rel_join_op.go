@@ -30,17 +30,10 @@ func buildJoin(a, b *engine.Stream[*row.Row], jp *joinPlan, name string) (*engin
 // of table.exec.state.ttl (processing time since a row was last
 // written), as Flink's.
 func joinStateOptions(jp *joinPlan) ([]state.Option, error) {
-	if jp.ttl == "" {
+	if jp.ttl <= 0 {
 		return nil, nil
 	}
-	d, err := parseDuration(jp.ttl)
-	if err != nil || d < 0 {
-		return nil, fmt.Errorf("SET 'table.exec.state.ttl' = '%s': want a duration such as '1 h'", jp.ttl)
-	}
-	if d == 0 {
-		return nil, nil
-	}
-	return []state.Option{state.WithTTL(state.TTL{TTL: d})}, nil
+	return []state.Option{state.WithTTL(state.TTL{TTL: jp.ttl})}, nil
 }
 
 // joinCount is a regular join's state of one distinct row of a side: how
