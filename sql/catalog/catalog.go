@@ -452,7 +452,7 @@ func ConvertType(src string, at *ast.Type) (types.Type, error) {
 	case "BYTES":
 		t = types.BytesType()
 	case "VARBINARY", "BINARY VARYING":
-		t = types.VarBinaryType(p(0, 1))
+		t = types.VarBinaryType(p(0, types.MaxLength)) // as VARCHAR: without a length, BYTES (Flink's SQL default)
 	case "BINARY":
 		t = types.BinaryType(p(0, 1))
 	case "DATE":
