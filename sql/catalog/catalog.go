@@ -461,6 +461,11 @@ func ConvertType(src string, at *ast.Type) (types.Type, error) {
 		t = types.TimestampType(p(0, 6))
 	case "TIMESTAMP_LTZ", "TIMESTAMP WITH LOCAL TIME ZONE":
 		t = types.TimestampLTZType(p(0, 6))
+	case "ARRAY", "MULTISET", "MAP":
+		var err error
+		if t, err = convertCollection(src, at); err != nil {
+			return types.Type{}, err
+		}
 	default:
 		return types.Type{}, diag.New(src, at.Span(), "column type %s is not supported yet", at.Name)
 	}
@@ -468,4 +473,38 @@ func ConvertType(src string, at *ast.Type) (types.Type, error) {
 		return types.Type{}, diag.New(src, at.Span(), "%v", err)
 	}
 	return t.WithNullable(!at.NotNull), nil
+}
+
+// convertCollection is ARRAY<T>, MULTISET<T> and MAP<K, V> (also written
+// T ARRAY, T MULTISET).
+func convertCollection(src string, at *ast.Type) (types.Type, error) {
+	elem := func(e *ast.Type) (types.Type, error) {
+		if e == nil {
+			return types.Type{}, diag.New(src, at.Span(), "%s needs its element type, e.g. %s<STRING>", strings.ToUpper(at.Name), strings.ToUpper(at.Name))
+		}
+		return ConvertType(src, e)
+	}
+	switch strings.ToUpper(at.Name) {
+	case "ARRAY", "MULTISET":
+		e, err := elem(at.Elem)
+		if err != nil {
+			return types.Type{}, err
+		}
+		if strings.EqualFold(at.Name, "ARRAY") {
+			return types.ArrayType(e), nil
+		}
+		return types.MultisetType(e), nil
+	}
+	if at.Key == nil || at.Value == nil {
+		return types.Type{}, diag.New(src, at.Span(), "MAP needs its key and value types, e.g. MAP<STRING, BYTES>")
+	}
+	k, err := ConvertType(src, at.Key)
+	if err != nil {
+		return types.Type{}, err
+	}
+	v, err := ConvertType(src, at.Value)
+	if err != nil {
+		return types.Type{}, err
+	}
+	return types.MapType(k, v), nil
 }

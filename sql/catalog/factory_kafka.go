@@ -47,8 +47,8 @@ import (
 //
 // Metadata columns (read only): 'topic' STRING, 'partition' INT,
 // 'offset' BIGINT, 'timestamp' TIMESTAMP_LTZ(3), 'timestamp-type' STRING,
-// 'leader-epoch' INT. Flink's 'headers' (a MAP) waits for MAP columns in
-// DDL.
+// 'leader-epoch' INT, 'headers' MAP<STRING, BYTES> NOT NULL (a key given
+// twice keeps its last value).
 type Kafka struct{}
 
 // Name implements Factory.
@@ -91,6 +91,7 @@ func (Kafka) ReadableMetadata() map[string]types.Type {
 		"timestamp":      types.TimestampLTZType(3).AsNotNull(),
 		"timestamp-type": types.StringType().AsNotNull(),
 		"leader-epoch":   types.IntType(),
+		"headers":        types.MapType(types.StringType(), types.BytesType()).AsNotNull(),
 	}
 }
 

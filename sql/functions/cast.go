@@ -81,6 +81,11 @@ func converter(c *Context, from, to types.Type) (convFn, error) {
 			}
 			return v, nil
 		}, nil
+	case from.Kind == to.Kind && (to.Kind == types.Array || to.Kind == types.Multiset || to.Kind == types.Map):
+		if fn := collectionConv(c, from, to); fn != nil {
+			return fn, nil
+		}
+		return nil, notYet
 	case to.Kind == types.Boolean:
 		switch {
 		case from.IsInteger():
@@ -390,4 +395,68 @@ func saturate(f float64, bits int) int64 {
 		return math.MaxInt64
 	}
 	return int64(f)
+}
+
+// collectionConv casts an ARRAY, MULTISET or MAP element by element (keys
+// and values), where each element's cast is supported; nil otherwise.
+func collectionConv(c *Context, from, to types.Type) convFn {
+	elem := func(f, t types.Type) func(any) (any, error) {
+		if f.Equal(t.WithNullable(f.IsNullable())) {
+			return func(x any) (any, error) { return x, nil }
+		}
+		conv, err := converter(c, f.Nullable(), t.Nullable())
+		if err != nil {
+			return nil
+		}
+		return func(x any) (any, error) {
+			if x == nil {
+				return nil, nil
+			}
+			v, err := conv(FromAny(f, x))
+			if err != nil {
+				return nil, err
+			}
+			return ToAny(t, v), nil
+		}
+	}
+	ke := elem(*from.Elem, *to.Elem)
+	if ke == nil {
+		return nil
+	}
+	if to.Kind == types.Array {
+		return func(v Value) (Value, error) {
+			in := v.R.([]any)
+			out := make([]any, len(in))
+			for i, x := range in {
+				y, err := ke(x)
+				if err != nil {
+					return Value{}, err
+				}
+				out[i] = y
+			}
+			return Value{R: out}, nil
+		}
+	}
+	ve := func(x any) (any, error) { return x, nil } // a MULTISET's counts
+	if to.Kind == types.Map {
+		if ve = elem(*from.Value, *to.Value); ve == nil {
+			return nil
+		}
+	}
+	return func(v Value) (Value, error) {
+		in := v.R.(*row.MapValue)
+		out := &row.MapValue{Keys: make([]any, len(in.Keys)), Values: make([]any, len(in.Values))}
+		for i := range in.Keys {
+			k, err := ke(in.Keys[i])
+			if err != nil {
+				return Value{}, err
+			}
+			x, err := ve(in.Values[i])
+			if err != nil {
+				return Value{}, err
+			}
+			out.Keys[i], out.Values[i] = k, x
+		}
+		return Value{R: out}, nil
+	}
 }

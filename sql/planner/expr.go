@@ -100,6 +100,21 @@ func (c *compiler) compile(e ast.Expr, sc *scope) (*compiled, error) {
 		return c.number(e)
 	case *ast.StringLit:
 		return konst(types.CharType(max(1, len([]rune(e.Value)))).AsNotNull(), functions.Str(e.Value)), nil
+	case *ast.IndexExpr:
+		// x[i] is ITEM(x, i): an array element from 1, a map's value.
+		x, err := c.compile(e.X, sc)
+		if err != nil {
+			return nil, err
+		}
+		i, err := c.compile(e.Index, sc)
+		if err != nil {
+			return nil, err
+		}
+		return c.call(e, "ITEM", x, i)
+	case *ast.CollectionExpr:
+		if e.Query == nil && (e.Kind == "ARRAY" || e.Kind == "MAP") {
+			return c.collection(e, sc)
+		}
 	case *ast.BinaryLit:
 		b, err := hex.DecodeString(e.Hex)
 		if err != nil {
@@ -336,4 +351,99 @@ func foldConst(x *compiled, args []*compiled) *compiled {
 		return x
 	}
 	return konst(x.typ, v)
+}
+
+// collection compiles the value constructors ARRAY[a, b, ...] and
+// MAP[k1, v1, k2, v2, ...]: elements (keys, values) cast to their common
+// type; a key given twice keeps its last value, as Flink's.
+func (c *compiler) collection(e *ast.CollectionExpr, sc *scope) (*compiled, error) {
+	if len(e.Elems) == 0 {
+		return nil, c.errorf(e, "%s[] needs at least one element", e.Kind)
+	}
+	if e.Kind == "MAP" && len(e.Elems)%2 != 0 {
+		return nil, c.errorf(e, "MAP[...] takes keys and values in pairs: %d arguments", len(e.Elems))
+	}
+	args := make([]*compiled, len(e.Elems))
+	for i, x := range e.Elems {
+		a, err := c.compile(x, sc)
+		if err != nil {
+			return nil, err
+		}
+		args[i] = a
+	}
+	// unify casts the arguments at start, start+step, ... to their common
+	// type.
+	unify := func(start, step int, what string) (types.Type, error) {
+		var ts []types.Type
+		for i := start; i < len(args); i += step {
+			ts = append(ts, args[i].typ)
+		}
+		t, ok := types.CommonType(ts...)
+		if !ok {
+			return types.Type{}, c.errorf(e, "%s[...]: the %s have no common type (%s)", e.Kind, what, typeList(ts))
+		}
+		for i := start; i < len(args); i += step {
+			a, err := c.cast(e.Elems[i], args[i], t, false)
+			if err != nil {
+				return types.Type{}, err
+			}
+			args[i] = a
+		}
+		return t, nil
+	}
+	evalAll := func(r *row.Row, vs []functions.Value) error {
+		for i, a := range args {
+			v, err := a.eval(r)
+			if err != nil {
+				return err
+			}
+			vs[i] = v
+		}
+		return nil
+	}
+	if e.Kind == "ARRAY" {
+		et, err := unify(0, 1, "elements")
+		if err != nil {
+			return nil, err
+		}
+		return &compiled{typ: types.ArrayType(et).AsNotNull(), eval: func(r *row.Row) (functions.Value, error) {
+			vs := make([]functions.Value, len(args))
+			if err := evalAll(r, vs); err != nil {
+				return functions.Value{}, err
+			}
+			out := make([]any, len(vs))
+			for i, v := range vs {
+				out[i] = functions.ToAny(et, v)
+			}
+			return functions.Value{R: out}, nil
+		}}, nil
+	}
+	kt, err := unify(0, 2, "keys")
+	if err != nil {
+		return nil, err
+	}
+	vt, err := unify(1, 2, "values")
+	if err != nil {
+		return nil, err
+	}
+	return &compiled{typ: types.MapType(kt, vt).AsNotNull(), eval: func(r *row.Row) (functions.Value, error) {
+		vs := make([]functions.Value, len(args))
+		if err := evalAll(r, vs); err != nil {
+			return functions.Value{}, err
+		}
+		m := &row.MapValue{}
+	pairs:
+		for i := 0; i < len(vs); i += 2 {
+			k := functions.ToAny(kt, vs[i])
+			for j, have := range m.Keys {
+				if (have == nil && vs[i].Null) || (have != nil && !vs[i].Null && functions.Compare(kt, functions.FromAny(kt, have), vs[i]) == 0) {
+					m.Values[j] = functions.ToAny(vt, vs[i+1])
+					continue pairs
+				}
+			}
+			m.Keys = append(m.Keys, k)
+			m.Values = append(m.Values, functions.ToAny(vt, vs[i+1]))
+		}
+		return functions.Value{R: m}, nil
+	}}, nil
 }

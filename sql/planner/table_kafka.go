@@ -344,11 +344,13 @@ func indexOf(keys []any, k string) int {
 	return -1
 }
 
+// bytesOrNil is a header value as a BYTES value (a string holding the
+// bytes, as sql/row keeps them), nil for a header without a value.
 func bytesOrNil(b []byte) any {
 	if b == nil {
 		return nil
 	}
-	return bytes.Clone(b)
+	return string(b)
 }
 
 // kafkaDecodeOp passes the decoded rows on and writes the records that
