@@ -85,6 +85,18 @@ type Cluster struct {
 	mu      sync.Mutex
 	members map[*membership]struct{}
 	closed  bool
+
+	// loseAnswer, set by tests, makes a committed transaction's answer
+	// look lost (as when the etcd member dies before replying).
+	loseAnswer func(what string) bool
+}
+
+// lost is the error of a transaction whose answer a test hook dropped.
+func (c *Cluster) lost(what string) error {
+	if c.loseAnswer != nil && c.loseAnswer(what) {
+		return status.Error(codes.Unavailable, "etcdcluster test: answer lost after the commit")
+	}
+	return nil
 }
 
 var _ cluster.Cluster = (*Cluster)(nil)

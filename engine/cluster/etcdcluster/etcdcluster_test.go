@@ -685,3 +685,38 @@ func TestOpenRefusals(t *testing.T) {
 		}
 	}
 }
+
+// TestLostAnswers: a commit and a publication that etcd applied but whose
+// answers were lost are retried, found done, and count once.
+func TestLostAnswers(t *testing.T) {
+	ec := etcdtest.Start(t, 3)
+	admin := ec.Client(t)
+	c := open(t, ec, "lost", 5*time.Second)
+	var mu sync.Mutex
+	dropped := map[string]bool{}
+	c.loseAnswer = func(what string) bool {
+		mu.Lock()
+		defer mu.Unlock()
+		if dropped[what] {
+			return false
+		}
+		dropped[what] = true
+		return true
+	}
+	l := campaign(t, join(t, c, "w0"))
+	publish(t, l, 1, "w0")
+	for id := int64(1); id <= 3; id++ {
+		if err := l.CommitCheckpoint(ctxT(t), id-1, ptr(id, 1, "x")); err != nil {
+			t.Fatalf("commit %d: %v", id, err)
+		}
+	}
+	if s := c.Stats(); s.Redundant != 4 {
+		t.Fatalf("stats %+v: want 4 found done on retry", s)
+	}
+	assertHistory(t, admin, c, 3)
+	// A commit found done is this leader's only: another pointer at the
+	// same id is a conflict, not a success.
+	if err := l.CommitCheckpoint(ctxT(t), 2, ptr(3, 1, "y")); !errors.Is(err, cluster.ErrConflict) {
+		t.Fatalf("other pointer at a committed id: %v", err)
+	}
+}

@@ -254,7 +254,7 @@ func (l *leader) PublishAssignment(ctx context.Context, a cluster.Assignment) er
 			return err
 		}
 		if res.Succeeded {
-			return nil
+			return c.lost(what)
 		}
 		if lk := res.Responses[0].GetResponseRange().Kvs; len(lk) == 0 || lk[0].CreateRevision != l.token {
 			return l.notLeader(what)
@@ -313,7 +313,7 @@ func (l *leader) CommitCheckpoint(ctx context.Context, prev int64, p cluster.Che
 			return err
 		}
 		if res.Succeeded {
-			return nil
+			return c.lost(what)
 		}
 		pk := res.Responses[0].GetResponseRange().Kvs
 		var cur storedPointer
