@@ -156,12 +156,12 @@ func Open(cfg Config) (*Cluster, error) {
 }
 
 func (c *Cluster) memberKey(id string) string { return c.base + "members/" + id }
-func (c *Cluster) electionPrefix() string    { return c.base + "election/" }
-func (c *Cluster) attemptKey() string        { return c.base + "attempt" }
-func (c *Cluster) assignmentKey() string     { return c.base + "assignment" }
-func (c *Cluster) idKey() string             { return c.base + "checkpoint/id" }
-func (c *Cluster) pointerKey() string        { return c.base + "checkpoint/pointer" }
-func (c *Cluster) definitionKey() string     { return c.base + "definition" }
+func (c *Cluster) electionPrefix() string     { return c.base + "election/" }
+func (c *Cluster) attemptKey() string         { return c.base + "attempt" }
+func (c *Cluster) assignmentKey() string      { return c.base + "assignment" }
+func (c *Cluster) idKey() string              { return c.base + "checkpoint/id" }
+func (c *Cluster) pointerKey() string         { return c.base + "checkpoint/pointer" }
+func (c *Cluster) definitionKey() string      { return c.base + "definition" }
 
 // pad writes a counter so that etcd's byte comparison of values is
 // numeric.
