@@ -147,7 +147,9 @@ func BenchmarkMembershipWatch(b *testing.B) {
 	b.StopTimer()
 	slices.Sort(joins)
 	slices.Sort(leaves)
-	q := func(d []time.Duration, p float64) float64 { return float64(d[int(p*float64(len(d)-1))].Microseconds()) / 1000 }
+	q := func(d []time.Duration, p float64) float64 {
+		return float64(d[int(p*float64(len(d)-1))].Microseconds()) / 1000
+	}
 	b.ReportMetric(q(joins, 0.5), "join-p50-ms")
 	b.ReportMetric(q(joins, 0.99), "join-p99-ms")
 	b.ReportMetric(q(leaves, 0.5), "leave-p50-ms")
