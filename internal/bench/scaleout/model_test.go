@@ -1,0 +1,59 @@
+package scaleout
+
+import (
+	"os"
+	"strings"
+	"testing"
+)
+
+const begin, end = "<!-- scaleout model: begin -->\n", "<!-- scaleout model: end -->"
+
+// TestDocTable: docs/scale-out.md holds the tables this model computes
+// (SLUICE_UPDATE_DOCS=1 rewrites them).
+func TestDocTable(t *testing.T) {
+	got, err := Markdown(Default())
+	if err != nil {
+		t.Fatal(err)
+	}
+	const path = "../../../docs/scale-out.md"
+	doc, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(doc)
+	i, j := strings.Index(s, begin), strings.Index(s, end)
+	if i < 0 || j < i {
+		t.Fatalf("%s has no %q … %q section", path, begin, end)
+	}
+	if cur := s[i+len(begin) : j]; cur != got {
+		if os.Getenv("SLUICE_UPDATE_DOCS") == "1" {
+			if err := os.WriteFile(path, []byte(s[:i+len(begin)]+got+s[j:]), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			return
+		}
+		t.Fatalf("%s is out of date with the model (SLUICE_UPDATE_DOCS=1 go test ./internal/bench/scaleout/ rewrites it); the model says:\n%s", path, got)
+	}
+}
+
+// TestSimulation: the assignment at the modelled size moves only what it
+// must — a dead worker's key groups, a joining worker's share.
+func TestSimulation(t *testing.T) {
+	in := Default()
+	s, err := Simulate(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.DeathMoved != in.KeyGroups/in.Workers {
+		t.Errorf("a death moved %d key groups, want the dead worker's %d", s.DeathMoved, in.KeyGroups/in.Workers)
+	}
+	// 400 subtasks on 101 workers: the new one takes 3 (96 workers keep 4,
+	// 4 give one each up... the exact split is Assign's), each 25 groups.
+	if s.JoinMoved < 3*25 || s.JoinMoved > 4*25 {
+		t.Errorf("a join moved %d key groups", s.JoinMoved)
+	}
+	full, moved := Recovery(in, s, 1e12, 100e6)
+	if moved >= full {
+		t.Errorf("recovery with local state %v, not below a full restore %v", moved, full)
+	}
+}
