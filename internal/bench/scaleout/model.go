@@ -188,7 +188,7 @@ func Load(in Inputs, s Sim) []Row {
 		{"membership change seen by all", ms(in.JoinWatchP50), "measured join → watch event, p50"},
 		{"TCP connections per worker", fmt.Sprintf("%d (one per peer, multiplexed)", w-1), "full mesh for hash edges"},
 		{"logical channels into a worker per hash edge", fmt.Sprintf("%d", channelsIn), "its subtasks × all upstream subtasks"},
-		{"credit buffers per worker", bytes(float64(channelsIn*in.HashEdges*in.CreditsPerChannel*in.BufferBytes)), fmt.Sprintf("channels × %d edges × %d credits × %s", in.HashEdges, in.CreditsPerChannel, bytes(float64(in.BufferBytes)))},
+		{"credit buffers per worker", bytes(float64(channelsIn * in.HashEdges * in.CreditsPerChannel * in.BufferBytes)), fmt.Sprintf("channels × %d edges × %d credits × %s", in.HashEdges, in.CreditsPerChannel, bytes(float64(in.BufferBytes)))},
 		{"barrier alignment fan-in per task", fmt.Sprintf("%d channels", p), "every upstream subtask of a hash edge"},
 		{"key groups moved when a worker dies", fmt.Sprintf("%d of %d, to %d workers (at most %d subtask each)", s.DeathMoved, in.KeyGroups, s.DeathReceivers, s.DeathMaxReceived), "cluster.Assign"},
 		{"key groups moved when a worker joins (same parallelism)", fmt.Sprintf("%d", s.JoinMoved), "cluster.Assign"},
