@@ -45,7 +45,8 @@ type Inputs struct {
 //	go test -run '^$' -bench Jobs -benchtime 4000x ./engine/cluster/etcdcluster/
 //
 // on the development machine (2 shared cores, etcd 3.4.23, 2026-12-08),
-// see BENCHMARKS.md.
+// see BENCHMARKS.md. After new measurements: SLUICE_UPDATE_DOCS=1 go test
+// ./internal/bench/scaleout/ rewrites the tables of docs/scale-out.md.
 var Measured = Inputs{
 	CommitLatency:     6123 * time.Microsecond,
 	ClusterCommitRate: 748,
@@ -61,6 +62,15 @@ func Default() Inputs {
 	in.Workers, in.SlotsPerWorker, in.Parallelism, in.KeyGroups, in.HashEdges = 100, 5, 400, 10000, 2
 	in.Interval, in.LeaseTTL = 10*time.Second, 10*time.Second
 	in.CreditsPerChannel, in.BufferBytes = 2, 32<<10
+	return in
+}
+
+// Large is the size where docs/scale-out.md shows the design stop
+// scaling: 1,000 workers, 32,768 key groups (the most the state layout
+// holds).
+func Large() Inputs {
+	in := Default()
+	in.Workers, in.Parallelism, in.KeyGroups = 1000, 4000, 32768
 	return in
 }
 

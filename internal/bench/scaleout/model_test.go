@@ -6,16 +6,25 @@ import (
 	"testing"
 )
 
-const begin, end = "<!-- scaleout model: begin -->\n", "<!-- scaleout model: end -->"
-
 // TestDocTable: docs/scale-out.md holds the tables this model computes
 // (SLUICE_UPDATE_DOCS=1 rewrites them).
 func TestDocTable(t *testing.T) {
-	got, err := Markdown(Default())
+	const path = "../../../docs/scale-out.md"
+	for _, sec := range []struct {
+		name string
+		in   Inputs
+	}{{"default", Default()}, {"large", Large()}} {
+		checkSection(t, path, sec.name, sec.in)
+	}
+}
+
+func checkSection(t *testing.T, path, name string, in Inputs) {
+	t.Helper()
+	begin, end := "<!-- scaleout model "+name+": begin -->\n", "<!-- scaleout model "+name+": end -->"
+	got, err := Markdown(in)
 	if err != nil {
 		t.Fatal(err)
 	}
-	const path = "../../../docs/scale-out.md"
 	doc, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
@@ -32,7 +41,7 @@ func TestDocTable(t *testing.T) {
 			}
 			return
 		}
-		t.Fatalf("%s is out of date with the model (SLUICE_UPDATE_DOCS=1 go test ./internal/bench/scaleout/ rewrites it); the model says:\n%s", path, got)
+		t.Fatalf("%s (%s) is out of date with the model (SLUICE_UPDATE_DOCS=1 go test ./internal/bench/scaleout/ rewrites it); the model says:\n%s", path, name, got)
 	}
 }
 
