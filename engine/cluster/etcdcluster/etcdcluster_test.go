@@ -449,6 +449,19 @@ func TestEtcdLeaderKilled(t *testing.T) {
 	w := join(t, open(t, ec, "kill", 5*time.Second), "w1")
 	l := campaign(t, m)
 	publish(t, l, 1, "w0", "w1")
+	// Watches opened before the kill go on after it.
+	wctx, wcancel := context.WithCancel(context.Background())
+	defer wcancel()
+	watcher := open(t, ec, "kill", 5*time.Second)
+	list, err := watcher.Members(ctxT(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	events, werr := watcher.WatchMembers(wctx, list.Revision)
+	assignments, aerr := watcher.WatchAssignment(wctx)
+	if a := <-assignments; a.Attempt != 1 {
+		t.Fatalf("assignment %+v (%v)", a, aerr())
+	}
 	const n = 30
 	killAt, restartAt := 1+r.IntN(n/2), n/2+r.IntN(n/2)
 	killed := -1
@@ -481,6 +494,31 @@ func TestEtcdLeaderKilled(t *testing.T) {
 	}
 	assertHistory(t, admin, c, n)
 	t.Logf("stats %+v", c.Stats())
+
+	join(t, watcher, "w2")
+	publish(t, l, 2, "w0", "w1", "w2")
+	for {
+		select {
+		case e, ok := <-events:
+			if !ok {
+				t.Fatalf("member watch ended: %v", werr())
+			}
+			if e.Kind != cluster.Joined || e.Member.ID != "w2" {
+				t.Fatalf("member event %v %s", e.Kind, e.Member.ID)
+			}
+		case <-time.After(wait):
+			t.Fatal("the member watch did not see w2 join after the etcd leader was killed")
+		}
+		break
+	}
+	select {
+	case a, ok := <-assignments:
+		if !ok || a.Attempt != 2 {
+			t.Fatalf("assignment %+v (%v)", a, aerr())
+		}
+	case <-time.After(wait):
+		t.Fatal("the assignment watch did not see attempt 2 after the etcd leader was killed")
+	}
 }
 
 // TestMembership: joins and leaves (by Leave and by a lease's end) arrive
