@@ -33,7 +33,8 @@ func KeyGroupRangeFor(maxParallelism, parallelism, index int) KeyGroupRange {
 // the most key groups on the worker that held them in prev (for the same
 // parallelism this is exact: a subtask stays where it was unless its
 // worker left or must give subtasks up to rebalance; when the parallelism
-// changes it is a greedy choice by overlap). The result's Attempt is
+// changes it is a greedy choice by overlap; when the max parallelism
+// changes nothing is kept, as key groups are renumbered). The result's Attempt is
 // prev's plus one; its Token is left for the leader to set.
 func Assign(prev *Assignment, members []Member, parallelism, maxParallelism int) (Assignment, error) {
 	if parallelism < 1 {

@@ -185,7 +185,9 @@ type Cluster interface {
 // Membership is a worker's place in the job, held under a lease.
 type Membership interface {
 	Member() Member
-	// Done closes when the lease is lost (expired, revoked, or left).
+	// Done closes when the lease is lost (expired, revoked, or left), or
+	// could not be renewed for its TTL (the store unreachable): the
+	// membership is over for good then, and the worker joins again.
 	Done() <-chan struct{}
 	// Fence returns nil if the worker's lease is still alive and attempt is
 	// the current one, checked linearizably in the store; otherwise an

@@ -379,6 +379,9 @@ func (c *Cluster) watch(ctx context.Context, key string, prefix bool, from int64
 		if ctx.Err() != nil {
 			return nil
 		}
+		if c.c.Ctx().Err() != nil {
+			return fmt.Errorf("etcdcluster: watch of %s: the etcd client is closed", key)
+		}
 		if errors.Is(werr, rpctypes.ErrCompacted) || werr != nil && strings.Contains(werr.Error(), "compacted") {
 			return fmt.Errorf("etcdcluster: watch of %s from revision %d: %w", key, next, werr)
 		}
@@ -457,7 +460,9 @@ func (c *Cluster) ObserveLeader(ctx context.Context) <-chan cluster.Leadership {
 		var last cluster.Leadership
 		failures := 0
 		for ctx.Err() == nil {
-			res, err := c.c.Get(ctx, c.electionPrefix(), clientv3.WithFirstCreate()...)
+			gctx, gcancel := context.WithTimeout(ctx, c.timeout)
+			res, err := c.c.Get(gctx, c.electionPrefix(), clientv3.WithFirstCreate()...)
+			gcancel()
 			if err != nil {
 				failures++
 				if clock.Sleep(ctx, c.clock, c.retry.Wait(failures)) != nil {

@@ -214,6 +214,9 @@ func (l *leader) PublishAssignment(ctx context.Context, a cluster.Assignment) er
 	if err := a.Validate(); err != nil {
 		return err
 	}
+	if a.Attempt < 1 {
+		return fmt.Errorf("cluster: job %q: assignment of attempt %d: attempts count from 1", c.job, a.Attempt)
+	}
 	a.Token = l.token
 	val, err := json.Marshal(a)
 	if err != nil {
