@@ -462,10 +462,29 @@ func TestEtcdLeaderKilled(t *testing.T) {
 	if a := <-assignments; a.Attempt != 1 {
 		t.Fatalf("assignment %+v (%v)", a, aerr())
 	}
-	const n = 30
-	killAt, restartAt := 1+r.IntN(n/2), n/2+r.IntN(n/2)
+	// The commits run on their own goroutine; the kill and the restart
+	// happen while they do, at random checkpoints, so that some calls are
+	// cut mid-flight.
+	const n = 60
+	killAt, restartAt := 1+r.IntN(n/3), n/3+r.IntN(n/3)
+	progress := make(chan int64, n)
+	failed := make(chan error, 1)
+	go func() {
+		defer close(progress)
+		for id := int64(1); id <= n; id++ {
+			if err := w.Fence(ctxT(t), 1); err != nil {
+				failed <- fmt.Errorf("fence before checkpoint %d: %w", id, err)
+				return
+			}
+			if err := l.CommitCheckpoint(ctxT(t), id-1, ptr(id, 1, "k")); err != nil {
+				failed <- fmt.Errorf("commit %d: %w", id, err)
+				return
+			}
+			progress <- id
+		}
+	}()
 	killed := -1
-	for id := int64(1); id <= n; id++ {
+	for id := range progress {
 		switch int(id) {
 		case killAt:
 			i, err := ec.KillLeader(ctxT(t))
@@ -473,19 +492,18 @@ func TestEtcdLeaderKilled(t *testing.T) {
 				t.Fatal(err)
 			}
 			killed = i
-			t.Logf("killed etcd member %d (the leader) before checkpoint %d", i, id)
+			t.Logf("killed etcd member %d (the leader) after checkpoint %d", i, id)
 		case restartAt:
 			if err := ec.Restart(killed); err != nil {
 				t.Fatal(err)
 			}
-			t.Logf("restarted etcd member %d before checkpoint %d", killed, id)
+			t.Logf("restarted etcd member %d after checkpoint %d", killed, id)
 		}
-		if err := w.Fence(ctxT(t), 1); err != nil {
-			t.Fatalf("fence before checkpoint %d: %v", id, err)
-		}
-		if err := l.CommitCheckpoint(ctxT(t), id-1, ptr(id, 1, "k")); err != nil {
-			t.Fatalf("commit %d: %v", id, err)
-		}
+	}
+	select {
+	case err := <-failed:
+		t.Fatal(err)
+	default:
 	}
 	select {
 	case <-l.Done():
