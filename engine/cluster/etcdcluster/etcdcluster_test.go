@@ -106,7 +106,7 @@ func ptr(id, attempt int64, tag string) cluster.CheckpointPointer {
 // higher token, and observers see both in order.
 func TestElectionLeaderOnce(t *testing.T) {
 	ec := etcdtest.Start(t, 3)
-	obs := open(t, ec, "job", 5*time.Second)
+	obs := open(t, ec, "job", 10*time.Second)
 	octx, ocancel := context.WithCancel(context.Background())
 	defer ocancel()
 	seen := obs.ObserveLeader(octx)
@@ -120,7 +120,7 @@ func TestElectionLeaderOnce(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), wait)
 	defer cancel()
 	for i := range 3 {
-		m := join(t, open(t, ec, "job", 5*time.Second), "w"+strconv.Itoa(i))
+		m := join(t, open(t, ec, "job", 10*time.Second), "w"+strconv.Itoa(i))
 		ms = append(ms, m)
 		go func() {
 			l, err := m.Campaign(ctx)
@@ -138,10 +138,10 @@ func TestElectionLeaderOnce(t *testing.T) {
 	if o := <-seen; o != first.l.Leadership() {
 		t.Fatalf("observed %+v, want %+v", o, first.l.Leadership())
 	}
-	// Nobody else is elected while the leader holds: a transaction on the
-	// election prefix shows all three keys, the leader's the oldest.
+	// The leader's election key is the oldest under the prefix (the others'
+	// campaigns may still be creating theirs); nobody else is elected.
 	res, err := obs.c.Get(ctxT(t), obs.electionPrefix(), clientv3.WithPrefix(), clientv3.WithSort(clientv3.SortByCreateRevision, clientv3.SortAscend))
-	if err != nil || len(res.Kvs) != 3 || res.Kvs[0].CreateRevision != first.l.Leadership().Token {
+	if err != nil || len(res.Kvs) == 0 || res.Kvs[0].CreateRevision != first.l.Leadership().Token || !strings.HasPrefix(string(res.Kvs[0].Key), obs.electionPrefix()) || strings.Contains(strings.TrimPrefix(string(res.Kvs[0].Key), obs.electionPrefix()), "/") {
 		t.Fatalf("election keys: %v %v", res, err)
 	}
 	select {
@@ -181,7 +181,7 @@ func TestElectionLeaderOnce(t *testing.T) {
 func TestLostLeaseFences(t *testing.T) {
 	ec := etcdtest.Start(t, 3)
 	admin := ec.Client(t)
-	c1, c2 := open(t, ec, "job", 5*time.Second), open(t, ec, "job", 5*time.Second)
+	c1, c2 := open(t, ec, "job", 10*time.Second), open(t, ec, "job", 10*time.Second)
 	m1, m2 := join(t, c1, "w1"), join(t, c2, "w2")
 	l1 := campaign(t, m1)
 	publish(t, l1, 1, "w1", "w2")
@@ -261,7 +261,7 @@ func TestLostLeaseFences(t *testing.T) {
 // event), another worker is elected, and the paused one's commit fails.
 func TestLeaseExpires(t *testing.T) {
 	ec := etcdtest.Start(t, 3)
-	c1, c2 := open(t, ec, "job", 2*time.Second), open(t, ec, "job", 2*time.Second)
+	c1, c2 := open(t, ec, "job", 3*time.Second), open(t, ec, "job", 10*time.Second) // w1 expires; w2 must not
 	list, err := c2.Members(ctxT(t))
 	if err != nil {
 		t.Fatal(err)
@@ -320,7 +320,7 @@ func TestCommitRaces(t *testing.T) {
 	var cs []*Cluster
 	var ms []cluster.Membership
 	for i := range workers {
-		c := open(t, ec, "race", 5*time.Second)
+		c := open(t, ec, "race", 10*time.Second)
 		cs = append(cs, c)
 		ms = append(ms, join(t, c, "w"+strconv.Itoa(i)))
 	}
@@ -444,15 +444,15 @@ func TestEtcdLeaderKilled(t *testing.T) {
 	r := rand.New(rand.NewPCG(testseed.Seed(t), 4))
 	ec := etcdtest.Start(t, 3)
 	admin := ec.Client(t)
-	c := open(t, ec, "kill", 5*time.Second)
+	c := open(t, ec, "kill", 10*time.Second)
 	m := join(t, c, "w0")
-	w := join(t, open(t, ec, "kill", 5*time.Second), "w1")
+	w := join(t, open(t, ec, "kill", 10*time.Second), "w1")
 	l := campaign(t, m)
 	publish(t, l, 1, "w0", "w1")
 	// Watches opened before the kill go on after it.
 	wctx, wcancel := context.WithCancel(context.Background())
 	defer wcancel()
-	watcher := open(t, ec, "kill", 5*time.Second)
+	watcher := open(t, ec, "kill", 10*time.Second)
 	list, err := watcher.Members(ctxT(t))
 	if err != nil {
 		t.Fatal(err)
@@ -544,14 +544,14 @@ func TestEtcdLeaderKilled(t *testing.T) {
 func TestMembership(t *testing.T) {
 	ec := etcdtest.Start(t, 3)
 	admin := ec.Client(t)
-	c := open(t, ec, "m", 5*time.Second)
+	c := open(t, ec, "m", 10*time.Second)
 	list, err := c.Members(ctxT(t))
 	if err != nil || len(list.List) != 0 {
 		t.Fatalf("members %+v %v", list, err)
 	}
 	events, werr := c.WatchMembers(ctxT(t), list.Revision)
 	a := join(t, c, "a")
-	b := join(t, open(t, ec, "m", 5*time.Second), "b")
+	b := join(t, open(t, ec, "m", 10*time.Second), "b")
 	if _, err := c.Join(ctxT(t), cluster.Member{ID: "a", Slots: 1}); !errors.Is(err, cluster.ErrMemberExists) || !strings.Contains(err.Error(), `worker "a" cannot join: another live member has the id`) {
 		t.Fatalf("second a: %v", err)
 	}
@@ -593,7 +593,7 @@ func TestMembership(t *testing.T) {
 // one first.
 func TestAssignmentWatch(t *testing.T) {
 	ec := etcdtest.Start(t, 3)
-	c := open(t, ec, "a", 5*time.Second)
+	c := open(t, ec, "a", 10*time.Second)
 	if _, err := c.Assignment(ctxT(t)); !errors.Is(err, cluster.ErrNoAssignment) {
 		t.Fatalf("before any: %v", err)
 	}
@@ -601,7 +601,7 @@ func TestAssignmentWatch(t *testing.T) {
 	a1 := publish(t, l, 1, "w0")
 	wctx, wcancel := context.WithCancel(context.Background())
 	defer wcancel()
-	ch, werr := open(t, ec, "a", 5*time.Second).WatchAssignment(wctx)
+	ch, werr := open(t, ec, "a", 10*time.Second).WatchAssignment(wctx)
 	recv := func() cluster.Assignment {
 		select {
 		case a, ok := <-ch:
@@ -640,10 +640,10 @@ func TestDefinitionMismatch(t *testing.T) {
 	ec := etcdtest.Start(t, 3)
 	d := cluster.Definition{Job: "q5", Parallelism: 3, MaxParallelism: 128, SQLHash: cluster.HashSQL("INSERT INTO out SELECT * FROM bids"),
 		Operators: []cluster.Operator{{Name: "bids", Kind: "source", Parallelism: 3}, {Name: "hop", Kind: "window", Parallelism: 3}}}
-	if err := open(t, ec, "q5", 5*time.Second).CheckDefinition(ctxT(t), d); err != nil {
+	if err := open(t, ec, "q5", 10*time.Second).CheckDefinition(ctxT(t), d); err != nil {
 		t.Fatal(err)
 	}
-	c := open(t, ec, "q5", 5*time.Second)
+	c := open(t, ec, "q5", 10*time.Second)
 	if err := c.CheckDefinition(ctxT(t), d); err != nil {
 		t.Fatalf("same definition: %v", err)
 	}
@@ -668,7 +668,7 @@ func TestDefinitionMismatch(t *testing.T) {
 func TestUnreachable(t *testing.T) {
 	ec := etcdtest.Start(t, 3)
 	admin := ec.Client(t)
-	c := open(t, ec, "u", 5*time.Second)
+	c := open(t, ec, "u", 10*time.Second)
 	m := join(t, c, "w0")
 	l := campaign(t, m)
 	publish(t, l, 1, "w0")
@@ -747,7 +747,7 @@ func TestOpenRefusals(t *testing.T) {
 func TestLostAnswers(t *testing.T) {
 	ec := etcdtest.Start(t, 3)
 	admin := ec.Client(t)
-	c := open(t, ec, "lost", 5*time.Second)
+	c := open(t, ec, "lost", 10*time.Second)
 	var mu sync.Mutex
 	dropped := map[string]bool{}
 	c.loseAnswer = func(what string) bool {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 
 	"go.etcd.io/etcd/api/v3/mvccpb"
@@ -108,7 +109,7 @@ func (m *membership) Leave(ctx context.Context) error {
 // Campaign implements cluster.Membership.
 func (m *membership) Campaign(ctx context.Context) (cluster.Leader, error) {
 	c := m.c
-	e := concurrency.NewElection(m.session, c.electionPrefix())
+	e := concurrency.NewElection(m.session, strings.TrimSuffix(c.electionPrefix(), "/")) // it adds the /
 	failures := 0
 	for {
 		if m.lost() {

@@ -24,7 +24,7 @@ const helperEnv = "SLUICE_ETCDCLUSTER_PAUSED_LEADER"
 // fail — it learns it is fenced only from etcd.
 func TestPausedLeaderProcess(t *testing.T) {
 	ec := etcdtest.Start(t, 3)
-	c := open(t, ec, "paused", 2*time.Second)
+	c := open(t, ec, "paused", 10*time.Second) // the child's lease is 3s; the parent's must outlive the pause
 	list, err := c.Members(ctxT(t))
 	if err != nil {
 		t.Fatal(err)
@@ -120,7 +120,7 @@ func TestPausedLeaderHelper(t *testing.T) {
 	if eps == "" {
 		t.Skip("the child process of TestPausedLeaderProcess")
 	}
-	c, err := Open(Config{Endpoints: strings.Split(eps, ","), Job: "paused", LeaseTTL: 2 * time.Second})
+	c, err := Open(Config{Endpoints: strings.Split(eps, ","), Job: "paused", LeaseTTL: 3 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
