@@ -184,6 +184,29 @@ func TestLostLeaseFences(t *testing.T) {
 	c1, c2 := open(t, ec, "job", 10*time.Second), open(t, ec, "job", 10*time.Second)
 	m1, m2 := join(t, c1, "w1"), join(t, c2, "w2")
 	l1 := campaign(t, m1)
+	octx, ocancel := context.WithCancel(context.Background())
+	defer ocancel()
+	observed := open(t, ec, "job", 10*time.Second).ObserveLeader(octx)
+	observe := func(want cluster.Leadership) {
+		t.Helper()
+		for {
+			select {
+			case got, ok := <-observed:
+				if !ok {
+					t.Fatal("observer ended")
+				}
+				if got == want {
+					return
+				}
+				if got.Token > want.Token {
+					t.Fatalf("observed %+v past %+v", got, want)
+				}
+			case <-time.After(wait):
+				t.Fatalf("never observed %+v", want)
+			}
+		}
+	}
+	observe(l1.Leadership())
 	publish(t, l1, 1, "w1", "w2")
 	if err := l1.CommitCheckpoint(ctxT(t), 0, ptr(1, 1, "a")); err != nil {
 		t.Fatal(err)
@@ -211,6 +234,7 @@ func TestLostLeaseFences(t *testing.T) {
 	if l2.Leadership().Token <= l1.Leadership().Token {
 		t.Fatalf("token %d after %d", l2.Leadership().Token, l1.Leadership().Token)
 	}
+	observe(l2.Leadership())
 	waitClosed(t, m1.Done(), "old member's Done")
 	waitClosed(t, l1.Done(), "old leader's Done")
 
