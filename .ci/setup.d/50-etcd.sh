@@ -1,4 +1,5 @@
-# etcd for the consumer library's etcd lease store (connectors/kinesis/consumer):
+# etcd for the consumer library's etcd lease store (connectors/kinesis/consumer)
+# and the scale-out coordination (engine/cluster/etcdcluster, 3 members each):
 # installs Debian's etcd-server package (/usr/bin/etcd, 3.4.x) when it is
 # missing and exports SLUICE_ETCD_BIN. Starts no server: each test starts its
 # own etcd on 127.0.0.1 (random ports, a temporary data directory) from it,
