@@ -289,3 +289,43 @@ func sortStable(fs []Frame) {
 		}
 	}
 }
+
+type errDoc struct {
+	Header  errHeader  `ebml:"EBML"`
+	Segment errSegment `ebml:"Segment"`
+}
+
+type errHeader struct {
+	EBMLVersion        uint64 `ebml:"EBMLVersion"`
+	EBMLReadVersion    uint64 `ebml:"EBMLReadVersion"`
+	EBMLMaxIDLength    uint64 `ebml:"EBMLMaxIDLength"`
+	EBMLMaxSizeLength  uint64 `ebml:"EBMLMaxSizeLength"`
+	DocType            string `ebml:"EBMLDocType"`
+	DocTypeVersion     uint64 `ebml:"EBMLDocTypeVersion"`
+	DocTypeReadVersion uint64 `ebml:"EBMLDocTypeReadVersion"`
+}
+
+type errSegment struct {
+	Tags mkvTags `ebml:"Tags"`
+}
+
+// ErrorChunk writes the Matroska document the service sends in place of a
+// fragment it cannot give (GetMediaForFragmentList): an EBML header and a
+// Segment holding only Tags with AWS_KINESISVIDEO_FRAGMENT_NUMBER,
+// AWS_KINESISVIDEO_ERROR_CODE and AWS_KINESISVIDEO_ERROR_ID.
+func ErrorChunk(number, code, id string) ([]byte, error) {
+	d := errDoc{
+		Header: errHeader{EBMLVersion: 1, EBMLReadVersion: 1, EBMLMaxIDLength: 4, EBMLMaxSizeLength: 8,
+			DocType: "matroska", DocTypeVersion: 4, DocTypeReadVersion: 2},
+		Segment: errSegment{Tags: mkvTags{Tag: []mkvTag{{SimpleTag: []mkvSimpleTag{
+			{TagName: "AWS_KINESISVIDEO_FRAGMENT_NUMBER", TagString: number},
+			{TagName: "AWS_KINESISVIDEO_ERROR_CODE", TagString: code},
+			{TagName: "AWS_KINESISVIDEO_ERROR_ID", TagString: id},
+		}}}}},
+	}
+	var b bytes.Buffer
+	if err := ebml.Marshal(&d, &b); err != nil {
+		return nil, fmt.Errorf("media: writing an error chunk: %w", err)
+	}
+	return b.Bytes(), nil
+}
