@@ -65,4 +65,3 @@ func verifySigV4(r *http.Request, body []byte) error {
 	}
 	return nil
 }
-

@@ -187,6 +187,11 @@ func (l *Layout) Segment(f *Fragment, seq uint32, origin, next time.Duration) ([
 	if err != nil {
 		return nil, fmt.Errorf("media: creating fragment: %w", err)
 	}
+	size := 0
+	for _, fr := range f.Frames {
+		size += len(fr.Data)
+	}
+	frag.Mdat.Data = make([]byte, 0, size)
 	for _, ot := range l.tracks {
 		var frames []Frame
 		for _, fr := range f.Frames {
@@ -208,6 +213,7 @@ func (l *Layout) Segment(f *Fragment, seq uint32, origin, next time.Duration) ([
 		}
 	}
 	var b bytes.Buffer
+	b.Grow(size + 64*len(f.Frames) + 256)
 	if err := frag.Encode(&b); err != nil {
 		return nil, fmt.Errorf("media: encoding fragment: %w", err)
 	}
@@ -317,7 +323,12 @@ func Clip(frags []*Fragment) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := init
+	n := len(init)
+	for _, s := range segs {
+		n += len(s)
+	}
+	out := make([]byte, 0, n)
+	out = append(out, init...)
 	for _, s := range segs {
 		out = append(out, s...)
 	}
