@@ -341,7 +341,7 @@ func (h *Handler) serveHLS(w http.ResponseWriter, r *http.Request) {
 	case "GetMP4InitFragment":
 		var l *media.Layout
 		if l, _, err = h.layout(ctx, s, all); err == nil {
-			body, err = l.Init(0)
+			body, err = l.Init()
 		}
 		ctype = "video/mp4"
 	case "GetMP4MediaFragment":

@@ -77,7 +77,7 @@ func FuzzReadFragment(f *testing.F) {
 			}
 		}
 		if l, err := media.NewLayout(fr); err == nil {
-			_, _ = l.Init(0)
+			_, _ = l.Init()
 			_, _ = l.Segment(fr, 1, 0, 0)
 		}
 	})

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -105,6 +106,9 @@ func TestClipPlaysInFFprobe(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			if boxes := topBoxes(t, clip); boxes != "ftyp moov mdat" {
+				t.Errorf("top-level boxes %q, want a traditional MP4's ftyp moov mdat", boxes)
+			}
 			path := filepath.Join(t.TempDir(), "clip.mp4")
 			if err := os.WriteFile(path, clip, 0o644); err != nil {
 				t.Fatal(err)
@@ -180,4 +184,19 @@ func TestReadFragmentRefusals(t *testing.T) {
 			t.Errorf("%s: %v, want ErrNotMatroska", name, err)
 		}
 	}
+}
+
+// topBoxes lists an MP4's top-level box types.
+func topBoxes(t *testing.T, b []byte) string {
+	t.Helper()
+	var types []string
+	for len(b) >= 8 {
+		n := int(b[0])<<24 | int(b[1])<<16 | int(b[2])<<8 | int(b[3])
+		if n < 8 || n > len(b) {
+			t.Fatalf("box of size %d with %d bytes left", n, len(b))
+		}
+		types = append(types, string(b[4:8]))
+		b = b[n:]
+	}
+	return strings.Join(types, " ")
 }

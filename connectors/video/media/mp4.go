@@ -125,44 +125,43 @@ func (l *Layout) Resolution() (w, h uint) {
 	return sps.Width, sps.Height
 }
 
-// Init writes the fMP4 initialization segment (ftyp, moov). A duration > 0
-// is written into mvhd, tkhd, mdhd and mehd (a whole clip); 0 leaves them
-// open (a live session).
-func (l *Layout) Init(duration time.Duration) ([]byte, error) {
+// trak builds the track's box tree and sample description.
+func (ot *outTrack) trak(id uint32) (*mp4.TrakBox, error) {
+	kind := "video"
+	if ot.asc != nil {
+		kind = "audio"
+	}
+	trak := mp4.CreateEmptyTrak(id, ot.timescale, kind, "und")
+	if ot.asc != nil {
+		var asc bytes.Buffer
+		if err := ot.asc.Encode(&asc); err != nil {
+			return nil, fmt.Errorf("media: encoding AudioSpecificConfig: %w", err)
+		}
+		esds := mp4.CreateEsdsBox(asc.Bytes())
+		ch := uint16(ot.asc.ChannelConfiguration)
+		if ch == 0 {
+			ch = uint16(max(ot.src.Channels, 1))
+		}
+		trak.Mdia.Minf.Stbl.Stsd.AddChild(mp4.CreateAudioSampleEntryBox("mp4a", ch, 16, uint16(min(ot.asc.SamplingFrequency, 65535)), esds))
+	} else if err := trak.SetAVCDescriptor("avc1", ot.avc.SPSnalus, ot.avc.PPSnalus, true); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidCodecPrivate, err)
+	}
+	return trak, nil
+}
+
+// Init writes the fMP4 initialization segment (ftyp, moov with mvex) of an
+// HLS session.
+func (l *Layout) Init() ([]byte, error) {
 	init := mp4.CreateEmptyInit()
-	for _, ot := range l.tracks {
-		kind := "video"
-		if ot.asc != nil {
-			kind = "audio"
+	for i := range l.tracks {
+		trak, err := l.tracks[i].trak(uint32(i + 1))
+		if err != nil {
+			return nil, err
 		}
-		init.AddEmptyTrack(ot.timescale, kind, "und")
-		trak := init.Moov.Traks[len(init.Moov.Traks)-1]
-		if ot.asc != nil {
-			var asc bytes.Buffer
-			if err := ot.asc.Encode(&asc); err != nil {
-				return nil, fmt.Errorf("media: encoding AudioSpecificConfig: %w", err)
-			}
-			esds := mp4.CreateEsdsBox(asc.Bytes())
-			ch := uint16(ot.asc.ChannelConfiguration)
-			if ch == 0 {
-				ch = uint16(max(ot.src.Channels, 1))
-			}
-			trak.Mdia.Minf.Stbl.Stsd.AddChild(mp4.CreateAudioSampleEntryBox("mp4a", ch, 16, uint16(min(ot.asc.SamplingFrequency, 65535)), esds))
-		} else if err := trak.SetAVCDescriptor("avc1", ot.avc.SPSnalus, ot.avc.PPSnalus, true); err != nil {
-			return nil, fmt.Errorf("%w: %w", ErrInvalidCodecPrivate, err)
-		}
-		if duration > 0 {
-			trak.Tkhd.Duration = ticks(duration, videoTimescale)
-			trak.Mdia.Mdhd.Duration = ticks(duration, ot.timescale)
-		}
+		init.Moov.AddChild(trak)
+		init.Moov.Mvex.AddChild(mp4.CreateTrex(uint32(i + 1)))
 	}
-	if duration > 0 {
-		init.Moov.Mvhd.Duration = ticks(duration, videoTimescale)
-		mehd := &mp4.MehdBox{Version: 1, FragmentDuration: int64(ticks(duration, videoTimescale))}
-		mvex := init.Moov.Mvex
-		mvex.Mehd = mehd
-		mvex.Children = append([]mp4.Box{mehd}, mvex.Children...)
-	}
+	init.Moov.Mvhd.NextTrackID = uint32(len(l.tracks) + 1)
 	var b bytes.Buffer
 	if err := init.Encode(&b); err != nil {
 		return nil, fmt.Errorf("media: encoding init segment: %w", err)
@@ -291,81 +290,6 @@ func Start(f *Fragment) time.Duration {
 		s = min(s, fr.Time)
 	}
 	return s
-}
-
-// Clip writes fragments, in order, as one MP4 file: an initialization
-// segment holding the clip's duration, then one moof/mdat per fragment, the
-// first frame at time 0. All fragments must share the first one's layout.
-func Clip(frags []*Fragment) ([]byte, error) {
-	if len(frags) == 0 {
-		return nil, fmt.Errorf("%w: no fragments", ErrInvalidFrame)
-	}
-	l, err := NewLayout(frags[0])
-	if err != nil {
-		return nil, err
-	}
-	origin := Start(frags[0])
-	var segs [][]byte
-	var end time.Duration
-	for i, f := range frags {
-		var next time.Duration
-		if i+1 < len(frags) {
-			next = Start(frags[i+1])
-		}
-		seg, err := l.Segment(f, uint32(i+1), origin, next)
-		if err != nil {
-			return nil, fmt.Errorf("fragment %d of the clip: %w", i, err)
-		}
-		segs = append(segs, seg)
-		end = max(end, lastEnd(f, next))
-	}
-	init, err := l.Init(end - origin)
-	if err != nil {
-		return nil, err
-	}
-	n := len(init)
-	for _, s := range segs {
-		n += len(s)
-	}
-	out := make([]byte, 0, n)
-	out = append(out, init...)
-	for _, s := range segs {
-		out = append(out, s...)
-	}
-	return out, nil
-}
-
-// lastEnd estimates where a fragment's video ends on the Matroska timeline.
-func lastEnd(f *Fragment, next time.Duration) time.Duration {
-	if next > 0 {
-		return next
-	}
-	var last, prev time.Duration
-	var tr *Track
-	n := 0
-	for _, fr := range f.Frames {
-		t := f.Track(fr.Track)
-		if t == nil || t.CodecID != CodecH264 {
-			continue
-		}
-		tr = t
-		if fr.Time > last {
-			prev, last = last, fr.Time
-		} else if fr.Time > prev {
-			prev = fr.Time
-		}
-		n++
-	}
-	switch {
-	case tr == nil:
-		return Start(f)
-	case tr.DefaultDuration > 0:
-		return last + tr.DefaultDuration
-	case n > 1:
-		return last + (last - prev)
-	default:
-		return last + time.Second/30
-	}
 }
 
 // ticks converts a duration to ticks of timescale ts without overflowing on
