@@ -75,7 +75,7 @@ func TestPagesRender(t *testing.T) {
 	srv := httptest.NewServer(fakeAPI(t))
 	defer srv.Close()
 	b := browser.New(t)
-	if err := b.Do(chromedp.Navigate(srv.URL + "/ui/"), chromedp.WaitVisible(chromedp.CSS(".card"))); err != nil {
+	if err := b.Do(chromedp.Navigate(srv.URL+"/ui/"), chromedp.WaitVisible(chromedp.CSS(".card"))); err != nil {
 		t.Fatal(err)
 	}
 	b.Screenshot("overview")
