@@ -21,6 +21,7 @@ import (
 type Loopback struct {
 	a, b *Node
 	mu   sync.Mutex // serialises reconnecting
+	gens uint32     // attempts opened: each gets its own generation
 }
 
 // NewLoopback starts the two nodes and connects them.
@@ -91,7 +92,14 @@ func (l *Loopback) OpenAttempt(ctx context.Context, job string, attempt int) (en
 	if err != nil {
 		return nil, fmt.Errorf("netexchange: job %q attempt %d: %w", job, attempt, err)
 	}
-	return &loopAttempt{peers: [2]*Peer{pa, pb}, gen: uint16(attempt)}, nil
+	// Both ends are here, so a counter names the attempt's channels; across
+	// processes the generation is what the workers agree on for the job
+	// attempt (the coordinator's attempt number).
+	l.mu.Lock()
+	gen := uint16(l.gens)
+	l.gens++
+	l.mu.Unlock()
+	return &loopAttempt{peers: [2]*Peer{pa, pb}, gen: gen}, nil
 }
 
 type loopAttempt struct {
