@@ -19,6 +19,7 @@ func benchExchange(ctx context.Context, args []string, stdout, stderr io.Writer)
 	fs.Int64Var(&cfg.Records, "records", cfg.Records, "records per run")
 	fs.IntVar(&cfg.Parallelism, "parallelism", cfg.Parallelism, "parallelism of the source and the keyed operator")
 	fs.IntVar(&cfg.BatchSize, "batch", cfg.BatchSize, "records per exchanged batch")
+	fs.IntVar(&cfg.Capacity, "capacity", cfg.Capacity, "batches each channel queues (over TCP: its credits)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}

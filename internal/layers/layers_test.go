@@ -23,6 +23,7 @@ var rules = []struct {
 	{"internal/backoff", []string{mod + "engine", mod + "state", mod + "connectors"}},
 	{"state/...", []string{mod + "engine", mod + "operators", mod + "connectors", mod + "sql", "github.com/aws/", "github.com/apache/arrow-go/", "github.com/parquet-go/"}},
 	{"engine", []string{mod + "operators", mod + "connectors", mod + "sql", "github.com/aws/", "github.com/apache/arrow-go/", "github.com/parquet-go/", "github.com/twmb/"}},
+	{"engine/netexchange", []string{mod + "operators", mod + "connectors", mod + "sql", mod + "internal/bench", "github.com/aws/", "github.com/apache/arrow-go/", "github.com/parquet-go/", "github.com/twmb/"}},
 	{"operators/...", []string{mod + "connectors", mod + "sql", "github.com/aws/", "github.com/apache/arrow-go/", "github.com/parquet-go/"}},
 	{"connectors/shardlog", []string{mod + "engine", mod + "state", mod + "operators"}},
 	{"connectors/shardlog/kinesisapi", []string{mod + "engine", mod + "state", mod + "operators", "github.com/cockroachdb/pebble", "github.com/prometheus/"}},

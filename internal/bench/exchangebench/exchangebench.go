@@ -30,10 +30,13 @@ type Config struct {
 	Records     int64
 	Parallelism int
 	BatchSize   int
+	// Capacity is the batches each channel queues (engine.Config's
+	// ChannelCapacity; over TCP, the credits of a channel).
+	Capacity int
 }
 
 // DefaultConfig is what `sluice bench exchange` runs without flags.
-var DefaultConfig = Config{Runs: 3, Records: 2_000_000, Parallelism: 2, BatchSize: 512}
+var DefaultConfig = Config{Runs: 3, Records: 2_000_000, Parallelism: 2, BatchSize: 512, Capacity: 4}
 
 // Msg is the exchanged record: 24 bytes on the wire.
 type Msg struct {
@@ -135,8 +138,8 @@ func (s *sumOp) Close() error {
 // sink at parallelism p over n records, its exchange over x (nil:
 // in-process), and returns the sinks' total, which must equal
 // pipelinebench.KeyedSumBaseline(n).
-func KeyedJob(ctx context.Context, n int64, p, batch int, x engine.ExchangeTransport, lat *latencies) (int64, error) {
-	j := engine.NewJob("exchange", engine.Config{Parallelism: p, BatchSize: batch, StateBackend: "memory", Exchange: x})
+func KeyedJob(ctx context.Context, n int64, p, batch, capacity int, x engine.ExchangeTransport, lat *latencies) (int64, error) {
+	j := engine.NewJob("exchange", engine.Config{Parallelism: p, BatchSize: batch, ChannelCapacity: capacity, StateBackend: "memory", Exchange: x})
 	src := engine.SourceOf(j, "datagen", datagen.Source(datagen.Options{Count: n}, pipelinebench.Gen), engine.NoWatermarks[pipelinebench.Event]())
 	stamped := engine.Map(src, "stamp", func(e pipelinebench.Event) Msg {
 		return Msg{User: e.User, Value: e.Value, Sent: time.Now().UnixNano()}
@@ -152,8 +155,8 @@ func KeyedJob(ctx context.Context, n int64, p, batch int, x engine.ExchangeTrans
 // Run runs the two cases interleaved and emits one result for each; the
 // transport's carries baseline_ratio against the in-process one.
 func Run(ctx context.Context, cfg Config, emit bench.Emit) error {
-	if cfg.Runs < 1 || cfg.Records < 1 || cfg.Parallelism < 1 || cfg.BatchSize < 1 {
-		return bench.ConfigError("--runs, --records, --parallelism and --batch must each be at least 1")
+	if cfg.Runs < 1 || cfg.Records < 1 || cfg.Parallelism < 1 || cfg.BatchSize < 1 || cfg.Capacity < 1 {
+		return bench.ConfigError("--runs, --records, --parallelism, --batch and --capacity must each be at least 1")
 	}
 	lb, err := netexchange.NewLoopback(ctx, netexchange.Options{})
 	if err != nil {
@@ -172,7 +175,7 @@ func Run(ctx context.Context, cfg Config, emit bench.Emit) error {
 			var got int64
 			s, err := bench.Measure(func() (int64, int64, error) {
 				var err error
-				got, err = KeyedJob(ctx, cfg.Records, cfg.Parallelism, cfg.BatchSize, c.x, c.lat)
+				got, err = KeyedJob(ctx, cfg.Records, cfg.Parallelism, cfg.BatchSize, cfg.Capacity, c.x, c.lat)
 				return cfg.Records, cfg.Records * MsgBytes, err
 			})
 			if err != nil {
@@ -184,7 +187,7 @@ func Run(ctx context.Context, cfg Config, emit bench.Emit) error {
 			*c.samples = append(*c.samples, s)
 		}
 	}
-	name := fmt.Sprintf("exchange/keyed-running-sum/p%d/batch%d", cfg.Parallelism, cfg.BatchSize)
+	name := fmt.Sprintf("exchange/keyed-running-sum/p%d/batch%d/capacity%d", cfg.Parallelism, cfg.BatchSize, cfg.Capacity)
 	lr := bench.FromSamples(name+"/in-process", local).
 		Set("latency_p50_us", latLocal.percentile(0.5)).Set("latency_p99_us", latLocal.percentile(0.99))
 	if err := emit(lr); err != nil {

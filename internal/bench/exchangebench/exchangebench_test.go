@@ -13,7 +13,7 @@ import (
 // against the loop inside Run, and both cases are emitted with latencies.
 func TestRun(t *testing.T) {
 	var rs []bench.Result
-	if err := Run(context.Background(), Config{Runs: 1, Records: 20_000, Parallelism: 2, BatchSize: 64}, bench.Collect(&rs)); err != nil {
+	if err := Run(context.Background(), Config{Runs: 1, Records: 20_000, Parallelism: 2, BatchSize: 64, Capacity: 4}, bench.Collect(&rs)); err != nil {
 		t.Fatal(err)
 	}
 	if len(rs) != 2 || rs[1].BaselineRatio == 0 {
@@ -24,7 +24,7 @@ func TestRun(t *testing.T) {
 			t.Errorf("result %+v lacks its records or latency", r)
 		}
 	}
-	if err := Run(context.Background(), Config{Runs: 0, Records: 1, Parallelism: 1, BatchSize: 1}, bench.Collect(&rs)); err == nil {
+	if err := Run(context.Background(), Config{Runs: 0, Records: 1, Parallelism: 1, BatchSize: 1, Capacity: 1}, bench.Collect(&rs)); err == nil {
 		t.Fatal("Run with 0 runs succeeded")
 	}
 }
@@ -62,9 +62,9 @@ func BenchmarkKeyedJob(b *testing.B) {
 				var got int64
 				var err error
 				if c.tcp {
-					got, err = KeyedJob(context.Background(), n, 2, 512, lb, &lat)
+					got, err = KeyedJob(context.Background(), n, 2, 512, 4, lb, &lat)
 				} else {
-					got, err = KeyedJob(context.Background(), n, 2, 512, nil, &lat)
+					got, err = KeyedJob(context.Background(), n, 2, 512, 4, nil, &lat)
 				}
 				if err != nil || got != want {
 					b.Fatalf("got %d, %v; want %d", got, err, want)
