@@ -44,20 +44,35 @@ func NewLoopback(ctx context.Context, opts Options) (*Loopback, error) {
 // Nodes returns the two nodes.
 func (l *Loopback) Nodes() (a, b *Node) { return l.a, l.b }
 
-// connect returns each side's live peer, dialling again if the connection
-// was lost.
+// connect returns each side's live peer, dialling again (which replaces
+// the old connection on both sides) if either side has lost it.
 func (l *Loopback) connect(ctx context.Context) (pa, pb *Peer, err error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if p, err := l.b.Peer(doneCtx, "a"); err == nil {
-		pb = p
-	} else if pb, err = l.b.Dial(ctx, l.a.Addr()); err != nil {
+	pa, errA := l.a.Peer(doneCtx, "b")
+	pb, errB := l.b.Peer(doneCtx, "a")
+	if errA == nil && errB == nil {
+		return pa, pb, nil
+	}
+	if pb, err = l.b.Dial(ctx, l.a.Addr()); err != nil {
 		return nil, nil, err
 	}
-	if pa, err = l.a.Peer(ctx, "b"); err != nil {
-		return nil, nil, err
+	// The accepting side registers the connection once its hello is out.
+	for {
+		if pa, err = l.a.Peer(ctx, "b"); err != nil {
+			return nil, nil, err
+		}
+		if pa.conn.RemoteAddr().String() == pb.conn.LocalAddr().String() {
+			return pa, pb, nil
+		}
+		// a still holds the old connection (its failure not yet seen):
+		// wait for the new one to replace it.
+		select {
+		case <-pa.Done():
+		case <-ctx.Done():
+			return nil, nil, context.Cause(ctx)
+		}
 	}
-	return pa, pb, nil
 }
 
 // doneCtx asks Node.Peer for a live peer without waiting.
