@@ -109,6 +109,24 @@ func (p *Peer) write(typ byte, key uint64, payload []byte) error {
 	}
 	p.writers.Add(1)
 	p.wmu.Lock()
+	return p.writeLocked(typ, key, payload)
+}
+
+// tryWrite is write if no other write is under way (which, if it is
+// stuck on a peer that stopped reading, must not also stop the heartbeat
+// loop from noticing the silence); it reports whether it wrote.
+func (p *Peer) tryWrite(typ byte, key uint64, payload []byte) (bool, error) {
+	if err := p.Err(); err != nil {
+		return false, err
+	}
+	if !p.wmu.TryLock() {
+		return false, nil
+	}
+	p.writers.Add(1)
+	return true, p.writeLocked(typ, key, payload)
+}
+
+func (p *Peer) writeLocked(typ byte, key uint64, payload []byte) error {
 	var hdr [headerLen]byte
 	appendHeader(hdr[:0], typ, key, len(payload))
 	_, err := p.w.Write(hdr[:])
@@ -238,7 +256,7 @@ func (p *Peer) heartbeatLoop() {
 			return
 		}
 		if time.Duration(now-p.lastSent.Load()) >= o.Heartbeat {
-			if p.write(frameHeartbeat, 0, nil) != nil {
+			if _, err := p.tryWrite(frameHeartbeat, 0, nil); err != nil {
 				return
 			}
 		}

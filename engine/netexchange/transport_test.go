@@ -3,6 +3,7 @@ package netexchange
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"net"
@@ -313,4 +314,61 @@ func readFull(c net.Conn, b []byte) (int, error) {
 		}
 	}
 	return n, nil
+}
+
+// TestPeerThatStopsReadingFailsByTimeout: a peer that granted credits and
+// then stopped reading (a paused process) fills the socket until the
+// sender's write blocks; the heartbeat loop still sees the silence and
+// fails the connection, which unblocks the sender with the error.
+func TestPeerThatStopsReadingFailsByTimeout(t *testing.T) {
+	checkNoLeaks(t)
+	clk := clock.NewManual(time.Unix(1e9, 0))
+	n, err := Listen("a", "127.0.0.1:0", Options{Clock: clk, Heartbeat: time.Second, Timeout: 3 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Close()
+	c, err := net.Dial("tcp", n.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	key := Key(0, 0, 0, 0)
+	b := append(appendHeader(nil, frameHello, 0, len("paused")), "paused"...)
+	credit := binary.AppendUvarint(nil, 1<<20)
+	b = append(appendHeader(b, frameCredit, key, len(credit)), credit...)
+	if _, err := c.Write(b); err != nil {
+		t.Fatal(err)
+	}
+	p, err := n.Peer(context.Background(), "paused")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := p.Sender(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sent := make(chan error, 1)
+	go func() {
+		frame := make([]byte, 1<<20)
+		for {
+			if err := s.Send(context.Background(), frame); err != nil {
+				sent <- err
+				return
+			}
+		}
+	}()
+	deadline := time.Now().Add(time.Minute) // a safety bound, not a timing assertion
+	for p.Err() == nil {
+		for clk.Pending() == 0 && p.Err() == nil {
+			if time.Now().After(deadline) {
+				t.Fatal("the heartbeat loop is stuck behind a blocked write")
+			}
+			runtime.Gosched()
+		}
+		clk.Advance(time.Second)
+	}
+	if err := <-sent; !strings.Contains(err.Error(), `worker "paused" silent for`) {
+		t.Fatalf("Send = %v, want the paused peer's silence", err)
+	}
 }
