@@ -56,6 +56,10 @@ type Config struct {
 	// checkpoint. Default: no restart without checkpoints; with periodic
 	// checkpoints, a fixed delay of 1s for up to 10 attempts.
 	Restart *RestartStrategy
+	// Exchange, if set, carries every exchange channel between tasks
+	// (what is not chained) instead of in-process channels, as across
+	// processes (see ExchangeTransport).
+	Exchange ExchangeTransport
 	// Events, if set, receives notable events: checkpoints completed or
 	// failed, restarts, fallbacks to older checkpoints. It is called from the
 	// job's goroutines and must not block.

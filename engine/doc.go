@@ -99,6 +99,10 @@
 //	exchange.go                    channels between tasks: in-band events,
 //	                               batches, partitioning writers, the input
 //	                               gate and its channels
+//	remote_exchange.go             ExchangeTransport: exchange channels
+//	                               across processes (engine/netexchange),
+//	                               the frames of batches and control events,
+//	                               codecs required of exchanged streams
 //	source.go, splits.go           sources and their readers; split
 //	                               coordinators
 //	barrier.go                     the task side of a checkpoint: alignment

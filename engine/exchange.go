@@ -27,6 +27,11 @@ type kit interface {
 	// inputChannel adapts a *channel[T] to the gate, delivering its batches
 	// to dst (an Input[T]).
 	inputChannel(ch any, dst any) inputChannel
+	// codecFor returns the records' codec over a transport
+	// (remote_exchange.go): explicit, else the built-in one.
+	codecFor(explicit any) (any, error)
+	// remoteChannel returns a *remoteChan[T] over a transport's ends.
+	remoteChannel(id ChannelID, snd RemoteSender, rcv RemoteReceiver, codec any, batchSize int, ready chan struct{}) any
 }
 
 type typedKit[T any] struct{}
@@ -50,7 +55,12 @@ func (typedKit[T]) channel(capacity, batchSize int, g *inputGate) any {
 func (typedKit[T]) writer(ctx context.Context, spec writerSpec, channels []any) (exchangeOut, any) {
 	w := &exchangeWriter[T]{ctx: ctx, spec: spec}
 	for _, c := range channels {
-		w.chans = append(w.chans, c.(*channel[T]))
+		switch c := c.(type) {
+		case *remoteChan[T]:
+			w.chans = append(w.chans, &c.out)
+		default:
+			w.chans = append(w.chans, c.(*channel[T]))
+		}
 	}
 	w.bufs = make([][]Record[T], len(w.chans))
 	if spec.part == partHash {
@@ -60,6 +70,10 @@ func (typedKit[T]) writer(ctx context.Context, spec writerSpec, channels []any) 
 }
 
 func (typedKit[T]) inputChannel(ch any, dst any) inputChannel {
+	if rc, ok := ch.(*remoteChan[T]); ok {
+		rc.in.dst = dst.(Input[T])
+		return &rc.in
+	}
 	return &inChannel[T]{c: ch.(*channel[T]), dst: dst.(Input[T])}
 }
 
@@ -148,6 +162,13 @@ func (c *channel[T]) send(ctx context.Context, e envelope[T], bp *backpressure) 
 	return nil
 }
 
+// chanOut is the sending face of a channel: in-process (*channel[T]) or
+// over a transport (*remoteOut[T], remote_exchange.go).
+type chanOut[T any] interface {
+	getBuf() []Record[T]
+	send(ctx context.Context, e envelope[T], bp *backpressure) error
+}
+
 // writerSpec describes an exchange writer.
 type writerSpec struct {
 	part       partitioning
@@ -186,7 +207,7 @@ type exchangeOut interface {
 type exchangeWriter[T any] struct {
 	ctx   context.Context
 	spec  writerSpec
-	chans []*channel[T]
+	chans []chanOut[T]
 	bufs  [][]Record[T]
 	kgOf  func(T) int
 	rr    int

@@ -28,6 +28,7 @@ type execution struct {
 	restore  *restorePlan
 	attempt  int
 	stateDir string
+	remote   ExchangeAttempt // the exchange transport's attempt, or nil
 	coord    *coordinator
 	opened   sync.WaitGroup // tasks that have not finished opening
 
@@ -339,15 +340,16 @@ func (r *Running) latestRestore() *restorePlan {
 	return r.initial
 }
 
-// runAttempt wires and runs one attempt of the job.
-func (r *Running) runAttempt(parent context.Context, restore *restorePlan, failedAt time.Time) error {
+// runAttemptOn wires and runs one attempt of the job, its exchanges over
+// xa if it is not nil (runAttempt, remote_exchange.go).
+func (r *Running) runAttemptOn(parent context.Context, restore *restorePlan, failedAt time.Time, xa ExchangeAttempt) error {
 	j := r.job
 	jctx, cancel := context.WithCancelCause(parent)
 	defer cancel(errJobFinished)
 	r.mu.Lock()
 	attempt := r.attempt
 	r.mu.Unlock()
-	ex := &execution{job: j, cfg: j.cfg, ctx: jctx, cancel: cancel, start: j.cfg.Clock.Now(), restore: restore, attempt: attempt}
+	ex := &execution{job: j, cfg: j.cfg, ctx: jctx, cancel: cancel, start: j.cfg.Clock.Now(), restore: restore, attempt: attempt, remote: xa}
 	if r.stateRoot != "" {
 		ex.stateDir = filepath.Join(r.stateRoot, fmt.Sprintf("attempt-%d", attempt))
 		defer os.RemoveAll(ex.stateDir)
@@ -541,6 +543,7 @@ func (ex *execution) wire() error {
 			gates[c] = gs
 		}
 	}
+	edgeIdx := 0
 	for _, c := range ex.chains {
 		for _, idx := range []int{0, 1} {
 			for _, e := range c.head.inputs[idx] {
@@ -553,9 +556,19 @@ func (ex *execution) wire() error {
 						if e.resolvedPart() == partForward && r != s {
 							continue
 						}
+						if ex.remote != nil {
+							id := ChannelID{Edge: edgeIdx, From: from.name, To: c.head.name, Sender: s, Receiver: r}
+							ch, err := ex.openRemoteChannel(k, from.slots[e.fromSlot].codec, id, gates[c][r])
+							if err != nil {
+								return err
+							}
+							cs[s][r] = ch
+							continue
+						}
 						cs[s][r] = k.channel(cfg.ChannelCapacity, cfg.BatchSize, gates[c][r])
 					}
 				}
+				edgeIdx++
 				chans[e] = cs
 			}
 		}

@@ -92,6 +92,9 @@ type slot struct {
 	tag   string // "" for the main output
 	kit   kit
 	edges []*edge
+	// codec, a state.Codec of the kit's type, encodes the records when
+	// they cross an ExchangeTransport (nil: the built-in codec).
+	codec any
 }
 
 // edge connects an output slot of one node to a logical input of another.
@@ -357,6 +360,7 @@ func (j *Job) Validate() error {
 	if len(j.nodes) == 0 {
 		errs = append(errs, validationError("", "job is empty"))
 	}
+	errs = append(errs, j.checkExchangeCodecs()...)
 	if cyc := j.findCycle(); cyc != nil {
 		errs = append(errs, validationError(cyc.name, "operator is part of a cycle"))
 	}

@@ -25,6 +25,7 @@ var rules = []struct {
 	{"engine", []string{mod + "operators", mod + "connectors", mod + "sql", "github.com/aws/", "github.com/apache/arrow-go/", "github.com/parquet-go/", "github.com/twmb/", "go.etcd.io/"}},
 	{"engine/cluster", []string{mod, "go.etcd.io/"}},
 	{"engine/cluster/etcdcluster", []string{mod + "state", mod + "operators", mod + "connectors", mod + "sql"}},
+	{"engine/netexchange", []string{mod + "operators", mod + "connectors", mod + "sql", mod + "internal/bench", "github.com/aws/", "github.com/apache/arrow-go/", "github.com/parquet-go/", "github.com/twmb/"}},
 	{"operators/...", []string{mod + "connectors", mod + "sql", "github.com/aws/", "github.com/apache/arrow-go/", "github.com/parquet-go/"}},
 	{"connectors/shardlog", []string{mod + "engine", mod + "state", mod + "operators"}},
 	{"connectors/shardlog/kinesisapi", []string{mod + "engine", mod + "state", mod + "operators", "github.com/cockroachdb/pebble", "github.com/prometheus/"}},
