@@ -5,6 +5,7 @@ go 1.26.8
 require (
 	github.com/RaduBerinde/btreemap v0.0.0-20250419174037-3d62b7205d54
 	github.com/apache/arrow-go/v18 v18.5.2
+	github.com/at-wat/ebml-go v0.17.1
 	github.com/aws/aws-sdk-go-v2 v1.41.1
 	github.com/aws/aws-sdk-go-v2/aws/protocol/eventstream v1.7.4
 	github.com/aws/aws-sdk-go-v2/config v1.32.5
