@@ -510,3 +510,13 @@ func (s *Store) isClosed() bool {
 }
 
 var errNoElement = errors.New("video: stored element missing")
+
+// ErrorDocument is a Matroska document holding only the service's error
+// tags, as GetMedia ends with when it cannot go on.
+func ErrorDocument(id int, description string) ([]byte, error) {
+	tags, err := serviceTags(TagErrorCode, description, TagErrorID, strconv.Itoa(id))
+	if err != nil {
+		return nil, err
+	}
+	return append(append([]byte{}, docStart...), tags...), nil
+}

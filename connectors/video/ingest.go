@@ -171,7 +171,7 @@ func (in *ingest) run(ctx context.Context, fr *FragmentReader) error {
 			return nil
 		case errors.Is(err, ErrFragmentTooLarge):
 			return ingestErr(ErrIDFragmentSize, "a fragment is over %d bytes", in.opts.MaxFragmentBytes)
-		case errors.Is(err, ErrNotMatroska), errors.Is(err, ErrSecondDocument):
+		case errors.Is(err, ErrNotMatroska):
 			return &IngestError{ID: ErrIDInvalidMKV, Err: err}
 		case err != nil:
 			return &IngestError{ID: ErrIDStreamRead, Err: err}

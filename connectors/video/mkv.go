@@ -116,8 +116,9 @@ type streamSegment struct {
 	Tracks  chan Tracks  `ebml:"Tracks"`
 	Tags    chan Tags    `ebml:"Tags"`
 	Cluster chan Cluster `ebml:"Cluster"`
-	// A second EBML header inside an unknown-size Segment: a new document
-	// where the reader cannot follow (reported, not skipped).
+	// The EBML header of a next document, after an unknown-size Segment
+	// (which never ends): the next Segment's children then arrive here too,
+	// ebml-go handing top-level elements back up to this Segment.
 	EBML chan webm.EBMLHeader `ebml:"EBML"`
 }
 
@@ -166,10 +167,6 @@ var ErrNotMatroska = errors.New("video: not a Matroska stream")
 // ErrFragmentTooLarge is wrapped when a cluster exceeds the reader's size
 // limit (the service's code 4001).
 var ErrFragmentTooLarge = errors.New("video: fragment too large")
-
-// ErrSecondDocument is wrapped when an EBML header arrives inside an
-// unknown-size Segment: a new document the reader cannot follow there.
-var ErrSecondDocument = errors.New("video: a second EBML document inside a Segment")
 
 // FragmentReader reads a Matroska byte stream element by element, as it
 // arrives. It is not safe for concurrent use.
@@ -256,14 +253,9 @@ func (fr *FragmentReader) Next() (Element, error) {
 	seg := &fr.doc.Segment
 	select {
 	case h := <-fr.doc.Header:
-		if h.DocType != "matroska" && h.DocType != "webm" {
-			fr.err = fmt.Errorf("%w: EBML DocType %q", ErrNotMatroska, h.DocType)
-			return Element{}, fr.err
-		}
-		return Element{Kind: KindHeader, Header: h}, nil
-	case <-seg.EBML:
-		fr.err = ErrSecondDocument
-		return Element{}, fr.err
+		return fr.header(h)
+	case h := <-seg.EBML:
+		return fr.header(h)
 	case in := <-seg.Info:
 		return Element{Kind: KindInfo, Info: in}, nil
 	case t := <-seg.Tracks:
@@ -298,6 +290,14 @@ func (fr *FragmentReader) Next() (Element, error) {
 		}
 		return Element{}, fr.err
 	}
+}
+
+func (fr *FragmentReader) header(h webm.EBMLHeader) (Element, error) {
+	if h.DocType != "matroska" && h.DocType != "webm" {
+		fr.err = fmt.Errorf("%w: EBML DocType %q", ErrNotMatroska, h.DocType)
+		return Element{}, fr.err
+	}
+	return Element{Kind: KindHeader, Header: h}, nil
 }
 
 // Close stops reading: the parser's later reads fail and whatever it still

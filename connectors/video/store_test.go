@@ -195,6 +195,36 @@ func TestCursorSelectorsAndLiveRead(t *testing.T) {
 		}
 		out = append(out, d...)
 	}
+	// The concatenated documents read back: one cluster per fragment, each
+	// after the service's tags naming it.
+	fr := NewFragmentReader(bytes.NewReader(out), 0)
+	var clusters int
+	var numbers []string
+	for {
+		el, err := fr.Next()
+		if err != nil {
+			if err.Error() != "EOF" {
+				t.Fatal(err)
+			}
+			break
+		}
+		switch el.Kind {
+		case KindCluster:
+			clusters++
+		case KindTags:
+			for _, tg := range el.Tags.Tag {
+				for _, st := range tg.SimpleTag {
+					if st.TagName == TagFragmentNumber {
+						numbers = append(numbers, st.TagString)
+					}
+				}
+			}
+		}
+	}
+	fr.Close()
+	if clusters != n || len(numbers) != n || numbers[0] != all[0].Number {
+		t.Fatalf("read back %d clusters, numbers %v; want %d", clusters, numbers, n)
+	}
 	if frames := probeFrames(t, out); frames != 30 {
 		t.Fatalf("ffprobe counted %d frames in the first %d fragments, want 30", frames, n)
 	}
