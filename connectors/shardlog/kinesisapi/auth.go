@@ -409,8 +409,8 @@ func (s *Server) now() time.Time {
 // serve for any other.
 func routingSigned(hr *http.Request, sp sigParts) bool {
 	for _, name := range []string{"X-Amz-Target", "Content-Type"} {
-		if len(hr.Header.Values(name)) == 0 {
-			continue // not sent, so not routed by (REST APIs have no target)
+		if len(hr.Header.Values(name)) == 0 && !hr.URL.Query().Has(name) {
+			continue // not sent at all, so not routed by (REST APIs have no target)
 		}
 		lower := strings.ToLower(name)
 		signed := false
