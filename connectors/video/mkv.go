@@ -187,6 +187,8 @@ type countingReader struct {
 	n       atomic.Int64 // written by the parser, read by Next
 	limit   int64
 	stopped atomic.Bool
+	gate    gate
+	gateErr error
 }
 
 var errReaderStopped = errors.New("video: reader closed")
@@ -202,7 +204,16 @@ func (c *countingReader) Read(p []byte) (int, error) {
 	if c.limit > 0 && int64(len(p)) > c.limit-used {
 		p = p[:c.limit-used]
 	}
+	if c.gateErr != nil {
+		return 0, c.gateErr
+	}
 	n, err := c.r.Read(p)
+	if gerr := c.gate.feed(p[:n]); gerr != nil {
+		// ebml-go does not see these bytes: it never allocates the size
+		// they claim.
+		c.gateErr = gerr
+		return 0, gerr
+	}
 	c.n.Add(int64(n))
 	return n, err
 }
@@ -214,6 +225,11 @@ func NewFragmentReader(r io.Reader, maxClusterBytes int64) *FragmentReader {
 		events: make(chan Element),
 		done:   make(chan error, 1),
 		cr:     &countingReader{r: r, limit: maxClusterBytes},
+	}
+	// No leaf may be larger than a cluster may be (64 MiB without a bound).
+	fr.cr.gate.max = 64 << 20
+	if maxClusterBytes > 0 {
+		fr.cr.gate.max = uint64(maxClusterBytes)
 	}
 	fr.doc.Header = make(chan webm.EBMLHeader)
 	fr.doc.Segment = streamSegment{

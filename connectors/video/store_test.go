@@ -19,12 +19,14 @@ import (
 
 func readFile(t *testing.T, name string) []byte {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", name))
+	b, err := readFileErr(name)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return b
 }
+
+func readFileErr(name string) ([]byte, error) { return os.ReadFile(filepath.Join("testdata", name)) }
 
 func openStore(t *testing.T, dir string, clk clock.Clock) *Store {
 	t.Helper()
