@@ -520,3 +520,17 @@ func ErrorDocument(id int, description string) ([]byte, error) {
 	}
 	return append(append([]byte{}, docStart...), tags...), nil
 }
+
+// Newest returns the stream's newest retained fragment (false: none).
+func (s *Store) Newest(ctx context.Context, name string) (FragmentInfo, bool, error) {
+	st, err := s.lookup(name, "")
+	if err != nil {
+		return FragmentInfo{}, false, err
+	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if len(st.frags) <= s.retainedLocked(st) {
+		return FragmentInfo{}, false, nil
+	}
+	return st.frags[len(st.frags)-1].info(), true, nil
+}
