@@ -401,3 +401,36 @@ func serviceTags(kv ...string) ([]byte, error) {
 	}
 	return marshalElement(&tagsElem{Tags{Tag: []Tag{t}}})
 }
+
+// StreamWriter writes a Matroska stream as a producer does: the EBML
+// header, an unknown-size Segment with Info and Tracks, then clusters as
+// they come.
+type StreamWriter struct{ w io.Writer }
+
+// NewStreamWriter writes the stream's start to w.
+func NewStreamWriter(w io.Writer, info Info, tracks Tracks) (*StreamWriter, error) {
+	head := append([]byte{}, docStart...)
+	for _, v := range []any{&infoElem{info}, &tracksElem{tracks}} {
+		b, err := marshalElement(v)
+		if err != nil {
+			return nil, err
+		}
+		head = append(head, b...)
+	}
+	if _, err := w.Write(head); err != nil {
+		return nil, fmt.Errorf("video: write the stream's start: %w", err)
+	}
+	return &StreamWriter{w: w}, nil
+}
+
+// WriteCluster writes one cluster (one fragment).
+func (sw *StreamWriter) WriteCluster(c Cluster) error {
+	b, err := marshalElement(&clusterElem{c})
+	if err != nil {
+		return err
+	}
+	if _, err := sw.w.Write(b); err != nil {
+		return fmt.Errorf("video: write a cluster: %w", err)
+	}
+	return nil
+}
