@@ -284,3 +284,46 @@ func TestCursorSelectorsAndLiveRead(t *testing.T) {
 		t.Fatalf("trimmed fragment: %v", err)
 	}
 }
+
+// A stream without retention acknowledges RECEIVED, never PERSISTED, keeps
+// nothing on disk, and still feeds a live reader.
+func TestNoRetentionIsLiveOnly(t *testing.T) {
+	dir := t.TempDir()
+	s := openStore(t, dir, nil)
+	ctx := context.Background()
+	if _, err := s.CreateStream(ctx, CreateInput{Name: "live"}); err != nil {
+		t.Fatal(err)
+	}
+	c, err := s.NewCursor(ctx, "live", "", StartSelector{Type: "NOW"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	acks, err := putAll(t, s, "live", readFile(t, "testsrc.mkv"), PutOptions{Relative: true, ProducerStart: time.Unix(1_800_000_000, 0)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	received := 0
+	for _, a := range acks {
+		if a.EventType == AckPersisted {
+			t.Fatalf("PERSISTED without retention: %+v", a)
+		}
+		if a.EventType == AckReceived {
+			received++
+		}
+	}
+	if received != 5 {
+		t.Fatalf("%d RECEIVED", received)
+	}
+	for i := 0; i < 5; i++ {
+		if _, _, err := c.Next(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if fs, _ := s.Fragments(ctx, "live", ServerTimestamp, time.Time{}, time.Now().Add(time.Hour)); len(fs) != 0 {
+		t.Fatalf("%d durable fragments listed", len(fs))
+	}
+	ids, err := listSegments(s.streams["live"].dir)
+	if err != nil || len(ids) != 0 {
+		t.Fatalf("segment files %v %v", ids, err)
+	}
+}
