@@ -51,6 +51,7 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	s3Region := fs.String("s3-region", "us-east-1", "region of --s3-endpoint")
 	anonymous := fs.Bool("anonymous", false, "accept requests without a signature")
 	credFile := fs.String("credentials", "", "JSON file of the accepted access keys and their policies (as for 'sluice log serve'): every request's SigV4 signature is verified, for both APIs")
+	videoOn := fs.Bool("video", true, "serve Kinesis Video Streams' APIs too (data in DIR/video)")
 	chk := fs.Duration("checkpoint-interval", 0, "delivery checkpoint interval, when objects become visible (default: each delivery stream's buffering interval, at least 1s)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -84,7 +85,7 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	svc, err := service.Open(ctx, service.Options{
 		Dir: *dir, S3Endpoint: *s3Endpoint, S3Region: *s3Region, AllowAnonymous: *anonymous, CredentialsFile: *credFile, CheckpointInterval: *chk,
 		ErrorLog:      func(f string, a ...any) { fmt.Fprintf(stderr, f+"\n", a...) },
-		TriggerSource: kinesisSource,
+		TriggerSource: kinesisSource, Video: *videoOn,
 	})
 	if err != nil {
 		return err

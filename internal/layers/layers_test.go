@@ -30,6 +30,7 @@ var rules = []struct {
 	{"connectors/shardlog", []string{mod + "engine", mod + "state", mod + "operators"}},
 	{"connectors/shardlog/kinesisapi", []string{mod + "engine", mod + "state", mod + "operators", "github.com/cockroachdb/pebble", "github.com/prometheus/"}},
 	{"connectors/kpl", []string{mod + "engine", mod + "state", mod + "operators", mod + "connectors/", mod + "sql/", "github.com/aws/"}},
+	{"connectors/video", []string{mod + "engine", mod + "state", mod + "operators", mod + "sql/", "github.com/aws/"}},
 	{"connectors/kinesis", []string{mod + "connectors/shardlog/", mod + "operators", mod + "sql/"}},
 	{"connectors/kafka", []string{mod + "connectors/shardlog/", mod + "operators", mod + "sql/", "github.com/aws/"}},
 	{"sql/diag", []string{mod + "engine", mod + "state"}},

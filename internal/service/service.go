@@ -14,6 +14,8 @@
 //	DIR/firehose/checkpoints/NAME/
 //	                      the delivery job's checkpoints
 //	DIR/buckets/BUCKET/   a bucket's objects when no S3 endpoint is set
+//	DIR/video/            the video streams and their fragments
+//	                      (Options.Video; connectors/video)
 //
 // Every delivery stream is an engine job of the log's source and the
 // Firehose sink, with checkpoints: delivery to S3 or a directory is
@@ -41,6 +43,7 @@ import (
 	"github.com/sluicehq/sluice/connectors/shardlog/kinesisapi"
 	"github.com/sluicehq/sluice/connectors/shardlog/shardconn"
 	"github.com/sluicehq/sluice/connectors/trigger"
+	"github.com/sluicehq/sluice/connectors/video/videoapi"
 	"github.com/sluicehq/sluice/engine"
 )
 
@@ -80,6 +83,9 @@ type Options struct {
 	// that one created (or deleted) with `sluice trigger` while the service
 	// runs starts (or stops). Default 2 s.
 	TriggerSync time.Duration
+	// Video serves Kinesis Video Streams' APIs (their REST paths, /createStream
+	// … /putMedia, /getMedia) beside the others, over a store in DIR/video.
+	Video bool
 }
 
 // Service is the running composition. Its ServeHTTP answers the Kinesis
@@ -100,6 +106,9 @@ type Service struct {
 	host      *trigger.Host
 	stopTrigs context.CancelFunc
 	trigsDone chan struct{}
+
+	// The video streams (Options.Video), nil without.
+	video *videoapi.Server
 }
 
 type deliveryJob struct {
@@ -155,7 +164,16 @@ func Open(ctx context.Context, opts Options) (*Service, error) {
 		s.log.Close()
 		return nil, err
 	}
+	if opts.Video {
+		if err := s.openVideo(); err != nil {
+			s.fh.Close(ctx)
+			s.input.Close()
+			s.log.Close()
+			return nil, err
+		}
+	}
 	if err := s.startTriggers(); err != nil {
+		s.closeVideo()
 		s.fh.Close(ctx)
 		s.input.Close()
 		s.log.Close()
@@ -178,6 +196,8 @@ func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case strings.HasPrefix(r.Header.Get("X-Amz-Target"), firehoseapi.TargetPrefix):
 		s.metrics.serveAPI(w, r, "firehose", s.fh)
+	case s.video != nil && s.video.Handles(r.URL.Path):
+		s.video.ServeHTTP(w, r)
 	case r.Method == http.MethodGet && r.URL.Path == "/metrics":
 		s.metrics.ServeHTTP(w, r)
 	default:
@@ -218,7 +238,7 @@ func (s *Service) Serve(ctx context.Context, ln net.Listener) error {
 func (s *Service) Close(ctx context.Context) error {
 	s.stopTriggers()
 	errs := []error{s.fh.Close(ctx)}
-	errs = append(errs, s.input.Close(), s.log.Close())
+	errs = append(errs, s.closeVideo(), s.input.Close(), s.log.Close())
 	return errors.Join(errs...)
 }
 

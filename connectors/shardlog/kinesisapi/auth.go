@@ -196,6 +196,17 @@ func (s *Server) authenticate(hr *http.Request, body []byte) (*Principal, error)
 
 // authenticateFor is authenticate for requests signed for service.
 func (s *Server) authenticateFor(hr *http.Request, body []byte, service string) (*Principal, error) {
+	return s.authenticatePayload(hr, body, service, false)
+}
+
+// unsignedPayload is the payload hash of a request whose body is streamed
+// and not covered by the signature (X-Amz-Content-Sha256).
+const unsignedPayload = "UNSIGNED-PAYLOAD"
+
+// authenticatePayload is authenticateFor; unsigned: the body is not hashed,
+// the request must declare (and sign) X-Amz-Content-Sha256:
+// UNSIGNED-PAYLOAD instead.
+func (s *Server) authenticatePayload(hr *http.Request, body []byte, service string, unsigned bool) (*Principal, error) {
 	if s.opts.AllowAnonymous {
 		return nil, nil
 	}
@@ -243,7 +254,10 @@ func (s *Server) authenticateFor(hr *http.Request, body []byte, service string) 
 	if !routingSigned(hr, sp) {
 		return nil, errBadSignature
 	}
-	want, err := expectedSignature(hr, body, sp, p, t)
+	if unsigned && !signsUnsignedPayload(hr, sp) {
+		return nil, errBadSignature
+	}
+	want, err := expectedSignature(hr, body, sp, p, t, unsigned)
 	if err != nil {
 		return nil, err
 	}
@@ -395,6 +409,9 @@ func (s *Server) now() time.Time {
 // serve for any other.
 func routingSigned(hr *http.Request, sp sigParts) bool {
 	for _, name := range []string{"X-Amz-Target", "Content-Type"} {
+		if len(hr.Header.Values(name)) == 0 && !hr.URL.Query().Has(name) {
+			continue // not sent at all, so not routed by (REST APIs have no target)
+		}
 		lower := strings.ToLower(name)
 		signed := false
 		for _, h := range sp.signedHeaders {
@@ -424,7 +441,7 @@ var signer = v4.NewSigner(func(o *v4.SignerOptions) { o.DisableHeaderHoisting = 
 // expectedSignature is the signature the SDK's signer makes for hr with
 // p's secret: the request is rebuilt from its method, path, query, the
 // headers sp names as signed and the hash of the body received.
-func expectedSignature(hr *http.Request, body []byte, sp sigParts, p *Principal, t time.Time) (string, error) {
+func expectedSignature(hr *http.Request, body []byte, sp sigParts, p *Principal, t time.Time, unsigned bool) (string, error) {
 	u := &url.URL{Path: hr.URL.Path, RawPath: hr.URL.RawPath}
 	q := hr.URL.Query()
 	if sp.presigned {
@@ -463,9 +480,15 @@ func expectedSignature(hr *http.Request, body []byte, sp sigParts, p *Principal,
 	}
 	sum := sha256.Sum256(body)
 	if !sp.presigned && signsAuthority(sp) {
+		if unsigned {
+			return "", errBadSignature
+		}
 		return authoritySignature(hr, body, sum[:], sp, p, t)
 	}
 	payloadHash := hex.EncodeToString(sum[:])
+	if unsigned {
+		payloadHash = unsignedPayload
+	}
 	creds := aws.Credentials{AccessKeyID: p.AccessKeyID, SecretAccessKey: p.SecretAccessKey}
 	ctx := context.Background()
 	if sp.presigned {
@@ -533,6 +556,29 @@ func authError(err error) error {
 func (s *Server) Verify(hr *http.Request, body []byte, service string) (*Principal, error) {
 	p, err := s.authenticateFor(hr, body, service)
 	return p, authError(err)
+}
+
+// VerifyStreaming is Verify for a request whose body streams in as it is
+// read (Kinesis Video's PutMedia): the signature does not cover the body,
+// and the request must say so, signing X-Amz-Content-Sha256:
+// UNSIGNED-PAYLOAD.
+func (s *Server) VerifyStreaming(hr *http.Request, service string) (*Principal, error) {
+	p, err := s.authenticatePayload(hr, nil, service, true)
+	return p, authError(err)
+}
+
+// signsUnsignedPayload reports whether hr declares an unsigned payload
+// and signs that declaration.
+func signsUnsignedPayload(hr *http.Request, sp sigParts) bool {
+	if hr.Header.Get("X-Amz-Content-Sha256") != unsignedPayload || len(hr.Header.Values("X-Amz-Content-Sha256")) != 1 {
+		return false
+	}
+	for _, h := range sp.signedHeaders {
+		if strings.EqualFold(h, "x-amz-content-sha256") {
+			return true
+		}
+	}
+	return false
 }
 
 // Authorize checks p's policy for action (e.g. "firehose:PutRecord") on
