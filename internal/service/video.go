@@ -6,6 +6,7 @@ import (
 
 	"github.com/sluicehq/sluice/connectors/shardlog/kinesisapi"
 	"github.com/sluicehq/sluice/connectors/video"
+	"github.com/sluicehq/sluice/connectors/video/archive"
 	"github.com/sluicehq/sluice/connectors/video/videoapi"
 )
 
@@ -31,6 +32,16 @@ func (s *Service) openVideo() error {
 		},
 		ErrorLog: s.opts.ErrorLog,
 	})
+	// Archived media (ListFragments, GetClip, HLS, ...) over the same store,
+	// signed as the other video APIs; HLS resources carry a session token.
+	ah := archive.New(st, archive.WithVerifier(func(hr *http.Request, body []byte) error {
+		_, err := s.kinesis.Verify(hr, body, videoapi.SigningName)
+		return err
+	}))
+	for _, p := range archive.Paths() {
+		s.video.Handle(p, ah)
+	}
+	s.video.Handle(archive.HLSPrefix, ah)
 	return nil
 }
 

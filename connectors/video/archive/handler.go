@@ -17,6 +17,7 @@ import (
 	"io"
 	"math"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -111,6 +112,17 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err := op(h, r, w, body); err != nil {
 		writeError(w, err)
 	}
+}
+
+// Paths are the API's operations' paths; with HLSPrefix, every path the
+// handler serves.
+func Paths() []string {
+	out := make([]string, 0, len(operations))
+	for p := range operations {
+		out = append(out, p)
+	}
+	slices.Sort(out)
+	return out
 }
 
 var operations = map[string]func(*Handler, *http.Request, http.ResponseWriter, []byte) error{
