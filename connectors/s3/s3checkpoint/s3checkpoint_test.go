@@ -76,10 +76,10 @@ type winOut = operators.Windowed[string, int64]
 func windowJob(cfg engine.Config, parts [][]ev, fail func(), sink engine.Sink[winOut]) *engine.Job {
 	j := engine.NewJob("s3-window", cfg)
 	src := engine.FromPartitions(j, "events", parts, engine.Monotonous(func(e ev) int64 { return e.TS }))
-	n := 0
+	var n atomic.Int64
 	m := engine.Map(src, "maybe-fail", func(e ev) ev {
 		fail()
-		if n++; n%64 == 0 {
+		if n.Add(1)%64 == 0 {
 			// Spread the input over several checkpoint intervals.
 			time.Sleep(time.Millisecond)
 		}
@@ -392,9 +392,9 @@ func TestRestoreOnAnotherMachineAtOtherParallelism(t *testing.T) {
 		j := engine.NewJob("rescale", engine.Config{Parallelism: p, MaxParallelism: 64,
 			Checkpoint: engine.CheckpointConfig{Interval: 10 * time.Millisecond, Storage: st, Resume: true}})
 		src := engine.FromPartitions(j, "parts", parts, engine.WatermarkStrategy[rec]{})
-		n := 0
+		var n atomic.Int64
 		m := engine.Map(src, "slow", func(v rec) rec {
-			if n++; slow && n%16 == 0 {
+			if n.Add(1)%16 == 0 && slow {
 				time.Sleep(time.Millisecond)
 			}
 			return v
