@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -31,6 +32,13 @@ type RemoteCheckpointStorage interface {
 	// file once for several checkpoints of the same store.
 	Upload(ctx context.Context, id int64, store string, files []SnapshotFile) ([]RemoteFile, error)
 }
+
+// ErrCheckpointUnavailable is wrapped by a storage's Open when the
+// checkpoint could not be read for a reason that may pass (the object
+// store unreachable), as opposed to a checkpoint that is missing or
+// corrupt: a restart then waits and retries instead of falling back to an
+// older checkpoint (or to no state at all).
+var ErrCheckpointUnavailable = errors.New("engine: checkpoint storage unavailable")
 
 // SnapshotFile is a file of a snapshot in a checkpoint's staging
 // directory.

@@ -321,6 +321,9 @@ func (s *Storage) Upload(ctx context.Context, id int64, store string, files []en
 	}
 	out := make([]engine.RemoteFile, len(files))
 	errs := make([]error, len(files))
+	// The first failure stops the other uploads: the checkpoint fails.
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
 	var wg sync.WaitGroup
 	for i, f := range files {
 		if f.Path == "" || strings.HasPrefix(f.Path, "/") || slices.Contains(strings.Split(f.Path, "/"), "..") {
@@ -348,13 +351,18 @@ func (s *Storage) Upload(ctx context.Context, id int64, store string, files []en
 			select {
 			case s.sem <- struct{}{}:
 			case <-ctx.Done():
-				errs[i] = ctx.Err()
 				return
 			}
 			defer func() { <-s.sem }()
+			if ctx.Err() != nil {
+				return
+			}
 			size, crc, err := s.put(ctx, s.key(rf.Key), f.Local)
 			if err != nil {
-				errs[i] = fmt.Errorf("s3checkpoint: upload %s: %w", f.Path, err)
+				if context.Cause(ctx) == nil {
+					errs[i] = fmt.Errorf("s3checkpoint: upload %s: %w", f.Path, err)
+					cancel(errs[i])
+				}
 				return
 			}
 			if rf.Shared && (size != rf.Size || crc != rf.CRC32C) {
@@ -376,6 +384,9 @@ func (s *Storage) Upload(ctx context.Context, id int64, store string, files []en
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
+	}
+	if err := context.Cause(ctx); err != nil {
+		return nil, err // the caller's context ended
 	}
 	return out, nil
 }
@@ -539,8 +550,11 @@ func (s *Storage) OpenFiltered(id int64, want func(op engine.ManifestOperator, s
 	ctx, cancel := s.ctx()
 	defer cancel()
 	raw, err := s.b.Get(ctx, s.key(manifestKey(id)))
-	if err != nil {
+	if errors.Is(err, s3.ErrNoSuchKey) {
 		return "", fmt.Errorf("engine: checkpoint %d in s3://%s/%s is not complete: %w", id, s.b.Name(), s.prefix, err)
+	}
+	if err != nil {
+		return "", fmt.Errorf("s3checkpoint: checkpoint %d: %w: %w", id, engine.ErrCheckpointUnavailable, err)
 	}
 	m, err := engine.DecodeManifest(raw, "s3://"+s.b.Name()+"/"+s.key(manifestKey(id)))
 	if err != nil {
@@ -627,7 +641,7 @@ func (s *Storage) download(ctx context.Context, f engine.RemoteFile, local strin
 		if errors.Is(err, s3.ErrNoSuchKey) {
 			return fmt.Errorf("%w: object %s of %s is missing: %w", engine.ErrCorruptCheckpoint, s.key(f.Key), f.Path, err)
 		}
-		return fmt.Errorf("s3checkpoint: download %s: %w", f.Path, err)
+		return fmt.Errorf("s3checkpoint: download %s: %w: %w", f.Path, engine.ErrCheckpointUnavailable, err)
 	}
 	if n != f.Size || h.Sum32() != f.CRC32C {
 		return fmt.Errorf("%w: object %s: size %d crc %08x, the manifest says size %d crc %08x", engine.ErrCorruptCheckpoint, s.key(f.Key), n, h.Sum32(), f.Size, f.CRC32C)

@@ -79,7 +79,7 @@ func windowJob(cfg engine.Config, parts [][]ev, fail func(), sink engine.Sink[wi
 	var n atomic.Int64
 	m := engine.Map(src, "maybe-fail", func(e ev) ev {
 		fail()
-		if n.Add(1)%64 == 0 {
+		if n.Add(1)%4 == 0 {
 			// Spread the input over several checkpoint intervals.
 			time.Sleep(time.Millisecond)
 		}
@@ -119,7 +119,7 @@ func TestWindowJobWithFailuresExactlyOnce(t *testing.T) {
 	}
 	want := countOf(ref.CommittedValues())
 
-	in := enginetest.RandomInjector(rng, total/2, 1+rng.IntN(3)).ArmLater()
+	in := enginetest.RandomInjector(rng, total/4, 1+rng.IntN(3)).ArmLater()
 	st := newStorage(t, b, "jobs/window")
 	defer st.Close()
 	var restoredFromS3 atomic.Int64
@@ -554,6 +554,13 @@ func TestS3OutageDeclinesCheckpointsJobKeepsRunning(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkOnlyReferenced(t, b, "outage", ids[:min(len(ids), 3)])
+	// A restore while S3 is cut off is unavailable, not corrupt: the
+	// engine retries the restart instead of falling back.
+	fp.failing.Store(true)
+	if _, err := st.Open(ids[0]); !errors.Is(err, engine.ErrCheckpointUnavailable) {
+		t.Fatalf("open with S3 cut off: %v, want ErrCheckpointUnavailable", err)
+	}
+	fp.failing.Store(false)
 }
 
 // gatedParts emits the first half of each partition, then waits for the
