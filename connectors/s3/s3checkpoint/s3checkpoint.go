@@ -82,6 +82,9 @@ type pendingUpload struct {
 type Stats struct {
 	// UploadedBytes and UploadedFiles were sent to S3 for it.
 	UploadedBytes, UploadedFiles int64
+	// UploadedSharedBytes of them were immutable files (sstables) new
+	// since the store's earlier checkpoints.
+	UploadedSharedBytes int64
 	// ReusedBytes and ReusedFiles are immutable files an earlier
 	// checkpoint had uploaded, referenced instead.
 	ReusedBytes, ReusedFiles int64
@@ -377,6 +380,7 @@ func (s *Storage) Upload(ctx context.Context, id int64, store string, files []en
 			st.UploadedFiles++
 			if rf.Shared {
 				p.newShared[rf.Key] = true
+				st.UploadedSharedBytes += size
 			}
 			s.mu.Unlock()
 		}()
