@@ -268,6 +268,27 @@ func TestIncrementalCheckpointUploadsOnlyNewFiles(t *testing.T) {
 	// Retain 1: the earlier checkpoints are gone, and every object left
 	// is one the retained checkpoint references (and all of them exist).
 	checkOnlyReferenced(t, b, "inc", []int64{id2})
+	// A savepoint is self-contained on local disk: no objects referenced,
+	// nothing uploaded, so retention can never break it.
+	before := st.UploadedBytes()
+	sp := filepath.Join(t.TempDir(), "sp")
+	if err := r.Savepoint(ctx, sp); err != nil {
+		t.Fatal(err)
+	}
+	m, err := engine.VerifyCheckpoint(sp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, op := range m.Operators {
+		for _, sn := range op.Subtasks {
+			if len(sn.Files) > 0 || (sn.Keyed && sn.StateFormat != state.SnapshotFormatFile) {
+				t.Fatalf("savepoint subtask %+v: want a self-contained snapshot file", sn)
+			}
+		}
+	}
+	if st.UploadedBytes() != before {
+		t.Fatalf("the savepoint uploaded %d bytes", st.UploadedBytes()-before)
+	}
 	close(src.c)
 	if err := r.Wait(); err != nil {
 		t.Fatal(err)
