@@ -482,7 +482,10 @@ func (s *Storage) Complete(id int64, manifest []byte) error {
 	if err := os.RemoveAll(s.staging(id)); err != nil {
 		return fmt.Errorf("s3checkpoint: %w", err)
 	}
-	return nil
+	// A restored attempt opened its stores from its download before it
+	// could checkpoint (Pebble links the files, the memory store reads
+	// them): older downloads are no longer needed.
+	return s.removeRestoresBefore(id)
 }
 
 // Abort implements engine.CheckpointStorage: the checkpoint's own objects
@@ -610,6 +613,15 @@ func (s *Storage) OpenFiltered(id int64, want func(op engine.ManifestOperator, s
 
 // removeOtherRestores deletes the downloads of other checkpoints.
 func (s *Storage) removeOtherRestores(keep int64) error {
+	return s.removeRestores(func(id int64) bool { return id != keep })
+}
+
+// removeRestoresBefore deletes the downloads of checkpoints before id.
+func (s *Storage) removeRestoresBefore(id int64) error {
+	return s.removeRestores(func(d int64) bool { return d < id })
+}
+
+func (s *Storage) removeRestores(drop func(int64) bool) error {
 	ents, err := os.ReadDir(filepath.Join(s.cache, "restore"))
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
@@ -618,7 +630,7 @@ func (s *Storage) removeOtherRestores(keep int64) error {
 		return fmt.Errorf("s3checkpoint: %w", err)
 	}
 	for _, e := range ents {
-		if id, ok := chkID(e.Name()); ok && id != keep {
+		if id, ok := chkID(e.Name()); ok && drop(id) {
 			if err := os.RemoveAll(filepath.Join(s.cache, "restore", e.Name())); err != nil {
 				return fmt.Errorf("s3checkpoint: %w", err)
 			}
