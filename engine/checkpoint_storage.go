@@ -163,6 +163,9 @@ type SubtaskSnap struct {
 	// Source position, for source operators.
 	Position    []byte `json:"position,omitempty"`
 	HasPosition bool   `json:"has_position,omitempty"`
+	// Files are the objects a RemoteCheckpointStorage stored the keyed
+	// state snapshot and overlay as (absent for local storage).
+	Files []RemoteFile `json:"files,omitempty"`
 }
 
 // manifestEnvelope is the stored form: the manifest's bytes and their CRC.
@@ -196,6 +199,12 @@ func ReadManifest(dir string) (*Manifest, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s: %w", ErrCorruptCheckpoint, path, err)
 	}
+	return DecodeManifest(b, path)
+}
+
+// DecodeManifest checks and decodes the stored bytes of a manifest; path
+// names it in errors (a file, or an object's key).
+func DecodeManifest(b []byte, path string) (*Manifest, error) {
 	var env manifestEnvelope
 	if err := json.Unmarshal(b, &env); err != nil {
 		return nil, fmt.Errorf("%w: %s: not a manifest (truncated?): %v", ErrCorruptCheckpoint, path, err)

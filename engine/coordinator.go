@@ -314,6 +314,12 @@ func (c *coordinator) asyncWrite(t *task, cp checkpointBarrier, dir string, ops 
 						state.ReleaseOverlay(chunks)
 					}
 				}
+				if rs, ok := c.ex.cfg.Checkpoint.storage().(RemoteCheckpointStorage); ok && err == nil && !cp.savepoint {
+					snap.Files, err = uploadSnapshot(c.ex.ctx, rs, cp.id, dir, rel, snap.StateFormat, snap.Overlay)
+					if err != nil {
+						err = fmt.Errorf("operator %q subtask %d: upload state: %w", n.name, p.inst.subtask, err)
+					}
+				}
 			}
 			snaps = append(snaps, SubtaskSnapOf{UID: n.uid, Name: n.name, Parallelism: p.inst.parallelism, Snap: snap})
 		}

@@ -111,6 +111,9 @@
 //	checkpoint.go                  the protocol and the interfaces operators
 //	                               implement to take part
 //	checkpoint_storage.go          where checkpoints live
+//	checkpoint_remote.go           the seam of object-store storages: tasks
+//	                               upload their snapshots, acknowledgements
+//	                               carry the objects
 //	restore.go                     restoring them: the restore plan, keyed
 //	                               stores opened from it
 //	sink.go, commit.go             sinks: their interfaces, SinkTo, the sink

@@ -198,6 +198,9 @@ func (r *Running) prepareRestore() error {
 		if cc.Resume && cc.RestoreFrom == "" {
 			for _, id := range ids {
 				dir, err := storage.Open(id)
+				if errors.Is(err, ErrCheckpointUnavailable) {
+					return fmt.Errorf("engine: resume from checkpoint %d: %w", id, err)
+				}
 				if err == nil {
 					var p *restorePlan
 					if p, err = loadRestorePlan(dir); err == nil {
@@ -283,9 +286,13 @@ func (r *Running) run(ctx context.Context) {
 	}
 	failures := 0
 	var failedAt time.Time
+	var restoreErr error // the storage was unavailable: no attempt
 	for {
 		attemptStart := r.cfg.Clock.Now()
-		err := r.runAttempt(ctx, restore, failedAt)
+		err := restoreErr
+		if err == nil {
+			err = r.runAttempt(ctx, restore, failedAt)
+		}
 		if err == nil {
 			return
 		}
@@ -312,7 +319,7 @@ func (r *Running) run(ctx context.Context) {
 			r.err = cancelledErr(ctx)
 			return
 		}
-		restore = r.latestRestore()
+		restore, restoreErr = r.latestRestore()
 		r.mu.Lock()
 		r.attempt++
 		r.mu.Unlock()
@@ -320,24 +327,29 @@ func (r *Running) run(ctx context.Context) {
 }
 
 // latestRestore returns the newest intact completed checkpoint, falling
-// back to older ones (and finally to what the job started from).
-func (r *Running) latestRestore() *restorePlan {
+// back to older ones (and finally to what the job started from). A
+// storage that cannot be reached (ErrCheckpointUnavailable) is an error,
+// not a reason to fall back: the restart is retried.
+func (r *Running) latestRestore() (*restorePlan, error) {
 	storage := r.cfg.Checkpoint.storage()
 	r.mu.Lock()
 	ids := slices.Clone(r.completed)
 	r.mu.Unlock()
 	for i := len(ids) - 1; i >= 0 && storage != nil; i-- {
 		dir, err := storage.Open(ids[i])
+		if errors.Is(err, ErrCheckpointUnavailable) {
+			return nil, fmt.Errorf("engine: restore checkpoint %d: %w", ids[i], err)
+		}
 		if err == nil {
 			var p *restorePlan
 			if p, err = loadRestorePlan(dir); err == nil {
 				r.emit(Event{Kind: EventRestored, CheckpointID: ids[i], Message: dir})
-				return p
+				return p, nil
 			}
 		}
 		r.emit(Event{Kind: EventFallback, CheckpointID: ids[i], Err: err, Message: "checkpoint is not usable; trying the one before it"})
 	}
-	return r.initial
+	return r.initial, nil
 }
 
 // runAttemptOn wires and runs one attempt of the job, its exchanges over

@@ -27,9 +27,10 @@ func TestBenchJSON(t *testing.T) {
 			"--snapshot-bytes", "64KiB", "--update-bytes", "4KiB", "--dir", t.TempDir()}, 6},
 		{[]string{"firehose", "--runs", "1", "--records", "100"}, 3},
 		{[]string{"sql", "--runs", "1", "--records", "1000"}, 6},
+		{[]string{"s3checkpoint", "--state-bytes", "2MiB", "--updates", "10"}, 4},
 	} {
 		t.Run(tc.args[0], func(t *testing.T) {
-			if tc.args[0] == "firehose" {
+			if tc.args[0] == "firehose" || tc.args[0] == "s3checkpoint" {
 				// The delivery cases start a MinIO from the CI cache.
 				if minio.Find() == "" {
 					t.Skip("no MinIO binary (.ci/setup.d/40-minio.sh builds one)")
@@ -71,5 +72,9 @@ func TestBenchUsage(t *testing.T) {
 		if code := run(context.Background(), []string{"bench", name, "--runs", "0"}, &stdout, &stderr); code != 2 {
 			t.Errorf("bench %s --runs 0: exit %d, want 2 (%s)", name, code, stderr.String())
 		}
+	}
+	var stdout, stderr bytes.Buffer
+	if code := run(context.Background(), []string{"bench", "s3checkpoint", "--updates", "0"}, &stdout, &stderr); code != 2 {
+		t.Errorf("bench s3checkpoint --updates 0: exit %d, want 2 (%s)", code, stderr.String())
 	}
 }

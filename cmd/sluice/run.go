@@ -165,13 +165,14 @@ func runJob(ctx context.Context, p *planner.Program, name string, o jobOptions, 
 		return nil, false, err
 	}
 	ck := o.ckptDir
+	scriptDir := p.SetsCheckpointDir() // SET 'execution.checkpointing.dir'
 	if cfg.Checkpoint.Interval > 0 && ck == "" && !o.resume {
 		ck = o.ckptFallback
 	}
-	if cfg.Checkpoint.Interval > 0 && ck == "" {
+	if cfg.Checkpoint.Interval > 0 && ck == "" && !scriptDir {
 		return nil, false, fmt.Errorf("%w: SET 'execution.checkpointing.interval' needs --checkpoint-dir (or --data-dir)", errUsage)
 	}
-	if o.resume && ck == "" {
+	if o.resume && ck == "" && !scriptDir {
 		return nil, false, fmt.Errorf("%w: --resume needs --checkpoint-dir", errUsage)
 	}
 	before, err := snapshotSinks(p)
@@ -209,7 +210,7 @@ func runJob(ctx context.Context, p *planner.Program, name string, o jobOptions, 
 		case <-ctx.Done():
 			// An interrupt first takes a final checkpoint, so that
 			// --resume continues from there, then stops the job.
-			if ck != "" {
+			if ck != "" || scriptDir {
 				if id, err := j.Checkpoint(context.Background()); err != nil {
 					fmt.Fprintf(stderr, "sluice run: final checkpoint failed: %v\n", err)
 				} else {

@@ -79,7 +79,9 @@ func TestArchivedMediaOverServe(t *testing.T) {
 	rng := map[string]any{"StartTimestamp": time.Now().Add(-10 * time.Minute).Unix(), "EndTimestamp": float64(time.Now().UnixMilli()) / 1000}
 	code, out := archivedCall(t, e.addr, "/listFragments", map[string]any{"StreamName": "cam",
 		"FragmentSelector": map[string]any{"FragmentSelectorType": "SERVER_TIMESTAMP", "TimestampRange": rng}})
-	var list struct{ Fragments []struct{ FragmentNumber string } }
+	var list struct {
+		Fragments []struct{ FragmentNumber string }
+	}
 	if code != 200 || json.Unmarshal(out, &list) != nil || len(list.Fragments) != persisted || persisted == 0 {
 		t.Fatalf("listFragments: %d %s (persisted %d)", code, out, persisted)
 	}

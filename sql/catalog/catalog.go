@@ -167,7 +167,8 @@ func (c *Catalog) TableNames() []string {
 }
 
 // settingKeys are the SET keys a job reads.
-var settingKeys = []string{"parallelism.default", "pipeline.name", "execution.checkpointing.interval", "table.exec.source.idle-timeout", "table.exec.state.ttl"}
+var settingKeys = append([]string{"parallelism.default", "pipeline.name", "execution.checkpointing.interval", "table.exec.source.idle-timeout", "table.exec.state.ttl",
+	"execution.checkpointing.dir", "state.checkpoints.dir", "execution.checkpointing.num-retained", "state.checkpoints.num-retained"}, S3OptionKeys...)
 
 // Exec applies a DDL or SET statement. It reports whether stmt was one the
 // catalog handles; other statements are the planner's.

@@ -294,6 +294,11 @@ func (p *Program) Config() (engine.Config, error) {
 		}
 		cfg.Checkpoint.Interval = d
 	}
+	n, err := p.numRetained()
+	if err != nil {
+		return cfg, err
+	}
+	cfg.Checkpoint.Retain = n
 	return cfg, nil
 }
 

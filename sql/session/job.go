@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -158,12 +159,20 @@ func Start(prog *planner.Program, id, name string, o JobOptions) (*Job, error) {
 		return nil, errors.Join(err, prog.Close())
 	}
 	cfg.StateDir = o.StateDir
+	if i := strings.Index(o.CheckpointDir, "://"); i >= 0 {
+		return nil, errors.Join(fmt.Errorf("checkpoint directory %s: a local directory is wanted here; for %s checkpoints SET 'execution.checkpointing.dir' = '%s' in the script", o.CheckpointDir, o.CheckpointDir[:i], o.CheckpointDir), prog.Close())
+	}
 	cfg.Checkpoint.Dir = o.CheckpointDir
-	if cfg.Checkpoint.Interval > 0 && cfg.Checkpoint.Dir == "" {
+	// SET 'execution.checkpointing.dir' in the script wins.
+	if cfg.Checkpoint.Storage, err = prog.CheckpointStorage(name); err != nil {
+		return nil, errors.Join(err, prog.Close())
+	}
+	hasStorage := cfg.Checkpoint.Dir != "" || cfg.Checkpoint.Storage != nil
+	if cfg.Checkpoint.Interval > 0 && !hasStorage {
 		return nil, errors.Join(errors.New("SET 'execution.checkpointing.interval' needs a checkpoint directory"), prog.Close())
 	}
 	if o.Resume {
-		if cfg.Checkpoint.Dir == "" {
+		if !hasStorage {
 			return nil, errors.Join(errors.New("resuming needs a checkpoint directory"), prog.Close())
 		}
 		cfg.Checkpoint.Resume = true
