@@ -26,6 +26,7 @@ type metrics struct {
 	kinRecs   *prometheus.CounterVec
 	kinBytes  *prometheus.CounterVec
 	firehoseC *firehoseCollector
+	shards    shardCounters // the REST API's per-shard figures (jobs_rates.go)
 }
 
 func newMetrics(s *Service) *metrics {
@@ -57,6 +58,9 @@ func newMetrics(s *Service) *metrics {
 func (m *metrics) onPut(stream, shard string, bytes int) {
 	m.kinRecs.WithLabelValues(stream, shard).Inc()
 	m.kinBytes.WithLabelValues(stream, shard).Add(float64(bytes))
+	c := m.shards.get(stream, shard)
+	c.records.Add(1)
+	c.bytes.Add(int64(bytes))
 }
 
 // statusWriter keeps the error code of a response.
