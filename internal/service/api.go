@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -105,6 +106,9 @@ func decodeBody(r *http.Request, v any) error {
 	case err == nil:
 		return nil
 	case errors.As(err, &te):
+		if f := mapValueField(raw, te.Field); f != "" {
+			return &SpecError{Field: f, Message: fmt.Sprintf("want a JSON string, not %s", te.Value)}
+		}
 		return &SpecError{Field: te.Field, Message: fmt.Sprintf("want a JSON %s, not %s", jsonKind(te.Type.Kind().String()), te.Value)}
 	case errors.As(err, &se):
 		return &SpecError{Field: "", Message: fmt.Sprintf("not JSON: %v (at byte %d)", se, se.Offset)}
@@ -113,6 +117,35 @@ func decodeBody(r *http.Request, v any) error {
 		return &SpecError{Field: f, Message: fmt.Sprintf("unknown field %q", f)}
 	}
 	return &SpecError{Message: "not JSON: " + err.Error()}
+}
+
+// mapValueField names the member of the object of strings at field (as
+// "config.KEY") whose value is not a string: encoding/json names only the
+// object.
+func mapValueField(raw []byte, field string) string {
+	if field == "" || strings.Contains(field, ".") {
+		return ""
+	}
+	var top map[string]json.RawMessage
+	if json.Unmarshal(raw, &top) != nil {
+		return ""
+	}
+	var members map[string]json.RawMessage
+	if json.Unmarshal(top[field], &members) != nil {
+		return ""
+	}
+	keys := make([]string, 0, len(members))
+	for k := range members {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		var str string
+		if json.Unmarshal(members[k], &str) != nil {
+			return field + "." + k
+		}
+	}
+	return ""
 }
 
 func jsonKind(k string) string {
@@ -468,7 +501,6 @@ func (s *Service) deliveryOf(name string, counters map[string]firehoseapi.Counte
 	return v
 }
 
-
 // JobSummary is a job in GET /v1/jobs.
 type JobSummary struct {
 	ID        string    `json:"id"`
@@ -535,11 +567,11 @@ type JobView struct {
 	Config map[string]string `json:"config,omitempty"`
 	// Graph is the planned job: operators (nodes) and edges; empty when
 	// the job is not running.
-	Graph       GraphView      `json:"graph"`
-	Operators   []OperatorView `json:"operators"`
+	Graph       GraphView       `json:"graph"`
+	Operators   []OperatorView  `json:"operators"`
 	Checkpoints CheckpointsView `json:"checkpoints"`
-	Savepoints  []JobSavepoint `json:"savepoints"`
-	Exceptions  []JobException `json:"exceptions"`
+	Savepoints  []JobSavepoint  `json:"savepoints"`
+	Exceptions  []JobException  `json:"exceptions"`
 	// StoppedWith is the savepoint a stop took (POST .../stop only).
 	StoppedWith *JobSavepoint `json:"stopped_with,omitempty"`
 	Now         time.Time     `json:"now"`
