@@ -279,7 +279,7 @@ func TestJobsFailureKeptWithRestarts(t *testing.T) {
 	// It stays listed, with its exception, after a restart of the service.
 	e.stop()
 	e2 := jobsEnv(t, e.dir)
-	list, err := newTestClient("http://"+e2.addr).Jobs(ctx)
+	list, err := newTestClient("http://" + e2.addr).Jobs(ctx)
 	if err != nil || len(list) != 1 || list[0].State != JobFailed || list[0].Restarts != 2 || !strings.Contains(list[0].LastException, "boom 2") {
 		t.Fatalf("after restart: %+v %v", list, err)
 	}
