@@ -553,7 +553,7 @@ func restarting(run *engine.Running) bool {
 func (s *Service) jobSummaries() []JobSummary {
 	out := []JobSummary{}
 	for _, j := range s.jobsM.list() {
-		rec, run := j.snapshot()
+		rec, run, _ := j.snapshot()
 		out = append(out, summaryOf(rec, run))
 	}
 	return out
@@ -565,8 +565,8 @@ type JobView struct {
 	SQL    string            `json:"sql,omitempty"`
 	Args   []string          `json:"args,omitempty"`
 	Config map[string]string `json:"config,omitempty"`
-	// Graph is the planned job: operators (nodes) and edges; empty when
-	// the job is not running.
+	// Graph is the planned job: operators (nodes) and edges (of its last
+	// run when it is not running; empty before it ever ran).
 	Graph       GraphView       `json:"graph"`
 	Operators   []OperatorView  `json:"operators"`
 	Checkpoints CheckpointsView `json:"checkpoints"`
@@ -670,7 +670,7 @@ func wmOf(wm int64) *int64 {
 }
 
 func (s *Service) jobView(j *managedJob) JobView {
-	rec, run := j.snapshot()
+	rec, run, last := j.snapshot()
 	v := JobView{JobSummary: summaryOf(rec, run), SQL: rec.Spec.SQL, Args: rec.Spec.Args, Config: rec.Spec.Config,
 		Operators: []OperatorView{}, Savepoints: rec.Savepoints, Exceptions: rec.Exceptions, Now: time.Now().UTC()}
 	v.Graph = GraphView{Nodes: []GraphNode{}, Edges: []GraphEdge{}, Chains: []GraphChain{}}
@@ -681,10 +681,11 @@ func (s *Service) jobView(j *managedJob) JobView {
 	if v.Exceptions == nil {
 		v.Exceptions = []JobException{}
 	}
-	if run == nil {
+	if last == nil {
 		return v
 	}
-	jv := jobFigures(run)
+	// A job that is not running shows its last run's final figures.
+	jv := jobFigures(last, endOf(rec, run))
 	v.Graph, v.Operators, v.Checkpoints = jv.graph, jv.ops, jv.checkpoints
 	return v
 }
@@ -697,7 +698,17 @@ type figures struct {
 	checkpoints CheckpointsView
 }
 
-func jobFigures(run *engine.Running) figures {
+// endOf is when a job's last run ended (zero while it runs).
+func endOf(rec jobRecord, run *engine.Running) time.Time {
+	if run != nil {
+		return time.Time{}
+	}
+	return rec.Ended
+}
+
+// jobFigures computes run's figures as of now, or of end when the run has
+// ended (its times stop there).
+func jobFigures(run *engine.Running, end time.Time) figures {
 	var f figures
 	g := run.Graph()
 	f.graph = GraphView{Nodes: []GraphNode{}, Edges: []GraphEdge{}, Chains: []GraphChain{}}
@@ -714,6 +725,9 @@ func jobFigures(run *engine.Running) figures {
 		f.graph.Chains = append(f.graph.Chains, GraphChain{ID: i, Name: c.Name, Parallelism: c.Parallelism, Operators: c.Operators})
 	}
 	now := run.Now()
+	if !end.IsZero() {
+		now = end
+	}
 	elapsed := now.Sub(run.AttemptStarted())
 	minWm := map[int]int64{}
 	for _, st := range run.Subtasks() {

@@ -167,6 +167,8 @@ type managedJob struct {
 	mu  sync.Mutex
 	rec jobRecord
 	run *engine.Running // nil until started (and while not running)
+	// last is the latest run, kept after it ended: its final figures.
+	last *engine.Running
 	// ended is closed when the current run has ended and been recorded.
 	ended     chan struct{}
 	stopping  bool // Stop or Close cancelled the run
@@ -469,7 +471,7 @@ func (j *managedJob) start() error {
 	}
 	done := make(chan struct{})
 	j.mu.Lock()
-	j.run, j.ended, j.stopping, j.closing = run, done, false, false
+	j.run, j.last, j.ended, j.stopping, j.closing = run, run, done, false, false
 	j.rec.State, j.rec.Started, j.rec.Ended = JobRunning, time.Now().UTC(), time.Time{}
 	j.mu.Unlock()
 	if err := j.save(); err != nil {
@@ -658,12 +660,13 @@ func (m *jobManager) closeAll(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// snapshot returns a copy of the job's record and its run.
-func (j *managedJob) snapshot() (jobRecord, *engine.Running) {
+// snapshot returns a copy of the job's record, its run (nil when not
+// running) and its latest run (kept after it ended, for its figures).
+func (j *managedJob) snapshot() (rec jobRecord, run, last *engine.Running) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	rec := j.rec
+	rec = j.rec
 	rec.Exceptions = slices.Clone(rec.Exceptions)
 	rec.Savepoints = slices.Clone(rec.Savepoints)
-	return rec, j.run
+	return rec, j.run, j.last
 }
