@@ -22,6 +22,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/sluicehq/sluice/engine"
 	"github.com/sluicehq/sluice/sql/ast"
 	"github.com/sluicehq/sluice/sql/diag"
 	"github.com/sluicehq/sluice/sql/types"
@@ -167,7 +168,8 @@ func (c *Catalog) TableNames() []string {
 }
 
 // settingKeys are the SET keys a job reads.
-var settingKeys = []string{"parallelism.default", "pipeline.name", "execution.checkpointing.interval", "table.exec.source.idle-timeout", "table.exec.state.ttl"}
+var settingKeys = append([]string{"parallelism.default", "pipeline.name", "execution.checkpointing.interval", "table.exec.source.idle-timeout", "table.exec.state.ttl"},
+	engine.RestartOptionKeys...)
 
 // Exec applies a DDL or SET statement. It reports whether stmt was one the
 // catalog handles; other statements are the planner's.

@@ -295,6 +295,11 @@ func (p *Program) Config() (engine.Config, error) {
 		}
 		cfg.Checkpoint.Interval = d
 	}
+	r, err := engine.RestartFromOptions(s)
+	if err != nil {
+		return cfg, fmt.Errorf("SET %w", err)
+	}
+	cfg.Restart = r
 	return cfg, nil
 }
 
