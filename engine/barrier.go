@@ -3,6 +3,7 @@ package engine
 import (
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/sluicehq/sluice/internal/clock"
 	"github.com/sluicehq/sluice/state"
@@ -16,8 +17,9 @@ import (
 
 // alignment tracks the barriers of one checkpoint at a task's input gate.
 type alignment struct {
-	cp   checkpointBarrier
-	seen []bool
+	cp    checkpointBarrier
+	seen  []bool
+	began time.Time // the first barrier's arrival
 }
 
 // pendingOp is what a task's operator contributed to a checkpoint before
@@ -44,7 +46,7 @@ func (t *task) onBarrier(i int, cp checkpointBarrier) error {
 		if t.align != nil {
 			t.unblockAll() // a newer checkpoint supersedes one that never aligned
 		}
-		t.align = &alignment{cp: cp, seen: make([]bool, len(g.channels))}
+		t.align = &alignment{cp: cp, seen: make([]bool, len(g.channels)), began: t.cfg.Clock.Now()}
 	} else if cp.id < t.align.cp.id {
 		return nil
 	}
@@ -68,6 +70,9 @@ func (t *task) maybeAligned() error {
 	}
 	t.unblockAll()
 	t.align = nil
+	if t.exec != nil && t.exec.coord != nil {
+		t.exec.coord.noteAlignment(a.cp.id, clock.Since(t.cfg.Clock, a.began))
+	}
 	return t.snapshot(a.cp, t.cpDir(a.cp), true)
 }
 

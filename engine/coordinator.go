@@ -47,6 +47,7 @@ type pendingCheckpoint struct {
 	coordStates map[string][]byte
 	waiting     int
 	maxPause    time.Duration // longest synchronous part over the tasks
+	maxAlign    time.Duration // longest barrier alignment over the tasks
 	err         error
 	done        []chan checkpointResult
 }
@@ -449,7 +450,12 @@ func (c *coordinator) finish(p *pendingCheckpoint) {
 		r.mu.Lock()
 		r.completed = append(r.completed, p.id)
 		r.latestDir = p.dir
-		r.lastStats = CheckpointStats{ID: p.id, Dir: p.dir, Duration: clock.Since(cfg.Clock, p.started), MaxSyncPause: p.maxPause}
+		r.lastStats = CheckpointStats{ID: p.id, Dir: p.dir, Duration: clock.Since(cfg.Clock, p.started), MaxSyncPause: p.maxPause,
+			Completed: cfg.Clock.Now(), Size: dirSize(p.dir), Alignment: p.maxAlign}
+		r.history = append(r.history, r.lastStats)
+		if len(r.history) > checkpointHistory {
+			r.history = r.history[len(r.history)-checkpointHistory:]
+		}
 		var drop []int64
 		for len(r.completed) > cfg.Checkpoint.Retain {
 			drop = append(drop, r.completed[0])
@@ -504,6 +510,14 @@ type CheckpointStats struct {
 	// part of the checkpoint (operator snapshots, state cache flush, store
 	// snapshot).
 	MaxSyncPause time.Duration
+	// Completed is when the checkpoint completed (by the job's clock).
+	Completed time.Time
+	// Size is the bytes of the files in the checkpoint's directory.
+	Size int64
+	// Alignment is the longest time a task with several input channels
+	// spent aligning the checkpoint's barriers: from the first barrier's
+	// arrival to the last's (Flink's alignment duration).
+	Alignment time.Duration
 }
 
 // LastCheckpointStats returns the stats of the newest completed checkpoint

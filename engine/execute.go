@@ -130,6 +130,7 @@ type Running struct {
 	completed    []int64 // retained complete checkpoints, oldest first
 	latestDir    string
 	lastStats    CheckpointStats
+	history      []CheckpointStats // the last checkpointHistory completed
 	lastRecovery time.Duration
 	initial      *restorePlan
 	events       []Event

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/sluicehq/sluice/internal/clock"
@@ -36,6 +37,9 @@ type task struct {
 
 	pendingSince time.Time // when an exchange buffer became non-empty
 	backpressure backpressure
+	// idleNs is the time the task has waited for input with none to read
+	// (runInput's sleep), in nanoseconds: Flink's idle time.
+	idleNs atomic.Int64
 
 	callbacks callbackHeap
 	procTimer clock.Timer
@@ -255,9 +259,14 @@ func (t *task) runSource() error {
 		if err := t.fireProcessingTime(); err != nil {
 			return err
 		}
+		readFrom := clk.Now()
 		eof, emitted, err := t.src.read(ctx)
 		if err != nil {
 			return err
+		}
+		if !emitted {
+			// A read that found nothing is the source's idle time.
+			t.addIdle(readFrom)
 		}
 		if eof {
 			return nil
@@ -338,14 +347,18 @@ func (t *task) runInput() error {
 		if t.procTimer != nil && t.procAt != MaxTime {
 			procC = t.procTimer.C()
 		}
+		idleFrom := t.cfg.Clock.Now()
 		select {
 		case <-g.ready:
+			t.addIdle(idleFrom)
 		case <-procC:
+			t.addIdle(idleFrom)
 			t.procAt = MaxTime
 			if err := t.fireProcessingTime(); err != nil {
 				return err
 			}
 		case <-t.mbox.wake:
+			t.addIdle(idleFrom)
 			if err := t.checkControl(); err != nil {
 				return err
 			}

@@ -28,12 +28,18 @@ S3 destinations go to --s3-endpoint, or else to DIR/buckets/BUCKET. Objects
 become visible at each delivery checkpoint (the buffering interval, at
 least 1 s, or --checkpoint-interval).
 
+Jobs (SQL pipelines, registered Go jobs) are submitted with 'sluice job'
+or the REST API (/v1/jobs, docs/service.md); each checkpoints under
+DIR/jobs/ID and is started again from its latest checkpoint when the
+service restarts. GET /v1/... is the REST API.
+
 GET /metrics on the same address serves Prometheus metrics (records and
 bytes in per stream, shard and delivery stream, records and objects
 delivered, delivery failures, API latency histograms and errors).
 
-SIGTERM or Ctrl-C stops cleanly: a last checkpoint delivers what each
-delivery stream buffered, and the logs are closed.
+SIGTERM or Ctrl-C stops cleanly: a last checkpoint of every job and of
+each delivery stream (what it buffered is delivered), and the logs are
+closed.
 
 Flags:
 `
@@ -53,6 +59,7 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	credFile := fs.String("credentials", "", "JSON file of the accepted access keys and their policies (as for 'sluice log serve'): every request's SigV4 signature is verified, for both APIs")
 	videoOn := fs.Bool("video", true, "serve Kinesis Video Streams' APIs too (data in DIR/video)")
 	chk := fs.Duration("checkpoint-interval", 0, "delivery checkpoint interval, when objects become visible (default: each delivery stream's buffering interval, at least 1s)")
+	jobChk := fs.Duration("job-checkpoint-interval", 10*time.Second, "checkpoint interval of a job whose SQL or config does not set execution.checkpointing.interval")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -83,7 +90,7 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	defer ln.Close()
 	svc, err := service.Open(ctx, service.Options{
-		Dir: *dir, S3Endpoint: *s3Endpoint, S3Region: *s3Region, AllowAnonymous: *anonymous, CredentialsFile: *credFile, CheckpointInterval: *chk,
+		Dir: *dir, S3Endpoint: *s3Endpoint, S3Region: *s3Region, AllowAnonymous: *anonymous, CredentialsFile: *credFile, CheckpointInterval: *chk, JobCheckpointInterval: *jobChk,
 		ErrorLog:      func(f string, a ...any) { fmt.Fprintf(stderr, f+"\n", a...) },
 		TriggerSource: kinesisSource, Video: *videoOn,
 	})

@@ -26,6 +26,7 @@ type metrics struct {
 	kinRecs   *prometheus.CounterVec
 	kinBytes  *prometheus.CounterVec
 	firehoseC *firehoseCollector
+	shards    shardCounters // the REST API's per-shard figures (jobs_rates.go)
 }
 
 func newMetrics(s *Service) *metrics {
@@ -48,7 +49,7 @@ func newMetrics(s *Service) *metrics {
 		Help: "Data bytes stored by PutRecord and PutRecords, by stream and shard.",
 	}, []string{"stream", "shard"})
 	m.firehoseC = &firehoseCollector{s: s, base: map[string]firehose.SinkStats{}}
-	m.reg.MustRegister(m.latency, m.errors, m.kinRecs, m.kinBytes, m.firehoseC)
+	m.reg.MustRegister(m.latency, m.errors, m.kinRecs, m.kinBytes, m.firehoseC, jobCollector{s})
 	m.handler = promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
 	return m
 }
@@ -57,6 +58,9 @@ func newMetrics(s *Service) *metrics {
 func (m *metrics) onPut(stream, shard string, bytes int) {
 	m.kinRecs.WithLabelValues(stream, shard).Inc()
 	m.kinBytes.WithLabelValues(stream, shard).Add(float64(bytes))
+	c := m.shards.get(stream, shard)
+	c.records.Add(1)
+	c.bytes.Add(int64(bytes))
 }
 
 // statusWriter keeps the error code of a response.

@@ -86,6 +86,10 @@ type Options struct {
 	// Video serves Kinesis Video Streams' APIs (their REST paths, /createStream
 	// … /putMedia, /getMedia) beside the others, over a store in DIR/video.
 	Video bool
+	// JobCheckpointInterval is how often a job checkpoints when its
+	// script or config does not say (execution.checkpointing.interval).
+	// Default 10 s.
+	JobCheckpointInterval time.Duration
 }
 
 // Service is the running composition. Its ServeHTTP answers the Kinesis
@@ -97,6 +101,7 @@ type Service struct {
 	kinesis *kinesisapi.Server
 	fh      *firehoseapi.Server
 	metrics *metrics
+	jobsM   *jobManager // the SQL and Go jobs (jobs.go)
 
 	mu   sync.Mutex
 	jobs map[string]*deliveryJob
@@ -126,6 +131,9 @@ func Open(ctx context.Context, opts Options) (*Service, error) {
 	}
 	if opts.S3Region == "" {
 		opts.S3Region = "us-east-1"
+	}
+	if opts.JobCheckpointInterval <= 0 {
+		opts.JobCheckpointInterval = 10 * time.Second
 	}
 	s := &Service{opts: opts, jobs: map[string]*deliveryJob{}}
 	var err error
@@ -179,6 +187,14 @@ func Open(ctx context.Context, opts Options) (*Service, error) {
 		s.log.Close()
 		return nil, err
 	}
+	if s.jobsM, err = openJobs(s); err != nil {
+		s.stopTriggers()
+		s.fh.Close(ctx)
+		s.input.Close()
+		s.log.Close()
+		return nil, err
+	}
+	s.jobsM.resumeAll()
 	return s, nil
 }
 
@@ -200,6 +216,8 @@ func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.video.ServeHTTP(w, r)
 	case r.Method == http.MethodGet && r.URL.Path == "/metrics":
 		s.metrics.ServeHTTP(w, r)
+	case strings.HasPrefix(r.URL.Path, "/v1/") && r.Header.Get("X-Amz-Target") == "":
+		s.serveREST(w, r) // the REST API (api.go)
 	default:
 		s.metrics.serveAPI(w, r, "kinesis", s.kinesis)
 	}
@@ -232,12 +250,14 @@ func (s *Service) Serve(ctx context.Context, ln net.Listener) error {
 	return nil
 }
 
-// Close stops the triggers and every delivery stream after a last
-// checkpoint (what was buffered is delivered and committed) and closes the
+// Close stops the triggers, every job and every delivery stream after a
+// last checkpoint (what was buffered is delivered and committed) and closes the
 // logs.
 func (s *Service) Close(ctx context.Context) error {
 	s.stopTriggers()
-	errs := []error{s.fh.Close(ctx)}
+	// Every job takes a last checkpoint and stops; it resumes from there
+	// when the service opens again (jobs.go).
+	errs := []error{s.jobsM.closeAll(ctx), s.fh.Close(ctx)}
 	errs = append(errs, s.closeVideo(), s.input.Close(), s.log.Close())
 	return errors.Join(errs...)
 }

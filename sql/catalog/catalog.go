@@ -22,6 +22,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/sluicehq/sluice/engine"
 	"github.com/sluicehq/sluice/sql/ast"
 	"github.com/sluicehq/sluice/sql/diag"
 	"github.com/sluicehq/sluice/sql/types"
@@ -167,8 +168,9 @@ func (c *Catalog) TableNames() []string {
 }
 
 // settingKeys are the SET keys a job reads.
-var settingKeys = append([]string{"parallelism.default", "pipeline.name", "execution.checkpointing.interval", "table.exec.source.idle-timeout", "table.exec.state.ttl",
-	"execution.checkpointing.dir", "state.checkpoints.dir", "execution.checkpointing.num-retained", "state.checkpoints.num-retained"}, S3OptionKeys...)
+var settingKeys = append(append([]string{"parallelism.default", "pipeline.name", "execution.checkpointing.interval", "table.exec.source.idle-timeout", "table.exec.state.ttl",
+	"execution.checkpointing.dir", "state.checkpoints.dir", "execution.checkpointing.num-retained", "state.checkpoints.num-retained"}, S3OptionKeys...),
+	engine.RestartOptionKeys...)
 
 // Exec applies a DDL or SET statement. It reports whether stmt was one the
 // catalog handles; other statements are the planner's.

@@ -43,6 +43,7 @@ package planner
 import (
 	"fmt"
 	"io"
+	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
@@ -299,6 +300,11 @@ func (p *Program) Config() (engine.Config, error) {
 		return cfg, err
 	}
 	cfg.Checkpoint.Retain = n
+	r, err := engine.RestartFromOptions(s)
+	if err != nil {
+		return cfg, fmt.Errorf("SET %w", err)
+	}
+	cfg.Restart = r
 	return cfg, nil
 }
 
@@ -363,6 +369,11 @@ type RunOptions struct {
 	Source   func(table string) (*engine.Stream[*row.Row], error)
 	StreamTo func(table string, s *engine.Stream[*row.Row]) bool
 	BadRows  func(operator string, s *engine.Stream[BadRow])
+	// Logs are logs the embedder already holds open, by directory (a
+	// log's directory is locked by the process that opens it): a
+	// shardlog table whose log is in one of them uses it, and Close
+	// leaves it open. `sluice serve` passes its own log this way.
+	Logs map[string]*shardlog.Log
 
 	res *runResources
 }
@@ -385,6 +396,12 @@ func (p *Program) Build(j *engine.Job, o RunOptions) error {
 	o.Stdout, o.Stderr = out, errw
 	if p.res == nil {
 		p.res = &runResources{clock: o.LogClock}
+		for dir, l := range o.Logs {
+			if p.res.shared == nil {
+				p.res.shared = map[string]*shardlog.Log{}
+			}
+			p.res.shared[filepath.Clean(dir)] = l
+		}
 	}
 	o.res = p.res
 	if err := p.prepareLogs(o); err != nil {

@@ -40,16 +40,20 @@ import (
 
 // runResources are the logs and error files a built program holds open.
 type runResources struct {
-	mu    sync.Mutex
-	clock shardlog.Clock
-	logs  map[string]*shardlog.Log
-	errs  map[string]*errorFile
+	mu     sync.Mutex
+	clock  shardlog.Clock
+	shared map[string]*shardlog.Log // RunOptions.Logs: used, never closed
+	logs   map[string]*shardlog.Log
+	errs   map[string]*errorFile
 }
 
-// log opens the log in dir, once.
+// log opens the log in dir, once (or uses the embedder's, RunOptions.Logs).
 func (r *runResources) log(dir string) (*shardlog.Log, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if l, ok := r.shared[filepath.Clean(dir)]; ok {
+		return l, nil
+	}
 	if l, ok := r.logs[dir]; ok {
 		return l, nil
 	}

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/sluicehq/sluice/connectors/shardlog"
 	"github.com/sluicehq/sluice/engine"
 	"github.com/sluicehq/sluice/sql/ast"
 	"github.com/sluicehq/sluice/sql/diag"
@@ -94,6 +95,13 @@ type JobOptions struct {
 	// SinkTo, when set, is asked for each sink table first (see
 	// planner.RunOptions.SinkTo).
 	SinkTo func(table string) engine.Sink[*row.Row]
+	// Logs are logs the caller holds open, by directory
+	// (planner.RunOptions.Logs).
+	Logs map[string]*shardlog.Log
+	// Configure, when set, adjusts the engine configuration last (after
+	// the script's SETs and the options above): `sluice serve` sets its
+	// restart strategy and a default checkpoint interval this way.
+	Configure func(*engine.Config)
 }
 
 // Status is a job's state as Flink's SHOW JOBS names it.
@@ -183,6 +191,9 @@ func Start(prog *planner.Program, id, name string, o JobOptions) (*Job, error) {
 		}
 		cfg.Checkpoint.RestoreFrom = o.RestoreFrom
 	}
+	if o.Configure != nil {
+		o.Configure(&cfg)
+	}
 	if o.CheckpointDir != "" && !o.Resume {
 		// A fresh start: an earlier run's end is not this one's.
 		if err := os.Remove(filepath.Join(o.CheckpointDir, finishedMarker)); err != nil && !os.IsNotExist(err) {
@@ -190,7 +201,7 @@ func Start(prog *planner.Program, id, name string, o JobOptions) (*Job, error) {
 		}
 	}
 	j := engine.NewJob(name, cfg)
-	if err := prog.Build(j, planner.RunOptions{Stdout: o.Stdout, Stderr: o.Stderr, DataDir: o.DataDir, SinkTo: o.SinkTo}); err != nil {
+	if err := prog.Build(j, planner.RunOptions{Stdout: o.Stdout, Stderr: o.Stderr, DataDir: o.DataDir, SinkTo: o.SinkTo, Logs: o.Logs}); err != nil {
 		return nil, errors.Join(err, prog.Close())
 	}
 	// The job runs on its own context: Stop first takes a savepoint or a
@@ -336,3 +347,7 @@ func (j *Job) Cancel() {
 	j.mu.Unlock()
 	j.run.Cancel()
 }
+
+// Running is the job's engine job: its graph, per-subtask counters,
+// checkpoint history and events.
+func (j *Job) Running() *engine.Running { return j.run }

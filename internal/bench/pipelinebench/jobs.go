@@ -51,6 +51,13 @@ func Keep(e Event) bool { return e.Value&3 != 0 }
 // records and returns the sum the sink computed (to check against the
 // baseline).
 func Chained(ctx context.Context, n int64, p int, cfg engine.Config) (int64, error) {
+	j, sum := chainedJob(n, p, cfg)
+	err := j.Execute(ctx)
+	return sum.Load(), err
+}
+
+// chainedJob builds Chained's job and the sum its sink computes.
+func chainedJob(n int64, p int, cfg engine.Config) (*engine.Job, *atomic.Int64) {
 	cfg.Parallelism = p
 	j := engine.NewJob("chained", cfg)
 	src := engine.SourceOf(j, "datagen", datagen.Source(datagen.Options{Count: n}, Gen), engine.NoWatermarks[Event]())
@@ -58,8 +65,7 @@ func Chained(ctx context.Context, n int64, p int, cfg engine.Config) (int64, err
 	f := m.Filter("keep", Keep)
 	var sum atomic.Int64
 	engine.SinkTo(f, "sum", &sumSink{total: &sum})
-	err := j.Execute(ctx)
-	return sum.Load(), err
+	return j, &sum
 }
 
 // ChainedBaseline is the hand-written loop that does Chained's work.
@@ -130,6 +136,13 @@ func (r *runningSum) ProcessElement(e Event, ctx *engine.KeyedContext[uint64, Us
 // parallelism p over n records and returns the sum of the last running sum
 // of every user (the total of all values).
 func KeyedSum(ctx context.Context, n int64, p int, cfg engine.Config) (int64, error) {
+	j, total := keyedSumJob(n, p, cfg)
+	err := j.Execute(ctx)
+	return total.Load(), err
+}
+
+// keyedSumJob builds KeyedSum's job and the total its sink computes.
+func keyedSumJob(n int64, p int, cfg engine.Config) (*engine.Job, *atomic.Int64) {
 	cfg.Parallelism = p
 	j := engine.NewJob("keyed-sum", cfg)
 	src := engine.SourceOf(j, "datagen", datagen.Source(datagen.Options{Count: n}, Gen), engine.NoWatermarks[Event]())
@@ -137,8 +150,7 @@ func KeyedSum(ctx context.Context, n int64, p int, cfg engine.Config) (int64, er
 	sums := engine.KeyedProcess(ks, "running-sum", engine.KeyedProcessFunction[uint64, Event, UserSum](&runningSum{}))
 	var total atomic.Int64
 	engine.SinkTo(sums, "last", &lastSink{total: &total})
-	err := j.Execute(ctx)
-	return total.Load(), err
+	return j, &total
 }
 
 // KeyedSumBaseline is the hand-written loop that does KeyedSum's work.
