@@ -455,6 +455,12 @@ func ConvertType(src string, at *ast.Type) (types.Type, error) {
 		t = types.TimestampType(p(0, 6))
 	case "TIMESTAMP_LTZ", "TIMESTAMP WITH LOCAL TIME ZONE":
 		t = types.TimestampLTZType(p(0, 6))
+	case "ROW":
+		rt, err := convertRow(src, at)
+		if err != nil {
+			return types.Type{}, err
+		}
+		t = rt
 	default:
 		return types.Type{}, diag.New(src, at.Span(), "column type %s is not supported yet", at.Name)
 	}
