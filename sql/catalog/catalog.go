@@ -446,7 +446,9 @@ func ConvertType(src string, at *ast.Type) (types.Type, error) {
 	case "STRING":
 		t = types.StringType()
 	case "VARCHAR", "CHARACTER VARYING":
-		t = types.VarCharType(p(0, 1))
+		// Without a length, Flink's SQL VARCHAR is STRING (VARCHAR of the
+		// maximum length), as the Flink nexmark suite's DDL relies on.
+		t = types.VarCharType(p(0, types.MaxLength))
 	case "CHAR", "CHARACTER":
 		t = types.CharType(p(0, 1))
 	case "DATE":
