@@ -320,6 +320,10 @@ func (p *relPlanner) selectRel(sel *ast.Select) (*relNode, error) {
 		return nil, diag.New(src, sel.Span(), "SELECT without FROM is not supported yet")
 	}
 	sel = whereIntoJoin(sel)
+	sel, rerr := p.rewriteGroupBy(sel) // rel_groupexpr.go
+	if rerr != nil {
+		return nil, rerr
+	}
 	if n, ok, err := p.rankSelect(sel); ok {
 		return n, err
 	}
