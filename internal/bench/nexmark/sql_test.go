@@ -103,7 +103,13 @@ func TestSQLCommittedOutputAfterFailures(t *testing.T) {
 		for _, p := range []int{1, 3} {
 			cfg := testConfig(seed, events, p, t)
 			in := enginetest.RandomInjector(rng, events, 1+rng.IntN(3))
-			cfg.Inject = in.Panic
+			var calls atomic.Int64
+			cfg.Inject = func() {
+				if calls.Add(1)%50 == 0 {
+					time.Sleep(200 * time.Microsecond) // let checkpoints happen mid-stream
+				}
+				in.Panic()
+			}
 			cfg.Engine.Checkpoint = engine.CheckpointConfig{Interval: 5 * time.Millisecond, Dir: t.TempDir()}
 			cfg.Engine.Restart = engine.FixedDelay(10, time.Millisecond)
 			var restored atomic.Int64
