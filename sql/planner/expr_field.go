@@ -145,4 +145,3 @@ func (c *compiler) rowField(f *ast.Ident, x *compiled, col int) (*compiled, erro
 	}
 	return out, nil
 }
-

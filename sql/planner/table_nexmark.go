@@ -4,8 +4,8 @@ import (
 	"fmt"
 	"strconv"
 
-	nx "github.com/sluicehq/sluice/connectors/nexmark"
 	"github.com/sluicehq/sluice/connectors/datagen"
+	nx "github.com/sluicehq/sluice/connectors/nexmark"
 	"github.com/sluicehq/sluice/engine"
 	"github.com/sluicehq/sluice/sql/catalog"
 	"github.com/sluicehq/sluice/sql/row"
