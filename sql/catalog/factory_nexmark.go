@@ -74,6 +74,9 @@ func (Nexmark) Check(v *Validator) error {
 			return err
 		}
 	}
+	if ft, ok := v.Table.Options["first-event.time"]; ok && strings.TrimSpace(ft) == "0" {
+		return v.Errorf("first-event.time", "option 'first-event.time': 0 is not supported (the generator reads 0 as its default, 2026-12-01T00:00:00Z); give another epoch millisecond")
+	}
 	first, _ := v.Int("first-event.rate", 10_000_000)
 	next, _ := v.Int("next-event.rate", first)
 	if first != next {
