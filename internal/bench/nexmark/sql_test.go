@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	nx "github.com/sluicehq/sluice/connectors/nexmark"
 	"github.com/sluicehq/sluice/engine"
 	"github.com/sluicehq/sluice/engine/enginetest"
 	"github.com/sluicehq/sluice/internal/testseed"
@@ -70,7 +71,18 @@ func TestSQLQueriesMatchReference(t *testing.T) {
 			continue
 		}
 		t.Run(q.Name, func(t *testing.T) {
-			want, err := sqlWant(q, testConfig(seed, events, 1, t))
+			config := func(p int) JobConfig { return testConfig(seed, events, p, t) }
+			if q.Name == "q15" || q.Name == "q16" {
+				// The SQL form's COUNT(DISTINCT) accumulators are rewritten
+				// whole per row (see BENCHMARKS.md): fewer events, still
+				// over a midnight.
+				config = func(p int) JobConfig {
+					c := testConfig(seed, 6000, p, t)
+					c.Generator.BaseTime = nx.DefaultBaseTime - 3000
+					return c
+				}
+			}
+			want, err := sqlWant(q, config(1))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -78,7 +90,7 @@ func TestSQLQueriesMatchReference(t *testing.T) {
 				t.Fatalf("seed %d: the reference of %s has no rows: the test shows nothing", seed, q.Name)
 			}
 			for _, p := range []int{1, 2} {
-				got, _, err := SQLRows(context.Background(), q.Name, testConfig(seed, events, p, t))
+				got, _, err := SQLRows(context.Background(), q.Name, config(p))
 				if err != nil {
 					t.Fatalf("seed %d p=%d: %v", seed, p, err)
 				}
