@@ -17,7 +17,7 @@ func benchNexmark(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	cfg := nexmark.DefaultConfig
 	fs.StringVar(&cfg.Query, "query", cfg.Query, "the query to run: q0 q1 q2 q3 q4 q5 q7 q8 q9 q11 q12 q14 ... q22")
 	fs.BoolVar(&cfg.All, "all", cfg.All, "run every query in turn")
-	fs.StringVar(&cfg.API, "api", cfg.API, "the form of the queries: go (sql is not built yet)")
+	fs.StringVar(&cfg.API, "api", cfg.API, "the form of the queries: go, sql (the Flink nexmark suite's SQL) or both (side by side, with the SQL/Go ratio)")
 	fs.Int64Var(&cfg.Events, "events", cfg.Events, "events per run")
 	fs.Int64Var(&cfg.EventsPerSecond, "rate", cfg.EventsPerSecond, "events per second of event time (the generator's inter-event delay)")
 	fs.IntVar(&cfg.Parallelism, "parallelism", cfg.Parallelism, "parallelism of the job")

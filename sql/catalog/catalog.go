@@ -449,7 +449,9 @@ func ConvertType(src string, at *ast.Type) (types.Type, error) {
 	case "STRING":
 		t = types.StringType()
 	case "VARCHAR", "CHARACTER VARYING":
-		t = types.VarCharType(p(0, 1))
+		// Without a length, Flink's SQL VARCHAR is STRING (VARCHAR of the
+		// maximum length), as the Flink nexmark suite's DDL relies on.
+		t = types.VarCharType(p(0, types.MaxLength))
 	case "CHAR", "CHARACTER":
 		t = types.CharType(p(0, 1))
 	case "BYTES":
@@ -469,6 +471,12 @@ func ConvertType(src string, at *ast.Type) (types.Type, error) {
 		if t, err = convertCollection(src, at); err != nil {
 			return types.Type{}, err
 		}
+	case "ROW":
+		rt, err := convertRow(src, at)
+		if err != nil {
+			return types.Type{}, err
+		}
+		t = rt
 	default:
 		return types.Type{}, diag.New(src, at.Span(), "column type %s is not supported yet", at.Name)
 	}

@@ -162,7 +162,7 @@ func expandField(key string, t *Table) []string {
 
 // Builtins are the connectors Sluice has as tables.
 func Builtins() []Factory {
-	return []Factory{Datagen{}, Print{}, Blackhole{}, Filesystem{}, ShardLog{}, Firehose{}, Kinesis{}, UpsertShardLog{}, Kafka{}, UpsertKafka{}}
+	return []Factory{Datagen{}, Print{}, Blackhole{}, Filesystem{}, ShardLog{}, Firehose{}, Kinesis{}, UpsertShardLog{}, Kafka{}, UpsertKafka{}, Nexmark{}}
 }
 
 // Datagen is Flink's datagen connector: rows-per-second, number-of-rows

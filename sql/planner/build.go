@@ -59,6 +59,8 @@ func (ip *insertPlan) buildSource(j *engine.Job, o RunOptions) (*engine.Stream[*
 		return ip.buildKafkaSource(j, o)
 	case "upsert-kafka":
 		return ip.buildUpsertKafkaSource(j, o)
+	case "nexmark":
+		return ip.buildNexmarkSource(j)
 	}
 	if t.Factory.Name() == "kinesis" {
 		return ip.buildKinesisSource(j, o)

@@ -80,6 +80,9 @@ func (c *compiler) compile(e ast.Expr, sc *scope) (*compiled, error) {
 	}
 	switch e := e.(type) {
 	case *ast.Name:
+		if x, ok, err := c.rowFieldName(e, sc); ok || err != nil {
+			return x, err
+		}
 		name := e.Last().Name
 		if len(e.Parts) > 2 {
 			return nil, c.errorf(e, "qualified name %s is not supported", ast.Format(e))
@@ -196,6 +199,8 @@ func (c *compiler) compile(e ast.Expr, sc *scope) (*compiled, error) {
 			return nil, err
 		}
 		return c.cast(e, x, to, e.Try)
+	case *ast.FieldExpr:
+		return c.fieldExpr(e, sc)
 	case *ast.FuncCall:
 		name := e.Name.Last().Name
 		if c.reg.IsAggregate(name) {

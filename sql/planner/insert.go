@@ -121,8 +121,8 @@ func (p *relPlanner) planInsert(ins *ast.Insert) (*insertPlan, error) {
 	if err != nil {
 		return nil, err
 	}
-	if sink.Factory.Name() == "datagen" {
-		return nil, diag.New(src, ins.Table.Span(), "Connector 'datagen' can only be used as a source")
+	if n := sink.Factory.Name(); n == "datagen" || n == "nexmark" {
+		return nil, diag.New(src, ins.Table.Span(), "Connector '%s' can only be used as a source", n)
 	}
 	idle := time.Duration(0)
 	if v, ok := cat.Settings["table.exec.source.idle-timeout"]; ok {
@@ -191,7 +191,7 @@ func planSource(c *compiler, t *catalog.Table, ref diag.Span) (*sourcePlan, erro
 	if _, ok := t.Factory.(ExternalSource); ok {
 		return planExternalSource(t), nil
 	}
-	if n := t.Factory.Name(); n != "datagen" && n != "filesystem" && n != "shardlog" && n != "kinesis" && n != "upsert-shardlog" && n != "kafka" && n != "upsert-kafka" {
+	if n := t.Factory.Name(); n != "datagen" && n != "filesystem" && n != "shardlog" && n != "kinesis" && n != "upsert-shardlog" && n != "kafka" && n != "upsert-kafka" && n != "nexmark" {
 		return nil, diag.New(c.src, ref, "reading connector '%s' is not supported yet (datagen, filesystem, shardlog and kinesis are)", n)
 	}
 	sc := &scope{}

@@ -320,6 +320,10 @@ func (p *relPlanner) selectRel(sel *ast.Select) (*relNode, error) {
 		return nil, diag.New(src, sel.Span(), "SELECT without FROM is not supported yet")
 	}
 	sel = whereIntoJoin(sel)
+	sel, rerr := p.rewriteGroupBy(sel) // rel_groupexpr.go
+	if rerr != nil {
+		return nil, rerr
+	}
 	if n, ok, err := p.rankSelect(sel); ok {
 		return n, err
 	}
@@ -677,7 +681,7 @@ func (p *relPlanner) checkQualifiers(in relInput, sel *ast.Select) error {
 			case *ast.SubqueryExpr:
 				return false // refused by the expression compiler
 			case *ast.Name:
-				if len(e.Parts) == 2 && !funcNames[e] && e.Parts[0].Name != in.name {
+				if len(e.Parts) == 2 && !funcNames[e] && e.Parts[0].Name != in.name && !rowColumn(in.sc, e.Parts[0].Name) {
 					q := e.Parts[0]
 					d := diag.New(p.c.src, q.Span(), "Table '%s' not found", q.Name)
 					d.Hint = fmt.Sprintf("the FROM item is '%s'", in.name)

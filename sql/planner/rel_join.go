@@ -426,6 +426,17 @@ func (p *relPlanner) joinSelect(in relInput, sel *ast.Select) (*ast.Select, erro
 		}
 		s.Where = w
 	}
+	var err error
+	if sel.GroupBy != nil {
+		if s.GroupBy, err = p.resolveJoinGroupBy(in, sel.GroupBy); err != nil {
+			return nil, err
+		}
+	}
+	if sel.Having != nil {
+		if s.Having, err = p.resolveJoinNames(in, sel.Having); err != nil {
+			return nil, err
+		}
+	}
 	return &s, nil
 }
 

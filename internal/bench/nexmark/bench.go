@@ -20,7 +20,7 @@ import (
 type Config struct {
 	Query              string        // one query (q0 ... q22), unless All
 	All                bool          // every query, in order
-	API                string        // "go" (the SQL form is not built yet)
+	API                string        // "go", "sql" or "both" (each query in both forms, the SQL one with its ratio to Go's)
 	Events             int64         // events per run
 	EventsPerSecond    int64         // event-time rate of the generator
 	Parallelism        int           // parallelism of the job
@@ -55,10 +55,8 @@ func Run(ctx context.Context, cfg Config, emit bench.Emit) error {
 		return bench.ConfigError("--checkpoint-interval must not be negative")
 	case cfg.StateBackend != "pebble" && cfg.StateBackend != "memory":
 		return bench.ConfigError("--state-backend must be pebble or memory")
-	case cfg.API == "sql":
-		return bench.ConfigError("--api sql: the SQL form of the queries is not built yet; use --api go")
-	case cfg.API != "go":
-		return bench.ConfigError("--api must be go or sql, not %q", cfg.API)
+	case cfg.API != "go" && cfg.API != "sql" && cfg.API != "both":
+		return bench.ConfigError("--api must be go, sql or both, not %q", cfg.API)
 	case cfg.All:
 		qs = Queries
 	default:
@@ -72,13 +70,35 @@ func Run(ctx context.Context, cfg Config, emit bench.Emit) error {
 		}
 		qs = []Query{q}
 	}
-	for _, q := range qs {
-		res, err := runQuery(ctx, q, cfg)
-		if err != nil {
-			return err
+	apis := []string{cfg.API}
+	if cfg.API == "both" {
+		apis = []string{"go", "sql"}
+	}
+	if cfg.API != "go" && !cfg.All {
+		if q := qs[0]; !hasSQL(q.Name) {
+			return bench.ConfigError("--api %s: %s has no SQL form (%s)", cfg.API, q.Name, noSQL[q.Name])
 		}
-		if err := emit(res); err != nil {
-			return err
+	}
+	for _, q := range qs {
+		var goRes *bench.Result
+		for _, api := range apis {
+			if api == "sql" && !hasSQL(q.Name) {
+				continue
+			}
+			c := cfg
+			c.API = api
+			res, err := runQuery(ctx, q, c)
+			if err != nil {
+				return err
+			}
+			if api == "go" {
+				goRes = &res
+			} else if goRes != nil {
+				res = withRatio(res, *goRes)
+			}
+			if err := emit(res); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
@@ -195,13 +215,27 @@ func runOnce(ctx context.Context, q Query, cfg Config) (runStats, bench.Sample, 
 			}()
 		}
 	}
-	j := engine.NewJob("nexmark-"+q.Name, ecfg)
-	s, err := bench.Measure(func() (int64, int64, error) {
+	build := func(j *engine.Job) error {
 		src, err := source(j, JobConfig{Generator: gen, Events: cfg.Events}, m)
 		if err != nil {
-			return 0, 0, err
+			return err
 		}
 		q.build(src, &output{meter: m})
+		return nil
+	}
+	if cfg.API == "sql" {
+		p, err := PlanSQL(q.Name, gen, cfg.Events, 0)
+		if err != nil {
+			return st, bench.Sample{}, err
+		}
+		defer p.Close()
+		build = func(j *engine.Job) error { return buildSQL(p, q.Name, j, g, m) }
+	}
+	j := engine.NewJob("nexmark-"+q.Name, ecfg)
+	s, err := bench.Measure(func() (int64, int64, error) {
+		if err := build(j); err != nil {
+			return 0, 0, err
+		}
 		r, err := j.Start(ctx)
 		if err != nil {
 			return 0, 0, err
