@@ -26,6 +26,9 @@ type HarnessOptions struct {
 	BatchSize int
 	// StateBackend is "memory" (default) or "pebble".
 	StateBackend string
+	// StateCacheEntries bounds the state cache (Config.StateCacheEntries);
+	// a small one makes state spill to the store. Default 1<<18.
+	StateCacheEntries int
 	// RestoreFrom restores the operator from a snapshot that Harness.Snapshot
 	// wrote (or a job's checkpoint or savepoint holding an operator named
 	// "operator").
@@ -96,7 +99,7 @@ func newHarness[In, Out any](opts HarnessOptions, build func(t *task, n *node, o
 	if opts.StateBackend == "" {
 		opts.StateBackend = "memory"
 	}
-	cfg := Config{Parallelism: opts.Parallelism, MaxParallelism: opts.MaxParallelism, BatchSize: opts.BatchSize, Clock: opts.Clock, StateBackend: opts.StateBackend}
+	cfg := Config{Parallelism: opts.Parallelism, MaxParallelism: opts.MaxParallelism, BatchSize: opts.BatchSize, Clock: opts.Clock, StateBackend: opts.StateBackend, StateCacheEntries: opts.StateCacheEntries}
 	cfg.EnsureDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, err

@@ -46,6 +46,7 @@ type scriptMode struct {
 	restore bool
 	always  bool
 	pebble  bool
+	cache   int // state cache entries; 0: the default
 }
 
 var scriptModes = []scriptMode{
@@ -91,7 +92,7 @@ func (s *scriptHarness) open(restoreFrom string) error {
 	if s.mode.pebble {
 		backend = "pebble"
 	}
-	h, err := engine.NewKeyedHarness[ev, string, string](op, engine.HarnessOptions{StateBackend: backend, RestoreFrom: restoreFrom})
+	h, err := engine.NewKeyedHarness[ev, string, string](op, engine.HarnessOptions{StateBackend: backend, RestoreFrom: restoreFrom, StateCacheEntries: s.mode.cache})
 	if err != nil {
 		return err
 	}

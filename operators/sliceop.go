@@ -212,7 +212,7 @@ type sliceOp[T any, K comparable, Acc, Out any] struct {
 
 	ctx    *engine.OperatorContext[Out]
 	keys   *engine.Keys[K]
-	slices *state.ValueState[sliceSet[Acc]]
+	slices *state.HotValueState[K, sliceSet[Acc]]
 	windowOutputs[T, Out]
 	tbuf []byte
 }
@@ -225,7 +225,7 @@ func (o *sliceOp[T, K, Acc, Out]) Open(ctx *engine.OperatorContext[Out], keys *e
 	o.ctx, o.keys = ctx, keys
 	o.watermarkState.open(ctx.MaxParallelism(), ctx.CurrentWatermark)
 	var err error
-	if o.slices, err = state.NewValueState(keys.Backend(), "window-slices", state.Codec[sliceSet[Acc]](sliceSetCodec[Acc]{o.fn.codec})); err != nil {
+	if o.slices, err = state.NewHotValueState[K](keys.Backend(), "window-slices", state.Codec[sliceSet[Acc]](sliceSetCodec[Acc]{o.fn.codec})); err != nil {
 		return err
 	}
 	o.windowOutputs.open(ctx, &o.cfg.spec, o.cfg.lateTag, o.cfg.errTag)
@@ -246,11 +246,13 @@ func (o *sliceOp[T, K, Acc, Out]) registerFire(set *sliceSet[Acc], maxTs int64) 
 	return o.keys.RegisterEventTimer(maxTs, o.tbuf)
 }
 
-func (o *sliceOp[T, K, Acc, Out]) save(set sliceSet[Acc]) error {
+// save drops the current key's state once it holds nothing; Ref has
+// marked it changed otherwise.
+func (o *sliceOp[T, K, Acc, Out]) save(set *sliceSet[Acc]) error {
 	if set.empty() {
-		return o.slices.Clear()
+		return o.slices.Clear(o.keys.CurrentKey())
 	}
-	return o.slices.Update(set)
+	return nil
 }
 
 func (o *sliceOp[T, K, Acc, Out]) ProcessBatch(b []engine.Record[T]) error {
@@ -276,8 +278,9 @@ func (o *sliceOp[T, K, Acc, Out]) ProcessBatch(b []engine.Record[T]) error {
 			o.lateOut.Collect(v, ts)
 			continue
 		}
-		o.keys.SetCurrentKey(o.cfg.keyOf(v))
-		set, _, err := o.slices.Value()
+		key := o.cfg.keyOf(v)
+		o.keys.SetCurrentKey(key)
+		set, _, err := o.slices.Ref(key) // changed in place
 		if err != nil {
 			return err
 		}
@@ -285,7 +288,7 @@ func (o *sliceOp[T, K, Acc, Out]) ProcessBatch(b []engine.Record[T]) error {
 		sl := &set.slots[at]
 		sl.acc = o.fn.add(v, ts, sl.acc, !isNew)
 		if isNew {
-			if err := o.newSlice(&set, se, first, last, wm); err != nil {
+			if err := o.newSlice(set, se, first, last, wm); err != nil {
 				return err
 			}
 		}
@@ -295,14 +298,11 @@ func (o *sliceOp[T, K, Acc, Out]) ProcessBatch(b []engine.Record[T]) error {
 			// fires on a record for a window behind the watermark).
 			for e := first; e <= last && e-1 <= wm; e += o.sl.period {
 				if addSat(e-1, L) > wm {
-					if err := o.emit(&set, e, wm); err != nil {
+					if err := o.emit(set, e, wm); err != nil {
 						return err
 					}
 				}
 			}
-		}
-		if err := o.slices.Update(set); err != nil {
-			return err
 		}
 	}
 	return nil
@@ -353,7 +353,7 @@ func (o *sliceOp[T, K, Acc, Out]) emit(set *sliceSet[Acc], e, wm int64) error {
 
 func (o *sliceOp[T, K, Acc, Out]) OnTimer(t engine.TimerFiring) error {
 	ns := t.Namespace
-	set, _, err := o.slices.Value()
+	set, _, err := o.slices.Ref(o.keys.CurrentKey())
 	if err != nil {
 		return err
 	}
@@ -366,7 +366,7 @@ func (o *sliceOp[T, K, Acc, Out]) OnTimer(t engine.TimerFiring) error {
 			due = max(t.Time, o.ctx.ProcessingTime())
 		}
 		for e := t.Time + 1; ; {
-			if err := o.emit(&set, e, wm); err != nil {
+			if err := o.emit(set, e, wm); err != nil {
 				return err
 			}
 			// The next window to fire is the earliest after e that holds
@@ -394,7 +394,7 @@ func (o *sliceOp[T, K, Acc, Out]) OnTimer(t engine.TimerFiring) error {
 			// jumps), fire it now rather than through a timer, unless it
 			// has a timer of its own already.
 			if _, found := slices.BinarySearch(set.fires, next-1); next-1 > due || found {
-				if err := o.registerFire(&set, next-1); err != nil {
+				if err := o.registerFire(set, next-1); err != nil {
 					return err
 				}
 				break

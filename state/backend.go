@@ -70,7 +70,8 @@ type Backend struct {
 	kg      int
 	hasKey  bool
 	keyGen  uint64 // bumped by every SetCurrentKey
-	keyHash uint64 // xxhash of key: the caches' hash of the current key
+	keyHash uint64 // xxhash of key: the caches' hash of the current key, once hashed
+	hashed  bool   // keyHash is the current key's
 
 	cached  int // entries in all caches
 	caches  []cache
@@ -120,7 +121,16 @@ func (b *Backend) SetCurrentKey(kg int, key []byte) {
 	b.kg = kg
 	b.hasKey = true
 	b.keyGen++
-	b.keyHash = xxhash.Sum64(key)
+	b.hashed = false
+}
+
+// currentKeyHash returns the hash of the current key, computed on first
+// use after SetCurrentKey (the typed hot tier never needs it).
+func (b *Backend) currentKeyHash() uint64 {
+	if !b.hashed {
+		b.keyHash, b.hashed = xxhash.Sum64(b.key), true
+	}
+	return b.keyHash
 }
 
 // CurrentKey returns the encoded current key and its key group. The slice is

@@ -103,7 +103,7 @@ func (c *valueCore[V]) lookup() (*entry[V], error) {
 		return c.last, nil
 	}
 	c.ck = appendCacheKey(c.ck[:0], b.key, c.ns)
-	h := b.keyHash ^ c.nsHash
+	h := b.currentKeyHash() ^ c.nsHash
 	c.lastH = h
 	head := c.m[h]
 	for e := head; e != nil; e = e.next {

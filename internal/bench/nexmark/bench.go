@@ -118,7 +118,7 @@ type runStats struct {
 }
 
 func runQuery(ctx context.Context, q Query, cfg Config) (bench.Result, error) {
-	var samples []bench.Sample
+	var samples, loops []bench.Sample
 	var all []runStats
 	for range cfg.Runs {
 		st, s, err := runOnce(ctx, q, cfg)
@@ -127,8 +127,22 @@ func runQuery(ctx context.Context, q Query, cfg Config) (bench.Result, error) {
 		}
 		samples = append(samples, s)
 		all = append(all, st)
+		// The hand-written loop, if q has one, in the same run (handloop.go).
+		ls, lr, ok, err := measureLoop(q, cfg)
+		if err != nil {
+			return bench.Result{}, err
+		}
+		if ok {
+			if lr.rows != st.rows {
+				return bench.Result{}, fmt.Errorf("nexmark %s: the job emitted %d rows, the hand loop %d", q.Name, st.rows, lr.rows)
+			}
+			loops = append(loops, ls)
+		}
 	}
 	res := bench.FromSamples(fmt.Sprintf("nexmark/%s/%s/p%d", q.Name, cfg.API, cfg.Parallelism), samples)
+	if len(loops) > 0 {
+		res = res.WithBaseline(loops)
+	}
 	med := func(f func(runStats) float64) float64 {
 		vs := make([]float64, len(all))
 		for i, st := range all {
