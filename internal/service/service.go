@@ -45,6 +45,7 @@ import (
 	"github.com/sluicehq/sluice/connectors/trigger"
 	"github.com/sluicehq/sluice/connectors/video/videoapi"
 	"github.com/sluicehq/sluice/engine"
+	"github.com/sluicehq/sluice/internal/service/dashboard"
 )
 
 // DefaultAddr is the address `sluice serve` listens on by default.
@@ -114,6 +115,8 @@ type Service struct {
 
 	// The video streams (Options.Video), nil without.
 	video *videoapi.Server
+	// dashboard serves the web dashboard under dashboard.Prefix.
+	dashboard http.Handler
 }
 
 type deliveryJob struct {
@@ -135,7 +138,7 @@ func Open(ctx context.Context, opts Options) (*Service, error) {
 	if opts.JobCheckpointInterval <= 0 {
 		opts.JobCheckpointInterval = 10 * time.Second
 	}
-	s := &Service{opts: opts, jobs: map[string]*deliveryJob{}}
+	s := &Service{opts: opts, jobs: map[string]*deliveryJob{}, dashboard: dashboard.Handler()}
 	var err error
 	if s.log, err = shardlog.Open(shardlog.Options{Dir: filepath.Join(opts.Dir, "log")}); err != nil {
 		return nil, fmt.Errorf("service: open the log: %w", err)
@@ -218,6 +221,8 @@ func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.metrics.ServeHTTP(w, r)
 	case strings.HasPrefix(r.URL.Path, "/v1/") && r.Header.Get("X-Amz-Target") == "":
 		s.serveREST(w, r) // the REST API (api.go)
+	case strings.HasPrefix(r.URL.Path, dashboard.Prefix) && r.Header.Get("X-Amz-Target") == "":
+		s.dashboard.ServeHTTP(w, r) // the web dashboard (internal/service/dashboard)
 	default:
 		s.metrics.serveAPI(w, r, "kinesis", s.kinesis)
 	}

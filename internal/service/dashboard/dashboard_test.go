@@ -28,10 +28,10 @@ func fakeAPI(t *testing.T) http.Handler {
 	}
 	mux.Handle(dashboard.Prefix, dashboard.Handler())
 	mux.HandleFunc("GET /v1/overview", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, map[string]any{"streams": 1, "shards": 2, "delivery_streams": 0, "jobs": 1, "jobs_running": 1})
+		writeJSON(w, map[string]any{"streams": 1, "open_shards": 2, "delivery_streams": 0, "jobs": map[string]int{"RUNNING": 1}})
 	})
 	mux.HandleFunc("GET /v1/jobs", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, map[string]any{"jobs": []any{map[string]any{"id": "j1", "name": "clicks", "kind": "sql", "status": "RUNNING"}}})
+		writeJSON(w, map[string]any{"jobs": []any{map[string]any{"id": "j1", "name": "clicks", "kind": "sql", "state": "RUNNING"}}})
 	})
 	mux.HandleFunc("POST /v1/jobs", func(w http.ResponseWriter, r *http.Request) {
 		var req struct{ SQL string }
@@ -45,9 +45,9 @@ func fakeAPI(t *testing.T) http.Handler {
 	})
 	mux.HandleFunc("GET /v1/jobs/j1", func(w http.ResponseWriter, r *http.Request) {
 		n := calls.Add(1) * 1000
-		writeJSON(w, map[string]any{"id": "j1", "name": "clicks", "status": "RUNNING",
+		writeJSON(w, map[string]any{"id": "j1", "name": "clicks", "state": "RUNNING",
 			"graph": map[string]any{
-				"operators": []any{
+				"nodes": []any{
 					map[string]any{"id": 1, "name": "src", "kind": "source", "parallelism": 2},
 					map[string]any{"id": 2, "name": "window", "kind": "operator", "parallelism": 2},
 					map[string]any{"id": 3, "name": "sink", "kind": "sink", "parallelism": 1},
@@ -56,12 +56,12 @@ func fakeAPI(t *testing.T) http.Handler {
 					map[string]any{"from": 1, "to": 2, "partitioning": "hash"},
 					map[string]any{"from": 2, "to": 3, "partitioning": "forward", "chained": true},
 				}},
-			"subtasks": []any{
-				map[string]any{"operator": 1, "subtask": 0, "records_out": n, "backpressured_ms": n / 2},
-				map[string]any{"operator": 2, "subtask": 0, "records_in": n, "records_out": n / 10, "watermark": 0},
-				map[string]any{"operator": 3, "subtask": 0, "records_in": n / 10},
+			"operators": []any{
+				map[string]any{"id": 1, "records_out": n, "backpressured_ms": n / 2},
+				map[string]any{"id": 2, "records_in": n, "records_out": n / 10, "watermark_lag_ms": 1500},
+				map[string]any{"id": 3, "records_in": n / 10},
 			},
-			"checkpoints": []any{map[string]any{"id": 1, "duration_ms": 12, "size_bytes": 4096}},
+			"checkpoints": map[string]any{"history": []any{map[string]any{"id": 1, "duration_ms": 12, "size_bytes": 4096}}},
 		})
 	})
 	mux.HandleFunc("GET /v1/jobs/missing", func(w http.ResponseWriter, r *http.Request) {

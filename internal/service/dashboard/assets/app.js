@@ -101,9 +101,11 @@ function errorBox(err) {
 
 async function overview() {
   const o = await get("/v1/overview");
+  const byState = o.jobs || {};
+  const total = Object.values(byState).reduce((a, b) => a + b, 0);
   const cards = [
-    ["streams", o.streams], ["shards", o.shards], ["delivery streams", o.delivery_streams],
-    ["jobs running", o.jobs_running], ["jobs failed", o.jobs_failed], ["jobs", o.jobs],
+    ["streams", o.streams], ["open shards", o.open_shards], ["delivery streams", o.delivery_streams],
+    ["jobs", total], ["jobs running", byState.RUNNING || 0], ["jobs failed", byState.FAILED || 0],
   ].filter(c => c[1] !== undefined);
   const jobs = await get("/v1/jobs");
   return [
@@ -117,42 +119,45 @@ async function overview() {
 
 function jobsTable(jobs) {
   return table(["Job", "Name", "Kind", "Status", { label: "Restarts", num: true }, "Started"],
-    jobs.map(j => h("tr", {}, td(link("#/jobs/" + enc(j.id), j.id)), td(j.name), td(j.kind), td(badge(j.status)),
+    jobs.map(j => h("tr", {}, td(link("#/jobs/" + enc(j.id), j.id)), td(j.name), td(j.kind), td(badge(j.state)),
       td(num(j.restarts), true), td(when(j.started)))));
 }
 
-async function streams() {
-  const s = await get("/v1/streams");
-  return [
-    h("h1", {}, "Streams"),
-    table(["Stream", "Status", { label: "Open shards", num: true }, { label: "Records in /s", num: true }, { label: "Bytes in /s", num: true }, "Retention"],
-      (s.streams || []).map(st => h("tr", {}, td(link("#/streams/" + enc(st.name), st.name)), td(badge(st.status)),
-        td(num(st.open_shards), true), td(num(st.incoming_records_per_sec), true), td(num(st.incoming_bytes_per_sec), true),
-        td(st.retention_hours !== undefined ? st.retention_hours + " h" : "—")))),
-  ];
+function streams() {
+  const rates = new Rates();
+  return async () => {
+    const s = await get("/v1/streams");
+    const t = Date.now();
+    return [
+      h("h1", {}, "Streams"),
+      table(["Stream", "Status", "Mode", { label: "Open shards", num: true }, { label: "Records in", num: true }, { label: "Records in /s", num: true }, { label: "Bytes in /s", num: true }, "Retention"],
+        (s.streams || []).map(st => h("tr", {}, td(link("#/streams/" + enc(st.name), st.name)), td(badge(st.status)), td(st.mode),
+          td(num(st.open_shards), true), td(num(st.records_in), true), td(num(rates.rate("r" + st.name, st.records_in, t)), true),
+          td(num(rates.rate("b" + st.name, st.bytes_in, t)), true),
+          td(st.retention_hours !== undefined ? st.retention_hours + " h" : "—")))),
+    ];
+  };
 }
 
 function streamPage(name) {
-  const chart = new LineChart({ title: "Incoming records per second", unit: "/s" });
-  const lag = new LineChart({ title: "Consumer lag (ms behind latest)", unit: " ms" });
+  const chart = new LineChart({ title: "Incoming records per second, by open shard", unit: "/s" });
   return async () => {
     const st = await get("/v1/streams/" + enc(name));
     const t = Date.now();
-    chart.push(t, { records: st.incoming_records_per_sec ?? 0 });
-    const lags = {};
-    for (const c of st.consumers || []) lags[c.name] = c.millis_behind_latest ?? 0;
-    lag.push(t, lags);
+    const perShard = {};
+    for (const sh of st.shards || []) if (sh.open) perShard[sh.id] = sh.records_per_second ?? 0;
+    chart.push(t, perShard);
     return [
       h("h1", {}, "Stream ", name, " ", badge(st.status)),
-      h("div", { class: "charts" }, chart.element, lag.element),
+      h("div", { class: "charts" }, chart.element),
       h("h2", {}, "Shards"),
       table(["Shard", "State", "Hash key range", { label: "Records in /s", num: true }, { label: "Bytes in /s", num: true }, "Parents"],
-        (st.shards || []).map(sh => h("tr", {}, td(sh.id), td(badge(sh.open === false ? "CLOSED" : "OPEN")),
-          td(h("small", {}, (sh.starting_hash_key ?? "") + " – " + (sh.ending_hash_key ?? ""))),
-          td(num(sh.incoming_records_per_sec), true), td(num(sh.incoming_bytes_per_sec), true), td((sh.parents || []).join(", "))))),
+        (st.shards || []).map(sh => h("tr", {}, td(sh.id), td(badge(sh.open ? "OPEN" : "CLOSED")),
+          td(h("small", {}, (sh.hash_key_start ?? "") + " – " + (sh.hash_key_end ?? ""))),
+          td(num(sh.records_per_second), true), td(num(sh.bytes_per_second), true), td([sh.parent, sh.adjacent_parent].filter(Boolean).join(", "))))),
       h("h2", {}, "Consumers"),
-      table(["Consumer", "Status", { label: "Millis behind latest", num: true }],
-        (st.consumers || []).map(c => h("tr", {}, td(c.name), td(badge(c.status)), td(num(c.millis_behind_latest), true)))),
+      table(["Consumer", "Status", "Registered"],
+        (st.consumers || []).map(c => h("tr", {}, td(c.name), td(badge(c.status)), td(when(c.created))))),
       (st.damage && st.damage.length) ? [h("h2", {}, "Damaged ranges"), h("ul", {}, st.damage.map(d => h("li", {}, d.description || JSON.stringify(d))))] : null,
     ];
   };
@@ -197,7 +202,7 @@ function jobPage(id) {
   const action = async (what, body) => {
     try {
       const r = await api("POST", "/v1/jobs/" + enc(id) + "/" + what, body);
-      notice = h("p", { role: "status" }, what + ": " + (r && (r.savepoint || r.status) ? (r.savepoint || r.status) : "done"));
+      notice = h("p", { role: "status" }, what + ": " + (r && (r.path || r.state) ? (r.path || r.state) : "done"));
     } catch (e) {
       notice = errorBox(e);
     }
@@ -205,24 +210,18 @@ function jobPage(id) {
   return async () => {
     const j = await get("/v1/jobs/" + enc(id));
     const t = Date.now();
-    const g = j.graph || { operators: [], edges: [] };
+    const g = j.graph || { nodes: [], edges: [] };
     const perOp = new Map();
-    for (const s of j.subtasks || []) {
-      const m = perOp.get(s.operator) || { in: 0, out: 0, bp: 0, idle: 0, n: 0, wm: null };
-      m.in += s.records_in || 0;
-      m.out += s.records_out || 0;
-      m.bp += s.backpressured_ms || 0;
-      m.idle += s.idle_ms || 0;
-      m.n++;
-      if (typeof s.watermark === "number" && s.watermark > -9e15) m.wm = m.wm === null ? s.watermark : Math.min(m.wm, s.watermark);
-      perOp.set(s.operator, m);
+    for (const o of j.operators || []) {
+      perOp.set(o.id, { in: o.records_in || 0, out: o.records_out || 0, bp: o.backpressured_ms || 0, idle: o.idle_ms || 0,
+        n: Math.max(1, (o.subtasks || []).length), lag: o.watermark_lag_ms });
     }
     const outRates = {}, wmLag = {};
-    const ops = (g.operators || []).map(o => {
-      const m = perOp.get(o.id) || { in: 0, out: 0, bp: 0, idle: 0, n: 1, wm: null };
+    const ops = (g.nodes || []).map(o => {
+      const m = perOp.get(o.id) || { in: 0, out: 0, bp: 0, idle: 0, n: 1, lag: null };
       const r = rates.rate(o.id, m.out, t);
       if (r !== undefined && o.kind !== "sink") outRates[o.name] = r;
-      if (m.wm !== null) wmLag[o.name] = Math.max(0, t - m.wm);
+      if (typeof m.lag === "number") wmLag[o.name] = Math.max(0, m.lag);
       // Busy and backpressured as shares of the last interval's time.
       const bpRate = busyRates.rate("bp" + o.id, m.bp, t);
       const idleRate = busyRates.rate("idle" + o.id, m.idle, t);
@@ -234,9 +233,9 @@ function jobPage(id) {
     throughput.push(t, outRates);
     watermark.push(t, wmLag);
     const graphEl = drawGraph(ops, g.edges || []);
-    const cps = j.checkpoints || [];
+    const cps = (j.checkpoints && j.checkpoints.history) || [];
     return [
-      h("h1", {}, "Job ", j.name || id, " ", badge(j.status)),
+      h("h1", {}, "Job ", j.name || id, " ", badge(j.state)),
       h("div", { class: "row" },
         h("span", { class: "muted" }, `id ${j.id} · ${j.kind || ""} · restarts ${j.restarts ?? 0}`),
         h("button", { type: "button", onclick: () => action("savepoint") }, "Take savepoint"),
@@ -297,7 +296,7 @@ function route() {
   const parts = (location.hash.replace(/^#\/?/, "") || "").split("/").map(decodeURIComponent);
   switch (parts[0]) {
     case "": return { section: "overview", poll: overview };
-    case "streams": return parts[1] ? { section: "streams", poll: streamPage(parts[1]) } : { section: "streams", poll: streams };
+    case "streams": return { section: "streams", poll: parts[1] ? streamPage(parts[1]) : streams() };
     case "delivery-streams": return parts[1] ? { section: "delivery-streams", poll: deliveryStreamPage(parts[1]) } : { section: "delivery-streams", poll: deliveryStreams };
     case "jobs": return parts[1] ? { section: "jobs", poll: jobPage(parts[1]) } : { section: "jobs", poll: jobs };
     case "sql": return { section: "sql", ...sqlEditor() };
