@@ -372,6 +372,7 @@ func (s *Subscription) Next(ctx context.Context) (*SubscribeEvent, error) {
 			// it stands without waiting for a record or a heartbeat.
 			s.first = false
 			s.ev = SubscribeEvent{Records: res.Records, ContinuationSequenceNumber: res.Next, MillisBehindLatest: res.MillisBehindLatest, ChildShards: res.ChildShards}
+			s.c.noteLag(s.sh.id, res.MillisBehindLatest)
 			if res.ShardEnded {
 				s.done = true
 			}
@@ -407,6 +408,7 @@ func (s *Subscription) Next(ctx context.Context) (*SubscribeEvent, error) {
 		case <-heartbeat:
 			stopLT()
 			s.ev = SubscribeEvent{ContinuationSequenceNumber: res.Next, MillisBehindLatest: res.MillisBehindLatest}
+			s.c.noteLag(s.sh.id, res.MillisBehindLatest)
 			return &s.ev, nil
 		case <-ctx.Done():
 			stopLT()
@@ -414,4 +416,50 @@ func (s *Subscription) Next(ctx context.Context) (*SubscribeEvent, error) {
 		}
 		stopLT()
 	}
+}
+
+func (c *consumer) noteLag(shard string, ms int64) {
+	v, ok := c.lag.Load(shard)
+	if !ok {
+		v, _ = c.lag.LoadOrStore(shard, new(atomic.Int64))
+	}
+	v.(*atomic.Int64).Store(ms)
+}
+
+// Lag is how far readers of a stream are behind its shards' tips, as the
+// last answers to them said (MillisBehindLatest), for monitoring.
+type Lag struct {
+	// Shards is, by open or closed shard id, the MillisBehindLatest of the
+	// shard's last GetRecords answer; shards never read are left out.
+	Shards map[string]int64
+	// Consumers is, by registered consumer name, the largest
+	// MillisBehindLatest over the shards of the last SubscribeToShard
+	// events sent to it; consumers that never subscribed are left out.
+	Consumers map[string]int64
+}
+
+// Lag returns the stream's read lag.
+func (l *Log) Lag(ref StreamRef) (Lag, error) {
+	st, err := l.streamRef(ref)
+	if err != nil {
+		return Lag{}, err
+	}
+	out := Lag{Shards: map[string]int64{}, Consumers: map[string]int64{}}
+	st.mu.RLock()
+	defer st.mu.RUnlock()
+	for _, sh := range st.shards {
+		if v := sh.readLag.Load(); v >= 0 {
+			out.Shards[sh.id] = v
+		}
+	}
+	for _, c := range st.consumers {
+		c.lag.Range(func(_, v any) bool {
+			ms := v.(*atomic.Int64).Load()
+			if cur, ok := out.Consumers[c.name]; !ok || ms > cur {
+				out.Consumers[c.name] = ms
+			}
+			return true
+		})
+	}
+	return out, nil
 }

@@ -810,6 +810,7 @@ func (l *Log) GetRecords(ctx context.Context, it ShardIterator, limit int, buf *
 	if err != nil {
 		return GetRecordsOutput{}, err
 	}
+	sh.readLag.Store(res.MillisBehindLatest)
 	if l.opts.Limits != nil {
 		sh.lim.mu.Lock()
 		sh.lim.outBytes.spend(float64(buf.rb.Bytes))

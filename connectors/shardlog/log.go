@@ -110,6 +110,10 @@ type shard struct {
 	end      uint64 // offset after the last record, once closed
 	children []string
 	closedCh chan struct{} // closed when the shard is closed
+
+	// readLag is the MillisBehindLatest of the shard's last GetRecords
+	// answer, -1 before any (for the service's lag figures).
+	readLag atomic.Int64
 }
 
 type consumer struct {
@@ -118,6 +122,9 @@ type consumer struct {
 	created time.Time
 	status  string // CREATING, ACTIVE, DELETING
 	until   time.Time
+	// lag is the MillisBehindLatest of the last event sent to the
+	// consumer, by shard id (*atomic.Int64).
+	lag sync.Map
 }
 
 // stream is one stream. mu guards everything below it; the data path holds
@@ -505,6 +512,7 @@ func (l *Log) loadStream(dir string) (*stream, error) {
 			closed: sm.Closed, end: sm.EndOffset, children: sm.Children, closedCh: make(chan struct{}),
 			lim: newLimiter(l.opts.Limits, now),
 		}
+		sh.readLag.Store(-1)
 		if sh.closed {
 			sh.closedAt = time.UnixMilli(sm.ClosedAt)
 			close(sh.closedCh)
@@ -833,6 +841,7 @@ func (st *stream) addShardLocked(r HashKeyRange, now time.Time, parents []*shard
 		idx: idx, id: ShardID(idx), rng: r, created: now,
 		closedCh: make(chan struct{}), lim: newLimiter(st.l.opts.Limits, now),
 	}
+	sh.readLag.Store(-1)
 	for i, p := range parents {
 		switch i {
 		case 0:

@@ -347,6 +347,8 @@ type StreamView struct {
 	BytesIn        int64          `json:"bytes_in"`
 	Shards         []ShardView    `json:"shards,omitempty"`
 	Consumers      []ConsumerView `json:"consumers,omitempty"`
+	// Damage lists damaged ranges of the stream's records (detail only).
+	Damage []DamageView `json:"damage,omitempty"`
 	Now            *time.Time     `json:"now,omitempty"`
 }
 
@@ -363,6 +365,9 @@ type ShardView struct {
 	BytesIn        int64   `json:"bytes_in"`
 	RecordsPerSec  float64 `json:"records_per_second"`
 	BytesPerSec    float64 `json:"bytes_per_second"`
+	// MillisBehindLatest is what the shard's last GetRecords answer said
+	// (null: never read through GetRecords).
+	MillisBehindLatest *int64 `json:"millis_behind_latest"`
 }
 
 // ConsumerView is a registered (enhanced fan-out) consumer.
@@ -371,6 +376,20 @@ type ConsumerView struct {
 	ARN     string    `json:"arn"`
 	Status  string    `json:"status"`
 	Created time.Time `json:"created"`
+	// MillisBehindLatest is the largest over the shards of the last
+	// SubscribeToShard events sent to the consumer (null: never subscribed).
+	MillisBehindLatest *int64 `json:"millis_behind_latest"`
+}
+
+// DamageView is a damaged range of a stream's stored records (the log's
+// verification found it; `sluice log repair` skips or salvages it).
+type DamageView struct {
+	Shard       string `json:"shard"`
+	Segment     string `json:"segment"`
+	FilePos     int64  `json:"file_position"`
+	Offset      uint64 `json:"offset"`
+	Reason      string `json:"reason"`
+	Description string `json:"description"`
 }
 
 func (s *Service) streamViews() []StreamView {
@@ -400,6 +419,18 @@ func (s *Service) describeStream(name string, detail bool) (StreamView, error) {
 	}
 	v := StreamView{Name: d.Name, ARN: d.ARN, Status: string(d.Status), Mode: string(d.Mode), RetentionHours: d.RetentionHours,
 		Created: d.Created.UTC(), OpenShards: d.OpenShardCount}
+	var lag shardlog.Lag
+	if detail {
+		if lag, err = s.log.Lag(shardlog.StreamRef{Name: name}); err != nil {
+			return v, fmt.Errorf("stream %s: lag: %w", name, err)
+		}
+	}
+	msOf := func(m map[string]int64, k string) *int64 {
+		if ms, ok := m[k]; ok {
+			return &ms
+		}
+		return nil
+	}
 	for _, sh := range d.Shards {
 		c := s.metrics.shards.get(name, sh.ShardID)
 		rps, bps := c.rates()
@@ -409,7 +440,7 @@ func (s *Service) describeStream(name string, detail bool) (StreamView, error) {
 		if detail {
 			v.Shards = append(v.Shards, ShardView{ID: sh.ShardID, Parent: sh.ParentShardID, AdjacentParent: sh.AdjacentParentShardID,
 				Open: sh.EndingSequenceNumber == nil, HashKeyStart: sh.HashKeyRange.Start.String(), HashKeyEnd: sh.HashKeyRange.End.String(),
-				RecordsIn: recs, BytesIn: byts, RecordsPerSec: rps, BytesPerSec: bps})
+				RecordsIn: recs, BytesIn: byts, RecordsPerSec: rps, BytesPerSec: bps, MillisBehindLatest: msOf(lag.Shards, sh.ShardID)})
 		}
 	}
 	if detail {
@@ -418,7 +449,14 @@ func (s *Service) describeStream(name string, detail bool) (StreamView, error) {
 			return v, fmt.Errorf("stream %s: consumers: %w", name, err)
 		}
 		for _, c := range cs {
-			v.Consumers = append(v.Consumers, ConsumerView{Name: c.Name, ARN: c.ARN, Status: c.Status, Created: c.Created.UTC()})
+			v.Consumers = append(v.Consumers, ConsumerView{Name: c.Name, ARN: c.ARN, Status: c.Status, Created: c.Created.UTC(),
+				MillisBehindLatest: msOf(lag.Consumers, c.Name)})
+		}
+		for _, dr := range s.log.Damage() {
+			if dr.Stream == name {
+				v.Damage = append(v.Damage, DamageView{Shard: dr.Shard, Segment: dr.Segment, FilePos: dr.FilePos, Offset: dr.Offset,
+					Reason: dr.Reason, Description: dr.String()})
+			}
 		}
 	}
 	return v, nil

@@ -49,7 +49,7 @@ func newMetrics(s *Service) *metrics {
 		Help: "Data bytes stored by PutRecord and PutRecords, by stream and shard.",
 	}, []string{"stream", "shard"})
 	m.firehoseC = &firehoseCollector{s: s, base: map[string]firehose.SinkStats{}}
-	m.reg.MustRegister(m.latency, m.errors, m.kinRecs, m.kinBytes, m.firehoseC, jobCollector{s})
+	m.reg.MustRegister(m.latency, m.errors, m.kinRecs, m.kinBytes, m.firehoseC, jobCollector{s}, logCollector{s})
 	m.handler = promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
 	return m
 }

@@ -141,24 +141,32 @@ function streams() {
 
 function streamPage(name) {
   const chart = new LineChart({ title: "Incoming records per second, by open shard", unit: "/s" });
+  const lag = new LineChart({ title: "Readers' lag (ms behind the tip), by consumer and polling shard", unit: " ms" });
   return async () => {
     const st = await get("/v1/streams/" + enc(name));
     const t = Date.now();
     const perShard = {};
     for (const sh of st.shards || []) if (sh.open) perShard[sh.id] = sh.records_per_second ?? 0;
     chart.push(t, perShard);
+    const lags = {};
+    for (const c of st.consumers || []) if (typeof c.millis_behind_latest === "number") lags[c.name] = c.millis_behind_latest;
+    for (const sh of st.shards || []) if (typeof sh.millis_behind_latest === "number") lags["GetRecords " + sh.id] = sh.millis_behind_latest;
+    lag.push(t, lags);
     return [
       h("h1", {}, "Stream ", name, " ", badge(st.status)),
-      h("div", { class: "charts" }, chart.element),
+      h("div", { class: "charts" }, chart.element, lag.element),
       h("h2", {}, "Shards"),
-      table(["Shard", "State", "Hash key range", { label: "Records in /s", num: true }, { label: "Bytes in /s", num: true }, "Parents"],
+      table(["Shard", "State", "Hash key range", { label: "Records in /s", num: true }, { label: "Bytes in /s", num: true }, { label: "GetRecords ms behind", num: true }, "Parents"],
         (st.shards || []).map(sh => h("tr", {}, td(sh.id), td(badge(sh.open ? "OPEN" : "CLOSED")),
           td(h("small", {}, (sh.hash_key_start ?? "") + " – " + (sh.hash_key_end ?? ""))),
-          td(num(sh.records_per_second), true), td(num(sh.bytes_per_second), true), td([sh.parent, sh.adjacent_parent].filter(Boolean).join(", "))))),
+          td(num(sh.records_per_second), true), td(num(sh.bytes_per_second), true), td(num(sh.millis_behind_latest), true),
+          td([sh.parent, sh.adjacent_parent].filter(Boolean).join(", "))))),
       h("h2", {}, "Consumers"),
-      table(["Consumer", "Status", "Registered"],
-        (st.consumers || []).map(c => h("tr", {}, td(c.name), td(badge(c.status)), td(when(c.created))))),
-      (st.damage && st.damage.length) ? [h("h2", {}, "Damaged ranges"), h("ul", {}, st.damage.map(d => h("li", {}, d.description || JSON.stringify(d))))] : null,
+      table(["Consumer", "Status", "Registered", { label: "Millis behind latest", num: true }],
+        (st.consumers || []).map(c => h("tr", {}, td(c.name), td(badge(c.status)), td(when(c.created)), td(num(c.millis_behind_latest), true)))),
+      (st.damage && st.damage.length) ? [h("h2", {}, "Damaged ranges"),
+        h("p", {}, "Reads stop at these until an operator runs sluice log repair."),
+        h("ul", {}, st.damage.map(d => h("li", {}, d.description)))] : null,
     ];
   };
 }
