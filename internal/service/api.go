@@ -349,7 +349,7 @@ type StreamView struct {
 	Consumers      []ConsumerView `json:"consumers,omitempty"`
 	// Damage lists damaged ranges of the stream's records (detail only).
 	Damage []DamageView `json:"damage,omitempty"`
-	Now            *time.Time     `json:"now,omitempty"`
+	Now    *time.Time   `json:"now,omitempty"`
 }
 
 // ShardView is a shard: records and bytes stored through the API since
