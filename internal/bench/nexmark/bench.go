@@ -133,7 +133,9 @@ func runQuery(ctx context.Context, q Query, cfg Config) (bench.Result, error) {
 			return bench.Result{}, err
 		}
 		if ok {
-			if lr.rows != st.rows {
+			// The SQL form may emit a changelog (q5's updating plan), so
+			// only the Go form's rows are the loop's, one for one.
+			if cfg.API != "sql" && lr.rows != st.rows {
 				return bench.Result{}, fmt.Errorf("nexmark %s: the job emitted %d rows, the hand loop %d", q.Name, st.rows, lr.rows)
 			}
 			loops = append(loops, ls)
