@@ -276,7 +276,9 @@ func (s *Store) Fragments(ctx context.Context, name string, ts TimestampType, st
 		if ts == ServerTimestamp {
 			t = e.server
 		}
-		if t >= lo && t <= hi {
+		// Timestamps are compared as the APIs show them, to the
+		// millisecond: a fragment shown at the range's end is in it.
+		if t -= t % int64(time.Millisecond); t >= lo && t <= hi {
 			out = append(out, e.info())
 		}
 	}
