@@ -174,7 +174,8 @@ type managedJob struct {
 	stopping  bool // Stop or Close cancelled the run
 	closing   bool // Close: the job stays RUNNING on disk
 	saveMu    sync.Mutex
-	savepoint int // savepoints taken (for the directory names)
+	saves     sync.WaitGroup // saves in flight from onEvent (Close waits)
+	savepoint int            // savepoints taken (for the directory names)
 }
 
 // jobManager holds the service's jobs.
@@ -492,7 +493,11 @@ func (j *managedJob) onEvent(e engine.Event) {
 	j.mu.Lock()
 	j.addException(JobException{Time: e.Time.UTC(), Message: e.Err.Error(), Restart: j.rec.Restarts + e.Attempt})
 	j.mu.Unlock()
-	go func() { j.logErr(j.save()) }()
+	j.saves.Add(1)
+	go func() {
+		defer j.saves.Done()
+		j.logErr(j.save())
+	}()
 }
 
 // addException appends an exception; j.mu held.
@@ -643,6 +648,10 @@ func (m *jobManager) closeAll(ctx context.Context) error {
 		}
 		j.mu.Unlock()
 		if run == nil {
+			if done != nil {
+				<-done // a run that just ended is still being recorded
+			}
+			j.saves.Wait()
 			continue
 		}
 		select {
@@ -656,6 +665,7 @@ func (m *jobManager) closeAll(ctx context.Context) error {
 		}
 		run.Cancel()
 		<-done
+		j.saves.Wait()
 	}
 	return errors.Join(errs...)
 }
