@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"os"
 	"time"
 
 	"github.com/sluicehq/sluice/internal/service"
@@ -76,11 +75,8 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	var cfg service.Config
 	if *configFile != "" {
-		raw, err := os.ReadFile(*configFile)
-		if err != nil {
-			return err
-		}
-		if cfg, err = service.ParseConfig(raw); err != nil {
+		var err error
+		if cfg, err = service.ReadConfig(*configFile); err != nil {
 			return fmt.Errorf("%s: %w", *configFile, err)
 		}
 	}

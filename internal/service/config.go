@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 
 	"github.com/sluicehq/sluice/connectors/shardlog"
 )
@@ -21,15 +23,57 @@ import (
 //	       "RoleARN": "arn:aws:iam::000000000000:role/firehose",
 //	       "BucketARN": "arn:aws:s3:::lake",
 //	       "BufferingHints": {"IntervalInSeconds": 60}}}
-//	  ]
+//	  ],
+//	  "jobs": [{"name": "orders-per-minute", "sql_file": "orders.sql"}]
 //	}
 //
 // A delivery stream is a CreateDeliveryStream request as the API takes
-// it (AWS's member names). What exists already is left as it is, so the
-// same file can be applied at every start.
+// it (AWS's member names). A job is a POST /v1/jobs body (JobSpec), its
+// SQL given inline ("sql") or as a file ("sql_file", relative to the
+// config file); it is submitted when no job of its name exists. What
+// exists already is left as it is, so the same file can be applied at
+// every start.
 type Config struct {
 	Streams         []StreamConfig    `json:"streams"`
 	DeliveryStreams []json.RawMessage `json:"delivery_streams"`
+	Jobs            []JobConfig       `json:"jobs"`
+}
+
+// JobConfig is a job to submit at start.
+type JobConfig struct {
+	JobSpec
+	// SQLFile is the pipeline's file, read by ReadConfig (relative to the
+	// config file), instead of SQL.
+	SQLFile string `json:"sql_file,omitempty"`
+}
+
+// ReadConfig reads and parses a config file, reading each job's sql_file
+// relative to it.
+func ReadConfig(path string) (Config, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return Config{}, err
+	}
+	c, err := ParseConfig(raw)
+	if err != nil {
+		return Config{}, err
+	}
+	for i := range c.Jobs {
+		j := &c.Jobs[i]
+		if j.SQLFile == "" {
+			continue
+		}
+		f := j.SQLFile
+		if !filepath.IsAbs(f) {
+			f = filepath.Join(filepath.Dir(path), f)
+		}
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return Config{}, fmt.Errorf("service config: jobs[%d].sql_file: %w", i, err)
+		}
+		j.SQL, j.SQLFile = string(b), ""
+	}
+	return c, nil
 }
 
 // StreamConfig is a Kinesis stream to create.
@@ -53,6 +97,18 @@ func ParseConfig(data []byte) (Config, error) {
 		if st.ShardCount < 1 {
 			return Config{}, fmt.Errorf("service config: streams[%d].shard_count must be at least 1", i)
 		}
+	}
+	names := map[string]bool{}
+	for i, j := range c.Jobs {
+		switch {
+		case j.Name == "":
+			return Config{}, fmt.Errorf("service config: jobs[%d].name is required (a job is submitted at start when none of its name exists)", i)
+		case names[j.Name]:
+			return Config{}, fmt.Errorf("service config: jobs[%d].name %q is given twice", i, j.Name)
+		case j.SQLFile != "" && j.SQL != "":
+			return Config{}, fmt.Errorf("service config: jobs[%d]: \"sql\" and \"sql_file\" exclude each other", i)
+		}
+		names[j.Name] = true
 	}
 	return c, nil
 }
@@ -84,6 +140,29 @@ func (s *Service) Apply(ctx context.Context, c Config) ([]string, error) {
 				return created, err
 			}
 		}
+	}
+	for i, jc := range c.Jobs {
+		exists := false
+		for _, j := range s.jobsM.list() {
+			if rec, _, _ := j.snapshot(); rec.Name == jc.Name {
+				exists = true
+				break
+			}
+		}
+		if exists {
+			continue
+		}
+		if jc.SQLFile != "" {
+			return created, fmt.Errorf("jobs[%d] %q: sql_file is read by ReadConfig", i, jc.Name)
+		}
+		if _, err := s.jobsM.submit(jc.JobSpec); err != nil {
+			var se *SpecError
+			if errors.As(err, &se) {
+				return created, fmt.Errorf("jobs[%d].%s: %s", i, se.Field, se.Message)
+			}
+			return created, fmt.Errorf("jobs[%d] %q: %w", i, jc.Name, err)
+		}
+		created = append(created, "job "+jc.Name)
 	}
 	return created, nil
 }
