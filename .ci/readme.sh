@@ -136,7 +136,7 @@ run_tour() { # cli-major
 	git clone -q "$repo" "$clone"
 	# The README's data sets are read from ../shared beside the checkout.
 	[ -e "$repo/../shared" ] && ln -s "$(cd "$repo/../shared" && pwd)" "$work/v$major/shared"
-	rm -rf /tmp/sluice-log /tmp/sluice-ckpt /tmp/sluice-out /tmp/sluice-record /tmp/sluice-sql-out /tmp/sluice-serve /tmp/sluice-trig
+	rm -rf /tmp/sluice-log /tmp/sluice-ckpt /tmp/sluice-out /tmp/sluice-record /tmp/sluice-sql-out /tmp/sluice-serve /tmp/sluice-trig /tmp/sluice-video /tmp/small.mkv /tmp/got.mkv
 
 	cd "$clone"
 	export PATH="$work/v$major/bin:$PATH"
